@@ -1,0 +1,83 @@
+"""The ``seq2exp`` command: one sub-command per stage.
+
+Each stage lives in its own module that defines ``add_arguments(parser)`` and ``main(args) -> int`` and keeps its
+top-level imports light (TensorFlow is imported inside ``main``), so ``seq2exp --help`` and ``seq2exp score`` start
+fast. A stage whose module is not installed is simply absent.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from typing import Sequence
+
+# command -> (module, one-line help). Order is the order of a real project: data, simulate, models, train, ...
+STAGES: dict[str, tuple[str, str]] = {
+    "run": ("seq2exp.pipeline", "the main job: simulate -> train -> export -> serve -> predict -> score -> report"),
+    "data": ("seq2exp.data.cli", "data files: download the challenge data, build the training cache, validate"),
+    "simulate": ("seq2exp.simulate.cli", "simulate a random-promoter library with ground truth"),
+    "models": ("seq2exp.models.cli", "list the registered architectures"),
+    "train": ("seq2exp.training.cli", "train a model with model.fit from a config"),
+    "export": ("seq2exp.serving.export_cli", "export a trained run as a versioned SavedModel"),
+    "serve-config": ("seq2exp.serving.config_cli", "write TF Serving models.config / batching.config"),
+    "serve": ("seq2exp.serving.server_cli", "embedded TF-Serving-compatible gRPC server"),
+    "predict": ("seq2exp.serving.predict_cli", "batch inference over FASTA/TSV/DREAM files"),
+    "score": ("seq2exp.evaluation.cli", "score predictions the way the challenge did"),
+}
+
+
+def _available_stages() -> dict[str, tuple[str, str]]:
+    found = {}
+    for command, (module, help_text) in STAGES.items():
+        try:
+            if importlib.util.find_spec(module) is not None:
+                found[command] = (module, help_text)
+        except ModuleNotFoundError:
+            continue
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with one sub-parser per available stage."""
+    parser = argparse.ArgumentParser(prog="seq2exp", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    from seq2exp import __version__
+
+    parser.add_argument("--version", action="version", version=f"seq2exp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<stage>")
+    for command, (module_name, help_text) in _available_stages().items():
+        module = importlib.import_module(module_name)
+        stage_parser = sub.add_parser(command, help=help_text, description=help_text)
+        module.add_arguments(stage_parser)
+        stage_parser.set_defaults(_stage_main=module.main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``seq2exp`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._stage_main(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - user-facing errors become one clear line + non-zero exit
+        from seq2exp.errors import Seq2ExpError
+
+        if isinstance(error, Seq2ExpError):
+            print(f"seq2exp {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

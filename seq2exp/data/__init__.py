@@ -1,1 +1,51 @@
-"""seq2exp.data."""
+"""seq2exp.data: file formats, sequence encodings, the training cache and tf.data pipelines, data download.
+
+Modules (TensorFlow is imported only by ``encoding`` and ``pipeline``):
+
+- ``alphabet``: codes (``A C G T N`` = 0..4, ``PAD`` = 5), the constant flanks, numpy ``sequences_to_codes``.
+- ``plasmid``: the real vector sequence around the insert (padding / shifting context), ``read_plasmid_json``.
+- ``formats``: ``read_dream`` / ``write_dream``, ``read_fasta`` / ``write_fasta``, ``read_sequences``,
+  ``read_test_subsets``, ``read_public_leaderboard_ids``.
+- ``targets``: ``soft_bin_targets`` / ``expected_bin`` (numpy or TensorFlow).
+- ``encoding``: ``EncodingSpec``, ``Encoder`` (codes/strings -> model input), ``tf_strings_to_codes``, augmentations.
+- ``cache``: ``build_cache`` / ``TrainingCache`` (memory-mapped parsed training data).
+- ``pipeline``: ``make_dataset`` (tf.data over a cache).
+- ``download``: the Zenodo record's manifest, ``download_dataset``, ``verify_dataset``.
+
+Every public name is also available here (``from seq2exp.data import read_dream, Encoder``); the attribute is
+imported on first use so that ``import seq2exp.data`` stays free of TensorFlow.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "alphabet": ("ALPHABET", "PAD_CODE", "N_CODE", "FLANK5", "FLANK3", "VARIABLE_LENGTH", "PROMOTER_LENGTH",
+                 "SequenceError", "sequences_to_codes", "codes_to_sequences", "reverse_complement",
+                 "is_integer_expression"),
+    "plasmid": ("PLASMID_UPSTREAM", "PLASMID_DOWNSTREAM", "read_plasmid_json", "flanks_from_plasmid"),
+    "formats": ("DreamTable", "SequenceTable", "read_dream", "write_dream", "iter_dream_chunks", "read_fasta",
+                "write_fasta", "read_sequences", "read_test_subsets", "read_public_leaderboard_ids", "SUBSET_FILES",
+                "SINGLE_SUBSET_FILES", "PAIR_SUBSET_FILES"),
+    "targets": ("soft_bin_targets", "expected_bin", "N_BINS"),
+    "encoding": ("EncodingSpec", "Encoder", "tf_strings_to_codes", "reverse_complement_codes", "shift_codes"),
+    "cache": ("TrainingCache", "build_cache"),
+    "pipeline": ("make_dataset",),
+    "download": ("MANIFEST", "download_dataset", "verify_dataset"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seq2exp.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"seq2exp.data.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,1 +1,33 @@
-"""seq2exp.training."""
+"""Training: the ``model.fit`` driver, the teams' losses, optimisers and schedules, callbacks, tf.distribute
+strategies, resumable runs, test-time augmentation and post-processing, and a k-mer ridge baseline.
+
+    >>> from seq2exp.training import train, load_run
+    >>> run = train("training/configs/autosome.yaml", data="train.txt", out="runs/autosome")
+    >>> run.predict(["TGCATTTTTTTCACATC...GGTTACGGCTGTT"])
+
+Importing this package does not import TensorFlow; the names below load their modules on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "train": "seq2exp.training.driver",
+    "prepare": "seq2exp.training.driver",
+    "load_run": "seq2exp.training.inference",
+    "Run": "seq2exp.training.inference",
+    "PredictionGraph": "seq2exp.training.inference",
+    "TTA": "seq2exp.training.inference",
+    "TargetTransform": "seq2exp.training.transforms",
+    "fit_kmer_ridge": "seq2exp.training.baselines",
+    "load_config": "seq2exp.training.config",
+    "resolve_config": "seq2exp.training.config",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'seq2exp.training' has no attribute {name!r}")

@@ -1,0 +1,410 @@
+"""Sequences -> model inputs, in TensorFlow: the ONE implementation used by the cache pipeline, in-process
+prediction and the exported serving graph.
+
+A batch moves as **codes** (``A=0 C=1 G=2 T=3 N=4``, ``PAD=5`` past each row's length) plus ``lengths``.
+:class:`Encoder` turns codes into what a model's ``"inputs"`` expects, following an :class:`EncodingSpec` (a model
+config's ``"input"`` entry): which region to keep, how to pad/trim it to the model length, reverse complement,
+BHI-style shifts, extra constant channels, and the final one-hot / token / k-mer form.
+
+How a row becomes a window (all per row, vectorised over the batch):
+
+1. **Region.** ``"full"`` keeps the row; ``"variable"`` strips the 17-bp 5' and 13-bp 3' constant flanks where the
+   row has them. The row is placed in its real surroundings: upstream of it lies the expression vector
+   (:data:`~seq2exp.data.plasmid.PLASMID_UPSTREAM`, ending with the 5' flank when the row lacks it), downstream
+   :data:`~seq2exp.data.plasmid.PLASMID_DOWNSTREAM`.
+2. **Shift** (augmentation / test-time augmentation, BHI): the row's content moves by ``shift`` bp along the
+   construct, keeping its length; ``shift > 0`` drops bases at the start and takes in vector bases at the end.
+3. **Pad or trim** to ``length``: shorter rows are padded (``plasmid_*`` with the real vector next to the row,
+   ``n_*`` with ``N``, ``zero_right`` with ``PAD`` = an all-zero one-hot), longer rows are cut (``trim``).
+   ``plasmid_random`` picks right / left / split padding per row with BHI's odds (1/3, 2/9, 4/9).
+4. **Reverse complement** of the whole window (as autosome and BHI flip their padded one-hot), per row.
+5. **Form**: ``onehot`` float32 ``[B, length, 4 (+ is_reverse) (+ is_singleton)]`` with ``N`` = ``n_value`` in each
+   channel and ``PAD`` = 0; ``tokens`` int32 ``[B, length]`` (letter -> its index in ``token_order``, ``PAD`` ->
+   ``pad_token``); ``kmer`` int32 ``[B, length]``, the id of the k-mer centred on each window position (context
+   from the same window rules; ids ``0 .. 4**k - 1``, ``4**k`` for a k-mer with ``N`` or ``PAD``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from seq2exp.data.alphabet import (  # noqa: F401 - re-exported: this module is the documented home of the codes API
+    ALPHABET,
+    CODE_OF_BYTE,
+    COMPLEMENT_CODE,
+    FLANK3,
+    FLANK5,
+    INVALID_CODE,
+    N_CODE,
+    PAD_CODE,
+    PROMOTER_LENGTH,
+    VARIABLE_LENGTH,
+    SequenceError,
+    codes_to_sequences,
+    reverse_complement,
+    sequences_to_codes,
+)
+from seq2exp.data.plasmid import CONTEXT_LENGTH, PLASMID_DOWNSTREAM, PLASMID_UPSTREAM
+from seq2exp.data.targets import expected_bin, soft_bin_targets  # noqa: F401 - re-exported
+from seq2exp.errors import ConfigError
+
+KINDS = ("onehot", "tokens", "kmer")
+REGIONS = ("full", "variable")
+PADS = ("plasmid_left", "plasmid_right", "plasmid_split", "plasmid_random", "n_right", "n_left", "n_both",
+        "zero_right")
+TRIMS = ("left", "right", "center")
+DEFAULT_MAX_SEQUENCE_LENGTH = 256
+MAX_K = 12
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """How sequences become a model's input (a model config's ``"input"`` entry). See the module docstring."""
+
+    kind: str = "onehot"
+    length: int = PROMOTER_LENGTH
+    region: str = "full"
+    pad: str = "n_right"
+    trim: str = "right"
+    n_value: float = 0.25
+    rc_channel: bool = False
+    singleton_channel: bool = False
+    token_order: str = ALPHABET
+    pad_token: int = PAD_CODE
+    k: int = 1
+
+    def __post_init__(self) -> None:
+        _check_choice("kind", self.kind, KINDS)
+        _check_choice("region", self.region, REGIONS)
+        _check_choice("pad", self.pad, PADS)
+        _check_choice("trim", self.trim, TRIMS)
+        for name in ("length", "pad_token", "k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ConfigError(f"input.{name}: expected an integer, got {value!r}")
+        if self.length < 1:
+            raise ConfigError(f"input.length: must be at least 1, got {self.length}")
+        if self.pad_token < 0:
+            raise ConfigError(f"input.pad_token: must be >= 0, got {self.pad_token}")
+        if not isinstance(self.n_value, (int, float)) or isinstance(self.n_value, bool) or not 0 <= self.n_value <= 1:
+            raise ConfigError(f"input.n_value: expected a number in [0, 1], got {self.n_value!r}")
+        for name in ("rc_channel", "singleton_channel"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"input.{name}: expected true or false, got {getattr(self, name)!r}")
+            if getattr(self, name) and self.kind != "onehot":
+                raise ConfigError(f"input.{name}: only kind 'onehot' has extra channels (kind is {self.kind!r})")
+        if not isinstance(self.token_order, str) or sorted(self.token_order.upper()) != sorted(ALPHABET):
+            raise ConfigError(f"input.token_order: must be the 5 letters ACGTN in some order, got {self.token_order!r}")
+        if self.kind == "kmer":
+            if not 1 <= self.k <= MAX_K:
+                raise ConfigError(f"input.k: must be in 1..{MAX_K}, got {self.k}")
+        elif self.k != 1:
+            raise ConfigError(f"input.k: only kind 'kmer' uses k (kind is {self.kind!r}); leave it at 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain ``dict`` (JSON/YAML-able); ``from_dict(to_dict())`` round-trips."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | "EncodingSpec" | None) -> "EncodingSpec":
+        """Build from a config mapping; unknown keys raise ``ConfigError`` listing the valid ones."""
+        if isinstance(values, EncodingSpec):
+            return values
+        if values is None:
+            return cls()
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"input: expected a mapping of encoding options, got {type(values).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"input: unknown key(s) {unknown}; valid keys are {known}")
+        return cls(**dict(values))
+
+    @property
+    def channels(self) -> int:
+        """Channels of a one-hot input (4 + the optional constant channels); 0 for integer inputs."""
+        if self.kind != "onehot":
+            return 0
+        return 4 + int(self.rc_channel) + int(self.singleton_channel)
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ConfigError(f"input.{name}: {value!r} is not one of {list(choices)}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# strings -> codes (graph op)
+# --------------------------------------------------------------------------------------------------------------
+def tf_strings_to_codes(strings: tf.Tensor, max_length: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Strings ``[B]`` -> (codes ``int32 [B, max_length]`` padded with ``PAD_CODE``, lengths ``int32 [B]``).
+
+    Surrounding whitespace is ignored and letters are case-insensitive. An empty string, one longer than
+    ``max_length`` or one with a letter outside ``ACGTN`` fails with ``tf.errors.InvalidArgumentError`` whose message
+    names the first bad row (0-based).
+    """
+    strings = tf.strings.strip(tf.reshape(tf.convert_to_tensor(strings, tf.string), [-1]))
+    lengths = tf.strings.length(strings)
+    raw = tf.io.decode_raw(strings, tf.uint8, fixed_length=max_length)
+    codes = tf.gather(tf.constant(CODE_OF_BYTE, tf.int32), tf.cast(raw, tf.int32))
+    inside = tf.range(max_length)[None, :] < lengths[:, None]
+    invalid_letter = tf.reduce_any(inside & tf.equal(codes, INVALID_CODE), axis=1)
+    checks = [
+        _assert_rows(lengths > 0, "is empty"),
+        _assert_rows(lengths <= max_length, f"is longer than the maximum of {max_length} bp"),
+        _assert_rows(~invalid_letter, "has a letter outside A, C, G, T, N"),
+    ]
+    with tf.control_dependencies(checks):
+        codes = tf.where(inside, codes, PAD_CODE)
+        return tf.identity(codes), tf.identity(lengths)
+
+
+def _assert_rows(row_ok: tf.Tensor, problem: str) -> tf.Operation:
+    """Assert that every row is ok; the error names the first bad row."""
+    first_bad = tf.argmin(tf.cast(row_ok, tf.int32))
+    message = tf.strings.format("invalid input sequence: row {} (0-based) " + problem.replace("{", "{{"), (first_bad,))
+    return tf.debugging.Assert(tf.reduce_all(row_ok), [message])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# codes -> codes: region, shift, reverse complement
+# --------------------------------------------------------------------------------------------------------------
+_UPSTREAM = np.concatenate(([N_CODE], CODE_OF_BYTE[np.frombuffer(PLASMID_UPSTREAM.encode(), np.uint8)]))
+_DOWNSTREAM = np.concatenate((CODE_OF_BYTE[np.frombuffer(PLASMID_DOWNSTREAM.encode(), np.uint8)], [N_CODE]))
+_FLANK5_CODES = CODE_OF_BYTE[np.frombuffer(FLANK5.encode(), np.uint8)]
+_FLANK3_CODES = CODE_OF_BYTE[np.frombuffer(FLANK3.encode(), np.uint8)]
+
+
+@dataclass
+class _RegionView:
+    """Where each row's region lies in ``codes`` and how much of the vector context the row already contains."""
+
+    codes: tf.Tensor  # int32 [B, W], W >= 30
+    start: tf.Tensor  # int32 [B]: region start column in codes
+    length: tf.Tensor  # int32 [B]: region length
+    upstream_inside: tf.Tensor  # int32 [B]: bases of PLASMID_UPSTREAM's tail that are part of the region (0 or 17)
+    downstream_inside: tf.Tensor  # int32 [B]: bases of PLASMID_DOWNSTREAM's head inside the region (0 or 13)
+
+
+def _region_view(codes: tf.Tensor, lengths: tf.Tensor, region: str) -> _RegionView:
+    codes = tf.cast(codes, tf.int32)
+    lengths = tf.cast(tf.reshape(lengths, [-1]), tf.int32)
+    min_width = len(FLANK5) + len(FLANK3)
+    missing = tf.maximum(min_width - tf.shape(codes)[1], 0)
+    codes = tf.pad(codes, [[0, 0], [0, missing]], constant_values=PAD_CODE)
+    has5 = tf.reduce_all(tf.equal(codes[:, : len(FLANK5)], tf.constant(_FLANK5_CODES, tf.int32)), axis=1)
+    has5 &= lengths >= len(FLANK5)
+    cut5 = tf.where(has5, len(FLANK5), 0)
+    tail_index = tf.maximum(lengths[:, None] - len(FLANK3) + tf.range(len(FLANK3))[None, :], 0)
+    tail = tf.gather(codes, tail_index, batch_dims=1)
+    has3 = tf.reduce_all(tf.equal(tail, tf.constant(_FLANK3_CODES, tf.int32)), axis=1)
+    has3 &= lengths - cut5 >= len(FLANK3)
+    cut3 = tf.where(has3, len(FLANK3), 0)
+    zeros = tf.zeros_like(lengths)
+    if region == "variable":
+        return _RegionView(codes, cut5, lengths - cut5 - cut3, zeros, zeros)
+    return _RegionView(codes, zeros, lengths, cut5, cut3)
+
+
+def _values_at(view: _RegionView, position: tf.Tensor) -> tf.Tensor:
+    """Codes at region ``position`` ``[B, P]`` (any integers): the row inside, the real vector outside."""
+    n = view.length[:, None]
+    inside = (position >= 0) & (position < n)
+    width = tf.shape(view.codes)[1]
+    row_index = tf.clip_by_value(view.start[:, None] + position, 0, width - 1)
+    row_values = tf.gather(view.codes, row_index, batch_dims=1)
+    up_index = tf.clip_by_value(CONTEXT_LENGTH + 1 - view.upstream_inside[:, None] + position, 0, CONTEXT_LENGTH)
+    down_index = tf.clip_by_value(view.downstream_inside[:, None] + position - n, 0, CONTEXT_LENGTH)
+    context = tf.where(
+        position < 0,
+        tf.gather(tf.constant(_UPSTREAM, tf.int32), up_index),
+        tf.gather(tf.constant(_DOWNSTREAM, tf.int32), down_index),
+    )
+    return tf.where(inside, row_values, context)
+
+
+def _per_row(value: Any, batch: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """Broadcast a Python scalar or a ``[B]`` tensor to ``[B]`` of ``dtype``."""
+    value = tf.cast(tf.convert_to_tensor(value), dtype)
+    return tf.broadcast_to(tf.reshape(value, [-1]) if value.shape.rank else value, [batch])
+
+
+def _complement(codes: tf.Tensor) -> tf.Tensor:
+    return tf.gather(tf.constant(COMPLEMENT_CODE, tf.int32), codes)
+
+
+def reverse_complement_codes(codes: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+    """Reverse complement of each row within its length (``PAD`` stays at the end). int32 ``[B, W]``."""
+    codes = tf.cast(codes, tf.int32)
+    lengths = tf.cast(lengths, tf.int32)
+    column = tf.range(tf.shape(codes)[1])[None, :]
+    inside = column < lengths[:, None]
+    source = tf.where(inside, lengths[:, None] - 1 - column, column)
+    reversed_codes = _complement(tf.gather(codes, source, batch_dims=1))
+    return tf.where(inside, reversed_codes, PAD_CODE)
+
+
+def shift_codes(
+    codes: tf.Tensor, lengths: tf.Tensor, shift: Any, spec: EncodingSpec | Mapping | None = None
+) -> tf.Tensor:
+    """Move each row's content by ``shift`` bp (scalar or ``[B]``) along the construct, keeping its length.
+
+    ``shift > 0`` drops ``shift`` bases at the start and appends the vector bases that follow the row; ``shift < 0``
+    prepends the vector bases before it (BHI's shift). With ``spec.region == "variable"`` only the variable region
+    moves and the constant flanks stay in place. Returns int32 ``[B, W]``.
+    """
+    region = EncodingSpec.from_dict(spec).region if spec is not None else "full"
+    view = _region_view(codes, lengths, region)
+    batch = tf.shape(view.codes)[0]
+    shift = _per_row(shift, batch, tf.int32)
+    width = tf.shape(view.codes)[1]
+    column = tf.range(width)[None, :]
+    position = column - view.start[:, None]
+    in_region = (position >= 0) & (position < view.length[:, None])
+    shifted = _values_at(view, position + shift[:, None])
+    out = tf.where(in_region, shifted, view.codes)
+    return out[:, : tf.shape(codes)[1]]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The encoder
+# --------------------------------------------------------------------------------------------------------------
+class Encoder:
+    """Encodes code batches (or strings) into model inputs according to an :class:`EncodingSpec`."""
+
+    def __init__(self, spec: EncodingSpec | Mapping | None = None, *, max_sequence_length: int | None = None):
+        self.spec = EncodingSpec.from_dict(spec)
+        needed = self.spec.length + (len(FLANK5) + len(FLANK3) if self.spec.region == "variable" else 0)
+        self.max_sequence_length = int(max_sequence_length or max(DEFAULT_MAX_SEQUENCE_LENGTH, needed))
+        self._left_context = (self.spec.k - 1) // 2 if self.spec.kind == "kmer" else 0
+        self._window = self.spec.length + (self.spec.k - 1 if self.spec.kind == "kmer" else 0)
+
+    def __repr__(self) -> str:
+        return f"Encoder({self.spec!r})"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example (no batch axis), for ``keras.Input(shape=...)``."""
+        if self.spec.kind == "onehot":
+            return (self.spec.length, self.spec.channels)
+        return (self.spec.length,)
+
+    @property
+    def input_dtype(self) -> str:
+        return "float32" if self.spec.kind == "onehot" else "int32"
+
+    # -- codes -> window codes -----------------------------------------------------------------------------------
+    def tf_window_codes(self, codes: tf.Tensor, lengths: tf.Tensor, *, reverse: Any = False, seed: Any = None,
+                        shift: Any = None) -> tf.Tensor:
+        """Steps 1-4 of the module docstring: int32 codes ``[B, window]`` (window = length + k - 1)."""
+        spec = self.spec
+        view = _region_view(codes, lengths, spec.region)
+        batch = tf.shape(view.codes)[0]
+        n = view.length
+        pad = tf.maximum(spec.length - n, 0)
+        excess = tf.maximum(n - spec.length, 0)
+        if spec.trim == "right":
+            trim_start = tf.zeros_like(n)
+        elif spec.trim == "left":
+            trim_start = excess
+        else:
+            trim_start = excess // 2
+        if spec.pad in ("plasmid_right", "n_right", "zero_right"):
+            pad_start = tf.zeros_like(n)
+        elif spec.pad in ("plasmid_left", "n_left"):
+            pad_start = -pad
+        elif spec.pad in ("plasmid_split", "n_both"):
+            pad_start = -(pad // 2)
+        else:  # plasmid_random, BHI's draw: right if u1 < .333, else left if u2 > .666, else split
+            draws = self._uniforms(view, batch, seed)
+            pad_start = tf.where(draws[:, 0] < 0.333, 0, tf.where(draws[:, 1] > 0.666, -pad, -(pad // 2)))
+        start = tf.where(n > spec.length, trim_start, pad_start)
+        position = start[:, None] + tf.range(self._window)[None, :] - self._left_context
+        inside = (position >= 0) & (position < n[:, None])
+        if shift is None:
+            content = _values_at(view, position)
+        else:
+            content = _values_at(view, position + _per_row(shift, batch, tf.int32)[:, None])
+        if spec.pad.startswith("plasmid"):
+            outside = _values_at(view, position)
+        else:
+            outside = tf.fill(tf.shape(position), N_CODE if spec.pad.startswith("n_") else PAD_CODE)
+        window = tf.where(inside, content, outside)
+        if reverse is not False and reverse is not None:
+            flip = _per_row(reverse, batch, tf.bool)
+            window = tf.where(flip[:, None], _complement(tf.reverse(window, axis=[1])), window)
+        return window
+
+    @staticmethod
+    def _uniforms(view: _RegionView, batch: tf.Tensor, seed: Any) -> tf.Tensor:
+        """Two uniforms per row: from ``seed`` (stateless) or, without one, from a hash of the row's content so a
+        sequence is always padded the same way (in-process and served predictions agree)."""
+        if seed is not None:
+            seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+            seed = tf.stack([seed, tf.constant(0x5EED, tf.int64)]) if seed.shape.rank == 0 else seed
+            return tf.random.stateless_uniform([batch, 2], seed=seed)
+        width = tf.shape(view.codes)[1]
+        weights = (tf.range(width, dtype=tf.int64) * 2654435761 + 97) % 4294967291
+        masked = tf.where(tf.equal(view.codes, PAD_CODE), tf.constant(0, tf.int64), tf.cast(view.codes, tf.int64) + 1)
+        digest = tf.reduce_sum(masked * weights[None, :], axis=1) % 4294967291
+        u1 = tf.cast(digest % 65521, tf.float32) / 65521.0
+        u2 = tf.cast((digest // 65521) % 65519, tf.float32) / 65519.0
+        return tf.stack([u1, u2], axis=1)
+
+    # -- window codes -> model input -----------------------------------------------------------------------------
+    def tf_encode(self, codes: tf.Tensor, lengths: tf.Tensor, *, reverse: Any = False, singleton: Any = None,
+                  seed: Any = None, shift: Any = None) -> tf.Tensor:
+        """Codes ``[B, W]`` + lengths ``[B]`` -> the model input ``[B, *input_shape]`` (graph-safe).
+
+        Args:
+            reverse: reverse complement the window; a bool or a per-row ``[B]`` tensor (sets the ``is_reverse``
+                channel when the spec has one).
+            singleton: the ``is_singleton`` channel value; scalar or ``[B]``; ``None`` = 0 (prediction).
+            seed: stateless seed (int or ``[2]``) for random padding; ``None`` = deterministic per sequence.
+            shift: bp to shift each row (scalar or ``[B]``; augmentation / TTA); ``None`` = 0.
+        """
+        spec = self.spec
+        window = self.tf_window_codes(codes, lengths, reverse=reverse, seed=seed, shift=shift)
+        batch = tf.shape(window)[0]
+        if spec.kind == "tokens":
+            table = [spec.token_order.upper().index(letter) for letter in ALPHABET] + [spec.pad_token]
+            return tf.gather(tf.constant(table, tf.int32), window)
+        if spec.kind == "kmer":
+            k = spec.k
+            ids = tf.zeros([batch, spec.length], tf.int32)
+            unknown = tf.zeros([batch, spec.length], tf.bool)
+            for offset in range(k):
+                part = window[:, offset : offset + spec.length]
+                ids = ids * 4 + tf.minimum(part, 3)
+                unknown |= part > 3
+            return tf.where(unknown, 4**k, ids)
+        table = np.zeros((PAD_CODE + 1, 4), np.float32)
+        table[:4, :4] = np.eye(4, dtype=np.float32)
+        table[N_CODE, :] = spec.n_value
+        onehot = tf.gather(tf.constant(table), window)
+        extra = []
+        if spec.rc_channel:
+            flag = _per_row(reverse if reverse is not None else False, batch, tf.bool)
+            extra.append(tf.cast(flag, tf.float32))
+        if spec.singleton_channel:
+            extra.append(_per_row(singleton if singleton is not None else 0.0, batch, tf.float32))
+        if extra:
+            constant = tf.stack(extra, axis=1)[:, None, :]
+            onehot = tf.concat([onehot, tf.broadcast_to(constant, [batch, spec.length, len(extra)])], axis=2)
+        return onehot
+
+    def tf_encode_strings(self, strings: tf.Tensor, **options: Any) -> tf.Tensor:
+        """Strings ``[B]`` -> model input (the serving graph's front end); bad strings fail naming the row."""
+        codes, lengths = tf_strings_to_codes(strings, self.max_sequence_length)
+        return self.tf_encode(codes, lengths, **options)
+
+    def encode(self, sequences: Sequence[str], *, reverse: Any = False, singleton: Any = None,
+               shift: Any = None, seed: Any = None) -> np.ndarray:
+        """Eager convenience: Python strings -> model input as numpy, through the same TensorFlow code."""
+        codes, lengths = sequences_to_codes(sequences, max_length=self.max_sequence_length)
+        return self.tf_encode(tf.constant(codes), tf.constant(lengths), reverse=reverse, singleton=singleton,
+                              shift=shift, seed=seed).numpy()

@@ -1,0 +1,544 @@
+"""Readers and writers of the challenge's file formats: DREAM text files, FASTA, test-subset CSVs, leaderboard ids.
+
+No TensorFlow here. DREAM files (``sequence<TAB>expression``, no header) are parsed with vectorised numpy over
+blocks of raw bytes, so millions of rows parse in seconds and every bad row is reported with its file and 1-based
+line. ``iter_dream_chunks`` yields the parsed blocks as code matrices (what the training cache stores);
+``read_dream`` assembles them into a :class:`DreamTable` of strings.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterator, Sequence
+
+import numpy as np
+
+from seq2exp.data.alphabet import CODE_OF_BYTE, INVALID_CODE, LETTER_OF_CODE, PAD_CODE, describe_bad_sequence
+from seq2exp.errors import InputFormatError
+from seq2exp.utils import atomic_write
+
+logger = logging.getLogger(__name__)
+
+ON_INVALID_CHOICES = ("error", "skip")
+DEFAULT_CHUNK_BYTES = 4 << 20
+_MAX_LOGGED_SKIPS = 5
+
+# subset name (as in the score JSON) -> file name in the challenge's test_subset_ids folder
+SINGLE_SUBSET_FILES = {
+    "high": "high_exp_seqs.csv",
+    "low": "low_exp_seqs.csv",
+    "yeast": "yeast_seqs.csv",
+    "random": "all_random_seqs.csv",
+    "challenging": "challenging_seqs.csv",
+}
+PAIR_SUBSET_FILES = {
+    "SNVs": "all_SNVs_seqs.csv",
+    "motif_perturbation": "motif_perturbation_seqs.csv",
+    "motif_tiling": "motif_tiling_seqs.csv",
+}
+SUBSET_FILES = {**SINGLE_SUBSET_FILES, **PAIR_SUBSET_FILES}
+# subset name -> file name in the challenge's public_leaderboard_ids folder
+LEADERBOARD_ID_FILES = {
+    "high": "high_exp_indices.json",
+    "low": "low_exp_indices.json",
+    "yeast": "yeast_exp_indices.json",
+    "random": "random_exp_indices.json",
+    "challenging": "challenging_exp_indices.json",
+    "SNVs": "SNVs_exp_indices.json",
+    "motif_perturbation": "motif_perturbation_exp_indices.json",
+    "motif_tiling": "motif_tiling_exp_indices.json",
+}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# DREAM text files
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class DreamChunk:
+    """A block of parsed DREAM rows. ``codes`` is ``uint8 [n, W]`` with ``PAD_CODE`` past ``lengths``."""
+
+    codes: np.ndarray
+    lengths: np.ndarray  # int32 [n]
+    expression: np.ndarray  # float32 [n], NaN where the field is empty or absent
+    line_numbers: np.ndarray  # int64 [n], 1-based line of each row in the file
+    skipped: int = 0
+
+
+@dataclass
+class DreamTable:
+    """The rows of a DREAM file: upper-case sequences, expressions (NaN if empty) and where each row came from."""
+
+    sequences: list[str]
+    expression: np.ndarray  # float32 [n]
+    line_numbers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # 1-based source lines
+    skipped: int = 0  # rows dropped by on_invalid="skip"
+    path: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def has_expression(self) -> bool:
+        """``True`` when every row has a measured value (a training file or a test file with truth)."""
+        return bool(len(self.expression)) and bool(np.isfinite(self.expression).all())
+
+
+def open_text_bytes(path: str | os.PathLike) -> IO[bytes]:
+    """Open a file for binary reading, transparently gunzipping ``*.gz``; a missing file is an ``InputFormatError``."""
+    path = os.fspath(path)
+    try:
+        if path.endswith(".gz"):
+            return gzip.open(path, "rb")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputFormatError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise InputFormatError("is a folder, expected a file", path=path) from None
+
+
+def _check_on_invalid(on_invalid: str) -> None:
+    if on_invalid not in ON_INVALID_CHOICES:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID_CHOICES}, got {on_invalid!r}")
+
+
+def iter_dream_chunks(
+    path: str | os.PathLike,
+    *,
+    on_invalid: str = "error",
+    max_length: int | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[DreamChunk]:
+    """Parse a DREAM file block by block.
+
+    Each line is ``sequence<TAB>expression``; the expression may be empty or absent (``NaN``), ``\\r\\n`` endings and
+    trailing blank lines are accepted. A bad row (wrong number of fields, empty or over-long sequence, a letter outside
+    ``ACGTN``, an expression that is not a finite number) raises ``InputFormatError`` naming the file, line and field,
+    or with ``on_invalid="skip"`` is dropped and counted in ``DreamChunk.skipped``.
+    """
+    _check_on_invalid(on_invalid)
+    path_text = os.fspath(path)
+    first_line = 1
+    logged = [0]
+    with open_text_bytes(path) as handle:
+        carry = b""
+        while True:
+            block = handle.read(chunk_bytes)
+            at_end = not block
+            data = carry + block
+            if not at_end:
+                # keep the last line and any trailing blank lines for the next block: blank lines are only
+                # allowed at the very end of the file, which is not known yet
+                cut = data.rstrip(b"\r\n \t").rfind(b"\n")
+                if cut < 0:
+                    carry = data
+                    continue
+                data, carry = data[: cut + 1], data[cut + 1 :]
+            else:
+                carry = b""
+                data = data.rstrip(b"\r\n \t")  # trailing blank lines are not rows
+                if not data:
+                    return
+            chunk = _parse_dream_block(data, first_line, path_text, on_invalid, max_length, logged)
+            first_line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            yield chunk
+            if at_end:
+                return
+
+
+def _parse_dream_block(
+    data: bytes, first_line: int, path: str, on_invalid: str, max_length: int | None, logged: list[int]
+) -> DreamChunk:
+    """Vectorised parse of complete lines in ``data`` whose first line is line ``first_line`` of ``path``."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    line_starts = np.concatenate(([0], newlines + 1))
+    line_ends = np.concatenate((newlines, [raw.size]))
+    if data.endswith(b"\n"):
+        line_starts, line_ends = line_starts[:-1], line_ends[:-1]
+    n_lines = line_starts.size
+    has_cr = line_ends > line_starts
+    has_cr[has_cr] = raw[line_ends[has_cr] - 1] == 13
+    line_ends = line_ends - has_cr
+    line_numbers = np.arange(first_line, first_line + n_lines, dtype=np.int64)
+
+    tabs = np.flatnonzero(raw == 9)
+    first_tab_slot = np.searchsorted(tabs, line_starts)
+    n_tabs = np.searchsorted(tabs, line_ends) - first_tab_slot
+    first_tab = tabs[np.minimum(first_tab_slot, tabs.size - 1)] if tabs.size else line_ends
+    first_tab = np.where(n_tabs > 0, first_tab, line_ends)
+    seq_ends = np.where(n_tabs > 0, first_tab, line_ends)
+    seq_lengths = seq_ends - line_starts
+    expr_starts = np.where(n_tabs > 0, first_tab + 1, line_ends)
+    expr_lengths = line_ends - expr_starts
+
+    # problem code per line: 0 ok; checked in order of the fields on the line
+    problems = np.zeros(n_lines, dtype=np.int8)
+    problems[seq_lengths == 0] = 1  # empty line or empty sequence
+    problems[(problems == 0) & (n_tabs > 1)] = 2  # too many fields
+    too_long = seq_lengths > max_length if max_length is not None else np.zeros(n_lines, bool)
+    problems[(problems == 0) & too_long] = 3
+    width = int(seq_lengths[problems == 0].max(initial=1))
+    codes = _gather_codes(raw, line_starts, np.where(problems == 0, seq_lengths, 0), width)
+    bad_letter = (codes == INVALID_CODE).any(axis=1)
+    problems[(problems == 0) & bad_letter] = 4
+    expression, bad_number = _parse_numbers(raw, expr_starts, expr_lengths)
+    problems[(problems == 0) & bad_number] = 5
+
+    bad_rows = np.flatnonzero(problems)
+    if bad_rows.size:
+        if on_invalid == "error":
+            row = int(bad_rows[0])
+            raise _row_error(data, path, int(line_numbers[row]), int(problems[row]), line_starts[row], line_ends[row],
+                             seq_ends[row], n_tabs[row], max_length)
+        for row in bad_rows[: max(0, _MAX_LOGGED_SKIPS - logged[0])]:
+            error = _row_error(data, path, int(line_numbers[row]), int(problems[row]), line_starts[row],
+                               line_ends[row], seq_ends[row], n_tabs[row], max_length)
+            logger.warning("skipping invalid row: %s", error)
+        logged[0] += bad_rows.size
+        keep = problems == 0
+        codes, seq_lengths, expression, line_numbers = (
+            codes[keep], seq_lengths[keep], expression[keep], line_numbers[keep])
+    return DreamChunk(
+        codes=codes,
+        lengths=seq_lengths.astype(np.int32),
+        expression=expression.astype(np.float32),
+        line_numbers=line_numbers,
+        skipped=int(bad_rows.size),
+    )
+
+
+def _gather_codes(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
+    """Codes of ``raw[starts[i] : starts[i] + lengths[i]]`` as rows of ``width`` padded with ``PAD_CODE``."""
+    columns = np.arange(width, dtype=np.int64)
+    inside = columns[None, :] < lengths[:, None]
+    index = np.minimum(starts[:, None] + columns[None, :], max(raw.size - 1, 0))
+    return np.where(inside, CODE_OF_BYTE[raw[index]], np.uint8(PAD_CODE)).astype(np.uint8)
+
+
+def _parse_numbers(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse the number fields ``raw[start : start + length]``: (float64 values, NaN if empty; invalid mask)."""
+    values = np.full(starts.size, np.nan)
+    invalid = np.zeros(starts.size, dtype=bool)
+    present = np.flatnonzero(lengths > 0)
+    if present.size == 0:
+        return values, invalid
+    width = int(lengths[present].max())
+    columns = np.arange(width, dtype=np.int64)
+    inside = columns[None, :] < lengths[present, None]
+    index = np.minimum(starts[present, None] + columns[None, :], raw.size - 1)
+    text = np.where(inside, raw[index], np.uint8(0)).astype(np.uint8)
+    fields = np.ascontiguousarray(text).view(f"S{width}").ravel()
+    try:
+        parsed = fields.astype(np.float64)
+    except ValueError:  # at least one field is not a number: parse one by one to find which
+        parsed = np.array([_to_float(item) for item in fields.tolist()])
+    blank = np.char.strip(fields) == b""
+    parsed[blank] = np.nan
+    invalid[present] = ~np.isfinite(parsed) & ~blank
+    values[present] = np.where(np.isfinite(parsed), parsed, np.nan)
+    return values, invalid
+
+
+def _to_float(text: bytes) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.inf  # flagged as invalid by the caller (not finite)
+
+
+_PROBLEM_FIELD = {1: "sequence", 2: None, 3: "sequence", 4: "sequence", 5: "expression"}
+
+
+def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end: int, seq_end: int, n_tabs: int,
+               max_length: int | None) -> InputFormatError:
+    """The ``InputFormatError`` for one bad line (built only for the lines that are reported)."""
+    text = data[start:end]
+    sequence = data[start:seq_end]
+    if problem == 1:
+        message = "empty line" if not text.strip() else "empty sequence"
+    elif problem == 2:
+        message = f"expected 2 tab-separated fields (sequence, expression), found {n_tabs + 1}"
+    elif problem in (3, 4):
+        message = describe_bad_sequence(sequence, max_length) or "invalid sequence"
+        if problem == 4 and line == 1 and n_tabs == 1:
+            message += " (DREAM files have no header line)"
+    else:
+        value = data[seq_end + 1 : end].decode("utf-8", "replace")
+        message = f"expression {value!r} is not a finite number"
+    return InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
+
+
+def read_dream(
+    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = None
+) -> DreamTable:
+    """Read a DREAM file (training data, or a test file whose expressions may be empty) into a :class:`DreamTable`.
+
+    Sequences come back upper-case. See :func:`iter_dream_chunks` for what is an invalid row.
+    """
+    sequences: list[str] = []
+    expressions, lines = [], []
+    skipped = 0
+    for chunk in iter_dream_chunks(path, on_invalid=on_invalid, max_length=max_length):
+        sequences.extend(_codes_to_strings(chunk.codes, chunk.lengths))
+        expressions.append(chunk.expression)
+        lines.append(chunk.line_numbers)
+        skipped += chunk.skipped
+    return DreamTable(
+        sequences=sequences,
+        expression=np.concatenate(expressions) if expressions else np.zeros(0, np.float32),
+        line_numbers=np.concatenate(lines) if lines else np.zeros(0, np.int64),
+        skipped=skipped,
+        path=os.fspath(path),
+    )
+
+
+def _codes_to_strings(codes: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """Upper-case strings of a padded code matrix (vectorised through a fixed-width bytes view)."""
+    if codes.shape[0] == 0:
+        return []
+    letters = np.where(codes == PAD_CODE, np.uint8(0), LETTER_OF_CODE[np.minimum(codes, PAD_CODE)])
+    fixed = np.ascontiguousarray(letters.astype(np.uint8)).view(f"S{codes.shape[1]}").ravel()
+    return np.char.decode(fixed, "ascii").tolist()
+
+
+def write_dream(path: str | os.PathLike, sequences: Sequence[str], values: Sequence[float] | np.ndarray | None) -> None:
+    """Write ``sequence<TAB>value`` lines atomically; a NaN or missing value leaves the field empty.
+
+    ``values=None`` writes every expression empty (a test file without truth). Raises ``ValueError`` naming the row
+    when a sequence is not ``ACGTN`` or the lengths differ.
+    """
+    if values is None:
+        values = np.full(len(sequences), np.nan)
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(sequences),):
+        raise ValueError(f"{len(sequences)} sequences but values of shape {values.shape}")
+    for row, sequence in enumerate(sequences):
+        problem = describe_bad_sequence(sequence, None) if isinstance(sequence, str) else "not a string"
+        if problem:
+            raise ValueError(f"row {row}: {problem}")
+    text = "".join(
+        f"{sequence.upper()}\t{_format_value(value)}\n" for sequence, value in zip(sequences, values.tolist())
+    )
+    with atomic_write(path) as handle:
+        handle.write(text)
+
+
+def _format_value(value: float) -> str:
+    """Shortest text that reads back to the same float (empty for NaN)."""
+    if not math.isfinite(value):
+        if math.isnan(value):
+            return ""
+        raise ValueError(f"cannot write the non-finite value {value!r}")
+    return repr(value)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# FASTA and "any sequence file"
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class SequenceTable:
+    """Named sequences read from a FASTA or DREAM/TSV file (names are the row numbers for DREAM files)."""
+
+    names: list[str]
+    sequences: list[str]
+    line_numbers: np.ndarray
+    skipped: int = 0
+    expression: np.ndarray | None = None  # DREAM input only
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+
+def read_fasta(
+    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = None
+) -> SequenceTable:
+    """Read a FASTA file (multi-line records allowed). A record's name is the first word after ``>``.
+
+    Sequence letters before the first header, a header without a name, an empty record, or a letter outside
+    ``ACGTN`` raise ``InputFormatError`` naming the line (or, with ``on_invalid="skip"``, drop the record).
+    """
+    _check_on_invalid(on_invalid)
+    path_text = os.fspath(path)
+    names: list[str] = []
+    sequences: list[str] = []
+    header_lines: list[int] = []
+    skipped = 0
+
+    def finish(name: str | None, header_line: int, parts: list[str]) -> None:
+        nonlocal skipped
+        if name is None:
+            return
+        sequence = "".join(parts)
+        problem = describe_bad_sequence(sequence, max_length)
+        if problem:
+            if on_invalid == "error":
+                raise InputFormatError(f"record {name!r}: {problem}", path=path_text, line=header_line,
+                                       field="sequence")
+            skipped += 1
+            logger.warning("skipping record %r at %s line %d: %s", name, path_text, header_line, problem)
+            return
+        names.append(name)
+        sequences.append(sequence.upper())
+        header_lines.append(header_line)
+
+    with open_text_bytes(path) as handle:
+        name, header_line, parts = None, 0, []
+        for line_number, raw_line in enumerate(handle, start=1):
+            line = raw_line.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            if line.startswith(">"):
+                finish(name, header_line, parts)
+                words = line[1:].split()
+                if not words:
+                    raise InputFormatError("header without a name", path=path_text, line=line_number)
+                name, header_line, parts = words[0], line_number, []
+            elif line.startswith(";"):
+                continue  # old-style FASTA comment
+            elif name is None:
+                raise InputFormatError("sequence before the first '>' header (not a FASTA file?)",
+                                       path=path_text, line=line_number)
+            else:
+                parts.append(line)
+        finish(name, header_line, parts)
+    return SequenceTable(names, sequences, np.asarray(header_lines, dtype=np.int64), skipped)
+
+
+def write_fasta(path: str | os.PathLike, names: Sequence[str], sequences: Sequence[str], width: int = 0) -> None:
+    """Write a FASTA file atomically (``width`` > 0 wraps sequence lines)."""
+    if len(names) != len(sequences):
+        raise ValueError(f"{len(names)} names but {len(sequences)} sequences")
+    out = []
+    for row, (name, sequence) in enumerate(zip(names, sequences)):
+        name = str(name)
+        if not name or any(c.isspace() for c in name):
+            raise ValueError(f"row {row}: FASTA names must be non-empty without spaces, got {name!r}")
+        problem = describe_bad_sequence(sequence, None)
+        if problem:
+            raise ValueError(f"row {row}: {problem}")
+        sequence = sequence.upper()
+        lines = [sequence[i : i + width] for i in range(0, len(sequence), width)] if width > 0 else [sequence]
+        out.append(f">{name}\n" + "\n".join(lines) + "\n")
+    with atomic_write(path) as handle:
+        handle.write("".join(out))
+
+
+def sniff_is_fasta(path: str | os.PathLike) -> bool:
+    """``True`` when the first non-blank character of the file is ``>``."""
+    with open_text_bytes(path) as handle:
+        for raw_line in handle:
+            stripped = raw_line.strip()
+            if stripped:
+                return stripped.startswith(b">")
+    return False
+
+
+def read_sequences(
+    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = None
+) -> SequenceTable:
+    """Read sequences to predict from a FASTA file or a DREAM/TSV file (``sequence[<TAB>value]`` per line).
+
+    For DREAM input the names are the 0-based row numbers (= challenge test indices) and ``expression`` is kept.
+    """
+    if sniff_is_fasta(path):
+        return read_fasta(path, on_invalid=on_invalid, max_length=max_length)
+    table = read_dream(path, on_invalid=on_invalid, max_length=max_length)
+    names = [str(line - 1) for line in table.line_numbers.tolist()]
+    return SequenceTable(names, table.sequences, table.line_numbers, table.skipped, table.expression)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Test subsets and public leaderboard ids
+# ----------------------------------------------------------------------------------------------------------------
+def read_test_subsets(folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read the challenge's ``test_subset_ids`` folder.
+
+    Returns ``{name: indices}`` for single subsets (sorted unique ``int64`` test indices from column ``pos``) and
+    ``{name: pairs}`` for pair subsets (unique ``int64 [n, 2]`` rows ``(alt, ref)`` from ``alt_pos``/``ref_pos``).
+    Names are the score JSON's (``high, low, yeast, random, challenging, SNVs, motif_perturbation, motif_tiling``);
+    absent files are absent from the result; other columns and files are ignored.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFormatError("test subset folder not found", path=str(folder))
+    subsets: dict[str, np.ndarray] = {}
+    for name, file_name in SUBSET_FILES.items():
+        path = folder / file_name
+        if not path.exists():
+            continue
+        if name in PAIR_SUBSET_FILES:
+            columns = _read_index_columns(path, ("alt_pos", "ref_pos"))
+            pairs = np.stack(columns, axis=1) if columns[0].size else np.zeros((0, 2), np.int64)
+            subsets[name] = np.unique(pairs, axis=0) if pairs.size else pairs
+        else:
+            (positions,) = _read_index_columns(path, ("pos",))
+            subsets[name] = np.unique(positions)
+    return subsets
+
+
+def _read_index_columns(path: Path, columns: tuple[str, ...]) -> list[np.ndarray]:
+    """Non-negative integer columns of a CSV file, with errors naming file, line and column."""
+    values: list[list[int]] = [[] for _ in columns]
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise InputFormatError("empty file, expected a CSV header", path=str(path), line=1)
+        missing = [column for column in columns if column not in header]
+        if missing:
+            raise InputFormatError(f"missing column(s) {missing}; found {header}", path=str(path), line=1)
+        where = [header.index(column) for column in columns]
+        for line_number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            for slot, (column, position) in enumerate(zip(columns, where)):
+                text = row[position].strip() if position < len(row) else ""
+                values[slot].append(_parse_index(text, str(path), line_number, column))
+    return [np.asarray(column_values, dtype=np.int64) for column_values in values]
+
+
+def _parse_index(text: str, path: str, line: int, column: str) -> int:
+    try:
+        number = float(text)
+    except ValueError:
+        raise InputFormatError(f"{text!r} is not a test index", path=path, line=line, field=column) from None
+    if not math.isfinite(number) or number < 0 or number != int(number):
+        raise InputFormatError(f"{text!r} is not a non-negative integer index", path=path, line=line, field=column)
+    return int(number)
+
+
+def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read the challenge's ``public_leaderboard_ids`` folder (JSON objects keyed by ``"idx"`` or ``"alt,ref"``).
+
+    Returns the same shapes as :func:`read_test_subsets`: sorted unique indices per single subset, unique
+    ``(alt, ref)`` rows per pair subset. These are the indices the final scoring discards.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFormatError("public leaderboard id folder not found", path=str(folder))
+    result: dict[str, np.ndarray] = {}
+    for name, file_name in LEADERBOARD_ID_FILES.items():
+        path = folder / file_name
+        if not path.exists():
+            continue
+        try:
+            with open(path, encoding="utf-8") as handle:
+                keys = list(json.load(handle))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise InputFormatError(f"not a JSON object ({error})", path=str(path)) from None
+        width = 2 if name in PAIR_SUBSET_FILES else 1
+        parsed = []
+        for key in keys:
+            parts = str(key).split(",")
+            if len(parts) != width:
+                raise InputFormatError(f"key {key!r} should hold {width} comma-separated index(es)", path=str(path))
+            parsed.append([_parse_index(part.strip(), str(path), 1, "key") for part in parts])
+        array = np.asarray(parsed, dtype=np.int64).reshape(-1, width)
+        result[name] = np.unique(array, axis=0) if width == 2 else np.unique(array[:, 0])
+    return result

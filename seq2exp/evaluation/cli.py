@@ -1,0 +1,98 @@
+"""``seq2exp score``: score prediction files the way the challenge did (no TensorFlow import)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from seq2exp.evaluation.values import NONFINITE_CHOICES
+
+DEFAULT_BOOTSTRAP = 10_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``seq2exp score``."""
+    parser.add_argument("--predictions", nargs="+", required=True, metavar="P",
+                        help="prediction files: DREAM test order (sequence<TAB>value) or JSON {\"index\": value}")
+    parser.add_argument("--names", nargs="+", metavar="NAME", help="model names (default: file names)")
+    parser.add_argument("--truth", required=True, metavar="T",
+                        help="test file with measured values, a JSON {\"index\": value}, or a folder of such JSONs")
+    parser.add_argument("--subsets", metavar="D", help="test_subset_ids folder (without it only 'all' is scored)")
+    parser.add_argument("--exclude-indices", metavar="DIR",
+                        help="public_leaderboard_ids folder: score only the rest (the challenge's private scoring)")
+    parser.add_argument("--bootstrap", nargs="?", type=int, const=DEFAULT_BOOTSTRAP, default=0, metavar="N",
+                        help=f"bootstrap ranking over N samples (N defaults to {DEFAULT_BOOTSTRAP})")
+    parser.add_argument("--bootstrap-fraction", type=float, default=0.1, help="fraction of the test set per sample")
+    parser.add_argument("--bootstrap-spearman", choices=("exact", "global"), default="exact",
+                        help="Spearman within each sample: exact within-sample ranks (paper) or a faster "
+                             "approximation with full-test-set ranks")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap samples and ensemble folds")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="add an out-of-fold linear-regression ensemble of the models as one more model")
+    parser.add_argument("--ensemble-folds", type=int, default=5, help="folds of the ensemble's cross-fitting")
+    parser.add_argument("--on-nonfinite", choices=NONFINITE_CHOICES, default="error",
+                        help="NaN/inf values: an error naming the index (default) or left out")
+    parser.add_argument("-o", "--output", metavar="REPORT_DIR", help="write scores.json, scores.md and PNG plots")
+    parser.add_argument("--no-plots", action="store_true", help="with -o: skip the PNG plots")
+    parser.add_argument("--json", action="store_true", help="print the JSON result to stdout")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"seq2exp score: warning: {message}", file=sys.stderr)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the scoring; returns the exit code (errors in the input raise ``Seq2ExpError`` -> exit 2)."""
+    from seq2exp.errors import ConfigError
+    from seq2exp.evaluation.bootstrap import bootstrap_ranks
+    from seq2exp.evaluation.ensemble import with_ensemble
+    from seq2exp.evaluation.metrics import prepare, score_data
+    from seq2exp.evaluation.report import dumps, markdown_table, write_report
+
+    if args.names is not None and len(args.names) != len(args.predictions):
+        raise ConfigError(f"--names: {len(args.names)} names for {len(args.predictions)} prediction files")
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if not 0.0 < args.bootstrap_fraction <= 1.0:
+        raise ConfigError(f"--bootstrap-fraction must be in (0, 1], got {args.bootstrap_fraction}")
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        data = prepare(args.predictions, args.truth, args.subsets, args.exclude_indices, names=args.names,
+                       nonfinite=args.on_nonfinite)
+        ensemble_info = None
+        if args.ensemble:
+            if len(data.names) < 2:
+                raise ConfigError("--ensemble needs at least two prediction files")
+            try:
+                data, ensemble_info = with_ensemble(data, folds=args.ensemble_folds, seed=args.seed)
+            except ValueError as error:
+                raise ConfigError(f"--ensemble: {error}") from None
+        scores = {name: score_data(data, row) for row, name in enumerate(data.names)}
+        bootstrap = None
+        if args.bootstrap:
+            try:
+                bootstrap = bootstrap_ranks(data, n_samples=args.bootstrap, fraction=args.bootstrap_fraction,
+                                            seed=args.seed, spearman=args.bootstrap_spearman, progress=True)
+            except ValueError as error:
+                raise ConfigError(f"--bootstrap: {error}") from None
+    finally:
+        warnings.showwarning = previous
+    if args.output:
+        write_report(args.output, scores, data=data, bootstrap=bootstrap, ensemble_info=ensemble_info,
+                     plots=not args.no_plots)
+    if args.json:
+        if len(scores) == 1 and bootstrap is None and ensemble_info is None:
+            document = next(iter(scores.values()))
+        else:
+            document = {"models": scores}
+            if bootstrap is not None:
+                document["bootstrap"] = bootstrap
+            if ensemble_info is not None:
+                document["ensemble"] = ensemble_info
+        print(dumps(document, indent=2))
+    else:
+        print(markdown_table(scores, bootstrap), end="")
+        if args.output:
+            print(f"\nreport written to {args.output}")
+    return 0

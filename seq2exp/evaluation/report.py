@@ -1,0 +1,209 @@
+"""The score report: ``scores.json``, ``scores.md`` and PNG plots (matplotlib, Agg backend), written atomically."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from seq2exp.evaluation.metrics import ScoringData
+from seq2exp.evaluation.subsets import PAIR_SUBSETS, SUBSET_NAMES, SUBSET_WEIGHTS
+from seq2exp.utils import atomic_write
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` that strict JSON accepts: NaN/inf become ``null``, numpy scalars/arrays plain Python."""
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """Strict JSON text of ``value`` (NaN -> null)."""
+    return json.dumps(jsonable(value), allow_nan=False, **kwargs)
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def markdown_table(scores: Mapping[str, dict], bootstrap: dict | None = None) -> str:
+    """Markdown: one row per model (scores, then r^2 / rho per subset), plus the bootstrap ranking if given."""
+    present = [name for name in SUBSET_NAMES if any(name in result["subsets"] for result in scores.values())]
+    header = ["model", "Pearson score", "Spearman score"] + [f"{name} r² / ρ (n)" for name in present]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model, result in scores.items():
+        cells = [model, _number(result["pearson_score"]), _number(result["spearman_score"])]
+        for name in present:
+            entry = result["subsets"].get(name)
+            if entry is None:
+                cells.append("missing")
+            else:
+                r = entry["pearson"]
+                r2 = None if r is None or math.isnan(r) else r * r
+                cells.append(f"{_number(r2)} / {_number(entry['spearman'])} ({entry['n']})")
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "# Scores\n\nWeights: " + ", ".join(f"{k} {v}" for k, v in SUBSET_WEIGHTS.items()) + \
+        " (renormalised over the subsets present).\n\n" + "\n".join(lines) + "\n"
+    missing = sorted({name for result in scores.values() for name in result["missing_subsets"]},
+                     key=SUBSET_NAMES.index)
+    if missing:
+        text += f"\nMissing subsets (not scored, weights renormalised): {', '.join(missing)}.\n"
+    if bootstrap:
+        text += (f"\n## Bootstrap ranking\n\n{bootstrap['n_samples']} samples of {bootstrap['fraction']:.1%} of the "
+                 f"test set; Spearman ranks: {bootstrap['spearman_ranks']}. Rank 1 = best.\n\n"
+                 "| model | mean rank (both) | Pearson mean rank | P(Pearson rank 1) | Spearman mean rank | "
+                 "P(Spearman rank 1) |\n|---|---|---|---|---|---|\n")
+        order = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])
+        for name in order:
+            text += (f"| {name} | {bootstrap['mean_rank'][name]:.3f} | "
+                     f"{bootstrap['pearson']['mean_rank'][name]:.3f} | "
+                     f"{bootstrap['pearson']['rank_fractions'][name][0]:.3f} | "
+                     f"{bootstrap['spearman']['mean_rank'][name]:.3f} | "
+                     f"{bootstrap['spearman']['rank_fractions'][name][0]:.3f} |\n")
+    return text
+
+
+def _save(figure: Any, path: Path) -> None:
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "model"
+
+
+def plot_subset_bars(scores: Mapping[str, dict], path: Path) -> None:
+    """Grouped bars: Pearson r^2 and Spearman rho per subset, one bar per model."""
+    import matplotlib.pyplot as plt
+
+    subsets = [name for name in SUBSET_NAMES if any(name in result["subsets"] for result in scores.values())]
+    models = list(scores)
+    width = 0.8 / max(1, len(models))
+    figure, axes = plt.subplots(2, 1, figsize=(max(6, 1.2 * len(subsets) + 2), 7), sharex=True)
+    for axis, metric, label in ((axes[0], "pearson", "Pearson r²"), (axes[1], "spearman", "Spearman ρ")):
+        for m, model in enumerate(models):
+            values = []
+            for name in subsets:
+                entry = scores[model]["subsets"].get(name)
+                value = math.nan if entry is None or entry[metric] is None else entry[metric]
+                values.append(value ** 2 if metric == "pearson" else value)
+            axis.bar(np.arange(len(subsets)) + (m - (len(models) - 1) / 2) * width, values, width, label=model)
+        axis.set_ylabel(label)
+        axis.grid(axis="y", alpha=0.3)
+    axes[1].set_xticks(np.arange(len(subsets)), subsets, rotation=30, ha="right")
+    axes[0].legend(fontsize="small", ncol=min(4, len(models)))
+    axes[0].set_title("Score per test subset")
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_measured_vs_predicted(data: ScoringData, model: int, path: Path) -> None:
+    """Hexbin of measured vs predicted per subset (pair subsets: alt - ref differences) for one model."""
+    import matplotlib.pyplot as plt
+
+    present = data.scorable(model)
+    panels = []
+    for name in SUBSET_NAMES:
+        if name in data.subsets:
+            items = data.subset_items(name, present)
+            if len(items) >= 2:
+                panels.append((name, *data.vectors(name, items, [model])))
+    columns = 3
+    rows = max(1, math.ceil(len(panels) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.6 * rows), squeeze=False)
+    for axis in axes.ravel()[len(panels):]:
+        axis.axis("off")
+    for axis, (name, measured, predicted) in zip(axes.ravel(), panels):
+        predicted = predicted[:, 0]
+        axis.hexbin(predicted, measured, gridsize=40, mincnt=1, bins="log", cmap="viridis")
+        suffix = " (alt - ref)" if name in PAIR_SUBSETS else ""
+        axis.set_title(f"{name}{suffix}, n={len(measured)}", fontsize="small")
+        axis.set_xlabel("predicted", fontsize="small")
+        axis.set_ylabel("measured", fontsize="small")
+    figure.suptitle(f"{data.names[model]}: measured vs predicted")
+    figure.tight_layout()
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_bootstrap_ranks(bootstrap: dict, path: Path) -> None:
+    """Heatmaps of each model's rank distribution over the bootstrap samples (Pearson and Spearman scores)."""
+    import matplotlib.pyplot as plt
+
+    models = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])
+    count = len(models)
+    figure, axes = plt.subplots(1, 2, figsize=(4 + 1.1 * count, 1.5 + 0.5 * count), squeeze=False)
+    for axis, metric in zip(axes[0], ("pearson", "spearman")):
+        matrix = np.array([bootstrap[metric]["rank_fractions"][name] for name in models])
+        image = axis.imshow(matrix, vmin=0, vmax=1, cmap="magma_r", aspect="auto")
+        for i in range(count):
+            for j in range(count):
+                if matrix[i, j] >= 0.005:
+                    axis.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize="x-small",
+                              color="white" if matrix[i, j] > 0.5 else "black")
+        axis.set_xticks(range(count), [str(r + 1) for r in range(count)])
+        axis.set_yticks(range(count), models)
+        axis.set_xlabel("rank")
+        axis.set_title(f"{metric.capitalize()} score ranks")
+    figure.colorbar(image, ax=axes[0].tolist(), fraction=0.03, label="fraction of samples")
+    figure.suptitle(f"Bootstrap: {bootstrap['n_samples']} samples of {bootstrap['fraction']:.0%} of the test set")
+    _save(figure, path)
+    plt.close(figure)
+
+
+def write_report(
+    out_dir: str | os.PathLike,
+    scores: Mapping[str, dict],
+    *,
+    data: ScoringData | None = None,
+    bootstrap: dict | None = None,
+    ensemble_info: dict | None = None,
+    plots: bool = True,
+) -> dict[str, Path]:
+    """Write ``scores.json``, ``scores.md`` and the plots into ``out_dir``; returns ``{what: path}``.
+
+    ``scores`` is ``{model: contract JSON object}``; ``data`` (for the hexbin plots) and ``bootstrap`` (for the
+    rank heatmap) are optional.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    document: dict[str, Any] = {"models": dict(scores), "weights": SUBSET_WEIGHTS}
+    if bootstrap is not None:
+        document["bootstrap"] = {key: value for key, value in bootstrap.items() if key != "samples"}
+    if ensemble_info is not None:
+        document["ensemble"] = ensemble_info
+    with atomic_write(out / "scores.json") as handle:
+        handle.write(dumps(document, indent=2) + "\n")
+    written["json"] = out / "scores.json"
+    with atomic_write(out / "scores.md") as handle:
+        handle.write(markdown_table(scores, document.get("bootstrap")))
+    written["markdown"] = out / "scores.md"
+    if plots:
+        plot_subset_bars(scores, out / "subset_scores.png")
+        written["subset_scores"] = out / "subset_scores.png"
+        if data is not None:
+            for row, name in enumerate(data.names):
+                path = out / f"measured_vs_predicted_{_safe(name)}.png"
+                plot_measured_vs_predicted(data, row, path)
+                written[f"hexbin:{name}"] = path
+        if bootstrap is not None:
+            plot_bootstrap_ranks(bootstrap, out / "bootstrap_ranks.png")
+            written["bootstrap_ranks"] = out / "bootstrap_ranks.png"
+    return written

@@ -1,0 +1,211 @@
+"""Generic blocks the other block modules lack, first needed by the rank 11-27 architectures (model zoo III).
+
+Module-level ``apply_<block>(x, ..., name=...)`` functions on symbolic tensors and a few small serialisable layers
+(``@keras.saving.register_keras_serializable(package="seq2exp")``). Everything here runs as TensorFlow graph ops, so
+models that use it export to a SavedModel.
+"""
+from __future__ import annotations
+
+
+import keras
+from keras import ops
+
+from seq2exp.models.blocks.attention import AddPositionEmbedding, PrependTokens
+from seq2exp.models.blocks.layers import SqueezeLast
+
+
+# ----------------------------------------------------------------------------------------------- model input/output
+def regression_outputs(x, name: str = "expression") -> dict:
+    """``{"expression": [B]}`` (float32) from a ``[B, 1]`` tensor."""
+    return {"expression": SqueezeLast(name=name)(x)}
+
+
+# ----------------------------------------------------------------------------------------------- encodings
+def append_n_channel(onehot, *, first: bool = False, name: str = "n_channel"):
+    """Add an explicit N channel (``1 - sum(ACGT)``) to a one-hot input encoded with ``n_value=0``.
+
+    With ``n_value=0`` an N (and N padding) is an all-zero row, so the extra channel is exactly the 5-letter one-hot
+    the teams built with a 5-symbol vocabulary. ``first=True`` puts it in front (Keras ``StringLookup`` OOV order).
+    """
+    n_channel = NChannel(name=f"{name}_value")(onehot)
+    parts = [n_channel, onehot] if first else [onehot, n_channel]
+    return keras.layers.Concatenate(axis=-1, name=name)(parts)
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class NChannel(keras.layers.Layer):
+    """``1 - sum`` of the first four (A, C, G, T) channels: the N indicator of an ``n_value=0`` one-hot input."""
+
+    def call(self, inputs):
+        return 1.0 - ops.sum(inputs[..., :4], axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+
+# ----------------------------------------------------------------------------------------------- pooling
+@keras.saving.register_keras_serializable(package="seq2exp")
+class ContextAttentionPooling(keras.layers.Layer):
+    """Attention pooling with a learned context vector (Yang et al. 2016, "AttentionWithContext").
+
+    ``u_t = tanh(x_t W + b)``, ``a = softmax_t(u_t . u)``, output ``sum_t a_t x_t``: ``[B, L, D] -> [B, D]``.
+    Weights: ``W [D, D]`` (glorot), ``b [D]`` (zeros), ``u [D]`` (glorot).
+    """
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=(dim, dim), initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(dim,), initializer="zeros")
+        self.context = self.add_weight(name="context", shape=(dim,), initializer="glorot_uniform")
+        self.built = True
+
+    def call(self, x):
+        hidden = ops.tanh(ops.matmul(x, self.kernel) + self.bias)
+        weights = ops.softmax(ops.sum(hidden * self.context, axis=-1), axis=1)
+        return ops.sum(x * weights[..., None], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+# ----------------------------------------------------------------------------------------------- transformers
+@keras.saving.register_keras_serializable(package="seq2exp")
+class SinusoidalPositionEncoding(keras.layers.Layer):
+    """Add the fixed sine/cosine position encoding of Vaswani et al. to ``x [B, L, D]`` (no weights).
+
+    ``PE[p, 2i] = sin(p / 10000^(2i/D))``, ``PE[p, 2i+1] = cos(p / 10000^(2i/D))``. ``input_scale`` multiplies ``x``
+    first (d2l-style ``embedding * sqrt(D)``).
+    """
+
+    def __init__(self, input_scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.input_scale = float(input_scale)
+
+    def call(self, x):
+        length, dim = x.shape[1], x.shape[2]
+        positions = ops.arange(length, dtype="float32")[:, None]
+        exponents = ops.arange(0, dim, 2, dtype="float32") / float(dim)
+        angles = positions / ops.power(10000.0, exponents)[None, :]  # [L, ceil(D/2)]
+        table = ops.reshape(ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1), (length, -1))[:, :dim]
+        return x * self.input_scale + ops.cast(table, x.dtype)[None]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(input_scale=self.input_scale)
+        return config
+
+
+def apply_feedforward(x, hidden_units: int, *, name: str, activation: str = "relu", output_dim: int | None = None,
+                      kernel_initializer="glorot_uniform"):
+    """Position-wise feed-forward ``Dense(hidden, activation) -> Dense(output_dim or D)``."""
+    x_dim = int(x.shape[-1])
+    x = keras.layers.Dense(hidden_units, activation=activation, kernel_initializer=kernel_initializer,
+                           name=f"{name}_dense1")(x)
+    return keras.layers.Dense(output_dim or x_dim, kernel_initializer=kernel_initializer, name=f"{name}_dense2")(x)
+
+
+def apply_post_norm_transformer_block(
+    x, *, num_heads: int, key_dim: int, ff_dim: int, name: str, dropout: float = 0.0,
+    attention_dropout: float = 0.0, ff_activation: str = "relu", epsilon: float = 1e-6, norm_axis=-1,
+    attention_mask=None, kernel_initializer="glorot_uniform",
+):
+    """The original (post-LN) transformer encoder block, as BERT, PyTorch ``nn.TransformerEncoderLayer`` and most
+    Keras-tutorial blocks: ``x = LN(x + Drop(MHA(x)))``, ``x = LN(x + Drop(FFN(x)))``.
+
+    Args:
+        num_heads / key_dim: ``keras.layers.MultiHeadAttention`` heads and per-head query/key/value size.
+        ff_dim: hidden units of the feed-forward network (``ff_activation``).
+        norm_axis: LayerNormalization axis; ``[1, 2]`` normalises over positions and features (PyTorch
+            ``LayerNorm([L, D])``, Zeta).
+        attention_mask: optional boolean ``[B, T, S]`` (or broadcastable ``[B, 1, S]``) mask, True = attend.
+    """
+    attended = keras.layers.MultiHeadAttention(num_heads, key_dim, dropout=attention_dropout,
+                                               kernel_initializer=kernel_initializer, name=f"{name}_attention")(
+        x, x, attention_mask=attention_mask)
+    attended = keras.layers.Dropout(dropout, name=f"{name}_attention_dropout")(attended)
+    x = keras.layers.Add(name=f"{name}_attention_add")([x, attended])
+    x = keras.layers.LayerNormalization(axis=norm_axis, epsilon=epsilon, name=f"{name}_attention_norm")(x)
+    fed = apply_feedforward(x, ff_dim, name=f"{name}_ffn", activation=ff_activation,
+                            kernel_initializer=kernel_initializer)
+    fed = keras.layers.Dropout(dropout, name=f"{name}_ffn_dropout")(fed)
+    x = keras.layers.Add(name=f"{name}_ffn_add")([x, fed])
+    return keras.layers.LayerNormalization(axis=norm_axis, epsilon=epsilon, name=f"{name}_ffn_norm")(x)
+
+
+def apply_bert_encoder(tokens, *, vocab_size: int, hidden_size: int, num_layers: int, num_heads: int,
+                       intermediate_size: int, name: str, dropout: float = 0.1, pad_token: int | None = None):
+    """A BERT encoder on integer tokens ``[B, L]``: token embedding + a prepended learned [CLS] token + learned
+    absolute positions -> LayerNorm -> Dropout -> ``num_layers`` post-LN GELU blocks (LN eps 1e-12, init
+    N(0, 0.02), attention and hidden dropout ``dropout``). Returns ``[B, 1 + L, hidden]`` (position 0 = [CLS]).
+
+    ``pad_token`` (if given) is masked out of attention, as BERT's ``attention_mask``. BERT's token-type embedding
+    is left out (one segment only: it would be a constant vector added everywhere).
+    """
+    init = keras.initializers.TruncatedNormal(stddev=0.02)
+    x = keras.layers.Embedding(vocab_size, hidden_size, embeddings_initializer=init, name=f"{name}_token_embedding")(
+        tokens)
+    x = PrependTokens(1, initializer=init, name=f"{name}_cls")(x)
+    x = AddPositionEmbedding(initializer=init, name=f"{name}_position_embedding")(x)
+    x = keras.layers.LayerNormalization(epsilon=1e-12, name=f"{name}_embedding_norm")(x)
+    x = keras.layers.Dropout(dropout, name=f"{name}_embedding_dropout")(x)
+    mask = None
+    if pad_token is not None:
+        mask = TokenAttentionMask(pad_token, prepended=1, name=f"{name}_attention_mask")(tokens)
+    for index in range(num_layers):
+        x = apply_post_norm_transformer_block(
+            x, num_heads=num_heads, key_dim=hidden_size // num_heads, ff_dim=intermediate_size,
+            name=f"{name}_layer{index}", dropout=dropout, attention_dropout=dropout, ff_activation="gelu",
+            epsilon=1e-12, attention_mask=mask, kernel_initializer=init)
+    return x
+
+
+def apply_bert_pooler_head(sequence, *, name: str, dropout: float = 0.1) -> dict:
+    """``BertForSequenceClassification(num_labels=1)``: [CLS] -> Dense(hidden, tanh) -> Dropout -> Dense(1)."""
+    init = keras.initializers.TruncatedNormal(stddev=0.02)
+    cls = keras.layers.Cropping1D((0, sequence.shape[1] - 1), name=f"{name}_cls_token")(sequence)
+    cls = keras.layers.Flatten(name=f"{name}_cls_flatten")(cls)
+    pooled = keras.layers.Dense(sequence.shape[-1], activation="tanh", kernel_initializer=init,
+                                name=f"{name}_pooler")(cls)
+    pooled = keras.layers.Dropout(dropout, name=f"{name}_dropout")(pooled)
+    return keras.layers.Dense(1, kernel_initializer=init, name=f"{name}_output")(pooled)
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class TokenAttentionMask(keras.layers.Layer):
+    """``tokens [B, L]`` -> boolean attention mask ``[B, 1, prepended + L]``: False on ``pad_token`` keys, True on
+    the ``prepended`` (e.g. [CLS]) positions in front."""
+
+    def __init__(self, pad_token: int, prepended: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.pad_token = int(pad_token)
+        self.prepended = int(prepended)
+
+    def call(self, tokens):
+        keep = ops.not_equal(tokens, self.pad_token)
+        if self.prepended:
+            keep = ops.concatenate([ops.ones((ops.shape(tokens)[0], self.prepended), dtype="bool"), keep], axis=1)
+        return keep[:, None, :]
+
+    def compute_output_shape(self, input_shape):
+        length = None if input_shape[1] is None else input_shape[1] + self.prepended
+        return (input_shape[0], 1, length)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(pad_token=self.pad_token, prepended=self.prepended)
+        return config
+
+
+# ----------------------------------------------------------------------------------------------- convolutional
+def apply_squeeze_excitation(x, *, ratio: float, name: str):
+    """Squeeze-and-excitation (Hu et al.): mean over length -> Dense(C / ratio, relu) -> Dense(C, sigmoid) ->
+    channel-wise scale of ``x``. (LegNet's variant with an extra layer is ``conv.apply_legnet_se``.)"""
+    channels = int(x.shape[-1])
+    gates = keras.layers.GlobalAveragePooling1D(name=f"{name}_squeeze")(x)
+    gates = keras.layers.Dense(int(channels / ratio), activation="relu", name=f"{name}_reduce")(gates)
+    gates = keras.layers.Dense(channels, activation="sigmoid", name=f"{name}_expand")(gates)
+    gates = keras.layers.Reshape((1, channels), name=f"{name}_gates")(gates)
+    return keras.layers.Multiply(name=f"{name}_scale")([x, gates])

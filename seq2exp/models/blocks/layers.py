@@ -1,0 +1,207 @@
+"""Custom Keras layers shared by the architectures (all registered for ``.keras`` serialisation).
+
+- ``GroupedConv1D``: a grouped 1-D convolution written as a depthwise convolution plus per-group channel sums (the
+  native ``Conv1D(groups>1)`` goes through XLA on CPU and is unusably slow, see ``../shared/KNOWN_ISSUES.md``).
+  Same parameters (``kernel_size * in_channels/groups * filters``) and the same maths.
+- ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
+  the parameters and maths of tensorly-torch ``TRL((n, n), out, rank=0.5, factorization="cp")`` used by LegNet's SE
+  block, computed without materialising the ``n × n × out`` tensor.
+- ``ReverseComplement``: reverse-complement (or complement only) of one-hot ACGT channels, extra channels kept.
+- ``ExpectedBin``: ``Σ_i p_i · i`` over the bins (the expected bin of a softmax).
+- ``SqueezeLast``: ``[B, 1] -> [B]``.  ``SigmoidGELU``: ``x · σ(1.702 x)`` (wztr's GELU).
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+PACKAGE = "seq2exp"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GroupedConv1D(keras.layers.Layer):
+    """Grouped 1-D convolution (channels last) as depthwise convolution + per-group channel sums.
+
+    With ``g`` groups, ``i = in_channels / g`` inputs and ``o = filters / g`` outputs per group, the depthwise
+    kernel ``[k, in_channels, o]`` convolves every input channel with the ``o`` filters of its group; summing the
+    ``i`` input channels of each group gives exactly ``Conv1D(filters, k, groups=g)``.
+
+    Args:
+        filters: output channels (divisible by ``groups``).
+        kernel_size: convolution width.
+        groups: number of groups (input channels must be divisible by it).
+        padding: ``"same"`` or ``"valid"``.
+        use_bias: add a bias per output channel.
+        kernel_initializer / bias_initializer: Keras initialisers.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, groups: int, padding: str = "same", use_bias: bool = False,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if filters % groups:
+            raise ValueError(f"filters ({filters}) must be divisible by groups ({groups})")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.groups = int(groups)
+        self.padding = padding
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        if channels % self.groups:
+            raise ValueError(f"input channels ({channels}) must be divisible by groups ({self.groups})")
+        self.in_per_group = channels // self.groups
+        self.out_per_group = self.filters // self.groups
+        self.kernel = self.add_weight(name="kernel", shape=(self.kernel_size, channels, self.out_per_group),
+                                      initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+                     if self.use_bias else None)
+
+    def call(self, inputs):
+        per_input = ops.depthwise_conv(inputs, self.kernel, strides=1, padding=self.padding)
+        if self.in_per_group > 1:
+            shape = ops.shape(per_input)
+            per_input = ops.reshape(per_input, (shape[0], shape[1], self.groups, self.in_per_group,
+                                                self.out_per_group))
+            per_input = ops.sum(per_input, axis=3)
+            per_input = ops.reshape(per_input, (shape[0], shape[1], self.filters))
+        if self.bias is not None:
+            per_input = per_input + self.bias
+        return per_input
+
+    def compute_output_shape(self, input_shape):
+        length = input_shape[1]
+        if self.padding == "valid" and length is not None:
+            length = length - self.kernel_size + 1
+        return (input_shape[0], length, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, groups=self.groups, padding=self.padding,
+                      use_bias=self.use_bias,
+                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+                      bias_initializer=keras.initializers.serialize(self.bias_initializer))
+        return config
+
+
+def cp_rank(in_features: int, out_features: int, rank_fraction: float) -> int:
+    """tensorly's CP rank for a fraction of the full ``(n, n, out)`` tensor's parameters (rounded)."""
+    shape = (in_features, in_features, out_features)
+    return int(round(rank_fraction * math.prod(shape) / sum(shape)))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CPBilinear(keras.layers.Layer):
+    """CP-factorised bilinear layer: ``y_o = Σ_r w_r (x·a_r)(x·b_r) c_or + bias_o`` (= TRL on ``x xᵀ``).
+
+    Args:
+        units: output features.
+        rank_fraction: CP rank as a fraction of the full tensor's parameter count (LegNet: 0.5).
+        init_std: standard deviation of the reconstructed tensor at initialisation (LegNet: 0.00075); the
+            factors get ``(init_std / sqrt(rank)) ** (1/3)`` and the weights ``w`` start at 1, as tensorly does.
+        use_bias: a bias initialised uniform in [-1, 1] (tensorly-torch's default).
+    """
+
+    def __init__(self, units: int, rank_fraction: float = 0.5, init_std: float = 0.00075, use_bias: bool = True,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.rank_fraction = float(rank_fraction)
+        self.init_std = float(init_std)
+        self.use_bias = bool(use_bias)
+
+    def build(self, input_shape):
+        n = int(input_shape[-1])
+        self.rank = cp_rank(n, self.units, self.rank_fraction)
+        factor_std = (self.init_std / math.sqrt(self.rank)) ** (1.0 / 3.0)
+        normal = keras.initializers.RandomNormal(stddev=factor_std)
+        self.cp_weights = self.add_weight(name="cp_weights", shape=(self.rank,), initializer="ones")
+        self.left_factor = self.add_weight(name="left_factor", shape=(n, self.rank), initializer=normal)
+        self.right_factor = self.add_weight(name="right_factor", shape=(n, self.rank), initializer=normal)
+        self.output_factor = self.add_weight(name="output_factor", shape=(self.units, self.rank), initializer=normal)
+        self.bias = (self.add_weight(name="bias", shape=(self.units,),
+                                     initializer=keras.initializers.RandomUniform(-1.0, 1.0))
+                     if self.use_bias else None)
+
+    def call(self, inputs):
+        left = ops.matmul(inputs, self.left_factor)
+        right = ops.matmul(inputs, self.right_factor)
+        outputs = ops.matmul(left * right * self.cp_weights, ops.transpose(self.output_factor))
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, rank_fraction=self.rank_fraction, init_std=self.init_std,
+                      use_bias=self.use_bias)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ReverseComplement(keras.layers.Layer):
+    """Reverse complement of a channels-last one-hot batch whose first 4 channels are A, C, G, T.
+
+    The complement of A,C,G,T is the channel order reversed; other channels (reverse/singleton flags) are kept.
+    ``reverse_length=False`` gives the complement strand without reversing (mt's "complement" input).
+    """
+
+    def __init__(self, reverse_length: bool = True, nucleotide_channels: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.reverse_length = bool(reverse_length)
+        self.nucleotide_channels = int(nucleotide_channels)
+
+    def call(self, inputs):
+        nucleotides = ops.flip(inputs[..., : self.nucleotide_channels], axis=-1)
+        outputs = ops.concatenate([nucleotides, inputs[..., self.nucleotide_channels:]], axis=-1)
+        return ops.flip(outputs, axis=1) if self.reverse_length else outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(reverse_length=self.reverse_length, nucleotide_channels=self.nucleotide_channels)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ExpectedBin(keras.layers.Layer):
+    """``[B, n_bins]`` probabilities -> ``[B]`` expected bin ``Σ_i p_i · i`` (float32)."""
+
+    def call(self, probabilities):
+        n_bins = probabilities.shape[-1]
+        bins = ops.arange(n_bins, dtype="float32")
+        return ops.sum(ops.cast(probabilities, "float32") * bins, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SqueezeLast(keras.layers.Layer):
+    """``[B, 1] -> [B]`` (float32, so mixed-precision models still output float32)."""
+
+    def call(self, inputs):
+        return ops.cast(ops.squeeze(inputs, axis=-1), "float32")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SigmoidGELU(keras.layers.Layer):
+    """GELU's sigmoid approximation ``x · σ(1.702 x)`` (wztr's ``GELU`` module)."""
+
+    def call(self, inputs):
+        return inputs * ops.sigmoid(1.702 * inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)

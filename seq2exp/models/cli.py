@@ -1,0 +1,50 @@
+"""``seq2exp models``: list the registered architectures with their parameter counts at the default config."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    parser.add_argument("--no-params", action="store_true",
+                        help="do not build the models (fast; the params column is left empty)")
+
+
+def describe(name: str, *, count_params: bool = True) -> dict:
+    """One architecture as a listing row: name, team, params (trainable, default config), paper_params, ..."""
+    from seq2exp import models
+
+    architecture = models.get(name)
+    params = None
+    if count_params:
+        import keras
+
+        model = architecture.build()
+        params = int(sum(math.prod(w.shape) for w in model.trainable_weights))
+        keras.backend.clear_session()
+    return {"name": name, "team": architecture.team, "rank": architecture.rank, "params": params,
+            "paper_params": architecture.paper_params, "head": architecture.head,
+            "fidelity": architecture.fidelity, "source": architecture.source,
+            "description": architecture.description}
+
+
+def main(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from seq2exp import models
+
+    rows = [describe(name, count_params=not args.no_params) for name in models.names()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    header = f"{'name':<18} {'team':<24} {'params':>12} {'paper':>12} {'head':<10} {'fidelity':<13}"
+    print(header)
+    for row in rows:
+        params = f"{row['params']:,}" if row["params"] is not None else "-"
+        paper = f"{row['paper_params']:,}" if row["paper_params"] else "-"
+        print(f"{row['name']:<18} {row['team'][:24]:<24} {params:>12} {paper:>12} {row['head']:<10} "
+              f"{row['fidelity']:<13}")
+    return 0

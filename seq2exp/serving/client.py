@@ -1,0 +1,303 @@
+"""A gRPC client for TensorFlow Serving and the embedded ``seq2exp serve`` server, without TensorFlow.
+
+Needs only ``grpcio``, ``protobuf`` and ``numpy`` (``pip install seq2exp[client]``): the messages come from the
+wire-compatible subset in :mod:`seq2exp.serving.protos`, and the RPCs are called by TF Serving's method paths.
+
+    with Client("127.0.0.1:8500", "dream") as client:
+        expression = client.predict(["TGCATTTTTTTCACATC...", ...])      # numpy float32 [n]
+        outputs = client.predict_outputs(sequences)                     # {"expression": ..., "bins": ...}
+
+Large inputs are split into requests of ``batch_size`` rows (and under the message-size limit) that run
+concurrently; ``UNAVAILABLE`` is retried with exponential back-off; gRPC statuses become the typed exceptions below.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Iterable, Sequence
+
+import grpc
+import numpy as np
+
+from seq2exp.errors import Seq2ExpError
+from seq2exp.serving import signatures as names
+from seq2exp.serving import tensors
+from seq2exp.serving.protos import serving_wire_pb2 as wire
+
+logger = logging.getLogger(__name__)
+
+_STRING_BYTES_OVERHEAD = 6  # protobuf framing per string_val item (tag + length varint), generous
+
+
+class ServingError(Seq2ExpError):
+    """A request failed. ``code`` is the ``grpc.StatusCode``, ``details`` the server's message."""
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None, details: str = ""):
+        self.code, self.details = code, details
+        super().__init__(message)
+
+
+class InvalidRequestError(ServingError):
+    """INVALID_ARGUMENT / FAILED_PRECONDITION / OUT_OF_RANGE: bad sequences, dtype or shape, unknown signature."""
+
+
+class ModelNotFoundError(ServingError):
+    """NOT_FOUND: the model, version or version label is not served."""
+
+
+class ServerUnavailableError(ServingError):
+    """UNAVAILABLE after every retry: no server, or the model is still loading."""
+
+
+class DeadlineExceededError(ServingError):
+    """DEADLINE_EXCEEDED: the request did not finish within the client's timeout."""
+
+
+class RequestTooLargeError(ServingError):
+    """RESOURCE_EXHAUSTED: a message is over the size limit of the server or the client."""
+
+
+_ERROR_OF_CODE = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidRequestError,
+    grpc.StatusCode.FAILED_PRECONDITION: InvalidRequestError,
+    grpc.StatusCode.OUT_OF_RANGE: InvalidRequestError,
+    grpc.StatusCode.NOT_FOUND: ModelNotFoundError,
+    grpc.StatusCode.UNAVAILABLE: ServerUnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: RequestTooLargeError,
+}
+STATE_NAMES = {value.number: value.name for value in wire.ModelVersionStatus.State.DESCRIPTOR.values}
+
+
+def error_from_rpc(error: grpc.RpcError, what: str) -> ServingError:
+    """The typed exception for a failed RPC."""
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else str(error)
+    cls = _ERROR_OF_CODE.get(code, ServingError)
+    code_name = code.name if code is not None else "UNKNOWN"
+    return cls(f"{what} failed: {code_name}: {details}", code, details or "")
+
+
+class Client:
+    """Predictions, metadata and status from one served model.
+
+    Args:
+        target: ``host:port`` of the server.
+        model: the model name (``models.config``'s ``name``).
+        version: a version number to use, or ``None`` for the server's choice (the latest available).
+        label: a version label (``stable``, ``canary``, ...) instead of a number.
+        signature: the signature to call (``serving_default`` on strings).
+        batch_size: rows per request; larger inputs are split.
+        max_concurrency: requests in flight at once for one ``predict`` call.
+        timeout: deadline of each RPC, seconds.
+        retries: how often an ``UNAVAILABLE`` RPC is retried (exponential back-off from ``backoff`` seconds).
+        max_message_bytes: gRPC send/receive limit; requests are split to stay below it.
+    """
+
+    def __init__(self, target: str, model: str, *, version: int | None = None, label: str | None = None,
+                 signature: str = names.SERVING_DEFAULT, batch_size: int = 1024, max_concurrency: int = 4,
+                 timeout: float = 60.0, retries: int = 5, backoff: float = 0.1, max_backoff: float = 5.0,
+                 max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES,
+                 channel_options: Sequence[tuple[str, Any]] = ()):
+        if version is not None and label is not None:
+            raise ValueError("give a version or a label, not both")
+        if batch_size < 1 or max_concurrency < 1:
+            raise ValueError("batch_size and max_concurrency must be >= 1")
+        self.target, self.model, self.version, self.label = target, model, version, label
+        self.signature, self.batch_size, self.max_concurrency = signature, int(batch_size), int(max_concurrency)
+        self.timeout, self.retries, self.backoff, self.max_backoff = timeout, int(retries), backoff, max_backoff
+        self.max_message_bytes = int(max_message_bytes)
+        options = [("grpc.max_send_message_length", self.max_message_bytes),
+                   ("grpc.max_receive_message_length", self.max_message_bytes), *channel_options]
+        self._channel = grpc.insecure_channel(target, options=options)
+        self._predict = self._channel.unary_unary(
+            names.PREDICT_METHOD, request_serializer=wire.PredictRequest.SerializeToString,
+            response_deserializer=wire.PredictResponse.FromString)
+        self._metadata = self._channel.unary_unary(
+            names.GET_MODEL_METADATA_METHOD, request_serializer=wire.GetModelMetadataRequest.SerializeToString,
+            response_deserializer=wire.GetModelMetadataResponse.FromString)
+        self._status = self._channel.unary_unary(
+            names.GET_MODEL_STATUS_METHOD, request_serializer=wire.GetModelStatusRequest.SerializeToString,
+            response_deserializer=wire.GetModelStatusResponse.FromString)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # --- context manager ------------------------------------------------------------------------------------------
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel and the request threads."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+        self._channel.close()
+
+    # --- requests -------------------------------------------------------------------------------------------------
+    def _model_spec(self, spec: Any, *, version: int | None, label: str | None, signature: str | None) -> None:
+        spec.name = self.model
+        version = self.version if version is None and label is None else version
+        label = self.label if version is None and label is None else label
+        if version is not None:
+            spec.version.value = int(version)
+        elif label is not None:
+            spec.version_label = label
+        if signature is not None:
+            spec.signature_name = signature
+
+    def _call(self, method, request, what: str):
+        """One RPC with the deadline; UNAVAILABLE is retried with exponential back-off and jitter."""
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return method(request, timeout=self.timeout)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == self.retries:
+                    raise error_from_rpc(error, what) from None
+                logger.debug("%s: UNAVAILABLE (attempt %d), retrying in %.2fs", what, attempt + 1, delay)
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.max_backoff)
+        raise AssertionError("unreachable")
+
+    def predict(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
+                label: str | None = None) -> np.ndarray:
+        """Expression predictions (float32 ``[n]``) for DNA strings, in input order."""
+        return self.predict_outputs(sequences, version=version, label=label)[names.EXPRESSION_OUTPUT]
+
+    def predict_outputs(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
+                        label: str | None = None, outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Every output (``expression`` and, for bin models, ``bins``) for DNA strings, in input order."""
+        if isinstance(sequences, (str, bytes)):
+            sequences = [sequences]
+        items = [s.encode("ascii", "replace") if isinstance(s, str) else bytes(s) for s in sequences]
+        return self._predict_chunks(items, names.SEQUENCES_INPUT, signature=self.signature, version=version,
+                                    label=label, outputs=outputs)
+
+    def predict_onehot(self, onehot: np.ndarray, *, version: int | None = None, label: str | None = None,
+                       outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Outputs for one-hot input ``float32 [n, L, 4]`` through the ``onehot`` signature."""
+        array = np.asarray(onehot, dtype=np.float32)
+        return self._predict_chunks(array, names.ONEHOT_INPUT, signature=names.ONEHOT_SIGNATURE, version=version,
+                                    label=label, outputs=outputs)
+
+    def _chunks(self, values: Any) -> list[tuple[int, int]]:
+        """[start, stop) row ranges of at most batch_size rows and (roughly) under the message limit."""
+        n_rows = len(values)
+        if isinstance(values, np.ndarray):
+            row_bytes = [values[0].nbytes] * n_rows if n_rows else []
+        else:
+            row_bytes = [len(v) + _STRING_BYTES_OVERHEAD for v in values]
+        limit = max(self.max_message_bytes - 4096, 1)
+        ranges, start, size = [], 0, 0
+        for row in range(n_rows):
+            if row > start and (row - start >= self.batch_size or size + row_bytes[row] > limit):
+                ranges.append((start, row))
+                start, size = row, 0
+            size += row_bytes[row]
+        if n_rows:
+            ranges.append((start, n_rows))
+        return ranges
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="seq2exp-client")
+            return self._pool
+
+    def _predict_chunks(self, values: Any, input_name: str, *, signature: str, version: int | None,
+                        label: str | None, outputs: Sequence[str] | None) -> dict[str, np.ndarray]:
+        ranges = self._chunks(values)
+        if not ranges:
+            return {names.EXPRESSION_OUTPUT: np.zeros([0], np.float32)}
+
+        def run(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
+            request = wire.PredictRequest()
+            self._model_spec(request.model_spec, version=version, label=label, signature=signature)
+            request.inputs[input_name].CopyFrom(
+                tensors.make_tensor_proto(values[bounds[0]:bounds[1]], wire.TensorProto))
+            if outputs:
+                request.output_filter.extend(outputs)
+            response = self._call(self._predict, request, f"Predict({self.model}, rows {bounds[0]}-{bounds[1]})")
+            result = {key: tensors.make_ndarray(proto) for key, proto in response.outputs.items()}
+            got = len(result.get(names.EXPRESSION_OUTPUT, next(iter(result.values()))))
+            if got != bounds[1] - bounds[0]:
+                raise ServingError(f"server returned {got} rows for a request of {bounds[1] - bounds[0]}")
+            return result
+
+        if len(ranges) == 1:
+            parts = [run(ranges[0])]
+        else:
+            parts = list(self._executor().map(run, ranges))
+        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+    # --- metadata and status ----------------------------------------------------------------------------------------
+    def metadata(self, *, version: int | None = None, label: str | None = None) -> dict:
+        """The model's signatures: ``{"model", "version", "signatures": {name: {"inputs", "outputs", ...}}}``.
+
+        Each tensor is ``{"dtype": "DT_STRING", "shape": [-1]}`` (``-1`` = any size).
+        """
+        request = wire.GetModelMetadataRequest()
+        self._model_spec(request.model_spec, version=version, label=label, signature=None)
+        request.metadata_field.append(names.SIGNATURE_DEF_METADATA_FIELD)
+        response = self._call(self._metadata, request, f"GetModelMetadata({self.model})")
+        signature_map = wire.SignatureDefMap()
+        packed = response.metadata[names.SIGNATURE_DEF_METADATA_FIELD]
+        signature_map.ParseFromString(packed.value)  # upstream type name; same bytes as our message
+        return {
+            "model": response.model_spec.name,
+            "version": int(response.model_spec.version.value),
+            "signatures": {key: {"method_name": sig.method_name,
+                                 "inputs": _tensor_infos(sig.inputs), "outputs": _tensor_infos(sig.outputs)}
+                           for key, sig in signature_map.signature_def.items() if not key.startswith("__")},
+        }
+
+    def status(self, *, version: int | None = None, label: str | None = None) -> list[dict]:
+        """Each version's state: ``[{"version", "state", "error_code", "error_message"}]``, newest first."""
+        request = wire.GetModelStatusRequest()
+        self._model_spec(request.model_spec, version=version, label=label, signature=None)
+        response = self._call(self._status, request, f"GetModelStatus({self.model})")
+        rows = [{"version": int(item.version), "state": STATE_NAMES.get(item.state, str(item.state)),
+                 "error_code": int(item.status.error_code), "error_message": item.status.error_message}
+                for item in response.model_version_status]
+        return sorted(rows, key=lambda row: -row["version"])
+
+    def wait_until_available(self, version: int | None = None, timeout: float = 60.0) -> int:
+        """Block until ``version`` (or any version) is AVAILABLE; return that version."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                for row in self.status():
+                    if row["state"] == "AVAILABLE" and (version is None or row["version"] == version):
+                        return row["version"]
+            except (ServerUnavailableError, ModelNotFoundError):
+                pass
+            if time.monotonic() > deadline:
+                raise ServerUnavailableError(f"{self.model} version {version or 'any'} not available after "
+                                             f"{timeout:.0f}s at {self.target}")
+            time.sleep(0.1)
+
+
+def _tensor_infos(infos: Any) -> dict[str, dict]:
+    return {key: {"dtype": tensors.dtype_name(info.dtype),
+                  "shape": [int(d.size) for d in info.tensor_shape.dim] if not info.tensor_shape.unknown_rank
+                  else None}
+            for key, info in infos.items()}
+
+
+def iter_batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    """Lists of ``size`` consecutive items (the last one shorter)."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

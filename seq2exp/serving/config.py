@@ -1,0 +1,252 @@
+"""TF Serving deployment files: ``models.config`` (model_config_list) and ``batching.config`` (BatchingParameters).
+
+The same files drive the real ``tensorflow_model_server`` (``--model_config_file``, ``--batching_parameters_file``)
+and the embedded ``seq2exp serve``. ``models.config`` is read and written with TF Serving's own
+``model_server_config_pb2``; ``batching.config`` with the field-for-field copy of ``BatchingParameters`` in
+:mod:`seq2exp.serving.protos` (``tensorflow-serving-api`` does not ship ``session_bundle_config_pb2``).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from seq2exp.errors import ConfigError
+from seq2exp.serving import signatures as names
+from seq2exp.utils import atomic_write
+
+VERSION_POLICIES = ("latest", "all", "specific")
+_VERSION_DIR = re.compile(r"^[0-9]+$")
+
+
+@dataclass
+class ModelConfig:
+    """One served model: where its versions live and which of them to serve.
+
+    ``policy`` is TF Serving's servable version policy: ``latest`` (the ``num_versions`` highest), ``all``, or
+    ``specific`` (``versions``). ``labels`` maps a version label (``stable``, ``canary``) to a version number.
+    """
+
+    name: str
+    base_path: str
+    policy: str = "latest"
+    num_versions: int = 1
+    versions: tuple[int, ...] = ()
+    labels: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or not re.match(r"^[A-Za-z0-9_.-]+$", self.name):
+            raise ConfigError(f"model name {self.name!r}: use letters, digits, '_', '-', '.'")
+        if self.policy not in VERSION_POLICIES:
+            raise ConfigError(f"model {self.name}: version policy {self.policy!r}; valid: {list(VERSION_POLICIES)}")
+        if self.policy == "latest" and self.num_versions < 1:
+            raise ConfigError(f"model {self.name}: latest.num_versions must be >= 1, got {self.num_versions}")
+        if self.policy == "specific" and not self.versions:
+            raise ConfigError(f"model {self.name}: the 'specific' policy needs at least one version")
+        for label, version in self.labels.items():
+            if not re.match(r"^[A-Za-z0-9_-]+$", label) or label[0].isdigit():
+                raise ConfigError(f"model {self.name}: version label {label!r} must be a word not starting with a digit")
+            if int(version) < 1:
+                raise ConfigError(f"model {self.name}: label {label!r} points to version {version}; versions are >= 1")
+
+    def select_versions(self, available: Iterable[int]) -> list[int]:
+        """The versions this policy serves among the ``available`` ones, highest first."""
+        available = sorted(set(available), reverse=True)
+        if self.policy == "latest":
+            return available[: self.num_versions]
+        if self.policy == "all":
+            return available
+        return [v for v in available if v in set(self.versions)]
+
+    def to_proto(self):
+        """TF Serving ``ModelConfig`` message."""
+        from tensorflow_serving.config import model_server_config_pb2
+
+        proto = model_server_config_pb2.ModelConfig(name=self.name, base_path=self.base_path,
+                                                     model_platform="tensorflow")
+        policy = proto.model_version_policy
+        if self.policy == "latest":
+            policy.latest.num_versions = self.num_versions
+        elif self.policy == "all":
+            policy.all.SetInParent()
+        else:
+            policy.specific.versions.extend(sorted(self.versions))
+        for label, version in sorted(self.labels.items()):
+            proto.version_labels[label] = int(version)
+        return proto
+
+    @classmethod
+    def from_proto(cls, proto, *, relative_to: Path | None = None) -> "ModelConfig":
+        """From a TF Serving ``ModelConfig`` (a relative ``base_path`` is taken relative to ``relative_to``)."""
+        if proto.model_platform not in ("", "tensorflow"):
+            raise ConfigError(f"model {proto.name}: model_platform {proto.model_platform!r}; valid: ['tensorflow']")
+        base_path = proto.base_path
+        if not base_path:
+            raise ConfigError(f"model {proto.name}: base_path is empty")
+        if relative_to is not None and not os.path.isabs(base_path):
+            base_path = str((relative_to / base_path).resolve())
+        which = proto.model_version_policy.WhichOneof("policy_choice")
+        kwargs: dict = {}
+        if which in (None, "latest"):
+            kwargs = {"policy": "latest", "num_versions": proto.model_version_policy.latest.num_versions or 1}
+        elif which == "all":
+            kwargs = {"policy": "all"}
+        else:
+            kwargs = {"policy": "specific", "versions": tuple(proto.model_version_policy.specific.versions)}
+        return cls(name=proto.name, base_path=base_path, labels=dict(proto.version_labels), **kwargs)
+
+
+def model_server_config_text(models: Iterable[ModelConfig]) -> str:
+    """``models.config`` text (TF Serving ``ModelServerConfig`` with a ``model_config_list``)."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = model_server_config_pb2.ModelServerConfig()
+    seen = set()
+    for model in models:
+        if model.name in seen:
+            raise ConfigError(f"model {model.name!r} is listed twice")
+        seen.add(model.name)
+        config.model_config_list.config.append(model.to_proto())
+    if not seen:
+        raise ConfigError("no models to serve")
+    return text_format.MessageToString(config)
+
+
+def write_model_config(path: str | os.PathLike, models: Iterable[ModelConfig]) -> Path:
+    """Write ``models.config`` atomically."""
+    text = model_server_config_text(models)
+    with atomic_write(path) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def read_model_config(path: str | os.PathLike) -> list[ModelConfig]:
+    """Parse ``models.config`` (text ``ModelServerConfig``); relative base paths are relative to the file."""
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"model config file {path} not found") from None
+    config = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as error:
+        raise ConfigError(f"{path}: not a TF Serving model config: {error}") from None
+    if config.WhichOneof("config") != "model_config_list" or not config.model_config_list.config:
+        raise ConfigError(f"{path}: needs a non-empty model_config_list")
+    models = [ModelConfig.from_proto(item, relative_to=path.parent) for item in config.model_config_list.config]
+    if len({m.name for m in models}) != len(models):
+        raise ConfigError(f"{path}: a model name is listed twice")
+    return models
+
+
+def list_versions(model_dir: str | os.PathLike) -> list[int]:
+    """Complete version folders of a model (integer names holding ``saved_model.pb``), ascending.
+
+    Temporary folders of an export in progress (``.N.tmp-*``) are not versions.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(entry.name) for entry in model_dir.iterdir()
+                  if _VERSION_DIR.match(entry.name) and (entry / names.SAVED_MODEL_FILE).is_file())
+
+
+def discover_models(model_base_path: str | os.PathLike, *, container_base: str | None = None,
+                    only: Iterable[str] | None = None, **policy) -> list[ModelConfig]:
+    """One ``ModelConfig`` per model folder ``M/<name>/`` holding at least one version.
+
+    ``container_base`` replaces ``M`` in the written ``base_path`` (``/models`` inside the serving image).
+    """
+    base = Path(model_base_path)
+    if not base.is_dir():
+        raise ConfigError(f"model base path {base} is not a folder")
+    wanted = set(only) if only else None
+    models = []
+    for entry in sorted(base.iterdir()):
+        if entry.name.startswith(".") or not entry.is_dir() or (wanted and entry.name not in wanted):
+            continue
+        if not list_versions(entry):
+            continue
+        base_path = f"{container_base.rstrip('/')}/{entry.name}" if container_base else str(entry.resolve())
+        models.append(ModelConfig(name=entry.name, base_path=base_path, **policy))
+    missing = (wanted or set()) - {m.name for m in models}
+    if missing:
+        raise ConfigError(f"no exported versions under {base} for model(s) {sorted(missing)}")
+    if not models:
+        raise ConfigError(f"no exported models under {base} (expected {base}/<name>/<version>/saved_model.pb)")
+    return models
+
+
+@dataclass
+class BatchingOptions:
+    """Server-side batching (TF Serving's ``BatchingParameters``)."""
+
+    max_batch_size: int = names.DEFAULT_MAX_BATCH_SIZE
+    batch_timeout_micros: int = names.DEFAULT_BATCH_TIMEOUT_MICROS
+    num_batch_threads: int = names.DEFAULT_NUM_BATCH_THREADS
+    max_enqueued_batches: int = 100
+    allowed_batch_sizes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1 or self.num_batch_threads < 1 or self.max_enqueued_batches < 1:
+            raise ConfigError("batching: max_batch_size, num_batch_threads and max_enqueued_batches must be >= 1")
+        if self.batch_timeout_micros < 0:
+            raise ConfigError("batching: batch_timeout_micros must be >= 0")
+        sizes = list(self.allowed_batch_sizes)
+        if sizes and (sizes != sorted(set(sizes)) or sizes[-1] != self.max_batch_size):
+            raise ConfigError("batching: allowed_batch_sizes must increase and end with max_batch_size")
+
+    def to_text(self) -> str:
+        """``batching.config`` text."""
+        from google.protobuf import text_format
+
+        from seq2exp.serving.protos import serving_wire_pb2 as wire
+
+        proto = wire.BatchingParameters()
+        proto.max_batch_size.value = self.max_batch_size
+        proto.batch_timeout_micros.value = self.batch_timeout_micros
+        proto.max_enqueued_batches.value = self.max_enqueued_batches
+        proto.num_batch_threads.value = self.num_batch_threads
+        proto.allowed_batch_sizes.extend(self.allowed_batch_sizes)
+        return text_format.MessageToString(proto)
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "batching config") -> "BatchingOptions":
+        from google.protobuf import text_format
+
+        from seq2exp.serving.protos import serving_wire_pb2 as wire
+
+        proto = wire.BatchingParameters()
+        try:
+            text_format.Parse(text, proto)
+        except text_format.ParseError as error:
+            raise ConfigError(f"{source}: not a TF Serving BatchingParameters text: {error}") from None
+        defaults = cls()
+        return cls(
+            max_batch_size=proto.max_batch_size.value if proto.HasField("max_batch_size") else defaults.max_batch_size,
+            batch_timeout_micros=(proto.batch_timeout_micros.value if proto.HasField("batch_timeout_micros")
+                                  else defaults.batch_timeout_micros),
+            num_batch_threads=(proto.num_batch_threads.value if proto.HasField("num_batch_threads")
+                               else defaults.num_batch_threads),
+            max_enqueued_batches=(proto.max_enqueued_batches.value if proto.HasField("max_enqueued_batches")
+                                  else defaults.max_enqueued_batches),
+            allowed_batch_sizes=tuple(proto.allowed_batch_sizes))
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "BatchingOptions":
+        try:
+            return cls.from_text(Path(path).read_text(), str(path))
+        except FileNotFoundError:
+            raise ConfigError(f"batching parameters file {path} not found") from None
+
+    def write(self, path: str | os.PathLike) -> Path:
+        with atomic_write(path) as handle:
+            handle.write(self.to_text())
+        return Path(path)

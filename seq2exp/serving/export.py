@@ -1,0 +1,270 @@
+"""Export a trained run as a versioned SavedModel that TensorFlow Serving loads unchanged.
+
+``M/<name>/<version>/`` holds:
+
+* ``saved_model.pb`` + ``variables/`` with two signatures (names in :mod:`seq2exp.serving.signatures`):
+  ``serving_default``: ``sequences`` string ``[None]`` -> ``expression`` float32 ``[None]`` (+ ``bins`` float32
+  ``[None, 18]`` for bin models), the DNA encoding inside the graph; ``onehot``: ``onehot`` float32 ``[None, L, 4]``
+  -> the same outputs (``L`` = the longest accepted sequence; rows of zeros past a sequence's end, 0.25 x 4 = N).
+  Both call the run's :class:`~seq2exp.training.inference.PredictionGraph`, so the run's test-time augmentation,
+  inverse target transform and graph post-processing are in the served graph and served values equal in-process
+  ones. A bad letter, an empty or an over-long sequence fails the request with ``INVALID_ARGUMENT``.
+* ``assets.extra/tf_serving_warmup_requests``: a TFRecord of ``PredictionLog`` that TF Serving replays on load.
+* ``assets.extra/seq2exp_metadata.json``: architecture, config, data checksum, validation metrics, lengths.
+
+The version is written to a temporary folder beside its final name and renamed when complete, so a server polling
+the folder never sees half a version, and a killed export leaves the previous versions as they were.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from seq2exp.errors import ConfigError, Seq2ExpError
+from seq2exp.serving import signatures as names
+from seq2exp.serving.config import list_versions
+from seq2exp.utils import atomic_dir
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where a version was written."""
+
+    path: Path
+    name: str
+    version: int
+    metadata: dict
+
+
+def next_version(model_dir: str | os.PathLike) -> int:
+    """``max(existing versions) + 1`` (1 for a new model). Any integer-named folder counts as taken."""
+    model_dir = Path(model_dir)
+    taken = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()] if model_dir.is_dir() else []
+    return max(taken, default=0) + 1
+
+
+def onehot_to_codes(onehot):
+    """float32 one-hot ``[B, L, 4]`` -> (uint8 codes ``[B, L]``, int32 lengths ``[B]``) in TensorFlow.
+
+    A position is a letter when its largest channel is > 0.5, N when it has another non-zero value (e.g. 0.25 x 4),
+    and padding when it is all zeros after the last non-zero position. Values outside [0, 1], NaN, and all-zero rows
+    (empty sequences) fail with ``InvalidArgumentError``.
+    """
+    import tensorflow as tf
+
+    from seq2exp.data.alphabet import N_CODE, PAD_CODE
+
+    onehot = tf.convert_to_tensor(onehot, tf.float32)
+    checks = [
+        tf.debugging.assert_all_finite(onehot, "onehot input has NaN or infinite values"),
+        tf.debugging.assert_greater_equal(onehot, 0.0, message="onehot input has negative values"),
+        tf.debugging.assert_less_equal(onehot, 1.0, message="onehot input has values above 1"),
+    ]
+    with tf.control_dependencies(checks):
+        present = tf.reduce_sum(onehot, axis=-1) > 0.0  # [B, L]
+    positions = tf.range(1, tf.shape(onehot)[1] + 1)[tf.newaxis, :]
+    lengths = tf.reduce_max(tf.where(present, positions, tf.zeros_like(positions)), axis=1)
+    empty_rows = tf.reshape(tf.where(tf.equal(lengths, 0)), [-1])
+    with tf.control_dependencies([tf.debugging.Assert(
+            tf.equal(tf.size(empty_rows), 0),
+            ["onehot input has empty (all-zero) sequences; rows:", empty_rows], summarize=10)]):
+        letters = tf.cast(tf.argmax(onehot, axis=-1), tf.int32)
+    letters = tf.where(tf.reduce_max(onehot, axis=-1) > 0.5, letters, N_CODE)
+    inside = positions - 1 < lengths[:, tf.newaxis]
+    codes = tf.where(inside, letters, PAD_CODE)
+    return tf.cast(codes, tf.uint8), tf.cast(lengths, tf.int32)
+
+
+def _serving_module(graph: Any, onehot_length: int):
+    """A ``tf.Module`` with the two serving functions around ``graph`` (tracks the model's variables)."""
+    import tensorflow as tf
+
+    output_keys = (names.EXPRESSION_OUTPUT, names.BINS_OUTPUT)
+
+    def select(outputs: Mapping[str, Any]) -> dict:
+        return {key: tf.identity(outputs[key], name=key) for key in output_keys if key in outputs}
+
+    class ServingModule(tf.Module):
+        def __init__(self):
+            super().__init__(name="seq2exp_serving")
+            self.model = graph.model  # tracked: its variables are saved
+            self._graph = graph
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.SEQUENCES_INPUT)])
+        def serve_sequences(self, sequences):
+            return select(self._graph.tf_predict_strings(sequences))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, onehot_length, names.ONEHOT_CHANNELS], tf.float32,
+                                                    name=names.ONEHOT_INPUT)])
+        def serve_onehot(self, onehot):
+            codes, lengths = onehot_to_codes(onehot)
+            return select(self._graph.tf_predict_codes(codes, lengths))
+
+    return ServingModule()
+
+
+def warmup_sequences(n: int = names.N_WARMUP_REQUESTS * 2, seed: int = 0) -> list[str]:
+    """Valid challenge-style promoters (constant flanks + random 80 bp) for warm-up requests and checks."""
+    from seq2exp.data.alphabet import FLANK3, FLANK5, VARIABLE_LENGTH
+
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("ACGT"))
+    return [FLANK5 + "".join(rng.choice(letters, VARIABLE_LENGTH)) + FLANK3 for _ in range(n)]
+
+
+def write_warmup_requests(path: Path, model_name: str, sequences: Sequence[str]) -> int:
+    """Write ``assets.extra/tf_serving_warmup_requests`` (TFRecord of ``PredictionLog``); returns the count."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_requests = 0
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for start in range(0, len(sequences), 2):
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=names.SERVING_DEFAULT))
+            request.inputs[names.SEQUENCES_INPUT].CopyFrom(
+                tf.make_tensor_proto([s.encode("ascii") for s in sequences[start:start + 2]], dtype=tf.string))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+            n_requests += 1
+    return n_requests
+
+
+def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, version: int | None = None, *,
+                 metadata: Mapping[str, Any] | None = None, verify: bool = True) -> ExportResult:
+    """Export a ``PredictionGraph`` (``model``, ``encoder.max_sequence_length``, ``tf_predict_strings``,
+    ``tf_predict_codes``) as ``model_base_path/name/version``; ``version=None`` takes the next free number."""
+    import tensorflow as tf
+
+    from seq2exp.serving.config import ModelConfig
+
+    ModelConfig(name=name, base_path=str(model_base_path))  # validates the name
+    model_dir = Path(model_base_path) / name
+    version = next_version(model_dir) if version is None else int(version)
+    if version < 1:
+        raise ConfigError(f"--version must be >= 1, got {version}")
+    final = model_dir / str(version)
+    if final.exists():
+        raise ConfigError(f"{final} already exists: versions are immutable; export as a new version "
+                          f"(next free: {next_version(model_dir)})")
+    onehot_length = max_sequence_length(graph)
+    module = _serving_module(graph, onehot_length)
+    check_sequences = warmup_sequences()
+    info = {
+        "name": name,
+        "version": version,
+        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seq2exp_version": _package_version(),
+        "tensorflow_version": tf.__version__,
+        "max_sequence_length": onehot_length,
+        "onehot_length": onehot_length,
+        "signatures": {
+            names.SERVING_DEFAULT: {"inputs": {names.SEQUENCES_INPUT: ["DT_STRING", [-1]]}},
+            names.ONEHOT_SIGNATURE: {"inputs": {names.ONEHOT_INPUT: ["DT_FLOAT",
+                                                                     [-1, onehot_length, names.ONEHOT_CHANNELS]]}},
+        },
+        "outputs": [names.EXPRESSION_OUTPUT] + ([names.BINS_OUTPUT] if getattr(graph, "has_bins", False) else []),
+        "tta": graph.tta.to_dict() if hasattr(getattr(graph, "tta", None), "to_dict") else None,
+        "batch_postprocess_not_in_graph": list(getattr(graph, "batch_postprocess", []) or []),
+        **dict(metadata or {}),
+    }
+    with atomic_dir(final) as tmp:
+        tf.saved_model.save(module, str(tmp), signatures={
+            names.SERVING_DEFAULT: module.serve_sequences.get_concrete_function(),
+            names.ONEHOT_SIGNATURE: module.serve_onehot.get_concrete_function(),
+        })
+        write_warmup_requests(tmp / names.WARMUP_FILE, name, check_sequences)
+        if verify:
+            info["check"] = _verify(tmp, graph, check_sequences)
+        (tmp / names.METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+    logger.info("exported %s version %d to %s", name, version, final)
+    return ExportResult(final, name, version, info)
+
+
+def max_sequence_length(graph: Any) -> int:
+    """The longest sequence the graph accepts (the encoder's ``max_sequence_length``)."""
+    value = getattr(graph, "max_sequence_length", None) or getattr(graph.encoder, "max_sequence_length", None)
+    if not value:
+        raise ConfigError("the prediction graph has no max_sequence_length")
+    return int(value)
+
+
+def _verify(saved_dir: Path, graph: Any, sequences: Sequence[str]) -> dict:
+    """Reload the SavedModel and compare both signatures with the in-process graph on ``sequences``."""
+    import tensorflow as tf
+
+    from seq2exp.data.alphabet import sequences_to_codes
+
+    loaded = tf.saved_model.load(str(saved_dir))
+    served = loaded.signatures[names.SERVING_DEFAULT](**{names.SEQUENCES_INPUT: tf.constant(sequences)})
+    codes, lengths = sequences_to_codes(list(sequences))
+    reference = graph.tf_predict_codes(tf.constant(codes, tf.uint8), tf.constant(lengths, tf.int32))
+    onehot = codes_to_onehot(codes, lengths, max_sequence_length(graph))
+    served_onehot = loaded.signatures[names.ONEHOT_SIGNATURE](**{names.ONEHOT_INPUT: tf.constant(onehot)})
+    worst = 0.0
+    for key, value in reference.items():
+        for outputs in (served, served_onehot):
+            worst = max(worst, float(np.max(np.abs(outputs[key].numpy() - value.numpy()))))
+    if not worst <= 1e-4:
+        raise Seq2ExpError(f"exported graph disagrees with the in-process prediction (max |diff| {worst:.3g})")
+    return {"rows": len(sequences), "max_abs_diff_vs_in_process": worst}
+
+
+def codes_to_onehot(codes: np.ndarray, lengths: np.ndarray, length: int) -> np.ndarray:
+    """numpy one-hot ``[B, length, 4]`` in the ``onehot`` signature's convention (N = 0.25 x 4, zeros = padding)."""
+    codes = np.asarray(codes)
+    table = np.zeros([6, names.ONEHOT_CHANNELS], np.float32)
+    table[np.arange(4), np.arange(4)] = 1.0
+    table[4] = 0.25
+    onehot = np.zeros([len(codes), length, names.ONEHOT_CHANNELS], np.float32)
+    width = min(codes.shape[1], length) if codes.ndim == 2 else 0
+    onehot[:, :width] = table[np.minimum(codes[:, :width], 5)]
+    onehot[np.arange(length)[np.newaxis, :] >= np.asarray(lengths)[:, np.newaxis]] = 0.0
+    return onehot
+
+
+def run_metadata(run: Any) -> dict:
+    """The metadata file's description of a training run (architecture, config, data checksum, metrics)."""
+    from seq2exp.utils import sha256_file
+
+    info = dict(run.info)
+    model_file = Path(run.path) / "model.keras"
+    return {
+        "architecture": info.get("architecture"),
+        "encoding": info.get("encoding"),
+        "target_transform": info.get("target_transform"),
+        "postprocess": info.get("postprocess"),
+        "data_sha256": (info.get("data") or {}).get("train_sha256") or info.get("data_sha256"),
+        "data": info.get("data"),
+        "validation_metrics": run.metrics or info.get("metrics", {}),
+        "config": run.config,
+        "run": str(Path(run.path).resolve()),
+        "model_sha256": sha256_file(model_file) if model_file.exists() else None,
+        "run_info": info,
+    }
+
+
+def export_run(run_dir: str | os.PathLike, model_base_path: str | os.PathLike, name: str,
+               version: int | None = None, *, verify: bool = True) -> ExportResult:
+    """Export the training run in ``run_dir`` (``seq2exp export``)."""
+    from seq2exp.training.inference import load_run
+
+    run = load_run(run_dir)
+    return export_graph(run.prediction_graph(), model_base_path, name, version, metadata=run_metadata(run),
+                        verify=verify)
+
+
+def _package_version() -> str:
+    from seq2exp import __version__
+
+    return __version__

@@ -1,0 +1,24 @@
+"""``seq2exp export RUN --model-base-path M --name NAME [--version V]``: a run -> ``M/NAME/V/`` (SavedModel)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="training run folder (RUN/model.keras, RUN/run.json, RUN/config.yaml)")
+    parser.add_argument("--model-base-path", required=True, help="TF Serving model base path M (M/NAME/VERSION/)")
+    parser.add_argument("--name", required=True, help="model name (the folder under M and the name clients use)")
+    parser.add_argument("--version", type=int, default=None,
+                        help="version number (default: the highest existing version + 1); versions are immutable")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip reloading the export and comparing it with the in-process prediction")
+
+
+def main(args: argparse.Namespace) -> int:
+    from seq2exp.serving.export import export_run
+
+    result = export_run(args.run, args.model_base_path, args.name, args.version, verify=not args.no_verify)
+    print(json.dumps({"path": str(result.path), "name": result.name, "version": result.version,
+                      "check": result.metadata.get("check")}))
+    return 0

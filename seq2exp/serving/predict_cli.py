@@ -1,0 +1,52 @@
+"""``seq2exp predict INPUT -o OUT (--server H:P --model NAME [--version V | --label L] | --saved-model DIR)``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="FASTA, DREAM test file (sequence<TAB>value) or TSV with a 'sequence' column")
+    parser.add_argument("-o", "--output", required=True, help="predictions file (written atomically)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--server", help="HOST:PORT of TF Serving or `seq2exp serve`")
+    source.add_argument("--saved-model", help="exported version folder M/NAME/V (or M/NAME: its latest version)")
+    parser.add_argument("--model", help="model name on the server (with --server)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--version", type=int, help="model version (default: the server's latest)")
+    version.add_argument("--label", help="version label, e.g. stable")
+    parser.add_argument("--format", choices=["dream", "tsv"], default="dream",
+                        help="dream: sequence<TAB>prediction (default, what `seq2exp score` reads); "
+                             "tsv: id, sequence, expression with a header")
+    parser.add_argument("--batch-size", type=int, default=1024, help="rows per request / model call")
+    parser.add_argument("--chunk-rows", type=int, default=16384, help="rows read, predicted and written at a time")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (with --server)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT.partial of an interrupted run")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    from seq2exp.errors import ConfigError
+    from seq2exp.serving.predict import SavedModelBackend, ServerBackend, predict_file
+
+    if args.server:
+        if not args.model:
+            raise ConfigError("--server needs --model NAME")
+        backend = ServerBackend(args.server, args.model, version=args.version, label=args.label,
+                                batch_size=args.batch_size, max_concurrency=args.concurrency)
+    else:
+        if args.model or args.version or args.label:
+            raise ConfigError("--model/--version/--label go with --server; --saved-model names its version folder")
+        backend = SavedModelBackend(args.saved_model, batch_size=args.batch_size)
+    try:
+        summary = predict_file(args.input, args.output, backend, output_format=args.format,
+                               chunk_rows=args.chunk_rows, resume=args.resume,
+                               progress=not args.no_progress and sys.stderr.isatty())
+    finally:
+        backend.close()
+    print(json.dumps({"output": str(summary.output), "rows": summary.rows, "resumed_from": summary.resumed_from,
+                      "seconds": round(summary.seconds, 3),
+                      "rows_per_s": round((summary.rows - summary.resumed_from) / max(summary.seconds, 1e-9), 1),
+                      "model": backend.description}))
+    return 0

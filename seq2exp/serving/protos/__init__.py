@@ -1,0 +1,1 @@
+"""Wire-compatible TensorFlow Serving messages for the TensorFlow-free client (generated; see serving_wire.proto)."""

@@ -1,0 +1,588 @@
+"""An embedded TensorFlow-Serving-compatible gRPC server (``seq2exp serve``).
+
+It implements ``tensorflow.serving.PredictionService/Predict`` and ``GetModelMetadata`` and
+``tensorflow.serving.ModelService/GetModelStatus`` with TF Serving's own messages, over the same ``models.config``
+and version policies as ``tensorflow_model_server``, so a client cannot tell the two apart. Like TF Serving it
+
+* polls each model's base path and loads new version folders while running (a new version is loaded before the
+  one it replaces is unloaded; folders being written by an export are not versions yet), replaying the version's
+  ``assets.extra/tf_serving_warmup_requests`` before serving it;
+* batches concurrent requests for the same version and signature on the server side (``batching.config``);
+* answers bad requests with the right status (``INVALID_ARGUMENT`` for dtype/shape/sequence errors,
+  ``NOT_FOUND`` for an unknown model, version or label, ``RESOURCE_EXHAUSTED`` over the message-size cap,
+  ``UNAVAILABLE`` while nothing is loaded or the batch queue is full) and keeps serving;
+* binds 127.0.0.1 unless told otherwise, and stops gracefully (in-flight requests finish).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import grpc
+import numpy as np
+
+from seq2exp.errors import Seq2ExpError
+from seq2exp.serving import signatures as names
+from seq2exp.serving import tensors
+from seq2exp.serving.config import BatchingOptions, ModelConfig, list_versions
+
+logger = logging.getLogger(__name__)
+
+
+class RequestError(Exception):
+    """A request the server refuses: becomes a gRPC status with ``message``."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        self.code, self.message = code, message
+        super().__init__(f"{code.name}: {message}")
+
+
+def _tf_error_message(error: Exception) -> str:
+    """The meaningful part of a TensorFlow error: the failed assertion's text, without graph traces."""
+    text = getattr(error, "message", None) or str(error)
+    marker = "assertion failed:"
+    if marker in text:
+        reason = text[text.index(marker) + len(marker):].split("\n")[0].strip()
+        return reason.strip("[] ").replace("] [", " ") or text[:1000]
+    noise = ("Graph execution error", "Detected at node", "<stack", "File ", "[[")
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.startswith((" ", "\t")) and not line.strip().startswith(noise)]
+    return " ".join(lines[:2])[:1000] or type(error).__name__
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Server-side batching
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class _Task:
+    array: np.ndarray
+    future: futures.Future = field(default_factory=futures.Future)
+
+    @property
+    def rows(self) -> int:
+        return int(self.array.shape[0])
+
+
+class Batcher:
+    """Merges concurrent requests into batches of up to ``max_batch_size`` rows for ``fn``.
+
+    A worker takes the oldest request, then every request already queued (waiting up to ``batch_timeout_micros``
+    for more) while the batch stays within ``max_batch_size``; a request larger than that runs alone. When a
+    merged batch fails with a TensorFlow ``InvalidArgumentError``, its requests are re-run one by one so that only
+    the bad request fails.
+    """
+
+    def __init__(self, fn: Callable[[np.ndarray], dict[str, np.ndarray]], options: BatchingOptions, name: str):
+        self._fn, self._options, self._name = fn, options, name
+        self._queue: collections.deque[_Task] = collections.deque()
+        self._queued_rows = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"batch-{name}-{i}", daemon=True)
+                         for i in range(options.num_batch_threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, array: np.ndarray) -> futures.Future:
+        task = _Task(array)
+        limit = self._options.max_enqueued_batches * self._options.max_batch_size
+        with self._cond:
+            if self._closed:
+                raise RequestError(grpc.StatusCode.UNAVAILABLE, f"{self._name} is unloading")
+            if self._queued_rows and self._queued_rows + task.rows > limit:
+                raise RequestError(grpc.StatusCode.UNAVAILABLE,
+                                   f"batch queue of {self._name} is full ({self._queued_rows} rows queued)")
+            self._queue.append(task)
+            self._queued_rows += task.rows
+            self._cond.notify()
+        return task.future
+
+    def close(self) -> None:
+        """Finish the queued requests, then stop the workers."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def _take_batch(self) -> list[_Task] | None:
+        timeout = self._options.batch_timeout_micros / 1e6
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            batch = [self._queue.popleft()]
+            rows = batch[0].rows
+            deadline = time.monotonic() + timeout
+            while rows < self._options.max_batch_size:
+                if self._queue:
+                    if rows + self._queue[0].rows > self._options.max_batch_size:
+                        break
+                    task = self._queue.popleft()
+                    batch.append(task)
+                    rows += task.rows
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    break
+                self._cond.wait(remaining)
+            self._queued_rows -= rows
+            return batch
+
+    def _work(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            self._run(batch)
+
+    def _run(self, batch: list[_Task]) -> None:
+        import tensorflow as tf
+
+        if len(batch) == 1:
+            try:
+                batch[0].future.set_result(self._fn(batch[0].array))
+            except Exception as error:  # noqa: BLE001 - delivered to the waiting request
+                batch[0].future.set_exception(error)
+            return
+        try:
+            merged = self._fn(np.concatenate([task.array for task in batch]))
+        except tf.errors.InvalidArgumentError:
+            for task in batch:  # find the bad request(s): only they fail
+                self._run([task])
+            return
+        except Exception as error:  # noqa: BLE001
+            for task in batch:
+                task.future.set_exception(error)
+            return
+        start = 0
+        for task in batch:
+            stop = start + task.rows
+            task.future.set_result({key: value[start:stop] for key, value in merged.items()})
+            start = stop
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Loaded versions
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class SignatureInfo:
+    """One signature of a loaded version: its single input and its outputs."""
+
+    function: Any
+    input_name: str
+    input_dtype: int  # DataType enum
+    input_shape: tuple  # None for any size
+    outputs: tuple[str, ...]
+
+
+class Servable:
+    """One loaded version of a model: the SavedModel, its signatures and their batchers."""
+
+    def __init__(self, name: str, version: int, path: Path, batching: BatchingOptions):
+        import tensorflow as tf
+        from tensorflow.core.protobuf import saved_model_pb2
+
+        self.name, self.version, self.path = name, version, path
+        self._loaded = tf.saved_model.load(str(path))
+        saved_model = saved_model_pb2.SavedModel()
+        saved_model.ParseFromString((path / names.SAVED_MODEL_FILE).read_bytes())
+        self.signature_defs = saved_model.meta_graphs[0].signature_def
+        self.signatures: dict[str, SignatureInfo] = {}
+        for key, function in self._loaded.signatures.items():
+            specs = function.structured_input_signature[1]
+            if len(specs) != 1:
+                logger.warning("%s/%d: signature %s has %d inputs; not served", name, version, key, len(specs))
+                continue
+            (input_name, spec), = specs.items()
+            self.signatures[key] = SignatureInfo(function, input_name, spec.dtype.as_datatype_enum,
+                                                 tuple(spec.shape.as_list()), tuple(function.structured_outputs))
+        self._batchers = {key: Batcher(self._runner(info), batching, f"{name}/{version}/{key}")
+                          for key, info in self.signatures.items()}
+
+    @staticmethod
+    def _runner(info: SignatureInfo) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        import tensorflow as tf
+
+        def run(array: np.ndarray) -> dict[str, np.ndarray]:
+            outputs = info.function(**{info.input_name: tf.constant(array)})
+            return {key: value.numpy() for key, value in outputs.items()}
+
+        return run
+
+    def warm_up(self) -> int:
+        """Replay ``assets.extra/tf_serving_warmup_requests`` (like TF Serving); returns the number replayed."""
+        import tensorflow as tf
+        from tensorflow_serving.apis import prediction_log_pb2
+
+        path = self.path / names.WARMUP_FILE
+        if not path.exists():
+            return 0
+        count = 0
+        for record in tf.data.TFRecordDataset(str(path)):
+            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            if log.WhichOneof("log_type") != "predict_log":
+                continue
+            request = log.predict_log.request
+            key = request.model_spec.signature_name or names.SERVING_DEFAULT
+            array = self.check_input(key, request.inputs)
+            self._runner(self.signatures[key])(array)
+            count += 1
+        return count
+
+    def check_input(self, signature: str, inputs) -> np.ndarray:
+        """The request's input as an array, after checking name, dtype, shape and that it is not empty."""
+        info = self.signatures.get(signature)
+        if info is None:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"signature {signature!r} not found in {self.name} version {self.version}; "
+                               f"available: {sorted(self.signatures)}")
+        if set(inputs.keys()) != {info.input_name}:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"signature {signature!r} takes exactly one input {info.input_name!r}, "
+                               f"got {sorted(inputs.keys()) or 'none'}")
+        proto = inputs[info.input_name]
+        if proto.dtype != info.input_dtype:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {info.input_name!r} must be {tensors.dtype_name(info.input_dtype)}, "
+                               f"got {tensors.dtype_name(proto.dtype)}")
+        try:
+            array = tensors.make_ndarray(proto)
+        except tensors.TensorConversionError as error:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {info.input_name!r}: {error}") from None
+        expected = info.input_shape
+        if array.ndim != len(expected) or any(e is not None and e != got for e, got in zip(expected, array.shape)):
+            shown = [-1 if e is None else e for e in expected]
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {info.input_name!r} must have shape {shown}, got {list(array.shape)}")
+        if array.shape[0] == 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {info.input_name!r} is empty (0 rows)")
+        return array
+
+    def predict(self, signature: str, inputs, output_filter: Sequence[str]) -> dict[str, np.ndarray]:
+        import tensorflow as tf
+
+        array = self.check_input(signature, inputs)
+        info = self.signatures[signature]
+        unknown = sorted(set(output_filter) - set(info.outputs))
+        if unknown:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"output_filter {unknown} not among the outputs {list(info.outputs)}")
+        try:
+            outputs = self._batchers[signature].submit(array).result()
+        except tf.errors.InvalidArgumentError as error:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, _tf_error_message(error)) from None
+        except tf.errors.ResourceExhaustedError as error:
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, _tf_error_message(error)) from None
+        if output_filter:
+            outputs = {key: outputs[key] for key in output_filter}
+        return outputs
+
+    def unload(self) -> None:
+        for batcher in self._batchers.values():
+            batcher.close()
+        self._batchers = {}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Models and version policy
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class VersionState:
+    state: str  # LOADING / AVAILABLE / UNLOADING / END (ModelVersionStatus.State names)
+    error_code: int = 0  # tensorflow.error.Code
+    error_message: str = ""
+    mtime: float = 0.0
+
+
+class ModelManager:
+    """The served models: scans base paths, applies each version policy, loads and unloads versions."""
+
+    def __init__(self, models: Iterable[ModelConfig], batching: BatchingOptions | None = None):
+        self.configs = {model.name: model for model in models}
+        self.batching = batching or BatchingOptions()
+        self._servables: dict[str, dict[int, Servable]] = {name: {} for name in self.configs}
+        self._states: dict[str, dict[int, VersionState]] = {name: {} for name in self.configs}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_once(self) -> None:
+        """One scan: load versions the policy wants and that are not loaded; then unload the others."""
+        for name, config in self.configs.items():
+            model_dir = Path(config.base_path)
+            wanted = config.select_versions(list_versions(model_dir))
+            for version in wanted:
+                with self._lock:
+                    state = self._states[name].get(version)
+                    if version in self._servables[name]:
+                        continue
+                path = model_dir / str(version)
+                mtime = path.stat().st_mtime if path.exists() else 0.0
+                if state is not None and state.state == "END" and state.error_code and state.mtime == mtime:
+                    continue  # failed before and unchanged: do not retry every poll
+                self._load(name, version, path, mtime)
+            with self._lock:
+                stale = [v for v in self._servables[name] if v not in wanted]
+            for version in stale:
+                self._unload(name, version)
+
+    def _load(self, name: str, version: int, path: Path, mtime: float) -> None:
+        with self._lock:
+            self._states[name][version] = VersionState("LOADING", mtime=mtime)
+        started = time.monotonic()
+        try:
+            servable = Servable(name, version, path, self.batching)
+            replayed = servable.warm_up()
+        except Exception as error:  # noqa: BLE001 - a bad version must not stop the server
+            logger.error("loading %s version %d from %s failed: %s", name, version, path, error)
+            with self._lock:
+                self._states[name][version] = VersionState("END", 13, f"load failed: {_tf_error_message(error)}",
+                                                           mtime)
+            return
+        with self._lock:
+            self._servables[name][version] = servable
+            self._states[name][version] = VersionState("AVAILABLE", mtime=mtime)
+        logger.info("serving %s version %d (%.1fs, %d warm-up requests)", name, version,
+                    time.monotonic() - started, replayed)
+
+    def _unload(self, name: str, version: int) -> None:
+        with self._lock:
+            servable = self._servables[name].pop(version)
+            self._states[name][version] = VersionState("UNLOADING")
+        servable.unload()
+        with self._lock:
+            self._states[name][version] = VersionState("END")
+        logger.info("unloaded %s version %d", name, version)
+
+    def start_polling(self, interval: float) -> None:
+        if interval <= 0 or self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.poll_once()
+                except Exception:  # noqa: BLE001 - keep polling
+                    logger.exception("version poll failed")
+
+        self._thread = threading.Thread(target=loop, name="seq2exp-version-poll", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            loaded = [(name, version) for name, versions in self._servables.items() for version in versions]
+        for name, version in loaded:
+            self._unload(name, version)
+
+    def _spec_version(self, spec) -> tuple[str, int | None, str | None]:
+        choice = spec.WhichOneof("version_choice")
+        if choice == "version":
+            return spec.name, int(spec.version.value), None
+        if choice == "version_label":
+            return spec.name, None, spec.version_label
+        return spec.name, None, None
+
+    def resolve(self, spec) -> Servable:
+        """The loaded version a request's ``ModelSpec`` asks for."""
+        name, version, label = self._spec_version(spec)
+        with self._lock:
+            if name not in self.configs:
+                raise RequestError(grpc.StatusCode.NOT_FOUND,
+                                   f"model {name!r} is not served (served: {sorted(self.configs)})")
+            if label is not None:
+                labels = self.configs[name].labels
+                if label not in labels:
+                    raise RequestError(grpc.StatusCode.NOT_FOUND,
+                                       f"model {name!r} has no version label {label!r} (labels: {sorted(labels)})")
+                version = labels[label]
+            loaded = self._servables[name]
+            if version is not None:
+                if version not in loaded:
+                    raise RequestError(grpc.StatusCode.NOT_FOUND,
+                                       f"model {name!r} version {version} is not available "
+                                       f"(available: {sorted(loaded)})")
+                return loaded[version]
+            if not loaded:
+                loading = any(s.state == "LOADING" for s in self._states[name].values())
+                code = grpc.StatusCode.UNAVAILABLE if loading else grpc.StatusCode.NOT_FOUND
+                raise RequestError(code, f"model {name!r} has no available version yet")
+            return loaded[max(loaded)]
+
+    def status(self, spec) -> list[tuple[int, VersionState]]:
+        name, version, label = self._spec_version(spec)
+        with self._lock:
+            if name not in self.configs:
+                raise RequestError(grpc.StatusCode.NOT_FOUND, f"model {name!r} is not served")
+            if label is not None:
+                if label not in self.configs[name].labels:
+                    raise RequestError(grpc.StatusCode.NOT_FOUND, f"model {name!r} has no version label {label!r}")
+                version = self.configs[name].labels[label]
+            states = dict(self._states[name])
+        if version is not None:
+            if version not in states:
+                raise RequestError(grpc.StatusCode.NOT_FOUND, f"model {name!r} version {version} is unknown")
+            return [(version, states[version])]
+        return sorted(states.items(), reverse=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# gRPC services
+# ----------------------------------------------------------------------------------------------------------------
+def _guard(method: Callable) -> Callable:
+    """Turn RequestError and unexpected exceptions into gRPC statuses; the server keeps running."""
+
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except RequestError as error:
+            context.abort(error.code, error.message)
+        except Exception as error:  # noqa: BLE001
+            logger.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {_tf_error_message(error)}")
+
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+def _services(manager: ModelManager):
+    from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
+                                         predict_pb2, prediction_service_pb2_grpc)
+    from tensorflow.core.framework import tensor_pb2
+
+    class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+        @_guard
+        def Predict(self, request, context):  # noqa: N802 - gRPC method name
+            servable = manager.resolve(request.model_spec)
+            signature = request.model_spec.signature_name or names.SERVING_DEFAULT
+            outputs = servable.predict(signature, request.inputs, list(request.output_filter))
+            response = predict_pb2.PredictResponse()
+            response.model_spec.name = servable.name
+            response.model_spec.version.value = servable.version
+            response.model_spec.signature_name = signature
+            for key, value in outputs.items():
+                response.outputs[key].CopyFrom(tensors.make_tensor_proto(value, tensor_pb2.TensorProto))
+            return response
+
+        @_guard
+        def GetModelMetadata(self, request, context):  # noqa: N802
+            fields = list(request.metadata_field)
+            if not fields:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "metadata_field must name at least one field")
+            unknown = sorted(set(fields) - {names.SIGNATURE_DEF_METADATA_FIELD})
+            if unknown:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"unknown metadata_field {unknown}; valid: [{names.SIGNATURE_DEF_METADATA_FIELD!r}]")
+            servable = manager.resolve(request.model_spec)
+            signature_map = get_model_metadata_pb2.SignatureDefMap()
+            for key, value in servable.signature_defs.items():
+                signature_map.signature_def[key].CopyFrom(value)
+            response = get_model_metadata_pb2.GetModelMetadataResponse()
+            response.model_spec.name = servable.name
+            response.model_spec.version.value = servable.version
+            response.metadata[names.SIGNATURE_DEF_METADATA_FIELD].Pack(signature_map)
+            return response
+
+        def Classify(self, request, context):  # noqa: N802
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Classify is not served; use Predict")
+
+        def Regress(self, request, context):  # noqa: N802
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Regress is not served; use Predict")
+
+    class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+        @_guard
+        def GetModelStatus(self, request, context):  # noqa: N802
+            response = get_model_status_pb2.GetModelStatusResponse()
+            for version, state in manager.status(request.model_spec):
+                item = response.model_version_status.add()
+                item.version = version
+                item.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
+                item.status.error_code = state.error_code
+                item.status.error_message = state.error_message
+            return response
+
+        def HandleReloadConfigRequest(self, request, context):  # noqa: N802
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "edit models.config and restart the embedded server")
+
+    return PredictionService(), ModelService(), prediction_service_pb2_grpc, model_service_pb2_grpc
+
+
+class ModelServer:
+    """The embedded server. ``start()`` loads the models, then serves; ``stop()`` drains and unloads.
+
+    Args:
+        models: what to serve (``read_model_config`` / ``discover_models``).
+        host, port: where to listen (``port=0`` picks a free port; see ``.port`` after ``start``).
+        batching: server-side batching options (``batching.config``).
+        poll_seconds: how often base paths are scanned for new versions (0: never).
+        max_message_bytes: the largest request (and response) accepted.
+    """
+
+    def __init__(self, models: Sequence[ModelConfig], *, host: str = names.DEFAULT_HOST,
+                 port: int = names.DEFAULT_PORT, batching: BatchingOptions | None = None,
+                 poll_seconds: float = names.DEFAULT_POLL_SECONDS,
+                 max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES, max_workers: int = 32):
+        self.manager = ModelManager(models, batching)
+        self.host, self.requested_port, self.poll_seconds = host, int(port), poll_seconds
+        self.max_message_bytes, self.max_workers = int(max_message_bytes), int(max_workers)
+        self.port: int | None = None
+        self._server: grpc.Server | None = None
+
+    @property
+    def target(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> "ModelServer":
+        self.manager.poll_once()
+        for name, versions in self.manager._states.items():
+            if not any(state.state == "AVAILABLE" for state in versions.values()):
+                logger.warning("model %s has no loadable version under %s yet", name,
+                               self.manager.configs[name].base_path)
+        prediction, model_service, prediction_grpc, model_grpc = _services(self.manager)
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="seq2exp-grpc"),
+            options=[("grpc.max_receive_message_length", self.max_message_bytes),
+                     ("grpc.max_send_message_length", self.max_message_bytes),
+                     ("grpc.so_reuseport", 0)])
+        prediction_grpc.add_PredictionServiceServicer_to_server(prediction, server)
+        model_grpc.add_ModelServiceServicer_to_server(model_service, server)
+        address = f"{self.host}:{self.requested_port}"
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as error:
+            port = 0
+            logger.debug("bind failed: %s", error)
+        if not port:
+            self.manager.stop()
+            raise Seq2ExpError(f"cannot listen on {address} (port in use?)")
+        server.start()
+        self._server, self.port = server, port
+        self.manager.start_polling(self.poll_seconds)
+        logger.info("serving %s on %s", sorted(self.manager.configs), self.target)
+        return self
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting requests, let in-flight ones finish (up to ``grace`` s), unload the models."""
+        if self._server is not None:
+            self._server.stop(grace).wait()
+            self._server = None
+        self.manager.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._server.wait_for_termination(timeout) if self._server is not None else True
+
+    def __enter__(self) -> "ModelServer":
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

@@ -1,0 +1,43 @@
+"""``seq2exp simulate``: write a simulated random-promoter library with ground truth."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from seq2exp.simulate.core import FULL_TRAIN_SIZE
+from seq2exp.simulate.testset import FULL_TEST_SIZE
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the ``simulate`` stage."""
+    parser.add_argument("--out", required=True, help="output folder (train.txt, test.txt, test_subset_ids/, "
+                                                     "ground_truth.json, simulation.json)")
+    parser.add_argument("--n-train", type=int, default=FULL_TRAIN_SIZE,
+                        help=f"training rows (default {FULL_TRAIN_SIZE:,}, the challenge's size)")
+    parser.add_argument("--n-test", type=int, default=FULL_TEST_SIZE,
+                        help=f"test sequences, subsets scaled to the real proportions (default {FULL_TEST_SIZE:,})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files (default 0)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes for the training file (default: CPUs available; output does not depend on it)")
+    parser.add_argument("--calibrate", metavar="REAL_TRAIN", default=None,
+                        help="also write calibration.md/.json comparing the simulation with this real DREAM file")
+    parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the simulation and print where everything is."""
+    from seq2exp.simulate.core import simulate
+
+    started = time.perf_counter()
+    output = simulate(args.out, n_train=args.n_train, n_test=args.n_test, seed=args.seed, workers=args.workers,
+                      calibrate_against=args.calibrate)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({**output.as_dict(), "seconds": round(seconds, 2)}))
+        return 0
+    print(f"simulated {args.n_train:,} training rows and the test set in {seconds:.1f} s (seed {args.seed})")
+    for name, path in output.as_dict().items():
+        if path is not None and name != "out_dir":
+            print(f"  {name:13s} {path}")
+    return 0

@@ -1,0 +1,196 @@
+"""The simulator's sequence -> expression model (the ground truth of a simulated library).
+
+A thermodynamics-flavoured model of a yeast promoter, vectorised over batches of sequence codes:
+
+1. **Binding**: every 10-mer window of the promoter (the 110 bp context and 9 bp of the real plasmid after it) is
+   looked up in the TFs' site tables (``seq2exp.simulate.motifs``): the fractional occupancy of each TF's site there,
+   from its JASPAR log-odds score, the better of both strands with an orientation weight.
+2. **Position**: each site is weighted by the TF's position profile over its distance to the 3' (TSS) end
+   (a Gaussian preference, some with 10.4 bp helical phasing).
+3. **Dosage**: the summed, weighted occupancy ``o`` of a TF saturates: ``d = s (1 - exp(-o / s))``.
+4. **Regulation**: ``raw = gate * (activation + cooperation) / (1 + quench) - repression + competition + GC term``,
+   where ``gate`` is chromatin accessibility opened by pioneer factors (Reb1, Abf1, Rap1, Rsc3, poly-dA:dT),
+   ``quench`` is repressors competing with activators, cooperation/competition are pairwise dosage products.
+5. **Log-expression**: ``x = affine(raw)`` with a soft ceiling at the top of the sorter's range (the measured
+   0-17 bin scale of the assay, see ``seq2exp.simulate.assay``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seq2exp.simulate import motifs as motif_lib
+
+PAD_CODE = 5
+N_CODE = 4
+FLANK5 = "TGCATTTTTTTCACATC"
+FLANK3 = "GGTTACGGCTGTT"
+PLASMID_AFTER_FLANK3 = "TCTTAATTA"   # the real vector continues with these bases after the 3' flank
+MAX_DISTANCE = 160                    # position profiles are tabulated up to this distance from the 3' end
+
+_LUT = np.full(256, 255, dtype=np.uint8)
+for _code, _letter in enumerate("ACGTN"):
+    _LUT[ord(_letter)] = _code
+    _LUT[ord(_letter.lower())] = _code
+
+
+def to_codes(sequences: list[str], width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Letters -> codes ``[B, width]`` uint8 (A=0 C=1 G=2 T=3 N=4, PAD=5 past each row's end) and lengths."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int32, count=len(sequences))
+    width = int(lengths.max(initial=1)) if width is None else width
+    codes = np.full((len(sequences), width), PAD_CODE, dtype=np.uint8)
+    for row, seq in enumerate(sequences):
+        raw = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
+        mapped = _LUT[raw]
+        if (mapped == 255).any():
+            raise ValueError(f"sequence {row} has a letter outside ACGTN: {seq!r}")
+        codes[row, : len(seq)] = mapped
+    return codes, lengths
+
+
+def to_strings(codes: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """Codes ``[B, L]`` + lengths -> list of upper-case strings."""
+    letters = np.frombuffer(b"ACGTN-", dtype=np.uint8)[np.minimum(codes, 5)]
+    return [row[:n].tobytes().decode("ascii") for row, n in zip(letters, lengths)]
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Global constants of the regulatory model (calibrated against the real demo data, see docs/simulator.md)."""
+
+    gate_bias: float = -0.6          # accessibility logit with no pioneer bound
+    gate_pioneer: float = 1.2        # accessibility logit per unit pioneer dosage
+    gc_effect: float = 7.0           # per unit GC fraction (centred at 0.47), on the raw scale
+    gc_curvature: float = -8.0       # quadratic penalty away from 0.47 GC
+    offset: float = 11.0             # x = offset + scale * raw ...
+    scale: float = 2.7
+    ceiling: float = 15.9            # ... softly capped here (sorter's top bins are rarely reached)
+    ceiling_softness: float = 0.9
+
+
+class PromoterModel:
+    """Ground-truth expression of promoter sequences; every method works on a batch of codes."""
+
+    def __init__(self, params: ModelParams | None = None, tf_table: tuple = motif_lib.TF_TABLE,
+                 interactions: tuple = motif_lib.INTERACTIONS) -> None:
+        self.params = params or ModelParams()
+        self.tfs = tf_table
+        self.tables = motif_lib.build_site_tables(tf_table)
+        self.names = self.tables.names
+        index = {name: i for i, name in enumerate(self.names)}
+        self.effect = np.array([tf.effect for tf in tf_table], dtype=np.float64)
+        self.saturation = np.array([tf.saturation for tf in tf_table], dtype=np.float64)
+        self.quench = np.array([tf.repressor_quench for tf in tf_table], dtype=np.float64)
+        self.pioneer = np.isin(np.array(self.names), motif_lib.PIONEERS)
+        self.pairs = np.array([(index[a], index[b]) for a, b, _ in interactions], dtype=np.int64).reshape(-1, 2)
+        self.pair_effect = np.array([g for _, _, g in interactions], dtype=np.float64)
+        distance = np.arange(MAX_DISTANCE + 1, dtype=np.float64)[:, None]
+        centers = np.array([tf.center for tf in tf_table])[None, :]
+        widths = np.array([tf.width for tf in tf_table])[None, :]
+        floors = np.array([tf.floor for tf in tf_table])[None, :]
+        helical = np.array([tf.helical for tf in tf_table])[None, :]
+        bump = np.exp(-0.5 * ((distance - centers) / widths) ** 2)
+        phase = 1.0 + helical * np.cos(2 * np.pi * (distance - centers) / 10.4)
+        # [distance, tf]: weight of a site whose window starts `distance` bp before the promoter's last base
+        self.profile = np.ascontiguousarray(((floors + (1 - floors) * bump) * phase).astype(np.float32))
+        self._tail = np.frombuffer(PLASMID_AFTER_FLANK3.encode(), dtype=np.uint8)
+        self._tail = _LUT[self._tail]
+
+    # -- binding -------------------------------------------------------------------------------------------
+    def _scoring_codes(self, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Codes with N -> A and the plasmid continuation written after each row's end (``[B, L + 9]``)."""
+        batch, width = codes.shape
+        extra = motif_lib.SITE_K - 1
+        full = np.zeros((batch, width + extra), dtype=np.uint8)
+        full[:, :width] = codes
+        np.putmask(full, full > 3, 0)
+        for length in np.unique(lengths):
+            full[lengths == length, length:length + extra] = self._tail
+        return full
+
+    def tf_occupancy(self, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Position-weighted summed occupancy of every TF, ``[B, n_tfs]`` float64.
+
+        Only windows that overlap the variable region count: windows lying in a constant flank alone add the same
+        background to every promoter, which the model's offset absorbs.
+        """
+        lengths = np.asarray(lengths, dtype=np.int32)
+        full = self._scoring_codes(codes, lengths)
+        batch, width = codes.shape
+        first = len(FLANK5) - motif_lib.SITE_K + 1
+        n_windows = max(width - len(FLANK3) - first, 0)
+        half = motif_lib.SITE_K // 2
+        span = n_windows + half
+        five = full[:, first:first + span].astype(np.uint16)
+        for j in range(1, half):                    # 5-mer ids, then 10-mer id = (5-mer << 10) | next 5-mer
+            five <<= 2
+            five |= full[:, first + j:first + j + span]
+        kmer = five[:, :n_windows].astype(np.uint32)
+        kmer <<= 2 * half
+        kmer |= five[:, half:half + n_windows]
+        rows = self.tables.row_of_kmer[kmer]
+        position = np.arange(first, first + n_windows, dtype=np.int32)[None, :]
+        rows[position >= (lengths - len(FLANK3))[:, None]] = -1
+        seq_index, column = np.nonzero(rows >= 0)
+        distance = np.minimum(lengths[seq_index] - 1 - (column + first), MAX_DISTANCE)
+        # expand each site window into its (TF, occupancy) entries: usually one TF per window
+        tables = self.tables
+        hit_rows = rows[seq_index, column]
+        starts = tables.entry_ptr[hit_rows]
+        n_entries = tables.entry_ptr[hit_rows + 1] - starts
+        hit_of_entry = np.repeat(np.arange(len(hit_rows)), n_entries)
+        first_entry = np.cumsum(n_entries) - n_entries
+        entry = starts[hit_of_entry] + (np.arange(len(hit_of_entry)) - first_entry[hit_of_entry])
+        tf = tables.entry_tf[entry]
+        weight = tables.entry_occupancy[entry] * self.profile[distance[hit_of_entry], tf]
+        n_tfs = len(self.names)
+        flat = np.bincount(seq_index[hit_of_entry] * n_tfs + tf, weights=weight, minlength=batch * n_tfs)
+        return flat.reshape(batch, n_tfs)
+
+    @staticmethod
+    def gc_fraction(codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """GC fraction of the variable region (between the constant flanks), ``[B]``."""
+        is_gc = (codes[:, len(FLANK5):] - np.uint8(1)) < 2          # C=1, G=2 (uint8 wrap-around for A=0)
+        flank3_gc = sum(base in "GC" for base in FLANK3)
+        variable_length = np.maximum(np.asarray(lengths) - len(FLANK5) - len(FLANK3), 1)
+        return (is_gc.sum(axis=1, dtype=np.int32) - flank3_gc) / variable_length
+
+    # -- regulation ------------------------------------------------------------------------------------------
+    def dosage(self, occupancy: np.ndarray) -> np.ndarray:
+        """Saturating dosage of each TF from its summed occupancy."""
+        return self.saturation * (1.0 - np.exp(-occupancy / self.saturation))
+
+    def raw_activity(self, dosage: np.ndarray, gc: np.ndarray, *, additive: bool = False) -> np.ndarray:
+        """Regulatory activity from dosages; ``additive=True`` gives the naive sum-of-sites model (no gating,
+        quenching or pairwise terms) that the "challenging" subset is designed to fool."""
+        p = self.params
+        effects = dosage * self.effect
+        gc_term = p.gc_effect * (gc - 0.47) + p.gc_curvature * (gc - 0.47) ** 2
+        if additive:
+            return effects.sum(axis=1) + gc_term
+        activation = np.where(effects > 0, effects, 0).sum(axis=1)
+        repression = -np.where(effects < 0, effects, 0).sum(axis=1)
+        pair = dosage[:, self.pairs[:, 0]] * dosage[:, self.pairs[:, 1]] * self.pair_effect
+        cooperation = np.where(pair > 0, pair, 0).sum(axis=1)
+        competition = np.where(pair < 0, pair, 0).sum(axis=1)
+        gate = 1.0 / (1.0 + np.exp(-(p.gate_bias + p.gate_pioneer * dosage[:, self.pioneer].sum(axis=1))))
+        quench = 1.0 + (dosage * self.quench).sum(axis=1)
+        return 2.0 * gate * (activation + cooperation) / quench - repression + competition + gc_term
+
+    def log_expression(self, raw: np.ndarray) -> np.ndarray:
+        """Raw activity -> log-fluorescence on the sorter's bin scale (soft ceiling at the top)."""
+        p = self.params
+        linear = p.offset + p.scale * raw
+        softness = p.ceiling_softness
+        return p.ceiling - softness * np.logaddexp(0.0, (p.ceiling - linear) / softness)
+
+    def predict_log_expression(self, codes: np.ndarray, lengths: np.ndarray, *, additive: bool = False) -> np.ndarray:
+        """Codes -> log-expression ``x`` (``[B]`` float64)."""
+        dosage = self.dosage(self.tf_occupancy(codes, lengths))
+        return self.log_expression(self.raw_activity(dosage, self.gc_fraction(codes, lengths), additive=additive))
+
+    def predict_strings(self, sequences: list[str], *, additive: bool = False) -> np.ndarray:
+        """Convenience: strings -> log-expression."""
+        codes, lengths = to_codes(sequences)
+        return self.predict_log_expression(codes, lengths, additive=additive)

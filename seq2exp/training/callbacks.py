@@ -1,0 +1,216 @@
+"""Keras callbacks of the training driver: validation metrics + best model + early stopping + metrics log,
+resumable step checkpoints, stochastic weight averaging.
+
+All state a restarted run needs is on disk (``RUN/metrics.json`` for the history and best value,
+``RUN/checkpoints/`` for weights + optimiser state + step), so a SIGKILLed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import keras
+import numpy as np
+
+from seq2exp.utils import atomic_write
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_WEIGHTS = "latest.weights.h5"
+CHECKPOINT_STATE = "state.json"
+
+
+def pearson_spearman(predicted: np.ndarray, measured: np.ndarray) -> tuple[float, float]:
+    """Pearson r and Spearman rho (NaN where undefined, e.g. constant predictions)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    predicted = np.asarray(predicted, np.float64)
+    measured = np.asarray(measured, np.float64)
+    keep = np.isfinite(predicted) & np.isfinite(measured)
+    predicted, measured = predicted[keep], measured[keep]
+    if predicted.size < 2 or np.ptp(predicted) == 0 or np.ptp(measured) == 0:
+        return math.nan, math.nan
+    return float(pearsonr(predicted, measured)[0]), float(spearmanr(predicted, measured)[0])
+
+
+def save_model_atomically(model, path: Path) -> None:
+    """``model.save`` to a temporary ``.keras`` file beside ``path``, then rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    with atomic_write(path) as handle:
+        json.dump(data, handle, indent=2, sort_keys=False, default=float)
+        handle.write("\n")
+
+
+class ValidationCallback(keras.callbacks.Callback):
+    """Per epoch: validation loss, Pearson r and Spearman rho (added to ``logs`` so later callbacks see them),
+    ``RUN/metrics.csv`` + ``RUN/metrics.json``, the best model by ``monitor`` saved to ``RUN/model.keras``,
+    and early stopping (``patience`` epochs without improvement), all resumable from ``metrics.json``.
+    """
+
+    def __init__(self, predict_fn: Callable[[], tuple[dict, np.ndarray]], loss_fn: Callable[[dict], float],
+                 run_dir: Path, save_model, *, monitor: str = "val_pearson", patience: int | None = None,
+                 min_delta: float = 0.0, model_file: str = "model.keras", metrics_csv: str = "metrics.csv",
+                 metrics_json: str = "metrics.json"):
+        super().__init__()
+        self.predict_fn, self.loss_fn = predict_fn, loss_fn
+        self.run_dir, self.save_model = Path(run_dir), save_model
+        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        self.mode_max = not monitor.endswith("loss")
+        self.model_path = self.run_dir / model_file
+        self.csv_path, self.json_path = self.run_dir / metrics_csv, self.run_dir / metrics_json
+        self.history: list[dict] = []
+        self.stopped = False
+        if self.json_path.exists():
+            self.history = json.loads(self.json_path.read_text()).get("epochs", [])
+
+    def truncate(self, first_epoch: int) -> None:
+        """Forget epochs >= ``first_epoch`` (they are being re-run after a restart)."""
+        self.history = [row for row in self.history if row["epoch"] < first_epoch]
+
+    def _score(self, row: Mapping[str, Any]) -> float:
+        value = row.get(self.monitor, math.nan)
+        if value is None or not np.isfinite(value):
+            return -math.inf
+        return value if self.mode_max else -value
+
+    @property
+    def best(self) -> dict | None:
+        scored = [row for row in self.history if self._score(row) > -math.inf]
+        return max(scored, key=self._score) if scored else None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs if logs is not None else {}
+        outputs, measured = self.predict_fn()
+        pearson, spearman = pearson_spearman(outputs["expression_units"], measured)
+        val_loss = float(self.loss_fn(outputs))
+        logs.update({"val_loss": val_loss, "val_pearson": pearson, "val_spearman": spearman})
+        previous_best = self.best
+        row = {"epoch": epoch}
+        for key, value in logs.items():
+            try:
+                row[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            row["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            row["optimizer_steps"] = int(keras.ops.convert_to_numpy(optimizer.iterations))
+        self.truncate(epoch)
+        self.history.append(row)
+        improved = previous_best is None or self._score(row) > self._score(previous_best) + self.min_delta
+        if improved or not self.model_path.exists():
+            save_model_atomically(self.save_model, self.model_path)
+        self._write_logs()
+        best = self.best
+        logger.info("epoch %d: val_loss %.4f val_pearson %.4f val_spearman %.4f%s", epoch + 1, val_loss, pearson,
+                    spearman, " (best)" if improved else "")
+        if self.patience is not None and best is not None and epoch - best["epoch"] >= self.patience:
+            logger.info("early stopping: no %s improvement for %d epochs", self.monitor, self.patience)
+            self.stopped = True
+            self.model.stop_training = True
+
+    def _write_logs(self) -> None:
+        best = self.best
+        write_json_atomically(self.json_path, {"monitor": self.monitor, "best_epoch": best and best["epoch"],
+                                               "epochs": self.history})
+        keys: list[str] = []
+        for row in self.history:
+            keys += [k for k in row if k not in keys]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        with atomic_write(self.csv_path) as handle:
+            handle.write(buffer.getvalue())
+
+
+class ResumeCheckpoint(keras.callbacks.Callback):
+    """Saves weights + optimiser state + the optimiser step every ``every`` steps and at each epoch end
+    (atomically), so a killed run restarts from the last saved step (see :func:`restore_checkpoint`)."""
+
+    def __init__(self, directory: Path, every: int, extra_state: Callable[[], dict] | None = None):
+        super().__init__()
+        self.directory, self.every = Path(directory), int(every)
+        self.extra_state = extra_state or dict
+
+    def _step(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def save(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        weights = self.directory / CHECKPOINT_WEIGHTS
+        tmp = self.directory / f".tmp-{os.getpid()}.weights.h5"
+        self.model.save_weights(str(tmp))
+        os.replace(tmp, weights)
+        write_json_atomically(self.directory / CHECKPOINT_STATE, {"step": self._step(), **self.extra_state()})
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self._step() % self.every == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.save()
+
+
+def restore_checkpoint(model, directory: Path) -> dict:
+    """Load the last :class:`ResumeCheckpoint` into a compiled ``model``; return its state (``{}`` if none)."""
+    directory = Path(directory)
+    state_path, weights = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
+    if not (state_path.exists() and weights.exists()):
+        return {}
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(str(weights))
+    state = json.loads(state_path.read_text())
+    logger.info("resumed from step %d (%s)", state["step"], directory)
+    return state
+
+
+class StochasticWeightAveraging(keras.callbacks.Callback):
+    """SWA as tfa.optimizers.SWA (High Schoolers: ``start_averaging=150, average_period=30``): from optimiser step
+    ``start_step`` on, every ``period`` steps the weights join a running mean; :meth:`apply` gives the model the
+    mean after training (BatchNorm statistics are kept from the last step, as tfa's SWA does without a BN update
+    pass). The running mean is not part of the resume checkpoint: a restarted run averages the snapshots taken
+    after the restart."""
+
+    def __init__(self, start_step: int = 0, period: int = 1):
+        super().__init__()
+        self.start_step, self.period = int(start_step), max(int(period), 1)
+        self.count = 0
+        self.averages: list[np.ndarray] | None = None
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        if step < self.start_step or (step - self.start_step) % self.period:
+            return
+        weights = [np.asarray(keras.ops.convert_to_numpy(v)) for v in self.model.trainable_variables]
+        self.count += 1
+        if self.averages is None:
+            self.averages = [w.astype(np.float64) for w in weights]
+        else:
+            self.averages = [a + (w - a) / self.count for a, w in zip(self.averages, weights)]
+
+    def apply(self, model=None) -> None:
+        """Give the model the averaged weights (called once after all ``fit`` calls of a run)."""
+        model = model or self.model
+        if self.averages is None:
+            return
+        for variable, average in zip(model.trainable_variables, self.averages):
+            variable.assign(average.astype(variable.dtype))
+        logger.info("SWA: assigned the mean of %d snapshots", self.count)

@@ -1,0 +1,215 @@
+"""Training configs (``training/configs/<team>.yaml``): loading, smoke overrides and validation.
+
+Every check runs before any training starts; a bad config raises :class:`seq2exp.errors.ConfigError` naming the
+field and, where it applies, the valid choices. Layout (all keys but ``model``, ``loss``, ``optimizer``,
+``batch_size``, ``epochs`` optional)::
+
+    name: autosome                     # run name
+    model: {architecture: autosome, config: {...}, init_from: RUN}   # registry name + overrides of the team's
+                                       # model config; init_from: start from a trained run's weights (fine-tuning)
+    data: {train: PATH, val: PATH, val_fraction: 0.1, split_seed: 0, on_invalid: error, cache_dir: PATH}
+    target: {transform: standardize, center: 11.0}   # seq2exp.training.transforms
+    loss: {name: huber, delta: 1.0}                   # seq2exp.training.losses
+    optimizer: {name: adamw, learning_rate: 0.0015, weight_decay: 0.01}
+    schedule: {name: cosine}                          # seq2exp.training.optimizers
+    sam: {rho: 0.1, alpha: 0.05}                      # SAM/GSAM wrapper (NAD), seq2exp.training.sam
+    batch_size: 512                                   # global batch (split across replicas)
+    epochs: 15
+    steps_per_epoch: null                             # null = one pass over the training rows
+    augment: {reverse_complement: false, shift: 0, conjoined_rc: true}
+    tta: {reverse_complement: true, shifts: [-2, -1, 0, 1, 2]}
+    postprocess: [{name: normal_cdf, loc: 0.062, scale: 1.0}]
+    callbacks: {early_stopping: {patience: 5}, reduce_lr_on_plateau: {patience: 1, factor: 0.1}, swa: {...}}
+    precision: float32                                # auto | float32 | mixed_float16 | mixed_bfloat16
+    jit_compile: false
+    seed: 0
+    checkpoint_every: 100                             # optimiser steps between resumable checkpoints
+    smoke: {batch_size: 16, epochs: 1, steps_per_epoch: 2}   # merged in by --smoke (with the model's smoke config)
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping
+
+from seq2exp.errors import ConfigError
+from seq2exp.models.registry import deep_merge
+
+# field -> (allowed types, required)
+FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "name": ((str,), False),
+    "team": ((str,), False),
+    "description": ((str,), False),
+    "source": ((str,), False),
+    "model": ((dict,), True),
+    "data": ((dict,), False),
+    "target": ((dict,), False),
+    "loss": ((dict, str), False),       # required except for baselines
+    "optimizer": ((dict,), False),      # required except for baselines
+    "schedule": ((dict,), False),
+    "sam": ((dict,), False),
+    "batch_size": ((int,), True),
+    "epochs": ((int,), True),
+    "steps_per_epoch": ((int, type(None)), False),
+    "validation_steps": ((int, type(None)), False),
+    "augment": ((dict,), False),
+    "tta": ((dict, type(None)), False),
+    "postprocess": ((list, type(None)), False),
+    "callbacks": ((dict,), False),
+    "precision": ((str,), False),
+    "jit_compile": ((bool, str), False),
+    "seed": ((int,), False),
+    "checkpoint_every": ((int,), False),
+    "smoke": ((dict,), False),
+}
+SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "model": {"architecture": (str,), "config": (dict,), "init_from": (str,)},
+    "data": {"train": (str,), "val": (str,), "val_fraction": (float, int), "split_seed": (int,),
+             "on_invalid": (str,), "cache_dir": (str,)},
+    "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,)},
+    "callbacks": {"early_stopping": (dict, type(None)), "reduce_lr_on_plateau": (dict, type(None)),
+                  "swa": (dict, type(None)), "tensorboard": (bool,)},
+    "sam": {"rho": (float, int), "alpha": (float, int), "adaptive": (bool,)},
+}
+CALLBACK_PARAMS = {
+    "early_stopping": {"patience", "min_delta", "monitor"},
+    "reduce_lr_on_plateau": {"monitor", "factor", "patience", "min_lr", "mode"},
+    "swa": {"start_step", "period"},
+}
+MONITORS = ("val_pearson", "val_spearman", "val_loss", "loss")
+DEFAULTS: dict[str, Any] = {
+    "data": {"val_fraction": 0.1, "split_seed": 0, "on_invalid": "error"},
+    "target": {"transform": "identity"},
+    "schedule": {"name": "constant"},
+    "steps_per_epoch": None,
+    "augment": {"reverse_complement": False, "shift": 0, "conjoined_rc": False},
+    "tta": {},
+    "postprocess": [],
+    "callbacks": {"early_stopping": None, "reduce_lr_on_plateau": None, "swa": None, "tensorboard": True},
+    "precision": "float32",
+    "jit_compile": False,
+    "seed": 0,
+    "checkpoint_every": 200,
+}
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def _check_type(field: str, value: Any, types: tuple[type, ...]) -> None:
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok:
+        raise ConfigError(f"{field}: expected {_type_names(types)}, got {type(value).__name__} {value!r}")
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a YAML config (no validation yet)."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def resolve_config(config: Mapping[str, Any], *, smoke: bool = False,
+                   overrides: Mapping[str, Any] | None = None) -> dict:
+    """Defaults, the config, its ``smoke`` section (if ``smoke``), then ``overrides``; validated."""
+    config = copy.deepcopy(dict(config))
+    smoke_section = config.get("smoke", {}) if smoke else {}
+    if smoke:
+        _check_type("smoke", smoke_section, (dict,))
+    resolved = deep_merge(DEFAULTS, config)
+    if smoke_section:
+        resolved = deep_merge(resolved, smoke_section)
+    if overrides:
+        resolved = deep_merge(resolved, overrides)
+    resolved["_smoke"] = bool(smoke)
+    validate_config(resolved)
+    return resolved
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Raise ``ConfigError`` on the first problem (field named, valid choices listed)."""
+    from seq2exp.models import registry
+    from seq2exp.training import losses, optimizers, postprocess, strategy
+    from seq2exp.training.inference import TTA
+
+    unknown = sorted(k for k in config if k not in FIELDS and not k.startswith("_"))
+    if unknown:
+        raise ConfigError(f"unknown field(s) {unknown}; valid fields: {', '.join(FIELDS)}")
+    for field, (types, required) in FIELDS.items():
+        if field not in config:
+            if required:
+                raise ConfigError(f"{field}: missing required field")
+            continue
+        _check_type(field, config[field], types)
+    for section, subfields in SUBFIELDS.items():
+        values = config.get(section) or {}
+        for key, value in values.items():
+            if key not in subfields:
+                raise ConfigError(f"{section}.{key}: unknown field; valid: {', '.join(subfields)}")
+            _check_type(f"{section}.{key}", value, subfields[key])
+    for field in ("batch_size", "epochs", "checkpoint_every"):
+        if field in config and config[field] < 1:
+            raise ConfigError(f"{field}: must be at least 1, got {config[field]}")
+    if config.get("steps_per_epoch") is not None and config["steps_per_epoch"] < 1:
+        raise ConfigError(f"steps_per_epoch: must be at least 1 or null, got {config['steps_per_epoch']}")
+    if "architecture" not in config["model"]:
+        raise ConfigError(f"model.architecture: missing; choose one of: {', '.join(registry.names())}")
+    architecture = config["model"]["architecture"]
+    if architecture not in KMER_BASELINES:
+        if architecture not in registry.names():
+            valid = ", ".join([*registry.names(), *KMER_BASELINES])
+            raise ConfigError(f"model.architecture: unknown architecture {architecture!r}; choose one of: {valid}")
+        architecture_info = registry.get(architecture)
+    data = config.get("data", {})
+    fraction = data.get("val_fraction", 0.1)
+    if not 0.0 < float(fraction) < 1.0:
+        raise ConfigError(f"data.val_fraction: must be between 0 and 1 (exclusive), got {fraction}")
+    if data.get("on_invalid", "error") not in ("error", "skip"):
+        raise ConfigError(f"data.on_invalid: unknown choice {data['on_invalid']!r}; choose one of: error, skip")
+    if config.get("augment", {}).get("shift", 0) < 0:
+        raise ConfigError("augment.shift: must be >= 0 (the largest shift in bp)")
+    if architecture in KMER_BASELINES:
+        return
+    for field in ("loss", "optimizer"):
+        if field not in config:
+            raise ConfigError(f"{field}: missing required field")
+    loss = losses.get_loss(config["loss"])
+    if loss.output == "bins" and architecture_info.head != "bins":
+        raise ConfigError(f"loss.name: {loss.name!r} trains the 'bins' output but architecture {architecture!r} "
+                          f"has a {architecture_info.head!r} head; choose a regression loss "
+                          f"({', '.join(k for k, v in losses.LOSSES.items() if v[0] == 'expression')})")
+    optimizers.validate_optimizer(config["optimizer"], config.get("schedule"))
+    TTA.from_dict(config.get("tta"))
+    postprocess.validate_postprocess(config.get("postprocess"))
+    precision = config.get("precision", "float32")
+    if precision not in strategy.PRECISIONS:
+        raise ConfigError(f"precision: unknown policy {precision!r}; choose one of: {', '.join(strategy.PRECISIONS)}")
+    for name, params in (config.get("callbacks") or {}).items():
+        if name in CALLBACK_PARAMS and params is not None:
+            unknown = sorted(set(params) - CALLBACK_PARAMS[name])
+            if unknown:
+                raise ConfigError(f"callbacks.{name}: unknown parameter(s) {unknown}; "
+                                  f"valid: {sorted(CALLBACK_PARAMS[name])}")
+            monitor = params.get("monitor")
+            if monitor is not None and monitor not in MONITORS:
+                raise ConfigError(f"callbacks.{name}.monitor: unknown metric {monitor!r}; "
+                                  f"choose one of: {', '.join(MONITORS)}")
+    transform = dict(config.get("target") or {})
+    from seq2exp.training.transforms import TRANSFORMS
+
+    if transform.get("transform", "identity") not in TRANSFORMS:
+        raise ConfigError(f"target.transform: unknown transform {transform['transform']!r}; "
+                          f"choose one of: {', '.join(TRANSFORMS)}")
+
+
+KMER_BASELINES = ("kmer_ridge",)

@@ -1,0 +1,454 @@
+"""The training driver: config -> data cache -> model -> ``model.fit`` (or the multi-worker loop) -> run folder.
+
+``seq2exp train`` and ``training/train.py`` both call :func:`train`. Everything the config names is checked before
+any training starts (:mod:`seq2exp.training.config`). The run folder layout is in
+:mod:`seq2exp.training.inference`. A run is resumable: restarting the same command on the same ``out`` folder
+continues from the last step checkpoint with the same data order, so it ends with the same number of optimiser
+steps as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from seq2exp.errors import ConfigError
+from seq2exp.training import inference
+from seq2exp.training.config import KMER_BASELINES, load_config, resolve_config
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingSetup:
+    """Everything both training loops need, prepared from a validated config."""
+
+    config: dict
+    out: Path
+    train_path: Path
+    val_path: Path | None
+    strategy_name: str
+    precision: str
+    architecture: str
+    model_config: dict
+    encoder: Any
+    loss: Any
+    target_transform: Any
+    train_cache: Any
+    train_indices: np.ndarray
+    val_cache: Any
+    val_indices: np.ndarray
+    steps_per_epoch: int
+    total_steps: int
+    data_info: dict = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.config["batch_size"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    def build_model(self):
+        """The architecture at the config's size, wrapped for SAM/GSAM when the config asks for it."""
+        from seq2exp.models import registry
+
+        model = registry.get(self.architecture).builder(self.model_config)
+        init_from = self.config["model"].get("init_from")
+        if init_from:
+            source = inference.load_model_file(Path(init_from) / inference.MODEL_FILE)
+            model.set_weights(source.get_weights())
+            logger.info("initialised %s from %s", self.architecture, init_from)
+        return model
+
+    def make_target_fn(self) -> Callable:
+        """``y [B] -> {output: target}`` for the ``tf.data`` pipeline (target transform + the loss's target)."""
+        import tensorflow as tf
+
+        loss, transform = self.loss, self.target_transform
+
+        def to_targets(y):
+            y = tf.reshape(tf.cast(y, tf.float32), [-1])
+            return {loss.output: loss.make_target(y, transform.tf_forward(y))}
+
+        return to_targets
+
+    def train_dataset(self, *, skip_steps: int = 0, input_context=None, batch_size: int | None = None):
+        """The endless, seeded training stream of (inputs, targets) batches, from batch ``skip_steps`` on."""
+        import tensorflow as tf
+
+        from seq2exp.data.pipeline import make_dataset
+
+        augment = self.config.get("augment", {})
+        dataset = make_dataset(self.train_cache, self.encoder, batch_size=batch_size or self.batch_size,
+                               indices=self.train_indices, shuffle=True, seed=self.seed,
+                               rc_augment=bool(augment.get("reverse_complement")),
+                               shift_augment=int(augment.get("shift", 0)), target=self.make_target_fn(),
+                               repeat=True, input_context=input_context)
+        if augment.get("conjoined_rc"):
+            dataset = dataset.map(_conjoin_reverse_complement, num_parallel_calls=tf.data.AUTOTUNE)
+        if skip_steps:
+            dataset = dataset.skip(skip_steps)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def validation_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """codes, lengths and measured expression of the validation rows (in memory)."""
+        index = np.asarray(self.val_indices)
+        return (np.asarray(self.val_cache.codes[index]), np.asarray(self.val_cache.lengths[index], np.int32),
+                np.asarray(self.val_cache.targets[index], np.float32))
+
+
+def _conjoin_reverse_complement(inputs, targets):
+    """BHI's post-hoc conjoined training: every batch also runs on the reverse complement of its one-hot input
+    (flip length and A<->T, C<->G), loss averaged over both = the mean over the doubled batch."""
+    import tensorflow as tf
+
+    flipped = tf.reverse(inputs, axis=[1, 2])
+    return (tf.concat([inputs, flipped], 0),
+            tf.nest.map_structure(lambda t: tf.concat([t, t], 0), targets))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+def _resolve_paths(config: dict, data: str | Path | None, val: str | Path | None) -> tuple[Path, Path | None]:
+    train_path = data or config.get("data", {}).get("train")
+    if not train_path:
+        raise ConfigError("data.train: no training file (pass --data TRAIN or set data.train in the config)")
+    train_path = Path(train_path)
+    if not train_path.is_file():
+        raise ConfigError(f"data.train: training file not found: {train_path}")
+    val_path = val or config.get("data", {}).get("val")
+    if val_path:
+        val_path = Path(val_path)
+        if not val_path.is_file():
+            raise ConfigError(f"data.val: validation file not found: {val_path}")
+    return train_path, (Path(val_path) if val_path else None)
+
+
+def _open_cache(path: Path, cache_dir: Path, on_invalid: str):
+    from seq2exp.data.cache import TrainingCache, build_cache
+
+    if cache_dir.exists():
+        try:
+            return TrainingCache.open(cache_dir)
+        except Exception as error:  # noqa: BLE001 - a half-written cache is rebuilt
+            logger.warning("rebuilding cache %s: %s", cache_dir, error)
+            import shutil
+
+            shutil.rmtree(cache_dir, ignore_errors=True)
+    return build_cache(path, cache_dir, on_invalid=on_invalid)
+
+
+def _check_run_folder(out: Path, config: dict) -> None:
+    """A run folder is reused only for the same config (resume); otherwise refuse before overwriting it."""
+    import yaml
+
+    saved = out / inference.CONFIG_FILE
+    if saved.exists():
+        previous = yaml.safe_load(saved.read_text()) or {}
+        if previous != config:
+            raise ConfigError(f"--out {out}: the folder holds a run with a different config; "
+                              "use a new folder (or the same config to resume)")
+
+
+def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val: str | Path | None,
+            out: str | Path, *, strategy: str = "auto", smoke: bool = False,
+            overrides: Mapping[str, Any] | None = None) -> TrainingSetup:
+    """Validate everything and build the data cache; no model is built and no step is taken yet."""
+    from seq2exp.models import registry
+    from seq2exp.training.losses import get_loss
+    from seq2exp.training.strategy import choose_precision, choose_strategy, detect_devices
+    from seq2exp.training.transforms import fit_target_transform
+    from seq2exp.utils import sha256_file
+
+    raw = load_config(config) if isinstance(config, (str, Path)) else dict(config)
+    config = resolve_config(raw, smoke=smoke, overrides=overrides)
+    train_path, val_path = _resolve_paths(config, data, val)
+    init_from = config["model"].get("init_from")
+    if init_from and not (Path(init_from) / inference.MODEL_FILE).is_file():
+        raise ConfigError(f"model.init_from: no trained run at {init_from} ({inference.MODEL_FILE} missing)")
+    out = Path(out)
+    devices = detect_devices()
+    strategy_name = choose_strategy(strategy, devices)
+    if strategy_name == "multi_worker":
+        from seq2exp.training.strategy import make_strategy
+
+        make_strategy(strategy_name)  # before any TensorFlow op runs (collectives are configured at start-up)
+    precision = choose_precision(config.get("precision", "float32"), strategy_name, devices)
+    architecture = config["model"]["architecture"]
+    stored_config = {k: v for k, v in config.items() if not k.startswith("_")}
+    stored_config["_smoke"] = config["_smoke"]
+    _check_run_folder(out, stored_config)
+
+    if architecture in KMER_BASELINES:
+        from seq2exp.training.baselines import kmer_model_config
+
+        model_config = kmer_model_config(config["model"].get("config", {}))
+    else:
+        model_config = registry.get(architecture).config(config["model"].get("config"), smoke=config["_smoke"])
+    from seq2exp.data.encoding import Encoder
+
+    encoder = Encoder(model_config["input"])
+    augment = config.get("augment", {})
+    if augment.get("conjoined_rc") and (encoder.spec.kind != "onehot" or encoder.input_shape[-1] != 4):
+        raise ConfigError("augment.conjoined_rc: needs a plain 4-channel one-hot input "
+                          f"(model input is {encoder.spec.kind} {encoder.input_shape})")
+    callbacks = config.get("callbacks") or {}
+    if callbacks.get("reduce_lr_on_plateau") and config["schedule"]["name"] not in ("constant", "plateau"):
+        raise ConfigError("callbacks.reduce_lr_on_plateau: needs schedule.name 'plateau' or 'constant' "
+                          f"(got {config['schedule']['name']!r})")
+    loss = get_loss(config.get("loss", "mse"))
+
+    on_invalid = config["data"].get("on_invalid", "error")
+    cache_root = Path(config["data"].get("cache_dir") or out / "cache")
+    train_cache = _open_cache(train_path, cache_root / "train", on_invalid)
+    if val_path is not None:
+        val_cache = _open_cache(val_path, cache_root / "val", on_invalid)
+        train_indices = np.arange(train_cache.n)
+        val_indices = np.arange(val_cache.n)
+    else:
+        val_cache = train_cache
+        train_indices, val_indices = train_cache.split(float(config["data"]["val_fraction"]),
+                                                       int(config["data"]["split_seed"]))
+    train_indices, val_indices = np.asarray(train_indices), np.asarray(val_indices)
+    if len(train_indices) == 0 or len(val_indices) == 0:
+        raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
+                          "validation rows; both must be non-empty")
+    target_transform = fit_target_transform(config.get("target"),
+                                            np.asarray(train_cache.targets)[train_indices])
+    steps = config.get("steps_per_epoch") or max(1, math.ceil(len(train_indices) / config["batch_size"]))
+    data_info = {"train": str(train_path), "train_sha256": sha256_file(train_path), "n_train": int(len(train_indices)),
+                 "val": str(val_path) if val_path else None,
+                 "val_sha256": sha256_file(val_path) if val_path else None, "n_val": int(len(val_indices)),
+                 "val_fraction": None if val_path else float(config["data"]["val_fraction"]),
+                 "split_seed": None if val_path else int(config["data"]["split_seed"])}
+    return TrainingSetup(config=config, out=out, train_path=train_path, val_path=val_path,
+                         strategy_name=strategy_name, precision=precision, architecture=architecture,
+                         model_config=model_config, encoder=encoder, loss=loss, target_transform=target_transform,
+                         train_cache=train_cache, train_indices=train_indices, val_cache=val_cache,
+                         val_indices=val_indices, steps_per_epoch=int(steps),
+                         total_steps=int(steps) * int(config["epochs"]), data_info=data_info)
+
+
+def _write_config(setup: TrainingSetup) -> None:
+    import yaml
+
+    from seq2exp.utils import atomic_write
+
+    stored = {k: v for k, v in setup.config.items() if not k.startswith("_")}
+    stored["_smoke"] = setup.config["_smoke"]
+    with atomic_write(setup.out / inference.CONFIG_FILE) as handle:
+        yaml.safe_dump(stored, handle, sort_keys=False)
+
+
+def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callable]:
+    """(predict_fn, loss_fn) for :class:`~seq2exp.training.callbacks.ValidationCallback` (no TTA: fast)."""
+    import tensorflow as tf
+
+    graph = inference.PredictionGraph(model, setup.encoder, None, setup.target_transform, None)
+    codes, lengths, measured = setup.validation_data()
+    model_outputs = tf.function(graph.tf_model_outputs, reduce_retracing=True)
+    batch = max(setup.batch_size, 256)
+
+    def predict_fn():
+        parts: dict[str, list] = {}
+        for start in range(0, len(codes), batch):
+            outputs = model_outputs(tf.constant(codes[start:start + batch]), tf.constant(lengths[start:start + batch]))
+            for name, value in outputs.items():
+                parts.setdefault(name, []).append(value)
+        outputs = {name: tf.concat(values, 0) for name, values in parts.items()}
+        outputs["expression_units"] = setup.target_transform.tf_inverse(outputs["expression"]).numpy()
+        return outputs, measured
+
+    y = tf.constant(measured)
+    target = setup.loss.make_target(y, setup.target_transform.tf_forward(y))
+
+    def loss_fn(outputs):
+        return float(tf.reduce_mean(setup.loss.fn(target, outputs[setup.loss.output])))
+
+    return predict_fn, loss_fn
+
+
+def compile_model(setup: TrainingSetup, model, optimizer):
+    """Compile with the loss on the output that has a target (auxiliary add_loss terms are summed by fit)."""
+    jit = setup.config.get("jit_compile", False)
+    model.compile(optimizer=optimizer, loss={setup.loss.output: setup.loss.fn}, jit_compile=jit)
+    return model
+
+
+def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
+    """``model.fit`` under the chosen strategy, resumable; returns a summary."""
+    import keras
+    import tensorflow as tf
+
+    from seq2exp.training import callbacks as cb
+    from seq2exp.training.optimizers import build_optimizer
+    from seq2exp.training.strategy import make_strategy
+
+    config, out = setup.config, setup.out
+    strategy = make_strategy(setup.strategy_name)
+    with strategy.scope():
+        model = setup.build_model()
+        trained = model
+        sam = config.get("sam")
+        if sam:
+            from seq2exp.training.sam import SAMModel
+
+            trained = SAMModel(model, **sam)
+        optimizer = build_optimizer(config["optimizer"], config.get("schedule"), setup.total_steps)
+        compile_model(setup, trained, optimizer)
+        if not trained.built:
+            trained.build((None, *setup.encoder.input_shape))
+        if sam:
+            trained(tf.zeros((1, *setup.encoder.input_shape), setup.encoder.input_dtype))
+        state = cb.restore_checkpoint(trained, out / inference.CHECKPOINT_DIR)
+    start_step = int(state.get("step", 0))
+    predict_fn, loss_fn = validation_functions(setup, model)
+    callbacks_config = config.get("callbacks") or {}
+    stopping = callbacks_config.get("early_stopping") or {}
+    validation = cb.ValidationCallback(
+        predict_fn, loss_fn, out, model, monitor=stopping.get("monitor", "val_pearson"),
+        patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
+        model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
+    callbacks: list = [validation]
+    plateau = callbacks_config.get("reduce_lr_on_plateau")
+    if plateau:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(**{"monitor": "val_loss", **plateau}))
+    swa = None
+    if callbacks_config.get("swa"):
+        swa = cb.StochasticWeightAveraging(**callbacks_config["swa"])
+        callbacks.append(swa)
+    callbacks.append(cb.ResumeCheckpoint(out / inference.CHECKPOINT_DIR, int(config["checkpoint_every"])))
+    if callbacks_config.get("tensorboard", True) and _tensorboard_installed():
+        callbacks.append(keras.callbacks.TensorBoard(str(out / inference.TENSORBOARD_DIR), update_freq="epoch",
+                                                     profile_batch=0, write_graph=False))
+    if verbose is None:
+        verbose = 1 if sys.stderr.isatty() else 2
+    steps, epochs = setup.steps_per_epoch, int(config["epochs"])
+    already_stopped = _early_stopped(validation, stopping)
+    epoch = start_step // steps
+    offset = start_step % steps
+    if offset and not already_stopped and epoch < epochs:
+        # finish the interrupted epoch first (same batches as an uninterrupted run: the stream skips what was done)
+        trained.fit(setup.train_dataset(skip_steps=start_step), epochs=epoch + 1, initial_epoch=epoch,
+                    steps_per_epoch=steps - offset, callbacks=callbacks, verbose=verbose)
+        epoch += 1
+    if epoch < epochs and not validation.stopped and not already_stopped:
+        trained.fit(setup.train_dataset(skip_steps=epoch * steps), epochs=epochs, initial_epoch=epoch,
+                    steps_per_epoch=steps, callbacks=callbacks, verbose=verbose)
+    if swa is not None:
+        swa.apply(model)
+        cb.save_model_atomically(model, out / inference.MODEL_FILE)
+    elif not (out / inference.MODEL_FILE).exists():
+        cb.save_model_atomically(model, out / inference.MODEL_FILE)
+    best = validation.best or {}
+    return {"optimizer_steps": int(keras.ops.convert_to_numpy(trained.optimizer.iterations)),
+            "epochs_run": len(validation.history), "best_epoch": best.get("epoch"),
+            "replicas": int(strategy.num_replicas_in_sync), "params": int(model.count_params()),
+            "best": best, "early_stopped": validation.stopped or already_stopped}
+
+
+def _tensorboard_installed() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        logger.warning("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+        return False
+    return True
+
+
+def _early_stopped(validation, stopping: Mapping[str, Any]) -> bool:
+    patience = stopping.get("patience")
+    best = validation.best
+    if patience is None or best is None or not validation.history:
+        return False
+    return validation.history[-1]["epoch"] - best["epoch"] >= patience
+
+
+def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
+    """Final validation with the run's full prediction graph (TTA + post-processing); write ``RUN/run.json``."""
+    from seq2exp import __version__
+    from seq2exp.data.encoding import codes_to_sequences
+    from seq2exp.training.callbacks import pearson_spearman, write_json_atomically
+    from seq2exp.training.inference import TTA
+
+    codes, lengths, measured = setup.validation_data()
+    info = {
+        "architecture": setup.architecture,
+        "model_config": setup.model_config,
+        "encoding": setup.encoder.spec.to_dict(),
+        "target_transform": setup.target_transform.to_dict(),
+        "tta": TTA.from_dict(setup.config.get("tta")).to_dict(),
+        "postprocess": setup.config.get("postprocess") or [],
+        "loss": {"name": setup.loss.name, "output": setup.loss.output, **setup.loss.params},
+        "data": setup.data_info,
+        "strategy": setup.strategy_name,
+        "precision": setup.precision,
+        "smoke": setup.config["_smoke"],
+        "batch_size": setup.batch_size,
+        "steps_per_epoch": setup.steps_per_epoch,
+        "planned_steps": setup.total_steps,
+        "seq2exp_version": __version__,
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **{k: v for k, v in summary.items() if k != "best"},
+    }
+    write_json_atomically(setup.out / inference.RUN_INFO_FILE, info)
+    run = inference.load_run(setup.out)
+    graph = run.prediction_graph()
+    sequences = codes_to_sequences(codes, lengths)
+    raw = graph.predict_outputs(sequences)["expression"]
+    pearson, spearman = pearson_spearman(raw, measured)
+    metrics = {"val_pearson": pearson, "val_spearman": spearman, "n_val": int(len(measured)),
+               "best_epoch_metrics": summary.get("best", {})}
+    if graph.batch_postprocess:
+        final = graph.predict(sequences)
+        metrics["val_pearson_postprocessed"], metrics["val_spearman_postprocessed"] = pearson_spearman(final, measured)
+    info["metrics"] = metrics
+    write_json_atomically(setup.out / inference.RUN_INFO_FILE, info)
+    run.info, run.metrics = info, metrics
+    return run
+
+
+def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None, val: str | Path | None = None,
+          out: str | Path = "run", strategy: str = "auto", *, smoke: bool = False,
+          overrides: Mapping[str, Any] | None = None, verbose: int | None = None) -> inference.Run:
+    """Train the model a config describes and return the loaded :class:`~seq2exp.training.inference.Run`.
+
+    Args:
+        config: a config dict or the path of a YAML config (``training/configs/<team>.yaml``).
+        data: the DREAM training file (else ``data.train`` of the config).
+        val: a separate validation file (else a seeded ``data.val_fraction`` split of ``data``).
+        out: the run folder; an existing one with the same config is resumed.
+        strategy: ``auto``, ``default``, ``one_device``, ``mirrored``, ``multi_worker`` or ``tpu``.
+        smoke: train the tiny version (the architecture's smoke config + the config's ``smoke`` section).
+        overrides: a dict deep-merged into the config last (e.g. ``{"epochs": 1}``).
+        verbose: Keras progress output (default: a progress bar on a terminal, one line per epoch otherwise).
+    """
+    import keras
+
+    setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides)
+    setup.out.mkdir(parents=True, exist_ok=True)
+    _write_config(setup)
+    keras.utils.set_random_seed(setup.seed)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(setup.precision)
+    try:
+        if setup.architecture in KMER_BASELINES:
+            from seq2exp.training.baselines import fit_kmer_ridge_run
+
+            summary = fit_kmer_ridge_run(setup)
+        elif setup.strategy_name == "multi_worker":
+            from seq2exp.training.multiworker import fit_multi_worker
+
+            summary = fit_multi_worker(setup)
+        else:
+            summary = _fit_keras(setup, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    return finish_run(setup, summary)

@@ -1,0 +1,262 @@
+"""Prediction from a trained run: ONE TensorFlow graph for in-process prediction and for the exported serving graph.
+
+``PredictionGraph.tf_predict_codes(codes, lengths)`` does, in TensorFlow:
+
+1. test-time augmentation (:class:`TTA`: reverse complement and +-k bp shifts, done by ``Encoder.tf_encode(...,
+   reverse=, shift=)`` with ``seq2exp.data.encoding``'s code augmentations), each variant run through the model;
+2. the mean of the variants' outputs (``expression`` and, for bin models, the ``bins`` probabilities) — for BHI
+   this is the post-hoc reverse-complement conjoining;
+3. the inverse target transform (:mod:`seq2exp.training.transforms`), back to expression units;
+4. the *graph* post-processing steps (:mod:`seq2exp.training.postprocess`, e.g. BHI's normal-CDF flattening).
+
+*Batch* post-processing steps (rank / quantile transforms of NAD and High Schoolers) need every prediction of the
+set, so they are applied by :meth:`PredictionGraph.predict` (and ``seq2exp predict``) after the graph, never inside
+it: a served model returns the values before those steps.
+
+A run folder (written by :func:`seq2exp.training.train`) holds::
+
+    RUN/config.yaml    the training config actually used
+    RUN/model.keras    the best model by validation Pearson r
+    RUN/run.json       architecture, encoding spec, target transform, tta, postprocess, data sha256, metrics
+    RUN/metrics.csv    per-epoch metrics (also RUN/metrics.json)
+    RUN/checkpoints/   resumable training state (BackupAndRestore)
+    RUN/tensorboard/   TensorBoard logs
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from seq2exp.errors import ConfigError
+from seq2exp.training import postprocess as postprocess_lib
+from seq2exp.training.transforms import TargetTransform
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.keras"
+RUN_INFO_FILE = "run.json"
+METRICS_CSV = "metrics.csv"
+METRICS_JSON = "metrics.json"
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+
+
+@dataclass(frozen=True)
+class TTA:
+    """Test-time augmentation: average the model over the reverse complement and +-k bp shifts.
+
+    Config form: ``tta: {reverse_complement: true, shifts: [-2, -1, 0, 1, 2]}`` (BHI); ``{reverse_complement: true}``
+    (autosome); ``{}`` or ``null`` for none. Shift 0 is always included.
+    """
+
+    reverse_complement: bool = False
+    shifts: tuple[int, ...] = (0,)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "TTA":
+        data = dict(data or {})
+        unknown = sorted(set(data) - {"reverse_complement", "shifts"})
+        if unknown:
+            raise ConfigError(f"tta: unknown key(s) {unknown}; valid: reverse_complement, shifts")
+        rc = data.get("reverse_complement", False)
+        if not isinstance(rc, bool):
+            raise ConfigError(f"tta.reverse_complement: expected true/false, got {rc!r}")
+        shifts = data.get("shifts", [0])
+        if not isinstance(shifts, (list, tuple)) or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                             for s in shifts):
+            raise ConfigError(f"tta.shifts: expected a list of integers, got {shifts!r}")
+        return cls(rc, tuple(sorted(set(shifts) | {0})))
+
+    def to_dict(self) -> dict:
+        return {"reverse_complement": self.reverse_complement, "shifts": list(self.shifts)}
+
+    def variants(self) -> list[tuple[int, bool]]:
+        """(shift, reverse) pairs the prediction averages over."""
+        strands = (False, True) if self.reverse_complement else (False,)
+        return [(shift, reverse) for shift in self.shifts for reverse in strands]
+
+
+def _as_output_dict(outputs) -> dict:
+    """Normalise a model's outputs to a float32 dict with ``expression`` [B] (other outputs kept as they are)."""
+    import tensorflow as tf
+
+    if not isinstance(outputs, Mapping):
+        outputs = {"expression": outputs}
+    result = {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
+    result["expression"] = tf.reshape(result["expression"], [-1])
+    return result
+
+
+class PredictionGraph:
+    """Model + encoder + TTA + target transform + post-processing as one TensorFlow computation."""
+
+    def __init__(self, model, encoder, tta: TTA | Mapping | None = None,
+                 target_transform: TargetTransform | Mapping | None = None,
+                 postprocess: Sequence[Mapping[str, Any]] | None = None):
+        self.model = model
+        self.encoder = encoder
+        self.tta = tta if isinstance(tta, TTA) else TTA.from_dict(tta)
+        self.target_transform = (target_transform if isinstance(target_transform, TargetTransform)
+                                 else TargetTransform.from_dict(target_transform))
+        self.postprocess = postprocess_lib.validate_postprocess(postprocess)
+        self.has_bins = "bins" in _output_names(model)
+        self._compiled = None
+
+    # --- TensorFlow graph pieces (also used by the serving export) ---------------------------------------------
+    def tf_model_outputs(self, codes, lengths) -> dict:
+        """Mean of the model outputs over the TTA variants, in the model's target units.
+
+        Each variant is ``Encoder.tf_encode(codes, lengths, reverse=..., shift=...)``: the encoder shifts the row
+        along the construct (filling from the real vector flanks, ``seq2exp.data.encoding.shift_codes``) and
+        reverse-complements the model's input window (``reverse_complement_codes``; sets ``is_reverse`` when the
+        spec has that channel), so TTA and training augmentation share one definition.
+        """
+        import tensorflow as tf
+
+        codes = tf.convert_to_tensor(codes)
+        lengths = tf.cast(tf.convert_to_tensor(lengths), tf.int32)
+        total: dict | None = None
+        variants = self.tta.variants()
+        for shift, reverse in variants:
+            inputs = self.encoder.tf_encode(codes, lengths, reverse=reverse, shift=shift if shift else None)
+            outputs = _as_output_dict(self.model(inputs, training=False))
+            total = outputs if total is None else {k: total[k] + outputs[k] for k in total}
+        return {k: v / float(len(variants)) for k, v in total.items()}
+
+    def tf_predict_codes(self, codes, lengths) -> dict:
+        """codes [B, L] + lengths [B] -> ``{"expression": [B]}`` (+ ``"bins": [B, 18]`` for bin models)."""
+        averaged = self.tf_model_outputs(codes, lengths)
+        model_units = averaged["expression"]
+        expression = self.target_transform.tf_inverse(model_units)
+        expression = postprocess_lib.apply_graph_steps(self.postprocess, model_units, expression)
+        result = {"expression": expression}
+        if "bins" in averaged:
+            result["bins"] = averaged["bins"]
+        return result
+
+    def tf_predict_strings(self, sequences) -> dict:
+        """string [B] -> outputs; a bad letter / empty / over-long string fails naming the row."""
+        from seq2exp.data import encoding
+
+        codes, lengths = encoding.tf_strings_to_codes(sequences, self.encoder.max_sequence_length)
+        return self.tf_predict_codes(codes, lengths)
+
+    # --- in-process prediction ----------------------------------------------------------------------------------
+    def _compiled_predict(self):
+        import tensorflow as tf
+
+        if self._compiled is None:
+            self._compiled = tf.function(
+                self.tf_predict_codes,
+                input_signature=[tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None], tf.int32)],
+            )
+        return self._compiled
+
+    def predict_outputs(self, sequences: Sequence[str], batch_size: int = 1024) -> dict[str, np.ndarray]:
+        """All graph outputs for ``sequences`` (before batch post-processing)."""
+        from seq2exp.data import encoding
+
+        predict = self._compiled_predict()
+        chunks: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(sequences), batch_size):
+            codes, lengths = encoding.sequences_to_codes(list(sequences[start:start + batch_size]),
+                                                         max_length=self.encoder.max_sequence_length)
+            outputs = predict(np.asarray(codes, dtype=np.uint8), np.asarray(lengths, dtype=np.int32))
+            for name, value in outputs.items():
+                chunks.setdefault(name, []).append(value.numpy())
+        if not chunks:
+            empty = {"expression": np.zeros([0], np.float32)}
+            if self.has_bins:
+                empty["bins"] = np.zeros([0, 18], np.float32)
+            return empty
+        return {name: np.concatenate(parts) for name, parts in chunks.items()}
+
+    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
+        """Expression predictions for ``sequences``: the graph, then the batch post-processing steps."""
+        expression = self.predict_outputs(sequences, batch_size)["expression"]
+        return postprocess_lib.apply_batch_steps(self.postprocess, expression)
+
+    @property
+    def batch_postprocess(self) -> list[dict]:
+        """The steps :meth:`predict` applies after the graph (empty for most runs)."""
+        return postprocess_lib.batch_steps(self.postprocess)
+
+
+def _output_names(model) -> list[str]:
+    """Names of a model's outputs: the keys of a functional model's output dict, else its ``output_names``."""
+    try:
+        output = model.output
+    except (AttributeError, ValueError):
+        output = None
+    if isinstance(output, Mapping):
+        return list(output)
+    return list(getattr(model, "output_names", None) or ["expression"])
+
+
+@dataclass
+class Run:
+    """A trained run folder, loaded: ``.model``, ``.config``, ``.info`` (run.json), ``.encoder``."""
+
+    path: Path
+    model: Any
+    config: dict
+    info: dict
+    encoder: Any = None
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def target_transform(self) -> TargetTransform:
+        return TargetTransform.from_dict(self.info.get("target_transform"))
+
+    @property
+    def tta(self) -> TTA:
+        return TTA.from_dict(self.info.get("tta"))
+
+    @property
+    def postprocess(self) -> list[dict]:
+        return postprocess_lib.validate_postprocess(self.info.get("postprocess"))
+
+    def prediction_graph(self, *, tta: TTA | Mapping | None = None) -> PredictionGraph:
+        """The prediction graph of this run (its recorded TTA unless ``tta`` overrides it)."""
+        return PredictionGraph(self.model, self.encoder, self.tta if tta is None else tta,
+                               self.target_transform, self.postprocess)
+
+    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
+        return self.prediction_graph().predict(sequences, batch_size)
+
+
+def load_run(path: str | Path, *, compile: bool = False) -> Run:
+    """Load a run folder written by :func:`seq2exp.training.train`."""
+    import yaml
+
+    path = Path(path)
+    for name in (RUN_INFO_FILE, MODEL_FILE):
+        if not (path / name).exists():
+            raise ConfigError(f"{path}: not a training run folder ({name} missing)")
+    info = json.loads((path / RUN_INFO_FILE).read_text())
+    config = yaml.safe_load((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).exists() else {}
+    model = load_model_file(path / MODEL_FILE, compile=compile)
+    from seq2exp.data.encoding import Encoder
+
+    return Run(path=path, model=model, config=config or {}, info=info,
+               encoder=Encoder(info["encoding"]), metrics=info.get("metrics", {}))
+
+
+def load_model_file(path: str | Path, *, compile: bool = False):
+    """``keras.models.load_model`` after importing every registered architecture's custom layers."""
+    import keras
+
+    try:
+        from seq2exp.models import registry
+
+        registry.names()  # imports the zoo: registers the custom layers (keras serializable)
+    except Exception as error:  # noqa: BLE001 - a broken zoo module must not hide a loadable model
+        logger.warning("could not import the model zoo: %s", error)
+
+    return keras.models.load_model(str(path), compile=compile)

@@ -1,0 +1,209 @@
+"""Optimisers and learning-rate schedules, chosen by name from a config.
+
+``optimizer: {name: adamw, learning_rate: 0.005, weight_decay: 0.01, ema: null, clipnorm: null}`` and
+``schedule: {name: one_cycle, pct_start: 0.3, div_factor: 25}``. The schedule multiplies nothing: it *is* the
+learning rate, with ``optimizer.learning_rate`` as its peak/base value. ``total_steps`` is filled in by the driver.
+
+Optimisers: adam, adamw, adamax, radam (written here; Keras has none), lion, rmsprop, sgd. Any of them takes
+``ema`` (Keras's built-in exponential moving average of the weights, swapped in at the end of ``fit``),
+``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+Schedules: constant, one_cycle (PyTorch OneCycleLR, cosine annealing), cosine (with linear warm-up), noam
+(Transformer warm-up / inverse square root), piecewise, linear (NAD's LinearLR), plateau (= constant here; the
+``reduce_lr_on_plateau`` callback lowers it). SAM/GSAM is a model wrapper: :mod:`seq2exp.training.sam`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping
+
+import keras
+from keras import ops
+
+from seq2exp.errors import ConfigError
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """PyTorch ``OneCycleLR`` (two phases, cosine annealing): ``max_lr/div_factor`` -> ``max_lr`` over
+    ``pct_start`` of the steps, then down to ``max_lr/(div_factor*final_div_factor)``."""
+
+    def __init__(self, max_lr: float, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4):
+        self.max_lr, self.total_steps, self.pct_start = float(max_lr), int(total_steps), float(pct_start)
+        self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        initial = self.max_lr / self.div_factor
+        final = initial / self.final_div_factor
+        up_end = max(float(self.pct_start * self.total_steps) - 1.0, 1.0)
+        down_len = max(float(self.total_steps - 1) - up_end, 1.0)
+
+        def cosine(start, end, fraction):
+            fraction = ops.clip(fraction, 0.0, 1.0)
+            return end + (start - end) / 2.0 * (1.0 + ops.cos(math.pi * fraction))
+
+        return ops.where(step <= up_end, cosine(initial, self.max_lr, step / up_end),
+                         cosine(self.max_lr, final, (step - up_end) / down_len))
+
+    def get_config(self):
+        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
+                "div_factor": self.div_factor, "final_div_factor": self.final_div_factor}
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up over ``warmup_steps`` then cosine decay to ``alpha * base_lr`` at ``total_steps``."""
+
+    def __init__(self, base_lr: float, total_steps: int, warmup_steps: int = 0, alpha: float = 0.0):
+        self.base_lr, self.total_steps = float(base_lr), int(total_steps)
+        self.warmup_steps, self.alpha = int(warmup_steps), float(alpha)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warm = self.base_lr * (step + 1.0) / max(float(self.warmup_steps), 1.0)
+        fraction = ops.clip((step - self.warmup_steps) / max(float(self.total_steps - self.warmup_steps), 1.0), 0, 1)
+        decayed = self.base_lr * (self.alpha + (1 - self.alpha) * 0.5 * (1.0 + ops.cos(math.pi * fraction)))
+        return ops.where(step < self.warmup_steps, warm, decayed)
+
+    def get_config(self):
+        return {"base_lr": self.base_lr, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
+                "alpha": self.alpha}
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class Noam(keras.optimizers.schedules.LearningRateSchedule):
+    """Transformer schedule ``scale * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)`` (Unlock_DNA)."""
+
+    def __init__(self, d_model: int = 512, warmup_steps: int = 12500, scale: float = 1.0):
+        self.d_model, self.warmup_steps, self.scale = int(d_model), int(warmup_steps), float(scale)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32") + 1.0
+        return self.scale * self.d_model ** -0.5 * ops.minimum(ops.power(step, -0.5),
+                                                               step * float(self.warmup_steps) ** -1.5)
+
+    def get_config(self):
+        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class LinearFactor(keras.optimizers.schedules.LearningRateSchedule):
+    """PyTorch ``LinearLR``: the factor goes linearly from ``start_factor`` to ``end_factor`` over ``total_steps``."""
+
+    def __init__(self, base_lr: float, total_steps: int, start_factor: float = 1.0, end_factor: float = 0.01):
+        self.base_lr, self.total_steps = float(base_lr), int(total_steps)
+        self.start_factor, self.end_factor = float(start_factor), float(end_factor)
+
+    def __call__(self, step):
+        fraction = ops.clip(ops.cast(step, "float32") / max(float(self.total_steps), 1.0), 0.0, 1.0)
+        return self.base_lr * (self.start_factor + (self.end_factor - self.start_factor) * fraction)
+
+    def get_config(self):
+        return {"base_lr": self.base_lr, "total_steps": self.total_steps, "start_factor": self.start_factor,
+                "end_factor": self.end_factor}
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class RAdam(keras.optimizers.Optimizer):
+    """Rectified Adam (Liu et al. 2020), as PyTorch's ``torch.optim.RAdam`` (BUGF); decoupled ``weight_decay``."""
+
+    def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8, name="radam", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._momentums, self._velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        beta_1, beta_2 = ops.cast(self.beta_1, variable.dtype), ops.cast(self.beta_2, variable.dtype)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - beta_2))
+        beta_1_power, beta_2_power = ops.power(beta_1, step), ops.power(beta_2, step)
+        m_hat = m / (1 - beta_1_power)
+        rho_inf = 2.0 / (1.0 - beta_2) - 1.0
+        rho_t = rho_inf - 2.0 * step * beta_2_power / (1.0 - beta_2_power)
+        safe_rho = ops.maximum(rho_t, 5.0 + 1e-3)
+        rect = ops.sqrt((safe_rho - 4) * (safe_rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * safe_rho))
+        adaptive = ops.sqrt(1 - beta_2_power) / (ops.sqrt(v) + self.epsilon)
+        update = ops.where(rho_t > 5.0, m_hat * rect * adaptive, m_hat)
+        self.assign_sub(variable, lr * update)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
+        return config
+
+
+_COMMON = {"learning_rate", "ema", "ema_momentum", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay"}
+OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
+    "adam": (keras.optimizers.Adam, frozenset({"beta_1", "beta_2", "epsilon", "amsgrad"})),
+    "adamw": (keras.optimizers.AdamW, frozenset({"beta_1", "beta_2", "epsilon", "amsgrad"})),
+    "adamax": (keras.optimizers.Adamax, frozenset({"beta_1", "beta_2", "epsilon"})),
+    "radam": (RAdam, frozenset({"beta_1", "beta_2", "epsilon"})),
+    "lion": (keras.optimizers.Lion, frozenset({"beta_1", "beta_2"})),
+    "rmsprop": (keras.optimizers.RMSprop, frozenset({"rho", "momentum", "epsilon", "centered"})),
+    "sgd": (keras.optimizers.SGD, frozenset({"momentum", "nesterov"})),
+}
+
+SCHEDULES: dict[str, tuple[Callable[[float, int, dict], Any], frozenset]] = {
+    "constant": (lambda lr, total, p: lr, frozenset()),
+    "plateau": (lambda lr, total, p: lr, frozenset()),
+    "one_cycle": (lambda lr, total, p: OneCycle(lr, total, **p),
+                  frozenset({"pct_start", "div_factor", "final_div_factor"})),
+    "cosine": (lambda lr, total, p: WarmupCosine(lr, total, **p), frozenset({"warmup_steps", "alpha"})),
+    "noam": (lambda lr, total, p: Noam(**p), frozenset({"d_model", "warmup_steps", "scale"})),
+    "piecewise": (lambda lr, total, p: keras.optimizers.schedules.PiecewiseConstantDecay(p["boundaries"], p["values"]),
+                  frozenset({"boundaries", "values"})),
+    "linear": (lambda lr, total, p: LinearFactor(lr, total, **p), frozenset({"start_factor", "end_factor"})),
+}
+
+
+def _check_params(section: str, name: str, params: Mapping[str, Any], allowed: frozenset) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ConfigError(f"{section}: unknown parameter(s) {unknown} for {name!r}; valid: {sorted(allowed)}")
+
+
+def validate_optimizer(spec: Mapping[str, Any], schedule: Mapping[str, Any] | None) -> None:
+    """Check names and parameters of the ``optimizer`` and ``schedule`` entries (no TensorFlow work)."""
+    name = spec.get("name")
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"optimizer.name: unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    _check_params("optimizer", name, {k: v for k, v in spec.items() if k != "name"}, OPTIMIZERS[name][1] | _COMMON)
+    schedule = dict(schedule or {"name": "constant"})
+    sname = schedule.get("name")
+    if sname not in SCHEDULES:
+        raise ConfigError(f"schedule.name: unknown schedule {sname!r}; choose one of: {', '.join(SCHEDULES)}")
+    params = {k: v for k, v in schedule.items() if k != "name"}
+    _check_params("schedule", sname, params, SCHEDULES[sname][1])
+    if sname == "piecewise" and ("boundaries" not in params or "values" not in params):
+        raise ConfigError("schedule: 'piecewise' needs 'boundaries' and 'values'")
+
+
+def build_optimizer(spec: Mapping[str, Any], schedule: Mapping[str, Any] | None, total_steps: int):
+    """A Keras optimizer for the config's ``optimizer``/``schedule`` entries over ``total_steps`` steps."""
+    validate_optimizer(spec, schedule)
+    params = {k: v for k, v in spec.items() if k != "name" and v is not None}
+    learning_rate = float(params.pop("learning_rate", 1e-3))
+    schedule = dict(schedule or {"name": "constant"})
+    sname = schedule.pop("name")
+    lr = SCHEDULES[sname][0](learning_rate, max(int(total_steps), 1), schedule)
+    ema = params.pop("ema", None)
+    if ema:
+        params["use_ema"] = True
+        params["ema_momentum"] = float(params.pop("ema_momentum", ema if isinstance(ema, float) else 0.99))
+    else:
+        params.pop("ema_momentum", None)
+    optimizer_class = OPTIMIZERS[spec["name"]][0]
+    if "weight_decay" in params and spec["name"] not in ("adamw",):
+        params["weight_decay"] = float(params["weight_decay"])
+    return optimizer_class(learning_rate=lr, **params)

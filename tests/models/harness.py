@@ -1,0 +1,274 @@
+"""Shared model test harness (keras-hub ``test_case`` style), used for every registered architecture.
+
+``tests/models/test_registry.py`` runs these checks for every name in ``seq2exp.models.names()``, so an architecture
+registered by any module of ``seq2exp.models.zoo`` is covered automatically. Per-architecture test files may call
+the same helpers for extra checks. Stable API (other test files rely on it):
+
+- ``demo_examples(path, n, seed=0) -> (sequences, expression)``: real rows of the DREAM demo file.
+- ``encode(config, sequences, *, reverse=False, singleton=None) -> np.ndarray``: the model input the data layer
+  produces for ``config["input"]`` (``seq2exp.data.encoding.Encoder``; a small local one-hot stands in until the
+  data layer exists).
+- ``head_targets(head, expression) -> dict``: training targets for ``model.fit`` (``expression`` scaled to [0, 1];
+  plus 18-bin soft targets for ``bins`` heads).
+- ``compile_for_head(model, head, learning_rate=1e-3)``: MSE on ``expression`` or KL divergence on ``bins``.
+- ``assert_param_count(architecture, model, tolerance=0.10)``.
+- ``assert_outputs(model, outputs, head, batch_size)``: output names, shapes, dtypes, finite values.
+- ``assert_keras_round_trip(model, inputs, folder)``: ``.keras`` save -> ``load_model`` -> same outputs.
+- ``assert_export_safe(model, inputs, folder)``: ``tf.saved_model.save`` of a ``tf.function`` calling the model,
+  reloaded, gives the same outputs.
+- ``assert_training_lowers_loss(model, head, inputs, expression, epochs=10)``: ``model.fit`` on a fixed batch.
+- ``two_replica_strategy()`` / ``assert_builds_under_strategy(architecture, inputs)``.
+
+Importing this module splits the CPU into two logical devices (if TensorFlow is not initialised yet) so that a
+``MirroredStrategy`` with two replicas can be tested on a one-CPU machine (see ``../shared/KNOWN_ISSUES.md``).
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+N_BINS = 18
+EXPRESSION_SCALE = 17.0  # demo expressions are on the 0-17 bin scale; targets are scaled to [0, 1]
+
+
+def _configure_logical_cpus(count: int = 2) -> None:
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+        )
+    except (RuntimeError, ValueError):  # TensorFlow already initialised (or configured by someone else)
+        pass
+
+
+_configure_logical_cpus()
+
+
+# ----------------------------------------------------------------------------------------------- demo data
+def demo_examples(path: Path | str, n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """``n`` random rows (sequence, expression) of a DREAM training file, chosen reproducibly."""
+    sequences: list[str] = []
+    values: list[float] = []
+    with open(path) as handle:
+        for line in handle:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) >= 2 and fields[0]:
+                sequences.append(fields[0].upper())
+                values.append(float(fields[1]))
+    rows = np.random.default_rng(seed).choice(len(sequences), size=min(n, len(sequences)), replace=False)
+    return [sequences[i] for i in rows], np.asarray([values[i] for i in rows], dtype=np.float32)
+
+
+def _data_encoder(spec: Mapping[str, Any]):
+    """``seq2exp.data.encoding.Encoder(spec)`` when the data layer is importable, else ``None``."""
+    if importlib.util.find_spec("seq2exp.data.encoding") is None:
+        return None
+    from seq2exp.data.encoding import Encoder
+
+    return Encoder(dict(spec))
+
+
+def _local_encode(spec: Mapping[str, Any], sequences: Sequence[str], reverse: bool, singleton) -> np.ndarray:
+    """Stand-in for the data layer's encoder (N padding, one-hot / tokens only)."""
+    kind = spec.get("kind", "onehot")
+    length = int(spec.get("length", 110))
+    letters = spec.get("token_order", "ACGTN") if kind == "tokens" else "ACGTN"
+    codes = np.full((len(sequences), length), 5, dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        if spec.get("region", "full") == "variable" and len(sequence) > 30:
+            sequence = sequence[17:-13]
+        if reverse:
+            sequence = sequence[::-1].translate(str.maketrans("ACGT", "TGCA"))
+        sequence = sequence[:length]
+        codes[row, : len(sequence)] = [letters.index(base) for base in sequence]
+    if kind == "tokens":
+        return np.where(codes == 5, int(spec.get("pad_token", 5)), codes).astype(np.int32)
+    if kind != "onehot":
+        raise NotImplementedError(f"the local stand-in encoder cannot make {kind!r} inputs")
+    table = np.zeros((6, 4), dtype=np.float32)
+    table[:4] = np.eye(4)
+    table[4] = float(spec.get("n_value", 0.25))
+    channels = [table[codes]]
+    if spec.get("rc_channel"):
+        channels.append(np.full((len(sequences), length, 1), float(reverse), dtype=np.float32))
+    if spec.get("singleton_channel"):
+        flags = np.zeros(len(sequences)) if singleton is None else np.asarray(singleton, dtype=np.float32)
+        channels.append(np.broadcast_to(flags[:, None, None], (len(sequences), length, 1)).astype(np.float32))
+    return np.concatenate(channels, axis=-1)
+
+
+def encode(config: Mapping[str, Any], sequences: Sequence[str], *, reverse: bool = False, singleton=None):
+    """The model input for ``sequences`` under the model config's ``"input"`` encoding spec."""
+    spec = config["input"]
+    encoder = _data_encoder(spec)
+    if encoder is None:
+        return _local_encode(spec, sequences, reverse, singleton)
+    return np.asarray(encoder.encode(list(sequences), reverse=reverse, singleton=singleton))
+
+
+# ----------------------------------------------------------------------------------------------- targets/losses
+def soft_bins(expression: np.ndarray, n_bins: int = N_BINS, shift: float = 0.5, scale: float = 0.5) -> np.ndarray:
+    """Autosome's soft 18-bin targets (uses the data layer's ``soft_bin_targets`` when it exists)."""
+    if importlib.util.find_spec("seq2exp.data.encoding") is not None:
+        from seq2exp.data import encoding
+
+        if hasattr(encoding, "soft_bin_targets"):
+            return np.asarray(encoding.soft_bin_targets(np.asarray(expression, np.float32), n_bins, shift, scale))
+    from scipy.stats import norm
+
+    edges = np.concatenate([[-np.inf], np.arange(1, n_bins, dtype=np.float64), [np.inf]])
+    cdf = norm.cdf((edges[None, :] - (np.asarray(expression, np.float64)[:, None] + shift)) / scale)
+    return (cdf[:, 1:] - cdf[:, :-1]).astype(np.float32)
+
+
+def head_targets(head: str, expression: np.ndarray) -> dict[str, np.ndarray]:
+    """``model.fit`` targets: ``expression`` scaled to [0, 1] (fits sigmoid/ReLU/linear outputs) or ``bins``."""
+    if head == "bins":
+        return {"bins": soft_bins(expression)}
+    return {"expression": (np.asarray(expression, np.float32) / EXPRESSION_SCALE).clip(0.0, 1.0)}
+
+
+def compile_for_head(model: keras.Model, head: str, learning_rate: float = 1e-3) -> keras.Model:
+    """Compile for a quick fit: KL divergence on ``bins`` for bin heads, MSE on ``expression`` otherwise."""
+    loss = {"bins": keras.losses.KLDivergence()} if head == "bins" else {"expression": keras.losses.MeanSquaredError()}
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, jit_compile=False)
+    return model
+
+
+# ----------------------------------------------------------------------------------------------- checks
+def count_params(model: keras.Model) -> int:
+    """Trainable + non-trainable weights (as the teams' counts, which include e.g. BatchNorm statistics only in
+    PyTorch buffers: use ``trainable_params`` to compare against PyTorch ``parameters()``)."""
+    return int(sum(math.prod(weight.shape) for weight in model.weights))
+
+
+def trainable_params(model: keras.Model) -> int:
+    """Trainable parameters (PyTorch ``sum(p.numel() for p in model.parameters())`` counts these)."""
+    return int(sum(math.prod(weight.shape) for weight in model.trainable_weights))
+
+
+def assert_param_count(architecture, model: keras.Model, tolerance: float = 0.10) -> int:
+    """The model's trainable parameters are within ``tolerance`` of the architecture's ``paper_params``."""
+    n_params = trainable_params(model)
+    expected = architecture.paper_params
+    assert expected, f"{architecture.name}: no paper_params to compare against"
+    ratio = n_params / expected
+    assert abs(ratio - 1.0) <= tolerance, (
+        f"{architecture.name}: {n_params:,} trainable parameters vs paper {expected:,} (ratio {ratio:.3f})"
+    )
+    return n_params
+
+
+def as_numpy_outputs(outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return {name: np.asarray(keras.ops.convert_to_numpy(value)) for name, value in outputs.items()}
+
+
+def assert_outputs(model: keras.Model, outputs: Mapping[str, Any], head: str, batch_size: int) -> None:
+    """Dict outputs per DESIGN.md: ``expression`` [B] float32 always, ``bins`` [B, 18] probabilities for bins."""
+    assert_single_named_input(model)
+    assert isinstance(outputs, Mapping), f"outputs must be a dict, got {type(outputs).__name__}"
+    values = as_numpy_outputs(outputs)
+    assert "expression" in values, f"no 'expression' output: {sorted(values)}"
+    assert values["expression"].shape == (batch_size,), values["expression"].shape
+    assert values["expression"].dtype == np.float32, values["expression"].dtype
+    assert np.isfinite(values["expression"]).all()
+    if head == "bins":
+        bins = values["bins"]
+        assert bins.shape == (batch_size, N_BINS), bins.shape
+        np.testing.assert_allclose(bins.sum(axis=1), 1.0, rtol=1e-4)
+        expected_bin = (bins * np.arange(N_BINS, dtype=np.float32)).sum(axis=1)
+        np.testing.assert_allclose(values["expression"], expected_bin, rtol=1e-4, atol=1e-4)
+
+
+def assert_single_named_input(model: keras.Model) -> None:
+    """One input, named ``inputs``."""
+    assert len(model.inputs) == 1, f"{len(model.inputs)} inputs"
+    name = model.inputs[0].name
+    assert name == "inputs" or name.startswith("inputs"), f"input is named {name!r}, not 'inputs'"
+
+
+def assert_keras_round_trip(model: keras.Model, inputs: np.ndarray, folder: Path) -> keras.Model:
+    """``model.save(.keras)`` then ``keras.models.load_model`` gives the same inference outputs."""
+    path = Path(folder) / f"{model.name}.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    before = as_numpy_outputs(model(inputs, training=False))
+    after = as_numpy_outputs(restored(inputs, training=False))
+    assert sorted(before) == sorted(after)
+    for name in before:
+        np.testing.assert_allclose(after[name], before[name], rtol=1e-5, atol=1e-5, err_msg=name)
+    return restored
+
+
+def assert_export_safe(model: keras.Model, inputs: np.ndarray, folder: Path) -> None:
+    """A ``tf.function`` calling the model saves as a SavedModel and reloads with the same outputs."""
+
+    class Exported(tf.Module):
+        def __init__(self, wrapped: keras.Model):
+            super().__init__()
+            self.model = wrapped
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *inputs.shape[1:]], tf.as_dtype(inputs.dtype))])
+        def predict(self, batch):
+            return self.model(batch, training=False)
+
+    path = str(Path(folder) / "saved_model")
+    tf.saved_model.save(Exported(model), path)
+    reloaded = tf.saved_model.load(path)
+    before = as_numpy_outputs(model(inputs, training=False))
+    after = as_numpy_outputs(reloaded.predict(tf.constant(inputs)))
+    for name in before:
+        np.testing.assert_allclose(after[name], before[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def assert_training_lowers_loss(
+    model: keras.Model, head: str, inputs: np.ndarray, expression: np.ndarray, epochs: int = 10,
+    learning_rate: float = 1e-3,
+) -> list[float]:
+    """``model.fit`` on one fixed batch of real data: the mean loss of the last 3 epochs is below the first's."""
+    compile_for_head(model, head, learning_rate)
+    history = model.fit(inputs, head_targets(head, expression), batch_size=len(inputs), epochs=epochs,
+                        shuffle=False, verbose=0)
+    losses = [float(value) for value in history.history["loss"]]
+    assert all(np.isfinite(losses)), losses
+    assert np.mean(losses[-3:]) < losses[0], f"loss did not go down: {losses}"
+    return losses
+
+
+def two_replica_strategy() -> tf.distribute.MirroredStrategy:
+    """``MirroredStrategy`` over the logical CPUs (two when this module was imported before TF initialised)."""
+    devices = [device.name for device in tf.config.list_logical_devices("CPU")][:2]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def assert_builds_under_strategy(architecture, inputs: np.ndarray, overrides: Mapping | None = None) -> None:
+    """The model builds inside ``strategy.scope()`` (mirrored variables) and runs a distributed forward pass."""
+    strategy = two_replica_strategy()
+    with strategy.scope():
+        model = architecture.build(overrides, smoke=True)
+    variable = model.weights[0]
+    assert strategy.extended.variable_created_in_scope(getattr(variable, "value", variable)), (
+        "model variables were not created in the strategy's scope"
+    )
+    dataset = tf.data.Dataset.from_tensor_slices(inputs).batch(len(inputs))
+    distributed = strategy.experimental_distribute_dataset(dataset)
+
+    @tf.function
+    def step(batch):
+        return strategy.run(lambda x: model(x, training=False)["expression"], args=(batch,))
+
+    for batch in distributed:
+        per_replica = strategy.experimental_local_results(step(batch))
+        total = sum(int(tf.shape(value)[0]) for value in per_replica)
+        assert total == len(inputs)

@@ -1,0 +1,112 @@
+"""Every registered architecture (any zoo module, any helper) through the shared harness, plus the registry itself.
+
+Real size: parameter count vs ``paper_params`` (+-10%) and a forward pass on real demo sequences (small batch).
+Smoke size (``SMOKE_CONFIG``): ``.keras`` round trip, SavedModel export of a ``tf.function``, a few ``model.fit``
+steps that lower the loss, and a build + distributed forward pass under ``MirroredStrategy``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import keras
+import pytest
+
+from tests.models import harness  # noqa: I001  (configures two logical CPUs before TensorFlow starts)
+from seq2exp import models
+from seq2exp.errors import ConfigError
+
+NAMES = models.names()
+
+
+@dataclass
+class SmokeCase:
+    name: str
+    architecture: models.Architecture
+    model: object
+    inputs: np.ndarray
+    expression: np.ndarray
+
+
+@pytest.fixture(scope="module")
+def demo_rows(demo_train):
+    return harness.demo_examples(demo_train, 32, seed=0)
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def smoke(request, demo_rows) -> SmokeCase:
+    architecture = models.get(request.param)
+    sequences, expression = demo_rows
+    config = architecture.config(smoke=True)
+    keras.utils.set_random_seed(0)  # reproducible initial weights (a tiny ReLU-output model can start dead)
+    return SmokeCase(request.param, architecture, architecture.build(smoke=True),
+                     harness.encode(config, sequences), expression)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_real_size_parameters_and_forward_pass(name, demo_rows):
+    architecture = models.get(name)
+    model = architecture.build()
+    if architecture.paper_params:
+        harness.assert_param_count(architecture, model)
+    sequences, _ = demo_rows
+    inputs = harness.encode(architecture.config(), sequences[:4])
+    harness.assert_outputs(model, model(inputs, training=False), architecture.head, batch_size=4)
+
+
+def test_smoke_outputs(smoke):
+    harness.assert_outputs(smoke.model, smoke.model(smoke.inputs, training=False), smoke.architecture.head,
+                           batch_size=len(smoke.inputs))
+
+
+def test_smoke_keras_round_trip(smoke, tmp_path):
+    harness.assert_keras_round_trip(smoke.model, smoke.inputs, tmp_path)
+
+
+def test_smoke_saved_model_export(smoke, tmp_path):
+    harness.assert_export_safe(smoke.model, smoke.inputs[:4], tmp_path)
+
+
+def test_smoke_training_lowers_loss(smoke):
+    harness.assert_training_lowers_loss(smoke.model, smoke.architecture.head, smoke.inputs, smoke.expression)
+
+
+def test_smoke_builds_under_mirrored_strategy(smoke):
+    harness.assert_builds_under_strategy(smoke.architecture, smoke.inputs[:8])
+
+
+# ------------------------------------------------------------------------------------------------ registry
+def test_registry_lists_the_conv_and_recurrent_teams_in_leaderboard_order():
+    names = models.names()
+    for name in ("autosome", "bhi", "camformers", "wztr", "mt"):
+        assert name in names
+    ranks = [models.get(n).rank for n in names if models.get(n).rank is not None]
+    assert ranks == sorted(ranks)
+
+
+def test_unknown_architecture_is_a_config_error_listing_the_choices():
+    with pytest.raises(ConfigError, match="autosome"):
+        models.get("no_such_model")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_configs_are_plain_data_with_an_input_spec(name):
+    architecture = models.get(name)
+    config = architecture.config(smoke=True)
+    assert json.loads(json.dumps(config)) == config
+    assert "kind" in config["input"]
+    assert architecture.head in ("regression", "bins")
+
+
+def test_models_cli_lists_every_architecture_as_json(capsys):
+    from seq2exp.cli import main
+
+    assert main(["models", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    by_name = {row["name"]: row for row in listing}
+    assert sorted(by_name) == sorted(NAMES)
+    assert by_name["autosome"]["params"] == 1_852_846
+    assert by_name["autosome"]["head"] == "bins" and by_name["autosome"]["paper_params"] == 1_852_846
+    for row in listing:
+        assert set(row) >= {"name", "team", "params", "paper_params", "head", "fidelity", "source"}

@@ -1,0 +1,85 @@
+"""Shared serving fixtures: two real registry architectures saved as training runs, exported, and served once."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seq2exp.data.alphabet import FLANK3, FLANK5
+
+# architecture -> test-time augmentation recorded in its run (autosome: reverse complement; BHI: rc + shifts)
+ARCHITECTURES = {"autosome": {"reverse_complement": True}, "bhi": {"reverse_complement": True, "shifts": [-1, 0, 1]}}
+
+
+def random_promoters(n: int, seed: int = 0, variable_lengths: bool = True) -> list[str]:
+    """Challenge-like sequences: flanks + random middle (80 bp, or 60-100 bp when ``variable_lengths``)."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("ACGT"))
+    out = []
+    for _ in range(n):
+        size = int(rng.integers(60, 101)) if variable_lengths else 80
+        out.append(FLANK5 + "".join(rng.choice(letters, size)) + FLANK3)
+    return out
+
+
+def make_run(path: Path, architecture: str, tta: dict, seed: int = 0) -> Path:
+    """A run folder as ``seq2exp train`` writes it (model.keras, run.json, config.yaml), with untrained weights."""
+    import keras
+    import yaml
+
+    from seq2exp.models import registry
+
+    keras.utils.set_random_seed(seed)
+    config = registry.get(architecture).config(smoke=True)
+    model = registry.build(architecture, smoke=True)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save(path / "model.keras")
+    info = {"architecture": architecture, "model_config": config, "encoding": config["input"],
+            "target_transform": None, "tta": tta, "postprocess": [],
+            "data": {"train": "demo_train.txt", "train_sha256": "0" * 64},
+            "metrics": {"val_pearson": 0.5, "val_spearman": 0.4}}
+    (path / "run.json").write_text(json.dumps(info))
+    (path / "config.yaml").write_text(yaml.safe_dump({"model": {"architecture": architecture}, "tta": tta}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    return {name: make_run(root / name, name, tta, seed=i) for i, (name, tta) in enumerate(ARCHITECTURES.items())}
+
+
+@pytest.fixture(scope="session")
+def loaded_runs(runs):
+    from seq2exp.training.inference import load_run
+
+    return {name: load_run(path) for name, path in runs.items()}
+
+
+@pytest.fixture(scope="session")
+def model_base(tmp_path_factory, runs) -> Path:
+    """``M/<architecture>/1`` for both architectures, exported with ``export_run``."""
+    from seq2exp.serving.export import export_run
+
+    base = tmp_path_factory.mktemp("models")
+    for name, path in runs.items():
+        export_run(path, base, name)
+    return base
+
+
+@pytest.fixture(scope="session")
+def server(model_base):
+    """The embedded server on a free loopback port, polling every 0.2 s."""
+    from seq2exp.serving.config import discover_models
+    from seq2exp.serving.server import ModelServer
+
+    srv = ModelServer(discover_models(model_base), port=0, poll_seconds=0.2).start()
+    yield srv
+    srv.stop(grace=1)
+
+
+@pytest.fixture(scope="session")
+def sequences() -> list[str]:
+    return random_promoters(300, seed=7)

@@ -1,0 +1,148 @@
+"""Export: signatures, names and dtypes (saved_model_cli), warm-up requests, metadata, invalid input, versions."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seq2exp.errors import ConfigError
+from seq2exp.serving import signatures as names
+from seq2exp.serving.config import list_versions
+from seq2exp.serving.export import codes_to_onehot, export_run, next_version
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_saved_model_cli_lists_the_documented_names(model_base):
+    shown = subprocess.run(["saved_model_cli", "show", "--dir", str(model_base / "bhi" / "1"), "--all"],
+                           capture_output=True, text=True, check=True).stdout
+    default = shown[shown.index(f"signature_def['{names.SERVING_DEFAULT}']"):]
+    default = default[:default.index("Method name is")]
+    assert f"inputs['{names.SEQUENCES_INPUT}'] tensor_info:" in default
+    assert "dtype: DT_STRING" in default and "shape: (-1)" in default
+    assert f"outputs['{names.EXPRESSION_OUTPUT}'] tensor_info:" in default
+    assert f"outputs['{names.BINS_OUTPUT}'] tensor_info:" in default
+    assert f"shape: (-1, {names.N_BINS})" in default
+    onehot = shown[shown.index(f"signature_def['{names.ONEHOT_SIGNATURE}']"):]
+    onehot = onehot[:onehot.index("Method name is")]
+    assert f"inputs['{names.ONEHOT_INPUT}'] tensor_info:" in onehot
+    assert "dtype: DT_FLOAT" in onehot and f", {names.ONEHOT_CHANNELS})" in onehot
+    assert shown.count(f"Method name is: {names.PREDICT_METHOD_NAME}") >= 2
+
+
+def test_warmup_requests_and_metadata(model_base):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    version_dir = model_base / "autosome" / "1"
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(str(version_dir / names.WARMUP_FILE))]
+    assert len(logs) == names.N_WARMUP_REQUESTS
+    request = logs[0].predict_log.request
+    assert request.model_spec.name == "autosome"
+    assert request.model_spec.signature_name == names.SERVING_DEFAULT
+    assert tf.make_ndarray(request.inputs[names.SEQUENCES_INPUT]).shape == (2,)
+    meta = json.loads((version_dir / names.METADATA_FILE).read_text())
+    assert meta["architecture"] == "autosome"
+    assert meta["data_sha256"] == "0" * 64
+    assert meta["validation_metrics"]["val_pearson"] == 0.5
+    assert meta["config"]["tta"] == {"reverse_complement": True}
+    assert meta["tta"] == {"reverse_complement": True, "shifts": [0]}
+    assert meta["max_sequence_length"] >= 110 and meta["version"] == 1
+    assert meta["check"]["max_abs_diff_vs_in_process"] <= 1e-5
+
+
+@pytest.mark.parametrize("architecture", ["autosome", "bhi"])
+def test_both_signatures_equal_the_in_process_prediction(model_base, loaded_runs, sequences, architecture):
+    from seq2exp.data.alphabet import sequences_to_codes
+
+    graph = loaded_runs[architecture].prediction_graph()
+    expected = graph.predict_outputs(sequences)
+    loaded = tf.saved_model.load(str(model_base / architecture / "1"))
+    served = loaded.signatures[names.SERVING_DEFAULT](**{names.SEQUENCES_INPUT: tf.constant(sequences)})
+    codes, lengths = sequences_to_codes(sequences)
+    onehot = codes_to_onehot(codes, lengths, graph.encoder.max_sequence_length)
+    served_onehot = loaded.signatures[names.ONEHOT_SIGNATURE](**{names.ONEHOT_INPUT: tf.constant(onehot)})
+    assert set(served) == set(expected) == {names.EXPRESSION_OUTPUT, names.BINS_OUTPUT}
+    for key, value in expected.items():
+        np.testing.assert_allclose(served[key].numpy(), value, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(served_onehot[key].numpy(), value, atol=1e-5, rtol=0)
+    assert np.ptp(expected[names.EXPRESSION_OUTPUT]) > 0  # not a constant model: the comparison means something
+
+
+@pytest.mark.parametrize("bad, reason", [(["ACGTX"], "letter"), (["A" * 1000], "longer"), ([""], "empty"),
+                                         ([b"AC\xffGT"], "letter")])
+def test_invalid_sequences_fail_with_invalid_argument(model_base, bad, reason):
+    loaded = tf.saved_model.load(str(model_base / "autosome" / "1"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=reason):
+        loaded.signatures[names.SERVING_DEFAULT](**{names.SEQUENCES_INPUT: tf.constant(["ACGT"] + bad)})
+
+
+def test_invalid_onehot_fails_with_invalid_argument(model_base):
+    loaded = tf.saved_model.load(str(model_base / "autosome" / "1"))
+    length = loaded.signatures[names.ONEHOT_SIGNATURE].structured_input_signature[1][names.ONEHOT_INPUT].shape[1]
+    empty = np.zeros([2, length, 4], np.float32)
+    empty[0, :5, 0] = 1.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="empty"):
+        loaded.signatures[names.ONEHOT_SIGNATURE](onehot=tf.constant(empty))
+    negative = np.zeros([1, length, 4], np.float32)
+    negative[0, :5, 1] = -1.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match="negative"):
+        loaded.signatures[names.ONEHOT_SIGNATURE](onehot=tf.constant(negative))
+
+
+def test_versions_are_immutable_and_numbered_max_plus_one(tmp_path, runs):
+    base = tmp_path / "M"
+    (base / "tiny" / "7").mkdir(parents=True)  # an integer folder (even incomplete) takes its number
+    (base / "tiny" / ".8.tmp-abc").mkdir()  # the temporary folder of an export in progress is not a version
+    assert next_version(base / "tiny") == 8
+    result = export_run(runs["autosome"], base, "tiny", verify=False)
+    assert result.version == 8 and list_versions(base / "tiny") == [8]
+    with pytest.raises(ConfigError, match="already exists"):
+        export_run(runs["autosome"], base, "tiny", version=8, verify=False)
+    with pytest.raises(ConfigError, match="model name"):
+        export_run(runs["autosome"], base, "bad name", verify=False)
+
+
+def test_kill_during_export_leaves_the_previous_version_served(tmp_path, runs, model_base, sequences):
+    """SIGKILL an export mid-write: no new version appears, the server keeps serving v1, the next export is v2."""
+    import shutil
+
+    from seq2exp.serving.client import Client
+    from seq2exp.serving.config import discover_models
+    from seq2exp.serving.server import ModelServer
+
+    base = tmp_path / "M"
+    shutil.copytree(model_base / "autosome", base / "autosome")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "seq2exp.cli", "export", str(runs["autosome"]), "--model-base-path", str(base),
+               "--name", "autosome"]
+    with ModelServer(discover_models(base), port=0, poll_seconds=0.1) as server, \
+            Client(server.target, "autosome") as client:
+        before = client.predict(sequences[:20])
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        try:  # kill as soon as the temporary version folder has content
+            while time.monotonic() < deadline and process.poll() is None:
+                temporary = [p for p in (base / "autosome").iterdir() if p.name.startswith(".")]
+                if temporary and any(temporary[0].iterdir()):
+                    break
+                time.sleep(0.005)
+            assert process.poll() is None, "the export finished before it could be killed"
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        finally:
+            if process.poll() is None:
+                process.kill()
+        time.sleep(0.5)  # a few poll rounds
+        assert list_versions(base / "autosome") == [1]
+        assert [s["version"] for s in client.status() if s["state"] == "AVAILABLE"] == [1]
+        np.testing.assert_array_equal(client.predict(sequences[:20]), before)
+    assert export_run(runs["autosome"], base, "autosome", verify=False).version == 2

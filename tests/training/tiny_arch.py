@@ -1,0 +1,50 @@
+"""A tiny registered architecture for training tests (fast graph building, no dropout: deterministic).
+
+Importing this module registers ``test_tiny`` (regression head) and ``test_tiny_bins`` (18-bin head) in the
+model registry. Subprocess tests run the real CLI through :func:`main` after importing it.
+"""
+from __future__ import annotations
+
+import sys
+
+import keras
+
+from seq2exp.models.registry import Architecture, register
+
+TINY_INPUT = {"kind": "onehot", "length": 110, "region": "full", "pad": "n_right", "trim": "right", "n_value": 0.25}
+
+
+def build_tiny(config: dict) -> keras.Model:
+    """Conv1D -> global mean -> Dense(1): ``{"expression": [B]}`` (``{"bins", "expression"}`` with ``bins: true``)."""
+    inputs = keras.Input((config["input"]["length"], 4), name="inputs")
+    x = keras.layers.Conv1D(config["filters"], 5, activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    if config.get("bins"):
+        bins = keras.layers.Dense(18, activation="softmax", name="bins")(x)
+        expected = keras.layers.Dense(1, use_bias=False, trainable=False, name="expected",
+                                      kernel_initializer=keras.initializers.Constant(
+                                          [[float(i)] for i in range(18)]))(bins)
+        return keras.Model(inputs, {"bins": bins, "expression": keras.layers.Reshape((), name="expression")(expected)})
+    x = keras.layers.Dense(1, name="dense")(x)
+    return keras.Model(inputs, {"expression": keras.layers.Reshape((), name="expression")(x)})
+
+
+register(Architecture(name="test_tiny", builder=build_tiny, default_config={"input": TINY_INPUT, "filters": 8},
+                      smoke_config={"filters": 4}, head="regression", description="test model"))
+register(Architecture(name="test_tiny_bins", builder=build_tiny,
+                      default_config={"input": TINY_INPUT, "filters": 8, "bins": True},
+                      smoke_config={"filters": 4}, head="bins", description="test model (bins)"))
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.training.tiny_arch train ...``: the seq2exp CLI with the tiny architectures registered."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    from seq2exp.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -201,18 +201,9 @@ def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int |
     n_rows = skipped = width = 0
     part_shapes: list[tuple[int, int]] = []
     lengths, targets, lines = [], [], []
-    for index, chunk in enumerate(iter_dream_chunks(source, on_invalid=on_invalid, max_length=max_length,
-                                                    chunk_bytes=chunk_bytes)):
-        missing = ~np.isfinite(chunk.expression)
-        if missing.any():
-            if on_invalid == "error":
-                line = int(chunk.line_numbers[np.flatnonzero(missing)[0]])
-                raise InputFormatError("training rows need an expression value (the field is empty)",
-                                       path=str(source), line=line, field="expression")
-            keep = ~missing
-            chunk.codes, chunk.lengths = chunk.codes[keep], chunk.lengths[keep]
-            chunk.expression, chunk.line_numbers = chunk.expression[keep], chunk.line_numbers[keep]
-            chunk.skipped += int(missing.sum())
+    chunks = iter_dream_chunks(source, on_invalid=on_invalid, max_length=max_length, chunk_bytes=chunk_bytes,
+                               require_expression=True)
+    for index, chunk in enumerate(chunks):
         np.save(parts / f"{index:06d}.npy", chunk.codes)
         part_shapes.append(chunk.codes.shape)
         lengths.append(chunk.lengths)
@@ -239,7 +230,7 @@ def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int |
     del codes
     shutil.rmtree(parts)
     lengths_all = np.concatenate(lengths)
-    targets_all = np.concatenate(targets)
+    targets_all = np.concatenate(targets).astype(np.float32)
     np.save(out / "lengths.npy", lengths_all)
     np.save(out / "targets.npy", targets_all)
     np.save(out / "singleton.npy", is_integer_expression(targets_all))

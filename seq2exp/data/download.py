@@ -175,6 +175,7 @@ def extract_archive(archive: str | os.PathLike, out_dir: str | os.PathLike) -> l
     Each top-level entry is unpacked in a temporary folder first and then renamed into place, replacing an older copy.
     """
     archive, out_dir = Path(archive), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{archive.name}.extract-", dir=out_dir))
     try:
         with tarfile.open(archive, "r:*") as tar:

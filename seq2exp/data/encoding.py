@@ -20,8 +20,9 @@ How a row becomes a window (all per row, vectorised over the batch):
 4. **Reverse complement** of the whole window (as autosome and BHI flip their padded one-hot), per row.
 5. **Form**: ``onehot`` float32 ``[B, length, 4 (+ is_reverse) (+ is_singleton)]`` with ``N`` = ``n_value`` in each
    channel and ``PAD`` = 0; ``tokens`` int32 ``[B, length]`` (letter -> its index in ``token_order``, ``PAD`` ->
-   ``pad_token``); ``kmer`` int32 ``[B, length]``, the id of the k-mer centred on each window position (context
-   from the same window rules; ids ``0 .. 4**k - 1``, ``4**k`` for a k-mer with ``N`` or ``PAD``).
+   ``pad_token``); ``kmer`` int32 ``[B, length]``, the id of the k-mer centred on each window position (ids
+   ``0 .. 4**k - 1``, ``4**k`` for a k-mer with ``N`` or ``PAD``); the ``(k - 1) // 2`` context bases before the
+   window and ``k // 2`` after it come from the real construct (NAD's edge 5-mers use the constant flanks).
 """
 from __future__ import annotations
 
@@ -329,10 +330,15 @@ class Encoder:
             content = _values_at(view, position)
         else:
             content = _values_at(view, position + _per_row(shift, batch, tf.int32)[:, None])
+        surroundings = _values_at(view, position)  # the real construct around the row
         if spec.pad.startswith("plasmid"):
-            outside = _values_at(view, position)
+            outside = surroundings
         else:
             outside = tf.fill(tf.shape(position), N_CODE if spec.pad.startswith("n_") else PAD_CODE)
+            if self._window > spec.length:  # k-mer context columns beyond the window see the real construct
+                column = tf.range(self._window)
+                in_window = (column >= self._left_context) & (column < self._left_context + spec.length)
+                outside = tf.where(in_window[None, :], outside, surroundings)
         window = tf.where(inside, content, outside)
         if reverse is not False and reverse is not None:
             flip = _per_row(reverse, batch, tf.bool)

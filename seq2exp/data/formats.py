@@ -65,7 +65,7 @@ class DreamChunk:
 
     codes: np.ndarray
     lengths: np.ndarray  # int32 [n]
-    expression: np.ndarray  # float32 [n], NaN where the field is empty or absent
+    expression: np.ndarray  # float64 [n], NaN where the field is empty or absent
     line_numbers: np.ndarray  # int64 [n], 1-based line of each row in the file
     skipped: int = 0
 
@@ -75,7 +75,7 @@ class DreamTable:
     """The rows of a DREAM file: upper-case sequences, expressions (NaN if empty) and where each row came from."""
 
     sequences: list[str]
-    expression: np.ndarray  # float32 [n]
+    expression: np.ndarray  # float32 [n] (or the dtype asked of read_dream)
     line_numbers: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # 1-based source lines
     skipped: int = 0  # rows dropped by on_invalid="skip"
     path: str | None = None
@@ -113,13 +113,15 @@ def iter_dream_chunks(
     on_invalid: str = "error",
     max_length: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    require_expression: bool = False,
 ) -> Iterator[DreamChunk]:
     """Parse a DREAM file block by block.
 
     Each line is ``sequence<TAB>expression``; the expression may be empty or absent (``NaN``), ``\\r\\n`` endings and
     trailing blank lines are accepted. A bad row (wrong number of fields, empty or over-long sequence, a letter outside
-    ``ACGTN``, an expression that is not a finite number) raises ``InputFormatError`` naming the file, line and field,
-    or with ``on_invalid="skip"`` is dropped and counted in ``DreamChunk.skipped``.
+    ``ACGTN``, an expression that is not a finite number, or - with ``require_expression`` - an empty expression)
+    raises ``InputFormatError`` naming the file, line and field, or with ``on_invalid="skip"`` is dropped and counted
+    in ``DreamChunk.skipped``.
     """
     _check_on_invalid(on_invalid)
     path_text = os.fspath(path)
@@ -144,7 +146,8 @@ def iter_dream_chunks(
                 data = data.rstrip(b"\r\n \t")  # trailing blank lines are not rows
                 if not data:
                     return
-            chunk = _parse_dream_block(data, first_line, path_text, on_invalid, max_length, logged)
+            chunk = _parse_dream_block(data, first_line, path_text, on_invalid, max_length, require_expression,
+                                       logged)
             first_line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             yield chunk
             if at_end:
@@ -152,7 +155,8 @@ def iter_dream_chunks(
 
 
 def _parse_dream_block(
-    data: bytes, first_line: int, path: str, on_invalid: str, max_length: int | None, logged: list[int]
+    data: bytes, first_line: int, path: str, on_invalid: str, max_length: int | None, require_expression: bool,
+    logged: list[int],
 ) -> DreamChunk:
     """Vectorised parse of complete lines in ``data`` whose first line is line ``first_line`` of ``path``."""
     raw = np.frombuffer(data, dtype=np.uint8)
@@ -189,6 +193,8 @@ def _parse_dream_block(
     problems[(problems == 0) & bad_letter] = 4
     expression, bad_number = _parse_numbers(raw, expr_starts, expr_lengths)
     problems[(problems == 0) & bad_number] = 5
+    if require_expression:
+        problems[(problems == 0) & np.isnan(expression)] = 6
 
     bad_rows = np.flatnonzero(problems)
     if bad_rows.size:
@@ -207,18 +213,23 @@ def _parse_dream_block(
     return DreamChunk(
         codes=codes,
         lengths=seq_lengths.astype(np.int32),
-        expression=expression.astype(np.float32),
+        expression=expression,
         line_numbers=line_numbers,
         skipped=int(bad_rows.size),
     )
 
 
+def _windows(raw: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """``raw[starts[i] : starts[i] + width]`` for every i as a ``[n, width]`` copy (row-wise memcpy, no index matrix)."""
+    padded = np.concatenate([raw, np.zeros(width, dtype=np.uint8)])
+    return np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
+
+
 def _gather_codes(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
     """Codes of ``raw[starts[i] : starts[i] + lengths[i]]`` as rows of ``width`` padded with ``PAD_CODE``."""
-    columns = np.arange(width, dtype=np.int64)
-    inside = columns[None, :] < lengths[:, None]
-    index = np.minimum(starts[:, None] + columns[None, :], max(raw.size - 1, 0))
-    return np.where(inside, CODE_OF_BYTE[raw[index]], np.uint8(PAD_CODE)).astype(np.uint8)
+    codes = CODE_OF_BYTE[_windows(raw, starts, width)]
+    codes[np.arange(width)[None, :] >= lengths[:, None]] = PAD_CODE
+    return codes
 
 
 def _parse_numbers(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,11 +240,9 @@ def _parse_numbers(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     if present.size == 0:
         return values, invalid
     width = int(lengths[present].max())
-    columns = np.arange(width, dtype=np.int64)
-    inside = columns[None, :] < lengths[present, None]
-    index = np.minimum(starts[present, None] + columns[None, :], raw.size - 1)
-    text = np.where(inside, raw[index], np.uint8(0)).astype(np.uint8)
-    fields = np.ascontiguousarray(text).view(f"S{width}").ravel()
+    text = _windows(raw, starts[present], width)
+    text[np.arange(width)[None, :] >= lengths[present, None]] = 0
+    fields = text.view(f"S{width}").ravel()
     try:
         parsed = fields.astype(np.float64)
     except ValueError:  # at least one field is not a number: parse one by one to find which
@@ -252,7 +261,7 @@ def _to_float(text: bytes) -> float:
         return math.inf  # flagged as invalid by the caller (not finite)
 
 
-_PROBLEM_FIELD = {1: "sequence", 2: None, 3: "sequence", 4: "sequence", 5: "expression"}
+_PROBLEM_FIELD = {1: "sequence", 2: None, 3: "sequence", 4: "sequence", 5: "expression", 6: "expression"}
 
 
 def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end: int, seq_end: int, n_tabs: int,
@@ -268,18 +277,25 @@ def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end:
         message = describe_bad_sequence(sequence, max_length) or "invalid sequence"
         if problem == 4 and line == 1 and n_tabs == 1:
             message += " (DREAM files have no header line)"
-    else:
+    elif problem == 5:
         value = data[seq_end + 1 : end].decode("utf-8", "replace")
         message = f"expression {value!r} is not a finite number"
+    else:
+        message = "training rows need an expression value (the field is empty)"
     return InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
 
 
 def read_dream(
-    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = None
+    path: str | os.PathLike,
+    *,
+    on_invalid: str = "error",
+    max_length: int | None = None,
+    expression_dtype: type | str = np.float32,
 ) -> DreamTable:
     """Read a DREAM file (training data, or a test file whose expressions may be empty) into a :class:`DreamTable`.
 
-    Sequences come back upper-case. See :func:`iter_dream_chunks` for what is an invalid row.
+    Sequences come back upper-case; expressions as ``expression_dtype`` (``float64`` keeps every digit of the file).
+    See :func:`iter_dream_chunks` for what is an invalid row.
     """
     sequences: list[str] = []
     expressions, lines = [], []
@@ -291,7 +307,7 @@ def read_dream(
         skipped += chunk.skipped
     return DreamTable(
         sequences=sequences,
-        expression=np.concatenate(expressions) if expressions else np.zeros(0, np.float32),
+        expression=(np.concatenate(expressions) if expressions else np.zeros(0)).astype(expression_dtype),
         line_numbers=np.concatenate(lines) if lines else np.zeros(0, np.int64),
         skipped=skipped,
         path=os.fspath(path),

@@ -70,9 +70,11 @@ def make_dataset(
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
     if weights is not None and weights.shape != (cache.n,):
         raise ValueError(f"sample_weight must have shape ({cache.n},), got {weights.shape}")
+    pipeline_id, n_pipelines = 0, 1
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-        rows = rows[input_context.input_pipeline_id :: input_context.num_input_pipelines]
+        pipeline_id, n_pipelines = input_context.input_pipeline_id, input_context.num_input_pipelines
+        rows = rows[pipeline_id::n_pipelines]
 
     width = cache.width
     needs_singleton = encoder.spec.singleton_channel
@@ -100,7 +102,7 @@ def make_dataset(
 
     def encode(step, codes, lengths, y, singleton, weight):
         batch = tf.shape(lengths)[0]
-        step_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
+        step_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64) * n_pipelines + pipeline_id])
         reverse = False
         if rc_augment:
             reverse = tf.random.stateless_uniform([batch], seed=step_seed, dtype=tf.float32) < 0.5

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -40,19 +41,23 @@ _UNIFORM_BITS = 16
 
 @dataclass
 class _SubsetPlan:
-    """Per-subset precomputation, items ordered by the truth (position = truth ordinal)."""
+    """Per-subset precomputation; items in truth order (exact Spearman) or sampling-universe order (global)."""
 
     name: str
     weight: float
     owner: np.ndarray  # int64 [k]: the sampled sequence (universe position) that carries each item
     features: np.ndarray  # float32 [k, cols]: 1, y, y^2, then per model x, x^2, x*y (+ the same on ranks: global)
     truth_groups: np.ndarray | None  # int32 [k+1] tie group of each truth ordinal (+ pad), None if no ties
-    model_ordinal: np.ndarray  # int32 [M, k+1]: model ordinal of each item (pad -> k)
+    model_ordinal: np.ndarray  # int32 [M, k+1]: model ordinal of each item (pad -> k); exact Spearman only
     model_groups: list[np.ndarray | None]  # per model: int32 [k+1] tie group of each model ordinal, None if no ties
 
     @property
     def size(self) -> int:
         return int(self.owner.size)
+
+    def whole_universe(self, universe_size: int) -> bool:
+        """True when the items are exactly the sampling universe in its order (no column gather needed)."""
+        return self.size == universe_size and bool(np.array_equal(self.owner, np.arange(universe_size)))
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
@@ -87,25 +92,32 @@ def _plan(data: ScoringData, name: str, universe_position: np.ndarray, present: 
         return None
     y, x = data.vectors(name, items, range(len(data.names)))
     carrier = items[:, 0] if name in PAIR_SUBSETS else items
-    order = np.argsort(y, kind="stable")
-    y, x, carrier = y[order], x[order], carrier[order]
+    owner = universe_position[carrier]
+    # exact Spearman needs the items in truth order; the matrix-product path only needs the sampled columns, and
+    # in the sampling universe's order a subset covering the whole universe ("all") needs no column gather at all
+    order = np.argsort(y, kind="stable") if spearman == "exact" else np.argsort(owner, kind="stable")
+    y, x, owner = y[order], x[order], owner[order]
     k, models = len(y), x.shape[1]
     columns = _moment_features(y, x)
+    model_ordinal = np.zeros((0, k + 1), np.int32)
+    model_groups: list[np.ndarray | None] = []
+    truth_groups = None
     if spearman == "global":
         columns += _moment_features(rankdata(y), rankdata(x, axis=0))
-    model_ordinal = np.empty((models, k + 1), np.int32)
-    model_groups: list[np.ndarray | None] = []
-    for model in range(models):
-        model_order = np.argsort(x[:, model], kind="stable")
-        model_ordinal[model, model_order] = np.arange(k, dtype=np.int32)
-        model_ordinal[model, k] = k
-        model_groups.append(_tie_groups(x[model_order, model]))
+    else:
+        truth_groups = _tie_groups(y)
+        model_ordinal = np.empty((models, k + 1), np.int32)
+        for model in range(models):
+            model_order = np.argsort(x[:, model], kind="stable")
+            model_ordinal[model, model_order] = np.arange(k, dtype=np.int32)
+            model_ordinal[model, k] = k
+            model_groups.append(_tie_groups(x[model_order, model]))
     return _SubsetPlan(
         name=name,
         weight=SUBSET_WEIGHTS[name],
-        owner=universe_position[carrier],
+        owner=owner,
         features=np.ascontiguousarray(np.concatenate(columns, axis=1), dtype=np.float32),
-        truth_groups=_tie_groups(y),
+        truth_groups=truth_groups,
         model_ordinal=model_ordinal,
         model_groups=model_groups,
     )
@@ -141,8 +153,13 @@ def _segment_average_ranks(groups: np.ndarray) -> np.ndarray:
     return (start + end) / 2.0 + 1.0
 
 
-def _exact_spearman(mask: np.ndarray, plan: _SubsetPlan) -> np.ndarray:
-    """Exact within-sample Spearman rho ``[samples, models]`` (scipy's definition: Pearson r of average ranks)."""
+def _exact_spearman(mask: np.ndarray, plan: _SubsetPlan, threads: int = 1) -> np.ndarray:
+    """Exact within-sample Spearman rho ``[samples, models]`` (scipy's definition: Pearson r of average ranks).
+
+    ``mask`` ``[samples, k]`` marks the sampled items, columns in truth order. Per model, the sampled items' packed
+    keys ``model ordinal << bits | truth slot`` are sorted row-wise; the slot read back at each model-ordered
+    position gives the pairing of model ranks with truth ranks.
+    """
     samples = mask.shape[0]
     models = plan.model_ordinal.shape[0]
     rows, columns = np.nonzero(mask)  # row-major: columns ascend, i.e. members come in truth order
@@ -151,6 +168,64 @@ def _exact_spearman(mask: np.ndarray, plan: _SubsetPlan) -> np.ndarray:
     result = np.full((samples, models), np.nan)
     if width < 2:
         return result
+    starts = np.cumsum(counts) - counts
+    members = np.full((samples, width), plan.size, np.int32)  # truth ordinals; pad = k (sorts after every item)
+    members[rows, np.arange(rows.size) - starts[rows]] = columns
+    del rows, columns
+    slot = np.arange(width)
+    valid = slot[None, :] < counts[:, None]
+    count = counts.astype(np.float64)
+    centre = count * ((count + 1.0) / 2.0) ** 2  # n * mean_rank^2 (average ranks always sum to n(n+1)/2)
+    untied_squares = count * (count + 1.0) * (2.0 * count + 1.0) / 6.0
+    # pads sit at slots count..width-1 and, sorting last in slot order, at the same model positions: their share of
+    # the untied cross sum sum_q (q+1)(slot_q+1) is sum_{q>=count} (q+1)^2
+    squares_below = np.concatenate(([0.0], np.cumsum((slot + 1.0) ** 2)))
+    pad_share = squares_below[width] - squares_below[counts]
+    position_weight = (slot + 1).astype(np.int64)
+    if plan.truth_groups is None:
+        truth_rank = None
+        truth_squares = untied_squares
+    else:
+        truth_rank = _segment_average_ranks(plan.truth_groups[members])
+        truth_squares = np.where(valid, truth_rank ** 2, 0.0).sum(axis=1)
+    bits = max(1, (width - 1).bit_length())
+    key_type = np.int32 if (plan.size + 1) << bits < 2 ** 31 else np.int64
+    low = key_type((1 << bits) - 1)
+    shift = key_type(bits)
+
+    def one_model(model: int) -> None:
+        keys = plan.model_ordinal[model][members].astype(key_type, copy=False)
+        keys <<= shift
+        keys |= slot.astype(key_type)
+        keys.sort(axis=1)
+        source = keys & low  # which member (truth slot) sits at each model-ordered position
+        groups = plan.model_groups[model]
+        if groups is None and truth_rank is None:
+            cross = source @ position_weight + width * (width + 1) / 2.0 - pad_share
+            model_squares = untied_squares
+        else:
+            if groups is None:
+                model_rank = np.broadcast_to(slot + 1.0, (samples, width))
+                model_squares = untied_squares
+            else:
+                model_rank = _segment_average_ranks(groups[keys >> shift])
+                model_squares = np.where(valid, model_rank ** 2, 0.0).sum(axis=1)
+            truth_at = source + 1.0 if truth_rank is None else np.take_along_axis(truth_rank, source.astype(np.intp), 1)
+            cross = np.where(valid, model_rank * truth_at, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            denominator = np.sqrt((truth_squares - centre) * (model_squares - centre))
+            rho = (cross - centre) / denominator
+        result[:, model] = np.where(denominator > 1e-9 * centre, np.clip(rho, -1.0, 1.0), np.nan)
+
+    if threads > 1 and models > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(one_model, range(models)))
+    else:
+        for model in range(models):
+            one_model(model)
+    return result
     starts = np.cumsum(counts) - counts
     members = np.full((samples, width), plan.size, np.int32)  # truth ordinals; pad = k
     members[rows, np.arange(rows.size) - starts[rows]] = columns
@@ -193,7 +268,7 @@ def _exact_spearman(mask: np.ndarray, plan: _SubsetPlan) -> np.ndarray:
 
 
 def sample_blocks(universe_size: int, n_samples: int, fraction: float, seed: int, block_size: int):
-    """Yield ``(first sample number, bool [block, universe_size])``: which scorable sequences each sample keeps.
+    """Yield ``(first sample number, float32 0/1 [block, universe_size])``: the scorable sequences each sample keeps.
 
     The universe is the scorable test indices in increasing order; the draw depends only on the arguments.
     """
@@ -201,7 +276,8 @@ def sample_blocks(universe_size: int, n_samples: int, fraction: float, seed: int
     rng = np.random.default_rng(seed)
     for first in range(0, n_samples, block_size):
         size = min(block_size, n_samples - first)
-        yield first, rng.integers(0, 2 ** _UNIFORM_BITS, size=(size, universe_size), dtype=np.uint16) < threshold
+        draws = rng.integers(0, 2 ** _UNIFORM_BITS, size=(size, universe_size), dtype=np.uint16)
+        yield first, np.less(draws, threshold, out=np.empty(draws.shape, np.float32), casting="unsafe")
 
 
 def _rank_scores(scores: np.ndarray) -> np.ndarray:
@@ -224,6 +300,7 @@ def bootstrap_ranks(
     block_size: int | None = None,
     progress: bool = False,
     return_samples: bool = False,
+    threads: int | None = None,
 ) -> dict:
     """Rank models over bootstrap samples of the test set (see the module docstring for the exact definition).
 
@@ -232,8 +309,11 @@ def bootstrap_ranks(
     ``spearman``) each model's rank counts and fractions (rank 1 = best), mean rank, mean score and 95% interval,
     and ``beats[a][b]`` = fraction of samples where ``a`` scored strictly higher than ``b``; ``mean_rank`` is the
     paper's final ranking key (average of both metrics' mean ranks). ``return_samples`` adds the per-sample score
-    arrays under ``"samples"`` (numpy arrays, not JSON).
+    arrays under ``"samples"`` (numpy arrays, not JSON). ``threads`` (default: up to 2 CPUs) sorts several models
+    at once in exact mode (numpy releases the GIL while sorting).
     """
+    if threads is None:
+        threads = min(2, os.cpu_count() or 1)
     if spearman not in SPEARMAN_METHODS:
         raise ValueError(f"spearman must be one of {SPEARMAN_METHODS}, got {spearman!r}")
     if not 0.0 < fraction <= 1.0:
@@ -271,13 +351,13 @@ def bootstrap_ranks(
             weighted_rho = np.zeros((size, models))
             total_weight = np.zeros((size, 1))
             for plan in plans:
-                mask = sampled[:, plan.owner]
-                stats = (mask.view(np.uint8).astype(np.float32) @ plan.features).astype(np.float64)
+                mask = sampled if plan.whole_universe(sampled.shape[1]) else sampled[:, plan.owner]  # float32 0/1 [block, items]
+                stats = (mask @ plan.features).astype(np.float64)
                 r = _pearson_from_moments(stats, models, 1)
                 if spearman == "global":
                     rho = _pearson_from_moments(stats, models, 4 + 3 * models)
                 else:
-                    rho = _exact_spearman(mask, plan)
+                    rho = _exact_spearman(mask, plan, threads)
                 usable = stats[:, :1] >= 2
                 weight = np.where(usable, plan.weight, 0.0)
                 weighted_r2 += np.where(usable, weight * r ** 2, 0.0)
@@ -294,6 +374,7 @@ def bootstrap_ranks(
         "spearman_ranks": spearman,
         "sampling": "Poisson: each scorable test sequence kept with probability `fraction`; pairs follow their alt",
         "scored_indices": int(universe.size),
+        "block_size": int(block_size),
         "models": list(data.names),
         "pearson": _summarise(pearson_scores, data.names),
         "spearman": _summarise(spearman_scores, data.names),
@@ -312,10 +393,10 @@ def _summarise(scores: np.ndarray, names: Sequence[str]) -> dict:
     counts = np.stack([np.bincount(ranks[:, m] - 1, minlength=models) for m in range(models)])
     filled = np.where(np.isnan(scores), -np.inf, scores)
     beats = (filled[:, :, None] > filled[:, None, :]).mean(axis=0)
-    finite = np.where(np.isnan(scores), np.nan, scores)
-    with np.errstate(invalid="ignore"):
-        low, high = (np.nanpercentile(finite, q, axis=0) if np.isfinite(finite).any() else np.full(models, np.nan)
-                     for q in (2.5, 97.5))
+    low, high = np.full(models, np.nan), np.full(models, np.nan)
+    defined = ~np.isnan(scores).all(axis=0)
+    if defined.any():
+        low[defined], high[defined] = np.nanpercentile(scores[:, defined], [2.5, 97.5], axis=0)
     return {
         "rank_counts": {name: counts[m].tolist() for m, name in enumerate(names)},
         "rank_fractions": {name: (counts[m] / samples).tolist() for m, name in enumerate(names)},

@@ -84,32 +84,39 @@ def onehot_to_codes(onehot):
     return tf.cast(codes, tf.uint8), tf.cast(lengths, tf.int32)
 
 
-def _serving_module(graph: Any, onehot_length: int):
-    """A ``tf.Module`` with the two serving functions around ``graph`` (tracks the model's variables)."""
+def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[Any, dict]:
+    """(a ``tf.Module`` holding the model's variables, {signature key: concrete function}).
+
+    Both signatures turn their input into codes and call ONE traced function of ``graph.tf_predict_codes`` (the
+    model and its TTA variants are traced once). The module tracks the variables, not the Keras object, and the
+    functions are not attributes of it, so saving neither walks the Keras layers nor traces anything again.
+    """
     import tensorflow as tf
 
+    from seq2exp.data import encoding
+
     output_keys = (names.EXPRESSION_OUTPUT, names.BINS_OUTPUT)
+    predict_codes = tf.function(graph.tf_predict_codes, input_signature=[
+        tf.TensorSpec([None, None], tf.uint8, name="codes"), tf.TensorSpec([None], tf.int32, name="lengths")])
 
     def select(outputs: Mapping[str, Any]) -> dict:
         return {key: tf.identity(outputs[key], name=key) for key in output_keys if key in outputs}
 
-    class ServingModule(tf.Module):
-        def __init__(self):
-            super().__init__(name="seq2exp_serving")
-            self.model = graph.model  # tracked: its variables are saved
-            self._graph = graph
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.SEQUENCES_INPUT)])
+    def serve_sequences(sequences):
+        codes, lengths = encoding.tf_strings_to_codes(sequences, max_length)
+        return select(predict_codes(tf.cast(codes, tf.uint8), tf.cast(lengths, tf.int32)))
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.SEQUENCES_INPUT)])
-        def serve_sequences(self, sequences):
-            return select(self._graph.tf_predict_strings(sequences))
+    @tf.function(input_signature=[tf.TensorSpec([None, onehot_length, names.ONEHOT_CHANNELS], tf.float32,
+                                                name=names.ONEHOT_INPUT)])
+    def serve_onehot(onehot):
+        codes, lengths = onehot_to_codes(onehot)
+        return select(predict_codes(codes, lengths))
 
-        @tf.function(input_signature=[tf.TensorSpec([None, onehot_length, names.ONEHOT_CHANNELS], tf.float32,
-                                                    name=names.ONEHOT_INPUT)])
-        def serve_onehot(self, onehot):
-            codes, lengths = onehot_to_codes(onehot)
-            return select(self._graph.tf_predict_codes(codes, lengths))
-
-    return ServingModule()
+    module = tf.Module(name="seq2exp_serving")
+    module.model_variables = list(graph.model.variables)  # tracked: saved with the graph
+    return module, {names.SERVING_DEFAULT: serve_sequences.get_concrete_function(),
+                    names.ONEHOT_SIGNATURE: serve_onehot.get_concrete_function()}
 
 
 def warmup_sequences(n: int = names.N_WARMUP_REQUESTS * 2, seed: int = 0) -> list[str]:
@@ -158,7 +165,6 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         raise ConfigError(f"{final} already exists: versions are immutable; export as a new version "
                           f"(next free: {next_version(model_dir)})")
     onehot_length = max_sequence_length(graph)
-    module = _serving_module(graph, onehot_length)
     check_sequences = warmup_sequences()
     info = {
         "name": name,
@@ -179,10 +185,10 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         **dict(metadata or {}),
     }
     with atomic_dir(final) as tmp:
-        tf.saved_model.save(module, str(tmp), signatures={
-            names.SERVING_DEFAULT: module.serve_sequences.get_concrete_function(),
-            names.ONEHOT_SIGNATURE: module.serve_onehot.get_concrete_function(),
-        })
+        module, functions = serving_functions(graph, onehot_length, onehot_length)
+        # no gradients are served: skip tracing them (it doubled the export time)
+        tf.saved_model.save(module, str(tmp), signatures=functions,
+                            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
         write_warmup_requests(tmp / names.WARMUP_FILE, name, check_sequences)
         if verify:
             info["check"] = _verify(tmp, graph, check_sequences)

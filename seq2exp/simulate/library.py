@@ -2,7 +2,8 @@
 
 Shapes mimic the real training data (``demo_train.txt``): 17 bp 5' flank + random region + 13 bp 3' flank; 82% of
 rows are 110 bp, the rest mostly 1-3 bp shorter (synthesis deletions), a few longer, 87-135 bp in all; the random
-region's base composition is the library's (A 22.5%, C 19.2%, G 28.1%, T 30.1%); about 0.4% of reads end in a run of
+region's base composition is the library's (A 22.5%, C 19.2%, G 28.1%, T 30.1%) with per-oligo GC over-dispersion
+(synthesis: the real GC sd is 0.082, above the 0.056 of independent bases); about 0.4% of reads end in a run of
 low-quality ``N`` calls near the 3' end of the random region.
 """
 from __future__ import annotations
@@ -21,7 +22,28 @@ N_CALL_PROBABILITY = 0.6
 
 _FLANK5 = _LUT[np.frombuffer(FLANK5.encode(), dtype=np.uint8)]
 _FLANK3 = _LUT[np.frombuffer(FLANK3.encode(), dtype=np.uint8)]
-_BYTE_TO_BASE = np.repeat(np.arange(4, dtype=np.uint8), COMPOSITION_256)
+GC_LEVEL_SD = 0.06                # per-oligo GC over-dispersion (the real library's GC sd is 0.082, not 0.056)
+N_GC_LEVELS = 16
+
+
+def _composition_tables() -> np.ndarray:
+    """``[N_GC_LEVELS, 256]`` byte -> base tables whose GC content spreads around the library's mean."""
+    a, c, g, t = (x / 256 for x in COMPOSITION_256)
+    mean_gc, at_a, gc_c = c + g, a / (a + t), c / (c + g)
+    from scipy.stats import norm
+
+    levels = mean_gc + GC_LEVEL_SD * norm.ppf((np.arange(N_GC_LEVELS) + 0.5) / N_GC_LEVELS)
+    tables = np.empty((N_GC_LEVELS, 256), dtype=np.uint8)
+    for i, gc in enumerate(np.clip(levels, 0.2, 0.8)):
+        n_c = int(round(256 * gc * gc_c))
+        n_g = int(round(256 * gc)) - n_c
+        n_a = int(round(256 * (1 - gc) * at_a))
+        n_t = 256 - n_c - n_g - n_a
+        tables[i] = np.repeat(np.arange(4, dtype=np.uint8), (n_a, n_c, n_g, n_t))
+    return tables
+
+
+_BYTE_TO_BASE = _composition_tables().ravel()
 
 
 def _length_distribution() -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +70,8 @@ def random_promoters(rng: np.random.Generator, n: int, *, lengths: np.ndarray | 
     if lengths is None:
         lengths = rng.choice(LENGTHS, size=n, p=LENGTH_PROBS).astype(np.int32)
     lengths = np.asarray(lengths, dtype=np.int32)
-    codes = _BYTE_TO_BASE[rng.integers(0, 256, size=(n, width), dtype=np.uint8)]
+    level = rng.integers(0, N_GC_LEVELS, size=(n, 1), dtype=np.uint16) << 8
+    codes = _BYTE_TO_BASE[rng.integers(0, 256, size=(n, width), dtype=np.uint8) | level]
     codes[:, : len(FLANK5)] = _FLANK5
     for length in np.unique(lengths):                # few distinct lengths: slice assignments per length
         rows = lengths == length

@@ -61,11 +61,11 @@ class ModelParams:
 
     gate_bias: float = -0.6          # accessibility logit with no pioneer bound
     gate_pioneer: float = 1.2        # accessibility logit per unit pioneer dosage
-    gc_effect: float = 7.0           # per unit GC fraction (centred at 0.47), on the raw scale
-    gc_curvature: float = -8.0       # quadratic penalty away from 0.47 GC
-    offset: float = 11.0             # x = offset + scale * raw ...
-    scale: float = 2.7
-    ceiling: float = 15.9            # ... softly capped here (sorter's top bins are rarely reached)
+    gc_effect: float = 3.5           # per unit GC fraction (centred at 0.47), on the raw scale
+    gc_curvature: float = -4.0       # quadratic penalty away from 0.47 GC
+    offset: float = 11.3             # x = offset + scale * raw ...
+    scale: float = 3.3
+    ceiling: float = 16.2            # ... softly capped here (sorter's top bins are rarely reached)
     ceiling_softness: float = 0.9
 
 

@@ -88,7 +88,7 @@ TF_TABLE: tuple[TFSpec, ...] = (
     TFSpec("SUM1", "MA0398.2", -0.9, center=50, width=40),
     TFSpec("TOD6", "MA0350.2", -1.4, center=45, width=35, repressor_quench=0.2),
     TFSpec("YOX1", "MA0433.2", -0.8, center=40, width=35),
-    TFSpec("POLYAT", "", 0.9, center=60, width=50, floor=0.5, reverse=0.8, saturation=4.0),
+    TFSpec("POLYAT", "", 0.6, center=60, width=50, floor=0.5, reverse=0.8, saturation=2.0),
 )
 
 # Pairwise terms on the TFs' dosages: real cooperating pairs (Mcm1-Fkh2 at CLB2-cluster promoters, Hsf1-Skn7 at
@@ -98,13 +98,13 @@ INTERACTIONS: tuple[tuple[str, str, float], ...] = (
     ("MCM1", "FKH2", 1.2),
     ("HSF1", "SKN7", 0.9),
     ("CBF1", "MET32", 0.8),
-    ("REB1", "POLYAT", 0.5),
+    ("REB1", "POLYAT", 0.3),
     ("NRG1", "MSN2", -0.6),
     ("MIG1", "RSC3", -0.5),
 )
 
 # Pioneer factors whose binding opens chromatin for the others (accessibility gate in the model).
-PIONEERS: tuple[str, ...] = ("REB1", "ABF1", "RAP1", "RSC3", "POLYAT")
+PIONEERS: tuple[str, ...] = ("REB1", "ABF1", "RAP1", "RSC3")
 
 
 @dataclass

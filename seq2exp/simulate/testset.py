@@ -165,6 +165,15 @@ def build_test_set(model: PromoterModel, rng: np.random.Generator, n_test: int) 
     remaining = max(n_test - len(test.sequences), 2 * sizes["SNVs"] // 3)
     _snvs(test, rng, model, n_sequences=remaining, n_pairs=min(sizes["SNVs"], remaining - 1),
           native=[f for f in fragments[sizes["yeast"]:]])
+    top_up = 0
+    while len(test.sequences) < n_test:        # duplicates (e.g. a trajectory reverting) cost a few sequences
+        ref = _random_variables(rng, 1)[0]
+        variable = _variable(ref)
+        for pos in rng.choice(VARIABLE_LENGTH, size=min(5, n_test - len(test.sequences)), replace=False):
+            base = _BASES[(_BASES.index(variable[pos]) + rng.integers(1, 4)) % 4]
+            test.add_pair("SNVs", f"extra{top_up}_{pos}{base}", f"extra{top_up}",
+                          _promoter(_substitute(variable, int(pos), base)), ref)
+        top_up += 1
     return test
 
 
@@ -173,7 +182,7 @@ def _motif_tiling(test: TestSet, rng: np.random.Generator, n_pairs: int) -> None
     n_backgrounds = 3 if n_pairs > 600 else 1
     design = []
     for b, background in enumerate(_random_variables(rng, n_backgrounds)):
-        ref_tag = f"tile_bg{b}"
+        ref_tag = f"tilebg{b}"
         variable = _variable(background)
         for name, site in TILING_MOTIFS.items():
             for orientation, oriented in (("", site), (".RC", reverse_complement(site))):
@@ -193,7 +202,7 @@ def _motif_perturbation(test: TestSet, rng: np.random.Generator, n_pairs: int) -
     backgrounds = _random_variables(rng, n_backgrounds)
     per_background = int(np.ceil(n_pairs / n_backgrounds))
     for b, background in enumerate(backgrounds):
-        ref_tag = f"pert_bg{b}"
+        ref_tag = f"pertbg{b}"
         variable = _variable(background)
         design: list[tuple[str, str]] = []
         for strength, site in REB1_SITES.items():

@@ -58,7 +58,7 @@ def reference_window(sequence: str, spec: dict, *, shift: int = 0, reverse: bool
         p = start + j - left_context
         if 0 <= p < n:
             window.append(shifted[p])
-        elif pad.startswith("plasmid"):
+        elif pad.startswith("plasmid") or not left_context <= j < left_context + length:
             window.append(around(p))
         elif pad.startswith("n_"):
             window.append("N")

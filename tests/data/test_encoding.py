@@ -43,8 +43,9 @@ SPECS = [
     {"kind": "tokens", "length": 112, "region": "variable", "pad": "zero_right", "token_order": "ATGCN"},  # BUGF
     {"kind": "tokens", "length": 100, "region": "variable", "pad": "n_both"},  # Unlock_DNA
     {"kind": "tokens", "length": 60, "pad": "n_left", "trim": "left"},
-    {"kind": "kmer", "length": 80, "k": 5, "region": "variable", "pad": "plasmid_split"},  # NAD
-    {"kind": "kmer", "length": 30, "k": 4, "pad": "n_right"},
+    {"kind": "kmer", "length": 80, "k": 5, "region": "variable", "pad": "n_right"},  # NAD
+    {"kind": "kmer", "length": 30, "k": 4, "pad": "n_left", "trim": "center"},
+    {"kind": "kmer", "length": 90, "k": 3, "pad": "plasmid_split"},
 ]
 
 
@@ -73,7 +74,7 @@ def test_encoder_matches_reference(spec):
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("spec", SPECS[:3] + SPECS[6:7] + SPECS[9:10], ids=lambda s: f"{s['kind']}-{s['pad']}")
+@pytest.mark.parametrize("spec", SPECS[:3] + SPECS[6:7] + SPECS[9:11], ids=lambda s: f"{s['kind']}-{s['pad']}")
 def test_shift_and_reverse_per_row_match_reference(spec):
     shift = np.array([2, -3, 0, 1, -1, 3, -2], np.int32)
     reverse = np.array([True, False, True, True, False, False, True])
@@ -99,6 +100,13 @@ def test_encoder_matches_reference_on_random_sequences(sequences, spec_index, sh
     spec = SPECS[spec_index]
     got = _encode(spec, sequences, shift=shift, reverse=reverse)
     np.testing.assert_array_equal(got, _reference(spec, sequences, shift=shift, reverse=reverse))
+
+
+def test_nad_kmers_are_the_5mers_centred_on_each_variable_base():
+    spec = {"kind": "kmer", "k": 5, "length": 80, "region": "variable", "pad": "n_right"}
+    ids = Encoder(spec).encode([FULL])[0]
+    expected = [int("".join(str("ACGT".index(c)) for c in FULL[17 + i - 2 : 17 + i + 3]), 4) for i in range(80)]
+    np.testing.assert_array_equal(ids, expected)
 
 
 def test_plasmid_random_picks_one_of_the_bhi_paddings_with_bhi_odds():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2exp.models.blocks.attention import AddPositionEmbedding, PrependTokens
+from seq2exp.models.blocks.attention import AddPositionEmbedding, PrependTokens, RelativeMultiHeadAttention
 from seq2exp.models.blocks.layers import SqueezeLast
 
 
@@ -209,3 +209,27 @@ def apply_squeeze_excitation(x, *, ratio: float, name: str):
     gates = keras.layers.Dense(channels, activation="sigmoid", name=f"{name}_expand")(gates)
     gates = keras.layers.Reshape((1, channels), name=f"{name}_gates")(gates)
     return keras.layers.Multiply(name=f"{name}_scale")([x, gates])
+
+
+def apply_pre_norm_relative_transformer_block(
+    x, *, num_heads: int, ff_dim: int, name: str, ff_activation: str = "relu", dropout: float = 0.0,
+    position_dropout: float = 0.0, epsilon: float = 1e-5,
+):
+    """Enformer's transformer block (pre-LN, relative positions), as Peppa's and MadLab's:
+    ``x += Drop(RelMHA(LN(x)))``; ``x += Drop(Dense(D)(act(Drop(Dense(ff_dim)(LN(x))))))``.
+
+    The attention is ``attention.RelativeMultiHeadAttention`` (exponential / central-mask / gamma distance features,
+    learned ``r_w``/``r_r``) with key = value size ``D / num_heads``.
+    """
+    dim = int(x.shape[-1])
+    y = keras.layers.LayerNormalization(epsilon=epsilon, name=f"{name}_attention_norm")(x)
+    y = RelativeMultiHeadAttention(num_heads, dim, position_dropout=position_dropout, name=f"{name}_attention")(y)
+    y = keras.layers.Dropout(dropout, name=f"{name}_attention_dropout")(y)
+    x = keras.layers.Add(name=f"{name}_attention_add")([x, y])
+    y = keras.layers.LayerNormalization(epsilon=epsilon, name=f"{name}_ffn_norm")(x)
+    y = keras.layers.Dense(ff_dim, name=f"{name}_ffn_dense1")(y)
+    y = keras.layers.Dropout(dropout, name=f"{name}_ffn_dropout1")(y)
+    y = keras.layers.Activation(ff_activation, name=f"{name}_ffn_act")(y)
+    y = keras.layers.Dense(dim, name=f"{name}_ffn_dense2")(y)
+    y = keras.layers.Dropout(dropout, name=f"{name}_ffn_dropout2")(y)
+    return keras.layers.Add(name=f"{name}_ffn_add")([x, y])

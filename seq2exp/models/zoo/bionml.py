@@ -64,7 +64,7 @@ DEFAULT_CONFIG = {
     "pred_repr_kernel_l2": 2e-4,
 }
 SMOKE_CONFIG = {"motif_size": 8, "kmer_lengths": [2], "kmer_length_max": 2, "latent_dim": 16,
-                "inception_kernel_lengths": [1, 3], "encoder_layer_number": 2, "num_heads": 2,
+                "inception_kernel_lengths": [1, 3], "encoder_layer_number": 1, "num_heads": 2,
                 "representation_dim": 16}
 
 

@@ -39,7 +39,8 @@ DEFAULT_CONFIG: dict = {
     "l2": 1e-4,
 }
 
-SMOKE_CONFIG: dict = {"convlstm": [[4, 3], [4, 3], [4, 5]], "lstm_units": [4, 4], "dense_units": [8, 4]}
+SMOKE_CONFIG: dict = {"input": {"length": 32}, "convlstm": [[4, 3], [4, 3], [4, 5]], "lstm_units": [4, 4],
+                      "dense_units": [8, 4]}
 
 
 @keras.saving.register_keras_serializable(package="seq2exp")

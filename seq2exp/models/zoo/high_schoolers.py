@@ -51,7 +51,7 @@ DEFAULT_CONFIG = {
 SMOKE_CONFIG = {
     "rc_filters": 6,
     "stages": [
-        {"filters": None, "kernel_size": None, "residual_layers": 2, "pool": 4, "dropout_before_pool": 0.2,
+        {"filters": None, "kernel_size": None, "residual_layers": 1, "pool": 4, "dropout_before_pool": 0.2,
          "dropout_after_pool": 0.0},
         {"filters": 12, "kernel_size": 5, "residual_layers": 2, "pool": 4, "dropout_before_pool": 0.0,
          "dropout_after_pool": 0.1},

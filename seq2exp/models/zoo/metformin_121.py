@@ -31,7 +31,7 @@ DEFAULT_CONFIG: dict = {
     "output_activation": "sigmoid",
 }
 
-SMOKE_CONFIG: dict = {"input": {"length": 112}, "gru_units": 4, "gru_layers": 2}
+SMOKE_CONFIG: dict = {"input": {"length": 64}, "gru_units": 4, "gru_layers": 2}
 
 
 def build_metformin_121(config: dict) -> keras.Model:

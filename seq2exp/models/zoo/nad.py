@@ -64,8 +64,8 @@ DEFAULT_CONFIG = {
     "rel_pos_buckets": 32,
     "rel_pos_max_distance": 128,
 }
-SMOKE_CONFIG = {"embedding_dim": 8, "conv_widths": [8, 8, 8, 8, 16], "residual_blocks": 1, "fpn_width": 16,
-                "transformer_depths": [1, 1, 1, 1], "heads": 2, "dim_head": 8, "ff_mult": 2}
+SMOKE_CONFIG = {"embedding_dim": 8, "conv_widths": [8, 8, 8, 8, 16], "residual_blocks": 0, "fpn_width": 16,
+                "transformer_depths": [1, 0, 0, 1], "heads": 2, "dim_head": 8, "ff_mult": 2}
 
 
 # --------------------------------------------------------------------------------------------- GloVe embeddings

@@ -28,6 +28,8 @@ Assumptions where the description is incomplete (what the organisers changed for
 - ``keras-layer-normalization``'s epsilon is taken as 1e-6 (its default is ``K.epsilon() ** 2``-like small value);
   the LSTM's recurrent initializer and the attention's initializers are Keras defaults (``he_normal`` only where
   the code sets it). No attention dropout inside the softmax (the original has none either).
+- The LSTM's input dropout (``dropout=0.2``: one mask per sequence, constant over time) is a Dropout layer constant
+  over the length axis before the BiLSTM, shared by both directions (Keras 3's in-LSTM dropout is not exportable).
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ DEFAULT_CONFIG = {
     "layer_norm_epsilon": 1e-6,
 }
 SMOKE_CONFIG = {"motif_conv_hidden": 8, "conv_hidden": 8, "n_hidden": 8, "n_heads": 2, "conv_width_motif": 6,
-                "n_aux_layers": 1, "n_attention_layers": 1}
+                "n_aux_layers": 0, "n_attention_layers": 1}
 
 
 def build_vaishnav(config: dict) -> keras.Model:
@@ -103,9 +105,12 @@ def build_vaishnav(config: dict) -> keras.Model:
         x = layers.LayerNormalization(epsilon=epsilon, name=f"{name}_ff_norm")(
             layers.Add(name=f"{name}_ff_residual")([x, ff]))
 
+    # LSTM(dropout=rate) = one input-dropout mask per sequence, constant over time. Keras 3's LSTM(dropout > 0)
+    # inside Bidirectional captures an untracked seed generator and cannot be exported (tf.saved_model.save), so
+    # the same mask is drawn by a Dropout constant over the length axis, shared by the two directions.
+    x = layers.Dropout(config["dropout_rate"], noise_shape=(None, 1, hidden), name="bilstm_input_dropout")(x)
     x = layers.Bidirectional(layers.LSTM(config["n_heads"], return_sequences=True, kernel_initializer="he_normal",
-                                         kernel_regularizer=regularizer(), dropout=config["dropout_rate"]),
-                             name="bilstm")(x)
+                                         kernel_regularizer=regularizer()), name="bilstm")(x)
     x = layers.Dropout(config["dropout_rate"], name="bilstm_dropout")(x)
     x = layers.Flatten(name="flatten")(x)
     for index in range(2):

@@ -1,0 +1,254 @@
+"""Per-architecture speed and memory on this machine: parameters, training and inference throughput, peak RSS.
+
+Usage (from the repo root)::
+
+    python3 benchmarks/models.py [--models autosome,bhi] [--batch-size 1024] [--dtype float32|mixed_bfloat16]
+                                 [--jit-compile] [--torch-python /work/torchvenv/bin/python] [--quick]
+
+Every (model, phase) runs in its own subprocess, so each peak RSS (``ru_maxrss``) belongs to that phase alone.
+Training = ``model.train_on_batch`` (forward + loss + backward + optimizer step: AdamW, KL divergence on ``bins``
+for bin heads, MSE on ``expression`` otherwise) on random one-hot batches made before timing; the first
+``--warmup`` steps (graph tracing) are not timed; the median of the timed steps gives sequences/s. Inference =
+``model.predict_on_batch`` (``training=False``), same protocol. The headline compares the Keras LegNet
+(``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
+``--glibc-malloc-tuned``, its stronger setting) at the same batch size, in the same run, when a Python with torch is
+given (``--torch-python``; default ``/work/torchvenv/bin/python`` if present). The last stdout line is one JSON
+object (CONTRACT.md: ``results`` = list of ``{name, params, batch_size, dtype, train_seq_per_s, infer_seq_per_s,
+train_peak_rss_mib, infer_peak_rss_mib}``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TORCH_REFERENCE = REPO.parent / "shared" / "bench" / "legnet_torch_ref.py"
+DEFAULT_TORCH_PYTHON = Path("/work/torchvenv/bin/python")
+DEFAULT_MODELS = "autosome,bhi,camformers,wztr,mt"
+
+
+# ------------------------------------------------------------------------------------------------ child phases
+def _random_batch(model, head: str, batch_size: int, seed: int):
+    """Random inputs of the model's input signature (one-hot + constant flag channels) and matching targets."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(model.inputs[0].shape[1:])
+    dtype = model.inputs[0].dtype
+    if "int" in str(dtype):
+        inputs = rng.integers(0, 5, size=(batch_size, *shape)).astype(str(dtype))
+    else:
+        length, channels = shape
+        inputs = np.zeros((batch_size, length, channels), np.float32)
+        letters = rng.integers(0, 4, size=(batch_size, length))
+        np.put_along_axis(inputs[:, :, :4], letters[:, :, None], 1.0, axis=2)
+        if channels > 4:
+            inputs[:, :, 4:] = rng.integers(0, 2, size=(batch_size, 1, channels - 4))
+    expression = rng.uniform(0, 17, size=batch_size).astype(np.float32)
+    if head == "bins":
+        from scipy.stats import norm
+
+        edges = np.concatenate([[-np.inf], np.arange(1, 18), [np.inf]])
+        cdf = norm.cdf((edges[None, :] - (expression[:, None] + 0.5)) / 0.5)
+        return inputs, {"bins": (cdf[:, 1:] - cdf[:, :-1]).astype(np.float32)}
+    return inputs, {"expression": expression / 17.0}
+
+
+def _build(name: str, dtype: str, jit_compile: bool, compile_model: bool):
+    import keras
+
+    if dtype != "float32":
+        keras.mixed_precision.set_global_policy(dtype)
+    from seq2exp import models
+
+    architecture = models.get(name)
+    model = architecture.build()
+    if compile_model:
+        loss = ({"bins": keras.losses.KLDivergence()} if architecture.head == "bins"
+                else {"expression": keras.losses.MeanSquaredError()})
+        model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.01), loss=loss,
+                      jit_compile=jit_compile)
+    return architecture, model
+
+
+def _timed(run_step, warmup: int, steps: int, budget_s: float) -> tuple[list[float], float]:
+    """Run ``warmup`` untimed + up to ``steps`` timed steps (at least 2 timed, then stop past ``budget_s``)."""
+    start = time.perf_counter()
+    first = None
+    for _ in range(warmup):
+        t0 = time.perf_counter()
+        run_step()
+        first = first or time.perf_counter() - t0
+    times: list[float] = []
+    phase = time.perf_counter()
+    for index in range(steps):
+        t0 = time.perf_counter()
+        run_step()
+        times.append(time.perf_counter() - t0)
+        print(f"  step {index}: {times[-1]:.2f}s", file=sys.stderr, flush=True)
+        if index >= 1 and time.perf_counter() - phase > budget_s:
+            break
+    return times, (first if first is not None else time.perf_counter() - start)
+
+
+def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: bool, warmup: int, steps: int,
+               budget_s: float) -> dict:
+    """One phase (``train`` or ``infer``) of one model, in this (fresh) process."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, str(REPO))
+    import numpy as np
+    import tensorflow as tf
+
+    architecture, model = _build(name, dtype, jit_compile, compile_model=(phase == "train"))
+    inputs, targets = _random_batch(model, architecture.head, batch_size, seed=0)
+    inputs_tensor = tf.constant(inputs)
+    if phase == "train":
+        targets = {key: tf.constant(value) for key, value in targets.items()}
+        losses: list[float] = []
+
+        def run_step():
+            logs = model.train_on_batch(inputs_tensor, targets, return_dict=True)
+            losses.append(float(logs["loss"]))
+    else:
+        if jit_compile:
+            predict = tf.function(lambda x: model(x, training=False), jit_compile=True)
+        else:
+            predict = tf.function(lambda x: model(x, training=False))
+
+        def run_step():
+            outputs = predict(inputs_tensor)
+            float(np.asarray(outputs["expression"])[0])
+
+    times, first_step_s = _timed(run_step, warmup, steps, budget_s)
+    median = statistics.median(times)
+    result = {
+        "phase": phase,
+        "seq_per_s": round(batch_size / median, 1),
+        "step_s_median": round(median, 3),
+        "timed_steps": len(times),
+        "first_step_s": round(first_step_s, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+    }
+    if phase == "train":
+        result.update(loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ parent
+def run_phase(args: argparse.Namespace, phase: str, name: str) -> dict:
+    """Run one phase in a subprocess; a failure or timeout is recorded, not raised."""
+    command = [sys.executable, __file__, "--child", phase, "--models", name, "--batch-size", str(args.batch_size),
+               "--dtype", args.dtype, "--warmup", str(args.warmup), "--steps", str(args.steps),
+               "--phase-budget-s", str(args.phase_budget_s)] + (["--jit-compile"] if args.jit_compile else [])
+    print(f"{name} {phase} (batch {args.batch_size}, {args.dtype}{', XLA' if args.jit_compile else ''})",
+          file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.phase_timeout_s, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"phase": phase, "error": f"timed out after {args.phase_timeout_s} s"}
+    sys.stderr.write(done.stderr[-2000:] if done.returncode else "")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        return {"phase": phase, "error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+    result = json.loads(lines[-1])
+    result["wall_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def run_torch_reference(args: argparse.Namespace) -> dict | None:
+    """The PyTorch LegNet peer at the same batch size, tuned allocator (its best setting)."""
+    python = Path(args.torch_python) if args.torch_python else None
+    if python is None or not python.exists() or not TORCH_REFERENCE.exists():
+        return None
+    command = [str(python), str(TORCH_REFERENCE), "--glibc-malloc-tuned", "--train-batch-sizes",
+               str(args.batch_size), "--infer-batch-sizes", str(args.batch_size), "--steps", str(args.steps),
+               "--infer-steps", str(args.steps), "--phase-budget-s", str(args.phase_budget_s)]
+    print(f"torch LegNet reference (batch {args.batch_size}, tuned malloc)", file=sys.stderr, flush=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.phase_timeout_s * 2)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+    return json.loads(lines[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated registry names")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 1024 (256 with --quick)")
+    parser.add_argument("--dtype", choices=["float32", "mixed_bfloat16"], default="float32")
+    parser.add_argument("--jit-compile", action="store_true", help="XLA (a loss on CPU; see KNOWN_ISSUES)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps (the first one traces the graph)")
+    parser.add_argument("--steps", type=int, default=None, help="max timed steps per phase (default 3, quick 2)")
+    parser.add_argument("--phase-budget-s", type=float, default=30.0, help="stop timing a phase after this")
+    parser.add_argument("--phase-timeout-s", type=int, default=300, help="kill a phase after this")
+    parser.add_argument("--torch-python", default=str(DEFAULT_TORCH_PYTHON) if DEFAULT_TORCH_PYTHON.exists() else "",
+                        help="a Python with torch for the PyTorch LegNet peer ('' to skip)")
+    parser.add_argument("--quick", action="store_true", help="batch 256, 2 timed steps")
+    parser.add_argument("--child", choices=["train", "infer"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.batch_size = args.batch_size or (256 if args.quick else 1024)
+    args.steps = args.steps or (2 if args.quick else 3)
+    names = [name for name in args.models.split(",") if name]
+
+    if args.child:
+        print(json.dumps(child_main(args.child, names[0], args.batch_size, args.dtype, args.jit_compile,
+                                    args.warmup, args.steps, args.phase_budget_s)), flush=True)
+        return 0
+
+    started = time.perf_counter()
+    results = []
+    for name in names:
+        train = run_phase(args, "train", name)
+        infer = run_phase(args, "infer", name)
+        results.append({
+            "name": name, "params": train.get("params", infer.get("params")), "batch_size": args.batch_size,
+            "dtype": args.dtype, "jit_compile": args.jit_compile,
+            "train_seq_per_s": train.get("seq_per_s"), "infer_seq_per_s": infer.get("seq_per_s"),
+            "train_peak_rss_mib": train.get("peak_rss_mib"), "infer_peak_rss_mib": infer.get("peak_rss_mib"),
+            "train_first_step_s": train.get("first_step_s"), "infer_first_step_s": infer.get("first_step_s"),
+            "train_timed_steps": train.get("timed_steps"), "infer_timed_steps": infer.get("timed_steps"),
+            **({"train_error": train["error"]} if "error" in train else {}),
+            **({"infer_error": infer["error"]} if "error" in infer else {}),
+        })
+    report = {"benchmark": "models", "results": results, "threads": os.cpu_count(),
+              "python": platform.python_version()}
+    if "autosome" in names and args.torch_python:
+        torch_result = run_torch_reference(args)
+        if torch_result and "error" not in torch_result:
+            keras_row = next(row for row in results if row["name"] == "autosome")
+            torch_train = torch_result["train"][0]["seq_per_s"]
+            torch_infer = torch_result["infer"][0]["seq_per_s"]
+            report["legnet_vs_torch"] = {
+                "batch_size": args.batch_size, "torch_params": torch_result["n_params"],
+                "torch_glibc_tunables": torch_result.get("glibc_tunables"),
+                "torch_train_seq_per_s": torch_train, "torch_infer_seq_per_s": torch_infer,
+                "torch_train_peak_rss_mib": torch_result["train"][0]["peak_rss_mib"],
+                "keras_train_seq_per_s": keras_row["train_seq_per_s"],
+                "keras_infer_seq_per_s": keras_row["infer_seq_per_s"],
+                "train_ratio": (round(keras_row["train_seq_per_s"] / torch_train, 2)
+                                if keras_row["train_seq_per_s"] else None),
+                "infer_ratio": (round(keras_row["infer_seq_per_s"] / torch_infer, 2)
+                                if keras_row["infer_seq_per_s"] else None),
+            }
+        else:
+            report["legnet_vs_torch"] = torch_result
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Bootstrap ranking: every sample's scores recomputed independently (scipy on the sampled items)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import pearsonr, spearmanr
+
+from seq2exp.evaluation import bootstrap_ranks, prepare
+from seq2exp.evaluation.bootstrap import sample_blocks
+
+from .conftest import PAIRS, make_problem
+
+WEIGHTS = {"all": 1, "high": .3, "low": .3, "yeast": .3, "random": .3, "challenging": .5, "SNVs": 1.25,
+           "motif_perturbation": .3, "motif_tiling": .4}
+
+
+def sample_scores(truth, pred, subsets, keep):
+    """Scores of one sample: single subsets keep their sampled members, pairs the pairs whose alt was sampled."""
+    r2, rho, total = 0.0, 0.0, 0.0
+    for name, items in {"all": np.arange(len(truth)), **subsets}.items():
+        if name in PAIRS:
+            items = items[keep[items[:, 0]]]
+            y, x = truth[items[:, 0]] - truth[items[:, 1]], pred[items[:, 0]] - pred[items[:, 1]]
+        else:
+            items = items[keep[items]]
+            y, x = truth[items], pred[items]
+        if len(items) < 2:
+            continue
+        r2 += WEIGHTS[name] * pearsonr(y, x)[0] ** 2
+        rho += WEIGHTS[name] * spearmanr(y, x)[0]
+        total += WEIGHTS[name]
+    return r2 / total, rho / total
+
+
+@pytest.fixture(scope="module")
+def tied_problem():
+    problem = make_problem(n=500, seed=4)
+    problem["truth"] = np.round(problem["truth"], 0)  # many truth ties
+    problem["poor"] = np.round(problem["poor"], 1)  # model ties too
+    return problem
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["untied", "ties"])
+def test_exact_within_sample_scores_match_scipy(tied, tied_problem):
+    problem = tied_problem if tied else make_problem(n=500, seed=5)
+    predictions = {"good": problem["good"], "poor": problem["poor"]}
+    result = bootstrap_ranks(predictions, problem["truth"], problem["subsets"], n_samples=12, fraction=0.3, seed=7,
+                             block_size=5, return_samples=True)
+    assert result["block_size"] == 5
+    for first, mask in sample_blocks(len(problem["truth"]), 12, 0.3, 7, 5):
+        for offset, row in enumerate(mask):
+            keep = row > 0
+            for m, name in enumerate(predictions):
+                expected = sample_scores(problem["truth"], predictions[name], problem["subsets"], keep)
+                assert result["samples"]["pearson"][first + offset, m] == pytest.approx(expected[0], abs=2e-5)
+                assert result["samples"]["spearman"][first + offset, m] == pytest.approx(expected[1], abs=1e-10)
+
+
+def test_global_rank_approximation_is_close(tied_problem):
+    problem = make_problem(n=800, seed=8)
+    predictions = [problem["good"], problem["poor"]]
+    exact = bootstrap_ranks(predictions, problem["truth"], problem["subsets"], n_samples=20, fraction=0.5,
+                            return_samples=True)
+    approx = bootstrap_ranks(predictions, problem["truth"], problem["subsets"], n_samples=20, fraction=0.5,
+                             spearman="global", return_samples=True)
+    assert np.allclose(approx["samples"]["pearson"], exact["samples"]["pearson"], atol=1e-12)
+    difference = np.abs(approx["samples"]["spearman"] - exact["samples"]["spearman"])
+    assert 0 < difference.max() < 0.03
+
+
+def test_rank_distribution_and_pairwise_fractions():
+    problem = make_problem(n=600, seed=9)
+    rng = np.random.default_rng(0)
+    truth = problem["truth"]
+    predictions = {"best": truth + rng.normal(0, 0.1, truth.size), "mid_a": problem["good"],
+                   "mid_b": truth + rng.normal(0, 1.0, truth.size), "worst": problem["poor"],
+                   "constant": np.full(truth.size, 3.0)}
+    result = bootstrap_ranks(predictions, truth, problem["subsets"], n_samples=60, fraction=0.5, seed=1,
+                             return_samples=True)
+    names = list(predictions)
+    assert result["models"] == names and result["n_samples"] == 60
+    for metric in ("pearson", "spearman"):
+        block = result[metric]
+        for name in names:
+            assert sum(block["rank_counts"][name]) == 60
+        # each rank is taken once per sample unless scores tie
+        assert np.array(list(block["rank_counts"].values())).sum() == 60 * len(names)
+        assert block["rank_fractions"]["best"][0] == 1.0
+        assert block["rank_fractions"]["constant"][-1] == 1.0  # NaN scores rank last
+        assert block["undefined_samples"]["constant"] == 60
+        assert block["beats"]["best"]["worst"] == 1.0 and block["beats"]["worst"]["best"] == 0.0
+        samples = result["samples"][metric]
+        a, b = names.index("mid_a"), names.index("mid_b")
+        assert block["beats"]["mid_a"]["mid_b"] == pytest.approx(np.mean(samples[:, a] > samples[:, b]))
+        assert block["beats"]["mid_a"]["mid_b"] + block["beats"]["mid_b"]["mid_a"] == pytest.approx(1.0)
+        assert block["mean_rank"]["best"] == 1.0
+    assert result["mean_rank"]["worst"] == 4.0
+
+
+def test_same_seed_same_result_and_arguments_checked():
+    problem = make_problem(n=600, seed=2)
+    args = ([problem["good"], problem["poor"]], problem["truth"], problem["subsets"])
+    first = bootstrap_ranks(*args, n_samples=15, seed=3, return_samples=True)
+    second = bootstrap_ranks(*args, n_samples=15, seed=3, return_samples=True, threads=1)
+    assert np.array_equal(first["samples"]["spearman"], second["samples"]["spearman"])
+    other = bootstrap_ranks(*args, n_samples=15, seed=4, return_samples=True)
+    assert not np.array_equal(first["samples"]["spearman"], other["samples"]["spearman"])
+    for bad in ({"spearman": "fast"}, {"fraction": 0.0}, {"n_samples": 0}):
+        with pytest.raises(ValueError):
+            bootstrap_ranks(*args, **bad)
+
+
+def test_models_must_share_the_bootstrap_universe():
+    """A model missing some indices: the bootstrap uses the indices every model predicts."""
+    problem = make_problem(n=600, seed=6)
+    partial = {int(i): float(v) for i, v in enumerate(problem["poor"]) if i % 4}
+    data = prepare({"good": problem["good"], "partial": partial}, problem["truth"], problem["subsets"])
+    result = bootstrap_ranks(data, n_samples=10)
+    assert result["scored_indices"] == len(partial)

@@ -1,0 +1,69 @@
+"""autosome (LegNet): exact parameter count, the grouped-conv and CP-bilinear layers against numpy references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.models import harness  # noqa: F401,I001  (two logical CPUs before TensorFlow starts)
+import keras
+
+from seq2exp import models
+from seq2exp.models.blocks.layers import CPBilinear, GroupedConv1D, cp_rank
+
+
+def _numpy_grouped_conv(x: np.ndarray, kernel: np.ndarray, groups: int) -> np.ndarray:
+    """Reference grouped 'same' convolution; ``kernel`` in GroupedConv1D's [k, C_in, out_per_group] layout."""
+    batch, length, channels = x.shape
+    k, _, out_per_group = kernel.shape
+    in_per_group = channels // groups
+    left = (k - 1) // 2
+    padded = np.pad(x, ((0, 0), (left, k - 1 - left), (0, 0)))
+    out = np.zeros((batch, length, groups * out_per_group), np.float64)
+    for g in range(groups):
+        for j in range(out_per_group):
+            for i in range(in_per_group):
+                c = g * in_per_group + i
+                for t in range(k):
+                    out[:, :, g * out_per_group + j] += padded[:, t:t + length, c] * kernel[t, c, j]
+    return out
+
+
+@pytest.mark.parametrize("channels,filters,groups,kernel_size", [(8, 8, 4, 7), (6, 9, 3, 5), (4, 4, 4, 3)])
+def test_grouped_conv_matches_a_grouped_convolution(channels, filters, groups, kernel_size):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 11, channels)).astype(np.float32)
+    layer = GroupedConv1D(filters, kernel_size, groups=groups)
+    y = keras.ops.convert_to_numpy(layer(x))
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    assert kernel.size == kernel_size * (channels // groups) * filters  # same parameters as Conv1D(groups=)
+    np.testing.assert_allclose(y, _numpy_grouped_conv(x, kernel, groups), rtol=1e-4, atol=1e-5)
+
+
+def test_cp_bilinear_is_the_trl_on_the_outer_product():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 16)).astype(np.float32)
+    layer = CPBilinear(8, rank_fraction=0.5, init_std=0.5)
+    y = keras.ops.convert_to_numpy(layer(x))
+    weights = [keras.ops.convert_to_numpy(w) for w in (layer.cp_weights, layer.left_factor, layer.right_factor,
+                                                       layer.output_factor, layer.bias)]
+    cp_weights, a, b, c, bias = weights
+    full = np.einsum("r,ir,jr,kr->ijk", cp_weights, a, b, c)
+    expected = np.einsum("bi,bj,ijk->bk", x, x, full) + bias
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+    assert layer.rank == cp_rank(16, 8, 0.5) == round(0.5 * 16 * 16 * 8 / 40)
+
+
+def test_legnet_has_exactly_the_pytorch_reference_parameter_count():
+    model = models.build("autosome")
+    assert harness.trainable_params(model) == 1_852_846  # bench/legnet_torch_ref.py / report.pdf
+    assert model.inputs[0].shape[1:] == (150, 6)
+    assert {layer.name.split("_")[0] for layer in model.layers} >= {"first", "core", "final"}
+
+
+def test_legnet_head_is_the_expected_bin_of_a_softmax(demo_train):
+    model = models.build("autosome", smoke=True)
+    sequences, _ = harness.demo_examples(demo_train, 6)
+    config = models.get("autosome").config(smoke=True)
+    outputs = harness.as_numpy_outputs(model(harness.encode(config, sequences), training=False))
+    assert np.all(outputs["bins"] > 0)
+    np.testing.assert_allclose(outputs["expression"], outputs["bins"] @ np.arange(18), rtol=1e-5)

@@ -1,0 +1,239 @@
+"""Unit tests of the training components: target transforms, losses, schedules, optimisers, SAM, post-processing,
+strategy and precision selection. Each is checked against an independent reference (numpy / scipy / formulas)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from seq2exp.errors import ConfigError
+from seq2exp.training import postprocess
+from seq2exp.training.strategy import Devices, choose_precision, choose_strategy
+from seq2exp.training.transforms import TargetTransform, fit_target_transform
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+
+# --- target transforms ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec", [{"transform": "identity"}, {"transform": "standardize"},
+                                  {"transform": "standardize", "center": 11.0},
+                                  {"transform": "minmax", "low": 0.001, "high": 0.999}, {"transform": "nad"}])
+def test_target_transform_round_trip(spec):
+    y = np.linspace(0, 17, 35).astype(np.float32)
+    transform = fit_target_transform(spec, y)
+    again = TargetTransform.from_dict(transform.to_dict())
+    np.testing.assert_allclose(again.inverse(again.forward(y)), y, atol=1e-4)
+
+
+def test_target_transform_values():
+    y = np.array([0.0, 8.0, 17.0], np.float32)
+    np.testing.assert_allclose(fit_target_transform({"transform": "nad"}, y).forward(y), [0.0, 0.25, 1.0], atol=1e-6)
+    standard = fit_target_transform({"transform": "standardize", "center": 11.0}, y)
+    np.testing.assert_allclose(standard.forward(y), (y - 11.0) / y.std(), rtol=1e-5)
+    scaled = fit_target_transform({"transform": "minmax", "low": 0.001, "high": 0.999}, y).forward(y)
+    np.testing.assert_allclose(scaled, [0.001, 0.001 + 0.998 * 8 / 17, 0.999], rtol=1e-5)
+    with pytest.raises(ConfigError, match="standardize"):
+        fit_target_transform({"transform": "standardise"}, y)
+    with pytest.raises(ConfigError, match="center"):
+        fit_target_transform({"transform": "minmax", "center": 1.0}, y)
+
+
+# --- losses -----------------------------------------------------------------------------------------------------------
+def _loss(name, **params):
+    from seq2exp.training.losses import get_loss
+
+    return get_loss({"name": name, **params})
+
+
+def test_regression_losses_match_numpy():
+    t = np.array([0.0, 1.0, 2.0, 5.0], np.float32)
+    p = np.array([0.5, -1.0, 2.0, 1.0], np.float32)
+    e = np.abs(p - t)
+    cases = {
+        "mse": ({}, e ** 2),
+        "l1": ({}, e),
+        "huber": ({"delta": 1.0}, np.where(e <= 1, 0.5 * e ** 2, e - 0.5)),
+        # torch SmoothL1Loss(beta): 0.5 e^2 / beta if e < beta else e - 0.5 beta
+        "smooth_l1": ({"beta": 0.1}, np.where(e < 0.1, 0.5 * e ** 2 / 0.1, e - 0.05)),
+    }
+    for name, (params, expected) in cases.items():
+        np.testing.assert_allclose(_loss(name, **params).fn(t, p).numpy(), expected, rtol=1e-5, err_msg=name)
+    # a [B, K] prediction (NAD's level heads) is compared column by column with the [B] target
+    levels = np.stack([p, p + 1], axis=1)
+    np.testing.assert_allclose(_loss("mse").fn(t, levels).numpy(), (e ** 2 + (p + 1 - t) ** 2) / 2, rtol=1e-5)
+    bce = _loss("bce").fn(np.array([0.2], np.float32), np.array([0.7], np.float32)).numpy()
+    np.testing.assert_allclose(bce, -(0.2 * np.log(0.7) + 0.8 * np.log(0.3)), rtol=1e-5)
+
+
+def test_bin_losses():
+    from scipy.stats import norm
+
+    y = np.array([3.2, 10.0], np.float32)
+    kl = _loss("kl_bins")
+    target = kl.make_target(tf.constant(y), None).numpy()
+    edges = np.concatenate([[-np.inf], np.arange(1, 18), [np.inf]])
+    expected = np.diff(norm.cdf(edges, loc=y[:, None] + 0.5, scale=0.5), axis=1)
+    np.testing.assert_allclose(target, expected, atol=1e-5)
+    assert kl.output == "bins"
+    np.testing.assert_allclose(kl.fn(target, target).numpy(), [0.0, 0.0], atol=1e-5)
+    uniform = np.full((2, 18), 1 / 18, np.float32)
+    reference = (expected * (np.log(np.clip(expected, 1e-7, None)) - np.log(1 / 18))).sum(1)
+    np.testing.assert_allclose(kl.fn(target, uniform).numpy(), reference, rtol=1e-4)
+    focal = _loss("bin_focal", gamma=2.0, stochastic_rounding=False)
+    onehot = focal.make_target(tf.constant([3.4, 3.6]), None).numpy()
+    assert onehot.argmax(1).tolist() == [3, 4]
+    p = np.full((1, 18), 0.5 / 17, np.float32)
+    p[0, 3] = 0.5
+    np.testing.assert_allclose(focal.fn(onehot[:1], p).numpy(), [-(0.5 ** 2) * np.log(0.5)], rtol=1e-5)
+    rounded = _loss("bin_focal").make_target(tf.fill([4000], 2.3), None).numpy().argmax(1)
+    assert set(rounded) == {2, 3} and abs((rounded == 3).mean() - 0.3) < 0.05  # floor(y + U(0, 1))
+
+
+def test_unknown_loss_lists_choices():
+    with pytest.raises(ConfigError, match=r"loss.name.*huber.*kl_bins"):
+        _loss("hubber")
+    with pytest.raises(ConfigError, match="delta"):
+        _loss("mse", delta=1.0)
+
+
+# --- schedules and optimisers -----------------------------------------------------------------------------------------
+def test_one_cycle_matches_pytorch_formula():
+    from seq2exp.training.optimizers import OneCycle
+
+    schedule = OneCycle(0.005, total_steps=1000, pct_start=0.3, div_factor=25, final_div_factor=1e4)
+    lr = lambda s: float(schedule(s))  # noqa: E731
+    assert lr(0) == pytest.approx(0.005 / 25, rel=1e-5)
+    assert lr(299) == pytest.approx(0.005, rel=1e-5)
+    assert lr(999) == pytest.approx(0.005 / 25 / 1e4, rel=1e-3)
+    # cosine annealing half-way up: mean of the ends
+    assert lr(149.5) == pytest.approx((0.005 + 0.0002) / 2, rel=1e-4)
+
+
+def test_noam_cosine_linear_piecewise():
+    from seq2exp.training.optimizers import LinearFactor, Noam, WarmupCosine, build_optimizer
+
+    noam = Noam(512, 12500)
+    assert float(noam(12499)) == pytest.approx(512 ** -0.5 * 12500 ** -0.5, rel=1e-5)
+    assert float(noam(99)) == pytest.approx(512 ** -0.5 * 100 * 12500 ** -1.5, rel=1e-5)
+    cosine = WarmupCosine(1.0, total_steps=110, warmup_steps=10)
+    assert float(cosine(4)) == pytest.approx(0.5, rel=1e-5)
+    assert float(cosine(60)) == pytest.approx(0.5, abs=1e-6)
+    assert float(LinearFactor(2e-4, 100, 1.0, 0.01)(100)) == pytest.approx(2e-6, rel=1e-5)
+    optimizer = build_optimizer({"name": "adamax", "learning_rate": 1e-4},
+                                {"name": "piecewise", "boundaries": [10], "values": [1e-4, 1e-6]}, 100)
+    assert isinstance(optimizer, keras.optimizers.Adamax)
+    assert float(optimizer.learning_rate) == pytest.approx(1e-4, rel=1e-5)
+
+
+def test_radam_matches_reference():
+    """RAdam on a quadratic against a plain numpy transcription of the algorithm (Liu et al. 2020, Alg. 2)."""
+    from seq2exp.training.optimizers import RAdam
+
+    b1, b2, lr, eps = 0.9, 0.999, 0.1, 1e-8
+    w_ref, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    rho_inf = 2 / (1 - b2) - 1
+    variable = keras.Variable(np.array([1.0, -2.0], np.float32))
+    optimizer = RAdam(learning_rate=lr)
+    for t in range(1, 9):
+        grad = 2 * w_ref
+        m = b1 * m + (1 - b1) * grad
+        v = b2 * v + (1 - b2) * grad ** 2
+        m_hat = m / (1 - b1 ** t)
+        rho = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+        if rho > 5:
+            r = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+            w_ref = w_ref - lr * r * m_hat * math.sqrt(1 - b2 ** t) / (np.sqrt(v) + eps)
+        else:
+            w_ref = w_ref - lr * m_hat
+        optimizer.apply_gradients([(tf.constant(2 * variable.numpy()), variable)])
+        np.testing.assert_allclose(variable.numpy(), w_ref, rtol=1e-4, err_msg=f"step {t}")
+
+
+def test_optimizer_validation_lists_choices():
+    from seq2exp.training.optimizers import validate_optimizer
+
+    with pytest.raises(ConfigError, match=r"optimizer.name.*adamw.*radam"):
+        validate_optimizer({"name": "adamm"}, None)
+    with pytest.raises(ConfigError, match=r"schedule.name.*one_cycle"):
+        validate_optimizer({"name": "adam"}, {"name": "onecycle"})
+    with pytest.raises(ConfigError, match="momentum"):
+        validate_optimizer({"name": "adam", "momentum": 0.9}, None)
+
+
+def test_sam_step_matches_manual_computation():
+    """One SAM step with SGD on f(w) = sum(w^2 x) equals w - lr * grad f(w + rho g/|g|)."""
+    from seq2exp.training.sam import SAMModel
+
+    inputs = keras.Input((2,))
+    outputs = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones", name="d")(inputs)
+    inner = keras.Model(inputs, {"expression": keras.layers.Reshape(())(outputs)})
+    sam = SAMModel(inner, rho=0.5)
+    sam.compile(optimizer=keras.optimizers.SGD(0.1), loss={"expression": lambda t, p: (p - t) ** 2})
+    x, y = np.array([[1.0, 2.0]], np.float32), np.array([0.0], np.float32)
+    sam.fit(x, {"expression": y}, epochs=1, verbose=0, batch_size=1)
+    w = np.ones(2)
+    grad = lambda w: 2 * (x[0] @ w) * x[0]  # noqa: E731
+    g = grad(w)
+    expected = w - 0.1 * grad(w + 0.5 * g / np.linalg.norm(g))
+    np.testing.assert_allclose(inner.get_layer("d").kernel.numpy()[:, 0], expected, rtol=1e-5)
+
+
+# --- post-processing ---------------------------------------------------------------------------------------------------
+def test_postprocess_steps():
+    from scipy.stats import norm, rankdata
+
+    values = np.array([3.0, -1.0, 2.0, 2.0, 10.0], np.float32)
+    np.testing.assert_allclose(postprocess.apply_batch_steps([{"name": "rank"}], values),
+                               (rankdata(values) - 1) / len(values), rtol=1e-6)
+    quantiles = postprocess.apply_batch_steps([{"name": "quantile"}], values)
+    np.testing.assert_allclose(quantiles, [0.75, 0.0, 0.375, 0.375, 1.0], atol=1e-6)  # ties -> their mid-quantile
+    cdf = postprocess.apply_graph_steps([{"name": "normal_cdf", "loc": 0.062, "scale": 1.0}],
+                                        tf.constant(values), tf.constant(values * 0))
+    np.testing.assert_allclose(cdf.numpy(), norm.cdf(values, loc=0.062), rtol=1e-5)
+    with pytest.raises(ConfigError, match=r"postprocess\[0\].name.*normal_cdf.*rank.*quantile"):
+        postprocess.validate_postprocess([{"name": "ranks"}])
+    with pytest.raises(ConfigError, match="cannot follow a batch step"):
+        postprocess.validate_postprocess([{"name": "rank"}, {"name": "normal_cdf"}])
+
+
+# --- strategy and precision selection (pure functions) -----------------------------------------------------------------
+TF_CONFIG_2 = '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}'
+
+
+@pytest.mark.parametrize("devices, expected", [
+    (Devices(), "default"),
+    (Devices(gpus=1), "one_device"),
+    (Devices(gpus=4), "mirrored"),
+    (Devices(tpus=8), "tpu"),
+    (Devices(env={"TPU_NAME": "grpc://10.0.0.2:8470"}), "tpu"),
+    (Devices(gpus=4, env={"TF_CONFIG": TF_CONFIG_2}), "multi_worker"),
+    (Devices(tpus=8, gpus=2), "tpu"),
+])
+def test_auto_strategy(devices, expected):
+    assert choose_strategy("auto", devices) == expected
+
+
+def test_explicit_strategy_checks():
+    assert choose_strategy("mirrored", Devices()) == "mirrored"  # MirroredStrategy works on CPU devices too
+    assert choose_strategy("one_device", Devices()) == "default"
+    with pytest.raises(ConfigError, match="TF_CONFIG"):
+        choose_strategy("multi_worker", Devices())
+    with pytest.raises(ConfigError, match="no TPU"):
+        choose_strategy("tpu", Devices(gpus=1))
+    with pytest.raises(ConfigError, match="auto, default, one_device, mirrored, multi_worker, tpu"):
+        choose_strategy("horovod", Devices())
+
+
+def test_precision_only_where_supported():
+    volta, pascal = Devices(gpus=1, gpu_compute_capabilities=((7, 0),)), Devices(gpus=1, gpu_compute_capabilities=((6, 1),))
+    assert choose_precision("auto", "default", Devices()) == "float32"
+    assert choose_precision("auto", "one_device", volta) == "mixed_float16"
+    assert choose_precision("auto", "one_device", pascal) == "float32"
+    assert choose_precision("auto", "tpu", Devices(tpus=8)) == "mixed_bfloat16"
+    assert choose_precision("mixed_float16", "default", Devices()) == "float32"
+    assert choose_precision("mixed_bfloat16", "default", Devices(cpu_bf16=True)) == "mixed_bfloat16"
+    assert choose_precision("mixed_bfloat16", "default", Devices(cpu_bf16=False)) == "float32"
+    with pytest.raises(ConfigError, match="precision"):
+        choose_precision("fp8", "default", Devices())

@@ -30,6 +30,9 @@ from seq2exp.utils import atomic_dir, atomic_write, sha256_file
 logger = logging.getLogger(__name__)
 
 CACHE_FORMAT_VERSION = 1
+# Rows are stored at the width of the longest one, so one stray multi-kilobase line would blow the cache up: longer
+# rows are invalid unless the caller raises the limit (challenge rows are 87-135 bp).
+DEFAULT_MAX_LENGTH = 1000
 ARRAY_NAMES = ("codes", "lengths", "targets", "singleton", "line_numbers")
 
 
@@ -143,14 +146,15 @@ def build_cache(
     cache_dir: str | os.PathLike,
     *,
     on_invalid: str = "error",
-    max_length: int | None = None,
+    max_length: int | None = DEFAULT_MAX_LENGTH,
     force: bool = False,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> TrainingCache:
     """Parse a DREAM training file into a cache folder (or reuse an up-to-date one) and open it.
 
     Every row needs a finite expression: an empty one is an ``InputFormatError`` naming the line (or, with
-    ``on_invalid="skip"``, a skipped row, like any other invalid row).
+    ``on_invalid="skip"``, a skipped row, like any other invalid row); so is a sequence longer than ``max_length``
+    (``None`` = no limit).
     """
     source = Path(train_txt)
     cache_dir = Path(cache_dir)
@@ -216,18 +220,20 @@ def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int |
     if n_rows == 0:
         raise InputFormatError("no training rows" + (f" ({skipped} invalid rows skipped)" if skipped else ""),
                                path=str(source))
-    codes = np.lib.format.open_memmap(out / "codes.npy", mode="w+", dtype=np.uint8, shape=(n_rows, width))
-    row = 0
-    for index, (rows, _) in enumerate(part_shapes):
-        part = np.load(parts / f"{index:06d}.npy")
-        used = min(part.shape[1], width)
-        codes[row : row + rows, :used] = part[:, :used]
-        codes[row : row + rows, used:] = PAD_CODE
-        row += rows
-    codes.flush()
-    n_with_n = int(sum(((np.asarray(codes[i : i + 65536]) == N_CODE).any(axis=1)).sum()
-                       for i in range(0, n_rows, 65536)))
-    del codes
+    n_with_n = 0
+    with open(out / "codes.npy", "wb") as handle:  # streamed: no memory map, so no resident copy of the matrix
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+                     "shape": (n_rows, width)})
+        for index in range(len(part_shapes)):
+            part = np.load(parts / f"{index:06d}.npy")
+            block = np.full((part.shape[0], width), PAD_CODE, dtype=np.uint8)
+            used = min(part.shape[1], width)
+            block[:, :used] = part[:, :used]
+            n_with_n += int((block == N_CODE).any(axis=1).sum())
+            handle.write(block.tobytes())
+        handle.flush()
+        os.fsync(handle.fileno())
     shutil.rmtree(parts)
     lengths_all = np.concatenate(lengths)
     targets_all = np.concatenate(targets).astype(np.float32)

@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--out", required=True, help="cache folder")
     cache.add_argument("--on-invalid", choices=("error", "skip"), default="error",
                        help="bad rows stop with an error naming the line (default) or are skipped and counted")
-    cache.add_argument("--max-length", type=int, help="reject sequences longer than this")
+    cache.add_argument("--max-length", type=int, default=1000,
+                       help="sequences longer than this are invalid rows (default: %(default)s)")
     cache.add_argument("--force", action="store_true", help="rebuild even if an up-to-date cache exists")
 
     validate = sub.add_parser("validate", help="check a data file (or subset folder) and summarise it")

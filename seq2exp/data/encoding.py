@@ -326,11 +326,11 @@ class Encoder:
         start = tf.where(n > spec.length, trim_start, pad_start)
         position = start[:, None] + tf.range(self._window)[None, :] - self._left_context
         inside = (position >= 0) & (position < n[:, None])
+        surroundings = _values_at(view, position)  # the row inside, the real construct around it
         if shift is None:
-            content = _values_at(view, position)
+            content = surroundings
         else:
             content = _values_at(view, position + _per_row(shift, batch, tf.int32)[:, None])
-        surroundings = _values_at(view, position)  # the real construct around the row
         if spec.pad.startswith("plasmid"):
             outside = surroundings
         else:

@@ -2,17 +2,24 @@
 
 ``simulate(out_dir, n_train=..., n_test=..., seed=...)`` writes a training file, a test file, the challenge's subset
 CSVs and the ground truth in the formats of the project's contract; see ``docs/simulator.md`` for the model.
-Heavy imports (JASPAR, genome) happen only when a simulation runs.
+Attributes are imported lazily so that ``seq2exp --help`` stays fast.
 """
 from __future__ import annotations
 
-from seq2exp.simulate.core import FULL_TRAIN_SIZE, SUBSET_FILES, SimulationOutput, simulate
+from typing import Any
 
-__all__ = ["FULL_TRAIN_SIZE", "SUBSET_FILES", "SimulationOutput", "simulate", "calibration_report"]
+from seq2exp.simulate.sizes import FULL_TEST_SIZE, FULL_TRAIN_SIZE
+
+__all__ = ["FULL_TEST_SIZE", "FULL_TRAIN_SIZE", "SUBSET_FILES", "SimulationOutput", "calibration_report",
+           "simulate"]
+
+_LAZY = {"simulate": "seq2exp.simulate.core", "SimulationOutput": "seq2exp.simulate.core",
+         "SUBSET_FILES": "seq2exp.simulate.core", "calibration_report": "seq2exp.simulate.calibrate"}
 
 
-def calibration_report(simulated_train, real_train, max_rows: int = 200_000):
-    """Compare a simulated and a real DREAM training file (see ``seq2exp.simulate.calibrate``)."""
-    from seq2exp.simulate.calibrate import calibration_report as _report
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
 
-    return _report(simulated_train, real_train, max_rows)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'seq2exp.simulate' has no attribute {name!r}")

@@ -5,8 +5,7 @@ import argparse
 import json
 import time
 
-from seq2exp.simulate.core import FULL_TRAIN_SIZE
-from seq2exp.simulate.testset import FULL_TEST_SIZE
+from seq2exp.simulate.sizes import FULL_TEST_SIZE, FULL_TRAIN_SIZE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,12 +17,12 @@ from seq2exp.simulate import motifs as motif_lib
 from seq2exp.simulate.assay import AssayParams, expected_mean_bin, measure, sample_cell_counts
 from seq2exp.simulate.library import add_read_errors, format_dream_rows, random_promoters
 from seq2exp.simulate.model import ModelParams, PromoterModel, to_codes
-from seq2exp.simulate.testset import FULL_TEST_SIZE, PAIR_SUBSETS, SINGLE_SUBSETS, TestSet, build_test_set
+from seq2exp.simulate.sizes import FULL_TEST_SIZE, FULL_TRAIN_SIZE
+from seq2exp.simulate.testset import PAIR_SUBSETS, SINGLE_SUBSETS, TestSet, build_test_set
 from seq2exp.utils import atomic_write
 
 log = logging.getLogger(__name__)
 
-FULL_TRAIN_SIZE = 6_739_258
 CHUNK_ROWS = 50_000
 PARALLEL_MIN_ROWS = 300_000      # below this, worker start-up costs more than it saves
 # file name of each subset (the challenge's names) and whether it is a pair subset

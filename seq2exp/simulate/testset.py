@@ -26,8 +26,8 @@ import numpy as np
 from seq2exp.simulate.genome import native_promoters, promoter_fragments, reverse_complement
 from seq2exp.simulate.library import random_promoters
 from seq2exp.simulate.model import FLANK3, FLANK5, PromoterModel, to_codes, to_strings
+from seq2exp.simulate.sizes import FULL_TEST_SIZE
 
-FULL_TEST_SIZE = 71103
 VARIABLE_START = len(FLANK5)
 VARIABLE_LENGTH = 80
 TEST_LENGTH = 110

@@ -28,10 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_overrides(items: list[str]) -> dict:
     """``["a.b=1", "c=[1, 2]"]`` -> ``{"a": {"b": 1}, "c": [1, 2]}`` (values parsed as YAML)."""
-    import yaml
-
     from seq2exp.errors import ConfigError
     from seq2exp.models.registry import deep_merge
+    from seq2exp.training.config import yaml_load
 
     merged: dict = {}
     for item in items:
@@ -43,7 +42,7 @@ def parse_overrides(items: list[str]) -> dict:
         parts = key.split(".")
         for part in parts[:-1]:
             cursor = cursor.setdefault(part, {})
-        cursor[parts[-1]] = yaml.safe_load(value)
+        cursor[parts[-1]] = yaml_load(value)
         merged = deep_merge(merged, nested)
     return merged
 

@@ -147,11 +147,11 @@ def _open_cache(path: Path, cache_dir: Path, on_invalid: str):
 
 def _check_run_folder(out: Path, config: dict) -> None:
     """A run folder is reused only for the same config (resume); otherwise refuse before overwriting it."""
-    import yaml
+    from seq2exp.training.config import yaml_load
 
     saved = out / inference.CONFIG_FILE
     if saved.exists():
-        previous = yaml.safe_load(saved.read_text()) or {}
+        previous = yaml_load(saved.read_text()) or {}
         if previous != config:
             raise ConfigError(f"--out {out}: the folder holds a run with a different config; "
                               "use a new folder (or the same config to resume)")
@@ -337,11 +337,11 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
     if offset and not already_stopped and epoch < epochs:
         # finish the interrupted epoch first (same batches as an uninterrupted run: the stream skips what was done)
         trained.fit(setup.train_dataset(skip_steps=start_step), epochs=epoch + 1, initial_epoch=epoch,
-                    steps_per_epoch=steps - offset, callbacks=callbacks, verbose=verbose)
+                    steps_per_epoch=steps - offset, callbacks=callbacks, verbose=verbose, shuffle=False)
         epoch += 1
     if epoch < epochs and not validation.stopped and not already_stopped:
         trained.fit(setup.train_dataset(skip_steps=epoch * steps), epochs=epochs, initial_epoch=epoch,
-                    steps_per_epoch=steps, callbacks=callbacks, verbose=verbose)
+                    steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False)
     if swa is not None:
         swa.apply(model)
         cb.save_model_atomically(model, out / inference.MODEL_FILE)

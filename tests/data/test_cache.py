@@ -56,6 +56,10 @@ def test_invalid_rows_error_or_skip(tmp_path):
     assert cache.n == 2 and cache.meta["skipped"] == 2
     np.testing.assert_array_equal(cache.line_numbers, [1, 4])
     assert cache.sequences() == ["ACGT", "TTTT"]
+    (tmp_path / "long.txt").write_text("ACGT\t1\n" + "A" * 1001 + "\t2\n")
+    with pytest.raises(InputFormatError, match="line 2, field 'sequence': sequence of 1001 bp is longer"):
+        build_cache(tmp_path / "long.txt", tmp_path / "l")
+    assert build_cache(tmp_path / "long.txt", tmp_path / "l", max_length=None).width == 1001
     (tmp_path / "empty.txt").write_text("\n")
     with pytest.raises(InputFormatError, match="no training rows"):
         build_cache(tmp_path / "empty.txt", tmp_path / "e")

@@ -86,8 +86,8 @@ def test_relative_attention_position_term_matches_the_relative_shift_formulation
     r = (features @ np.asarray(layer.position_dense.kernel)).reshape(2 * length - 1, heads, depth)
     r_w, r_r = np.asarray(layer.content_bias), np.asarray(layer.position_bias)
     content = np.einsum("bihd,bjhd->bhij", q + r_w[None, None], k)
-    # Enformer: logits over positions -(L-1)..(L-1) then relative_shift; reversing the position axis gives j - i.
-    relative = enformer_relative_shift(np.einsum("bihd,phd->bhip", q + r_r[None, None], r[::-1]))
+    # the team's way: logits over relative positions -(L-1)..(L-1), then relative_shift (picks position j - i)
+    relative = enformer_relative_shift(np.einsum("bihd,phd->bhip", q + r_r[None, None], r))
     probs = softmax(content + relative)
     expected = np.einsum("bhij,bjhd->bihd", probs, v).reshape(2, length, model_dim)
     expected = expected @ np.asarray(layer.output_dense.kernel) + np.asarray(layer.output_dense.bias)
@@ -106,9 +106,8 @@ def test_relative_distance_features_shape_and_symmetry():
 def test_reverse_complement_conv_scans_both_strands_with_one_kernel():
     rng = np.random.default_rng(2)
     onehot = np.eye(4, dtype="float32")[rng.integers(0, 4, size=(3, 20))]
-    layer = attention.ReverseComplementConv1D(5, 7, use_bias=True, bias_initializer=None) if False else \
-        attention.ReverseComplementConv1D(5, 7, use_bias=True)
-    out = np.asarray(layer(onehot))
+    layer = attention.ReverseComplementConv1D(5, 7, use_bias=True)
+    layer.build(onehot.shape)
     layer.bias.assign(rng.normal(size=5).astype("float32"))
     out = np.asarray(layer(onehot))
     reverse = onehot[:, ::-1, ::-1]

@@ -64,6 +64,6 @@ def test_legnet_head_is_the_expected_bin_of_a_softmax(demo_train):
     model = models.build("autosome", smoke=True)
     sequences, _ = harness.demo_examples(demo_train, 6)
     config = models.get("autosome").config(smoke=True)
-    outputs = harness.as_numpy_outputs(model(harness.encode(config, sequences), training=False))
+    outputs = harness.predict(model, harness.encode(config, sequences))
     assert np.all(outputs["bins"] > 0)
     np.testing.assert_allclose(outputs["expression"], outputs["bins"] @ np.arange(18), rtol=1e-5)

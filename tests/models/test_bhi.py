@@ -14,8 +14,8 @@ def test_conjoined_prediction_is_the_same_for_a_sequence_and_its_reverse_complem
     sequences, _ = harness.demo_examples(demo_train, 6, seed=3)
     inputs = harness.encode(architecture.config(smoke=True), sequences)
     reverse = np.asarray(ReverseComplement()(inputs))
-    forward_pred = harness.as_numpy_outputs(model(inputs, training=False))["expression"]
-    reverse_pred = harness.as_numpy_outputs(model(reverse, training=False))["expression"]
+    forward_pred = harness.predict(model, inputs)["expression"]
+    reverse_pred = harness.predict(model, reverse)["expression"]
     np.testing.assert_allclose(forward_pred, reverse_pred, rtol=1e-5, atol=1e-6)
     trunk = model.get_layer("trunk")  # one shared trunk, called on both strands
     assert len(trunk._inbound_nodes) == 2

@@ -21,7 +21,7 @@ def test_compose_bhi_first_with_autosome_core_and_final(demo_train):
     config = dict(SMOKE_AUTOSOME, first={"block": "bhi", "filters": 8})
     model = prixfixe.compose(first="bhi", core="autosome", final="autosome", config=config)
     sequences, _ = harness.demo_examples(demo_train, 4)
-    outputs = model(harness.encode(config, sequences), training=False)
+    outputs = harness.predict(model, harness.encode(config, sequences))
     harness.assert_outputs(model, outputs, "bins", batch_size=4)
     assert model.get_layer("first_branch1_conv").kernel.shape == (15, 6, 4)  # BHI's k15 branch on 6 x 150
 
@@ -37,7 +37,7 @@ def test_mixed_team_blocks_compose_with_their_smoke_settings(first, core, final,
               "final": smoke_section("final", final)}
     model = prixfixe.compose(config=config)
     sequences, _ = harness.demo_examples(demo_train, 3)
-    harness.assert_outputs(model, model(harness.encode(config, sequences), training=False), "regression", 3)
+    harness.assert_outputs(model, harness.predict(model, harness.encode(config, sequences)), "regression", 3)
 
 
 def test_team_builders_are_compositions_of_the_registered_blocks():

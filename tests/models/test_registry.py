@@ -52,11 +52,11 @@ def test_real_size_parameters_and_forward_pass(name, demo_rows):
         harness.assert_param_count(architecture, model)
     sequences, _ = demo_rows
     inputs = harness.encode(architecture.config(), sequences[:4])
-    harness.assert_outputs(model, model(inputs, training=False), architecture.head, batch_size=4)
+    harness.assert_outputs(model, harness.predict(model, inputs), architecture.head, batch_size=4)
 
 
 def test_smoke_outputs(smoke):
-    harness.assert_outputs(smoke.model, smoke.model(smoke.inputs, training=False), smoke.architecture.head,
+    harness.assert_outputs(smoke.model, harness.predict(smoke.model, smoke.inputs), smoke.architecture.head,
                            batch_size=len(smoke.inputs))
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from seq2exp.data.alphabet import FLANK3, FLANK5
 
-# architecture -> test-time augmentation recorded in its run (autosome: reverse complement; BHI: rc + shifts)
-ARCHITECTURES = {"autosome": {"reverse_complement": True}, "bhi": {"reverse_complement": True, "shifts": [0, 1]}}
+# architecture -> test-time augmentation recorded in its run (autosome: reverse complement; BHI: a +1 bp shift)
+ARCHITECTURES = {"autosome": {"reverse_complement": True}, "bhi": {"shifts": [0, 1]}}
+BIN_MODELS = {"autosome"}  # architectures with a "bins" output
 
 
 def random_promoters(n: int, seed: int = 0, variable_lengths: bool = True) -> list[str]:
@@ -45,10 +46,37 @@ def make_run(path: Path, architecture: str, tta: dict, seed: int = 0) -> Path:
     return path
 
 
+def make_tiny_run(path: Path, seed: int = 0) -> Path:
+    """A run folder holding a small plain Keras model (Conv1D -> pooling -> Dense) on the 110-bp one-hot input.
+
+    Cheap to trace and to load: used where the serving machinery, not the architecture, is under test.
+    """
+    import keras
+
+    from seq2exp.data.encoding import Encoder
+
+    keras.utils.set_random_seed(seed)
+    encoding = {"kind": "onehot", "length": 110}
+    encoder = Encoder(encoding)
+    inputs = keras.Input(shape=encoder.input_shape, dtype=encoder.input_dtype, name="inputs")
+    hidden = keras.layers.Conv1D(8, 7, activation="relu")(inputs)
+    hidden = keras.layers.GlobalMaxPooling1D()(hidden)
+    expression = keras.layers.Flatten(name="expression")(keras.layers.Dense(1)(hidden))
+    model = keras.Model(inputs, {"expression": expression})
+    path.mkdir(parents=True, exist_ok=True)
+    model.save(path / "model.keras")
+    info = {"architecture": "tiny", "encoding": encoding, "target_transform": None, "tta": {}, "postprocess": [],
+            "data": {"train_sha256": "1" * 64}, "metrics": {"val_pearson": 0.1}}
+    (path / "run.json").write_text(json.dumps(info))
+    return path
+
+
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
-    return {name: make_run(root / name, name, tta, seed=i) for i, (name, tta) in enumerate(ARCHITECTURES.items())}
+    made = {name: make_run(root / name, name, tta, seed=i) for i, (name, tta) in enumerate(ARCHITECTURES.items())}
+    made["tiny"] = make_tiny_run(root / "tiny", seed=5)
+    return made
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +88,12 @@ def loaded_runs(runs):
 
 @pytest.fixture(scope="session")
 def model_base(tmp_path_factory, runs) -> Path:
-    """``M/<architecture>/1`` for both architectures, exported with ``export_run``."""
+    """``M/<name>/1`` for autosome, bhi and tiny, exported with ``export_run`` (the self-check on autosome only)."""
     from seq2exp.serving.export import export_run
 
     base = tmp_path_factory.mktemp("models")
     for name, path in runs.items():
-        export_run(path, base, name)
+        export_run(path, base, name, verify=name == "autosome")
     return base
 
 
@@ -83,3 +111,10 @@ def server(model_base):
 @pytest.fixture(scope="session")
 def sequences() -> list[str]:
     return random_promoters(300, seed=7)
+
+
+@pytest.fixture(scope="session")
+def expected_outputs(loaded_runs, sequences) -> dict[str, dict[str, np.ndarray]]:
+    """In-process predictions (PredictionGraph.predict_outputs, the run's TTA) of ``sequences``, per architecture."""
+    return {name: run.prediction_graph().predict_outputs(sequences) for name, run in loaded_runs.items()
+            if name in ARCHITECTURES}

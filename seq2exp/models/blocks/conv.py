@@ -91,7 +91,7 @@ def apply_legnet_se(x, input_channels: int, *, name: str, reduction: int = 4, bi
     squeezed = activation_layer(activation, f"{name}_act1")(squeezed)
     squeezed = keras.layers.Dense(hidden, kernel_initializer=dense_init, name=f"{name}_fc2")(squeezed)
     if bilinear:
-        interactions = CPBilinear(int(input_channels // reduction // 2), rank_fraction=0.5, init_std=0.00075,
+        interactions = CPBilinear(max(1, int(input_channels // reduction // 2)), rank_fraction=0.5, init_std=0.00075,
                                   name=f"{name}_bilinear")(squeezed)
         squeezed = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")([squeezed, interactions])
     squeezed = activation_layer(activation, f"{name}_act2")(squeezed)

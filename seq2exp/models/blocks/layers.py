@@ -91,7 +91,7 @@ class GroupedConv1D(keras.layers.Layer):
 def cp_rank(in_features: int, out_features: int, rank_fraction: float) -> int:
     """tensorly's CP rank for a fraction of the full ``(n, n, out)`` tensor's parameters (rounded)."""
     shape = (in_features, in_features, out_features)
-    return int(round(rank_fraction * math.prod(shape) / sum(shape)))
+    return max(1, int(round(rank_fraction * math.prod(shape) / sum(shape))))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -18,7 +18,8 @@ Faithful port::
 
 ``BN*``: the second BatchNorm of every encoder block is called with ``training=False`` in the team's code, i.e. it
 always normalises with its (never updated) moving statistics - probably a bug, but part of the submitted model;
-``frozen_encoder_bn: true`` (default) keeps it, ``false`` makes it an ordinary BatchNorm.
+``frozen_encoder_bn: true`` (default) keeps it (:class:`InferenceModeBatchNormalization`), ``false`` makes it an
+ordinary BatchNorm.
 Input: the team post-padded/truncated to 112 with N and one-hot encoded with Keras ``StringLookup`` (A, C, G, T
 vocabulary), whose out-of-vocabulary (N) column comes FIRST; here ``n_value=0`` one-hot + an explicit N channel in
 front (identical tensor). Estimated parameters (ARCHITECTURES_MORE.md): ~25.3 M.
@@ -79,6 +80,16 @@ class SinePositionScale(keras.layers.Layer):
         return tuple(input_shape)
 
 
+@keras.saving.register_keras_serializable(package="seq2exp")
+class InferenceModeBatchNormalization(keras.layers.BatchNormalization):
+    """A BatchNorm that always runs in inference mode: it normalises with its moving statistics, which therefore
+    never change (Wen Group's ``BatchNormalization()(x, training=False)``: gamma and beta still train). Keras 3
+    lets an outer ``training=True`` override an argument fixed in the functional graph, hence a layer."""
+
+    def call(self, inputs, training=None, mask=None):
+        return super().call(inputs, training=False, mask=mask)
+
+
 def _conv(x, filters: int, kernel_size: int, *, name: str, strides: int = 1):
     return keras.layers.Conv1D(filters, kernel_size, strides=strides, padding="same", activation="relu",
                                kernel_initializer="he_normal", name=name)(x)
@@ -89,8 +100,9 @@ def apply_se_conv_pair(x, filters: int, config: dict, *, name: str, frozen_last_
     for index in (1, 2):
         x = _conv(x, filters, config["kernel_size"], name=f"{name}_conv{index}")
         x = apply_squeeze_excitation(x, ratio=config["se_ratio"], name=f"{name}_se{index}")
-        bn = keras.layers.BatchNormalization(name=f"{name}_bn{index}")
-        x = bn(x, training=False) if (index == 2 and frozen_last_bn) else bn(x)
+        frozen = index == 2 and frozen_last_bn
+        layer = InferenceModeBatchNormalization if frozen else keras.layers.BatchNormalization
+        x = layer(name=f"{name}_bn{index}")(x)
     return x
 
 

@@ -1,0 +1,79 @@
+"""NAD: GloVe k-mer embeddings fitted by the package, loaded into the frozen embedding, level heads."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
+import keras
+
+from seq2exp import models
+from seq2exp.errors import ConfigError
+from seq2exp.models.zoo import nad
+
+
+@pytest.fixture(scope="module")
+def demo_sequences(demo_train):
+    sequences, _ = harness.demo_examples(demo_train, 400, seed=3)
+    return sequences
+
+
+def test_glove_on_demo_sequences_fits_and_is_reproducible(demo_sequences):
+    table, history = nad.fit_kmer_embeddings(demo_sequences, dim=16, iterations=25, return_history=True)
+    assert table.shape == (4**5 + 1, 16) and table.dtype == np.float32
+    assert not table[-1].any()  # unknown / N-containing k-mers
+    assert history[-1] < 0.5 * history[0]
+    again = nad.fit_kmer_embeddings(demo_sequences, dim=16, iterations=25)
+    np.testing.assert_array_equal(table, again)
+
+
+def test_glove_puts_kmers_with_the_same_contexts_together():
+    rng = np.random.default_rng(0)
+    group_a, group_b = [0, 1, 2, 3, 4, 5, 6], list(range(8, 16))
+    sentences = np.concatenate([rng.choice(group_a, size=(300, 30)), rng.choice(group_b, size=(300, 30))])
+    swapped = np.where(sentences == 3, 7, sentences)[:300]  # 7 appears exactly where 3 did, in a copy
+    table = nad.fit_kmer_embeddings(ids=np.concatenate([sentences, swapped]), k=2, dim=8, iterations=150,
+                                    min_count=1)
+    vectors = table[:16] - table[:16].mean(axis=0)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    assert similarity[3, 7] > 0.8
+    assert similarity[3, 7] > max(similarity[3, j] for j in group_b)
+    assert np.mean([similarity[a, b] for a in group_a for b in group_b]) < 0.0
+
+
+def test_cooccurrence_counts_left_context_weighted_by_distance():
+    counts = nad.cooccurrence_counts(np.array([[0, 1, 2, 16]]), vocabulary=16, window=2)
+    assert counts[1, 0] == 1.0 and counts[2, 1] == 1.0 and counts[2, 0] == 0.5
+    assert counts[0, 1] == 0.0 and counts.sum() == 2.5  # id 16 (unknown) is skipped
+
+
+def test_embedding_is_frozen_and_loadable(demo_sequences, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = models.build("nad", smoke=True)
+    layer = model.get_layer(nad.EMBEDDING_LAYER)
+    assert not layer.trainable and all(w is not layer.embeddings for w in model.trainable_weights)
+    inputs = harness.encode(model_config := models.get("nad").config(smoke=True), demo_sequences[:4])
+    assert inputs.shape == (4, 80) and inputs.max() <= 4**5
+    before = np.asarray(model(inputs, training=False)["expression"])
+    table = nad.fit_kmer_embeddings(demo_sequences, dim=model_config["embedding_dim"], iterations=20)
+    nad.load_kmer_embeddings(model, table)
+    np.testing.assert_array_equal(np.asarray(layer.embeddings), table)
+    outputs = model(inputs, training=False)
+    assert not np.allclose(np.asarray(outputs["expression"]), before)
+    np.testing.assert_allclose(np.asarray(outputs["expression"]), np.asarray(outputs["levels"]).mean(axis=1),
+                               rtol=1e-5, atol=1e-6)
+    path = tmp_path / "kmers.npy"
+    np.save(path, table)
+    from_path = models.build("nad", {"kmer_embeddings_path": str(path)}, smoke=True)
+    np.testing.assert_array_equal(np.asarray(from_path.get_layer(nad.EMBEDDING_LAYER).embeddings), table)
+    with pytest.raises(ConfigError, match="shape"):
+        nad.load_kmer_embeddings(model, table[:, :4])
+
+
+@pytest.mark.slow
+def test_real_size_training_step():
+    model = models.build("nad")
+    inputs = harness.encode(models.get("nad").config(), ["A" * 110, "C" * 90])
+    harness.compile_for_head(model, "regression")
+    model.train_on_batch(inputs, {"expression": np.array([0.2, 0.5], "float32")})

@@ -1,0 +1,292 @@
+"""export -> serve -> client: equal predictions, bad requests, hot reload, labels, concurrency, SIGTERM."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
+                                     predict_pb2, prediction_service_pb2_grpc)
+
+from seq2exp.serving import signatures as names
+from seq2exp.serving.client import (Client, InvalidRequestError, ModelNotFoundError, RequestTooLargeError,
+                                    ServerUnavailableError)
+from seq2exp.serving.config import ModelConfig, write_model_config
+from seq2exp.serving.export import codes_to_onehot, export_graph
+from seq2exp.serving.server import ModelServer
+
+from .conftest import BIN_MODELS, random_promoters
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("architecture", ["autosome", "bhi"])
+def test_served_predictions_equal_in_process(server, expected_outputs, sequences, architecture):
+    with Client(server.target, architecture, batch_size=64, max_concurrency=3) as client:
+        served = client.predict_outputs(sequences)  # 5 concurrent requests, reassembled in order
+        expression = client.predict(sequences[:7])
+    expected = expected_outputs[architecture]
+    assert set(served) == set(expected)
+    assert (names.BINS_OUTPUT in served) == (architecture in BIN_MODELS)
+    for key, value in expected.items():
+        np.testing.assert_allclose(served[key], value, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(expression, expected[names.EXPRESSION_OUTPUT][:7], atol=1e-5, rtol=0)
+
+
+def test_onehot_signature_and_output_filter(server, loaded_runs, expected_outputs, sequences):
+    from seq2exp.data.alphabet import sequences_to_codes
+
+    codes, lengths = sequences_to_codes(sequences[:50])
+    onehot = codes_to_onehot(codes, lengths, loaded_runs["autosome"].encoder.max_sequence_length)
+    with Client(server.target, "autosome") as client:
+        served = client.predict_onehot(onehot, outputs=[names.BINS_OUTPUT])
+    assert list(served) == [names.BINS_OUTPUT]
+    np.testing.assert_allclose(served[names.BINS_OUTPUT], expected_outputs["autosome"][names.BINS_OUTPUT][:50],
+                               atol=1e-5, rtol=0)
+
+
+def test_metadata_and_status(server, loaded_runs):
+    with Client(server.target, "autosome") as client:
+        meta = client.metadata()
+        status = client.status()
+    assert meta["model"] == "autosome" and meta["version"] == 1
+    default = meta["signatures"][names.SERVING_DEFAULT]
+    assert default["method_name"] == names.PREDICT_METHOD_NAME
+    assert default["inputs"] == {names.SEQUENCES_INPUT: {"dtype": "DT_STRING", "shape": [-1]}}
+    assert default["outputs"][names.BINS_OUTPUT] == {"dtype": "DT_FLOAT", "shape": [-1, names.N_BINS]}
+    assert default["outputs"][names.EXPRESSION_OUTPUT] == {"dtype": "DT_FLOAT", "shape": [-1]}
+    length = loaded_runs["autosome"].encoder.max_sequence_length
+    assert meta["signatures"][names.ONEHOT_SIGNATURE]["inputs"][names.ONEHOT_INPUT]["shape"] == [-1, length, 4]
+    assert status == [{"version": 1, "state": "AVAILABLE", "error_code": 0, "error_message": ""}]
+
+
+# --- bad requests, with TF Serving's own client stubs and messages ------------------------------------------------
+def _request(model="tiny", signature=names.SERVING_DEFAULT, version=None, label=None, **inputs):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = signature
+    if version is not None:
+        request.model_spec.version.value = version
+    if label is not None:
+        request.model_spec.version_label = label
+    for key, value in inputs.items():
+        request.inputs[key].CopyFrom(value)
+    return request
+
+
+GOOD = ["TGCATTTTTTTCACATCACGTAGCTAGCTAGCGGTTACGGCTGTT"]
+BAD_REQUESTS = {
+    "bad letter": (_request(sequences=tf.make_tensor_proto(GOOD + ["ACGTZ"])), grpc.StatusCode.INVALID_ARGUMENT,
+                   "row 1"),
+    "too long": (_request(sequences=tf.make_tensor_proto(["A" * 5000])), grpc.StatusCode.INVALID_ARGUMENT, "longer"),
+    "empty string": (_request(sequences=tf.make_tensor_proto([""])), grpc.StatusCode.INVALID_ARGUMENT, "empty"),
+    "empty input": (_request(sequences=tf.make_tensor_proto(np.array([], dtype=object), dtype=tf.string)),
+                    grpc.StatusCode.INVALID_ARGUMENT, "empty"),
+    "wrong dtype": (_request(sequences=tf.make_tensor_proto(np.zeros(3, np.float32))),
+                    grpc.StatusCode.INVALID_ARGUMENT, "DT_STRING"),
+    "wrong rank": (_request(sequences=tf.make_tensor_proto([GOOD, GOOD])), grpc.StatusCode.INVALID_ARGUMENT,
+                   "shape"),
+    "wrong onehot shape": (_request(signature=names.ONEHOT_SIGNATURE, onehot=tf.make_tensor_proto(
+        np.zeros([1, 7, 4], np.float32))), grpc.StatusCode.INVALID_ARGUMENT, "shape"),
+    "wrong input name": (_request(seqs=tf.make_tensor_proto(GOOD)), grpc.StatusCode.INVALID_ARGUMENT, "sequences"),
+    "unknown signature": (_request(signature="classify", sequences=tf.make_tensor_proto(GOOD)),
+                          grpc.StatusCode.INVALID_ARGUMENT, "signature"),
+    "unknown model": (_request(model="nope", sequences=tf.make_tensor_proto(GOOD)), grpc.StatusCode.NOT_FOUND,
+                      "nope"),
+    "unknown version": (_request(version=99, sequences=tf.make_tensor_proto(GOOD)), grpc.StatusCode.NOT_FOUND,
+                        "99"),
+    "unknown label": (_request(label="canary", sequences=tf.make_tensor_proto(GOOD)), grpc.StatusCode.NOT_FOUND,
+                      "canary"),
+}
+
+
+@pytest.fixture(scope="module")
+def stubs(server):
+    channel = grpc.insecure_channel(server.target)
+    yield (prediction_service_pb2_grpc.PredictionServiceStub(channel),
+           model_service_pb2_grpc.ModelServiceStub(channel))
+    channel.close()
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_request_gets_its_status_and_the_server_keeps_serving(stubs, case):
+    request, code, fragment = BAD_REQUESTS[case]
+    predict, _ = stubs
+    with pytest.raises(grpc.RpcError) as caught:
+        predict.Predict(request, timeout=30)
+    assert caught.value.code() == code, caught.value.details()
+    assert fragment in caught.value.details()
+    good = predict.Predict(_request(sequences=tf.make_tensor_proto(GOOD)), timeout=30)
+    assert tf.make_ndarray(good.outputs[names.EXPRESSION_OUTPUT]).shape == (1,)
+    assert good.model_spec.version.value == 1 and good.model_spec.signature_name == names.SERVING_DEFAULT
+
+
+def test_bad_metadata_and_status_requests(stubs):
+    predict, models = stubs
+    no_field = get_model_metadata_pb2.GetModelMetadataRequest()
+    no_field.model_spec.name = "tiny"
+    with pytest.raises(grpc.RpcError) as caught:
+        predict.GetModelMetadata(no_field, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    unknown = get_model_status_pb2.GetModelStatusRequest()
+    unknown.model_spec.name = "nope"
+    with pytest.raises(grpc.RpcError) as caught:
+        models.GetModelStatus(unknown, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_client_maps_statuses_to_typed_errors(server):
+    with Client(server.target, "tiny") as client:
+        with pytest.raises(InvalidRequestError, match="row 0"):
+            client.predict(["ACGU"])
+        with pytest.raises(ModelNotFoundError):
+            client.predict(GOOD, version=5)
+    with Client(server.target, "missing") as client, pytest.raises(ModelNotFoundError):
+        client.status()
+    with Client("127.0.0.1:1", "tiny", retries=2, backoff=0.01) as client, pytest.raises(ServerUnavailableError):
+        client.predict(GOOD)
+
+
+def test_request_size_cap(model_base):
+    from seq2exp.serving.config import discover_models
+
+    with ModelServer(discover_models(model_base, only=["tiny"]), port=0, poll_seconds=0,
+                     max_message_bytes=64 * 1024) as small:
+        big = random_promoters(1000, seed=1)  # ~110 kB in one request
+        with Client(small.target, "tiny", batch_size=1000) as client, pytest.raises(RequestTooLargeError):
+            client.predict(big)
+        # the client splits under its own message limit, and the server keeps serving
+        with Client(small.target, "tiny", max_message_bytes=60 * 1024) as client:
+            assert client.predict(big).shape == (1000,)
+
+
+def test_sixteen_concurrent_clients_times_200_requests(server, loaded_runs):
+    pool = random_promoters(64, seed=11)
+    expected = loaded_runs["tiny"].prediction_graph().predict_outputs(pool)[names.EXPRESSION_OUTPUT]
+    failures: list[str] = []
+    rows_checked = [0]
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        with Client(server.target, "tiny") as client:
+            for _ in range(200):
+                rows = rng.choice(len(pool), size=int(rng.integers(1, 9)), replace=False)
+                try:
+                    got = client.predict([pool[i] for i in rows])
+                    if not np.allclose(got, expected[rows], atol=1e-5, rtol=0):
+                        failures.append(f"client {seed}: wrong values")
+                except Exception as error:  # noqa: BLE001
+                    failures.append(f"client {seed}: {error}")
+                with lock:
+                    rows_checked[0] += len(rows)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:5]
+    assert rows_checked[0] >= 16 * 200
+
+
+# --- hot reload, version policy and labels ------------------------------------------------------------------------
+def _copy_version_atomically(source: Path, target: Path) -> None:
+    temporary = target.parent / f".{target.name}.copying"
+    shutil.copytree(source, temporary)
+    os.replace(temporary, target)
+
+
+def _wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_hot_reload_of_a_new_version(tmp_path, model_base, loaded_runs, sequences):
+    """A new version folder appearing while serving is loaded and becomes the default; the old one is unloaded."""
+    from seq2exp.training.inference import PredictionGraph
+
+    base = tmp_path / "M"
+    _copy_version_atomically(model_base / "tiny" / "1", base / "reload" / "1")
+    graph_v1 = loaded_runs["tiny"].prediction_graph()
+    import keras
+
+    model_v2 = keras.models.clone_model(graph_v1.model)  # new random weights: predictions must change
+    graph_v2 = PredictionGraph(model_v2, graph_v1.encoder)
+    export_graph(graph_v2, tmp_path / "staging", "reload", version=2, verify=False)
+    expected_v1 = graph_v1.predict(sequences[:30])
+    expected_v2 = graph_v2.predict(sequences[:30])
+    assert not np.allclose(expected_v1, expected_v2, atol=1e-3)
+    config = [ModelConfig(name="reload", base_path=str(base / "reload"))]
+    with ModelServer(config, port=0, poll_seconds=0.1) as srv, Client(srv.target, "reload") as client:
+        np.testing.assert_allclose(client.predict(sequences[:30]), expected_v1, atol=1e-5, rtol=0)
+        _copy_version_atomically(tmp_path / "staging" / "reload" / "2", base / "reload" / "2")
+        _wait_for(lambda: client.status()[0] == {"version": 2, "state": "AVAILABLE", "error_code": 0,
+                                                 "error_message": ""})
+        np.testing.assert_allclose(client.predict(sequences[:30]), expected_v2, atol=1e-5, rtol=0)
+        _wait_for(lambda: [s["state"] for s in client.status()] == ["AVAILABLE", "END"])
+        with pytest.raises(ModelNotFoundError):
+            client.predict(sequences[:2], version=1)
+
+
+def test_models_config_version_policy_and_labels(tmp_path, model_base, loaded_runs, sequences):
+    """models.config with a 'specific' policy and labels: versions and labels select what is served."""
+    from seq2exp.serving.config import read_model_config
+
+    base = tmp_path / "M"
+    for version in (1, 2, 3):  # versions 1 and 2 are served (specific policy), 3 is not
+        _copy_version_atomically(model_base / ("tiny" if version != 2 else "bhi") / "1", base / "multi" / str(version))
+    path = write_model_config(tmp_path / "models.config", [ModelConfig(
+        name="multi", base_path=str(base / "multi"), policy="specific", versions=(1, 2),
+        labels={"stable": 1, "canary": 2})])
+    tiny = loaded_runs["tiny"].prediction_graph().predict(sequences[:10])
+    with ModelServer(read_model_config(path), port=0, poll_seconds=0) as srv:
+        with Client(srv.target, "multi", label="stable") as stable, Client(srv.target, "multi", version=2) as two:
+            np.testing.assert_allclose(stable.predict(sequences[:10]), tiny, atol=1e-5, rtol=0)
+            assert not np.allclose(two.predict(sequences[:10]), tiny, atol=1e-3)
+            assert [s["version"] for s in stable.status()] == [1]  # the label's version
+            with pytest.raises(ModelNotFoundError):
+                two.predict(sequences[:1], version=3)
+            with pytest.raises(ModelNotFoundError):
+                two.predict(sequences[:1], label="nightly")
+        with Client(srv.target, "multi") as latest:
+            assert latest.metadata()["version"] == 2
+            assert [(s["version"], s["state"]) for s in latest.status()] == [(2, "AVAILABLE"), (1, "AVAILABLE")]
+
+
+# --- the command line: serve, SIGTERM ----------------------------------------------------------------------------
+def test_serve_command_and_graceful_sigterm(model_base, sequences, loaded_runs):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen([sys.executable, "-m", "seq2exp.cli", "serve", "--model-base-path", str(model_base),
+                                "--model-name", "tiny", "--port", "0", "--poll-seconds", "0"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("listening on 127.0.0.1:"), line + process.stderr.read()
+        target = line.split()[2]
+        expected = loaded_runs["tiny"].prediction_graph().predict(sequences)
+        with Client(target, "tiny", batch_size=50, max_concurrency=2) as client:
+            np.testing.assert_allclose(client.predict(sequences), expected, atol=1e-5, rtol=0)
+            result: dict = {}
+            in_flight = threading.Thread(target=lambda: result.update(v=client.predict(sequences * 10)))
+            in_flight.start()
+            time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            in_flight.join(60)
+        assert process.wait(60) == 0
+        assert "stopped" in process.stdout.read()
+        assert "v" in result and result["v"].shape == (len(sequences) * 10,)  # in-flight requests finished
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -144,10 +144,10 @@ def main() -> None:
     max_difference = None
     if reference is not None and args.reference_samples > 0:
         count = min(args.reference_samples, args.bootstraps)
-        universe = np.flatnonzero(data.scorable())
+        columns = exact["samples"]["columns"]  # test index of each sample-mask column
         # the same samples as bootstrap_ranks(seed=1): replay its block generator, keep the first `count`
         masks = []
-        for _first, sampled in sample_blocks(universe.size, args.bootstraps, 0.1, 1, exact["block_size"]):
+        for _first, sampled in sample_blocks(columns.size, args.bootstraps, 0.1, 1, exact["block_size"]):
             masks.extend(sampled[: count - len(masks)])
             if len(masks) >= count:
                 break
@@ -155,7 +155,7 @@ def main() -> None:
         elapsed = 0.0
         for number, mask in enumerate(masks):
             keep = np.zeros(data.truth.size, bool)
-            keep[universe[mask > 0]] = True
+            keep[columns[mask]] = True
             sink = io.StringIO()
             started = time.perf_counter()
             with redirect_stdout(sink):

@@ -32,7 +32,7 @@ _EXPORTS = {
     "encoding": ("EncodingSpec", "Encoder", "tf_strings_to_codes", "reverse_complement_codes", "shift_codes"),
     "cache": ("TrainingCache", "build_cache"),
     "pipeline": ("make_dataset",),
-    "download": ("MANIFEST", "download_dataset", "verify_dataset"),
+    "download": ("MANIFEST", "download_dataset", "fetch_resumable", "load_manifest", "verify_dataset"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)

@@ -1,6 +1,6 @@
 """``seq2exp data``: download the challenge data, build the training cache, validate data files.
 
-    seq2exp data download --out D [--files NAME,...] [--base-url URL] [--url NAME=URL] [--sha256 NAME=HEX] [--list]
+    seq2exp data download --dest D [--files NAME,...] [--base-url URL] [--url NAME=URL] [--sha256 NAME=HEX] [--list]
     seq2exp data verify D [--sha256 NAME=HEX]
     seq2exp data cache TRAIN --out CACHE [--on-invalid error|skip] [--max-length N] [--force]
     seq2exp data validate FILE_OR_FOLDER [--format auto|dream|fasta|subsets|plasmid] [--on-invalid ...] [--json]
@@ -35,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
 
     download = sub.add_parser("download", help="download the challenge's data record (Zenodo 10633252)")
-    download.add_argument("--out", default="data/dream2022", help="output folder (default: %(default)s)")
+    download.add_argument("--dest", "--out", dest="out", default="data/dream2022",
+                          help="destination folder; an interrupted download resumes from its NAME.part file "
+                               "(default: %(default)s)")
     download.add_argument("--files", help="comma-separated file names (default: all of the manifest)")
     download.add_argument("--base-url", help="mirror to fetch from instead of Zenodo (http(s):// or file://)")
     download.add_argument("--url", action="append", metavar="NAME=URL", help="URL of one file (repeatable)")
@@ -105,7 +107,12 @@ def _download(args: argparse.Namespace) -> int:
     if args.list:
         recorded = read_checksums(args.out) if Path(args.out).exists() else {}
         for entry in MANIFEST:
-            checksum = entry.sha256 or recorded.get(entry.name, {}).get("sha256") or "unverified"
+            if entry.sha256:
+                checksum = f"sha256={entry.sha256} (manifest)"
+            elif recorded.get(entry.name, {}).get("sha256"):
+                checksum = f"sha256={recorded[entry.name]['sha256']} (recorded)"
+            else:
+                checksum = "unverified"
             print(f"{entry.name}\t{checksum}\t{entry.description}")
         return 0
     names = [name.strip() for name in args.files.split(",") if name.strip()] if args.files else None

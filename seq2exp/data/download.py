@@ -1,18 +1,26 @@
-"""Download the challenge's data record, with honest checksums.
+"""Download the challenge's data record: resumable (HTTP Range), checksum-verified, atomic.
 
-The DREAM 2022 data are Zenodo record 10633252 (CC BY 4.0). The file names below are the ones public mirrors and
-the teams' code use; neither they nor their checksums could be verified from the machine this was written on, so
-every manifest entry starts **unverified** (``sha256=None``). The first successful download records the file's
-SHA-256 in ``<out>/checksums.json`` and every later download or ``verify`` checks against it. A checksum the user
-passes (``expected_sha256`` / ``--sha256 NAME=HEX``) always wins, and a mismatch is an error that keeps the old file.
-URLs can be overridden per file or by a base URL (a mirror, or ``file://`` for an offline copy).
+The DREAM 2022 data are Zenodo record 10633252 (CC BY 4.0). The list of files is package data,
+``seq2exp/data/zenodo_10633252.json``: each entry has a name, a description, a ``status`` and, when ``verified``, its
+size and SHA-256. None could be checked from the machine the manifest was written on, so every entry is honestly
+``unverified`` (``sha256``/``size`` null): the first download records the file's SHA-256 and size in
+``<dest>/checksums.json`` and every later download or ``verify`` checks against them. A checksum the user passes
+(``expected_sha256`` / ``--sha256 NAME=HEX``) always wins; a mismatch is an error that keeps nothing under the final
+name.
+
+A transfer streams into ``<dest>/<name>.part`` (its source URL and validators in ``<name>.part.json``). An interrupted
+run leaves the ``.part`` file; the next run continues it with ``Range: bytes=N-`` (plus ``If-Range``). A server that
+ignores the range (``200`` instead of ``206``) or whose file changed makes the download restart from zero; a ``416``
+means the part is already whole (its size is the remote size) or is discarded. Only a complete file whose checksum
+matches is renamed to its final name. URLs can be overridden per file or by a base URL (a mirror, or ``file://``).
 """
 from __future__ import annotations
 
-import hashlib
+import http.client
 import json
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -20,16 +28,18 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from seq2exp.errors import Seq2ExpError
 from seq2exp.utils import atomic_write, sha256_file
 
 logger = logging.getLogger(__name__)
 
-ZENODO_RECORD = "10633252"
-DEFAULT_BASE_URL = f"https://zenodo.org/records/{ZENODO_RECORD}/files"
+MANIFEST_PATH = Path(__file__).with_name("zenodo_10633252.json")
 CHECKSUMS_FILE = "checksums.json"
+PART_SUFFIX = ".part"
+_BLOCK = 1 << 20
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -39,23 +49,62 @@ class RemoteFile:
     name: str
     description: str
     sha256: str | None = None
+    size: int | None = None
     extract: bool = False  # a .tar.gz unpacked into the output folder after download
 
 
-MANIFEST: tuple[RemoteFile, ...] = (
-    RemoteFile("train_sequences.txt", "training data: 6,739,258 rows 'sequence<TAB>expression' (DREAM format)"),
-    RemoteFile("filtered_test_data_with_MAUDE_expression.txt",
-               "the 71,103 test sequences with measured expression (DREAM format, test order)"),
-    RemoteFile("test_subset_ids.tar.gz", "test subset CSVs (high/low/yeast/random/challenging/SNVs/motif_*)",
-               extract=True),
-    RemoteFile("public_leaderboard_ids.tar.gz", "public leaderboard index JSONs (discarded by the final scoring)",
-               extract=True),
-)
-MANIFEST_BY_NAME = {entry.name: entry for entry in MANIFEST}
+@dataclass(frozen=True)
+class Manifest:
+    """The data record: where it lives and its files."""
+
+    record: str
+    base_url: str
+    files: tuple[RemoteFile, ...]
 
 
 class DownloadError(Seq2ExpError):
     """A file could not be fetched or did not match its checksum."""
+
+
+def load_manifest(path: str | os.PathLike = MANIFEST_PATH) -> Manifest:
+    """Read and check a manifest JSON (see ``zenodo_10633252.json``).
+
+    An entry is either ``"status": "verified"`` with a 64-hex ``sha256`` (and optionally its ``size``) or
+    ``"status": "unverified"`` with ``sha256`` and ``size`` null; anything else is an error naming the entry.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["files"]
+        record, base_url = str(data["record"]), str(data["base_url"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise Seq2ExpError(f"{path}: not a readable data manifest ({error})") from None
+    files = []
+    for index, entry in enumerate(entries):
+        where = f"{path}: files[{index}] ({entry.get('name')!r})" if isinstance(entry, dict) else f"{path}: files[{index}]"
+        if not isinstance(entry, dict) or not entry.get("name"):
+            raise Seq2ExpError(f"{where}: an entry needs a 'name'")
+        status, sha256, size = entry.get("status"), entry.get("sha256"), entry.get("size")
+        if status == "verified":
+            if not isinstance(sha256, str) or not _HEX64.fullmatch(sha256):
+                raise Seq2ExpError(f"{where}: a verified entry needs a 64-hex lower-case 'sha256'")
+            if size is not None and (not isinstance(size, int) or size < 0):
+                raise Seq2ExpError(f"{where}: 'size' must be a byte count or null")
+        elif status == "unverified":
+            if sha256 is not None or size is not None:
+                raise Seq2ExpError(f"{where}: an unverified entry must have null 'sha256' and 'size'")
+        else:
+            raise Seq2ExpError(f"{where}: 'status' must be 'verified' or 'unverified', got {status!r}")
+        files.append(RemoteFile(name=entry["name"], description=entry.get("description", ""), sha256=sha256,
+                                size=size, extract=bool(entry.get("extract", False))))
+    return Manifest(record=record, base_url=base_url, files=tuple(files))
+
+
+_MANIFEST = load_manifest()
+ZENODO_RECORD = _MANIFEST.record
+DEFAULT_BASE_URL = _MANIFEST.base_url
+MANIFEST: tuple[RemoteFile, ...] = _MANIFEST.files
+MANIFEST_BY_NAME = {entry.name: entry for entry in MANIFEST}
 
 
 def read_checksums(out_dir: str | os.PathLike) -> dict[str, dict]:
@@ -75,16 +124,22 @@ def _write_checksums(out_dir: Path, records: Mapping[str, dict]) -> None:
         handle.write("\n")
 
 
-def _expected(name: str, recorded: Mapping[str, dict], user: Mapping[str, str]) -> tuple[str | None, str]:
-    """(expected sha256 or None, where it comes from) with precedence user > manifest > recorded."""
+def _expected(name: str, recorded: Mapping[str, dict], user: Mapping[str, str]) -> tuple[str | None, int | None, str]:
+    """(expected sha256 or None, expected size or None, where they come from); user > manifest > recorded."""
     if name in user:
-        return user[name].lower(), "user"
+        return user[name].lower(), None, "user"
     entry = MANIFEST_BY_NAME.get(name)
     if entry is not None and entry.sha256:
-        return entry.sha256, "manifest"
+        return entry.sha256, entry.size, "manifest"
     if name in recorded and recorded[name].get("sha256"):
-        return recorded[name]["sha256"], "recorded"
-    return None, "unverified"
+        return recorded[name]["sha256"], recorded[name].get("size"), "recorded"
+    return None, None, "unverified"
+
+
+def part_paths(target: str | os.PathLike) -> tuple[Path, Path]:
+    """The stable ``.part`` file an interrupted download of ``target`` continues from, and its metadata file."""
+    target = Path(target)
+    return target.with_name(target.name + PART_SUFFIX), target.with_name(target.name + PART_SUFFIX + ".json")
 
 
 def download_dataset(
@@ -99,12 +154,16 @@ def download_dataset(
 ) -> dict[str, Path]:
     """Fetch the record's files into ``out_dir`` (skipping ones already there and matching their checksum).
 
-    Returns ``{name: path}``; archives are unpacked beside themselves (``test_subset_ids/``...).
+    Interrupted transfers resume from ``<name>.part`` on the next call. Returns ``{name: path}``; archives are
+    unpacked beside themselves (``test_subset_ids/``...).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     urls = dict(urls or {})
     user = {name: value.lower() for name, value in (expected_sha256 or {}).items()}
+    for name, value in user.items():
+        if not _HEX64.fullmatch(value):
+            raise Seq2ExpError(f"--sha256 {name}: expected 64 hex digits, got {value!r}")
     wanted = list(names) if names else [entry.name for entry in MANIFEST]
     unknown = [name for name in wanted if name not in MANIFEST_BY_NAME and name not in urls]
     if unknown:
@@ -114,7 +173,8 @@ def download_dataset(
     result: dict[str, Path] = {}
     for name in wanted:
         target = out_dir / name
-        expected, origin = _expected(name, recorded, user)
+        url = urls.get(name) or f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/{name}"
+        expected, expected_size, origin = _expected(name, recorded, user)
         if target.exists() and not force:
             actual = sha256_file(target)
             if expected is not None and actual != expected:
@@ -122,14 +182,12 @@ def download_dataset(
                                     "delete it or pass --force to download again")
             logger.info("%s already present (%s)", target, "verified" if expected else "unverified, recording")
         else:
-            url = urls.get(name) or f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/{name}"
-            actual = _fetch(url, target, expected, origin, timeout)
-        recorded[name] = {
-            "sha256": actual,
-            "size": target.stat().st_size,
-            "source": urls.get(name) or f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/{name}",
-            "checked_against": origin,
-        }
+            if force:
+                for path in part_paths(target):
+                    path.unlink(missing_ok=True)
+            actual = fetch_resumable(url, target, expected_sha256=expected, expected_size=expected_size,
+                                     origin=origin, timeout=timeout)
+        recorded[name] = {"sha256": actual, "size": target.stat().st_size, "source": url, "checked_against": origin}
         _write_checksums(out_dir, recorded)
         entry = MANIFEST_BY_NAME.get(name)
         if (entry is not None and entry.extract) or name.endswith((".tar.gz", ".tgz")):
@@ -138,35 +196,149 @@ def download_dataset(
     return result
 
 
-def _fetch(url: str, target: Path, expected: str | None, origin: str, timeout: float) -> str:
-    """Stream ``url`` into ``target`` atomically, hashing on the way; return the sha256."""
-    logger.info("downloading %s -> %s", url, target)
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.part-", dir=target.parent)
+def fetch_resumable(
+    url: str,
+    target: str | os.PathLike,
+    *,
+    expected_sha256: str | None = None,
+    expected_size: int | None = None,
+    origin: str = "expected",
+    timeout: float = 60.0,
+) -> str:
+    """Download ``url`` to ``target`` through ``<target>.part``, continuing an earlier partial transfer.
+
+    Returns the file's SHA-256. Raises :class:`DownloadError` when the transfer fails (the ``.part`` file is kept for
+    the next call), is incomplete, or does not match ``expected_sha256``/``expected_size`` (the part is discarded).
+    Nothing appears under ``target`` unless the whole file arrived and matched.
+    """
+    target = Path(target)
+    part, meta_path = part_paths(target)
+    meta = _read_json(meta_path)
+    if part.exists() and meta.get("url") != url:
+        logger.info("%s belongs to another source (%s); starting over", part, meta.get("url"))
+        _discard(part, meta_path)
+        meta = {}
+    for _attempt in range(2):  # a second pass only after the server rejected or replaced the partial file
+        offset = part.stat().st_size if part.exists() else 0
+        if expected_size is not None and offset > expected_size:
+            _discard(part, meta_path)
+            offset, meta = 0, {}
+        outcome = _transfer(url, part, meta_path, meta, offset, timeout)
+        if outcome == "restart":
+            _discard(part, meta_path)
+            meta = {}
+            continue
+        break
+    else:  # pragma: no cover - a server that rejects every range twice
+        raise DownloadError(f"{url}: the server rejected the download twice; try again later")
+    size = part.stat().st_size
+    if expected_size is not None and size != expected_size:
+        _discard(part, meta_path)
+        raise DownloadError(f"{url}: got {size} bytes, the {origin} size is {expected_size}; the file was not saved")
+    actual = sha256_file(part)
+    if expected_sha256 is not None and actual != expected_sha256:
+        _discard(part, meta_path)
+        raise DownloadError(f"{url}: sha256 {actual} does not match the {origin} checksum {expected_sha256}; "
+                            "the file was not saved")
+    os.replace(part, target)
+    meta_path.unlink(missing_ok=True)
+    return actual
+
+
+def _transfer(url: str, part: Path, meta_path: Path, meta: Mapping[str, Any], offset: int, timeout: float) -> str:
+    """One HTTP(S)/file request appending to (or restarting) ``part``; ``"done"`` or ``"restart"``."""
+    headers = {}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        validator = meta.get("etag") or meta.get("last_modified")
+        if validator:
+            headers["If-Range"] = validator
+    logger.info("downloading %s -> %s%s", url, part, f" (resuming at byte {offset})" if offset else "")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - user-chosen URL
-                    for block in iter(lambda: response.read(1 << 20), b""):
-                        digest.update(block)
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)  # noqa: S310
+    except urllib.error.HTTPError as error:
+        content_range = error.headers.get("Content-Range", "") if error.headers else ""
+        error.close()
+        if error.code == 416 and offset:
+            total = _content_range_total(content_range)
+            if total == offset:
+                logger.info("%s: the partial file is already complete (%d bytes)", part, offset)
+                return "done"
+            logger.warning("%s: the server rejected the range bytes=%d- (size %s); starting over", url, offset, total)
+            return "restart"
+        raise DownloadError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", error)
+        raise DownloadError(
+            f"cannot download {url}: {reason}. Without network access, fetch the file elsewhere, put it at "
+            f"{part.with_name(part.name[: -len(PART_SUFFIX)])} and run the command again (it will be checksummed), "
+            "or pass --base-url/--url"
+        ) from None
+    with response:
+        status = response.getcode()
+        length = response.headers.get("Content-Length")
+        length = int(length) if length and length.isdigit() else None
+        if offset and status == 206:
+            start, total = _content_range(response.headers.get("Content-Range", ""))
+            if start != offset:
+                logger.warning("%s: asked for bytes %d-, got a range starting at %s; starting over", url, offset, start)
+                return "restart"
+            mode = "ab"
+        else:
+            if offset:
+                logger.info("%s: the server ignored the range request (status %s); restarting from zero", url, status)
+            offset, mode, total = 0, "wb", length
+        _write_json(meta_path, {"url": url, "etag": response.headers.get("ETag"),
+                                "last_modified": response.headers.get("Last-Modified"), "size": total})
+        received = 0
+        try:
+            with open(part, mode) as handle:
+                try:
+                    for block in iter(lambda: response.read(_BLOCK), b""):
                         handle.write(block)
-            except (urllib.error.URLError, OSError, ValueError) as error:
-                reason = getattr(error, "reason", error)
-                raise DownloadError(
-                    f"cannot download {url}: {reason}. Without network access, fetch the file elsewhere, put it at "
-                    f"{target} and run the command again (it will be checksummed), or pass --base-url/--url"
-                ) from None
-            handle.flush()
-            os.fsync(handle.fileno())
-        actual = digest.hexdigest()
-        if expected is not None and actual != expected:
-            raise DownloadError(f"{url}: sha256 {actual} does not match the {origin} checksum {expected}; "
-                                f"the file was not saved")
-        os.replace(tmp_name, target)
-        return actual
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+                        received += len(block)
+                finally:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        except (OSError, http.client.HTTPException) as error:
+            raise DownloadError(f"{url}: transfer interrupted after {offset + received} bytes ({error}); "
+                                f"the partial file {part} is kept: run the command again to resume") from None
+    have = part.stat().st_size
+    if total is not None and have < total:
+        raise DownloadError(f"{url}: transfer interrupted at {have} of {total} bytes; the partial file {part} is "
+                            "kept: run the command again to resume")
+    return "done"
+
+
+def _content_range(value: str) -> tuple[int | None, int | None]:
+    """(first byte, total size) of a ``Content-Range: bytes A-B/T`` header; None where absent or ``*``."""
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-\d+/(\d+|\*)\s*", value or "")
+    if not match:
+        return None, None
+    return int(match.group(1)), (None if match.group(2) == "*" else int(match.group(2)))
+
+
+def _content_range_total(value: str) -> int | None:
+    """The total size of a 416's ``Content-Range: bytes */T`` header (None when absent)."""
+    match = re.fullmatch(r"\s*bytes\s+(?:\*|\d+-\d+)/(\d+)\s*", value or "")
+    return int(match.group(1)) if match else None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    with atomic_write(path) as handle:
+        json.dump(dict(data), handle)
+
+
+def _discard(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def extract_archive(archive: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
@@ -211,7 +383,7 @@ def verify_dataset(out_dir: str | os.PathLike, expected_sha256: Mapping[str, str
     user = {name: value.lower() for name, value in (expected_sha256 or {}).items()}
     report = {}
     for name in sorted(set(recorded) | set(user)):
-        expected, _ = _expected(name, recorded, user)
+        expected, _, _ = _expected(name, recorded, user)
         path = out_dir / name
         if not path.exists():
             report[name] = "missing"

@@ -8,15 +8,18 @@ sequence was sampled (the alt is the variant; refs are shared by many pairs). Al
 over the indices every model predicts. A subset with fewer than two items in a sample is left out of that sample's
 score and the weights renormalised, as in the full scoring.
 
-Vectorisation. Samples are processed in blocks: a block's samples are a boolean matrix ``[samples, sequences]``;
-per subset, the weighted moments (count, sums, squares, cross products) of all models come out of one matrix
-product ``mask[:, subset] @ features[subset]``, which gives every within-sample Pearson r. Spearman rho follows the
-paper's definition (the Spearman rho *of the sample*, i.e. average ranks recomputed within each sample):
-``spearman="exact"`` computes them exactly with one row-wise sort per model and subset of a ``[samples, members]``
-block of packed integer keys (model ordinal << bits | truth position). ``spearman="global"`` is a faster
-approximation: Pearson r of each subset's *full-test-set* ranks restricted to the sample (a monotone, nearly linear
-map of the within-sample ranks; it differs from the exact rho by ~1e-3 and can swap models whose scores are that
-close), computed in the same matrix product as Pearson.
+Vectorisation (no Python loop over samples or samples x subsets; only over blocks of samples, subsets and models).
+The scorable sequences are laid out so that each subset's carriers (its members; the alts of a pair subset) form
+one contiguous column range where the subsets do not overlap; a block of samples is a boolean matrix
+``[samples, sequences]`` drawn in one call. Per subset, the moments (count, sums, squares, cross products) of all
+models come from one matrix product ``mask[:, range] @ features`` (features summed per carrier), giving every
+within-sample Pearson r. Spearman rho follows the paper's definition (the Spearman rho *of the sample*, i.e.
+average ranks recomputed within each sample): ``spearman="exact"`` (default) gets the sampled members of every
+subset from one ``nonzero`` of the block, sorts them into truth order once, and per model sorts packed integer keys
+(model ordinal << bits | truth position) row-wise, which pairs each member's within-sample model rank with its
+truth rank. ``spearman="global"`` is a faster approximation: Pearson r of each subset's *full-test-set* ranks
+restricted to the sample (a monotone, nearly linear map of the within-sample ranks; it differs from the exact rho
+by ~1e-3-1e-2 and can swap models whose scores are that close), computed in the same matrix product as Pearson.
 """
 from __future__ import annotations
 
@@ -41,23 +44,19 @@ _UNIFORM_BITS = 16
 
 @dataclass
 class _SubsetPlan:
-    """Per-subset precomputation; items in truth order (exact Spearman) or sampling-universe order (global)."""
+    """Per-subset precomputation. Items are indexed by truth ordinal in exact mode (any order in global mode)."""
 
     name: str
     weight: float
-    owner: np.ndarray  # int64 [k]: the sampled sequence (universe position) that carries each item
-    features: np.ndarray  # float32 [k, cols]: 1, y, y^2, then per model x, x^2, x*y (+ the same on ranks: global)
-    truth_groups: np.ndarray | None  # int32 [k+1] tie group of each truth ordinal (+ pad), None if no ties
-    model_ordinal: np.ndarray  # int32 [M, k+1]: model ordinal of each item (pad -> k); exact Spearman only
-    model_groups: list[np.ndarray | None]  # per model: int32 [k+1] tie group of each model ordinal, None if no ties
-
-    @property
-    def size(self) -> int:
-        return int(self.owner.size)
-
-    def whole_universe(self, universe_size: int) -> bool:
-        """True when the items are exactly the sampling universe in its order (no column gather needed)."""
-        return self.size == universe_size and bool(np.array_equal(self.owner, np.arange(universe_size)))
+    items: int  # number of items (singles or pairs)
+    owners: np.ndarray  # int64 [u]: sorted unique sampling columns that carry the items
+    block: tuple[int, int] | None  # (start, stop) when ``owners`` is that contiguous column range
+    features: np.ndarray  # float32 [u, cols]: per carrier, the sums of 1, y, y^2, then per model x, x^2, x*y (...)
+    owner_items: np.ndarray  # int32: truth ordinals of the items grouped by carrier (CSR order)
+    owner_ptr: np.ndarray | None  # int64 [u+1] CSR offsets, None when every carrier carries exactly one item
+    truth_groups: np.ndarray | None = None  # int32 [k+1] tie group of each truth ordinal (+ pad), None if no ties
+    model_ordinal: np.ndarray | None = None  # int32 [M, k+1]: model ordinal of each item (pad -> k)
+    model_groups: list | None = None  # per model: int32 [k+1] tie group of each model ordinal, None if no ties
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
@@ -85,42 +84,65 @@ def _tie_groups(sorted_values: np.ndarray) -> np.ndarray | None:
     return np.append(groups, groups[-1] + 1 if groups.size else 0).astype(np.int32)
 
 
-def _plan(data: ScoringData, name: str, universe_position: np.ndarray, present: np.ndarray,
-          spearman: str) -> _SubsetPlan | None:
+def _subset_values(data: ScoringData, name: str, present: np.ndarray) -> tuple | None:
+    """(carrier test index per item, truth [k], predictions [k, M]) of a subset's scorable items, or None."""
     items = data.subset_items(name, present)
     if len(items) < 2:
         return None
     y, x = data.vectors(name, items, range(len(data.names)))
-    carrier = items[:, 0] if name in PAIR_SUBSETS else items
-    owner = universe_position[carrier]
-    # exact Spearman needs the items in truth order; the matrix-product path only needs the sampled columns, and
-    # in the sampling universe's order a subset covering the whole universe ("all") needs no column gather at all
-    order = np.argsort(y, kind="stable") if spearman == "exact" else np.argsort(owner, kind="stable")
-    y, x, owner = y[order], x[order], owner[order]
+    return (items[:, 0] if name in PAIR_SUBSETS else items), y, x
+
+
+def _plan(name: str, carrier_column: np.ndarray, y: np.ndarray, x: np.ndarray, spearman: str) -> _SubsetPlan:
+    """Precompute one subset: carriers' columns, per-carrier moment features, ordinals and tie groups."""
+    if spearman == "exact":  # index items by truth ordinal
+        order = np.argsort(y, kind="stable")
+        y, x, carrier_column = y[order], x[order], carrier_column[order]
     k, models = len(y), x.shape[1]
     columns = _moment_features(y, x)
-    model_ordinal = np.zeros((0, k + 1), np.int32)
-    model_groups: list[np.ndarray | None] = []
-    truth_groups = None
     if spearman == "global":
-        columns += _moment_features(rankdata(y), rankdata(x, axis=0))
+        columns += _moment_features(rankdata(y), rankdata(x, axis=0))[1:]
+    features = np.concatenate(columns, axis=1)
+    owners, inverse = np.unique(carrier_column, return_inverse=True)
+    by_owner = np.argsort(inverse, kind="stable")
+    if owners.size == k:
+        owner_ptr = None
+        features = features[by_owner]
     else:
-        truth_groups = _tie_groups(y)
-        model_ordinal = np.empty((models, k + 1), np.int32)
-        for model in range(models):
-            model_order = np.argsort(x[:, model], kind="stable")
-            model_ordinal[model, model_order] = np.arange(k, dtype=np.int32)
-            model_ordinal[model, k] = k
-            model_groups.append(_tie_groups(x[model_order, model]))
-    return _SubsetPlan(
+        owner_ptr = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=owners.size))))
+        features = np.add.reduceat(features[by_owner], owner_ptr[:-1], axis=0)
+    contiguous = bool(owners[-1] - owners[0] + 1 == owners.size)
+    plan = _SubsetPlan(
         name=name,
         weight=SUBSET_WEIGHTS[name],
-        owner=owner,
-        features=np.ascontiguousarray(np.concatenate(columns, axis=1), dtype=np.float32),
-        truth_groups=truth_groups,
-        model_ordinal=model_ordinal,
-        model_groups=model_groups,
+        items=k,
+        owners=owners,
+        block=(int(owners[0]), int(owners[-1]) + 1) if contiguous else None,
+        features=np.ascontiguousarray(features, dtype=np.float32),
+        owner_items=by_owner.astype(np.int32),
+        owner_ptr=owner_ptr,
     )
+    if spearman == "exact":
+        plan.truth_groups = _tie_groups(y)
+        plan.model_ordinal = np.empty((models, k + 1), np.int32)
+        plan.model_groups = []
+        for model in range(models):
+            model_order = np.argsort(x[:, model], kind="stable")
+            plan.model_ordinal[model, model_order] = np.arange(k, dtype=np.int32)
+            plan.model_ordinal[model, k] = k
+            plan.model_groups.append(_tie_groups(x[model_order, model]))
+    return plan
+
+
+def _column_layout(present: np.ndarray, carriers: list[np.ndarray]) -> np.ndarray:
+    """Test index of each sampling column: scorable indices grouped by the first subset (largest first) carrying
+    them, so that non-overlapping subsets occupy contiguous column ranges."""
+    universe = np.flatnonzero(present)
+    home = np.full(present.size, len(carriers), np.int64)
+    for rank, carrier in sorted(enumerate(carriers), key=lambda item: -np.unique(item[1]).size):
+        unassigned = carrier[home[carrier] == len(carriers)]
+        home[unassigned] = rank
+    return universe[np.lexsort((universe, home[universe]))]
 
 
 def _pearson_from_moments(stats: np.ndarray, models: int, offset: int) -> np.ndarray:
@@ -153,25 +175,41 @@ def _segment_average_ranks(groups: np.ndarray) -> np.ndarray:
     return (start + end) / 2.0 + 1.0
 
 
-def _exact_spearman(mask: np.ndarray, plan: _SubsetPlan, threads: int = 1) -> np.ndarray:
+def _sampled_members(plan: _SubsetPlan, sampled: np.ndarray, rows_all: np.ndarray,
+                     columns_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sample row, truth ordinal) of every item whose carrier is sampled, from the block's ``nonzero``."""
+    if plan.block is not None:
+        start, stop = plan.block
+        keep = (columns_all >= start) & (columns_all < stop)
+        rows, local = rows_all[keep], columns_all[keep] - start
+    else:
+        rows, local = np.nonzero(sampled[:, plan.owners])
+    if plan.owner_ptr is None:
+        return rows, plan.owner_items[local]
+    counts = plan.owner_ptr[local + 1] - plan.owner_ptr[local]
+    rows = np.repeat(rows, counts)
+    within = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, plan.owner_items[np.repeat(plan.owner_ptr[local], counts) + within]
+
+
+def _exact_spearman(rows: np.ndarray, ordinals: np.ndarray, samples: int, plan: _SubsetPlan,
+                    threads: int = 1) -> np.ndarray:
     """Exact within-sample Spearman rho ``[samples, models]`` (scipy's definition: Pearson r of average ranks).
 
-    ``mask`` ``[samples, k]`` marks the sampled items, columns in truth order. Per model, the sampled items' packed
-    keys ``model ordinal << bits | truth slot`` are sorted row-wise; the slot read back at each model-ordered
-    position gives the pairing of model ranks with truth ranks.
+    ``rows``/``ordinals``: the sampled items (sample row, truth ordinal), rows ascending. The items of each sample are
+    sorted into truth order; per model, packed keys ``model ordinal << bits | truth slot`` are sorted row-wise, and
+    the slot read back at each model-ordered position pairs the model ranks with the truth ranks.
     """
-    samples = mask.shape[0]
     models = plan.model_ordinal.shape[0]
-    rows, columns = np.nonzero(mask)  # row-major: columns ascend, i.e. members come in truth order
     counts = np.bincount(rows, minlength=samples)
     width = int(counts.max(initial=0))
     result = np.full((samples, models), np.nan)
     if width < 2:
         return result
     starts = np.cumsum(counts) - counts
-    members = np.full((samples, width), plan.size, np.int32)  # truth ordinals; pad = k (sorts after every item)
-    members[rows, np.arange(rows.size) - starts[rows]] = columns
-    del rows, columns
+    members = np.full((samples, width), plan.items, np.int32)  # truth ordinals; pad = k (sorts after every item)
+    members[rows, np.arange(rows.size) - starts[rows]] = ordinals
+    members.sort(axis=1)
     slot = np.arange(width)
     valid = slot[None, :] < counts[:, None]
     count = counts.astype(np.float64)
@@ -189,7 +227,7 @@ def _exact_spearman(mask: np.ndarray, plan: _SubsetPlan, threads: int = 1) -> np
         truth_rank = _segment_average_ranks(plan.truth_groups[members])
         truth_squares = np.where(valid, truth_rank ** 2, 0.0).sum(axis=1)
     bits = max(1, (width - 1).bit_length())
-    key_type = np.int32 if (plan.size + 1) << bits < 2 ** 31 else np.int64
+    key_type = np.int32 if (plan.items + 1) << bits < 2 ** 31 else np.int64
     low = key_type((1 << bits) - 1)
     shift = key_type(bits)
 
@@ -226,58 +264,19 @@ def _exact_spearman(mask: np.ndarray, plan: _SubsetPlan, threads: int = 1) -> np
         for model in range(models):
             one_model(model)
     return result
-    starts = np.cumsum(counts) - counts
-    members = np.full((samples, width), plan.size, np.int32)  # truth ordinals; pad = k
-    members[rows, np.arange(rows.size) - starts[rows]] = columns
-    slot = np.arange(width)
-    valid = slot[None, :] < counts[:, None]
-    count = counts.astype(np.float64)
-    centre = count * ((count + 1.0) / 2.0) ** 2  # n * mean_rank^2 (average ranks always sum to n(n+1)/2)
-    untied_squares = count * (count + 1.0) * (2.0 * count + 1.0) / 6.0
-    if plan.truth_groups is None:
-        truth_rank = np.broadcast_to(slot + 1.0, (samples, width))
-        truth_squares = untied_squares
-    else:
-        truth_rank = _segment_average_ranks(plan.truth_groups[members])
-        truth_squares = np.where(valid, truth_rank ** 2, 0.0).sum(axis=1)
-    bits = max(1, (width - 1).bit_length())
-    key_type = np.int32 if (plan.size + 1) << bits < 2 ** 31 else np.int64
-    low = (1 << bits) - 1
-    for model in range(models):
-        keys = plan.model_ordinal[model][members].astype(key_type)
-        keys <<= bits
-        keys |= slot.astype(key_type)
-        keys.sort(axis=1)
-        source = keys & low  # which member (truth position) sits at each model-ordered position
-        if plan.model_groups[model] is None:
-            model_rank = slot + 1.0
-            model_squares = untied_squares
-        else:
-            model_rank = _segment_average_ranks(plan.model_groups[model][keys >> bits])
-            model_squares = np.where(valid, model_rank ** 2, 0.0).sum(axis=1)
-        if plan.truth_groups is None:
-            truth_at = source + 1.0
-        else:
-            truth_at = np.take_along_axis(truth_rank, source.astype(np.intp), axis=1)
-        cross = np.where(valid, model_rank * truth_at, 0.0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            denominator = np.sqrt((truth_squares - centre) * (model_squares - centre))
-            rho = (cross - centre) / denominator
-        result[:, model] = np.where(denominator > 1e-9 * centre, np.clip(rho, -1.0, 1.0), np.nan)
-    return result
 
 
 def sample_blocks(universe_size: int, n_samples: int, fraction: float, seed: int, block_size: int):
-    """Yield ``(first sample number, float32 0/1 [block, universe_size])``: the scorable sequences each sample keeps.
+    """Yield ``(first sample number, bool [block, universe_size])``: the sampling columns each sample keeps.
 
-    The universe is the scorable test indices in increasing order; the draw depends only on the arguments.
+    Each entry is kept with probability ``round(fraction * 2**16) / 2**16``; the draw depends only on the arguments.
     """
     threshold = int(round(fraction * 2 ** _UNIFORM_BITS))
-    rng = np.random.default_rng(seed)
+    generator = np.random.default_rng(seed).bit_generator
     for first in range(0, n_samples, block_size):
         size = min(block_size, n_samples - first)
-        draws = rng.integers(0, 2 ** _UNIFORM_BITS, size=(size, universe_size), dtype=np.uint16)
-        yield first, np.less(draws, threshold, out=np.empty(draws.shape, np.float32), casting="unsafe")
+        raw = generator.random_raw((size * universe_size + 3) // 4)  # 4 uniform 16-bit numbers per 64-bit draw
+        yield first, raw.view(np.uint16)[: size * universe_size].reshape(size, universe_size) < threshold
 
 
 def _rank_scores(scores: np.ndarray) -> np.ndarray:
@@ -309,7 +308,8 @@ def bootstrap_ranks(
     ``spearman``) each model's rank counts and fractions (rank 1 = best), mean rank, mean score and 95% interval,
     and ``beats[a][b]`` = fraction of samples where ``a`` scored strictly higher than ``b``; ``mean_rank`` is the
     paper's final ranking key (average of both metrics' mean ranks). ``return_samples`` adds the per-sample score
-    arrays under ``"samples"`` (numpy arrays, not JSON). ``threads`` (default: up to 2 CPUs) sorts several models
+    arrays under ``"samples"`` (numpy arrays, not JSON; ``"columns"`` maps the sample masks' columns to test
+    indices). ``threads`` (default: up to 2 CPUs) sorts several models
     at once in exact mode (numpy releases the GIL while sorting).
     """
     if threads is None:
@@ -329,36 +329,44 @@ def bootstrap_ranks(
         if only_here:
             logger.warning("bootstrap: %s has %d scored indices that another model lacks; the bootstrap uses the "
                            "%d indices every model predicts", data.names[row], only_here, int(present.sum()))
-    universe = np.flatnonzero(present)
-    universe_position = np.full(present.size, -1, np.int64)
-    universe_position[universe] = np.arange(universe.size)
-    plans = [plan for name in SUBSET_NAMES if name in data.subsets
-             for plan in [_plan(data, name, universe_position, present, spearman)] if plan is not None]
-    if not plans:
+    values = {name: found for name in SUBSET_NAMES if name in data.subsets
+              for found in [_subset_values(data, name, present)] if found is not None}
+    if not values:
         raise ValueError("nothing to bootstrap: no subset has two scorable items")
+    columns = _column_layout(present, [carrier for name, (carrier, _, _) in values.items() if name != "all"])
+    column_of = np.full(present.size, -1, np.int64)
+    column_of[columns] = np.arange(columns.size)
+    plans = [_plan(name, column_of[carrier], y, x, spearman) for name, (carrier, y, x) in values.items()]
     threshold = int(round(fraction * 2 ** _UNIFORM_BITS))
     if block_size is None:
-        block_size = int(np.clip(2 ** 24 // max(plan.size for plan in plans), 8, 512))
+        block_size = int(np.clip(2 ** 24 // columns.size, 8, 512))
     pearson_scores = np.empty((n_samples, models))
     spearman_scores = np.empty((n_samples, models))
     from tqdm import tqdm
 
     with tqdm(total=n_samples, desc="bootstrap", unit="sample", file=sys.stderr, disable=not progress,
               mininterval=0.5) as bar:
-        for first, sampled in sample_blocks(universe.size, n_samples, fraction, seed, block_size):
+        for first, sampled in sample_blocks(columns.size, n_samples, fraction, seed, block_size):
             size = sampled.shape[0]
+            sampled_float = sampled.view(np.uint8).astype(np.float32)
+            if spearman == "exact":
+                rows_all, columns_all = np.nonzero(sampled)
             weighted_r2 = np.zeros((size, models))
             weighted_rho = np.zeros((size, models))
             total_weight = np.zeros((size, 1))
             for plan in plans:
-                mask = sampled if plan.whole_universe(sampled.shape[1]) else sampled[:, plan.owner]  # float32 0/1 [block, items]
+                if plan.block is not None:
+                    mask = sampled_float[:, plan.block[0]:plan.block[1]]
+                else:
+                    mask = sampled_float[:, plan.owners]
                 stats = (mask @ plan.features).astype(np.float64)
                 r = _pearson_from_moments(stats, models, 1)
                 if spearman == "global":
-                    rho = _pearson_from_moments(stats, models, 4 + 3 * models)
+                    rho = _pearson_from_moments(stats, models, 3 + 3 * models)
                 else:
-                    rho = _exact_spearman(mask, plan, threads)
-                usable = stats[:, :1] >= 2
+                    rows, ordinals = _sampled_members(plan, sampled, rows_all, columns_all)
+                    rho = _exact_spearman(rows, ordinals, size, plan, threads)
+                usable = stats[:, :1] >= 1.5
                 weight = np.where(usable, plan.weight, 0.0)
                 weighted_r2 += np.where(usable, weight * r ** 2, 0.0)
                 weighted_rho += np.where(usable, weight * rho, 0.0)
@@ -373,7 +381,7 @@ def bootstrap_ranks(
         "seed": int(seed),
         "spearman_ranks": spearman,
         "sampling": "Poisson: each scorable test sequence kept with probability `fraction`; pairs follow their alt",
-        "scored_indices": int(universe.size),
+        "scored_indices": int(columns.size),
         "block_size": int(block_size),
         "models": list(data.names),
         "pearson": _summarise(pearson_scores, data.names),
@@ -382,7 +390,8 @@ def bootstrap_ranks(
     result["mean_rank"] = {name: (result["pearson"]["mean_rank"][name] + result["spearman"]["mean_rank"][name]) / 2
                            for name in data.names}
     if return_samples:
-        result["samples"] = {"pearson": pearson_scores, "spearman": spearman_scores}
+        # columns: the test index of each column of the masks that sample_blocks(len(columns), ...) yields
+        result["samples"] = {"pearson": pearson_scores, "spearman": spearman_scores, "columns": columns}
     return result
 
 

@@ -155,11 +155,12 @@ def plot_bootstrap_ranks(bootstrap: dict, path: Path) -> None:
                     axis.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize="x-small",
                               color="white" if matrix[i, j] > 0.5 else "black")
         axis.set_xticks(range(count), [str(r + 1) for r in range(count)])
-        axis.set_yticks(range(count), models)
+        axis.set_yticks(range(count), models if metric == "pearson" else [])
         axis.set_xlabel("rank")
         axis.set_title(f"{metric.capitalize()} score ranks")
     figure.colorbar(image, ax=axes[0].tolist(), fraction=0.03, label="fraction of samples")
-    figure.suptitle(f"Bootstrap: {bootstrap['n_samples']} samples of {bootstrap['fraction']:.0%} of the test set")
+    figure.suptitle(f"Bootstrap: {bootstrap['n_samples']} samples of {bootstrap['fraction']:.0%} of the test set",
+                    y=1.06)
     _save(figure, path)
     plt.close(figure)
 

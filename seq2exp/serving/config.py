@@ -115,11 +115,15 @@ def model_server_config_text(models: Iterable[ModelConfig]) -> str:
     return text_format.MessageToString(config)
 
 
-def write_model_config(path: str | os.PathLike, models: Iterable[ModelConfig]) -> Path:
-    """Write ``models.config`` atomically."""
+def _comment(header: str | None) -> str:
+    return "".join(f"# {line}\n" for line in header.splitlines()) if header else ""
+
+
+def write_model_config(path: str | os.PathLike, models: Iterable[ModelConfig], header: str | None = None) -> Path:
+    """Write ``models.config`` atomically (``header``: comment lines on top)."""
     text = model_server_config_text(models)
     with atomic_write(path) as handle:
-        handle.write(text)
+        handle.write(_comment(header) + text)
     return Path(path)
 
 
@@ -246,7 +250,7 @@ class BatchingOptions:
         except FileNotFoundError:
             raise ConfigError(f"batching parameters file {path} not found") from None
 
-    def write(self, path: str | os.PathLike) -> Path:
+    def write(self, path: str | os.PathLike, header: str | None = None) -> Path:
         with atomic_write(path) as handle:
-            handle.write(self.to_text())
+            handle.write(_comment(header) + self.to_text())
         return Path(path)

@@ -148,7 +148,7 @@ def build_test_set(model: PromoterModel, rng: np.random.Generator, n_test: int) 
         tag, promoter = promoters[gene]
         for k, fragment in enumerate(promoter_fragments(promoter)):
             fragments.append((f"{tag}.{k}", fragment))
-        if len(fragments) >= sizes["yeast"]:
+        if len(fragments) >= 2 * sizes["yeast"]:      # the second half: native references of SNV pairs
             break
     for tag, fragment in fragments[: sizes["yeast"]]:
         test.add_single("yeast", tag, _promoter(fragment))
@@ -204,41 +204,48 @@ def _motif_perturbation(test: TestSet, rng: np.random.Generator, n_pairs: int) -
     for b, background in enumerate(backgrounds):
         ref_tag = f"pertbg{b}"
         variable = _variable(background)
-        design: list[tuple[str, str]] = []
-        for strength, site in REB1_SITES.items():
-            for orientation, oriented in (("", site), (".RC", reverse_complement(site))):
-                design.append((f"Reb1.{strength}{orientation}_20", _insert(variable, 20, oriented)))
-                for n_mut in (1, 2, 3):
-                    for _ in range({1: 12, 2: 14, 3: 14}[n_mut]):
-                        positions = rng.choice(len(oriented), size=n_mut, replace=False)
-                        mutated, label = oriented, []
-                        for pos in positions:
-                            base = _BASES[(_BASES.index(mutated[pos]) + rng.integers(1, 4)) % 4]
-                            mutated = _substitute(mutated, int(pos), base)
-                            label.append(f"{pos}{base}")
-                        design.append((f"Reb1.{strength}{orientation}_{'.'.join(label)}_20",
-                                       _insert(variable, 20, mutated)))
+        design: dict[str, str] = {}                   # alt variable region -> tag (one entry per distinct sequence)
+
+        def add(tag: str, alt_variable: str) -> None:
+            if alt_variable != variable:
+                design.setdefault(alt_variable, tag)
+
         for side in ("L", "R"):
             for count in range(1, 11):
                 tiled = variable
                 for k in range(count):
-                    position = 8 * k if side == "L" else VARIABLE_LENGTH - 8 * (k + 1)
-                    tiled = _insert(tiled, position, HSF1_MONOMER)
-                design.append((f"Hsf1.mono.{side}{count}", tiled))
+                    tiled = _insert(tiled, 8 * k if side == "L" else VARIABLE_LENGTH - 8 * (k + 1), HSF1_MONOMER)
+                add(f"Hsf1.mono.{side}{count}", tiled)
             for count in range(1, 6):
                 tiled = variable
                 for k in range(count):
                     position = 1 + 15 * k if side == "L" else VARIABLE_LENGTH - 1 - 15 * (k + 1)
                     tiled = _insert(tiled, position, _fill_n(rng, HSF1_TRIMER))
-                design.append((f"Hsf1.tri.{side}{count}", tiled))
+                add(f"Hsf1.tri.{side}{count}", tiled)
         for position in range(0, VARIABLE_LENGTH - len(HSF1_MONOMER) + 1, 8):
-            design.append((f"Hsf1.mono.at{position}", _insert(variable, position, HSF1_MONOMER)))
-        take = rng.permutation(len(design))[:per_background]
-        for i in sorted(take):
-            tag, alt_variable = design[i]
-            alt = _promoter(alt_variable)
-            if alt != background:
-                test.add_pair("motif_perturbation", f"{ref_tag}_{tag}", ref_tag, alt, background)
+            add(f"Hsf1.mono.at{position}", _insert(variable, position, HSF1_MONOMER))
+        reb1 = [(f"Reb1.{strength}{orientation}", oriented) for strength, site in REB1_SITES.items()
+                for orientation, oriented in (("", site), (".RC", reverse_complement(site)))]
+        for name, site in reb1:                       # canonical sites and every single substitution
+            add(f"{name}_20", _insert(variable, 20, site))
+            for pos in range(len(site)):
+                for base in _BASES.replace(site[pos], ""):
+                    add(f"{name}_{pos}{base}_20", _insert(variable, 20, _substitute(site, pos, base)))
+        attempts = 0
+        while len(design) < per_background and attempts < 20 * per_background:   # then 2-3 substitutions
+            attempts += 1
+            name, site = reb1[rng.integers(len(reb1))]
+            mutated, label = site, []
+            for pos in rng.choice(len(site), size=int(rng.integers(2, 4)), replace=False):
+                base = _BASES[(_BASES.index(mutated[pos]) + rng.integers(1, 4)) % 4]
+                mutated = _substitute(mutated, int(pos), base)
+                label.append(f"{pos}{base}")
+            add(f"{name}_{'.'.join(label)}_20", _insert(variable, 20, mutated))
+        items = list(design.items())
+        take = np.sort(rng.permutation(len(items))[:per_background])
+        for i in take:
+            alt_variable, tag = items[i]
+            test.add_pair("motif_perturbation", f"{ref_tag}_{tag}", ref_tag, _promoter(alt_variable), background)
 
 
 def _snvs(test: TestSet, rng: np.random.Generator, model: PromoterModel, n_sequences: int, n_pairs: int,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT, SHARED
+from tests.conftest import REPO_ROOT, SHARED  # noqa: F401 (REPO_ROOT re-exported for the tests)
 
 SHARED_REFERENCE = SHARED / "reference" / "prixfixe" / "evaluation.py"
 

@@ -40,16 +40,33 @@ def tied_problem():
     return problem
 
 
-@pytest.mark.parametrize("tied", [False, True], ids=["untied", "ties"])
-def test_exact_within_sample_scores_match_scipy(tied, tied_problem):
-    problem = tied_problem if tied else make_problem(n=500, seed=5)
+@pytest.fixture(scope="module")
+def overlapping_problem():
+    """Subsets that overlap (a sequence in two singles, high members as SNV alts) and alts in several pairs."""
+    problem = make_problem(n=500, seed=10)
+    subsets = dict(problem["subsets"])
+    subsets["low"] = np.unique(np.concatenate([subsets["low"], subsets["high"][:10]]))
+    snvs = subsets["SNVs"]
+    extra = np.stack([np.concatenate([snvs[:15, 0], subsets["high"][10:20]]),
+                      np.concatenate([snvs[15:30, 1], snvs[:10, 1]])], axis=1)
+    subsets["SNVs"] = np.unique(np.concatenate([snvs, extra]), axis=0)
+    problem["subsets"] = subsets
+    return problem
+
+
+@pytest.mark.parametrize("case", ["untied", "ties", "overlaps"])
+def test_exact_within_sample_scores_match_scipy(case, tied_problem, overlapping_problem):
+    problem = {"untied": make_problem(n=500, seed=5), "ties": tied_problem, "overlaps": overlapping_problem}[case]
     predictions = {"good": problem["good"], "poor": problem["poor"]}
     result = bootstrap_ranks(predictions, problem["truth"], problem["subsets"], n_samples=12, fraction=0.3, seed=7,
                              block_size=5, return_samples=True)
     assert result["block_size"] == 5
-    for first, mask in sample_blocks(len(problem["truth"]), 12, 0.3, 7, 5):
+    columns = result["samples"]["columns"]  # test index of each mask column
+    assert sorted(columns.tolist()) == list(range(len(problem["truth"])))
+    for first, mask in sample_blocks(len(columns), 12, 0.3, 7, 5):
         for offset, row in enumerate(mask):
-            keep = row > 0
+            keep = np.zeros(len(problem["truth"]), bool)
+            keep[columns[row]] = True
             for m, name in enumerate(predictions):
                 expected = sample_scores(problem["truth"], predictions[name], problem["subsets"], keep)
                 assert result["samples"]["pearson"][first + offset, m] == pytest.approx(expected[0], abs=2e-5)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import re
 
-import numpy as np
 import pytest
 
 from seq2exp.evaluation import score

@@ -278,15 +278,17 @@ def test_serve_command_and_graceful_sigterm(model_base, sequences, loaded_runs):
         expected = loaded_runs["tiny"].prediction_graph().predict(sequences)
         with Client(target, "tiny", batch_size=50, max_concurrency=2) as client:
             np.testing.assert_allclose(client.predict(sequences), expected, atol=1e-5, rtol=0)
-            result: dict = {}
-            in_flight = threading.Thread(target=lambda: result.update(v=client.predict(sequences * 10)))
+        result: dict = {}
+        with Client(target, "tiny", batch_size=100_000) as one_request:  # one RPC, in flight during SIGTERM
+            in_flight = threading.Thread(target=lambda: result.update(v=one_request.predict(sequences * 100)))
             in_flight.start()
-            time.sleep(0.05)
+            time.sleep(0.1)
             process.send_signal(signal.SIGTERM)
             in_flight.join(60)
         assert process.wait(60) == 0
         assert "stopped" in process.stdout.read()
-        assert "v" in result and result["v"].shape == (len(sequences) * 10,)  # in-flight requests finished
+        assert "v" in result and result["v"].shape == (len(sequences) * 100,)  # the in-flight request finished
+        np.testing.assert_allclose(result["v"][:len(sequences)], expected, atol=1e-5, rtol=0)
     finally:
         if process.poll() is None:
             process.kill()

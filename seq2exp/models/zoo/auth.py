@@ -20,6 +20,10 @@ from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'Exact port (the redundant second ReLU is an identity and dropped).'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 80, "region": "variable", "pad": "n_right", "trim": "right",
               "n_value": 0.0},

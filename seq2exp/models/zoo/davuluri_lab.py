@@ -27,6 +27,11 @@ from seq2exp.models.blocks.extra import apply_bert_encoder, apply_bert_pooler_he
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'Pre-trained DNABERT (human genome, against rule 1) NOT used: same BERT-base architecture trained from scratch;'
+    ' one centred 6-mer per position (110 tokens + [CLS]).'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "kmer", "k": 6, "length": 110, "pad": "n_right", "trim": "right"},
     "vocab_size": 4**6 + 1,  # k-mer ids 0 .. 4^6 - 1, plus 4^6 = k-mer with N / padding

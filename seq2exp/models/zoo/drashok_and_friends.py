@@ -27,6 +27,11 @@ from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    "Exact port (code's Dense(16), report's 32); ACGT+N channel order; 1 - Pearson + 0.01 MSE loss and |z| sample "
+    "weights not in seq2exp's losses (MSE on standardised targets)."
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 110, "pad": "n_both", "trim": "center", "n_value": 0.0},
     "convlstm": [[32, 3], [32, 3], [64, 5]],  # (filters, kernel); pooling after the 2nd and the 3rd

@@ -30,6 +30,11 @@ from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    "Port of the team's Keras code (Vaishnav-style layers as Keras 3 equivalents, LN eps 1e-6); Adam instead of "
+    'Nadam and no N(i, 0.3) target jitter in the default config.'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 110, "pad": "n_left", "trim": "left", "n_value": 0.0},
     "motif_conv_hidden": 256,

@@ -25,6 +25,11 @@ from seq2exp.models.registry import Architecture, register
 
 N_BINS = 18
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'Exact port; outputs the 18 linear bin scores (bin_scores) and their weighted bin mean (expression); the one-'
+    'hot bin MSE and GC resampling are not in the default training config.'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 110, "pad": "n_right", "trim": "right", "n_value": 0.25},
     # (filters, kernel, activation) of the four convolutions; a max-pool + dropout follows conv 2 and conv 4

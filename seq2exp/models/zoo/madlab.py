@@ -23,6 +23,11 @@ from seq2exp.models.blocks.extra import apply_pre_norm_relative_transformer_bloc
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    "Port of the team's notebook; the Sonnet relative attention as seq2exp's shared layer (same projections, 96 "
+    'features).'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 110, "pad": "n_left", "trim": "left", "n_value": 0.0},
     "conv_kernels": [15, 20, 25, 30],

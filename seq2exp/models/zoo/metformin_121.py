@@ -22,6 +22,10 @@ from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'ACGT channel order with N = 0 (team: TCGA, N = [1,1,1,1]); min-max target instead of y / (2 x median).'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 142, "pad": "n_left", "trim": "left", "n_value": 0.0},
     "gru_units": 64,

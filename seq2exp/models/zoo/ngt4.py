@@ -27,6 +27,11 @@ from seq2exp.models.blocks.extra import regression_outputs
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'Window = insert + 10 nt of the real vector each side (plasmid_split to 100); the two-stage rank-based label '
+    'correction is not reproduced.'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 100, "region": "variable", "pad": "plasmid_split", "trim": "center",
               "n_value": 0.0},

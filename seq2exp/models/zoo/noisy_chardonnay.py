@@ -26,6 +26,12 @@ from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    "Final model code missing: layers from the report's figure; 'same' padding and 32 LSTM units inferred from "
+    'Flatten = 7040; dropout 0.2 and batch 512 assumed; the stated 1,007,169 parameters do not match the figure '
+    '(1.37 M).'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 110, "pad": "n_right", "trim": "right", "n_value": 0.25},
     "convs": [[256, 30], [256, 12], [64, 4]],  # (filters, kernel), "same" padding

@@ -19,9 +19,18 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import SinusoidalPositionEncoding, apply_post_norm_transformer_block, regression_outputs
+from seq2exp.models.blocks.extra import (
+    SinusoidalPositionEncoding,
+    apply_post_norm_transformer_block,
+    regression_outputs,
+)
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
+
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'Frozen human-genome dna2vec vectors (external data) replaced by a learned Embedding(65, 100) trained from '
+    'scratch; realistic batch size instead of 5.'
+)
 
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "kmer", "k": 3, "length": 78, "region": "variable", "pad": "n_right", "trim": "center"},

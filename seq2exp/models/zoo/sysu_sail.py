@@ -28,6 +28,12 @@ from seq2exp.models.blocks.extra import apply_bert_encoder, apply_bert_pooler_he
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    '3 token streams read as the 3 reading frames of non-overlapping 3-mers (dataset module missing); MLM self-pre-'
+    'training stage not reproduced (trained end to end); 65-id k-mer vocabulary + learned [CLS]; vector flanks from'
+    " seq2exp's plasmid constants."
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "kmer", "k": 3, "length": 410, "pad": "plasmid_split", "trim": "center"},
     "frames": 3,

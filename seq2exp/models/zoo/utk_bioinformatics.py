@@ -25,6 +25,11 @@ from seq2exp.models.blocks.extra import apply_bert_encoder, apply_bert_pooler_he
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'Letter vocabulary (6 tokens) instead of the unused 30,522-row English vocabulary (-23 M parameters); no [SEP];'
+    ' padding masked.'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "tokens", "length": 126, "pad": "zero_right", "trim": "right", "pad_token": 5},
     "vocab_size": 6,  # A, C, G, T, N, padding

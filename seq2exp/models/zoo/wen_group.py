@@ -38,6 +38,11 @@ from seq2exp.models.blocks.extra import (
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    "Port of the team's Keras code; the always-inference BatchNorm (training=False bug) kept as a layer; N channel "
+    "first as StringLookup's OOV column."
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 112, "pad": "n_right", "trim": "right", "n_value": 0.0},
     "kernel_size": 11,

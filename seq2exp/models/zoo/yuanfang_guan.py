@@ -29,6 +29,11 @@ from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    'Keras LSTM (one bias per gate, CuDNNLSTM had two); prediction = mean of the 5 sigmoid towers; the per-tower '
+    'MSE (weights 0.2) becomes MSE on the mean in the default config.'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "onehot", "length": 90, "pad": "zero_right", "trim": "center", "n_value": 0.0},
     "padded_length": 128,
@@ -42,8 +47,9 @@ DEFAULT_CONFIG: dict = {
     "dense_units": 60,
 }
 
-SMOKE_CONFIG: dict = {"towers": 2, "conv_filters": [4, 4, 8, 8, 8], "lstm_units": [4, 4], "attention_heads": 2,
-                      "attention_key_dim": 4, "attention_model_dim": 8, "dense_units": 4}
+SMOKE_CONFIG: dict = {"input": {"length": 20}, "padded_length": 30, "towers": 2, "conv_filters": [4, 4, 8, 8, 8],
+                      "lstm_units": [4, 4], "attention_heads": 2, "attention_key_dim": 4, "attention_model_dim": 8,
+                      "dense_units": 4}
 
 
 def apply_guan_tower(x, config: dict, *, name: str):

@@ -26,6 +26,11 @@ from seq2exp.models.blocks.layers import ExpectedBin
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
+ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
+    "Expected bin (sum p_i i) instead of the team's arg-max + logit tie-break decoding; ACGTN tokens 0..4 + padding"
+    ' 5.'
+)
+
 DEFAULT_CONFIG: dict = {
     "input": {"kind": "tokens", "length": 110, "pad": "zero_right", "trim": "right", "pad_token": 5},
     "vocab_size": 6,

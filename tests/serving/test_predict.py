@@ -1,0 +1,125 @@
+"""`seq2exp predict` over DREAM / FASTA / TSV files, through the server and in-process; atomic output; --resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seq2exp.cli import main as cli_main
+from seq2exp.errors import InputFormatError
+from seq2exp.serving.predict import SavedModelBackend, iter_records, predict_file
+
+N_ROWS = 700
+
+
+@pytest.fixture(scope="module")
+def demo_rows(demo_train) -> list[str]:
+    """The first rows of the real demo training file (DREAM format: sequence<TAB>expression)."""
+    with open(demo_train) as handle:
+        return [next(handle).rstrip("\n") for _ in range(N_ROWS)]
+
+
+@pytest.fixture(scope="module")
+def dream_file(tmp_path_factory, demo_rows) -> Path:
+    path = tmp_path_factory.mktemp("predict") / "test.txt"
+    path.write_text("\n".join(demo_rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def expected(loaded_runs, demo_rows) -> np.ndarray:
+    sequences = [row.split("\t")[0] for row in demo_rows]
+    return loaded_runs["tiny"].prediction_graph().predict(sequences)
+
+
+def _read_dream_output(path: Path) -> tuple[list[str], np.ndarray]:
+    rows = [line.split("\t") for line in path.read_text().splitlines()]
+    return [r[0] for r in rows], np.array([float(r[1]) for r in rows])
+
+
+def test_predict_through_the_server(server, dream_file, demo_rows, expected, tmp_path, capsys):
+    out = tmp_path / "pred.txt"
+    assert cli_main(["predict", str(dream_file), "-o", str(out), "--server", server.target, "--model", "tiny",
+                     "--chunk-rows", "256", "--batch-size", "100", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["rows"] == N_ROWS and summary["model"].startswith("tiny version 1")
+    sequences, values = _read_dream_output(out)
+    assert sequences == [row.split("\t")[0] for row in demo_rows]
+    np.testing.assert_allclose(values, expected, atol=1e-5, rtol=1e-6)
+    assert not (tmp_path / "pred.txt.partial").exists()
+
+
+def test_predict_in_process_fasta_and_tsv(model_base, demo_rows, expected, tmp_path):
+    sequences = [row.split("\t")[0] for row in demo_rows[:300]]
+    fasta = tmp_path / "in.fa"
+    fasta.write_text("".join(f">seq{i} description\n{s[:60]}\n{s[60:]}\n" for i, s in enumerate(sequences)))
+    tsv = tmp_path / "in.tsv"
+    tsv.write_text("id\tsequence\tother\n" + "".join(f"r{i}\t{s}\tx\n" for i, s in enumerate(sequences)))
+    backend = SavedModelBackend(model_base / "tiny", batch_size=128)  # the model folder: its latest version
+    try:
+        for source, prefix in ((fasta, "seq"), (tsv, "r")):
+            out = tmp_path / f"{source.stem}.{source.suffix}.out"
+            summary = predict_file(source, out, backend, output_format="tsv", chunk_rows=128, progress=False)
+            assert summary.rows == 300
+            lines = out.read_text().splitlines()
+            assert lines[0] == "id\tsequence\texpression"
+            rows = [line.split("\t") for line in lines[1:]]
+            assert [r[0] for r in rows] == [f"{prefix}{i}" for i in range(300)]
+            assert [r[1] for r in rows] == sequences
+            np.testing.assert_allclose([float(r[2]) for r in rows], expected[:300], atol=1e-5, rtol=1e-6)
+    finally:
+        backend.close()
+
+
+def test_resume_continues_a_partial_run(server, dream_file, expected, tmp_path):
+    from seq2exp.serving.predict import ServerBackend
+
+    out = tmp_path / "pred.txt"
+    backend = ServerBackend(server.target, "tiny")
+    try:
+        predict_file(dream_file, out, backend, progress=False)
+        full = out.read_text()
+        lines = full.splitlines(keepends=True)
+        partial = tmp_path / "pred.txt.partial"
+        partial.write_text("".join(lines[:123]) + lines[123][:40])  # a killed run: 123 rows and half a line
+        out.unlink()
+        summary = predict_file(dream_file, out, backend, resume=True, progress=False)
+        assert (summary.resumed_from, summary.rows) == (123, N_ROWS)
+        assert out.read_text() == full
+        partial.write_text("ACGT\t1.0\n")  # not this input's first row
+        with pytest.raises(InputFormatError, match="does not match"):
+            predict_file(dream_file, out, backend, resume=True, progress=False)
+    finally:
+        backend.close()
+
+
+def test_bad_row_names_file_and_line_and_leaves_no_output(server, demo_rows, tmp_path):
+    from seq2exp.serving.predict import ServerBackend
+
+    bad = tmp_path / "bad.txt"
+    rows = [row.split("\t")[0] for row in demo_rows[:50]]
+    rows[37] = rows[37][:20] + "Z" + rows[37][21:]
+    bad.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out.txt"
+    backend = ServerBackend(server.target, "tiny")
+    try:
+        with pytest.raises(InputFormatError, match=r"bad\.txt, line 38, field 'sequence'.*'Z' at position 21"):
+            predict_file(bad, out, backend, progress=False)
+    finally:
+        backend.close()
+    assert not out.exists()
+
+
+def test_record_reader_formats(tmp_path):
+    fasta = tmp_path / "a.fa"
+    fasta.write_text(">x one\nACG\nT\n\n>y\nGG\n")
+    assert [(r.name, r.sequence, r.line) for r in iter_records(fasta)] == [("x", "ACGT", 1), ("y", "GG", 5)]
+    dream = tmp_path / "a.txt"
+    dream.write_text("ACGT\t1.5\nGGA\t\nTT\n")
+    assert [(r.name, r.sequence) for r in iter_records(dream)] == [("0", "ACGT"), ("1", "GGA"), ("2", "TT")]
+    broken = tmp_path / "b.fa"
+    broken.write_text(">\nACGT\n")
+    with pytest.raises(InputFormatError, match="header without a name"):
+        list(iter_records(broken))

@@ -126,21 +126,21 @@ def main() -> None:
         score_data(data, row)
     score_seconds = time.perf_counter() - started
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     exact = bootstrap_ranks(data, n_samples=args.bootstraps, seed=1, spearman="exact", return_samples=True)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     seconds_global = None
     if not args.skip_global:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         approx = bootstrap_ranks(data, n_samples=args.bootstraps, seed=1, spearman="global", return_samples=True)
-        seconds_global = time.perf_counter() - started
+        seconds_global, cpu_global = time.perf_counter() - started, time.process_time() - cpu_started
         global_spearman_error = float(np.nanmax(np.abs(approx["samples"]["spearman"] -
                                                        exact["samples"]["spearman"])))
         top_agreement = float(np.mean(np.argmax(approx["samples"]["spearman"], axis=1) ==
                                       np.argmax(exact["samples"]["spearman"], axis=1)))
 
     reference = load_reference()
-    reference_seconds = per_sample = None
+    reference_seconds = per_sample = reference_cpu_seconds = None
     max_difference = None
     if reference is not None and args.reference_samples > 0:
         count = min(args.reference_samples, args.bootstraps)
@@ -152,19 +152,21 @@ def main() -> None:
             if len(masks) >= count:
                 break
         differences = []
-        elapsed = 0.0
+        elapsed = cpu_elapsed = 0.0
         for number, mask in enumerate(masks):
             keep = np.zeros(data.truth.size, bool)
             keep[columns[mask]] = True
             sink = io.StringIO()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             with redirect_stdout(sink):
                 scores = reference_sample_scores(reference, data, keep)
             elapsed += time.perf_counter() - started
+            cpu_elapsed += time.process_time() - cpu_started
             mine = np.stack([exact["samples"]["pearson"][number], exact["samples"]["spearman"][number]], axis=1)
             differences.append(np.abs(scores - mine).max())
         per_sample = elapsed / len(masks)
         reference_seconds = per_sample * args.bootstraps
+        reference_cpu_seconds = cpu_elapsed / len(masks) * args.bootstraps
         max_difference = float(max(differences))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     result = {
@@ -175,8 +177,10 @@ def main() -> None:
         "subsets": source,
         "seconds": round(seconds, 3),
         "spearman": "exact",
+        "cpu_seconds": round(cpu_seconds, 3),
         "score_all_models_seconds": round(score_seconds, 3),
         "reference_seconds": None if reference_seconds is None else round(reference_seconds, 1),
+        "reference_cpu_seconds": None if reference_cpu_seconds is None else round(reference_cpu_seconds, 1),
         "reference_samples_timed": args.reference_samples if reference_seconds is not None else 0,
         "reference_seconds_per_sample": None if per_sample is None else round(per_sample, 4),
         "speedup": None if reference_seconds is None else round(reference_seconds / seconds, 1),
@@ -187,6 +191,7 @@ def main() -> None:
     if seconds_global is not None:
         result.update({
             "seconds_global_ranks": round(seconds_global, 3),
+            "cpu_seconds_global_ranks": round(cpu_global, 3),
             "speedup_global_ranks": None if reference_seconds is None else round(reference_seconds / seconds_global, 1),
             "global_ranks_max_spearman_score_error": round(global_spearman_error, 5),
             "global_ranks_same_spearman_winner_fraction": top_agreement,

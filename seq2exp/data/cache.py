@@ -108,6 +108,42 @@ class TrainingCache:
         order = np.random.default_rng(seed).permutation(self.n)
         return np.sort(order[n_val:]).astype(np.int64), np.sort(order[:n_val]).astype(np.int64)
 
+    def read_codes(self, rows: np.ndarray) -> np.ndarray:
+        """``codes[rows]`` as a new ``uint8 [len(rows), W]`` array.
+
+        For a memory-mapped cache the rows are read with positional reads (one per run of consecutive rows) instead of
+        touching the map: the bytes come through the OS page cache, so iterating over all 6.7 M rows does not grow the
+        process's resident memory by the 0.9 GB the codes file takes (mapped pages count as the process's own).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        filename = getattr(self.codes, "filename", None)
+        if filename is None or rows.size == 0:
+            return np.array(self.codes[rows])
+        if rows.min() < 0 or rows.max() >= self.n:
+            raise IndexError(f"row indices must be in [0, {self.n})")
+        width = self.width
+        out = np.empty((rows.size, width), dtype=np.uint8)
+        buffer = memoryview(out).cast("B")
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = rows[order]
+        run_starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_rows) != 1) + 1, [rows.size]))
+        staging = np.empty_like(out)
+        staging_view = memoryview(staging).cast("B")
+        fd = os.open(filename, os.O_RDONLY)
+        try:
+            for first, last in zip(run_starts[:-1].tolist(), run_starts[1:].tolist()):
+                size = (last - first) * width
+                start = self.codes.offset + int(sorted_rows[first]) * width
+                got = os.preadv(fd, [staging_view[first * width: first * width + size]], start)
+                if got != size:
+                    raise Seq2ExpError(f"{filename}: short read ({got} of {size} bytes); the cache is damaged, "
+                                       "rebuild it")
+        finally:
+            os.close(fd)
+        out[order] = staging
+        del buffer
+        return out
+
     def sequences(self, indices: Sequence[int] | np.ndarray | None = None) -> list[str]:
         """Rows as upper-case strings (all rows, or ``indices``)."""
         from seq2exp.data.alphabet import codes_to_sequences

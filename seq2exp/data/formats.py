@@ -119,9 +119,11 @@ def iter_dream_chunks(
 
     Each line is ``sequence<TAB>expression``; the expression may be empty or absent (``NaN``), ``\\r\\n`` endings and
     trailing blank lines are accepted. A bad row (wrong number of fields, empty or over-long sequence, a letter outside
-    ``ACGTN``, an expression that is not a finite number, or - with ``require_expression`` - an empty expression)
+    ``ACGTN``, an expression that is not a finite number or is beyond float32's range, or - with
+    ``require_expression`` - an empty expression)
     raises ``InputFormatError`` naming the file, line and field, or with ``on_invalid="skip"`` is dropped and counted
-    in ``DreamChunk.skipped``.
+    in ``DreamChunk.skipped``. A file without any row (empty, or only blank lines) is an ``InputFormatError`` in both
+    modes.
     """
     _check_on_invalid(on_invalid)
     path_text = os.fspath(path)
@@ -145,6 +147,9 @@ def iter_dream_chunks(
                 carry = b""
                 data = data.rstrip(b"\r\n \t")  # trailing blank lines are not rows
                 if not data:
+                    if first_line == 1:  # nothing but blank lines: not a DREAM file with rows
+                        raise InputFormatError("empty file: no 'sequence<TAB>expression' rows", path=path_text,
+                                               line=1)
                     return
             chunk = _parse_dream_block(data, first_line, path_text, on_invalid, max_length, require_expression,
                                        logged)
@@ -193,6 +198,7 @@ def _parse_dream_block(
     problems[(problems == 0) & bad_letter] = 4
     expression, bad_number = _parse_numbers(raw, expr_starts, expr_lengths)
     problems[(problems == 0) & bad_number] = 5
+    problems[(problems == 0) & (np.abs(expression) > _FLOAT32_MAX)] = 7  # would become inf in float32 arrays
     if require_expression:
         problems[(problems == 0) & np.isnan(expression)] = 6
 
@@ -261,7 +267,9 @@ def _to_float(text: bytes) -> float:
         return math.inf  # flagged as invalid by the caller (not finite)
 
 
-_PROBLEM_FIELD = {1: "sequence", 2: None, 3: "sequence", 4: "sequence", 5: "expression", 6: "expression"}
+_PROBLEM_FIELD = {1: "sequence", 2: None, 3: "sequence", 4: "sequence", 5: "expression", 6: "expression",
+                  7: "expression"}
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end: int, seq_end: int, n_tabs: int,
@@ -280,6 +288,9 @@ def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end:
     elif problem == 5:
         value = data[seq_end + 1 : end].decode("utf-8", "replace")
         message = f"expression {value!r} is not a finite number"
+    elif problem == 7:
+        value = data[seq_end + 1 : end].decode("utf-8", "replace")
+        message = f"expression {value!r} is out of range (beyond float32's +-3.4e38)"
     else:
         message = "training rows need an expression value (the field is empty)"
     return InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
@@ -423,6 +434,8 @@ def read_fasta(
             else:
                 parts.append(line)
         finish(name, header_line, parts)
+    if not sequences and not skipped:
+        raise InputFormatError("empty file: no FASTA records", path=path_text, line=1)
     return SequenceTable(names, sequences, np.asarray(header_lines, dtype=np.int64), skipped)
 
 

@@ -80,11 +80,7 @@ def make_dataset(
     needs_singleton = encoder.spec.singleton_channel
 
     def load(batch_rows: np.ndarray):
-        order = np.argsort(batch_rows, kind="stable")  # sorted reads are kinder to the memory map
-        sorted_rows = batch_rows[order]
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(order.size)
-        codes = np.asarray(cache.codes[sorted_rows])[inverse]
+        codes = cache.read_codes(batch_rows)  # positional reads: the codes file stays out of the process's RSS
         out = [codes, np.asarray(cache.lengths[batch_rows], np.int32), values[batch_rows],
                np.asarray(cache.singleton[batch_rows], np.float32)]
         out.append(weights[batch_rows] if weights is not None else np.ones(batch_rows.size, np.float32))

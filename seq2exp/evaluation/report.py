@@ -73,6 +73,13 @@ def markdown_table(scores: Mapping[str, dict], bootstrap: dict | None = None) ->
                      f"{bootstrap['pearson']['rank_fractions'][name][0]:.3f} | "
                      f"{bootstrap['spearman']['mean_rank'][name]:.3f} | "
                      f"{bootstrap['spearman']['rank_fractions'][name][0]:.3f} |\n")
+        for metric in ("pearson", "spearman"):
+            beats = bootstrap[metric]["beats"]
+            text += (f"\nFraction of samples in which the row model has a higher {metric.capitalize()} score than "
+                     f"the column model:\n\n| | " + " | ".join(order) + " |\n|---|" + "---|" * len(order) + "\n")
+            for row in order:
+                cells = ["—" if row == column else f"{beats[row][column]:.4f}" for column in order]
+                text += f"| {row} | " + " | ".join(cells) + " |\n"
     return text
 
 

@@ -29,7 +29,6 @@ import numpy as np
 
 from seq2exp.errors import ConfigError, Seq2ExpError
 from seq2exp.serving import signatures as names
-from seq2exp.serving.config import list_versions
 from seq2exp.utils import atomic_dir
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 

@@ -60,6 +60,12 @@ def _model() -> PromoterModel:
     return _WORKER_MODEL
 
 
+def _install_model(model: PromoterModel) -> None:
+    """Worker initializer: receive the parent's model (site tables included) instead of rebuilding it."""
+    global _WORKER_MODEL
+    _WORKER_MODEL = model
+
+
 def _train_chunk(seed: int, chunk: int, n_rows: int) -> bytes:
     """DREAM text of one chunk of the training library; depends only on (seed, chunk, n_rows)."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, chunk)))
@@ -93,7 +99,7 @@ def write_training_library(path: Path, n_train: int, seed: int, *, workers: int 
                 handle.write(_train_chunk(seed, chunk, rows))
         else:
             context = multiprocessing.get_context("spawn")   # safe even when TensorFlow is loaded in the parent
-            with context.Pool(workers, initializer=_model) as pool:
+            with context.Pool(workers, initializer=_install_model, initargs=(_model(),)) as pool:
                 pending: deque = deque()
                 for chunk, rows in chunks:
                     pending.append(pool.apply_async(_train_chunk, (seed, chunk, rows)))

@@ -220,6 +220,7 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     if len(train_indices) == 0 or len(val_indices) == 0:
         raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
                           "validation rows; both must be non-empty")
+    model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out)
     target_transform = fit_target_transform(config.get("target"),
                                             np.asarray(train_cache.targets)[train_indices])
     steps = config.get("steps_per_epoch") or max(1, math.ceil(len(train_indices) / config["batch_size"]))
@@ -234,6 +235,35 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
                          train_cache=train_cache, train_indices=train_indices, val_cache=val_cache,
                          val_indices=val_indices, steps_per_epoch=int(steps),
                          total_steps=int(steps) * int(config["epochs"]), data_info=data_info)
+
+
+def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path) -> dict:
+    """Architectures whose input embedding is fitted on the training data (NAD's GloVe k-mer vectors): when the
+    model config has ``kmer_embeddings_path: null`` and the architecture's module offers ``fit_kmer_embeddings``,
+    fit the table on the training rows, save ``RUN/kmer_embeddings.npy`` and point the config at it."""
+    import importlib
+
+    if architecture in KMER_BASELINES or "kmer_embeddings_path" not in model_config \
+            or model_config["kmer_embeddings_path"]:
+        return model_config
+    from seq2exp.models import registry
+
+    module = importlib.import_module(registry.get(architecture).builder.__module__)
+    fit = getattr(module, "fit_kmer_embeddings", None)
+    if fit is None:
+        return model_config
+    path = out / "kmer_embeddings.npy"
+    if not path.exists():
+        from seq2exp.utils import atomic_write
+
+        spec = model_config["input"]
+        table = fit(cache.sequences(indices), int(model_config.get("embedding_dim", 128)), k=int(spec.get("k", 5)),
+                    max_sequences=200_000)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as handle:
+            np.save(handle, np.asarray(table, np.float32))
+        logger.info("fitted %s input embeddings on %d training rows -> %s", architecture, len(indices), path)
+    return {**model_config, "kmer_embeddings_path": str(path)}
 
 
 def _write_config(setup: TrainingSetup) -> None:
@@ -303,9 +333,7 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
             trained = SAMModel(model, **sam)
         optimizer = build_optimizer(config["optimizer"], config.get("schedule"), setup.total_steps)
         compile_model(setup, trained, optimizer)
-        if not trained.built:
-            trained.build((None, *setup.encoder.input_shape))
-        if sam:
+        if sam:  # a subclassed wrapper: built by calling it once
             trained(tf.zeros((1, *setup.encoder.input_shape), setup.encoder.input_dtype))
         state = cb.restore_checkpoint(trained, out / inference.CHECKPOINT_DIR)
     start_step = int(state.get("step", 0))

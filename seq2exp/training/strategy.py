@@ -140,7 +140,11 @@ def make_strategy(name: str) -> Any:
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy("/gpu:0")
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if tf.config.list_logical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        # no GPU: mirror over the logical CPU devices (tf.config.set_logical_device_configuration), if several
+        cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(cpus if len(cpus) > 1 else None)
     if name == "multi_worker":
         if _MULTI_WORKER is None:
             _MULTI_WORKER = tf.distribute.MultiWorkerMirroredStrategy()

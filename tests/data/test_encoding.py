@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 
 tf = pytest.importorskip("tensorflow")
 
-from seq2exp.data.alphabet import FLANK3, FLANK5, PAD_CODE, SequenceError, codes_to_sequences, sequences_to_codes  # noqa: E402
+from seq2exp.data.alphabet import (  # noqa: E402
+    FLANK3,
+    FLANK5,
+    PAD_CODE,
+    SequenceError,
+    codes_to_sequences,
+    reverse_complement,
+    sequences_to_codes,
+)
 from seq2exp.data.encoding import (  # noqa: E402
     PADS,
     EncodingSpec,
@@ -100,6 +108,28 @@ def test_encoder_matches_reference_on_random_sequences(sequences, spec_index, sh
     spec = SPECS[spec_index]
     got = _encode(spec, sequences, shift=shift, reverse=reverse)
     np.testing.assert_array_equal(got, _reference(spec, sequences, shift=shift, reverse=reverse))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(alphabet="ACGTNacgtn", min_size=1, max_size=60), min_size=1, max_size=8))
+def test_reverse_complement_twice_is_the_identity(sequences):
+    """RC(RC(x)) = x for strings and code matrices (padding stays at the end), and both RCs agree."""
+    assert [reverse_complement(reverse_complement(s)) for s in sequences] == [s.upper() for s in sequences]
+    codes, lengths = sequences_to_codes(sequences)
+    once = reverse_complement_codes(tf.constant(codes), tf.constant(lengths))
+    assert codes_to_sequences(once.numpy(), lengths) == [reverse_complement(s) for s in sequences]
+    np.testing.assert_array_equal(reverse_complement_codes(once, tf.constant(lengths)).numpy(), codes)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sequences=st.lists(sequence_strategy, min_size=1, max_size=5), spec_index=st.integers(0, 5))
+def test_reverse_augmented_onehot_is_the_flipped_forward_onehot(sequences, spec_index):
+    """The RC augmentation flips the whole encoded window: flipping it back (length and ACGT axes) gives the forward."""
+    spec = SPECS[spec_index]
+    assert spec["kind"] == "onehot"
+    forward = _encode(spec, sequences, reverse=False)[..., :4]
+    reverse = _encode(spec, sequences, reverse=True)[..., :4]
+    np.testing.assert_array_equal(reverse[:, ::-1, ::-1], forward)
 
 
 def test_nad_kmers_are_the_5mers_centred_on_each_variable_base():

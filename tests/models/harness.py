@@ -10,7 +10,8 @@ the same helpers for extra checks. Stable API (other test files rely on it):
   data layer exists).
 - ``head_targets(head, expression) -> dict``: training targets for ``model.fit`` (``expression`` scaled to [0, 1];
   plus 18-bin soft targets for ``bins`` heads).
-- ``compile_for_head(model, head, learning_rate=1e-3)``: MSE on ``expression`` or KL divergence on ``bins``.
+- ``head_loss(head)`` / ``compile_for_head(model, head, learning_rate=1e-3)``: MSE on ``expression`` or KL divergence
+  on ``bins`` (``seq2exp.training.losses`` when present).
 - ``assert_param_count(architecture, model, tolerance=0.10)``.
 - ``predict(model, inputs) -> dict``: inference outputs as numpy.
 - ``assert_outputs(model, outputs, head, batch_size)``: output names, shapes, dtypes, finite values.
@@ -125,7 +126,8 @@ def soft_bins(expression: np.ndarray, n_bins: int = N_BINS, shift: float = 0.5, 
         from seq2exp.data import encoding
 
         if hasattr(encoding, "soft_bin_targets"):
-            return np.asarray(encoding.soft_bin_targets(np.asarray(expression, np.float32), n_bins, shift, scale))
+            return np.asarray(encoding.soft_bin_targets(np.asarray(expression, np.float32), n_bins=n_bins,
+                                                         shift=shift, scale=scale))
     from scipy.stats import norm
 
     edges = np.concatenate([[-np.inf], np.arange(1, n_bins, dtype=np.float64), [np.inf]])
@@ -140,10 +142,24 @@ def head_targets(head: str, expression: np.ndarray) -> dict[str, np.ndarray]:
     return {"expression": (np.asarray(expression, np.float32) / EXPRESSION_SCALE).clip(0.0, 1.0)}
 
 
+def head_loss(head: str):
+    """``(output name, loss)``: the training package's ``kl_bins`` / ``mse`` when present, else Keras's."""
+    try:
+        from seq2exp.training.losses import get_loss
+    except ImportError:
+        get_loss = None
+    if get_loss is not None:
+        spec = get_loss("kl_bins" if head == "bins" else "mse")
+        return spec.output, spec.fn
+    if head == "bins":
+        return "bins", keras.losses.KLDivergence()
+    return "expression", keras.losses.MeanSquaredError()
+
+
 def compile_for_head(model: keras.Model, head: str, learning_rate: float = 1e-3) -> keras.Model:
     """Compile for a quick fit: KL divergence on ``bins`` for bin heads, MSE on ``expression`` otherwise."""
-    loss = {"bins": keras.losses.KLDivergence()} if head == "bins" else {"expression": keras.losses.MeanSquaredError()}
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, jit_compile=False)
+    output, loss = head_loss(head)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss={output: loss}, jit_compile=False)
     return model
 
 

@@ -88,12 +88,13 @@ def loaded_runs(runs):
 
 @pytest.fixture(scope="session")
 def model_base(tmp_path_factory, runs) -> Path:
-    """``M/<name>/1`` for autosome, bhi and tiny, exported with ``export_run`` (the self-check on autosome only)."""
+    """``M/<name>/1`` for autosome, bhi and tiny, exported with ``export_run`` (the self-check on tiny only: the
+    tests compare the big ones with the in-process prediction themselves)."""
     from seq2exp.serving.export import export_run
 
     base = tmp_path_factory.mktemp("models")
     for name, path in runs.items():
-        export_run(path, base, name, verify=name == "autosome")
+        export_run(path, base, name, verify=name == "tiny")
     return base
 
 
@@ -118,3 +119,18 @@ def expected_outputs(loaded_runs, sequences) -> dict[str, dict[str, np.ndarray]]
     """In-process predictions (PredictionGraph.predict_outputs, the run's TTA) of ``sequences``, per architecture."""
     return {name: run.prediction_graph().predict_outputs(sequences) for name, run in loaded_runs.items()
             if name in ARCHITECTURES}
+
+
+@pytest.fixture(scope="session")
+def tiny_v2(tmp_path_factory, loaded_runs):
+    """(version folder, PredictionGraph) of the tiny model with other weights: a "new version" to roll out."""
+    import keras
+
+    from seq2exp.serving.export import export_graph
+    from seq2exp.training.inference import PredictionGraph
+
+    graph_v1 = loaded_runs["tiny"].prediction_graph()
+    keras.utils.set_random_seed(123)
+    graph = PredictionGraph(keras.models.clone_model(graph_v1.model), graph_v1.encoder)  # new random weights
+    result = export_graph(graph, tmp_path_factory.mktemp("staging"), "tiny", version=2, verify=False)
+    return result.path, graph

@@ -70,7 +70,8 @@ def test_warmup_requests_and_metadata(model_base):
     assert meta["config"]["tta"] == {"reverse_complement": True}
     assert meta["tta"] == {"reverse_complement": True, "shifts": [0]}
     assert meta["max_sequence_length"] >= 110 and meta["version"] == 1
-    assert meta["check"]["max_abs_diff_vs_in_process"] <= 1e-5
+    tiny = json.loads((model_base / "tiny" / "1" / names.METADATA_FILE).read_text())
+    assert tiny["check"]["max_abs_diff_vs_in_process"] <= 1e-5  # the export's own reload-and-compare
 
 
 @pytest.mark.parametrize("architecture", ["autosome", "bhi"])
@@ -127,11 +128,45 @@ def test_versions_are_immutable_and_numbered_max_plus_one(tmp_path, runs):
     assert next_version(base / "tiny") == 8 and next_version(base / "new") == 1
     assert list_versions(base / "tiny") == []  # no saved_model.pb: not a servable version
     with pytest.raises(ConfigError, match="already exists"):
-        export_run(runs["autosome"], base, "tiny", version=7)
+        export_run(runs["tiny"], base, "tiny", version=7)
     with pytest.raises(ConfigError, match="model name"):
-        export_run(runs["autosome"], base, "bad name")
+        export_run(runs["tiny"], base, "bad name")
 
 
+def test_leftovers_of_a_killed_export_are_never_served(model_base, server, sequences):
+    """What SIGKILL leaves at the worst moment (a complete SavedModel in the temporary folder, not yet renamed) is
+    not a version: the server keeps serving v1 and the next export number ignores it."""
+    import shutil
+
+    from seq2exp.serving.client import Client
+
+    model_dir = model_base / "tiny"
+    leftover = model_dir / ".2.tmp-killed"
+    shutil.copytree(model_dir / "1", leftover)
+    try:
+        with Client(server.target, "tiny") as client:
+            before = client.predict(sequences[:10])
+            time.sleep(0.5)  # a few poll rounds of the server (0.2 s)
+            assert client.status() == [{"version": 1, "state": "AVAILABLE", "error_code": 0, "error_message": ""}]
+            np.testing.assert_array_equal(client.predict(sequences[:10]), before)
+        assert list_versions(model_dir) == [1] and next_version(model_dir) == 2
+    finally:
+        shutil.rmtree(leftover)
+
+
+def test_failed_export_removes_its_temporary_folder(tmp_path, runs, monkeypatch):
+    from seq2exp.serving import export
+
+    def fail(*args, **kwargs):
+        raise KeyboardInterrupt  # e.g. Ctrl-C after the SavedModel was written
+
+    monkeypatch.setattr(export, "write_warmup_requests", fail)
+    with pytest.raises(KeyboardInterrupt):
+        export_run(runs["tiny"], tmp_path / "M", "tiny", verify=False)
+    assert list((tmp_path / "M" / "tiny").iterdir()) == []
+
+
+@pytest.mark.slow
 def test_kill_during_export_leaves_the_previous_version_served(runs, model_base, server, sequences):
     """SIGKILL an export mid-write: no new version appears, the server keeps serving v1, the next export is v2."""
     from seq2exp.serving.client import Client

@@ -21,7 +21,7 @@ from seq2exp.serving import signatures as names
 from seq2exp.serving.client import (Client, InvalidRequestError, ModelNotFoundError, RequestTooLargeError,
                                     ServerUnavailableError)
 from seq2exp.serving.config import ModelConfig, write_model_config
-from seq2exp.serving.export import codes_to_onehot, export_graph
+from seq2exp.serving.export import codes_to_onehot
 from seq2exp.serving.server import ModelServer
 
 from .conftest import BIN_MODELS, random_promoters
@@ -213,25 +213,17 @@ def _wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_hot_reload_of_a_new_version(tmp_path, model_base, loaded_runs, sequences):
+def test_hot_reload_of_a_new_version(tmp_path, model_base, loaded_runs, tiny_v2, sequences):
     """A new version folder appearing while serving is loaded and becomes the default; the old one is unloaded."""
-    from seq2exp.training.inference import PredictionGraph
-
     base = tmp_path / "M"
     _copy_version_atomically(model_base / "tiny" / "1", base / "reload" / "1")
-    graph_v1 = loaded_runs["tiny"].prediction_graph()
-    import keras
-
-    model_v2 = keras.models.clone_model(graph_v1.model)  # new random weights: predictions must change
-    graph_v2 = PredictionGraph(model_v2, graph_v1.encoder)
-    export_graph(graph_v2, tmp_path / "staging", "reload", version=2, verify=False)
-    expected_v1 = graph_v1.predict(sequences[:30])
-    expected_v2 = graph_v2.predict(sequences[:30])
+    expected_v1 = loaded_runs["tiny"].prediction_graph().predict(sequences[:30])
+    expected_v2 = tiny_v2[1].predict(sequences[:30])
     assert not np.allclose(expected_v1, expected_v2, atol=1e-3)
     config = [ModelConfig(name="reload", base_path=str(base / "reload"))]
     with ModelServer(config, port=0, poll_seconds=0.1) as srv, Client(srv.target, "reload") as client:
         np.testing.assert_allclose(client.predict(sequences[:30]), expected_v1, atol=1e-5, rtol=0)
-        _copy_version_atomically(tmp_path / "staging" / "reload" / "2", base / "reload" / "2")
+        _copy_version_atomically(tiny_v2[0], base / "reload" / "2")
         _wait_for(lambda: client.status()[0] == {"version": 2, "state": "AVAILABLE", "error_code": 0,
                                                  "error_message": ""})
         np.testing.assert_allclose(client.predict(sequences[:30]), expected_v2, atol=1e-5, rtol=0)
@@ -240,13 +232,13 @@ def test_hot_reload_of_a_new_version(tmp_path, model_base, loaded_runs, sequence
             client.predict(sequences[:2], version=1)
 
 
-def test_models_config_version_policy_and_labels(tmp_path, model_base, loaded_runs, sequences):
+def test_models_config_version_policy_and_labels(tmp_path, model_base, loaded_runs, tiny_v2, sequences):
     """models.config with a 'specific' policy and labels: versions and labels select what is served."""
     from seq2exp.serving.config import read_model_config
 
     base = tmp_path / "M"
-    for version in (1, 2, 3):  # versions 1 and 2 are served (specific policy), 3 is not
-        _copy_version_atomically(model_base / ("tiny" if version != 2 else "bhi") / "1", base / "multi" / str(version))
+    for version, source in ((1, model_base / "tiny" / "1"), (2, tiny_v2[0]), (3, model_base / "tiny" / "1")):
+        _copy_version_atomically(source, base / "multi" / str(version))  # 1 and 2 served (specific policy), 3 not
     path = write_model_config(tmp_path / "models.config", [ModelConfig(
         name="multi", base_path=str(base / "multi"), policy="specific", versions=(1, 2),
         labels={"stable": 1, "canary": 2})])
@@ -266,6 +258,25 @@ def test_models_config_version_policy_and_labels(tmp_path, model_base, loaded_ru
 
 
 # --- the command line: serve, SIGTERM ----------------------------------------------------------------------------
+def test_graceful_stop_finishes_in_flight_requests(model_base, sequences, loaded_runs):
+    from seq2exp.serving.config import discover_models
+
+    expected = loaded_runs["tiny"].prediction_graph().predict(sequences)
+    srv = ModelServer(discover_models(model_base, only=["tiny"]), port=0, poll_seconds=0).start()
+    result: dict = {}
+    with Client(srv.target, "tiny", batch_size=100_000, retries=0) as client:
+        in_flight = threading.Thread(target=lambda: result.update(v=client.predict(sequences * 100)))
+        in_flight.start()
+        time.sleep(0.1)
+        srv.stop(grace=30)
+        in_flight.join(60)
+        assert result["v"].shape == (len(sequences) * 100,)
+        np.testing.assert_allclose(result["v"][:len(sequences)], expected, atol=1e-5, rtol=0)
+        with pytest.raises(ServerUnavailableError):
+            client.predict(sequences[:1])
+
+
+@pytest.mark.slow
 def test_serve_command_and_graceful_sigterm(model_base, sequences, loaded_runs):
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen([sys.executable, "-m", "seq2exp.cli", "serve", "--model-base-path", str(model_base),

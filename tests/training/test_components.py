@@ -237,3 +237,61 @@ def test_precision_only_where_supported():
     assert choose_precision("mixed_bfloat16", "default", Devices(cpu_bf16=False)) == "float32"
     with pytest.raises(ConfigError, match="precision"):
         choose_precision("fp8", "default", Devices())
+
+
+# --- callbacks ----------------------------------------------------------------------------------------------------------
+def test_validation_callback_best_model_and_early_stopping(tmp_path):
+    """Best model saved only on improvement of val_pearson; stop after `patience` epochs without one; the history
+    (and so early stopping) survives a restart."""
+    from seq2exp.training.callbacks import ValidationCallback
+
+    measured = np.arange(20, dtype=np.float32)
+    noise = np.random.default_rng(0).normal(size=20).astype(np.float32)
+    quality = iter([0.5, 2.0, 0.1, 1.0, 0.2, 0.3])  # noise scale per epoch: epoch 2 is the best
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+
+    def predict_fn():
+        return {"expression_units": measured + next(quality) * noise * 10}, measured
+
+    def run_epochs(callback, epochs):
+        for epoch in epochs:
+            logs = {"loss": 1.0}
+            callback.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                return epoch
+        return None
+
+    callback = ValidationCallback(predict_fn, lambda outputs: 0.0, tmp_path, model, patience=2)
+    callback.set_model(model)
+    model.stop_training = False
+    assert run_epochs(callback, range(2)) is None
+    assert callback.best["epoch"] == 0
+    restarted = ValidationCallback(predict_fn, lambda outputs: 0.0, tmp_path, model, patience=2)
+    restarted.set_model(model)
+    assert [row["epoch"] for row in restarted.history] == [0, 1]
+    assert run_epochs(restarted, range(2, 6)) == 4  # best at epoch 2, no improvement in 3 and 4
+    assert restarted.best["epoch"] == 2 and restarted.stopped
+    assert (tmp_path / "model.keras").is_file() and (tmp_path / "metrics.csv").read_text().count("\n") == 6
+
+
+def test_ema_and_swa_options():
+    from seq2exp.training.callbacks import StochasticWeightAveraging
+    from seq2exp.training.optimizers import build_optimizer
+
+    optimizer = build_optimizer({"name": "adamw", "learning_rate": 1e-3, "ema": 0.999}, None, 10)
+    assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.999)
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer="zeros", use_bias=False)(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    swa = StochasticWeightAveraging(start_step=2, period=2)
+    swa.set_model(model)
+    seen = []
+    for step in range(1, 7):  # pretend the optimiser made `step` steps with weight = step
+        model.optimizer.iterations.assign(step)
+        model.trainable_variables[0].assign([[float(step)]])
+        swa.on_train_batch_end(step)
+        seen.append(step)
+    swa.apply()
+    assert float(model.trainable_variables[0].numpy()) == pytest.approx(np.mean([2, 4, 6]))

@@ -154,3 +154,17 @@ def test_input_pipeline_is_sharded_with_per_replica_batches(tmp_path, small_trai
     whole = next(iter(setup.train_dataset()))
     assert whole[0].shape[0] == 32
     assert targets[0] != targets[1]
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, small_train):
+    """model.fit under MirroredStrategy with two replicas (two logical CPU devices)."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_CONFIG)
+    result = subprocess.run(_train_command(config, small_train, tmp_path / "mirrored", "--strategy", "mirrored",
+                                           "--set", "epochs=1", "--set", "steps_per_epoch=6"),
+                            cwd=REPO, env=_env(SEQ2EXP_TEST_LOGICAL_CPUS="2"), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((tmp_path / "mirrored" / "run.json").read_text())
+    assert info["strategy"] == "mirrored" and info["replicas"] == 2 and info["optimizer_steps"] == 6

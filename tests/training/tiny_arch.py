@@ -38,9 +38,15 @@ register(Architecture(name="test_tiny_bins", builder=build_tiny,
 
 def main(argv: list[str]) -> int:
     """``python -m tests.training.tiny_arch train ...``: the seq2exp CLI with the tiny architectures registered."""
+    import os
+
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
+    logical_cpus = int(os.environ.get("SEQ2EXP_TEST_LOGICAL_CPUS", "0"))
+    if logical_cpus > 1:  # several CPU devices: a real multi-replica MirroredStrategy without GPUs
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
     from seq2exp.cli import main as cli_main
 
     return cli_main(argv)

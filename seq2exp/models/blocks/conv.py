@@ -79,9 +79,9 @@ def apply_parallel_convs(
 def apply_legnet_se(x, input_channels: int, *, name: str, reduction: int = 4, bilinear: bool = True,
                     activation: str = "silu"):
     """LegNet's squeeze-and-excitation: mean over length -> Linear(C -> r) -> SiLU -> Linear(r -> r) ->
-    [concat CPBilinear(r -> r/2)] -> SiLU -> Linear -> sigmoid -> channel-wise scale (r = input_channels/reduction).
+    concat[x, CPBilinear(r -> r/2)] -> SiLU -> Linear -> sigmoid -> channel-wise scale (r = input_channels/reduction).
 
-    ``bilinear=False`` gives Prix Fixe's ``SELayerSimple`` (no bilinear branch).
+    ``bilinear=False`` gives Prix Fixe's ``SELayerSimple``: Linear(C -> r) -> SiLU -> Linear(r -> C) -> sigmoid.
     """
     channels = int(x.shape[-1])
     hidden = int(input_channels // reduction)
@@ -89,12 +89,12 @@ def apply_legnet_se(x, input_channels: int, *, name: str, reduction: int = 4, bi
     squeezed = keras.layers.GlobalAveragePooling1D(name=f"{name}_pool")(x)
     squeezed = keras.layers.Dense(hidden, kernel_initializer=dense_init, name=f"{name}_fc1")(squeezed)
     squeezed = activation_layer(activation, f"{name}_act1")(squeezed)
-    squeezed = keras.layers.Dense(hidden, kernel_initializer=dense_init, name=f"{name}_fc2")(squeezed)
     if bilinear:
+        squeezed = keras.layers.Dense(hidden, kernel_initializer=dense_init, name=f"{name}_fc2")(squeezed)
         interactions = CPBilinear(max(1, int(input_channels // reduction // 2)), rank_fraction=0.5, init_std=0.00075,
                                   name=f"{name}_bilinear")(squeezed)
         squeezed = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")([squeezed, interactions])
-    squeezed = activation_layer(activation, f"{name}_act2")(squeezed)
+        squeezed = activation_layer(activation, f"{name}_act2")(squeezed)
     squeezed = keras.layers.Dense(channels, kernel_initializer=dense_init, name=f"{name}_fc3")(squeezed)
     gates = activation_layer("sigmoid", f"{name}_gate")(squeezed)
     gates = keras.layers.Reshape((1, channels), name=f"{name}_gate_reshape")(gates)

@@ -15,7 +15,8 @@ Keras 3 equivalents (as for ``vaishnav``): the shared rc convolution is ``Revers
 channels, split back into the two strands); Conv2D(64, (2, 64)) over the stacked strands is exactly
 Conv1D(64, 64, valid) over the concatenated strand channels; ``keras-multi-head``'s 8-head attention on d features
 is ``MultiHeadAttention(8, key_dim=d/8)`` (same projections and parameter count). LayerNorm epsilon 1e-6 (as the
-``vaishnav`` port). The training-target jitter (integer targets replaced once by draws from N(i, 0.3)) is in
+``vaishnav`` port). The LSTMs' input dropout (``LSTM(dropout=0.1)``) is a ``Dropout`` layer in front of them
+(Keras's in-cell RNN dropout does not export to a SavedModel). The training-target jitter (integer targets replaced once by draws from N(i, 0.3)) is in
 ``training/configs/dream_team.yaml``. Estimated parameters (ARCHITECTURES_MORE.md): ~1.14 M.
 """
 from __future__ import annotations
@@ -56,8 +57,10 @@ def apply_attention_lstm_block(x, config: dict, *, name: str):
     x = apply_post_norm_transformer_block(
         x, num_heads=heads, key_dim=int(x.shape[-1]) // heads, ff_dim=heads, dropout=config["attention_dropout_rate"],
         epsilon=config["layer_norm_epsilon"], name=f"{name}_transformer")
-    x = apply_bidirectional_rnn(x, heads, name=f"{name}_bilstm", kernel_initializer="he_normal",
-                                dropout=config["dropout_rate"])
+    # the LSTM's input dropout as a Dropout layer in front: Keras's in-cell RNN dropout creates a seed generator
+    # that tf.saved_model cannot track (export fails); per-step instead of per-sequence masks, same rate
+    x = keras.layers.Dropout(config["dropout_rate"], name=f"{name}_bilstm_input_dropout")(x)
+    x = apply_bidirectional_rnn(x, heads, name=f"{name}_bilstm", kernel_initializer="he_normal")
     return keras.layers.Dropout(config["dropout_rate"], name=f"{name}_dropout")(x)
 
 

@@ -1,0 +1,213 @@
+"""Serving benchmark: gRPC round trip vs in-process call, latency, concurrent throughput, `seq2exp predict` rows/s.
+
+Run from the repository root: ``python3 benchmarks/serving.py [--quick]``. The last stdout line is one JSON object
+(keys per ../shared/CONTRACT.md): ``batches`` [{batch_size, in_process_s, grpc_s, ratio}], ``p50_ms``/``p99_ms``
+(batch 1), ``concurrent_rows_per_s`` (8 clients), ``predict_rows_per_s`` (``seq2exp predict`` over a generated
+DREAM file of 1M rows, 100k with ``--quick``).
+
+The server is ``seq2exp serve`` in its own process (as deployed); the in-process baseline calls the same exported
+``serving_default`` function in this process on the same strings. ``--model`` (default: the autosome architecture,
+smoke size, with its reverse-complement TTA) is timed for the ratio, latency and concurrency; the ``predict`` run uses
+``--predict-model`` (default ``tiny``: a 1-layer CNN) so that it measures the streaming pipeline (read, validate,
+gRPC, write) rather than the model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def random_promoters(n: int, seed: int) -> list[str]:
+    from seq2exp.data.alphabet import FLANK3, FLANK5
+
+    rng = np.random.default_rng(seed)
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    middles = letters[rng.integers(0, 4, size=(n, 80))]
+    return [FLANK5 + row.tobytes().decode() + FLANK3 for row in middles]
+
+
+def build_graph(name: str):
+    """(PredictionGraph, description) for a registry architecture (smoke size) or the 1-layer 'tiny' CNN."""
+    import keras
+
+    from seq2exp.data.encoding import Encoder
+    from seq2exp.models import registry
+    from seq2exp.training.inference import PredictionGraph
+
+    keras.utils.set_random_seed(0)
+    if name == "tiny":
+        encoder = Encoder({"kind": "onehot", "length": 110})
+        inputs = keras.Input(shape=encoder.input_shape, name="inputs")
+        hidden = keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(8, 7, activation="relu")(inputs))
+        model = keras.Model(inputs, {"expression": keras.layers.Flatten()(keras.layers.Dense(1)(hidden))})
+        return PredictionGraph(model, encoder), "tiny (Conv1D 8x7 + dense), no TTA"
+    config = registry.get(name).config(smoke=True)
+    model = registry.build(name, smoke=True)
+    tta = {"reverse_complement": True}
+    return (PredictionGraph(model, Encoder(config["input"]), tta),
+            f"{name} (smoke config, {model.count_params()} params), TTA {tta}")
+
+
+def start_server(model_base: Path) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "seq2exp.cli", "serve", "--model-base-path", str(model_base),
+                                "--port", "0", "--poll-seconds", "0"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"server did not start: {line!r}")
+    return process, line.split()[2]
+
+
+def timed_pair(first, second, reps: int) -> tuple[list[float], list[float]]:
+    """Wall times of ``first`` and ``second``, interleaved (the CPU is shared: both see the same load)."""
+    first(), second()  # warm-up
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(reps):
+        for function, out in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            function()
+            out.append(time.perf_counter() - start)
+    return times
+
+
+def run_with_peak_rss(command: list[str], env: dict) -> tuple[float, float]:
+    """(seconds, peak RSS MiB) of a command, the RSS sampled from /proc every 50 ms."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    peak = 0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        time.sleep(0.05)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return time.perf_counter() - started, peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, 100k predict rows")
+    parser.add_argument("--model", default="autosome", help="registry architecture (smoke size) or 'tiny'")
+    parser.add_argument("--predict-model", default="tiny", help="model of the `seq2exp predict` run")
+    parser.add_argument("--predict-rows", type=int, default=None, help="rows of the predict run (1M; quick 100k)")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from seq2exp.serving import signatures as names
+    from seq2exp.serving.client import Client
+    from seq2exp.serving.export import export_graph
+
+    predict_rows = args.predict_rows or (100_000 if args.quick else 1_000_000)
+    reps = {1: 30, 64: 15, 1024: 5} if args.quick else {1: 300, 64: 50, 1024: 20}
+    with tempfile.TemporaryDirectory(prefix="seq2exp-bench-") as work:
+        work = Path(work)
+        graph, description = build_graph(args.model)
+        export_graph(graph, work / "M", "bench", verify=False)
+        predict_description = description
+        if args.predict_model != args.model:
+            predict_graph, predict_description = build_graph(args.predict_model)
+            export_graph(predict_graph, work / "M", "bulk", verify=False)
+        signature = tf.saved_model.load(str(work / "M" / "bench" / "1")).signatures[names.SERVING_DEFAULT]
+        server, target = start_server(work / "M")
+        try:
+            batches = []
+            latencies: list[float] = []
+            with Client(target, "bench", batch_size=4096) as client:
+                for batch_size, n_reps in reps.items():
+                    sequences = random_promoters(batch_size, seed=batch_size)
+                    tensor_input = tf.constant(sequences)
+                    in_process, grpc_times = timed_pair(
+                        lambda: signature(sequences=tensor_input)[names.EXPRESSION_OUTPUT].numpy(),
+                        lambda: client.predict(sequences), n_reps)
+                    if batch_size == 1:
+                        latencies = grpc_times
+                    batches.append({"batch_size": batch_size, "in_process_s": float(np.median(in_process)),
+                                    "grpc_s": float(np.median(grpc_times)),
+                                    "ratio": float(np.median(grpc_times) / np.median(in_process))})
+
+            # 8 concurrent clients, batch 64, for a fixed time
+            duration = 5.0 if args.quick else 15.0
+            pool = random_promoters(64, seed=3)
+            counts = [0] * 8
+            stop = threading.Event()
+
+            def worker(index: int) -> None:
+                with Client(target, "bench") as own:
+                    own.predict(pool)
+                    while not stop.is_set():
+                        own.predict(pool)
+                        counts[index] += len(pool)
+
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+            for thread in threads:
+                thread.start()
+            time.sleep(1.0)
+            counts_at_start, started = sum(counts), time.perf_counter()
+            time.sleep(duration)
+            concurrent_rows_per_s = (sum(counts) - counts_at_start) / (time.perf_counter() - started)
+            stop.set()
+            for thread in threads:
+                thread.join()
+
+            # seq2exp predict over a generated DREAM file
+            data = work / "test.txt"
+            with open(data, "w") as handle:
+                for start in range(0, predict_rows, 100_000):
+                    rows = random_promoters(min(100_000, predict_rows - start), seed=start + 1)
+                    handle.write("".join(f"{s}\t\n" for s in rows))
+            model_name = "bulk" if args.predict_model != args.model else "bench"
+            env = {**os.environ, "PYTHONPATH": str(REPO)}
+            predict_seconds, predict_peak_rss_mib = run_with_peak_rss(
+                [sys.executable, "-m", "seq2exp.cli", "predict", str(data), "-o", str(work / "out.txt"),
+                 "--server", target, "--model", model_name, "--no-progress"], env)
+            with open(work / "out.txt") as handle:
+                written = sum(1 for _ in handle)
+            assert written == predict_rows, (written, predict_rows)
+        finally:
+            server.terminate()
+            server.wait(60)
+
+    result = {
+        "benchmark": "serving",
+        "quick": args.quick,
+        "model": description,
+        "batches": batches,
+        "p50_ms": float(np.percentile(latencies, 50) * 1e3),
+        "p99_ms": float(np.percentile(latencies, 99) * 1e3),
+        "latency_requests": len(latencies),
+        "concurrent_clients": 8,
+        "concurrent_batch_size": 64,
+        "concurrent_rows_per_s": float(concurrent_rows_per_s),
+        "predict_rows": predict_rows,
+        "predict_model": predict_description,
+        "predict_seconds": float(predict_seconds),
+        "predict_rows_per_s": float(predict_rows / predict_seconds),
+        "predict_peak_rss_mib": float(predict_peak_rss_mib),
+        "cpu_count": os.cpu_count(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

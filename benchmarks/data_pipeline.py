@@ -246,7 +246,8 @@ def main() -> int:
 
     result = {"benchmark": "data_pipeline", "rows": rows, "file_mib": file_mib, **pipeline, **read, **legnet}
     if legnet:
-        result["iterate_over_legnet_ratio"] = round(pipeline["iterate_rows_per_s"] / legnet["legnet_train_rows_per_s"], 1)
+        ratio = pipeline["iterate_rows_per_s"] / legnet["legnet_train_rows_per_s"]
+        result["iterate_over_legnet_ratio"] = round(ratio, 1)
     result.update(write_synthetic_s=round(write_seconds, 2), cpu_count=os.cpu_count())
     print(json.dumps(result))
     return 0

@@ -48,7 +48,8 @@ def table(count_params: bool = True) -> str:
         notes = getattr(module, "ASSUMPTIONS", "") or row["description"]
         params = f"{row['params']:,}" if row["params"] is not None else ""
         paper = f"{row['paper_params']:,}" if row["paper_params"] else ""
-        lines.append(f"| {row['rank']} | `{name}` | {_cell(row['team'])} | {params} | {paper} | {row['head']} | "
+        rank = row["rank"] if row["rank"] is not None else "-"
+        lines.append(f"| {rank} | `{name}` | {_cell(row['team'])} | {params} | {paper} | {row['head']} | "
                      f"{row['fidelity']} | {_cell(row['source'])} | {_cell(notes)} |\n")
     return "".join(lines)
 

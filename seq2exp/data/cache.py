@@ -111,38 +111,49 @@ class TrainingCache:
     def read_codes(self, rows: np.ndarray) -> np.ndarray:
         """``codes[rows]`` as a new ``uint8 [len(rows), W]`` array.
 
-        For a memory-mapped cache the rows are read with positional reads (one per run of consecutive rows) instead of
-        touching the map: the bytes come through the OS page cache, so iterating over all 6.7 M rows does not grow the
-        process's resident memory by the 0.9 GB the codes file takes (mapped pages count as the process's own).
+        For a cache opened from disk the rows are read with positional reads (one per run of consecutive rows) instead
+        of through the memory map: the bytes come via the OS page cache, so iterating over all 6.7 M rows does not grow
+        the process's resident memory by the 0.9 GB of the codes file (mapped pages count as the process's own).
         """
         rows = np.asarray(rows, dtype=np.int64)
-        filename = getattr(self.codes, "filename", None)
-        if filename is None or rows.size == 0:
-            return np.array(self.codes[rows])
-        if rows.min() < 0 or rows.max() >= self.n:
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n):
             raise IndexError(f"row indices must be in [0, {self.n})")
+        source = self._codes_file()
+        if source is None or rows.size == 0:
+            return np.array(self.codes[rows])
+        filename, offset = source
         width = self.width
-        out = np.empty((rows.size, width), dtype=np.uint8)
-        buffer = memoryview(out).cast("B")
         order = np.argsort(rows, kind="stable")
         sorted_rows = rows[order]
-        run_starts = np.concatenate(([0], np.flatnonzero(np.diff(sorted_rows) != 1) + 1, [rows.size]))
-        staging = np.empty_like(out)
-        staging_view = memoryview(staging).cast("B")
+        run_bounds = np.concatenate(([0], np.flatnonzero(np.diff(sorted_rows) != 1) + 1, [rows.size])).tolist()
+        staging = np.empty((rows.size, width), dtype=np.uint8)
+        view = memoryview(staging).cast("B")
         fd = os.open(filename, os.O_RDONLY)
         try:
-            for first, last in zip(run_starts[:-1].tolist(), run_starts[1:].tolist()):
+            for first, last in zip(run_bounds[:-1], run_bounds[1:]):
                 size = (last - first) * width
-                start = self.codes.offset + int(sorted_rows[first]) * width
-                got = os.preadv(fd, [staging_view[first * width: first * width + size]], start)
+                got = os.preadv(fd, [view[first * width: first * width + size]],
+                                offset + int(sorted_rows[first]) * width)
                 if got != size:
                     raise Seq2ExpError(f"{filename}: short read ({got} of {size} bytes); the cache is damaged, "
                                        "rebuild it")
         finally:
             os.close(fd)
+        out = np.empty_like(staging)
         out[order] = staging
-        del buffer
         return out
+
+    def _codes_file(self) -> tuple[str, int] | None:
+        """(file, byte offset of row 0) when ``codes`` is a whole memory-mapped ``.npy`` file, else ``None``."""
+        codes = self.codes
+        filename, offset = getattr(codes, "filename", None), getattr(codes, "offset", None)
+        if filename is None or offset is None or not codes.flags.c_contiguous or codes.dtype != np.uint8:
+            return None
+        try:
+            whole = os.path.getsize(filename) == offset + codes.shape[0] * codes.shape[1]
+        except OSError:
+            return None
+        return (filename, int(offset)) if whole else None  # a slice of a map would have the parent's offset
 
     def sequences(self, indices: Sequence[int] | np.ndarray | None = None) -> list[str]:
         """Rows as upper-case strings (all rows, or ``indices``)."""

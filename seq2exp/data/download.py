@@ -81,7 +81,9 @@ def load_manifest(path: str | os.PathLike = MANIFEST_PATH) -> Manifest:
         raise Seq2ExpError(f"{path}: not a readable data manifest ({error})") from None
     files = []
     for index, entry in enumerate(entries):
-        where = f"{path}: files[{index}] ({entry.get('name')!r})" if isinstance(entry, dict) else f"{path}: files[{index}]"
+        where = f"{path}: files[{index}]"
+        if isinstance(entry, dict):
+            where += f" ({entry.get('name')!r})"
         if not isinstance(entry, dict) or not entry.get("name"):
             raise Seq2ExpError(f"{where}: an entry needs a 'name'")
         status, sha256, size = entry.get("status"), entry.get("sha256"), entry.get("size")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seq2exp.simulate.model import FLANK3, FLANK5, PAD_CODE, _LUT
+from seq2exp.simulate.model import FLANK3, FLANK5, PAD_CODE, LETTER_TO_CODE
 
 MAX_LENGTH = 135
 MIN_LENGTH = 87
@@ -20,8 +20,8 @@ N_READ_SHARE = 0.004
 N_TAIL = 25
 N_CALL_PROBABILITY = 0.6
 
-_FLANK5 = _LUT[np.frombuffer(FLANK5.encode(), dtype=np.uint8)]
-_FLANK3 = _LUT[np.frombuffer(FLANK3.encode(), dtype=np.uint8)]
+_FLANK5 = LETTER_TO_CODE[np.frombuffer(FLANK5.encode(), dtype=np.uint8)]
+_FLANK3 = LETTER_TO_CODE[np.frombuffer(FLANK3.encode(), dtype=np.uint8)]
 GC_LEVEL_SD = 0.06                # per-oligo GC over-dispersion (the real library's GC sd is 0.082, not 0.056)
 N_GC_LEVELS = 16
 

@@ -29,10 +29,10 @@ FLANK3 = "GGTTACGGCTGTT"
 PLASMID_AFTER_FLANK3 = "TCTTAATTA"   # the real vector continues with these bases after the 3' flank
 MAX_DISTANCE = 160                    # position profiles are tabulated up to this distance from the 3' end
 
-_LUT = np.full(256, 255, dtype=np.uint8)
+LETTER_TO_CODE = np.full(256, 255, dtype=np.uint8)
 for _code, _letter in enumerate("ACGTN"):
-    _LUT[ord(_letter)] = _code
-    _LUT[ord(_letter.lower())] = _code
+    LETTER_TO_CODE[ord(_letter)] = _code
+    LETTER_TO_CODE[ord(_letter.lower())] = _code
 
 
 def to_codes(sequences: list[str], width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +42,7 @@ def to_codes(sequences: list[str], width: int | None = None) -> tuple[np.ndarray
     codes = np.full((len(sequences), width), PAD_CODE, dtype=np.uint8)
     for row, seq in enumerate(sequences):
         raw = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
-        mapped = _LUT[raw]
+        mapped = LETTER_TO_CODE[raw]
         if (mapped == 255).any():
             raise ValueError(f"sequence {row} has a letter outside ACGTN: {seq!r}")
         codes[row, : len(seq)] = mapped
@@ -95,7 +95,7 @@ class PromoterModel:
         # [distance, tf]: weight of a site whose window starts `distance` bp before the promoter's last base
         self.profile = np.ascontiguousarray(((floors + (1 - floors) * bump) * phase).astype(np.float32))
         self._tail = np.frombuffer(PLASMID_AFTER_FLANK3.encode(), dtype=np.uint8)
-        self._tail = _LUT[self._tail]
+        self._tail = LETTER_TO_CODE[self._tail]
 
     # -- binding -------------------------------------------------------------------------------------------
     def _scoring_codes(self, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ DEFAULT_KMER_CONFIG = {
     "input": {"kind": "onehot", "length": 150, "region": "full", "pad": "zero_right", "trim": "right",
               "n_value": 0.0},
     "ks": [1, 2, 3, 4, 5, 6],
-    "alphas": [1.0, 10.0, 100.0, 1000.0, 10000.0],
+    "alphas": [10.0, 100.0, 1000.0, 10000.0, 30000.0, 100000.0, 300000.0, 1000000.0],
 }
 
 

@@ -30,6 +30,23 @@ def test_cache_holds_the_file(demo_cache, demo_train):
     assert len(demo_cache.source_sha256) == 64
 
 
+def test_read_codes_reads_rows_from_the_file_and_falls_back_for_views(demo_cache):
+    codes = np.asarray(demo_cache.codes)
+    assert demo_cache._codes_file() is not None  # positional reads, not the memory map
+    rng = np.random.default_rng(3)
+    for rows in (rng.integers(0, demo_cache.n, 700), np.arange(100, 1300), np.array([5, 5, 6, 6369, 0]),
+                 np.array([], np.int64)):
+        got = demo_cache.read_codes(rows)
+        assert got.dtype == np.uint8 and got.shape == (rows.size, demo_cache.width)
+        np.testing.assert_array_equal(got, codes[rows])
+    view = TrainingCache(demo_cache.codes[10:], demo_cache.lengths[10:], demo_cache.targets[10:],
+                         demo_cache.singleton[10:], demo_cache.line_numbers[10:])
+    assert view._codes_file() is None  # a slice of the map keeps its parent's offset: index it instead
+    np.testing.assert_array_equal(view.read_codes(np.array([0, 7])), codes[[10, 17]])
+    with pytest.raises(IndexError, match=r"\[0, 6370\)"):
+        demo_cache.read_codes(np.array([6370]))
+
+
 def test_cache_is_reused_until_the_source_changes(tmp_path):
     source = tmp_path / "train.txt"
     source.write_text("ACGT\t1\nCCCC\t2.5\n")
@@ -61,8 +78,11 @@ def test_invalid_rows_error_or_skip(tmp_path):
         build_cache(tmp_path / "long.txt", tmp_path / "l")
     assert build_cache(tmp_path / "long.txt", tmp_path / "l", max_length=None).width == 1001
     (tmp_path / "empty.txt").write_text("\n")
-    with pytest.raises(InputFormatError, match="no training rows"):
-        build_cache(tmp_path / "empty.txt", tmp_path / "e")
+    with pytest.raises(InputFormatError, match="empty.txt, line 1: empty file"):
+        build_cache(tmp_path / "empty.txt", tmp_path / "e", on_invalid="skip")
+    (tmp_path / "all_bad.txt").write_text("AXGT\t1\nACGT\t\n")
+    with pytest.raises(InputFormatError, match=r"no training rows \(2 invalid rows skipped\)"):
+        build_cache(tmp_path / "all_bad.txt", tmp_path / "e", on_invalid="skip")
 
 
 def test_open_rejects_non_caches(tmp_path):

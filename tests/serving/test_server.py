@@ -18,8 +18,9 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      predict_pb2, prediction_service_pb2_grpc)
 
 from seq2exp.serving import signatures as names
-from seq2exp.serving.client import (Client, InvalidRequestError, ModelNotFoundError, RequestTooLargeError,
-                                    ServerUnavailableError)
+from seq2exp.serving.client import (Client, DeadlineExceededError, InvalidRequestError, ModelNotFoundError,
+                                    RequestTooLargeError, ServerUnavailableError)
+from seq2exp.serving.config import BatchingOptions
 from seq2exp.serving.config import ModelConfig, write_model_config
 from seq2exp.serving.export import codes_to_onehot
 from seq2exp.serving.server import ModelServer
@@ -152,8 +153,45 @@ def test_client_maps_statuses_to_typed_errors(server):
             client.predict(GOOD, version=5)
     with Client(server.target, "missing") as client, pytest.raises(ModelNotFoundError):
         client.status()
-    with Client("127.0.0.1:1", "tiny", retries=2, backoff=0.01) as client, pytest.raises(ServerUnavailableError):
+    started = time.monotonic()
+    with Client("127.0.0.1:1", "tiny", retries=3, backoff=0.1) as client, pytest.raises(ServerUnavailableError):
         client.predict(GOOD)
+    assert time.monotonic() - started >= 0.05 + 0.1 + 0.2  # three back-offs (jitter >= 0.5x) before giving up
+    with Client(server.target, "tiny", timeout=0.001, batch_size=100_000) as client:
+        with pytest.raises(DeadlineExceededError):
+            client.predict(random_promoters(20_000, seed=2))
+
+
+def test_batcher_merges_concurrent_requests_and_isolates_bad_ones():
+    from seq2exp.serving.server import Batcher
+
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def model(array):
+        calls.append(len(array))
+        gate.wait(5)  # the first call holds the worker while the others queue up
+        if (array < 0).any():
+            raise tf.errors.InvalidArgumentError(None, None, "negative input")
+        return {"double": array * 2}
+
+    batcher = Batcher(model, BatchingOptions(max_batch_size=8, num_batch_threads=1), "test")
+    try:
+        first = batcher.submit(np.array([1.0]))
+        time.sleep(0.2)
+        queued = [batcher.submit(np.array([float(i)] * 2)) for i in range(3)] + [batcher.submit(np.array([-1.0]))]
+        big = batcher.submit(np.arange(20.0))  # larger than max_batch_size: runs alone
+        gate.set()
+        assert first.result(5)["double"].tolist() == [2.0]
+        for i, future in enumerate(queued[:3]):
+            assert future.result(5)["double"].tolist() == [2.0 * i] * 2
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            queued[3].result(5)
+        assert big.result(5)["double"].tolist() == (np.arange(20.0) * 2).tolist()
+    finally:
+        batcher.close()
+    assert calls[:2] == [1, 7]  # the queued requests ran as one batch of 7 rows ...
+    assert calls[2:6] == [2, 2, 2, 1] and calls[6] == 20  # ... which failed, so each ran alone; then the big one
 
 
 def test_request_size_cap(model_base):

@@ -51,7 +51,8 @@ class WeightedBinMean(keras.layers.Layer):
     """``sum_i i * s_i / sum_i s_i`` over the last axis: KircherLab's ``np.average(range(n), weights=s)``."""
 
     def call(self, scores):
-        index = ops.arange(ops.shape(scores)[-1], dtype=scores.dtype)
+        scores = ops.cast(scores, "float32")
+        index = ops.arange(ops.shape(scores)[-1], dtype="float32")
         return ops.sum(scores * index, axis=-1) / ops.sum(scores, axis=-1)
 
     def compute_output_shape(self, input_shape):
@@ -74,7 +75,7 @@ def build_kircherlab(config: dict) -> keras.Model:
         if index == 0:
             x = keras.layers.Dropout(config["dense_dropout"], name="dense_dropout")(x)
     scores = keras.layers.Dense(config["n_bins"], name="bin_scores")(x)
-    expression = WeightedBinMean(name="expression")(scores)
+    expression = WeightedBinMean(dtype="float32", name="expression")(scores)
     return keras.Model(inputs, {"expression": expression, "bin_scores": scores}, name="kircherlab")
 
 

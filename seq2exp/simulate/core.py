@@ -164,7 +164,9 @@ def simulate(out_dir: str | os.PathLike, n_train: int = FULL_TRAIN_SIZE, n_test:
     ``test_subset_ids/*.csv`` (the challenge's subset files), ``ground_truth.json`` (``{"<test index>": noise-free
     expected value}``, the contract's truth format) and ``simulation.json`` (seed, sizes, model, timings). With
     ``calibrate_against`` (a real DREAM training file) also ``calibration.md`` / ``calibration.json``.
-    The output depends only on the arguments (not on ``workers``).
+    The output depends only on the arguments (not on ``workers``). From 300,000 rows on, the training file is made
+    by spawned worker processes: in a script, call ``simulate`` under ``if __name__ == "__main__":`` (as for any
+    multiprocessing code) or pass ``workers=1``.
     """
     if n_train < 1 or n_test < 100:
         raise ConfigError(f"n_train must be >= 1 and n_test >= 100 (got n_train={n_train}, n_test={n_test})")

@@ -9,7 +9,7 @@ A thermodynamics-flavoured model of a yeast promoter, vectorised over batches of
    (a Gaussian preference, some with 10.4 bp helical phasing).
 3. **Dosage**: the summed, weighted occupancy ``o`` of a TF saturates: ``d = s (1 - exp(-o / s))``.
 4. **Regulation**: ``raw = gate * (activation + cooperation) / (1 + quench) - repression + competition + GC term``,
-   where ``gate`` is chromatin accessibility opened by pioneer factors (Reb1, Abf1, Rap1, Rsc3, poly-dA:dT),
+   where ``gate`` is chromatin accessibility opened by pioneer factors (Reb1, Abf1, Rap1, Rsc3),
    ``quench`` is repressors competing with activators, cooperation/competition are pairwise dosage products.
 5. **Log-expression**: ``x = affine(raw)`` with a soft ceiling at the top of the sorter's range (the measured
    0-17 bin scale of the assay, see ``seq2exp.simulate.assay``).

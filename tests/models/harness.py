@@ -165,8 +165,7 @@ def compile_for_head(model: keras.Model, head: str, learning_rate: float = 1e-3)
 
 # ----------------------------------------------------------------------------------------------- checks
 def count_params(model: keras.Model) -> int:
-    """Trainable + non-trainable weights (as the teams' counts, which include e.g. BatchNorm statistics only in
-    PyTorch buffers: use ``trainable_params`` to compare against PyTorch ``parameters()``)."""
+    """All weights, trainable and not (``model.count_params()``; includes BatchNorm moving statistics)."""
     return int(sum(math.prod(weight.shape) for weight in model.weights))
 
 

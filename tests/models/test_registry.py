@@ -76,6 +76,18 @@ def test_smoke_builds_under_mirrored_strategy(smoke):
     harness.assert_builds_under_strategy(smoke.architecture, smoke.inputs[:8])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_real_size_round_trip_and_training(name, demo_rows, tmp_path):
+    architecture = models.get(name)
+    keras.utils.set_random_seed(0)
+    model = architecture.build()
+    sequences, expression = demo_rows
+    inputs = harness.encode(architecture.config(), sequences[:16])
+    harness.assert_keras_round_trip(model, inputs[:4], tmp_path)
+    harness.assert_training_lowers_loss(model, architecture.head, inputs, expression[:16], epochs=6)
+
+
 # ------------------------------------------------------------------------------------------------ registry
 def test_registry_lists_the_conv_and_recurrent_teams_in_leaderboard_order():
     names = models.names()

@@ -1,11 +1,19 @@
 """Generic blocks the other block modules lack, first needed by the rank 11-27 architectures (model zoo III).
 
+- Outputs / encodings: :func:`regression_outputs`, :func:`append_n_channel` (+ :class:`NChannel`).
+- Pooling: :class:`ContextAttentionPooling` (Yang et al. 2016 attention with a context vector).
+- Transformers: :class:`SinusoidalPositionEncoding`, :func:`apply_feedforward`,
+  :func:`apply_post_norm_transformer_block` (BERT / PyTorch ``nn.TransformerEncoderLayer`` / Keras-tutorial block),
+  :func:`apply_bert_encoder` + :func:`apply_bert_pooler_head` (= :func:`apply_bert_regressor`) +
+  :class:`TokenAttentionMask` (BERT on tokens),
+  :func:`apply_pre_norm_relative_transformer_block` (Enformer's block on ``attention.RelativeMultiHeadAttention``).
+- Convolutional: :func:`apply_squeeze_excitation` (the standard SE; LegNet's variant is in ``conv``).
+
 Module-level ``apply_<block>(x, ..., name=...)`` functions on symbolic tensors and a few small serialisable layers
 (``@keras.saving.register_keras_serializable(package="seq2exp")``). Everything here runs as TensorFlow graph ops, so
 models that use it export to a SavedModel.
 """
 from __future__ import annotations
-
 
 import keras
 from keras import ops
@@ -171,6 +179,16 @@ def apply_bert_pooler_head(sequence, *, name: str, dropout: float = 0.1) -> dict
                                 name=f"{name}_pooler")(cls)
     pooled = keras.layers.Dropout(dropout, name=f"{name}_dropout")(pooled)
     return keras.layers.Dense(1, kernel_initializer=init, name=f"{name}_output")(pooled)
+
+
+def apply_bert_regressor(tokens, config: dict, *, pad_token: int | None = None, name: str = "bert"):
+    """:func:`apply_bert_encoder` + :func:`apply_bert_pooler_head` with the sizes of a model config
+    (``vocab_size``, ``hidden_size``, ``num_layers``, ``num_heads``, ``intermediate_size``, ``dropout``): ``[B, 1]``."""
+    sequence = apply_bert_encoder(tokens, vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
+                                  num_layers=config["num_layers"], num_heads=config["num_heads"],
+                                  intermediate_size=config["intermediate_size"], dropout=config["dropout"],
+                                  pad_token=pad_token, name=name)
+    return apply_bert_pooler_head(sequence, name=f"{name}_head", dropout=config["dropout"])
 
 
 @keras.saving.register_keras_serializable(package="seq2exp")

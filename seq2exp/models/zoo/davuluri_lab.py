@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import apply_bert_encoder, apply_bert_pooler_head, regression_outputs
+from seq2exp.models.blocks.extra import apply_bert_regressor, regression_outputs
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -49,11 +49,7 @@ SMOKE_CONFIG: dict = {"input": {"k": 3}, "vocab_size": 4**3 + 1, "hidden_size": 
 def build_davuluri_lab(config: dict) -> keras.Model:
     """DNABERT-6 architecture (BERT-base on 6-mer tokens) with a regression head, randomly initialised."""
     inputs = model_input(config)
-    sequence = apply_bert_encoder(inputs, vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
-                                  num_layers=config["num_layers"], num_heads=config["num_heads"],
-                                  intermediate_size=config["intermediate_size"], dropout=config["dropout"],
-                                  name="bert")
-    x = apply_bert_pooler_head(sequence, name="head", dropout=config["dropout"])
+    x = apply_bert_regressor(inputs, config)
     return keras.Model(inputs, regression_outputs(x), name="davuluri_lab")
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2exp.models.blocks.extra import apply_bert_encoder, apply_bert_pooler_head
+from seq2exp.models.blocks.extra import apply_bert_regressor
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -101,11 +101,7 @@ def build_sysu_sail(config: dict) -> keras.Model:
     """SYSU-SAIL's BERT over 3 reading frames of 3-mers, predictions averaged over the frames."""
     inputs = model_input(config)
     frames = ReadingFrames(config["frames"], name="reading_frames")(inputs)
-    sequence = apply_bert_encoder(frames, vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
-                                  num_layers=config["num_layers"], num_heads=config["num_heads"],
-                                  intermediate_size=config["intermediate_size"], dropout=config["dropout"],
-                                  name="bert")
-    x = apply_bert_pooler_head(sequence, name="head", dropout=config["dropout"])
+    x = apply_bert_regressor(frames, config)
     expression = MeanOverFrames(config["frames"], name="expression")(x)
     return keras.Model(inputs, {"expression": expression}, name="sysu_sail")
 

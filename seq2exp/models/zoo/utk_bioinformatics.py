@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import apply_bert_encoder, apply_bert_pooler_head, regression_outputs
+from seq2exp.models.blocks.extra import apply_bert_regressor, regression_outputs
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -46,11 +46,7 @@ SMOKE_CONFIG: dict = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "inter
 def build_utk_bioinformatics(config: dict) -> keras.Model:
     """BERT-base on single-nucleotide tokens with a regression head, randomly initialised."""
     inputs = model_input(config)
-    sequence = apply_bert_encoder(inputs, vocab_size=config["vocab_size"], hidden_size=config["hidden_size"],
-                                  num_layers=config["num_layers"], num_heads=config["num_heads"],
-                                  intermediate_size=config["intermediate_size"], dropout=config["dropout"],
-                                  pad_token=config["input"].get("pad_token", 5), name="bert")
-    x = apply_bert_pooler_head(sequence, name="head", dropout=config["dropout"])
+    x = apply_bert_regressor(inputs, config, pad_token=config["input"].get("pad_token", 5))
     return keras.Model(inputs, regression_outputs(x), name="utk_bioinformatics")
 
 

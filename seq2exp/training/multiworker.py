@@ -55,7 +55,7 @@ def fit_multi_worker(setup) -> dict:
         optimizer.build(model.trainable_variables)
         state = cb.restore_checkpoint(model, out / inference.CHECKPOINT_DIR)
     start_step = int(state.get("step", 0))
-    steps, epochs = setup.steps_per_epoch, int(config["epochs"])
+    steps = setup.steps_per_epoch
     global_batch = setup.batch_size
     loss_spec = setup.loss
 

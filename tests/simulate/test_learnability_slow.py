@@ -52,7 +52,9 @@ def test_small_cnn_on_100k_rows(tmp_path: Path) -> None:
     h = keras.layers.Dropout(0.2)(h)
     model = keras.Model(inputs, keras.layers.Dense(1)(h))
     model.compile(keras.optimizers.Adam(1e-3), "mse")
-    model.fit(x, y, batch_size=256, epochs=8, verbose=0)
+    callbacks = [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1),
+                 keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True)]
+    model.fit(x, y, batch_size=256, epochs=12, validation_split=0.05, callbacks=callbacks, verbose=0)
     predictions = model.predict(_onehot_right_aligned(test.sequences), batch_size=1024, verbose=0)[:, 0]
     result = score({str(i): float(v) for i, v in enumerate(predictions)}, out.test, out.subsets)
     pearson = {name: values["pearson"] for name, values in result["subsets"].items()}

@@ -25,8 +25,8 @@ model: {architecture: test_tiny}
 loss: {name: mse}
 optimizer: {name: adam, learning_rate: 0.005}
 batch_size: 16
-epochs: 4
-steps_per_epoch: 50
+epochs: 3
+steps_per_epoch: 30
 checkpoint_every: 7
 seed: 11
 callbacks: {tensorboard: false}
@@ -78,7 +78,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
             step = json.loads(state_file.read_text())["step"]
         except (OSError, ValueError):
             step = 0
-        if step > 50 and step % 50:  # a checkpoint inside the second epoch or later
+        if step > 30 and step % 30:  # a checkpoint inside the second epoch or later
             process.send_signal(signal.SIGKILL)
             killed_at = step
             break
@@ -91,16 +91,16 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
     resumed = subprocess.run(_train_command(config, small_train, victim), cwd=REPO, env=_env(),
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    assert f"resumed from step {killed_at}" in resumed.stderr or "resumed from step" in resumed.stderr
+    assert "resumed from step" in resumed.stderr
     reference_output = uninterrupted.communicate(timeout=600)[0].decode()
     assert uninterrupted.returncode == 0, reference_output[-3000:]
 
     resumed_info = json.loads((victim / "run.json").read_text())
     reference_info = json.loads((reference / "run.json").read_text())
-    assert resumed_info["optimizer_steps"] == reference_info["optimizer_steps"] == 4 * 50
+    assert resumed_info["optimizer_steps"] == reference_info["optimizer_steps"] == 3 * 30
     metrics = json.loads((victim / "metrics.json").read_text())["epochs"]
-    assert [row["epoch"] for row in metrics] == [0, 1, 2, 3]
-    assert [row["optimizer_steps"] for row in metrics] == [50, 100, 150, 200]
+    assert [row["epoch"] for row in metrics] == [0, 1, 2]
+    assert [row["optimizer_steps"] for row in metrics] == [30, 60, 90]
     for resumed_weights, reference_weights in zip(_final_weights(victim), _final_weights(reference), strict=True):
         np.testing.assert_allclose(resumed_weights, reference_weights, rtol=1e-4, atol=1e-5)
     assert resumed_info["metrics"]["val_pearson"] == pytest.approx(reference_info["metrics"]["val_pearson"], abs=1e-4)

@@ -3,6 +3,7 @@ suite, all of them in one slow test), and autosome at full size for one short ep
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "training" / "configs"
 TEAM_CONFIGS = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml") if p.stem != "bionml_finetune")
+if os.environ.get("SEQ2EXP_TEST_CONFIGS"):  # e.g. SEQ2EXP_TEST_CONFIGS=nad,mt: only these in the slow smoke test
+    TEAM_CONFIGS = [name for name in TEAM_CONFIGS if name in os.environ["SEQ2EXP_TEST_CONFIGS"].split(",")]
 
 
 @pytest.fixture(scope="module")

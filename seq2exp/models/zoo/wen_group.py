@@ -64,10 +64,10 @@ DEFAULT_CONFIG: dict = {
     "leaky_slope": 0.1,
 }
 
-SMOKE_CONFIG: dict = {
-    "kernel_size": 3, "encoder_filters": [4, 8, 8, 8], "transformer_heads": 2, "transformer_key_dim": 4,
-    "transformer_ff_dim": 8, "transformer_blocks": 2, "decoder_filters": 8, "head_conv_filters": [8, 8, 8],
-    "dense_units": [8, 8], "dense_dropout": [0.1, 0.1],
+SMOKE_CONFIG: dict = {  # one condensing encoder block + the bottleneck block, so one decoder block
+    "kernel_size": 3, "encoder_filters": [4, 8], "encoder_condense": [True, False], "transformer_heads": 2,
+    "transformer_key_dim": 4, "transformer_ff_dim": 8, "transformer_blocks": 3, "decoder_filters": 8,
+    "head_conv_filters": [8], "dense_units": [8], "dense_dropout": [0.1],
 }
 
 

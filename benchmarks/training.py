@@ -3,8 +3,10 @@
 The same compiled model trains (1) from the real ``tf.data`` pipeline of the driver (memory-mapped cache ->
 encode -> RC augmentation -> 18-bin soft targets, ``TrainingSetup.train_dataset``) and (2) from the same
 already-encoded batches held in memory (numpy arrays given to ``model.fit``). ``ratio`` = in-memory steps/s
-divided by pipeline steps/s: <= 1.1 means the pipeline is never the bottleneck. The first ``--warmup`` steps of
-each fit (graph building) are not timed.
+divided by pipeline steps/s: <= 1.1 means the pipeline is never the bottleneck. The two are measured in
+interleaved rounds (medians reported) so that a change of machine load affects both; the first ``--warmup`` steps of
+each fit are not timed. ``pipeline_only_batches_per_s`` is the pipeline alone (no model): it must be far above
+the training steps/s.
 
     python benchmarks/training.py [--quick] [--data demo_train.txt] [--width half|quarter|full]
 
@@ -73,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--steps", type=int, default=None, help="timed steps per fit")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved pipeline/in-memory rounds (median)")
     args = parser.parse_args(argv)
     width = args.width or ("quarter" if args.quick else "half")
     batch_size = args.batch_size or (64 if args.quick else 128)
-    steps = args.steps or (12 if args.quick else 30)
+    steps = args.steps or (8 if args.quick else 30)
+    args.rounds = args.rounds or (3 if args.quick else 3)
 
     import numpy as np
     import tensorflow as tf
@@ -97,24 +101,39 @@ def main(argv: list[str] | None = None) -> int:
         compile_model(setup, model, build_optimizer(setup.config["optimizer"], setup.config["schedule"], 10_000))
         total = steps + args.warmup
 
-        pipeline_timer = _StepTimer(args.warmup)
-        model.fit(setup.train_dataset(), epochs=1, steps_per_epoch=total, verbose=0, shuffle=False,
-                  callbacks=[pipeline_timer.callback])
-
-        batches = list(setup.train_dataset().take(total))  # the same encoded batches, now in memory
+        batches = list(setup.train_dataset().take(total))  # the same encoded batches, held in memory
         inputs = np.concatenate([b[0].numpy() for b in batches])
         targets = {name: np.concatenate([b[1][name].numpy() for b in batches]) for name in batches[0][1]}
-        memory_timer = _StepTimer(args.warmup)
-        model.fit(inputs, targets, batch_size=batch_size, epochs=1, verbose=0, shuffle=False,
-                  callbacks=[memory_timer.callback])
 
-        pipeline, memory = pipeline_timer.steps_per_s(), memory_timer.steps_per_s()
+        # interleaved rounds (pipeline, in-memory, pipeline, ...) so that a change of machine load hits both
+        pipeline_rates, memory_rates = [], []
+        for _ in range(args.rounds):
+            pipeline_timer = _StepTimer(args.warmup)
+            model.fit(setup.train_dataset(), epochs=1, steps_per_epoch=total, verbose=0, shuffle=False,
+                      callbacks=[pipeline_timer.callback])
+            pipeline_rates.append(pipeline_timer.steps_per_s())
+            memory_timer = _StepTimer(args.warmup)
+            model.fit(inputs, targets, batch_size=batch_size, epochs=1, verbose=0, shuffle=False,
+                      callbacks=[memory_timer.callback])
+            memory_rates.append(memory_timer.steps_per_s())
+
+        # the pipeline alone (no model): how many batches/s it can produce
+        start, produced = time.perf_counter(), 0
+        for _ in setup.train_dataset().take(total * 4):
+            produced += 1
+        pipeline_only = produced / (time.perf_counter() - start)
+
+        pipeline, memory = float(np.median(pipeline_rates)), float(np.median(memory_rates))
         result = {"benchmark": "training", "pipeline_steps_per_s": round(pipeline, 4),
                   "in_memory_steps_per_s": round(memory, 4), "ratio": round(memory / pipeline, 4),
+                  "pipeline_only_batches_per_s": round(pipeline_only, 2),
+                  "rounds": {"pipeline": [round(r, 4) for r in pipeline_rates],
+                             "in_memory": [round(r, 4) for r in memory_rates]},
                   "model": f"autosome ({width} width)", "params": int(model.count_params()),
                   "batch_size": batch_size, "timed_steps": steps, "data": str(args.data if Path(args.data).exists()
                                                                               else "random 6,370 rows"),
-                  "cpu_threads": os.cpu_count(), "tensorflow": tf.__version__}
+                  "cpu_threads": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
+                  "tensorflow": tf.__version__}
     print(json.dumps(result))
     return 0
 

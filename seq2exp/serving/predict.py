@@ -46,11 +46,12 @@ def iter_records(path: str | os.PathLike) -> Iterator[Record]:
 
     A TSV header is a first line with a ``sequence`` column (and optionally ``id`` or ``name``).
     """
-    from seq2exp.data.formats import open_text_bytes, sniff_is_fasta
+    from seq2exp.data.formats import iter_fasta, open_text_bytes, sniff_is_fasta
 
     path_text = os.fspath(path)
     if sniff_is_fasta(path):
-        yield from _iter_fasta(path_text)
+        for name, sequence, header_line in iter_fasta(path_text):
+            yield Record(name, sequence, header_line)
         return
     with open_text_bytes(path) as handle:
         sequence_column, name_column, row = 0, None, 0
@@ -71,30 +72,6 @@ def iter_records(path: str | os.PathLike) -> Iterator[Record]:
             name = fields[name_column] if name_column is not None and name_column < len(fields) else str(row)
             yield Record(name, fields[sequence_column].strip(), line_number)
             row += 1
-
-
-def _iter_fasta(path: str) -> Iterator[Record]:
-    from seq2exp.data.formats import open_text_bytes
-
-    with open_text_bytes(path) as handle:
-        name, start, parts = None, 0, []
-        for line_number, raw in enumerate(handle, start=1):
-            line = raw.decode("utf-8", "replace").strip()
-            if not line or line.startswith(";"):
-                continue
-            if line.startswith(">"):
-                if name is not None:
-                    yield Record(name, "".join(parts), start)
-                words = line[1:].split()
-                if not words:
-                    raise InputFormatError("header without a name", path=path, line=line_number)
-                name, start, parts = words[0], line_number, []
-            elif name is None:
-                raise InputFormatError("sequence before the first '>' header", path=path, line=line_number)
-            else:
-                parts.append(line)
-        if name is not None:
-            yield Record(name, "".join(parts), start)
 
 
 def check_records(records: list[Record], path: str, max_length: int | None) -> None:

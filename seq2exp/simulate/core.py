@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seq2exp.data.formats import SUBSET_FILES  # file name of each subset (the challenge's names)
 from seq2exp.errors import ConfigError
 from seq2exp.simulate import motifs as motif_lib
 from seq2exp.simulate.assay import AssayParams, expected_mean_bin, measure, sample_cell_counts
@@ -25,12 +26,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
 PARALLEL_MIN_ROWS = 300_000      # below this, worker start-up costs more than it saves
-# file name of each subset (the challenge's names) and whether it is a pair subset
-SUBSET_FILES = {
-    "high": "high_exp_seqs.csv", "low": "low_exp_seqs.csv", "yeast": "yeast_seqs.csv",
-    "random": "all_random_seqs.csv", "challenging": "challenging_seqs.csv", "SNVs": "all_SNVs_seqs.csv",
-    "motif_perturbation": "motif_perturbation_seqs.csv", "motif_tiling": "motif_tiling_seqs.csv",
-}
 
 
 @dataclass(frozen=True)

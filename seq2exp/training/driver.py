@@ -305,6 +305,18 @@ def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callabl
     return predict_fn, loss_fn
 
 
+def validation_callback(setup: TrainingSetup, model):
+    """The run's :class:`~seq2exp.training.callbacks.ValidationCallback` (metrics, best model, early stopping)."""
+    from seq2exp.training import callbacks as cb
+
+    predict_fn, loss_fn = validation_functions(setup, model)
+    stopping = (setup.config.get("callbacks") or {}).get("early_stopping") or {}
+    return cb.ValidationCallback(
+        predict_fn, loss_fn, setup.out, model, monitor=stopping.get("monitor", "val_pearson"),
+        patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
+        model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
+
+
 def compile_model(setup: TrainingSetup, model, optimizer):
     """Compile with the loss on the output that has a target (auxiliary add_loss terms are summed by fit)."""
     jit = setup.config.get("jit_compile", False)
@@ -337,13 +349,9 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
             trained(tf.zeros((1, *setup.encoder.input_shape), setup.encoder.input_dtype))
         state = cb.restore_checkpoint(trained, out / inference.CHECKPOINT_DIR)
     start_step = int(state.get("step", 0))
-    predict_fn, loss_fn = validation_functions(setup, model)
+    validation = validation_callback(setup, model)
     callbacks_config = config.get("callbacks") or {}
     stopping = callbacks_config.get("early_stopping") or {}
-    validation = cb.ValidationCallback(
-        predict_fn, loss_fn, out, model, monitor=stopping.get("monitor", "val_pearson"),
-        patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
-        model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
     callbacks: list = [validation]
     plateau = callbacks_config.get("reduce_lr_on_plateau")
     if plateau:

@@ -38,7 +38,7 @@ def fit_multi_worker(setup) -> dict:
 
     from seq2exp.training import callbacks as cb
     from seq2exp.training import inference
-    from seq2exp.training.driver import compile_model, validation_functions
+    from seq2exp.training.driver import compile_model, validation_callback
     from seq2exp.training.optimizers import build_optimizer
     from seq2exp.training.strategy import make_strategy
 
@@ -80,13 +80,8 @@ def fit_multi_worker(setup) -> dict:
         per_replica = strategy.run(step_fn, args=(inputs, targets))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-    predict_fn, loss_fn = validation_functions(setup, model)
+    validation = validation_callback(setup, model)
     callbacks_config = config.get("callbacks") or {}
-    stopping = callbacks_config.get("early_stopping") or {}
-    validation = cb.ValidationCallback(
-        predict_fn, loss_fn, out, model, monitor=stopping.get("monitor", "val_pearson"),
-        patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
-        model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
     checkpoint = cb.ResumeCheckpoint(out / inference.CHECKPOINT_DIR, int(config["checkpoint_every"]))
     callbacks = [validation]
     swa = None

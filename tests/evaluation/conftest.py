@@ -32,6 +32,16 @@ LEADERBOARD_FILES = {
     "motif_tiling": "motif_tiling_exp_indices.json",
 }
 PAIRS = ("SNVs", "motif_perturbation", "motif_tiling")
+# the paper's subset weights, written out here rather than read from seq2exp.evaluation.subsets
+WEIGHTS = {"all": 1, "high": .3, "low": .3, "yeast": .3, "random": .3, "challenging": .5, "SNVs": 1.25,
+           "motif_perturbation": .3, "motif_tiling": .4}
+
+
+def subset_vectors(truth: np.ndarray, pred: np.ndarray, name: str, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(measured, predicted) vectors of a subset's items: the values for singles, alt - ref differences for pairs."""
+    if name in PAIRS:
+        return truth[items[:, 0]] - truth[items[:, 1]], pred[items[:, 0]] - pred[items[:, 1]]
+    return truth[items], pred[items]
 
 
 def make_problem(n: int = 600, seed: int = 0) -> dict:

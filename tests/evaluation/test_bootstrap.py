@@ -8,22 +8,15 @@ from scipy.stats import pearsonr, spearmanr
 from seq2exp.evaluation import bootstrap_ranks, prepare
 from seq2exp.evaluation.bootstrap import sample_blocks
 
-from .conftest import PAIRS, make_problem
-
-WEIGHTS = {"all": 1, "high": .3, "low": .3, "yeast": .3, "random": .3, "challenging": .5, "SNVs": 1.25,
-           "motif_perturbation": .3, "motif_tiling": .4}
+from .conftest import PAIRS, WEIGHTS, make_problem, subset_vectors
 
 
 def sample_scores(truth, pred, subsets, keep):
     """Scores of one sample: single subsets keep their sampled members, pairs the pairs whose alt was sampled."""
     r2, rho, total = 0.0, 0.0, 0.0
     for name, items in {"all": np.arange(len(truth)), **subsets}.items():
-        if name in PAIRS:
-            items = items[keep[items[:, 0]]]
-            y, x = truth[items[:, 0]] - truth[items[:, 1]], pred[items[:, 0]] - pred[items[:, 1]]
-        else:
-            items = items[keep[items]]
-            y, x = truth[items], pred[items]
+        items = items[keep[items[:, 0]]] if name in PAIRS else items[keep[items]]
+        y, x = subset_vectors(truth, pred, name, items)
         if len(items) < 2:
             continue
         r2 += WEIGHTS[name] * pearsonr(y, x)[0] ** 2

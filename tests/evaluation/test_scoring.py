@@ -10,10 +10,7 @@ from scipy.stats import pearsonr, rankdata, spearmanr
 from seq2exp.evaluation import Exclusion, pearson_columns, score, score_many, spearman_columns
 from seq2exp.evaluation.subsets import SUBSET_WEIGHTS
 
-from .conftest import PAIRS
-
-WEIGHTS = {"all": 1, "high": .3, "low": .3, "yeast": .3, "random": .3, "challenging": .5, "SNVs": 1.25,
-           "motif_perturbation": .3, "motif_tiling": .4}
+from .conftest import PAIRS, WEIGHTS, subset_vectors
 
 
 def expected_scores(truth, pred, subsets, keep=None):
@@ -24,12 +21,8 @@ def expected_scores(truth, pred, subsets, keep=None):
     groups = {"all": np.flatnonzero(keep), **subsets}
     for name, items in groups.items():
         items = np.asarray(items)
-        if name in PAIRS:
-            items = items[keep[items[:, 0]] & keep[items[:, 1]]]
-            y, x = truth[items[:, 0]] - truth[items[:, 1]], pred[items[:, 0]] - pred[items[:, 1]]
-        else:
-            items = items[keep[items]]
-            y, x = truth[items], pred[items]
+        items = items[keep[items[:, 0]] & keep[items[:, 1]]] if name in PAIRS else items[keep[items]]
+        y, x = subset_vectors(truth, pred, name, items)
         if len(items) < 2:
             continue
         r[name], rho[name] = pearsonr(y, x)[0], spearmanr(y, x)[0]

@@ -5,6 +5,8 @@ registered by any module of ``seq2exp.models.zoo`` is covered automatically. Per
 the same helpers for extra checks. Stable API (other test files rely on it):
 
 - ``demo_examples(path, n, seed=0) -> (sequences, expression)``: real rows of the DREAM demo file.
+- ``demo_inputs(path, name, n, seed=0) -> np.ndarray``: those rows encoded for architecture ``name``'s smoke config.
+- ``seeded_smoke_model(name, seed=0) -> keras.Model``: the smoke-size model built after seeding Keras.
 - ``encode(config, sequences, *, reverse=False, singleton=None) -> np.ndarray``: the model input the data layer
   produces for ``config["input"]`` (``seq2exp.data.encoding.Encoder``; a small local one-hot stands in until the
   data layer exists).
@@ -70,6 +72,22 @@ def demo_examples(path: Path | str, n: int, seed: int = 0) -> tuple[list[str], n
                 values.append(float(fields[1]))
     rows = np.random.default_rng(seed).choice(len(sequences), size=min(n, len(sequences)), replace=False)
     return [sequences[i] for i in rows], np.asarray([values[i] for i in rows], dtype=np.float32)
+
+
+def demo_inputs(path: Path | str, name: str, n: int, seed: int = 0) -> np.ndarray:
+    """The model input of ``n`` demo rows (:func:`demo_examples`) under architecture ``name``'s smoke config."""
+    from seq2exp import models
+
+    sequences, _ = demo_examples(path, n, seed=seed)
+    return encode(models.get(name).config(smoke=True), sequences)
+
+
+def seeded_smoke_model(name: str, seed: int = 0) -> keras.Model:
+    """``models.build(name, smoke=True)`` after ``keras.utils.set_random_seed(seed)`` (reproducible weights)."""
+    from seq2exp import models
+
+    keras.utils.set_random_seed(seed)
+    return models.build(name, smoke=True)
 
 
 def _data_encoder(spec: Mapping[str, Any]):

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
-import keras
 import tensorflow as tf
 
 from seq2exp import models
@@ -13,14 +12,12 @@ from seq2exp import models
 
 @pytest.fixture(scope="module")
 def smoke_model():
-    keras.utils.set_random_seed(0)
-    return models.build("bugf", smoke=True)
+    return harness.seeded_smoke_model("bugf")
 
 
 @pytest.fixture(scope="module")
 def tokens(demo_train):
-    sequences, _ = harness.demo_examples(demo_train, 6, seed=2)
-    return harness.encode(models.get("bugf").config(smoke=True), sequences)
+    return harness.demo_inputs(demo_train, "bugf", 6, seed=2)
 
 
 def test_one_encoder_layer_is_shared_across_depth():

@@ -14,14 +14,12 @@ from seq2exp.models import prixfixe
 
 @pytest.fixture(scope="module")
 def smoke_model():
-    keras.utils.set_random_seed(0)
-    return models.build("unlock_dna", smoke=True)
+    return harness.seeded_smoke_model("unlock_dna")
 
 
 @pytest.fixture(scope="module")
 def tokens(demo_train):
-    sequences, _ = harness.demo_examples(demo_train, 8, seed=1)
-    return harness.encode(models.get("unlock_dna").config(smoke=True), sequences)
+    return harness.demo_inputs(demo_train, "unlock_dna", 8, seed=1)
 
 
 def test_masked_token_output_covers_both_strands(smoke_model, tokens):

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import copy_first_lines
+
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = """\
 model: {architecture: test_tiny}
@@ -56,10 +58,7 @@ def _final_weights(run: Path) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def small_train(tmp_path_factory, demo_train) -> Path:
-    path = tmp_path_factory.mktemp("data") / "train.txt"
-    with open(demo_train) as source:
-        path.write_text("".join(line for _, line in zip(range(400), source)))
-    return path
+    return copy_first_lines(demo_train, tmp_path_factory.mktemp("data") / "train.txt", 400)
 
 
 def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):

@@ -13,6 +13,7 @@ tf = pytest.importorskip("tensorflow")
 import tests.training.tiny_arch  # noqa: E402,F401  (registers test_tiny)
 from seq2exp.training import inference  # noqa: E402
 from seq2exp.training.driver import train  # noqa: E402
+from tests.conftest import copy_first_lines  # noqa: E402
 
 CONFIG = {
     "model": {"architecture": "test_tiny"},
@@ -31,10 +32,7 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def demo_rows(tmp_path_factory, demo_train):
-    path = tmp_path_factory.mktemp("data") / "train.txt"
-    with open(demo_train) as source:
-        path.write_text("".join(line for _, line in zip(range(600), source)))
-    return path
+    return copy_first_lines(demo_train, tmp_path_factory.mktemp("data") / "train.txt", 600)
 
 
 @pytest.fixture(scope="module")

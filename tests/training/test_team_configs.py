@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import copy_first_lines
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "training" / "configs"
 TEAM_CONFIGS = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml") if p.stem != "bionml_finetune")
 if os.environ.get("SEQ2EXP_TEST_CONFIGS"):  # e.g. SEQ2EXP_TEST_CONFIGS=nad,mt: only these in the slow smoke test
@@ -18,10 +20,7 @@ if os.environ.get("SEQ2EXP_TEST_CONFIGS"):  # e.g. SEQ2EXP_TEST_CONFIGS=nad,mt: 
 @pytest.fixture(scope="module")
 def demo_rows(tmp_path_factory, demo_train) -> Path:
     """The first 300 real demo rows (smoke runs: a split of 270 / 30)."""
-    path = tmp_path_factory.mktemp("data") / "train.txt"
-    with open(demo_train) as source:
-        path.write_text("".join(line for _, line in zip(range(300), source)))
-    return path
+    return copy_first_lines(demo_train, tmp_path_factory.mktemp("data") / "train.txt", 300)
 
 
 def _smoke(name: str, data: Path, out: Path, capsys) -> dict:

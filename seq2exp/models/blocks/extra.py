@@ -4,6 +4,7 @@
 - Pooling: :class:`ContextAttentionPooling` (Yang et al. 2016 attention with a context vector).
 - Transformers: :class:`SinusoidalPositionEncoding`, :func:`apply_feedforward`,
   :func:`apply_post_norm_transformer_block` (BERT / PyTorch ``nn.TransformerEncoderLayer`` / Keras-tutorial block),
+  :func:`apply_post_norm_transformer_stack` (PyTorch ``nn.TransformerEncoder``),
   :func:`apply_bert_encoder` + :func:`apply_bert_pooler_head` (= :func:`apply_bert_regressor`) +
   :class:`TokenAttentionMask` (BERT on tokens),
   :func:`apply_pre_norm_relative_transformer_block` (Enformer's block on ``attention.RelativeMultiHeadAttention``).
@@ -141,6 +142,22 @@ def apply_post_norm_transformer_block(
     fed = keras.layers.Dropout(dropout, name=f"{name}_ffn_dropout")(fed)
     x = keras.layers.Add(name=f"{name}_ffn_add")([x, fed])
     return keras.layers.LayerNormalization(axis=norm_axis, epsilon=epsilon, name=f"{name}_ffn_norm")(x)
+
+
+def apply_post_norm_transformer_stack(
+    x, *, num_layers: int, num_heads: int, ff_dim: int, dropout: float, name: str, epsilon: float = 1e-5,
+    norm_axis=-1,
+):
+    """PyTorch ``nn.TransformerEncoder`` of ``num_layers`` default ``nn.TransformerEncoderLayer`` blocks: post-LN
+    :func:`apply_post_norm_transformer_block` of ``num_heads`` heads of ``D // num_heads``, ReLU FFN ``ff_dim``,
+    ``dropout`` on attention weights and residual branches, LayerNorm ``epsilon`` 1e-5. Blocks are named
+    ``{name}0, {name}1, ...``."""
+    dim = int(x.shape[-1])
+    for index in range(num_layers):
+        x = apply_post_norm_transformer_block(
+            x, num_heads=num_heads, key_dim=dim // num_heads, ff_dim=ff_dim, dropout=dropout,
+            attention_dropout=dropout, epsilon=epsilon, norm_axis=norm_axis, name=f"{name}{index}")
+    return x
 
 
 def apply_bert_encoder(tokens, *, vocab_size: int, hidden_size: int, num_layers: int, num_heads: int,

@@ -21,7 +21,7 @@ import keras
 
 from seq2exp.models.blocks.extra import (
     SinusoidalPositionEncoding,
-    apply_post_norm_transformer_block,
+    apply_post_norm_transformer_stack,
     regression_outputs,
 )
 from seq2exp.models.prixfixe import model_input
@@ -53,10 +53,8 @@ def build_qut_seq2exp(config: dict) -> keras.Model:
     x = keras.layers.Embedding(config["vocab_size"], dim, name="kmer_embedding")(inputs)
     x = keras.layers.ZeroPadding1D((0, config["padded_length"] - inputs.shape[1]), name="zero_pad")(x)
     x = SinusoidalPositionEncoding(name="position_encoding")(x)
-    for index in range(config["num_layers"]):
-        x = apply_post_norm_transformer_block(
-            x, num_heads=config["num_heads"], key_dim=dim // config["num_heads"], ff_dim=config["ff_dim"],
-            dropout=config["dropout"], attention_dropout=config["dropout"], epsilon=1e-5, name=f"encoder{index}")
+    x = apply_post_norm_transformer_stack(x, num_layers=config["num_layers"], num_heads=config["num_heads"],
+                                          ff_dim=config["ff_dim"], dropout=config["dropout"], name="encoder")
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(1, name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="qut_seq2exp")

@@ -21,7 +21,7 @@ import math
 
 import keras
 
-from seq2exp.models.blocks.extra import SinusoidalPositionEncoding, apply_post_norm_transformer_block
+from seq2exp.models.blocks.extra import SinusoidalPositionEncoding, apply_post_norm_transformer_stack
 from seq2exp.models.blocks.layers import ExpectedBin
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -52,11 +52,9 @@ def build_zeta(config: dict) -> keras.Model:
     x = keras.layers.Embedding(config["vocab_size"], dim, name="embedding")(inputs)
     x = SinusoidalPositionEncoding(input_scale=math.sqrt(dim), name="position_encoding")(x)
     x = keras.layers.Dropout(config["dropout"], name="embedding_dropout")(x)
-    for index in range(config["num_layers"]):
-        x = apply_post_norm_transformer_block(
-            x, num_heads=config["num_heads"], key_dim=dim // config["num_heads"], ff_dim=config["ff_dim"],
-            dropout=config["dropout"], attention_dropout=config["dropout"], epsilon=1e-5, norm_axis=[1, 2],
-            name=f"encoder{index}")
+    x = apply_post_norm_transformer_stack(x, num_layers=config["num_layers"], num_heads=config["num_heads"],
+                                          ff_dim=config["ff_dim"], dropout=config["dropout"], norm_axis=[1, 2],
+                                          name="encoder")
     x = keras.layers.Flatten(name="flatten")(x)
     logits = keras.layers.Dense(config["n_bins"], name="logits")(x)
     bins = keras.layers.Activation("softmax", dtype="float32", name="bins")(logits)

@@ -29,7 +29,7 @@ STAGE_NAMES = ("simulate", "train", "export", "predict", "score")
 # The model a new user trains by default: LegNet (the winner) with the team's recipe, narrowed so that a 2-core CPU
 # trains it in minutes. Widths and epochs scale up with --width / --epochs; any registered architecture with
 # --architecture (its own default config, the recipe below).
-NARROW_LEGNET = {"first": {"filters": 64}, "core": {"block_sizes": [64, 32, 32, 32]}}
+NARROW_LEGNET = {"first": {"filters": 32}, "core": {"block_sizes": [32, 16, 16, 16]}}
 
 
 @dataclass
@@ -269,8 +269,7 @@ def _print_summary(summary: dict) -> None:
     print(f"  trained run    {summary['run']['run']}")
     print(f"  SavedModel     {summary['export']['saved_model']}")
     print(f"  predictions    {summary['predict']['predictions']}")
-    for what, path in sorted(summary["report"].items()):
-        print(f"  report {what:<8}{path}")
+    print(f"  report         {Path(summary['report']['json']).parent}  (scores.md, scores.json, plots)")
     print(f"  Pearson score  {measured['pearson_score']:.4f}   Spearman score {measured['spearman_score']:.4f}"
           "   (vs measured test values, challenge weights)")
     row = "  ".join(f"{name} r={values['pearson']:.3f}" for name, values in measured["subsets"].items())
@@ -287,7 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--architecture", default=defaults.architecture,
                         help="registered architecture to train (see `seq2exp models`)")
     parser.add_argument("--width", type=float, default=defaults.width,
-                        help="width multiplier of the narrowed LegNet (autosome only; 4 = the team's width)")
+                        help="channel multiplier of the narrowed LegNet (autosome only; the team's full LegNet is training/configs/autosome.yaml)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--port", type=int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")

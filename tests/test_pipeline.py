@@ -13,7 +13,7 @@ from seq2exp.pipeline import RunOptions, run, training_config
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
-    options = RunOptions(workdir=str(workdir), n_train=2000, n_test=800, epochs=1, width=0.25, batch_size=128,
+    options = RunOptions(workdir=str(workdir), n_train=2000, n_test=800, epochs=1, width=0.5, batch_size=128,
                          bootstrap=20, quiet=True)
     return options, run(options)
 
@@ -59,7 +59,7 @@ def test_training_config_is_the_autosome_recipe():
     config = training_config(RunOptions(width=0.5))
     assert config["model"]["architecture"] == "autosome"
     assert config["loss"]["name"] == "kl_bins"
-    assert config["model"]["config"]["core"]["block_sizes"] == [32, 16, 16, 16]
+    assert config["model"]["config"]["core"]["block_sizes"] == [16, 8, 8, 8]
     assert training_config(RunOptions(architecture="bhi"))["loss"]["name"] == "mse"
 
 

@@ -174,8 +174,8 @@ def run(options: RunOptions | None = None, **kwargs: Any) -> dict:
         if paths["run"].exists():  # a stale run with other parameters: start it afresh
             shutil.rmtree(paths["run"])
         _announce(options, 2, "train", f"{options.architecture} for {options.epochs} epoch(s) -> {paths['run']}")
-        trained = train(config, data=sim["train"], out=paths["run"], strategy=options.strategy,
-                        verbose=0 if options.quiet else None)
+        train(config, data=sim["train"], out=paths["run"], strategy=options.strategy,
+              verbose=0 if options.quiet else None)
         return {"run": str(paths["run"]), "validation": _validation_metrics(paths["run"])}
 
     trained = stage(2, "train", train_params, [paths["run"] / "model.keras"], do_train)
@@ -220,14 +220,14 @@ def run(options: RunOptions | None = None, **kwargs: Any) -> dict:
 
     # 5. score + report ------------------------------------------------------------------------------------------
     def do_score() -> dict:
-        from seq2exp.evaluation import bootstrap_ranks, prepare, score, write_report
+        from seq2exp.evaluation import bootstrap_ranks, prepare, score, score_data, write_report
 
         subsets = paths["data"] / "test_subset_ids"
+        data = prepare({"model vs measured": paths["predictions"]}, sim["test"], subsets)
         scores = {
-            "model vs measured": score(paths["predictions"], sim["test"], subsets),
+            "model vs measured": score_data(data, 0),
             "model vs noise-free truth": score(paths["predictions"], sim["ground_truth"], subsets),
         }
-        data = prepare({"model vs measured": paths["predictions"]}, sim["test"], subsets)
         boot = None
         if options.bootstrap > 0:
             boot = bootstrap_ranks(data, n_samples=options.bootstrap, seed=options.seed)

@@ -114,7 +114,7 @@ def stage_pipeline(source: Path, cache_dir: Path, rows: int, batches: int) -> di
 
     import tensorflow as tf  # noqa: F401 - imported here so the figures above exclude it
 
-    from seq2exp.data.pipeline import make_dataset
+    from seq2exp.data.datasets import make_dataset
 
     encoder = _autosome_encoder()
     dataset = make_dataset(cache, encoder, batch_size=ITERATE_BATCH_SIZE, rc_augment=True, repeat=True, target="bins")
@@ -165,7 +165,7 @@ def stage_legnet(cache_dir: Path, batch_size: int, steps: int) -> dict:
 
     from seq2exp import models
     from seq2exp.data.cache import TrainingCache
-    from seq2exp.data.pipeline import make_dataset
+    from seq2exp.data.datasets import make_dataset
 
     architecture = models.get("autosome")
     model = architecture.build()

@@ -45,7 +45,7 @@ def build_graph(name: str):
 
     from seq2exp.data.encoding import Encoder
     from seq2exp.models import registry
-    from seq2exp.training.inference import PredictionGraph
+    from seq2exp.inference.graph import PredictionGraph
 
     keras.utils.set_random_seed(0)
     if name == "tiny":

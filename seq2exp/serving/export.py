@@ -6,7 +6,7 @@
   ``serving_default``: ``sequences`` string ``[None]`` -> ``expression`` float32 ``[None]`` (+ ``bins`` float32
   ``[None, 18]`` for bin models), the DNA encoding inside the graph; ``onehot``: ``onehot`` float32 ``[None, L, 4]``
   -> the same outputs (``L`` = the longest accepted sequence; rows of zeros past a sequence's end, 0.25 x 4 = N).
-  Both call the run's :class:`~seq2exp.training.inference.PredictionGraph`, so the run's test-time augmentation,
+  Both call the run's :class:`~seq2exp.inference.graph.PredictionGraph`, so the run's test-time augmentation,
   inverse target transform and graph post-processing are in the served graph and served values equal in-process
   ones. A bad letter, an empty or an over-long sequence fails the request with ``INVALID_ARGUMENT``.
 * ``assets.extra/tf_serving_warmup_requests``: a TFRecord of ``PredictionLog`` that TF Serving replays on load.
@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from seq2exp.errors import ConfigError, Seq2ExpError
+from seq2exp.inference.onehot import codes_to_onehot, tf_onehot_to_codes
 from seq2exp.serving import signatures as names
 from seq2exp.utils import atomic_dir
 
@@ -49,38 +50,6 @@ def next_version(model_dir: str | os.PathLike) -> int:
     model_dir = Path(model_dir)
     taken = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()] if model_dir.is_dir() else []
     return max(taken, default=0) + 1
-
-
-def onehot_to_codes(onehot):
-    """float32 one-hot ``[B, L, 4]`` -> (uint8 codes ``[B, L]``, int32 lengths ``[B]``) in TensorFlow.
-
-    A position is a letter when its largest channel is > 0.5, N when it has another non-zero value (e.g. 0.25 x 4),
-    and padding when it is all zeros after the last non-zero position. Values outside [0, 1], NaN, and all-zero rows
-    (empty sequences) fail with ``InvalidArgumentError``.
-    """
-    import tensorflow as tf
-
-    from seq2exp.data.alphabet import N_CODE, PAD_CODE
-
-    onehot = tf.convert_to_tensor(onehot, tf.float32)
-    checks = [
-        tf.debugging.assert_all_finite(onehot, "onehot input has NaN or infinite values"),
-        tf.debugging.assert_greater_equal(onehot, 0.0, message="onehot input has negative values"),
-        tf.debugging.assert_less_equal(onehot, 1.0, message="onehot input has values above 1"),
-    ]
-    with tf.control_dependencies(checks):
-        present = tf.reduce_sum(onehot, axis=-1) > 0.0  # [B, L]
-    positions = tf.range(1, tf.shape(onehot)[1] + 1)[tf.newaxis, :]
-    lengths = tf.reduce_max(tf.where(present, positions, tf.zeros_like(positions)), axis=1)
-    empty_rows = tf.reshape(tf.where(tf.equal(lengths, 0)), [-1])
-    with tf.control_dependencies([tf.debugging.Assert(
-            tf.equal(tf.size(empty_rows), 0),
-            ["onehot input has empty (all-zero) sequences; rows:", empty_rows], summarize=10)]):
-        letters = tf.cast(tf.argmax(onehot, axis=-1), tf.int32)
-    letters = tf.where(tf.reduce_max(onehot, axis=-1) > 0.5, letters, N_CODE)
-    inside = positions - 1 < lengths[:, tf.newaxis]
-    codes = tf.where(inside, letters, PAD_CODE)
-    return tf.cast(codes, tf.uint8), tf.cast(lengths, tf.int32)
 
 
 def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[Any, dict]:
@@ -109,7 +78,7 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
     @tf.function(input_signature=[tf.TensorSpec([None, onehot_length, names.ONEHOT_CHANNELS], tf.float32,
                                                 name=names.ONEHOT_INPUT)])
     def serve_onehot(onehot):
-        codes, lengths = onehot_to_codes(onehot)
+        codes, lengths = tf_onehot_to_codes(onehot)
         return select(predict_codes(codes, lengths))
 
     module = tf.Module(name="seq2exp_serving")
@@ -225,19 +194,6 @@ def _verify(saved_dir: Path, graph: Any, sequences: Sequence[str]) -> dict:
     return {"rows": len(sequences), "max_abs_diff_vs_in_process": worst}
 
 
-def codes_to_onehot(codes: np.ndarray, lengths: np.ndarray, length: int) -> np.ndarray:
-    """numpy one-hot ``[B, length, 4]`` in the ``onehot`` signature's convention (N = 0.25 x 4, zeros = padding)."""
-    codes = np.asarray(codes)
-    table = np.zeros([6, names.ONEHOT_CHANNELS], np.float32)
-    table[np.arange(4), np.arange(4)] = 1.0
-    table[4] = 0.25
-    onehot = np.zeros([len(codes), length, names.ONEHOT_CHANNELS], np.float32)
-    width = min(codes.shape[1], length) if codes.ndim == 2 else 0
-    onehot[:, :width] = table[np.minimum(codes[:, :width], 5)]
-    onehot[np.arange(length)[np.newaxis, :] >= np.asarray(lengths)[:, np.newaxis]] = 0.0
-    return onehot
-
-
 def run_metadata(run: Any) -> dict:
     """The metadata file's description of a training run (architecture, config, data checksum, metrics)."""
     from seq2exp.utils import sha256_file
@@ -262,7 +218,7 @@ def run_metadata(run: Any) -> dict:
 def export_run(run_dir: str | os.PathLike, model_base_path: str | os.PathLike, name: str,
                version: int | None = None, *, verify: bool = True) -> ExportResult:
     """Export the training run in ``run_dir`` (``seq2exp export``)."""
-    from seq2exp.training.inference import load_run
+    from seq2exp.inference.runs import load_run
 
     run = load_run(run_dir)
     return export_graph(run.prediction_graph(), model_base_path, name, version, metadata=run_metadata(run),

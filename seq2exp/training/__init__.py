@@ -1,7 +1,7 @@
 """Training: the ``model.fit`` driver, the teams' losses, optimisers and schedules, callbacks, tf.distribute
-strategies, resumable runs, test-time augmentation and post-processing, and a k-mer ridge baseline.
+strategies, resumable runs, and a k-mer ridge baseline. Prediction from a run lives in :mod:`seq2exp.inference`.
 
-    >>> from seq2exp.training import train, load_run
+    >>> from seq2exp.training import train
     >>> run = train("training/configs/autosome.yaml", data="train.txt", out="runs/autosome")
     >>> run.predict(["TGCATTTTTTTCACATC...GGTTACGGCTGTT"])
 
@@ -15,11 +15,6 @@ from typing import Any
 _LAZY = {
     "train": "seq2exp.training.driver",
     "prepare": "seq2exp.training.driver",
-    "load_run": "seq2exp.training.inference",
-    "Run": "seq2exp.training.inference",
-    "PredictionGraph": "seq2exp.training.inference",
-    "TTA": "seq2exp.training.inference",
-    "TargetTransform": "seq2exp.training.transforms",
     "fit_kmer_ridge": "seq2exp.training.baselines",
     "load_config": "seq2exp.training.config",
     "resolve_config": "seq2exp.training.config",

@@ -141,8 +141,8 @@ def fit_kmer_ridge(config: Mapping[str, Any], train_dataset, val_dataset, val_ta
 
 def fit_kmer_ridge_run(setup) -> dict:
     """The driver's entry point for ``architecture: kmer_ridge``: fit, save ``RUN/model.keras``, log metrics."""
-    from seq2exp.data.pipeline import make_dataset
-    from seq2exp.training import inference
+    from seq2exp.data.datasets import make_dataset
+    from seq2exp.inference import runs as inference
     from seq2exp.training.callbacks import save_model_atomically, write_json_atomically
 
     batch = min(setup.batch_size, 256)  # feature maps are [batch, length, 4**k]: keep them small

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import keras
 import numpy as np
 
+from seq2exp.inference.runs import save_model_atomically, write_json_atomically
 from seq2exp.utils import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -37,24 +38,6 @@ def pearson_spearman(predicted: np.ndarray, measured: np.ndarray) -> tuple[float
     if predicted.size < 2 or np.ptp(predicted) == 0 or np.ptp(measured) == 0:
         return math.nan, math.nan
     return float(pearsonr(predicted, measured)[0]), float(spearmanr(predicted, measured)[0])
-
-
-def save_model_atomically(model, path: Path) -> None:
-    """``model.save`` to a temporary ``.keras`` file beside ``path``, then rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    try:
-        model.save(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_json_atomically(path: Path, data: Any) -> None:
-    with atomic_write(path) as handle:
-        json.dump(data, handle, indent=2, sort_keys=False, default=float)
-        handle.write("\n")
 
 
 class ValidationCallback(keras.callbacks.Callback):

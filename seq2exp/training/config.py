@@ -8,7 +8,7 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
     model: {architecture: autosome, config: {...}, init_from: RUN}   # registry name + overrides of the team's
                                        # model config; init_from: start from a trained run's weights (fine-tuning)
     data: {train: PATH, val: PATH, val_fraction: 0.1, split_seed: 0, on_invalid: error, cache_dir: PATH}
-    target: {transform: standardize, center: 11.0}   # seq2exp.training.transforms
+    target: {transform: standardize, center: 11.0}   # seq2exp.inference.transforms
     loss: {name: huber, delta: 1.0}                   # seq2exp.training.losses
     optimizer: {name: adamw, learning_rate: 0.0015, weight_decay: 0.01}
     schedule: {name: cosine}                          # seq2exp.training.optimizers
@@ -159,8 +159,9 @@ def resolve_config(config: Mapping[str, Any], *, smoke: bool = False,
 def validate_config(config: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` on the first problem (field named, valid choices listed)."""
     from seq2exp.models import registry
-    from seq2exp.training import losses, optimizers, postprocess, strategy
-    from seq2exp.training.inference import TTA
+    from seq2exp.inference import postprocess
+    from seq2exp.training import losses, optimizers, strategy
+    from seq2exp.inference.graph import TTA
 
     unknown = sorted(k for k in config if k not in FIELDS and not k.startswith("_"))
     if unknown:
@@ -225,7 +226,7 @@ def validate_config(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"callbacks.{name}.monitor: unknown metric {monitor!r}; "
                                   f"choose one of: {', '.join(MONITORS)}")
     transform = dict(config.get("target") or {})
-    from seq2exp.training.transforms import TRANSFORMS
+    from seq2exp.inference.transforms import TRANSFORMS
 
     if transform.get("transform", "identity") not in TRANSFORMS:
         raise ConfigError(f"target.transform: unknown transform {transform['transform']!r}; "

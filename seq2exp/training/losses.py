@@ -1,7 +1,7 @@
 """The teams' losses, chosen by name from a config's ``loss`` entry: ``loss: {name: huber, delta: 1.0}``.
 
 Each loss knows which model output it trains (``expression`` or ``bins``) and how to make its target from the
-measured expression ``y`` (raw) and the transformed target ``z`` (:mod:`seq2exp.training.transforms`). Loss
+measured expression ``y`` (raw) and the transformed target ``z`` (:mod:`seq2exp.inference.transforms`). Loss
 functions return one value per sample (``[B]``) so that ``model.fit`` and the multi-worker custom loop reduce them
 the same way (mean over the global batch).
 

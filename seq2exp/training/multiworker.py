@@ -37,8 +37,8 @@ def fit_multi_worker(setup) -> dict:
     import tensorflow as tf
 
     from seq2exp.training import callbacks as cb
-    from seq2exp.training import inference
-    from seq2exp.training.driver import compile_model, validation_callback
+    from seq2exp.inference import runs as inference
+    from seq2exp.training.setup import compile_model, validation_callback
     from seq2exp.training.optimizers import build_optimizer
     from seq2exp.training.strategy import make_strategy
 

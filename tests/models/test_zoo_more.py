@@ -130,7 +130,7 @@ def test_reading_frames_fold_non_overlapping_kmers_into_the_batch():
 
 
 def test_sinusoidal_position_encoding_matches_the_teams_formula():
-    from seq2exp.models.blocks.extra import SinusoidalPositionEncoding
+    from seq2exp.models.blocks.transformer import SinusoidalPositionEncoding
 
     length, dim = 7, 6
     table = np.zeros((length, dim))
@@ -142,7 +142,7 @@ def test_sinusoidal_position_encoding_matches_the_teams_formula():
 
 
 def test_context_attention_pooling_matches_numpy():
-    from seq2exp.models.blocks.extra import ContextAttentionPooling
+    from seq2exp.models.blocks.attention import ContextAttentionPooling
 
     x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
     layer = ContextAttentionPooling()
@@ -167,7 +167,7 @@ def test_position_biased_attention_matches_numpy():
 
 
 def test_padding_is_masked_out_of_the_bert_attention():
-    from seq2exp.models.blocks.extra import TokenAttentionMask
+    from seq2exp.models.blocks.transformer import TokenAttentionMask
 
     mask = np.asarray(TokenAttentionMask(5, prepended=1)(np.array([[0, 3, 5, 5]], np.int32)))
     np.testing.assert_array_equal(mask, [[[True, True, True, False, False]]])
@@ -202,7 +202,7 @@ def test_wen_group_encoder_batchnorm_stays_frozen_as_in_the_teams_code():
 
 
 def test_wen_group_puts_the_n_channel_first():
-    from seq2exp.models.blocks.extra import append_n_channel
+    from seq2exp.models.blocks.layers import append_n_channel
 
     inputs = keras.Input((3, 4))
     probe = keras.Model(inputs, append_n_channel(inputs, first=True))

@@ -81,7 +81,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def loaded_runs(runs):
-    from seq2exp.training.inference import load_run
+    from seq2exp.inference.runs import load_run
 
     return {name: load_run(path) for name, path in runs.items()}
 
@@ -127,7 +127,7 @@ def tiny_v2(tmp_path_factory, loaded_runs):
     import keras
 
     from seq2exp.serving.export import export_graph
-    from seq2exp.training.inference import PredictionGraph
+    from seq2exp.inference.graph import PredictionGraph
 
     graph_v1 = loaded_runs["tiny"].prediction_graph()
     keras.utils.set_random_seed(123)

@@ -16,7 +16,8 @@ import tensorflow as tf
 from seq2exp.errors import ConfigError
 from seq2exp.serving import signatures as names
 from seq2exp.serving.config import list_versions
-from seq2exp.serving.export import codes_to_onehot, export_run, next_version
+from seq2exp.inference.onehot import codes_to_onehot
+from seq2exp.serving.export import export_run, next_version
 
 REPO = Path(__file__).resolve().parents[2]
 

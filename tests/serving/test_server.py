@@ -22,7 +22,7 @@ from seq2exp.serving.client import (Client, DeadlineExceededError, InvalidReques
                                     RequestTooLargeError, ServerUnavailableError)
 from seq2exp.serving.config import BatchingOptions
 from seq2exp.serving.config import ModelConfig, write_model_config
-from seq2exp.serving.export import codes_to_onehot
+from seq2exp.inference.onehot import codes_to_onehot
 from seq2exp.serving.server import ModelServer
 
 from .conftest import BIN_MODELS, random_promoters

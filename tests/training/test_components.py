@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from seq2exp.errors import ConfigError
-from seq2exp.training import postprocess
+from seq2exp.inference import postprocess
 from seq2exp.training.strategy import Devices, choose_precision, choose_strategy
-from seq2exp.training.transforms import TargetTransform, fit_target_transform
+from seq2exp.inference.transforms import TargetTransform, fit_target_transform
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")

@@ -11,7 +11,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 import tests.training.tiny_arch  # noqa: E402,F401  (registers test_tiny)
-from seq2exp.training import inference  # noqa: E402
+from seq2exp.inference import runs as inference  # noqa: E402
 from seq2exp.training.driver import train  # noqa: E402
 from tests.conftest import copy_first_lines  # noqa: E402
 
@@ -114,7 +114,7 @@ def test_kmer_ridge_recovers_a_kmer_signal():
     """Synthetic check: expression = 3 * count(GATA) - count(CC) + noise is predicted with r > 0.95."""
     from seq2exp.data.cache import TrainingCache
     from seq2exp.data.encoding import Encoder
-    from seq2exp.data.pipeline import make_dataset
+    from seq2exp.data.datasets import make_dataset
     from seq2exp.training.baselines import fit_kmer_ridge, kmer_model_config
 
     rng = np.random.default_rng(0)

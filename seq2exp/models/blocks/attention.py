@@ -18,6 +18,7 @@ Layers (all ``@keras.saving.register_keras_serializable(package="seq2exp")`` wit
 - :class:`AddPositionEmbedding`: a learned embedding per position or per equal segment (strand) added to ``x``.
 - :class:`ReverseComplementConv1D`: RC parameter-sharing first convolution (Vaishnav et al., High Schoolers).
 - :class:`OneHotTokens`, :class:`ReverseComplementTokens`: integer-token plumbing (one-hot, reverse complement).
+- :class:`ContextAttentionPooling`: attention pooling with a learned context vector (Yang et al. 2016).
 
 Block functions (``apply_*``, every layer named from ``name``):
 :func:`apply_swiglu_feedforward`, :func:`apply_conformer_swiglu_block` (Unlock_DNA / DREAM-Attn core).
@@ -646,3 +647,27 @@ def apply_conformer_swiglu_block(
     ff = apply_swiglu_feedforward(x, ff_mult * width, width, use_bias=use_bias, dropout=dropout,
                                   output_dropout=dropout, norm_epsilon=norm_epsilon, name=f"{name}_ff2")
     return layers.Add(name=f"{name}_ff2_residual")([x, half(ff, f"{name}_ff2_half")])
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class ContextAttentionPooling(keras.layers.Layer):
+    """Attention pooling with a learned context vector (Yang et al. 2016, "AttentionWithContext").
+
+    ``u_t = tanh(x_t W + b)``, ``a = softmax_t(u_t . u)``, output ``sum_t a_t x_t``: ``[B, L, D] -> [B, D]``.
+    Weights: ``W [D, D]`` (glorot), ``b [D]`` (zeros), ``u [D]`` (glorot).
+    """
+
+    def build(self, input_shape):
+        dim = int(input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=(dim, dim), initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(dim,), initializer="zeros")
+        self.context = self.add_weight(name="context", shape=(dim,), initializer="glorot_uniform")
+        self.built = True
+
+    def call(self, x):
+        hidden = ops.tanh(ops.matmul(x, self.kernel) + self.bias)
+        weights = ops.softmax(ops.sum(hidden * self.context, axis=-1), axis=1)
+        return ops.sum(x * weights[..., None], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])

@@ -144,3 +144,14 @@ def apply_hybrid_residual(x, *, name: str, kernel_size: int = 3, dilation_rates:
     y = apply_parallel_convs(x, int(x.shape[-1]), [kernel_size], dilation_rates=dilation_rates, batch_norm=True,
                              name=f"{name}_hybrid")
     return keras.layers.Add(name=f"{name}_add")([x, y])
+
+
+def apply_squeeze_excitation(x, *, ratio: float, name: str):
+    """Squeeze-and-excitation (Hu et al.): mean over length -> Dense(C / ratio, relu) -> Dense(C, sigmoid) ->
+    channel-wise scale of ``x``. (LegNet's variant with an extra layer is ``conv.apply_legnet_se``.)"""
+    channels = int(x.shape[-1])
+    gates = keras.layers.GlobalAveragePooling1D(name=f"{name}_squeeze")(x)
+    gates = keras.layers.Dense(int(channels / ratio), activation="relu", name=f"{name}_reduce")(gates)
+    gates = keras.layers.Dense(channels, activation="sigmoid", name=f"{name}_expand")(gates)
+    gates = keras.layers.Reshape((1, channels), name=f"{name}_gates")(gates)
+    return keras.layers.Multiply(name=f"{name}_scale")([x, gates])

@@ -50,3 +50,8 @@ def apply_mlp_regression_head(
     if output_activation:
         x = activation_layer(output_activation, f"{name}_output_act")(x)
     return {"expression": SqueezeLast(dtype="float32", name="expression")(x)}
+
+
+def regression_outputs(x, name: str = "expression") -> dict:
+    """``{"expression": [B]}`` (float32) from a ``[B, 1]`` tensor."""
+    return {"expression": SqueezeLast(name=name)(x)}

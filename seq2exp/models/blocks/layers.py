@@ -9,6 +9,7 @@
 - ``ReverseComplement``: reverse-complement (or complement only) of one-hot ACGT channels, extra channels kept.
 - ``ExpectedBin``: ``Σ_i p_i · i`` over the bins (the expected bin of a softmax).
 - ``SqueezeLast``: ``[B, 1] -> [B]``.  ``SigmoidGELU``: ``x · σ(1.702 x)`` (wztr's GELU).
+- ``NChannel`` / :func:`append_n_channel`: an explicit N channel for ``n_value=0`` one-hot inputs.
 """
 from __future__ import annotations
 
@@ -205,3 +206,25 @@ class SigmoidGELU(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+
+def append_n_channel(onehot, *, first: bool = False, name: str = "n_channel"):
+    """Add an explicit N channel (``1 - sum(ACGT)``) to a one-hot input encoded with ``n_value=0``.
+
+    With ``n_value=0`` an N (and N padding) is an all-zero row, so the extra channel is exactly the 5-letter one-hot
+    the teams built with a 5-symbol vocabulary. ``first=True`` puts it in front (Keras ``StringLookup`` OOV order).
+    """
+    n_channel = NChannel(name=f"{name}_value")(onehot)
+    parts = [n_channel, onehot] if first else [onehot, n_channel]
+    return keras.layers.Concatenate(axis=-1, name=name)(parts)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class NChannel(keras.layers.Layer):
+    """``1 - sum`` of the first four (A, C, G, T) channels: the N indicator of an ``n_value=0`` one-hot input."""
+
+    def call(self, inputs):
+        return 1.0 - ops.sum(inputs[..., :4], axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)

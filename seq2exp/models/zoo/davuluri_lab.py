@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import apply_bert_regressor, regression_outputs
+from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.transformer import apply_bert_regressor
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 

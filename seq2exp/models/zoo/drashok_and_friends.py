@@ -22,7 +22,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2exp.models.blocks.extra import append_n_channel, regression_outputs
+from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.layers import append_n_channel
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register

@@ -25,7 +25,7 @@ import keras
 
 from seq2exp.models.blocks.attention import ReverseComplementConv1D
 from seq2exp.models.blocks.conv import KERAS_BN, apply_conv_bn_act
-from seq2exp.models.blocks.extra import apply_post_norm_transformer_block
+from seq2exp.models.blocks.transformer import apply_post_norm_transformer_block
 from seq2exp.models.blocks.heads import apply_mlp_regression_head
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import apply_pre_norm_relative_transformer_block, regression_outputs
+from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.transformer import apply_pre_norm_relative_transformer_block
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 

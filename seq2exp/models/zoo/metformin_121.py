@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import ContextAttentionPooling, regression_outputs
+from seq2exp.models.blocks.attention import ContextAttentionPooling
+from seq2exp.models.blocks.heads import regression_outputs
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register

@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import (
-    SinusoidalPositionEncoding,
-    apply_post_norm_transformer_stack,
-    regression_outputs,
-)
+from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.transformer import SinusoidalPositionEncoding, apply_post_norm_transformer_stack
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2exp.models.blocks.extra import apply_bert_regressor
+from seq2exp.models.blocks.transformer import apply_bert_regressor
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.extra import regression_outputs
+from seq2exp.models.blocks.heads import regression_outputs
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 

@@ -29,12 +29,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2exp.models.blocks.extra import (
-    append_n_channel,
-    apply_post_norm_transformer_block,
-    apply_squeeze_excitation,
-    regression_outputs,
-)
+from seq2exp.models.blocks.conv import apply_squeeze_excitation
+from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.layers import append_n_channel
+from seq2exp.models.blocks.transformer import apply_post_norm_transformer_block
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 

@@ -21,7 +21,7 @@ import math
 
 import keras
 
-from seq2exp.models.blocks.extra import SinusoidalPositionEncoding, apply_post_norm_transformer_stack
+from seq2exp.models.blocks.transformer import SinusoidalPositionEncoding, apply_post_norm_transformer_stack
 from seq2exp.models.blocks.layers import ExpectedBin
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register

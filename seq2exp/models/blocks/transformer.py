@@ -1,18 +1,11 @@
-"""Generic blocks the other block modules lack, first needed by the rank 11-27 architectures (model zoo III).
+"""Transformer encoder blocks shared by the attention architectures, as ``apply_*(x, ..., name=)`` functions.
 
-- Outputs / encodings: :func:`regression_outputs`, :func:`append_n_channel` (+ :class:`NChannel`).
-- Pooling: :class:`ContextAttentionPooling` (Yang et al. 2016 attention with a context vector).
-- Transformers: :class:`SinusoidalPositionEncoding`, :func:`apply_feedforward`,
-  :func:`apply_post_norm_transformer_block` (BERT / PyTorch ``nn.TransformerEncoderLayer`` / Keras-tutorial block),
-  :func:`apply_post_norm_transformer_stack` (PyTorch ``nn.TransformerEncoder``),
-  :func:`apply_bert_encoder` + :func:`apply_bert_pooler_head` (= :func:`apply_bert_regressor`) +
-  :class:`TokenAttentionMask` (BERT on tokens),
-  :func:`apply_pre_norm_relative_transformer_block` (Enformer's block on ``attention.RelativeMultiHeadAttention``).
-- Convolutional: :func:`apply_squeeze_excitation` (the standard SE; LegNet's variant is in ``conv``).
-
-Module-level ``apply_<block>(x, ..., name=...)`` functions on symbolic tensors and a few small serialisable layers
-(``@keras.saving.register_keras_serializable(package="seq2exp")``). Everything here runs as TensorFlow graph ops, so
-models that use it export to a SavedModel.
+- :class:`SinusoidalPositionEncoding` (Vaswani et al.), :func:`apply_feedforward`.
+- :func:`apply_post_norm_transformer_block` (BERT / PyTorch ``nn.TransformerEncoderLayer`` / Keras-tutorial block)
+  and :func:`apply_post_norm_transformer_stack` (PyTorch ``nn.TransformerEncoder``).
+- :func:`apply_bert_encoder` + :func:`apply_bert_pooler_head` (= :func:`apply_bert_regressor`) +
+  :class:`TokenAttentionMask`: BERT on integer tokens.
+- :func:`apply_pre_norm_relative_transformer_block`: Enformer's block on ``attention.RelativeMultiHeadAttention``.
 """
 from __future__ import annotations
 
@@ -20,64 +13,8 @@ import keras
 from keras import ops
 
 from seq2exp.models.blocks.attention import AddPositionEmbedding, PrependTokens, RelativeMultiHeadAttention
-from seq2exp.models.blocks.layers import SqueezeLast
 
 
-# ----------------------------------------------------------------------------------------------- model input/output
-def regression_outputs(x, name: str = "expression") -> dict:
-    """``{"expression": [B]}`` (float32) from a ``[B, 1]`` tensor."""
-    return {"expression": SqueezeLast(name=name)(x)}
-
-
-# ----------------------------------------------------------------------------------------------- encodings
-def append_n_channel(onehot, *, first: bool = False, name: str = "n_channel"):
-    """Add an explicit N channel (``1 - sum(ACGT)``) to a one-hot input encoded with ``n_value=0``.
-
-    With ``n_value=0`` an N (and N padding) is an all-zero row, so the extra channel is exactly the 5-letter one-hot
-    the teams built with a 5-symbol vocabulary. ``first=True`` puts it in front (Keras ``StringLookup`` OOV order).
-    """
-    n_channel = NChannel(name=f"{name}_value")(onehot)
-    parts = [n_channel, onehot] if first else [onehot, n_channel]
-    return keras.layers.Concatenate(axis=-1, name=name)(parts)
-
-
-@keras.saving.register_keras_serializable(package="seq2exp")
-class NChannel(keras.layers.Layer):
-    """``1 - sum`` of the first four (A, C, G, T) channels: the N indicator of an ``n_value=0`` one-hot input."""
-
-    def call(self, inputs):
-        return 1.0 - ops.sum(inputs[..., :4], axis=-1, keepdims=True)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 1)
-
-
-# ----------------------------------------------------------------------------------------------- pooling
-@keras.saving.register_keras_serializable(package="seq2exp")
-class ContextAttentionPooling(keras.layers.Layer):
-    """Attention pooling with a learned context vector (Yang et al. 2016, "AttentionWithContext").
-
-    ``u_t = tanh(x_t W + b)``, ``a = softmax_t(u_t . u)``, output ``sum_t a_t x_t``: ``[B, L, D] -> [B, D]``.
-    Weights: ``W [D, D]`` (glorot), ``b [D]`` (zeros), ``u [D]`` (glorot).
-    """
-
-    def build(self, input_shape):
-        dim = int(input_shape[-1])
-        self.kernel = self.add_weight(name="kernel", shape=(dim, dim), initializer="glorot_uniform")
-        self.bias = self.add_weight(name="bias", shape=(dim,), initializer="zeros")
-        self.context = self.add_weight(name="context", shape=(dim,), initializer="glorot_uniform")
-        self.built = True
-
-    def call(self, x):
-        hidden = ops.tanh(ops.matmul(x, self.kernel) + self.bias)
-        weights = ops.softmax(ops.sum(hidden * self.context, axis=-1), axis=1)
-        return ops.sum(x * weights[..., None], axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1])
-
-
-# ----------------------------------------------------------------------------------------------- transformers
 @keras.saving.register_keras_serializable(package="seq2exp")
 class SinusoidalPositionEncoding(keras.layers.Layer):
     """Add the fixed sine/cosine position encoding of Vaswani et al. to ``x [B, L, D]`` (no weights).
@@ -232,18 +169,6 @@ class TokenAttentionMask(keras.layers.Layer):
         config = super().get_config()
         config.update(pad_token=self.pad_token, prepended=self.prepended)
         return config
-
-
-# ----------------------------------------------------------------------------------------------- convolutional
-def apply_squeeze_excitation(x, *, ratio: float, name: str):
-    """Squeeze-and-excitation (Hu et al.): mean over length -> Dense(C / ratio, relu) -> Dense(C, sigmoid) ->
-    channel-wise scale of ``x``. (LegNet's variant with an extra layer is ``conv.apply_legnet_se``.)"""
-    channels = int(x.shape[-1])
-    gates = keras.layers.GlobalAveragePooling1D(name=f"{name}_squeeze")(x)
-    gates = keras.layers.Dense(int(channels / ratio), activation="relu", name=f"{name}_reduce")(gates)
-    gates = keras.layers.Dense(channels, activation="sigmoid", name=f"{name}_expand")(gates)
-    gates = keras.layers.Reshape((1, channels), name=f"{name}_gates")(gates)
-    return keras.layers.Multiply(name=f"{name}_scale")([x, gates])
 
 
 def apply_pre_norm_relative_transformer_block(

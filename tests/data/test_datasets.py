@@ -8,7 +8,7 @@ tf = pytest.importorskip("tensorflow")
 
 from seq2exp.data.cache import TrainingCache  # noqa: E402
 from seq2exp.data.encoding import Encoder  # noqa: E402
-from seq2exp.data.pipeline import make_dataset  # noqa: E402
+from seq2exp.data.datasets import make_dataset  # noqa: E402
 from seq2exp.data.targets import soft_bin_targets  # noqa: E402
 
 SPEC = {"length": 120, "pad": "plasmid_left", "trim": "left", "rc_channel": True, "singleton_channel": True}

@@ -1,4 +1,5 @@
-"""Prediction from a trained run: ONE TensorFlow graph for in-process prediction and for the exported serving graph.
+"""The inference core: ONE TensorFlow prediction graph (TTA, inverse target transform, post-processing) for
+in-process prediction, the exported serving graph and interpretation.
 
 ``PredictionGraph.tf_predict_codes(codes, lengths)`` does, in TensorFlow:
 
@@ -6,46 +7,27 @@
    reverse=, shift=)`` with ``seq2exp.data.encoding``'s code augmentations), each variant run through the model;
 2. the mean of the variants' outputs (``expression`` and, for bin models, the ``bins`` probabilities) — for BHI
    this is the post-hoc reverse-complement conjoining;
-3. the inverse target transform (:mod:`seq2exp.training.transforms`), back to expression units;
-4. the *graph* post-processing steps (:mod:`seq2exp.training.postprocess`, e.g. BHI's normal-CDF flattening).
+3. the inverse target transform (:mod:`seq2exp.inference.transforms`), back to expression units;
+4. the *graph* post-processing steps (:mod:`seq2exp.inference.postprocess`, e.g. BHI's normal-CDF flattening).
 
 *Batch* post-processing steps (rank / quantile transforms of NAD and High Schoolers) need every prediction of the
 set, so they are applied by :meth:`PredictionGraph.predict` (and ``seq2exp predict``) after the graph, never inside
 it: a served model returns the values before those steps.
 
-A run folder (written by :func:`seq2exp.training.train`) holds::
-
-    RUN/config.yaml    the training config actually used
-    RUN/model.keras    the best model by validation Pearson r
-    RUN/run.json       architecture, encoding spec, target transform, tta, postprocess, data sha256, metrics
-    RUN/metrics.csv    per-epoch metrics (also RUN/metrics.json)
-    RUN/checkpoints/   resumable training state (BackupAndRestore)
-    RUN/tensorboard/   TensorBoard logs
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from seq2exp.errors import ConfigError
-from seq2exp.training import postprocess as postprocess_lib
-from seq2exp.training.transforms import TargetTransform
+from seq2exp.inference import postprocess as postprocess_lib
+from seq2exp.inference.transforms import TargetTransform
 
 logger = logging.getLogger(__name__)
-
-CONFIG_FILE = "config.yaml"
-MODEL_FILE = "model.keras"
-RUN_INFO_FILE = "run.json"
-METRICS_CSV = "metrics.csv"
-METRICS_JSON = "metrics.json"
-CHECKPOINT_DIR = "checkpoints"
-TENSORBOARD_DIR = "tensorboard"
-
 
 @dataclass(frozen=True)
 class TTA:
@@ -197,66 +179,3 @@ def _output_names(model) -> list[str]:
     if isinstance(output, Mapping):
         return list(output)
     return list(getattr(model, "output_names", None) or ["expression"])
-
-
-@dataclass
-class Run:
-    """A trained run folder, loaded: ``.model``, ``.config``, ``.info`` (run.json), ``.encoder``."""
-
-    path: Path
-    model: Any
-    config: dict
-    info: dict
-    encoder: Any = None
-    metrics: dict = field(default_factory=dict)
-
-    @property
-    def target_transform(self) -> TargetTransform:
-        return TargetTransform.from_dict(self.info.get("target_transform"))
-
-    @property
-    def tta(self) -> TTA:
-        return TTA.from_dict(self.info.get("tta"))
-
-    @property
-    def postprocess(self) -> list[dict]:
-        return postprocess_lib.validate_postprocess(self.info.get("postprocess"))
-
-    def prediction_graph(self, *, tta: TTA | Mapping | None = None) -> PredictionGraph:
-        """The prediction graph of this run (its recorded TTA unless ``tta`` overrides it)."""
-        return PredictionGraph(self.model, self.encoder, self.tta if tta is None else tta,
-                               self.target_transform, self.postprocess)
-
-    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        return self.prediction_graph().predict(sequences, batch_size)
-
-
-def load_run(path: str | Path, *, compile: bool = False) -> Run:
-    """Load a run folder written by :func:`seq2exp.training.train`."""
-    import yaml
-
-    path = Path(path)
-    for name in (RUN_INFO_FILE, MODEL_FILE):
-        if not (path / name).exists():
-            raise ConfigError(f"{path}: not a training run folder ({name} missing)")
-    info = json.loads((path / RUN_INFO_FILE).read_text())
-    config = yaml.safe_load((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).exists() else {}
-    model = load_model_file(path / MODEL_FILE, compile=compile)
-    from seq2exp.data.encoding import Encoder
-
-    return Run(path=path, model=model, config=config or {}, info=info,
-               encoder=Encoder(info["encoding"]), metrics=info.get("metrics", {}))
-
-
-def load_model_file(path: str | Path, *, compile: bool = False):
-    """``keras.models.load_model`` after importing every registered architecture's custom layers."""
-    import keras
-
-    try:
-        from seq2exp.models import registry
-
-        registry.names()  # imports the zoo: registers the custom layers (keras serializable)
-    except Exception as error:  # noqa: BLE001 - a broken zoo module must not hide a loadable model
-        logger.warning("could not import the model zoo: %s", error)
-
-    return keras.models.load_model(str(path), compile=compile)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from seq2exp.cli import main as cli_main
-from seq2exp.pipeline import RunOptions, run, training_config
+from seq2exp.job import RunOptions, run, training_config
 
 
 @pytest.fixture(scope="module")

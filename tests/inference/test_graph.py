@@ -8,8 +8,8 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 from seq2exp.data.encoding import Encoder, sequences_to_codes  # noqa: E402
-from seq2exp.training.inference import TTA, PredictionGraph  # noqa: E402
-from seq2exp.training.transforms import TargetTransform  # noqa: E402
+from seq2exp.inference.graph import TTA, PredictionGraph  # noqa: E402
+from seq2exp.inference.transforms import TargetTransform  # noqa: E402
 
 from tests.training.tiny_arch import build_tiny  # noqa: E402
 

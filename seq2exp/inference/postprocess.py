@@ -3,7 +3,7 @@
 A config's ``postprocess`` entry is a list of steps ``[{name: ..., <params>}]`` applied in order. There are two kinds:
 
 - **graph steps** (:data:`GRAPH_STEPS`) are pure per-sequence functions written in TensorFlow. They run inside
-  :class:`seq2exp.training.inference.PredictionGraph`, hence in the exported serving graph too:
+  :class:`seq2exp.inference.graph.PredictionGraph`, hence in the exported serving graph too:
   ``normal_cdf`` (BHI's ``scipy.stats.norm.cdf(pred, loc, scale)`` "flattening", by default applied to the
   prediction in the model's target units, i.e. BHI's standardised output).
 - **batch steps** (:data:`BATCH_STEPS`) need the whole set of predictions (a rank is only defined relative to the

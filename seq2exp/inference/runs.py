@@ -1,0 +1,119 @@
+"""The run folder: its file layout, loading a trained run (model + encoder + prediction graph), atomic saving.
+
+A run folder (written by :func:`seq2exp.training.train`) holds::
+
+    RUN/config.yaml    the training config actually used
+    RUN/model.keras    the best model by validation Pearson r
+    RUN/run.json       architecture, encoding spec, target transform, tta, postprocess, data sha256, metrics
+    RUN/metrics.csv    per-epoch metrics (also RUN/metrics.json)
+    RUN/checkpoints/   resumable training state (BackupAndRestore)
+    RUN/tensorboard/   TensorBoard logs
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from seq2exp.errors import ConfigError
+from seq2exp.inference import postprocess as postprocess_lib
+from seq2exp.inference.graph import TTA, PredictionGraph
+from seq2exp.inference.transforms import TargetTransform
+from seq2exp.utils import atomic_write
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.keras"
+RUN_INFO_FILE = "run.json"
+METRICS_CSV = "metrics.csv"
+METRICS_JSON = "metrics.json"
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+
+
+@dataclass
+class Run:
+    """A trained run folder, loaded: ``.model``, ``.config``, ``.info`` (run.json), ``.encoder``."""
+
+    path: Path
+    model: Any
+    config: dict
+    info: dict
+    encoder: Any = None
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def target_transform(self) -> TargetTransform:
+        return TargetTransform.from_dict(self.info.get("target_transform"))
+
+    @property
+    def tta(self) -> TTA:
+        return TTA.from_dict(self.info.get("tta"))
+
+    @property
+    def postprocess(self) -> list[dict]:
+        return postprocess_lib.validate_postprocess(self.info.get("postprocess"))
+
+    def prediction_graph(self, *, tta: TTA | Mapping | None = None) -> PredictionGraph:
+        """The prediction graph of this run (its recorded TTA unless ``tta`` overrides it)."""
+        return PredictionGraph(self.model, self.encoder, self.tta if tta is None else tta,
+                               self.target_transform, self.postprocess)
+
+    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
+        return self.prediction_graph().predict(sequences, batch_size)
+
+
+def load_run(path: str | Path, *, compile: bool = False) -> Run:
+    """Load a run folder written by :func:`seq2exp.training.train`."""
+    import yaml
+
+    path = Path(path)
+    for name in (RUN_INFO_FILE, MODEL_FILE):
+        if not (path / name).exists():
+            raise ConfigError(f"{path}: not a training run folder ({name} missing)")
+    info = json.loads((path / RUN_INFO_FILE).read_text())
+    config = yaml.safe_load((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).exists() else {}
+    model = load_model_file(path / MODEL_FILE, compile=compile)
+    from seq2exp.data.encoding import Encoder
+
+    return Run(path=path, model=model, config=config or {}, info=info,
+               encoder=Encoder(info["encoding"]), metrics=info.get("metrics", {}))
+
+
+def load_model_file(path: str | Path, *, compile: bool = False):
+    """``keras.models.load_model`` after importing every registered architecture's custom layers."""
+    import keras
+
+    try:
+        from seq2exp.models import registry
+
+        registry.names()  # imports the zoo: registers the custom layers (keras serializable)
+    except Exception as error:  # noqa: BLE001 - a broken zoo module must not hide a loadable model
+        logger.warning("could not import the model zoo: %s", error)
+
+    return keras.models.load_model(str(path), compile=compile)
+
+
+def save_model_atomically(model, path: Path) -> None:
+    """``model.save`` to a temporary ``.keras`` file beside ``path``, then rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """JSON-dump ``data`` to ``path`` through a temporary file and a rename."""
+    with atomic_write(path) as handle:
+        json.dump(data, handle, indent=2, sort_keys=False, default=float)
+        handle.write("\n")

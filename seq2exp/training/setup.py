@@ -1,0 +1,155 @@
+"""What both training loops share: :class:`TrainingSetup` (a validated config made concrete: data, model, loss,
+target transform) and the pieces built from it (compiled model, validation callback).
+
+:mod:`seq2exp.training.driver` (``model.fit``) and :mod:`seq2exp.training.multiworker` (the custom loop) both
+import this module; neither imports the other's internals.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from seq2exp.inference import runs as inference
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingSetup:
+    """Everything both training loops need, prepared from a validated config."""
+
+    config: dict
+    out: Path
+    train_path: Path
+    val_path: Path | None
+    strategy_name: str
+    precision: str
+    architecture: str
+    model_config: dict
+    encoder: Any
+    loss: Any
+    target_transform: Any
+    train_cache: Any
+    train_indices: np.ndarray
+    val_cache: Any
+    val_indices: np.ndarray
+    steps_per_epoch: int
+    total_steps: int
+    data_info: dict = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.config["batch_size"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    def build_model(self):
+        """The architecture at the config's size, wrapped for SAM/GSAM when the config asks for it."""
+        from seq2exp.models import registry
+
+        model = registry.get(self.architecture).builder(self.model_config)
+        init_from = self.config["model"].get("init_from")
+        if init_from:
+            source = inference.load_model_file(Path(init_from) / inference.MODEL_FILE)
+            model.set_weights(source.get_weights())
+            logger.info("initialised %s from %s", self.architecture, init_from)
+        return model
+
+    def make_target_fn(self) -> Callable:
+        """``y [B] -> {output: target}`` for the ``tf.data`` pipeline (target transform + the loss's target)."""
+        import tensorflow as tf
+
+        loss, transform = self.loss, self.target_transform
+
+        def to_targets(y):
+            y = tf.reshape(tf.cast(y, tf.float32), [-1])
+            return {loss.output: loss.make_target(y, transform.tf_forward(y))}
+
+        return to_targets
+
+    def train_dataset(self, *, skip_steps: int = 0, input_context=None, batch_size: int | None = None):
+        """The endless, seeded training stream of (inputs, targets) batches, from batch ``skip_steps`` on."""
+        import tensorflow as tf
+
+        from seq2exp.data.datasets import make_dataset
+
+        augment = self.config.get("augment", {})
+        dataset = make_dataset(self.train_cache, self.encoder, batch_size=batch_size or self.batch_size,
+                               indices=self.train_indices, shuffle=True, seed=self.seed,
+                               rc_augment=bool(augment.get("reverse_complement")),
+                               shift_augment=int(augment.get("shift", 0)), target=self.make_target_fn(),
+                               repeat=True, input_context=input_context)
+        if augment.get("conjoined_rc"):
+            dataset = dataset.map(_conjoin_reverse_complement, num_parallel_calls=tf.data.AUTOTUNE)
+        if skip_steps:
+            dataset = dataset.skip(skip_steps)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def validation_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """codes, lengths and measured expression of the validation rows (in memory)."""
+        index = np.asarray(self.val_indices)
+        return (np.asarray(self.val_cache.codes[index]), np.asarray(self.val_cache.lengths[index], np.int32),
+                np.asarray(self.val_cache.targets[index], np.float32))
+
+
+def _conjoin_reverse_complement(inputs, targets):
+    """BHI's post-hoc conjoined training: every batch also runs on the reverse complement of its one-hot input
+    (flip length and A<->T, C<->G), loss averaged over both = the mean over the doubled batch."""
+    import tensorflow as tf
+
+    flipped = tf.reverse(inputs, axis=[1, 2])
+    return (tf.concat([inputs, flipped], 0),
+            tf.nest.map_structure(lambda t: tf.concat([t, t], 0), targets))
+
+
+def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callable]:
+    """(predict_fn, loss_fn) for :class:`~seq2exp.training.callbacks.ValidationCallback` (no TTA: fast)."""
+    import tensorflow as tf
+
+    graph = inference.PredictionGraph(model, setup.encoder, None, setup.target_transform, None)
+    codes, lengths, measured = setup.validation_data()
+    model_outputs = tf.function(graph.tf_model_outputs, reduce_retracing=True)
+    batch = max(setup.batch_size, 256)
+
+    def predict_fn():
+        parts: dict[str, list] = {}
+        for start in range(0, len(codes), batch):
+            outputs = model_outputs(tf.constant(codes[start:start + batch]), tf.constant(lengths[start:start + batch]))
+            for name, value in outputs.items():
+                parts.setdefault(name, []).append(value)
+        outputs = {name: tf.concat(values, 0) for name, values in parts.items()}
+        outputs["expression_units"] = setup.target_transform.tf_inverse(outputs["expression"]).numpy()
+        return outputs, measured
+
+    y = tf.constant(measured)
+    target = setup.loss.make_target(y, setup.target_transform.tf_forward(y))
+
+    def loss_fn(outputs):
+        return float(tf.reduce_mean(setup.loss.fn(target, outputs[setup.loss.output])))
+
+    return predict_fn, loss_fn
+
+
+def validation_callback(setup: TrainingSetup, model):
+    """The run's :class:`~seq2exp.training.callbacks.ValidationCallback` (metrics, best model, early stopping)."""
+    from seq2exp.training import callbacks as cb
+
+    predict_fn, loss_fn = validation_functions(setup, model)
+    stopping = (setup.config.get("callbacks") or {}).get("early_stopping") or {}
+    return cb.ValidationCallback(
+        predict_fn, loss_fn, setup.out, model, monitor=stopping.get("monitor", "val_pearson"),
+        patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
+        model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
+
+
+def compile_model(setup: TrainingSetup, model, optimizer):
+    """Compile with the loss on the output that has a target (auxiliary add_loss terms are summed by fit)."""
+    jit = setup.config.get("jit_compile", False)
+    model.compile(optimizer=optimizer, loss={setup.loss.output: setup.loss.fn}, jit_compile=jit)
+    return model

@@ -7,6 +7,11 @@ Spearman, the default, and the ``global`` approximation) and, as the baseline, t
 functions from ``../shared/reference/prixfixe/evaluation.py`` on the first samples of the *same* bootstrap,
 extrapolated to all samples; the scores of those samples are compared too.
 
+It also times the whole ``seq2exp score`` command (a fresh process: start-up, reading the files, 8 subsets + "all",
+private split = public leaderboard items excluded) against the challenge's ``evaluation.py`` run the way its authors
+ran it (a fresh process calling ``evaluate_predictions`` in a folder with its hard-coded ``data/`` layout), both on
+the same files written for the full 71,103-row test set (``cli_*`` keys; their scores are compared too).
+
 Run from the repo root: ``python3 benchmarks/scoring.py [--quick]``. Last stdout line: one JSON object.
 """
 from __future__ import annotations
@@ -16,7 +21,10 @@ import importlib.util
 import io
 import json
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -108,6 +116,92 @@ def reference_sample_scores(reference, data: ScoringData, keep: np.ndarray) -> n
     return result
 
 
+SUBSET_FILES = {"high": "high_exp_seqs.csv", "low": "low_exp_seqs.csv", "yeast": "yeast_seqs.csv",
+                "random": "all_random_seqs.csv", "challenging": "challenging_seqs.csv", "SNVs": "all_SNVs_seqs.csv",
+                "motif_perturbation": "motif_perturbation_seqs.csv", "motif_tiling": "motif_tiling_seqs.csv"}
+LEADERBOARD_FILES = {"high": "high_exp_indices.json", "low": "low_exp_indices.json", "yeast": "yeast_exp_indices.json",
+                     "random": "random_exp_indices.json", "challenging": "challenging_exp_indices.json",
+                     "SNVs": "SNVs_exp_indices.json", "motif_perturbation": "motif_perturbation_exp_indices.json",
+                     "motif_tiling": "motif_tiling_exp_indices.json"}
+
+
+def write_challenge_layout(folder: Path, data: ScoringData, model: int, public_fraction: float = 0.13) -> dict:
+    """The challenge script's ``data/`` layout (truth file, subset CSVs, public leaderboard JSONs) + a predictions file
+    in DREAM test order; ``public_fraction`` of every subset is public (the private split scores the rest)."""
+    rng = np.random.default_rng(5)
+    root = folder / "data"
+    (root / "test_subset_ids").mkdir(parents=True)
+    (root / "public_leaderboard_ids").mkdir()
+    letters = np.array(list("ACGT"))
+    sequences = ["".join(row) for row in letters[rng.integers(0, 4, size=(data.truth.size, 20))]]
+    truth_path = root / "filtered_test_data_with_MAUDE_expression.txt"
+    truth_path.write_text("".join(f"{seq}\t{value!r}\n" for seq, value in zip(sequences, data.truth.tolist())))
+    predictions_path = folder / "predictions.txt"
+    predictions_path.write_text("".join(f"{seq}\t{value!r}\n"
+                                        for seq, value in zip(sequences, data.predictions[model].tolist())))
+    for name in SUBSET_NAMES[1:]:
+        items = data.subsets[name]
+        if name in PAIR_SUBSETS:
+            lines = [",alt_tag,ref_tag,alt_sequence,ref_sequence,alt_pos,ref_pos,alt_exp,ref_exp"]
+            lines += [f"{i},a{a},r{r},ACGT,ACGT,{a},{r},," for i, (a, r) in enumerate(items.tolist())]
+        else:
+            lines = [",tag,sequence,pos,exp"] + [f"{i},t{v},ACGT,{v}," for i, v in enumerate(items.tolist())]
+        (root / "test_subset_ids" / SUBSET_FILES[name]).write_text("\n".join(lines) + "\n")
+        public = items[rng.random(len(items)) < public_fraction]
+        if name in PAIR_SUBSETS:
+            content = {f"{a},{r}": [data.truth[a], data.truth[r]] for a, r in public.tolist()}
+        else:
+            content = {str(i): data.truth[i] for i in public.tolist()}
+        (root / "public_leaderboard_ids" / LEADERBOARD_FILES[name]).write_text(json.dumps(content))
+    return {"truth": truth_path, "predictions": predictions_path, "subsets": root / "test_subset_ids",
+            "public": root / "public_leaderboard_ids"}
+
+
+def cli_comparison(data: ScoringData, reference_timeout_s: float, repeats: int = 3) -> dict:
+    """Whole ``seq2exp score`` command vs the challenge's ``evaluation.py`` (fresh processes, same files)."""
+    result: dict = {}
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with tempfile.TemporaryDirectory(prefix="seq2exp-score-bench-") as tmp:
+        paths = write_challenge_layout(Path(tmp), data, model=0)
+        command = [sys.executable, "-m", "seq2exp.cli", "score", "--predictions", str(paths["predictions"]),
+                   "--truth", str(paths["truth"]), "--subsets", str(paths["subsets"]),
+                   "--exclude-indices", str(paths["public"]), "--json"]
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+            times.append(time.perf_counter() - started)
+            if done.returncode:
+                return {"cli_error": done.stderr.strip()[-300:]}
+        ours = json.loads(done.stdout)
+        result["cli_seconds"] = round(min(times), 3)
+        result["cli_seconds_all"] = [round(t, 3) for t in times]
+        if not REFERENCE.exists():
+            return result
+        script = ("import sys, numpy as np; sys.path.insert(0, sys.argv[1]); import evaluation; "
+                  "values = [float(line.split('\\t')[1]) for line in open(sys.argv[2])]; "
+                  "evaluation.evaluate_predictions(np.array(values), discard_public_leaderboard_indices=True)")
+        started = time.perf_counter()
+        try:
+            done = subprocess.run([sys.executable, "-c", script, str(REFERENCE.parent), str(paths["predictions"])],
+                                  capture_output=True, text=True, cwd=tmp, timeout=reference_timeout_s)
+        except subprocess.TimeoutExpired:
+            result["cli_reference_seconds"] = f"> {reference_timeout_s} (timed out)"
+            result["cli_speedup"] = f"> {round(reference_timeout_s / min(times), 1)}"
+            return result
+        reference_seconds = time.perf_counter() - started
+        if done.returncode:
+            result["cli_reference_error"] = done.stderr.strip()[-300:]
+            return result
+        pearson = float(re.search(r"Pearson Score: (\S+)", done.stdout).group(1))
+        spearman = float(re.search(r"Spearman Score: (\S+)", done.stdout).group(1))
+        result.update(cli_reference_seconds=round(reference_seconds, 2),
+                      cli_speedup=round(reference_seconds / min(times), 1),
+                      cli_max_abs_score_difference=max(abs(pearson - ours["pearson_score"]),
+                                                       abs(spearman - ours["spearman_score"])))
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 models x 20,000 rows x 200 bootstraps")
@@ -117,10 +211,14 @@ def main() -> None:
     parser.add_argument("--reference-samples", type=int, default=20,
                         help="bootstrap samples to run the challenge's script on (extrapolated to all)")
     parser.add_argument("--skip-global", action="store_true", help="do not time the global-rank approximation")
+    parser.add_argument("--skip-cli", action="store_true", help="do not time the whole CLI vs evaluation.py")
+    parser.add_argument("--reference-timeout-s", type=float, default=900.0,
+                        help="stop the challenge's evaluation.py after this (reported as a lower bound)")
     args = parser.parse_args()
     if args.quick:
         args.models, args.rows, args.bootstraps, args.reference_samples = 3, 20_000, 200, 5
     data, source = synthetic_problem(args.rows, args.models)
+    cli = {} if args.skip_cli else cli_comparison(data, args.reference_timeout_s)
     started = time.perf_counter()
     for row in range(len(data.names)):
         score_data(data, row)
@@ -196,6 +294,7 @@ def main() -> None:
             "global_ranks_max_spearman_score_error": round(global_spearman_error, 5),
             "global_ranks_same_spearman_winner_fraction": top_agreement,
         })
+    result.update(cli)
     print(json.dumps(result))
 
 

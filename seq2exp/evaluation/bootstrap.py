@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
-from seq2exp.evaluation.metrics import ScoringData, prepare
+from seq2exp.evaluation.metrics import ScoringData, average_ranks, prepare
 from seq2exp.evaluation.subsets import PAIR_SUBSETS, SUBSET_NAMES, SUBSET_WEIGHTS
 
 logger = logging.getLogger(__name__)
@@ -101,7 +100,7 @@ def _plan(name: str, carrier_column: np.ndarray, y: np.ndarray, x: np.ndarray, s
     k, models = len(y), x.shape[1]
     columns = _moment_features(y, x)
     if spearman == "global":
-        columns += _moment_features(rankdata(y), rankdata(x, axis=0))[1:]
+        columns += _moment_features(average_ranks(y), average_ranks(x, axis=0))[1:]
     features = np.concatenate(columns, axis=1)
     owners, inverse = np.unique(carrier_column, return_inverse=True)
     by_owner = np.argsort(inverse, kind="stable")
@@ -175,17 +174,22 @@ def _segment_average_ranks(groups: np.ndarray) -> np.ndarray:
     return (start + end) / 2.0 + 1.0
 
 
-def _sampled_members(plan: _SubsetPlan, sampled: np.ndarray, rows_all: np.ndarray,
-                     columns_all: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D boolean matrix (row-major order), via the much faster ``flatnonzero``."""
+    mask = np.ascontiguousarray(mask)
+    flat = np.flatnonzero(mask)
+    rows = np.repeat(np.arange(mask.shape[0]), np.count_nonzero(mask, axis=1))
+    return rows, flat - rows * mask.shape[1]
+
+
+def _sampled_members(plan: _SubsetPlan, sampled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sample row, truth ordinal) of every item whose carrier is sampled, from the block's ``nonzero``."""
     if plan.block is not None:
-        start, stop = plan.block
-        keep = (columns_all >= start) & (columns_all < stop)
-        rows, local = rows_all[keep], columns_all[keep] - start
+        rows, local = _nonzero(sampled[:, plan.block[0]:plan.block[1]])
     else:
-        rows, local = np.nonzero(sampled[:, plan.owners])
+        rows, local = _nonzero(sampled[:, plan.owners])
     if plan.owner_ptr is None:
-        return rows, plan.owner_items[local]
+        return rows, np.take(plan.owner_items, local)
     counts = plan.owner_ptr[local + 1] - plan.owner_ptr[local]
     rows = np.repeat(rows, counts)
     within = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -230,24 +234,26 @@ def _exact_spearman(rows: np.ndarray, ordinals: np.ndarray, samples: int, plan: 
     key_type = np.int32 if (plan.items + 1) << bits < 2 ** 31 else np.int64
     low = key_type((1 << bits) - 1)
     shift = key_type(bits)
+    slot_keys = slot.astype(key_type)
 
     def one_model(model: int) -> None:
-        keys = plan.model_ordinal[model][members].astype(key_type, copy=False)
+        keys = np.take(plan.model_ordinal[model], members).astype(key_type, copy=False)
         keys <<= shift
-        keys |= slot.astype(key_type)
+        keys |= slot_keys
         keys.sort(axis=1)
-        source = keys & low  # which member (truth slot) sits at each model-ordered position
         groups = plan.model_groups[model]
         if groups is None and truth_rank is None:
-            cross = source @ position_weight + width * (width + 1) / 2.0 - pad_share
+            source = np.bitwise_and(keys, low, out=keys)  # which member (truth slot) sits at each model position
+            cross = np.einsum("ij,j->i", source, position_weight) + width * (width + 1) / 2.0 - pad_share
             model_squares = untied_squares
         else:
             if groups is None:
                 model_rank = np.broadcast_to(slot + 1.0, (samples, width))
                 model_squares = untied_squares
             else:
-                model_rank = _segment_average_ranks(groups[keys >> shift])
+                model_rank = _segment_average_ranks(np.take(groups, keys >> shift))
                 model_squares = np.where(valid, model_rank ** 2, 0.0).sum(axis=1)
+            source = keys & low  # which member (truth slot) sits at each model-ordered position
             truth_at = source + 1.0 if truth_rank is None else np.take_along_axis(truth_rank, source.astype(np.intp), 1)
             cross = np.where(valid, model_rank * truth_at, 0.0).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -344,37 +350,55 @@ def bootstrap_ranks(
     spearman_scores = np.empty((n_samples, models))
     from tqdm import tqdm
 
+    def score_block(first: int, sampled: np.ndarray, inner_threads: int) -> int:
+        size = sampled.shape[0]
+        sampled_float = sampled.view(np.uint8).astype(np.float32)
+        weighted_r2 = np.zeros((size, models))
+        weighted_rho = np.zeros((size, models))
+        total_weight = np.zeros((size, 1))
+        for plan in plans:
+            if plan.block is not None:
+                mask = sampled_float[:, plan.block[0]:plan.block[1]]
+            else:
+                mask = sampled_float[:, plan.owners]
+            stats = (mask @ plan.features).astype(np.float64)
+            r = _pearson_from_moments(stats, models, 1)
+            if spearman == "global":
+                rho = _pearson_from_moments(stats, models, 3 + 3 * models)
+            else:
+                rows, ordinals = _sampled_members(plan, sampled)
+                rho = _exact_spearman(rows, ordinals, size, plan, inner_threads)
+            usable = stats[:, :1] >= 1.5
+            weight = np.where(usable, plan.weight, 0.0)
+            weighted_r2 += np.where(usable, weight * r ** 2, 0.0)
+            weighted_rho += np.where(usable, weight * rho, 0.0)
+            total_weight += weight
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pearson_scores[first:first + size] = weighted_r2 / total_weight
+            spearman_scores[first:first + size] = weighted_rho / total_weight
+        return size
+
+    blocks = sample_blocks(columns.size, n_samples, fraction, seed, block_size)
     with tqdm(total=n_samples, desc="bootstrap", unit="sample", file=sys.stderr, disable=not progress,
               mininterval=0.5) as bar:
-        for first, sampled in sample_blocks(columns.size, n_samples, fraction, seed, block_size):
-            size = sampled.shape[0]
-            sampled_float = sampled.view(np.uint8).astype(np.float32)
-            if spearman == "exact":
-                rows_all, columns_all = np.nonzero(sampled)
-            weighted_r2 = np.zeros((size, models))
-            weighted_rho = np.zeros((size, models))
-            total_weight = np.zeros((size, 1))
-            for plan in plans:
-                if plan.block is not None:
-                    mask = sampled_float[:, plan.block[0]:plan.block[1]]
-                else:
-                    mask = sampled_float[:, plan.owners]
-                stats = (mask @ plan.features).astype(np.float64)
-                r = _pearson_from_moments(stats, models, 1)
-                if spearman == "global":
-                    rho = _pearson_from_moments(stats, models, 3 + 3 * models)
-                else:
-                    rows, ordinals = _sampled_members(plan, sampled, rows_all, columns_all)
-                    rho = _exact_spearman(rows, ordinals, size, plan, threads)
-                usable = stats[:, :1] >= 1.5
-                weight = np.where(usable, plan.weight, 0.0)
-                weighted_r2 += np.where(usable, weight * r ** 2, 0.0)
-                weighted_rho += np.where(usable, weight * rho, 0.0)
-                total_weight += weight
-            with np.errstate(invalid="ignore", divide="ignore"):
-                pearson_scores[first:first + size] = weighted_r2 / total_weight
-                spearman_scores[first:first + size] = weighted_rho / total_weight
-            bar.update(size)
+        if threads > 1 and n_samples > block_size:
+            # several blocks at once (numpy releases the GIL in its sorts, gathers and matrix products); at most
+            # `threads` blocks in flight, so memory stays at a few masks
+            from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                pending: set = set()
+                for first, sampled in blocks:
+                    if len(pending) >= threads:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            bar.update(future.result())
+                    pending.add(pool.submit(score_block, first, sampled, 1))
+                for future in pending:
+                    bar.update(future.result())
+        else:
+            for first, sampled in blocks:
+                bar.update(score_block(first, sampled, threads))
     result = {
         "n_samples": int(n_samples),
         "fraction": threshold / 2 ** _UNIFORM_BITS,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 from seq2exp.errors import InputFormatError
 from seq2exp.evaluation.subsets import (
@@ -60,6 +59,35 @@ def pearson_columns(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return r[0] if vector else r
 
 
+def average_ranks(values: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """1-based average ranks (ties share the mean of their positions), as ``scipy.stats.rankdata(method="average")``.
+
+    ``axis=None`` ranks the flattened values; otherwise every 1-D slice along ``axis`` is ranked on its own.
+    Exact (integer positions summed in float64). Numpy only, so importing the scoring code stays cheap.
+    """
+    values = np.asarray(values)
+    if axis is None:
+        return _average_ranks_1d(values.ravel())
+    moved = np.moveaxis(values, axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1]) if moved.size else moved.reshape(0, moved.shape[-1])
+    ranked = np.stack([_average_ranks_1d(row) for row in flat]) if len(flat) else np.zeros(flat.shape)
+    return np.moveaxis(ranked.reshape(moved.shape), -1, axis)
+
+
+def _average_ranks_1d(values: np.ndarray) -> np.ndarray:
+    n = values.size
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new = np.ones(n, bool)
+    new[1:] = ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(new)  # first position of each tie run
+    ends = np.append(starts[1:], n)  # one past its last position
+    run = np.cumsum(new) - 1
+    ranks = np.empty(n, np.float64)
+    ranks[order] = ((starts + ends + 1) / 2.0)[run]  # mean of the 1-based positions start+1 .. end
+    return ranks
+
+
 def spearman_columns(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman rho (Pearson r of average ranks, as ``scipy.stats.spearmanr``) of each column of ``x`` with ``y``."""
     x = np.asarray(x, dtype=np.float64)
@@ -67,7 +95,7 @@ def spearman_columns(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x = x.reshape(len(y), -1)
     if len(y) < 2:
         return pearson_columns(x[:, 0] if vector else x, y)
-    result = pearson_columns(rankdata(x, axis=0), rankdata(y))
+    result = pearson_columns(average_ranks(x, axis=0), average_ranks(y))
     return result[0] if vector else result
 
 

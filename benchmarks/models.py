@@ -12,7 +12,9 @@ for bin heads, MSE on ``expression`` otherwise) on random one-hot batches made b
 ``model.predict_on_batch`` (``training=False``), same protocol. The headline compares the Keras LegNet
 (``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
 ``--glibc-malloc-tuned``, its stronger setting) at the same batch size, in the same run, when a Python with torch is
-given (``--torch-python``; default ``/work/torchvenv/bin/python`` if present). The last stdout line is one JSON
+given (``--torch-python``; default ``/work/torchvenv/bin/python`` if present), as ``--pairs`` back-to-back
+(Keras, PyTorch) pairs: each pair's ratio is taken under the same background load, and ``legnet_vs_torch`` reports
+every pair plus the median, min, max and spread of the ratios. The last stdout line is one JSON
 object (CONTRACT.md: ``results`` = list of ``{name, params, batch_size, dtype, train_seq_per_s, infer_seq_per_s,
 train_peak_rss_mib, infer_peak_rss_mib}``).
 """
@@ -100,13 +102,17 @@ def _timed(run_step, warmup: int, steps: int, budget_s: float) -> tuple[list[flo
 
 
 def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: bool, warmup: int, steps: int,
-               budget_s: float) -> dict:
+               budget_s: float, threads: dict | None = None) -> dict:
     """One phase (``train`` or ``infer``) of one model, in this (fresh) process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO))
     import numpy as np
     import tensorflow as tf
 
+    if threads.get("inter"):
+        tf.config.threading.set_inter_op_parallelism_threads(threads["inter"])
+    if threads.get("intra"):
+        tf.config.threading.set_intra_op_parallelism_threads(threads["intra"])
     architecture, model = _build(name, dtype, jit_compile, compile_model=(phase == "train"))
     inputs, targets = _random_batch(model, architecture.head, batch_size, seed=0)
     inputs_tensor = tf.constant(inputs)
@@ -140,6 +146,8 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
     }
     if phase == "train":
         result.update(loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
+    result["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
+    result["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
     return result
 
 
@@ -148,7 +156,8 @@ def run_phase(args: argparse.Namespace, phase: str, name: str) -> dict:
     """Run one phase in a subprocess; a failure or timeout is recorded, not raised."""
     command = [sys.executable, __file__, "--child", phase, "--models", name, "--batch-size", str(args.batch_size),
                "--dtype", args.dtype, "--warmup", str(args.warmup), "--steps", str(args.steps),
-               "--phase-budget-s", str(args.phase_budget_s)] + (["--jit-compile"] if args.jit_compile else [])
+               "--phase-budget-s", str(args.phase_budget_s), "--inter-op", str(args.inter_op),
+               "--intra-op", str(args.intra_op)] + (["--jit-compile"] if args.jit_compile else [])
     print(f"{name} {phase} (batch {args.batch_size}, {args.dtype}{', XLA' if args.jit_compile else ''})",
           file=sys.stderr, flush=True)
     started = time.perf_counter()
@@ -184,6 +193,55 @@ def run_torch_reference(args: argparse.Namespace) -> dict | None:
     return json.loads(lines[-1])
 
 
+def _load() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def _spread(values: list[float]) -> dict:
+    """Median, min, max and (max - min) / median in percent of the per-pair ratios."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {}
+    median = statistics.median(values)
+    return {"median": round(median, 3), "min": round(min(values), 3), "max": round(max(values), 3),
+            "spread_pct": round(100.0 * (max(values) - min(values)) / median, 1), "n": len(values)}
+
+
+def legnet_pairs(args: argparse.Namespace, first_keras: dict) -> dict:
+    """Keras LegNet vs the PyTorch peer as ``--pairs`` back-to-back (Keras, PyTorch) pairs; the ratio of each pair
+    is measured under the same background load, and the spread of the ratios says how far to trust them."""
+    pairs = []
+    keras_row = first_keras
+    for index in range(args.pairs):
+        if index:
+            train, infer = run_phase(args, "train", "autosome"), run_phase(args, "infer", "autosome")
+            keras_row = {"train_seq_per_s": train.get("seq_per_s"), "infer_seq_per_s": infer.get("seq_per_s"),
+                         "train_peak_rss_mib": train.get("peak_rss_mib"), "infer_peak_rss_mib": infer.get("peak_rss_mib")}
+        torch_result = run_torch_reference(args)
+        if not torch_result or "error" in torch_result:
+            return {"error": (torch_result or {}).get("error", "no PyTorch result"), "pairs": pairs}
+        torch_train = torch_result["train"][0]["seq_per_s"]
+        torch_infer = torch_result["infer"][0]["seq_per_s"]
+        pairs.append({
+            "keras_train_seq_per_s": keras_row["train_seq_per_s"], "torch_train_seq_per_s": torch_train,
+            "keras_infer_seq_per_s": keras_row["infer_seq_per_s"], "torch_infer_seq_per_s": torch_infer,
+            "keras_train_peak_rss_mib": keras_row["train_peak_rss_mib"],
+            "torch_train_peak_rss_mib": torch_result["train"][0]["peak_rss_mib"],
+            "train_ratio": round(keras_row["train_seq_per_s"] / torch_train, 3) if keras_row["train_seq_per_s"] else None,
+            "infer_ratio": round(keras_row["infer_seq_per_s"] / torch_infer, 3) if keras_row["infer_seq_per_s"] else None,
+            "load_average_1min": _load(),
+        })
+        print(f"pair {index + 1}: train x{pairs[-1]['train_ratio']}, infer x{pairs[-1]['infer_ratio']}",
+              file=sys.stderr, flush=True)
+    return {
+        "batch_size": args.batch_size, "torch_params": torch_result["n_params"],
+        "torch_glibc_tunables": torch_result.get("glibc_tunables"), "pairs": pairs,
+        "train_ratio": _spread([pair["train_ratio"] for pair in pairs]),
+        "infer_ratio": _spread([pair["infer_ratio"] for pair in pairs]),
+        "keras_train_peak_rss_mib_max": max(pair["keras_train_peak_rss_mib"] or 0 for pair in pairs),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated registry names")
@@ -196,16 +254,23 @@ def main() -> int:
     parser.add_argument("--phase-timeout-s", type=int, default=300, help="kill a phase after this")
     parser.add_argument("--torch-python", default=str(DEFAULT_TORCH_PYTHON) if DEFAULT_TORCH_PYTHON.exists() else "",
                         help="a Python with torch for the PyTorch LegNet peer ('' to skip)")
+    parser.add_argument("--inter-op", type=int, default=0, help="TF inter-op threads (0 = TensorFlow's default)")
+    parser.add_argument("--intra-op", type=int, default=0, help="TF intra-op threads (0 = TensorFlow's default)")
+    parser.add_argument("--pairs", type=int, default=None,
+                        help="(Keras, PyTorch) LegNet pairs run back to back; ratios per pair + spread (default 3, "
+                             "quick 1)")
     parser.add_argument("--quick", action="store_true", help="batch 256, 2 timed steps")
     parser.add_argument("--child", choices=["train", "infer"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.batch_size = args.batch_size or (256 if args.quick else 1024)
     args.steps = args.steps or (2 if args.quick else 3)
+    args.pairs = args.pairs or (1 if args.quick else 3)
     names = [name for name in args.models.split(",") if name]
 
     if args.child:
         print(json.dumps(child_main(args.child, names[0], args.batch_size, args.dtype, args.jit_compile,
-                                    args.warmup, args.steps, args.phase_budget_s)), flush=True)
+                                    args.warmup, args.steps, args.phase_budget_s,
+                                    {"inter": args.inter_op, "intra": args.intra_op})), flush=True)
         return 0
 
     started = time.perf_counter()
@@ -224,27 +289,9 @@ def main() -> int:
             **({"infer_error": infer["error"]} if "error" in infer else {}),
         })
     report = {"benchmark": "models", "results": results, "threads": os.cpu_count(),
-              "python": platform.python_version()}
+              "python": platform.python_version(), "load_average_1min_start": _load()}
     if "autosome" in names and args.torch_python:
-        torch_result = run_torch_reference(args)
-        if torch_result and "error" not in torch_result:
-            keras_row = next(row for row in results if row["name"] == "autosome")
-            torch_train = torch_result["train"][0]["seq_per_s"]
-            torch_infer = torch_result["infer"][0]["seq_per_s"]
-            report["legnet_vs_torch"] = {
-                "batch_size": args.batch_size, "torch_params": torch_result["n_params"],
-                "torch_glibc_tunables": torch_result.get("glibc_tunables"),
-                "torch_train_seq_per_s": torch_train, "torch_infer_seq_per_s": torch_infer,
-                "torch_train_peak_rss_mib": torch_result["train"][0]["peak_rss_mib"],
-                "keras_train_seq_per_s": keras_row["train_seq_per_s"],
-                "keras_infer_seq_per_s": keras_row["infer_seq_per_s"],
-                "train_ratio": (round(keras_row["train_seq_per_s"] / torch_train, 2)
-                                if keras_row["train_seq_per_s"] else None),
-                "infer_ratio": (round(keras_row["infer_seq_per_s"] / torch_infer, 2)
-                                if keras_row["infer_seq_per_s"] else None),
-            }
-        else:
-            report["legnet_vs_torch"] = torch_result
+        report["legnet_vs_torch"] = legnet_pairs(args, next(row for row in results if row["name"] == "autosome"))
     report["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report), flush=True)
     return 0

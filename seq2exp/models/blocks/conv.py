@@ -10,7 +10,7 @@ from typing import Sequence
 
 import keras
 
-from seq2exp.models.blocks.layers import CPBilinear, GroupedConv1D, SigmoidGELU
+from seq2exp.models.blocks.layers import CPBilinear, FusedBatchNorm, GroupedConv1D, SigmoidGELU
 
 TORCH_BN = {"momentum": 0.9, "epsilon": 1e-5}
 KERAS_BN = {"momentum": 0.99, "epsilon": 1e-3}
@@ -40,7 +40,7 @@ def apply_conv_bn_act(
     x = keras.layers.Conv1D(filters, kernel_size, padding=padding, dilation_rate=dilation_rate, use_bias=use_bias,
                             kernel_initializer=kernel_initializer, name=f"{name}_conv")(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(**(bn or TORCH_BN), name=f"{name}_bn")(x)
+        x = FusedBatchNorm(**(bn or TORCH_BN), name=f"{name}_bn")(x)
     if activation:
         x = activation_layer(activation, f"{name}_act")(x)
     return x
@@ -116,7 +116,7 @@ def apply_legnet_stage(
                           kernel_initializer=torch_conv_init(1, expanded))
     y = GroupedConv1D(expanded, kernel_size, groups=expanded // filters_per_group, padding="same", use_bias=False,
                       kernel_initializer=torch_conv_init(kernel_size, expanded), name=f"{name}_grouped_conv")(y)
-    y = keras.layers.BatchNormalization(**TORCH_BN, name=f"{name}_grouped_bn")(y)
+    y = FusedBatchNorm(**TORCH_BN, name=f"{name}_grouped_bn")(y)
     y = activation_layer(activation, f"{name}_grouped_act")(y)
     y = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
                         name=f"{name}_se")

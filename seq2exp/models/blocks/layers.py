@@ -1,8 +1,10 @@
 """Custom Keras layers shared by the architectures (all registered for ``.keras`` serialisation).
 
-- ``GroupedConv1D``: a grouped 1-D convolution written as a depthwise convolution plus per-group channel sums (the
-  native ``Conv1D(groups>1)`` goes through XLA on CPU and is unusably slow, see ``../shared/KNOWN_ISSUES.md``).
-  Same parameters (``kernel_size * in_channels/groups * filters``) and the same maths.
+- ``GroupedConv1D``: a grouped 1-D convolution. Weights are stored in the depthwise layout ``[k, in_channels,
+  filters/groups]``; on TensorFlow it runs TF's native grouped convolution on a reordered view of that kernel
+  (Keras's ``Conv1D(groups>1)`` goes through XLA on CPU and is unusably slow, see ``../shared/KNOWN_ISSUES.md``),
+  elsewhere a depthwise convolution plus per-group channel sums. Same parameters and the same maths either way.
+- ``FusedBatchNorm``: ``BatchNormalization`` (same weights and maths) on TensorFlow's fused kernel.
 - ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
   the parameters and maths of tensorly-torch ``TRL((n, n), out, rank=0.5, factorization="cp")`` used by LegNet's SE
   block, computed without materialising the ``n × n × out`` tensor.
@@ -23,11 +25,12 @@ PACKAGE = "seq2exp"
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class GroupedConv1D(keras.layers.Layer):
-    """Grouped 1-D convolution (channels last) as depthwise convolution + per-group channel sums.
+    """Grouped 1-D convolution (channels last), weights in the depthwise layout ``[k, in_channels, o]``.
 
     With ``g`` groups, ``i = in_channels / g`` inputs and ``o = filters / g`` outputs per group, the depthwise
     kernel ``[k, in_channels, o]`` convolves every input channel with the ``o`` filters of its group; summing the
-    ``i`` input channels of each group gives exactly ``Conv1D(filters, k, groups=g)``.
+    ``i`` input channels of each group gives exactly ``Conv1D(filters, k, groups=g)``. On TensorFlow the same
+    kernel, reordered to ``[k, i, filters]`` (:meth:`grouped_kernel`), feeds TF's native grouped convolution.
 
     Args:
         filters: output channels (divisible by ``groups``).
@@ -63,6 +66,32 @@ class GroupedConv1D(keras.layers.Layer):
                      if self.use_bias else None)
 
     def call(self, inputs):
+        if keras.backend.backend() == "tensorflow":
+            outputs = self._grouped_tf(inputs)
+        else:
+            outputs = self._depthwise_sum(inputs)
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return outputs
+
+    def grouped_kernel(self, kernel=None):
+        """The kernel in the layout of a native grouped convolution, ``[k, in_channels/groups, filters]``
+        (output channel ``g·o + j`` reads input channels ``g·i .. g·i + i - 1``); same numbers, reordered."""
+        kernel = self.kernel if kernel is None else kernel
+        per_group = ops.reshape(kernel, (self.kernel_size, self.groups, self.in_per_group, self.out_per_group))
+        return ops.reshape(ops.transpose(per_group, (0, 2, 1, 3)),
+                           (self.kernel_size, self.in_per_group, self.filters))
+
+    def _grouped_tf(self, inputs):
+        # TensorFlow's own grouped convolution (``tf.nn.conv1d`` with ``in_channels/groups`` kernel inputs) runs on
+        # CPU (oneDNN or Eigen) and GPU without XLA; it is about 3x faster than depthwise + group sum here. (Keras's
+        # ``ops.conv`` would route every grouped convolution through XLA, which is the slow path on CPU.)
+        import tensorflow as tf
+
+        kernel = ops.cast(self.grouped_kernel(), inputs.dtype)
+        return tf.nn.conv1d(inputs, kernel, stride=1, padding=self.padding.upper())
+
+    def _depthwise_sum(self, inputs):
         per_input = ops.depthwise_conv(inputs, self.kernel, strides=1, padding=self.padding)
         if self.in_per_group > 1:
             shape = ops.shape(per_input)
@@ -70,8 +99,6 @@ class GroupedConv1D(keras.layers.Layer):
                                                 self.out_per_group))
             per_input = ops.sum(per_input, axis=3)
             per_input = ops.reshape(per_input, (shape[0], shape[1], self.filters))
-        if self.bias is not None:
-            per_input = per_input + self.bias
         return per_input
 
     def compute_output_shape(self, input_shape):
@@ -87,6 +114,45 @@ class GroupedConv1D(keras.layers.Layer):
                       kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
                       bias_initializer=keras.initializers.serialize(self.bias_initializer))
         return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FusedBatchNorm(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` (same weights, names, config and maths) that runs TensorFlow's fused
+    batch-norm kernel (one pass for the moments and the normalisation, one fused gradient) on ``[B, L, C]`` inputs.
+
+    Keras's own layer computes the moments, the normalisation and their gradients as separate element-wise ops,
+    which is a fifth of a LegNet training step on CPU. Anything else (another backend or rank, masks, renorm,
+    synchronised BN, no scale/centre) takes the parent's path. The moving statistics are updated as Keras does
+    (biased batch variance, ``moving = moving * momentum + batch * (1 - momentum)``).
+    """
+
+    def _fusable(self, inputs, mask) -> bool:
+        return (keras.backend.backend() == "tensorflow" and mask is None and not self.renorm
+                and not self.synchronized and len(inputs.shape) == 3 and self.axis in (-1, 2)
+                and self.scale and self.center)
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        x = tf.expand_dims(ops.cast(inputs, "float32"), 2)  # NHWC with W = 1, float32 as Keras computes BN
+        gamma, beta = ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32")
+        if training and self.trainable:
+            y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=gamma, offset=beta, mean=tf.constant([], tf.float32), variance=tf.constant([], tf.float32),
+                epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
+            count = ops.cast(ops.shape(inputs)[0] * ops.shape(inputs)[1], "float32")
+            variance = variance * (count - 1.0) / count  # the kernel returns the Bessel-corrected variance
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        else:
+            y, *_ = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=gamma, offset=beta, mean=ops.cast(self.moving_mean, "float32"),
+                variance=ops.cast(self.moving_variance, "float32"), epsilon=self.epsilon, exponential_avg_factor=1.0,
+                data_format="NHWC", is_training=False)
+        return ops.cast(tf.squeeze(y, 2), self.compute_dtype)
 
 
 def cp_rank(in_features: int, out_features: int, rank_fraction: float) -> int:

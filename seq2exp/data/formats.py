@@ -540,6 +540,8 @@ def _read_index_columns(path: Path, columns: tuple[str, ...]) -> list[np.ndarray
 
 
 def _parse_index(text: str, path: str, line: int, column: str) -> int:
+    if text.isdigit() and text.isascii():  # the common case, without the float round trip
+        return int(text)
     try:
         number = float(text)
     except ValueError:

@@ -23,6 +23,7 @@ import numpy as np
 from seq2exp.errors import ConfigError
 from seq2exp.inference import postprocess as postprocess_lib
 from seq2exp.inference.graph import TTA, PredictionGraph
+from seq2exp.inference.optimize import fold_batchnorm
 from seq2exp.inference.transforms import TargetTransform
 from seq2exp.utils import atomic_write
 
@@ -62,7 +63,7 @@ class Run:
 
     def prediction_graph(self, *, tta: TTA | Mapping | None = None) -> PredictionGraph:
         """The prediction graph of this run (its recorded TTA unless ``tta`` overrides it)."""
-        return PredictionGraph(self.model, self.encoder, self.tta if tta is None else tta,
+        return PredictionGraph(fold_batchnorm(self.model), self.encoder, self.tta if tta is None else tta,
                                self.target_transform, self.postprocess)
 
     def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:

@@ -8,7 +8,7 @@ from tests.models import harness  # noqa: F401,I001  (two logical CPUs before Te
 import keras
 
 from seq2exp import models
-from seq2exp.models.blocks.layers import CPBilinear, GroupedConv1D, cp_rank
+from seq2exp.models.blocks.layers import CPBilinear, FusedBatchNorm, GroupedConv1D, cp_rank
 
 
 def _numpy_grouped_conv(x: np.ndarray, kernel: np.ndarray, groups: int) -> np.ndarray:
@@ -67,3 +67,65 @@ def test_legnet_head_is_the_expected_bin_of_a_softmax(demo_train):
     outputs = harness.predict(model, harness.encode(config, sequences))
     assert np.all(outputs["bins"] > 0)
     np.testing.assert_allclose(outputs["expression"], outputs["bins"] @ np.arange(18), rtol=1e-5)
+
+
+def test_grouped_conv_native_path_equals_the_depthwise_path_with_gradients():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.normal(size=(3, 17, 12)).astype(np.float32))
+    layer = GroupedConv1D(12, 7, groups=6, use_bias=True, bias_initializer="random_normal")
+    layer.build(x.shape)
+    results = []
+    for path in (layer._grouped_tf, layer._depthwise_sum):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = path(x) + layer.bias
+            loss = tf.reduce_sum(y * tf.cos(y))
+        results.append([y.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, layer.kernel, layer.bias])])
+    for native, reference in zip(*results):
+        np.testing.assert_allclose(native, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_batchnorm_equals_keras_batchnorm_in_both_modes():
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(3).normal(2.0, 3.0, size=(4, 13, 6)).astype(np.float32))
+    layers = [keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5), FusedBatchNorm(momentum=0.9, epsilon=1e-5)]
+    results = []
+    for layer in layers:
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, 6))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 6))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * tf.range(6.0) * tf.sin(y))
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([y.numpy(), *[g.numpy() for g in grads], layer.moving_mean.numpy(),
+                        layer.moving_variance.numpy(), layer(x, training=False).numpy()])
+    for fused, plain in zip(results[1], results[0]):
+        np.testing.assert_allclose(fused, plain, rtol=1e-4, atol=1e-5)
+    assert np.abs(results[0][4]).max() > 0.1  # the moving statistics really moved
+
+
+def test_a_keras_file_with_plain_batchnorm_layers_still_loads(tmp_path, demo_train, monkeypatch):
+    """Files saved before FusedBatchNorm (class BatchNormalization, same layer and weight names) load and predict
+    the same; a model built now has the same weights under the same names."""
+    from seq2exp.models.blocks import conv
+
+    inputs = harness.demo_inputs(demo_train, "autosome", 4)
+    with monkeypatch.context() as patch:
+        patch.setattr(conv, "FusedBatchNorm", keras.layers.BatchNormalization)
+        old = harness.seeded_smoke_model("autosome")
+    assert not any(isinstance(layer, FusedBatchNorm) for layer in old.layers)
+    old.save(tmp_path / "old.keras")
+    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    np.testing.assert_allclose(harness.predict(loaded, inputs)["expression"],
+                               harness.predict(old, inputs)["expression"], rtol=1e-6, atol=1e-6)
+    new = harness.seeded_smoke_model("autosome")
+    assert any(isinstance(layer, FusedBatchNorm) for layer in new.layers)
+    assert [(w.path, tuple(w.shape)) for w in new.weights] == [(w.path, tuple(w.shape)) for w in old.weights]
+    new.set_weights(old.get_weights())  # and old weights drop into the new layers unchanged
+    np.testing.assert_allclose(harness.predict(new, inputs)["expression"],
+                               harness.predict(old, inputs)["expression"], rtol=1e-5, atol=1e-5)

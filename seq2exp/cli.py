@@ -10,7 +10,9 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
+import tempfile
 from typing import Sequence
 
 # command -> (module, one-line help). Order is the order of a real project: data, simulate, models, train, ...
@@ -28,6 +30,45 @@ STAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# stages that start TensorFlow: on a machine without a GPU their start-up noise (absl "log messages before
+# InitializeLog", cudart_stub, cuInit errors, oneDNN notes) is hidden unless -v is given
+TENSORFLOW_STAGES = frozenset({"run", "train", "export", "serve", "predict"})
+
+
+def _has_gpu_driver() -> bool:
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
+
+
+def quiet_tensorflow_start() -> str:
+    """Import TensorFlow and initialise its devices with C-level stderr captured; return what it printed.
+
+    TensorFlow's C++ start-up lines are written before its logging is configured, so ``TF_CPP_MIN_LOG_LEVEL``
+    alone does not hide them; capturing file descriptor 2 for the import does. On an import error the captured
+    text is replayed on stderr. A Python-level import error is raised as usual.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return ""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        failed = True
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+            failed = False
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", "replace")
+            if failed:
+                sys.stderr.write(text)
+    return text
+
+
 def _available_stages() -> dict[str, tuple[str, str]]:
     found = {}
     for command, (module, help_text) in STAGES.items():
@@ -42,7 +83,8 @@ def _available_stages() -> dict[str, tuple[str, str]]:
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with one sub-parser per available stage."""
     parser = argparse.ArgumentParser(prog="seq2exp", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, and TensorFlow's start-up messages (hidden on a machine without a GPU)")
     from seq2exp import __version__
 
     parser.add_argument("--version", action="version", version=f"seq2exp {__version__}")
@@ -66,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    if args.command in TENSORFLOW_STAGES and not args.verbose and not _has_gpu_driver():
+        quiet_tensorflow_start()
     try:
         return int(args._stage_main(args) or 0)
     except KeyboardInterrupt:

@@ -1,5 +1,5 @@
 """Keras callbacks of the training driver: validation metrics + best model + early stopping + metrics log,
-resumable step checkpoints, stochastic weight averaging.
+resumable step checkpoints, stochastic weight averaging, progress lines for logs (:class:`ProgressLog`).
 
 All state a restarted run needs is on disk (``RUN/metrics.json`` for the history and best value,
 ``RUN/checkpoints/`` for weights + optimiser state + step), so a SIGKILLed run resumes where it stopped.
@@ -12,6 +12,8 @@ import json
 import logging
 import math
 import os
+import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -197,3 +199,62 @@ class StochasticWeightAveraging(keras.callbacks.Callback):
         for variable, average in zip(model.trainable_variables, self.averages):
             variable.assign(average.astype(variable.dtype))
         logger.info("SWA: assigned the mean of %d snapshots", self.count)
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """Log steps done, rows/s, loss and an ETA at least every ``interval_s`` (and after the first step), so a log
+    file shows a long epoch progressing; Keras's own progress bar only helps on a terminal.
+
+    Args:
+        total_steps: optimizer steps of the whole run (all epochs).
+        batch_size: rows per step (global batch).
+        start_step: steps already done (a resumed run).
+        interval_s: seconds between lines (30 by default).
+        enabled: ``None`` = only when stdout is not a terminal.
+        clock: time source (``time.monotonic``).
+    """
+
+    def __init__(self, total_steps: int, batch_size: int, *, start_step: int = 0, interval_s: float = 30.0,
+                 enabled: bool | None = None, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.total_steps, self.batch_size = int(total_steps), int(batch_size)
+        self.step, self.interval_s, self.clock = int(start_step), float(interval_s), clock
+        self.enabled = (not sys.stdout.isatty()) if enabled is None else bool(enabled)
+        self.lines: list[str] = []
+        self._started = self._last = None
+        self._first_done = self._last_step = None
+
+    def on_train_begin(self, logs=None):
+        if self._started is None:
+            self._started = self._last = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if not self.enabled:
+            return
+        now = self.clock()
+        if self._first_done is None:  # the first step includes building the graph: not used for the rate
+            self._first_done, self._last, self._last_step = (now, self.step), now, self.step
+            self._log(f"first step done after {now - self._started:.1f} s (graph built)", logs)
+            return
+        if now - self._last < self.interval_s:
+            return
+        rate = (self.step - self._last_step) * self.batch_size / max(now - self._last, 1e-9)
+        done_time, done_step = self._first_done
+        per_step = (now - done_time) / max(self.step - done_step, 1)
+        remaining = max(self.total_steps - self.step, 0)
+        self._log(f"{rate:,.0f} rows/s, ETA {_clock(remaining * per_step)}", logs)
+        self._last, self._last_step = now, self.step
+
+    def _log(self, message: str, logs) -> None:
+        loss = (logs or {}).get("loss")
+        percent = 100.0 * self.step / self.total_steps if self.total_steps else 100.0
+        line = f"step {self.step}/{self.total_steps} ({percent:.1f}%)" + (
+            f", loss {float(loss):.4g}" if loss is not None else "") + f", {message}"
+        self.lines.append(line)
+        logger.info("train: %s", line)

@@ -224,6 +224,8 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
         swa = cb.StochasticWeightAveraging(**callbacks_config["swa"])
         callbacks.append(swa)
     callbacks.append(cb.ResumeCheckpoint(out / inference.CHECKPOINT_DIR, int(config["checkpoint_every"])))
+    callbacks.append(cb.ProgressLog(setup.steps_per_epoch * int(config["epochs"]), setup.batch_size,
+                                    start_step=start_step))
     if callbacks_config.get("tensorboard", True) and _tensorboard_installed():
         callbacks.append(keras.callbacks.TensorBoard(str(out / inference.TENSORBOARD_DIR), update_freq="epoch",
                                                      profile_batch=0, write_graph=False))

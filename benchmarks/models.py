@@ -246,7 +246,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated registry names")
     parser.add_argument("--batch-size", type=int, default=None, help="default 1024 (256 with --quick)")
-    parser.add_argument("--dtype", choices=["float32", "mixed_bfloat16"], default="float32")
+    parser.add_argument("--dtype", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32")
     parser.add_argument("--jit-compile", action="store_true", help="XLA (a loss on CPU; see KNOWN_ISSUES)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps (the first one traces the graph)")
     parser.add_argument("--steps", type=int, default=None, help="max timed steps per phase (default 3, quick 2)")

@@ -231,8 +231,7 @@ def legnet_pairs(args: argparse.Namespace, first_keras: dict) -> dict:
             "infer_ratio": round(keras_row["infer_seq_per_s"] / torch_infer, 3) if keras_row["infer_seq_per_s"] else None,
             "load_average_1min": _load(),
         })
-        print(f"pair {index + 1}: train x{pairs[-1]['train_ratio']}, infer x{pairs[-1]['infer_ratio']}",
-              file=sys.stderr, flush=True)
+        print(f"pair {index + 1}: {json.dumps(pairs[-1])}", file=sys.stderr, flush=True)  # survives a killed run
     return {
         "batch_size": args.batch_size, "torch_params": torch_result["n_params"],
         "torch_glibc_tunables": torch_result.get("glibc_tunables"), "pairs": pairs,

@@ -40,7 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import logging
+
     from seq2exp.errors import ConfigError
+
+    if not getattr(args, "verbose", False):  # Beam relays every worker's INFO lines; keep seq2exp's own
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
     try:
         import apache_beam  # noqa: F401

@@ -465,6 +465,8 @@ def pipeline_options(beam_options: Sequence[str] = ()) -> PipelineOptions:
         if not sep or not key:
             raise ConfigError(f"--beam-option {option!r}: expected KEY=VALUE, e.g. runner=FlinkRunner")
         flags.append(f"--{key}={value}")
+    if not any(f.startswith("--default_sdk_harness_log_level=") for f in flags):
+        flags.append("--default_sdk_harness_log_level=WARNING")  # workers relay their INFO lines otherwise
     options = PipelineOptions(flags)
     known = options.get_all_options(retain_unknown_options=False)
     for flag in flags:

@@ -131,3 +131,21 @@ def test_bad_arguments_are_one_line_errors(local_run, inputs, tiny_model_base, t
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (argv, err)
     assert not (tmp_path / "x").exists() and os.path.exists(local_run["out"] / "manifest.json")
+
+
+@pytest.mark.slow
+def test_multi_process_direct_runner_gives_the_same_outputs(local_run, tiny_model_base, inputs, tmp_path):
+    """Two worker processes (each loads the model): the same shards, rows and dead letters as the in-memory run."""
+    out = tmp_path / "multi"
+    assert cli_main(["batch", str(inputs["a"]), str(inputs["folder"] / "[bc].*"), "-o", str(out),
+                     "--saved-model", str(tiny_model_base / "tiny"), *BATCH_OPTIONS,
+                     "--beam-option", "direct_num_workers=2",
+                     "--beam-option", "direct_running_mode=multi_processing"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["file"] for s in manifest["shards"]] == [s["file"] for s in local_run["manifest"]["shards"]]
+    for index in range(3):
+        _assert_same_rows(_batch_rows(out, index), _batch_rows(local_run["out"], index))
+    rejected = sorted(p.name for p in out.glob("rejected-*"))
+    assert rejected == sorted(p.name for p in local_run["out"].glob("rejected-*"))
+    for name in rejected:
+        assert (out / name).read_text() == (local_run["out"] / name).read_text()

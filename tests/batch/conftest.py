@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+try:
+    import apache_beam  # noqa: F401
+except ImportError:  # the dev extra installs Beam: a missing one is a broken install, not a reason to skip
+    raise ImportError('tests/batch need apache-beam: pip install -e ".[dev]" (or "seq2exp[beam]")') from None
+
 from tests.serving.conftest import make_tiny_run, random_promoters
 
 

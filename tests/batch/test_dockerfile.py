@@ -215,13 +215,20 @@ class LocalImage:
 
 
 def _fresh_venv(path: Path, system_site_packages: bool) -> Path:
-    command = [sys.executable, "-m", "venv", "--system-site-packages" if system_site_packages else "--upgrade-deps",
-               str(path)]
-    subprocess.run(command, check=True, capture_output=True)
-    if system_site_packages and sys.prefix != sys.base_prefix:
+    """A new venv. The cheap one sees the test environment's packages and borrows its pip (``python -m pip``
+    installs into the venv it runs in); the expensive one is empty with its own pip."""
+    if not system_site_packages:
+        subprocess.run([sys.executable, "-m", "venv", "--upgrade-deps", str(path)], check=True, capture_output=True)
+        return path
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)], check=True,
+                   capture_output=True)
+    if sys.prefix != sys.base_prefix:
         # the tests run inside a venv: let the fresh one see this interpreter's packages as its "system" ones
         purelib = next(Path(p) for p in site.getsitepackages() if "site-packages" in p)
         (next((path / "lib").glob("python*")) / "site-packages" / "parent-env.pth").write_text(f"{purelib}\n")
+    pip = path / "bin" / "pip"
+    pip.write_text(f'#!/bin/sh\nexec "{path / "bin" / "python"}" -m pip "$@"\n')
+    pip.chmod(0o755)
     return path
 
 

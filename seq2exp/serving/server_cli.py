@@ -57,11 +57,11 @@ def main(args: argparse.Namespace) -> int:
     from seq2exp.serving.server import ModelServer
 
     check_flags(args)
+    batching = BatchingOptions.read(args.batching_parameters_file) if args.batching_parameters_file else None
     if args.model_config_file:
         models = read_model_config(args.model_config_file)
     else:
         models = discover_models(args.model_base_path, only=args.model_name or None)
-    batching = BatchingOptions.read(args.batching_parameters_file) if args.batching_parameters_file else None
     server = ModelServer(models, host=args.host, port=args.port, batching=batching, poll_seconds=args.poll_seconds,
                          max_message_bytes=int(args.max_message_mib * 2**20), max_request_rows=args.max_request_rows)
     stop = threading.Event()

@@ -136,7 +136,10 @@ def load_config(path: str | Path) -> dict:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a YAML config (not UTF-8 text)") from None
     except (yaml.YAMLError, RecursionError) as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(error, "problem", None) or (str(error).splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {reason}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config must be a mapping of fields, got {type(data).__name__}")
     return data

@@ -8,7 +8,6 @@ needs no model and no server.
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 from typing import Callable
 

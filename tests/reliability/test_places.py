@@ -2,10 +2,7 @@
 names, version folder names, stale export folders, and ``seq2exp predict --resume`` against another input."""
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np

@@ -16,7 +16,6 @@ import threading
 import time
 
 import grpc
-import numpy as np
 import pytest
 
 from seq2exp.serving import signatures as names

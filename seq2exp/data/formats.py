@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import itertools
 import json
 import logging
@@ -178,6 +179,17 @@ def open_text_bytes(path: str | os.PathLike) -> _CheckedReader:
         handle.close()
         raise
     return handle
+
+
+def _read_text(path: str | os.PathLike) -> str:
+    """A whole small text file through :func:`open_text_bytes` (gzip, BOM), decoded as UTF-8."""
+    with open_text_bytes(path) as handle:
+        raw = handle.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputFormatError(f"not UTF-8 text (byte {error.start}); save the file as UTF-8", path=os.fspath(path)) \
+            from None
 
 
 def _lines(handle: _CheckedReader, path: str, max_line_bytes: int | None) -> Iterator[tuple[int, bytes]]:
@@ -732,7 +744,8 @@ def read_test_subsets(folder: str | os.PathLike) -> dict[str, np.ndarray]:
 def _read_index_columns(path: Path, columns: tuple[str, ...]) -> list[np.ndarray]:
     """Non-negative integer columns of a CSV file, with errors naming file, line and column."""
     values: list[list[int]] = [[] for _ in columns]
-    with open(path, newline="", encoding="utf-8") as handle:
+    text = _read_text(path)
+    with io.StringIO(text, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -775,10 +788,11 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
         if not path.exists():
             continue
         try:
-            with open(path, encoding="utf-8") as handle:
-                keys = list(json.load(handle))
+            keys = list(json.loads(_read_text(path)))
         except (json.JSONDecodeError, TypeError) as error:
             raise InputFormatError(f"not a JSON object ({error})", path=str(path)) from None
+        except RecursionError:
+            raise InputFormatError("JSON nested too deeply", path=str(path)) from None
         width = 2 if name in PAIR_SUBSET_FILES else 1
         parsed = []
         for key in keys:

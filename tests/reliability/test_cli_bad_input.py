@@ -52,6 +52,13 @@ def _utf16(text: str) -> bytes:
     return text.encode("utf-16")  # with its byte-order mark, as Windows editors save "Unicode"
 
 
+def _subsets_utf16(tmp: Path) -> Path:
+    folder = tmp / "subsets"
+    folder.mkdir()
+    _file(folder, "high_exp_seqs.csv", _utf16("pos\n1\n"))
+    return folder
+
+
 def _out_is_file(tmp: Path) -> Path:
     return _file(tmp, "report", "I am a file")
 
@@ -180,6 +187,12 @@ CASES: list[tuple[str, str, Callable[[Path], list], str]] = [
      lambda t: ["serve", "--model-base-path", t, "--batching-parameters-file", _file(t, "b.config", b"\xff\xfe\x00")],
      r"b\.config: not a TF Serving BatchingParameters text"),
     ("serve-empty-base-path", "serve", lambda t: ["serve", "--model-base-path", t], r"no exported models"),
+    # ---- seq2exp data validate: the same reader and default maximum length
+    ("data-validate-50MB-row", "data", lambda t: ["data", "validate", _file(t, "long.txt", "A" * 50_000_000 + "\t1\n")],
+     r"long\.txt, line 1, field 'sequence': line longer than"),
+    ("data-validate-utf16", "data", lambda t: ["data", "validate", _file(t, "u.txt", _utf16(TRUTH_TEXT))], r"UTF-16"),
+    ("data-validate-subsets-utf16", "data", lambda t: ["data", "validate", "--format", "subsets", _subsets_utf16(t)],
+     r"high_exp_seqs\.csv: UTF-16"),
     # ---- seq2exp train: configs are validated before anything is built
     ("train-binary-yaml", "train", lambda t: _train(t, _file(t, "c.yaml", bytes(range(256)) * 4)),
      r"c\.yaml: not a YAML config \(not UTF-8 text\)"),

@@ -160,3 +160,20 @@ def test_predict_reads_every_variant_like_the_plain_file(tiny_export, tmp_path, 
     plain = outputs.pop("plain")
     assert [line.split("\t")[0] for line in plain.splitlines()] == SEQUENCES
     assert all(text == plain for text in outputs.values()), [k for k, v in outputs.items() if v != plain]
+
+
+def test_subset_and_leaderboard_files_with_a_bom_or_gzip_are_read(tmp_path):
+    from seq2exp.data.formats import read_public_leaderboard_ids, read_test_subsets
+
+    subsets, board = tmp_path / "subsets", tmp_path / "board"
+    subsets.mkdir()
+    board.mkdir()
+    (subsets / "high_exp_seqs.csv").write_bytes(UTF8_BOM + b"pos,seq\r\n3,ACGT\r\n1,ACGA\r\n")
+    (subsets / "all_SNVs_seqs.csv").write_bytes(gzip.compress(b"alt_pos,ref_pos\n4,2\n"))
+    assert read_test_subsets(subsets)["high"].tolist() == [1, 3]
+    assert read_test_subsets(subsets)["SNVs"].tolist() == [[4, 2]]
+    (board / "high_exp_indices.json").write_bytes(UTF8_BOM + b'{"5": 1.0, "2": 0.5}')
+    assert read_public_leaderboard_ids(board)["high"].tolist() == [2, 5]
+    (board / "low_exp_indices.json").write_bytes('{"1": 0}'.encode("utf-16"))
+    with pytest.raises(InputFormatError, match="low_exp_indices.json: UTF-16"):
+        read_public_leaderboard_ids(board)

@@ -39,7 +39,9 @@ def main(args: argparse.Namespace) -> int:
     if args.version is not None and args.version < 1:
         raise ConfigError(f"--version must be >= 1, got {args.version}")
     check_output_path(Path(args.output))
-    next(iter(iter_records(args.input)))  # a missing, empty or unreadable input fails before any model is loaded
+    first = iter_records(args.input)
+    next(first)  # a missing, empty or unreadable input fails before any model is loaded
+    first.close()
     if args.server:
         if not args.model:
             raise ConfigError("--server needs --model NAME")

@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -147,16 +148,19 @@ def _local_copy(path: str) -> Iterator[str]:
         yield local
 
 
-def _records(path: str) -> Iterator[Any]:
-    from seq2exp.serving.predict import iter_records
+def _records(path: str, errors: list) -> Iterator[Any]:
+    """The rows of ``path`` through the one reader (:func:`seq2exp.data.formats.iter_sequence_records`, what
+    ``seq2exp predict`` reads with); bad rows go to ``errors`` and reading goes on."""
+    from seq2exp.data.formats import iter_sequence_records
 
     with _local_copy(path) as local:
-        yield from iter_records(local)
+        yield from iter_sequence_records(local, errors=errors)
 
 
 class ReadChunks(beam.DoFn):
     """``(file_index, path)`` -> the file's rows in chunks (``seq2exp predict``'s reader, so every format it reads:
-    FASTA, DREAM, TSV with a header, gzip). A reader error ends that file with one dead letter naming the line."""
+    FASTA, DREAM, TSV with a header, gzip). A row the reader refuses (a bad DREAM row, a malformed TSV line) becomes
+    a dead letter and reading goes on; an error of the whole file (unreadable, not gzip, binary) is one dead letter."""
 
     def __init__(self, chunk_rows: int):
         self.chunk_rows = chunk_rows
@@ -164,33 +168,51 @@ class ReadChunks(beam.DoFn):
     def process(self, element: tuple[int, str]) -> Iterator[Chunk]:
         file_index, path = element
         chunk = Chunk(file_index, 0)
+        errors: list = []
         try:
-            for record in _records(path):
+            for record in _records(path, errors):
+                if errors:
+                    self._reject(chunk, errors, path)
                 if not chunk.rows_in:
                     chunk.first_line = record.line
                 chunk.names.append(record.name)
                 chunk.sequences.append(record.sequence)
                 chunk.lines.append(record.line)
                 chunk.rows_in += 1
-                chunk.last_line = record.line
-                if chunk.rows_in == self.chunk_rows:
+                chunk.last_line = max(chunk.last_line, record.line)
+                if chunk.rows_in >= self.chunk_rows:
                     yield chunk
                     chunk = Chunk(file_index, chunk.index + 1)
+            self._reject(chunk, errors, path)
         except (Seq2ExpError, OSError, EOFError, UnicodeError, ValueError) as error:  # gzip/zlib errors are OSError
+            self._reject(chunk, errors, path)
             line = int(getattr(error, "line", None) or chunk.last_line or 0)
             reason = f"{_reason(error)}; the rest of this file was not read"
             logger.warning("%s line %d: %s", path, line, reason)
-            chunk.rejected.append(Rejected(file_index, line, "", reason))
-            chunk.rows_in += 1
-            chunk.first_line = chunk.first_line or line
-            chunk.last_line = max(chunk.last_line, line)
+            self._reject(chunk, [Rejected(file_index, line, "", reason)], path)
         if chunk.rows_in or chunk.index == 0:
             yield chunk  # an empty file still yields one (empty) chunk, so it has a line in the manifest
 
+    @staticmethod
+    def _reject(chunk: Chunk, errors: list, path: str) -> None:
+        """Move the reader's errors (or ready dead letters) into ``chunk``."""
+        for error in errors:
+            if not isinstance(error, Rejected):
+                error = Rejected(chunk.file_index, int(getattr(error, "line", 0) or 0), "", _reason(error))
+            chunk.rejected.append(error)
+            chunk.rows_in += 1
+            chunk.first_line = min(chunk.first_line, error.line) if chunk.first_line else error.line
+            chunk.last_line = max(chunk.last_line, error.line)
+        errors.clear()
+
 
 def _reason(error: BaseException) -> str:
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
-    return " ".join(str(message).split())
+    """One line: the error's message without the file and line (the dead letter's own columns)."""
+    message = str(error) or type(error).__name__
+    path = getattr(error, "path", None)
+    if path and message.startswith(str(path)):
+        message = re.sub(r"^, line \d+", "", message[len(str(path)):]).lstrip(",: ")
+    return " ".join(message.split())
 
 
 def validate_chunk(chunk: Chunk, max_length: int | None) -> Chunk:

@@ -34,8 +34,9 @@ def inputs(tmp_path_factory) -> dict:
     """Three inputs in three formats, plus what each should give.
 
     ``a.fasta`` and ``b.txt.gz`` (DREAM, gzip) hold only good rows; ``c.tsv`` (TSV with id/sequence columns) mixes
-    good rows with bad ones: a bad letter, an empty sequence, an over-long one, and a last line without a sequence
-    column (a reader error)."""
+    good rows with bad ones: a bad letter, an empty sequence, an over-long one, and a line without a sequence column
+    (refused by the reader) before the last good row; ``d.txt`` (DREAM) has a bad letter and a line with too many
+    fields in the middle (both refused by the reader's block parser)."""
     folder = tmp_path_factory.mktemp("batch_inputs")
     a = random_promoters(150, seed=1)
     (folder / "a.fasta").write_text("".join(f">a{i} some description\n{s[:60]}\n{s[60:]}\n" for i, s in enumerate(a)))
@@ -48,12 +49,20 @@ def inputs(tmp_path_factory) -> dict:
     good_rows = [r for i, r in enumerate(rows) if i not in bad]
     for i, row in bad.items():
         rows[i] = row
-    lines = ["id\tsequence"] + [f"{name}\t{seq}" for name, seq in rows] + ["c_noseq"]
+    lines = ["id\tsequence"] + [f"{name}\t{seq}" for name, seq in rows[:-1]] + ["c_noseq"] + \
+        [f"{name}\t{seq}" for name, seq in rows[-1:]]
     (folder / "c.tsv").write_text("\n".join(lines) + "\n")
     (folder / "c_good.tsv").write_text("id\tsequence\n" + "".join(f"{n}\t{s}\n" for n, s in good_rows))
+    d = random_promoters(120, seed=4)  # DREAM rows refused by the reader itself, mid-file: reading goes on
+    d_rows = list(d)
+    d_rows[30] = d[30][:5] + "Q" + d[30][6:]
+    d_rows[31] = d[31] + "\t1.0\textra"
+    (folder / "d.txt").write_text("".join(f"{s}\n" for s in d_rows))
+    (folder / "d_good.txt").write_text("".join(f"{s}\n" for i, s in enumerate(d) if i not in (30, 31)))
     return {"folder": folder, "a": folder / "a.fasta", "b": folder / "b.txt.gz", "c": folder / "c.tsv",
-            "c_good": folder / "c_good.tsv", "bad_lines": {i + 2: name for i, (name, _) in bad.items()},
-            "noseq_line": len(lines), "n": {"a": 150, "b": 230, "c": 90 + 1}}
+            "c_good": folder / "c_good.tsv", "d": folder / "d.txt", "d_good": folder / "d_good.txt",
+            "bad_lines": {i + 2: name for i, (name, _) in bad.items()}, "d_bad_lines": [31, 32],
+            "noseq_line": len(lines) - 1}
 
 
 @pytest.fixture(scope="session")

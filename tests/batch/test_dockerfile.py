@@ -118,8 +118,8 @@ def _cheap_pip(command: str, dropped: list[str]) -> str:
             continue
         local = [w for w in words[2:] if not w.startswith("-") and (w.startswith(".") or w.startswith("/"))]
         dropped.extend(w for w in words[2:] if not w.startswith("-") and w not in local)
-        parts.append(" pip install --quiet --no-deps --no-build-isolation " + " ".join(f"-e {shlex.quote(w)}" for w in local)
-                     + " " if local else " true ")
+        editable = " ".join(f"-e {shlex.quote(w)}" for w in local)
+        parts.append(f" pip install --quiet --no-deps --no-build-isolation {editable} " if local else " true ")
     return "".join(parts)
 
 

@@ -25,6 +25,9 @@ STAGES: dict[str, tuple[str, str]] = {
     "serve": ("seq2exp.serving.server_cli", "embedded TF-Serving-compatible gRPC server"),
     "predict": ("seq2exp.serving.predict_cli", "batch inference over FASTA/TSV/DREAM files"),
     "score": ("seq2exp.evaluation.cli", "score predictions the way the challenge did"),
+    "explain": ("seq2exp.interpret.explain_cli", "attribution, in-silico mutagenesis, motif effects, TF-MoDISco"),
+    "variants": ("seq2exp.interpret.variants_cli", "predicted variant effects (alt - ref), scorable by seq2exp score"),
+    "design": ("seq2exp.interpret.design_cli", "design sequences towards a target expression (genetic algorithm)"),
 }
 
 

@@ -93,3 +93,28 @@ def smooth_predictor(tmp_path_factory):
     path = make_smooth_run(tmp_path_factory.mktemp("interpret") / "smooth",
                            tta={"reverse_complement": True, "shifts": [0, 1]})
     return RunPredictor(path)
+
+
+def reference_motif_model(sequences: list[str], motif: str = MOTIF) -> np.ndarray:
+    """numpy oracle of make_motif_run's model: 100 x mean over windows of relu(matches - (k - 2))."""
+    k = len(motif)
+    out = []
+    for s in sequences:
+        padded = s + "N" * (110 - len(s))
+        windows = [sum(a == b for a, b in zip(padded[p:p + k], motif)) for p in range(110 - k + 1)]
+        out.append(100.0 * np.mean([max(0, w - (k - 2)) for w in windows]))
+    return np.array(out, np.float32)
+
+
+@pytest.fixture(scope="session")
+def served_motif(tmp_path_factory, motif_run):
+    """The motif run exported with export_run and served by the embedded gRPC server: (server, SavedModel dir)."""
+    from seq2exp.serving.config import discover_models
+    from seq2exp.serving.export import export_run
+    from seq2exp.serving.server import ModelServer
+
+    base = tmp_path_factory.mktemp("interpret_models")
+    export_run(motif_run, base, "motif", verify=False)
+    server = ModelServer(discover_models(base), port=0, poll_seconds=0.5).start()
+    yield server, base / "motif"
+    server.stop(grace=1)

@@ -103,7 +103,10 @@ def main_explain(args: argparse.Namespace) -> int:
             return _motif_mode(args, predictor, out)
         if not args.sequences:
             raise ConfigError("--sequences FILE is required (or --motif for motif effects)")
+        from seq2exp.interpret.sequences import check_sequences
+
         names, sequences = _read(args.sequences)
+        sequences = check_sequences(sequences, what=args.sequences)  # maps need equal lengths: name the file
         entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences)}
         if args.method == "ism":
             from seq2exp.interpret.mutagenesis import ism, window_scan
@@ -303,6 +306,7 @@ def main_variants(args: argparse.Namespace) -> int:
         from seq2exp.evaluation.metrics import score
 
         result = score(files["predictions"], files["truth"], files["subsets"])
+        summary["snv_score"] = result["subsets"].get("SNVs")  # "all" is not meaningful with deltas only
         summary["score"] = result
         summary["score_command"] = (f"seq2exp score --predictions {files['predictions']} --truth {files['truth']} "
                                     f"--subsets {files['subsets']}")

@@ -73,10 +73,18 @@ def run_modisco(onehot: np.ndarray, hypothetical: np.ndarray, *, max_seqlets: in
     return patterns
 
 
+def information_content(ppm: np.ndarray) -> float:
+    """Total information content (bits) of a PPM ``[w, 4]``."""
+    p = np.clip(np.asarray(ppm, float), 1e-9, None)
+    p = p / p.sum(axis=1, keepdims=True)
+    return float((2.0 + (p * np.log2(p)).sum(axis=1)).sum())
+
+
 def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif] | None = None, *, top: int = 3,
-                   max_q: float = 0.5) -> list[Pattern]:
+                   max_q: float = 0.5, min_bits: float = 3.0) -> list[Pattern]:
     """Attach each pattern's best ``top`` JASPAR matches (Tomtom p-values, Benjamini-Hochberg q-values over the
-    targets) with ``q <= max_q``; ``motifs`` defaults to the JASPAR CORE fungi collection."""
+    targets) with ``q <= max_q``; ``motifs`` defaults to the JASPAR CORE fungi collection. Patterns with less than
+    ``min_bits`` of information (near-flat PPMs, whose Tomtom p-values mean nothing) get no matches."""
     if not patterns:
         return list(patterns)
     from memelite import tomtom
@@ -85,6 +93,9 @@ def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif] | None =
     queries = [np.clip(p.ppm, 1e-3, None).T / np.clip(p.ppm, 1e-3, None).sum(axis=1) for p in patterns]
     p_values = np.asarray(tomtom(queries, [m.probs.T for m in motifs])[0])
     for pattern, row in zip(patterns, p_values):
+        if information_content(pattern.ppm) < min_bits:
+            pattern.matches = []
+            continue
         q_values = _benjamini_hochberg(row)
         pattern.matches = [{"motif": motifs[j].name, "tf": motifs[j].name.split(" (")[0],
                             "p_value": float(row[j]), "q_value": float(q_values[j])}

@@ -106,3 +106,18 @@ def test_design_over_grpc_finds_the_motif(served_motif):
     finally:
         remote.close()
     assert MOTIF in result.designs[0] and result.n_mutations == [1]
+
+
+def test_patterns_are_matched_to_jaspar_fungi_tfs():
+    """A pattern shaped like Reb1's JASPAR matrix (noised) is matched to REB1 by Tomtom; a flat one to nothing."""
+    from seq2exp.interpret.discovery import Pattern, match_patterns
+
+    rng = np.random.default_rng(0)
+    reb1 = parse_motif("MA0363.3").probs
+    noisy = np.clip(reb1 + rng.normal(0, 0.03, reb1.shape), 0.01, None)
+    noisy /= noisy.sum(axis=1, keepdims=True)
+    flat = np.full((8, 4), 0.25)
+    patterns = match_patterns([Pattern("reb1_like", "+", noisy, noisy, 50), Pattern("flat", "+", flat, flat, 50)],
+                              max_q=0.05)
+    assert "REB1" in [m["tf"] for m in patterns[0].matches]
+    assert patterns[1].matches == []

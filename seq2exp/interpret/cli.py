@@ -117,7 +117,10 @@ def main_explain(args: argparse.Namespace) -> int:
             onehot, hypothetical, maps = result.onehot, result.hypothetical, result.effects
             if args.window:
                 windows = window_scan(predictor, result.sequences, args.window, args.window_kind)
-                np.savez_compressed(out / f"windows_{args.window_kind}{args.window}.npz", effects=windows)
+                from seq2exp.utils import atomic_write
+
+                with atomic_write(out / f"windows_{args.window_kind}{args.window}.npz", "wb", encoding=None) as fh:
+                    np.savez_compressed(fh, effects=windows)
             for i in range(min(args.plots, len(sequences))):
                 name = f"ism_{plots.safe_name(names[i])}.png"
                 plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM")

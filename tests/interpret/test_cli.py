@@ -28,9 +28,10 @@ def test_explain_ism_over_grpc_and_ig_in_process(motif_run, served_motif, sequen
     server, _ = served_motif
     out = tmp_path / "ism"
     assert main(["explain", "--server", server.target, "--model", "motif", "--sequences", str(sequence_file),
-                 "-o", str(out), "--method", "ism", "--top", "5", "--plots", "1"]) == 0
+                 "-o", str(out), "--method", "ism", "--top", "5", "--plots", "1", "--window", "5"]) == 0
     effects = np.load(out / "ism.npz")["effects"]
     assert effects.shape == (2, 110, 4)
+    assert np.load(out / "windows_delete5.npz")["effects"].shape == (2, 106)
     top = (out / "top_effects.tsv").read_text().splitlines()
     assert top[0].split("\t") == ["name", "position", "ref", "alt", "effect"] and len(top) == 6
     assert (out / "ism_s0.png").stat().st_size > 1000 and "ism_s0.png" in (out / "index.md").read_text()

@@ -300,7 +300,8 @@ def main_variants(args: argparse.Namespace) -> int:
             row["measured_delta"] = float(table["measured_delta"][i])
         rows.append(row)
     _write_tsv(out / "variants.tsv", rows)
-    predicted = dict(zip(effects.ref, effects.ref_values.tolist())) | dict(zip(effects.alt, effects.alt_values.tolist()))
+    predicted = dict(zip(effects.ref, effects.ref_values.tolist()))
+    predicted.update(zip(effects.alt, effects.alt_values.tolist()))
     files = write_score_inputs(out / "score", effects.ref, effects.alt, predicted, table["measured_delta"],
                                table["measured"])
     summary = {"model": predictor.description, "n_variants": len(rows),

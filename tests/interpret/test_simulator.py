@@ -84,6 +84,7 @@ def test_planted_motifs_are_recovered(trained):
     patterns, found = discover(maps.onehot, maps.hypothetical)
     matched = {m["tf"] for p in patterns for m in p.matches}
     recovered = sorted(set(strong) & matched)
+    print(f"strongest simulator TFs {strong}; patterns {len(patterns)}; best matches {found}; recovered {recovered}")
     assert len(recovered) >= 3, (strong, found, [p.as_dict() for p in patterns])
 
 

@@ -30,7 +30,7 @@ def test_attribution_is_on_the_motif(motif_predictor, method):
 def test_gradient_values_are_the_prediction_graphs(smooth_predictor):
     """The differentiable re-encoding (TTA: reverse complement + 1-bp shift, plasmid padding, RC channel) computes
     exactly what the prediction graph predicts from strings."""
-    sequences = [s[:96] for s in promoters(5, seed=2)] 
+    sequences = [s[:96] for s in promoters(5, seed=2)]
     values, _ = smooth_predictor.value_and_gradient(sequences)
     np.testing.assert_allclose(values, smooth_predictor.predict(sequences), rtol=1e-5, atol=1e-6)
 

@@ -21,10 +21,13 @@ the same helpers for extra checks. Stable API (other test files rely on it):
 - ``assert_export_safe(model, inputs, folder)``: ``tf.saved_model.save`` of a ``tf.function`` calling the model,
   reloaded, gives the same outputs.
 - ``assert_training_lowers_loss(model, head, inputs, expression, epochs=10)``: ``model.fit`` on a fixed batch.
-- ``two_replica_strategy()`` / ``assert_builds_under_strategy(architecture, inputs)``.
+- ``assert_train_steps_lower_loss(model, head, inputs, expression, steps=4)``: ``train_on_batch`` steps on one
+  fixed batch (real-size models): finite losses, the last below the first.
+- ``split_cpu(count=2)`` / ``two_replica_strategy()`` / ``assert_builds_under_strategy(architecture, inputs)``.
 
-Importing this module splits the CPU into two logical devices (if TensorFlow is not initialised yet) so that a
-``MirroredStrategy`` with two replicas can be tested on a one-CPU machine (see ``../shared/KNOWN_ISSUES.md``).
+Importing this module changes no TensorFlow setting. Two replicas on one CPU need two logical CPU devices, which
+can only be configured before TensorFlow starts and then hold for the whole process, so the strategy checks run
+in a subprocess of their own (``python -m tests.models.two_replicas``; see ``../shared/KNOWN_ISSUES.md``).
 """
 from __future__ import annotations
 
@@ -44,19 +47,6 @@ import tensorflow as tf  # noqa: E402
 
 N_BINS = 18
 EXPRESSION_SCALE = 17.0  # demo expressions are on the 0-17 bin scale; targets are scaled to [0, 1]
-
-
-def _configure_logical_cpus(count: int = 2) -> None:
-    cpus = tf.config.list_physical_devices("CPU")
-    try:
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-        )
-    except (RuntimeError, ValueError):  # TensorFlow already initialised (or configured by someone else)
-        pass
-
-
-_configure_logical_cpus()
 
 
 # ----------------------------------------------------------------------------------------------- demo data
@@ -286,10 +276,33 @@ def assert_training_lowers_loss(
     return losses
 
 
+def assert_train_steps_lower_loss(
+    model: keras.Model, head: str, inputs: np.ndarray, expression: np.ndarray, steps: int = 4,
+    learning_rate: float = 1e-3,
+) -> list[float]:
+    """``steps`` × ``train_on_batch`` on one fixed batch of real rows: every loss finite, the last below the first."""
+    compile_for_head(model, head, learning_rate)
+    targets = head_targets(head, expression)
+    losses = [float(np.ravel(model.train_on_batch(inputs, targets))[0]) for _ in range(steps)]
+    assert all(np.isfinite(losses)), losses
+    assert losses[-1] < losses[0], f"loss did not go down over {steps} steps: {losses}"
+    return losses
+
+
+def split_cpu(count: int = 2) -> None:
+    """Split the CPU into ``count`` logical devices. Only a process of its own may call this (before TensorFlow
+    starts): the setting cannot be undone and would hold for every later test of a pytest session."""
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
+
+
 def two_replica_strategy() -> tf.distribute.MirroredStrategy:
-    """``MirroredStrategy`` over the logical CPUs (two when this module was imported before TF initialised)."""
+    """``MirroredStrategy`` over two logical CPU devices (after :func:`split_cpu`); two replicas or an error."""
     devices = [device.name for device in tf.config.list_logical_devices("CPU")][:2]
-    return tf.distribute.MirroredStrategy(devices)
+    strategy = tf.distribute.MirroredStrategy(devices)
+    assert strategy.num_replicas_in_sync == 2, (
+        f"{strategy.num_replicas_in_sync} replica(s) over {devices}: call split_cpu() before TensorFlow starts")
+    return strategy
 
 
 def assert_builds_under_strategy(architecture, inputs: np.ndarray, overrides: Mapping | None = None) -> None:
@@ -310,5 +323,10 @@ def assert_builds_under_strategy(architecture, inputs: np.ndarray, overrides: Ma
 
     for batch in distributed:
         per_replica = strategy.experimental_local_results(step(batch))
-        total = sum(int(tf.shape(value)[0]) for value in per_replica)
-        assert total == len(inputs)
+        sizes = [int(tf.shape(value)[0]) for value in per_replica]
+        assert len(sizes) == 2 and sum(sizes) == len(inputs), sizes  # both replicas ran a share of the batch
+        assert all(size > 0 for size in sizes), sizes
+        # the replicas' shares, in order, are what the same model predicts for the whole batch on one device
+        joined = np.concatenate([np.asarray(value) for value in per_replica])
+        single = np.asarray(tf.function(lambda x: model(x, training=False)["expression"])(tf.constant(inputs)))
+        np.testing.assert_allclose(joined, single, rtol=1e-4, atol=1e-5)

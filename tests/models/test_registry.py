@@ -2,18 +2,23 @@
 
 Real size: parameter count vs ``paper_params`` (+-10%) and a forward pass on real demo sequences (small batch).
 Smoke size (``SMOKE_CONFIG``): ``.keras`` round trip, SavedModel export of a ``tf.function``, a few ``model.fit``
-steps that lower the loss, and a build + distributed forward pass under ``MirroredStrategy``.
+steps that lower the loss, and (in one subprocess with two logical CPUs, ``tests/models/two_replicas.py``) a build
++ distributed forward pass under a two-replica ``MirroredStrategy``.
 """
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import keras
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures two logical CPUs before TensorFlow starts)
+from tests.conftest import REPO_ROOT
+from tests.models import harness
 from seq2exp import models
 from seq2exp.errors import ConfigError
 
@@ -74,8 +79,21 @@ def test_smoke_training_lowers_loss(smoke):
     harness.assert_training_lowers_loss(smoke.model, smoke.architecture.head, smoke.inputs, smoke.expression)
 
 
-def test_smoke_builds_under_mirrored_strategy(smoke):
-    harness.assert_builds_under_strategy(smoke.architecture, smoke.inputs[:8])
+def test_every_packaged_architecture_builds_and_runs_under_two_replicas(demo_train):
+    """Two logical CPUs must be set before TensorFlow starts and would hold for the whole session: a subprocess."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "tests.models.two_replicas", *PACKAGED], cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True, timeout=1200)
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0 and lines, result.stdout[-4000:] + result.stderr[-4000:]
+    assert json.loads(lines[-1]) == {"replicas": 2, "checked": PACKAGED, "failures": {}}
+
+
+def test_the_test_session_keeps_tensorflows_own_device_setup():
+    """Importing the harness (or any test module) splits no CPU: the session sees the machine as it is."""
+    import tensorflow as tf
+
+    assert len(tf.config.list_logical_devices("CPU")) == len(tf.config.list_physical_devices("CPU"))
 
 
 @pytest.mark.slow

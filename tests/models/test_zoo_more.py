@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
+from tests.models import harness  # noqa: I001
 import keras
 from seq2exp import models
 from seq2exp.data.encoding import FLANK3, FLANK5

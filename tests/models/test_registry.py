@@ -79,14 +79,27 @@ def test_smoke_training_lowers_loss(smoke):
     harness.assert_training_lowers_loss(smoke.model, smoke.architecture.head, smoke.inputs, smoke.expression)
 
 
-def test_every_packaged_architecture_builds_and_runs_under_two_replicas(demo_train):
-    """Two logical CPUs must be set before TensorFlow starts and would hold for the whole session: a subprocess."""
+TWO_REPLICAS_TEST = "test_every_packaged_architecture_builds_and_runs_under_two_replicas"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def two_replica_process(request, tmp_path_factory):
+    """``python -m tests.models.two_replicas``, started with this module's first test so that it runs alongside
+    the others (two logical CPUs must be set before TensorFlow starts and would hold for the whole session)."""
+    if not any(item.name == TWO_REPLICAS_TEST for item in request.session.items):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("two_replicas")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-m", "tests.models.two_replicas", *PACKAGED], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=1200)
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0 and lines, result.stdout[-4000:] + result.stderr[-4000:]
-    assert json.loads(lines[-1]) == {"replicas": 2, "checked": PACKAGED, "failures": {}}
+    with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "tests.models.two_replicas", *PACKAGED], cwd=REPO_ROOT,
+                                   env=env, stdout=stdout, stderr=stderr)
+    try:
+        yield process, folder
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_the_test_session_keeps_tensorflows_own_device_setup():
@@ -149,3 +162,13 @@ def test_models_listing_counts_parameters_at_the_default_config():
 
     row = describe("autosome")
     assert row["params"] == 1_852_846 and row["team"] == "Autosome.org"
+
+
+# last in the file: it waits for the subprocess started with the module's first test
+def test_every_packaged_architecture_builds_and_runs_under_two_replicas(two_replica_process):
+    process, folder = two_replica_process
+    returncode = process.wait(timeout=1200)
+    out, err = (folder / "stdout").read_text(), (folder / "stderr").read_text()
+    lines = out.strip().splitlines()
+    assert returncode == 0 and lines, out[-4000:] + err[-4000:]
+    assert json.loads(lines[-1]) == {"replicas": 2, "checked": PACKAGED, "failures": {}}

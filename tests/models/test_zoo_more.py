@@ -9,7 +9,6 @@ inputs, and the team-specific layers against numpy references. Everything runs o
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

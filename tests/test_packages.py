@@ -83,15 +83,16 @@ def test_no_import_cycles_even_through_imports_inside_functions():
             visit(module, [module])
 
 
-# DESIGN.md "Layout": data <- models <- inference <- training, serving <- job; evaluation and simulate use data only
+# DESIGN.md "Layout": data <- models <- inference <- training, serving <- job, batch; evaluation and simulate use
+# data only
 FORBIDDEN = {
-    "data": {"models", "inference", "training", "serving", "evaluation", "simulate", "job"},
-    "evaluation": {"models", "inference", "training", "serving", "job"},
-    "simulate": {"models", "inference", "training", "serving", "job"},
-    "models": {"inference", "training", "serving", "job"},
-    "inference": {"training", "serving", "job"},
-    "training": {"serving", "job"},
-    "serving": {"training", "job"},
+    "data": {"models", "inference", "training", "serving", "evaluation", "simulate", "job", "batch"},
+    "evaluation": {"models", "inference", "training", "serving", "job", "batch"},
+    "simulate": {"models", "inference", "training", "serving", "job", "batch"},
+    "models": {"inference", "training", "serving", "job", "batch"},
+    "inference": {"training", "serving", "job", "batch"},
+    "training": {"serving", "job", "batch"},
+    "serving": {"training", "job", "batch"},
 }
 
 

@@ -84,7 +84,7 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
         return select(predict_codes(codes, lengths))
 
     module = tf.Module(name="seq2exp_serving")
-    module.model_variables = list(graph.model.variables)  # tracked: saved with the graph
+    module.model_variables = [v.value for v in graph.model.variables]  # backing tf.Variables: the session loader
     return module, {names.SERVING_DEFAULT: serve_sequences.get_concrete_function(),
                     names.ONEHOT_SIGNATURE: serve_onehot.get_concrete_function()}
 

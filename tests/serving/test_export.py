@@ -147,7 +147,7 @@ def test_leftovers_of_a_killed_export_are_never_served(model_base, server, seque
     try:
         with Client(server.target, "tiny") as client:
             before = client.predict(sequences[:10])
-            time.sleep(0.5)  # a few poll rounds of the server (0.2 s)
+            assert server.manager.wait_for_polls(2)  # two complete scans saw the leftover folder
             assert client.status() == [{"version": 1, "state": "AVAILABLE", "error_code": 0, "error_message": ""}]
             np.testing.assert_array_equal(client.predict(sequences[:10]), before)
         assert list_versions(model_dir) == [1] and next_version(model_dir) == 2
@@ -192,7 +192,7 @@ def test_kill_during_export_leaves_the_previous_version_served(runs, model_base,
         finally:
             if process.poll() is None:
                 process.kill()
-        time.sleep(0.6)  # a few poll rounds of the server (0.2 s)
+        assert server.manager.wait_for_polls(2)  # two complete scans saw the half-written folder
         assert [p.name for p in model_dir.iterdir() if p.name.startswith(".")], "no half-written folder was left"
         assert list_versions(model_dir) == [1]
         assert [s["version"] for s in client.status() if s["state"] == "AVAILABLE"] == [1]

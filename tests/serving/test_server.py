@@ -197,6 +197,36 @@ def test_batcher_merges_concurrent_requests_and_isolates_bad_ones():
     assert calls[2:6] == [2, 2, 2, 1] and calls[6] == 20  # ... which failed, so each ran alone; then the big one
 
 
+def test_allowed_batch_sizes_pad_merged_batches_with_the_first_row():
+    from seq2exp.serving.server import Batcher
+
+    shapes: list[tuple] = []
+    gate, running = threading.Event(), threading.Event()
+
+    def model(array):
+        shapes.append(array.tolist())
+        running.set()
+        gate.wait(5)
+        return {"double": array * 2}
+
+    options = BatchingOptions(max_batch_size=8, num_batch_threads=1, allowed_batch_sizes=(2, 4, 8))
+    batcher = Batcher(model, options, "test")
+    try:
+        first = batcher.submit(np.array([1.0]))
+        assert running.wait(5)
+        merged = [batcher.submit(np.array([10.0, 11.0])), batcher.submit(np.array([20.0, 21.0, 22.0]))]
+        gate.set()
+        assert first.result(5)["double"].tolist() == [2.0]  # the padding is not returned
+        assert merged[0].result(5)["double"].tolist() == [20.0, 22.0]
+        assert merged[1].result(5)["double"].tolist() == [40.0, 42.0, 44.0]
+    finally:
+        batcher.close()
+    # 1 row -> 2, 5 rows -> 8, padded with copies of the batch's first row (TF Serving's BatchingSession)
+    assert shapes == [[1.0, 1.0], [10.0, 11.0, 20.0, 21.0, 22.0, 10.0, 10.0, 10.0]]
+    with pytest.raises(Exception, match="allowed_batch_sizes"):
+        BatchingOptions(max_batch_size=8, allowed_batch_sizes=(2, 4))  # must end with max_batch_size
+
+
 def test_request_size_cap(model_base):
     from seq2exp.serving.config import discover_models
 

@@ -280,7 +280,12 @@ class Client:
         ranges = self._chunks(values)
         if not ranges:
             return {names.EXPRESSION_OUTPUT: np.zeros([0], np.float32)}
-        pinned = self.resolve_version(version=version, label=label)  # ONE version for every chunk of this call
+        explicit = version is not None or label is not None or self.version is not None or self.label is not None
+        if len(ranges) == 1 and not explicit and self.transport == "grpc":
+            pinned = None  # one request cannot mix versions: the response names the one that answered
+        else:
+            pinned = self.resolve_version(version=version, label=label)  # ONE version for every chunk of this call
+        answered: list[int] = []
 
         def run(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
             what = f"Predict({self.model} version {pinned}, rows {bounds[0]}-{bounds[1]})"
@@ -295,7 +300,8 @@ class Client:
                 if outputs:
                     request.output_filter.extend(outputs)
                 response = self._call(self._predict, request, what)
-                if response.model_spec.version.value != pinned:
+                answered.append(int(response.model_spec.version.value))
+                if pinned is not None and response.model_spec.version.value != pinned:
                     raise ServingError(f"{what}: the response came from version "
                                        f"{response.model_spec.version.value}, not the pinned {pinned}")
                 result = {key: tensors.make_ndarray(proto) for key, proto in response.outputs.items()}
@@ -308,7 +314,7 @@ class Client:
             parts = [run(ranges[0])]
         else:
             parts = list(self._executor().map(run, ranges))
-        self.last_version = pinned
+        self.last_version = pinned if pinned is not None else answered[0]
         return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
     def _rest_predict(self, values: Any, input_name: str, signature: str, version: int,

@@ -74,7 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from seq2exp.errors import Seq2ExpError
 
         if isinstance(error, Seq2ExpError):
-            print(f"seq2exp {args.command}: error: {error}", file=sys.stderr)
+            text = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())  # one line
+            print(f"seq2exp {args.command}: error: {text}", file=sys.stderr)
+            return 2
+        if isinstance(error, OSError) and error.filename is not None:  # a path the user gave cannot be used
+            print(f"seq2exp {args.command}: error: {error.filename}: {error.strerror or error}", file=sys.stderr)
+            return 2
+        if isinstance(error, UnicodeDecodeError):
+            print(f"seq2exp {args.command}: error: an input file is not UTF-8 text ({error.reason} at byte "
+                  f"{error.start}); save it as UTF-8", file=sys.stderr)
             return 2
         raise
 

@@ -177,7 +177,7 @@ class RestServer:
                 inputs = {aliases[0]: columns}
             else:
                 raise _Error(400, f"'inputs' must be an object naming the inputs {aliases}")
-        outputs = servable.predict(key, inputs, [])
+        outputs = servable.predict(key, inputs, [], self.manager.limits)
         if "instances" in body:
             if len(outputs) == 1:
                 (value,) = outputs.values()

@@ -37,16 +37,9 @@ from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
 from seq2exp.serving.config import BatchingOptions, ModelConfig, list_versions
 from seq2exp.serving.session import SessionModel, Signature, SignatureError, TensorSpec
+from seq2exp.serving.requests import RequestError, RequestLimits, internal_message, predict_in_batches, request_array
 
 logger = logging.getLogger(__name__)
-
-
-class RequestError(Exception):
-    """A request the server refuses: becomes a gRPC status with ``message``."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        self.code, self.message = code, message
-        super().__init__(f"{code.name}: {message}")
 
 
 def _tf_error_message(error: Exception) -> str:
@@ -234,13 +227,16 @@ def _json_array(alias: str, values: Any, spec: TensorSpec) -> np.ndarray:
 
 
 def prepare_inputs(model: SessionModel, signature_key: str, inputs: Mapping[str, Any],
-                   output_filter: Sequence[str] = ()) -> tuple[Signature, dict[str, np.ndarray]]:
+                   output_filter: Sequence[str] = (), limits: RequestLimits | None = None
+                   ) -> tuple[Signature, dict[str, np.ndarray]]:
     """THE conversion of a request (gRPC ``TensorProto``s or REST JSON values, by alias) into arrays.
 
     Checks, in TF Serving's order and wording where it has one: the signature, the input aliases, the
-    ``output_filter``; then each input's dtype, shape (against the SignatureDef) and that it has rows. Both the gRPC
-    service and the REST handler call it, so one check covers both.
+    ``output_filter``; then each input: a ``TensorProto`` through :func:`seq2exp.serving.requests.request_array`
+    (dtype, declared shape and the per-request caps, all before any tensor is built), JSON values against the same
+    dtype, shape and caps. Both the gRPC service and the REST handler call it, so one check covers both.
     """
+    limits = limits or RequestLimits()
     try:
         signature = model.check_aliases(signature_key, list(inputs), output_filter)
     except SignatureError as error:
@@ -248,26 +244,24 @@ def prepare_inputs(model: SessionModel, signature_key: str, inputs: Mapping[str,
     arrays: dict[str, np.ndarray] = {}
     for alias, value in inputs.items():
         spec = signature.inputs[alias]
+        shape = None if spec.shape is None else tuple(None if size < 0 else size for size in spec.shape)
         if hasattr(value, "tensor_shape"):  # a TensorProto (gRPC)
-            if value.dtype != spec.dtype:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"input {alias!r} must be {tensors.dtype_name(spec.dtype)}, "
-                                   f"got {tensors.dtype_name(value.dtype)}")
-            try:
-                array = tensors.make_ndarray(value)
-            except tensors.TensorConversionError as error:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r}: {error}") from None
-        elif isinstance(value, np.ndarray):
-            array = value
-        else:  # JSON (REST)
-            array = _json_array(alias, value, spec)
-        expected = spec.shape
-        if expected is not None and (array.ndim != len(expected) or any(
-                e >= 0 and e != got for e, got in zip(expected, array.shape))):
+            if shape is None:
+                shape = tuple(None for _ in value.tensor_shape.dim)
+            arrays[alias] = request_array(value, input_name=alias, dtype=spec.dtype, shape=shape, limits=limits)
+            continue
+        array = value if isinstance(value, np.ndarray) else _json_array(alias, value, spec)  # REST
+        if shape is not None and (array.ndim != len(shape) or any(
+                want is not None and want != got for want, got in zip(shape, array.shape))):
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"input {alias!r} must have shape {list(expected)}, got {list(array.shape)}")
-        if array.ndim == 0 or array.shape[0] == 0:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r} is empty (0 rows)")
+                               f"input {alias!r} must have shape {list(spec.shape)}, got {list(array.shape)}")
+        if array.ndim == 0 or array.size == 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {alias!r} is empty (shape {list(array.shape)})")
+        if array.shape[0] > limits.max_rows:
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"input {alias!r} has {array.shape[0]} rows, more than the {limits.max_rows} allowed "
+                               f"per request; split it into smaller requests")
         arrays[alias] = array
     rows = {array.shape[0] for array in arrays.values()}
     if len(rows) > 1:
@@ -287,6 +281,7 @@ class Servable:
         self.signatures: dict[str, Signature] = self.model.signatures
         self._batchers = {key: Batcher(self._runner(key), batching, f"{name}/{version}/{key}")
                           for key in self.signatures}
+        self._batch_rows = batching.max_batch_size  # a larger request runs in batches of this many rows
 
     def _runner(self, key: str) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
         def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -298,13 +293,21 @@ class Servable:
         """Replay ``assets.extra/tf_serving_warmup_requests`` (like TF Serving); returns the number replayed."""
         return self.model.replay_warmup()
 
-    def predict(self, signature: str, inputs: Mapping[str, Any], output_filter: Sequence[str]) -> dict[str, np.ndarray]:
-        """Outputs of ``signature`` for a request's ``inputs`` (TensorProtos or JSON values by alias)."""
+    def predict(self, signature: str, inputs: Mapping[str, Any], output_filter: Sequence[str],
+                limits: RequestLimits | None = None) -> dict[str, np.ndarray]:
+        """Outputs of ``signature`` for a request's ``inputs`` (TensorProtos or JSON values by alias); a request
+        larger than ``max_batch_size`` rows runs that many rows at a time (``requests.predict_in_batches``)."""
         import tensorflow as tf
 
-        _, arrays = prepare_inputs(self.model, signature, inputs, output_filter)
+        _, arrays = prepare_inputs(self.model, signature, inputs, output_filter, limits)
+        batcher = self._batchers[signature]
         try:
-            outputs = self._batchers[signature].submit(arrays).result()
+            if len(arrays) == 1:
+                (alias, array), = arrays.items()
+                outputs = predict_in_batches(lambda part: batcher.submit({alias: part}).result(), array,
+                                             self._batch_rows)
+            else:
+                outputs = batcher.submit(arrays).result()
         except tf.errors.InvalidArgumentError as error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, _tf_error_message(error)) from None
         except tf.errors.ResourceExhaustedError as error:
@@ -337,6 +340,7 @@ class ModelManager:
     def __init__(self, models: Iterable[ModelConfig], batching: BatchingOptions | None = None):
         self.configs = {model.name: model for model in models}
         self.batching = batching or BatchingOptions()
+        self.limits = RequestLimits()
         self._servables: dict[str, dict[int, Servable]] = {name: {} for name in self.configs}
         self._states: dict[str, dict[int, VersionState]] = {name: {} for name in self.configs}
         self._lock = threading.RLock()
@@ -489,10 +493,12 @@ def _guard(method: Callable) -> Callable:
         try:
             return method(self, request, context)
         except RequestError as error:
+            logger.warning("%s failed: %s %s", method.__name__, error.code.name, error.message.splitlines()[0][:300])
             context.abort(error.code, error.message)
-        except Exception as error:  # noqa: BLE001
-            logger.exception("%s failed", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {_tf_error_message(error)}")
+        except Exception as error:  # noqa: BLE001 - one log line, one line to the client, no traceback
+            message = internal_message(error)
+            logger.error("%s failed: INTERNAL %s", method.__name__, message)
+            context.abort(grpc.StatusCode.INTERNAL, message)
 
     wrapper.__name__ = method.__name__
     return wrapper
@@ -509,7 +515,8 @@ def _services(manager: ModelManager):
             servable = manager.resolve(request.model_spec)
             signature = request.model_spec.signature_name or names.SERVING_DEFAULT
             logger.debug("Predict %s/%d %s", servable.name, servable.version, signature)
-            outputs = servable.predict(signature, request.inputs, list(request.output_filter))
+            outputs = servable.predict(signature, request.inputs, list(request.output_filter),
+                                       manager.limits)
             response = predict_pb2.PredictResponse()
             response.model_spec.name = servable.name
             response.model_spec.version.value = servable.version
@@ -569,17 +576,22 @@ class ModelServer:
         host, port: where to listen (``port=0`` picks a free port; see ``.port`` after ``start``).
         batching: server-side batching options (``batching.config``).
         poll_seconds: how often base paths are scanned for new versions (0: never).
-        max_message_bytes: the largest request (and response) accepted; also the REST body cap.
+        max_message_bytes: the largest request (and response) accepted; also the REST body cap and the largest
+            input tensor a request may expand to.
         rest_port: also serve TF Serving's REST API on ``host:rest_port`` (``None``: no REST; 0: any free port;
             see ``.rest_port``).
+        max_request_rows: the most rows one Predict request may hold (``requests.DEFAULT_MAX_REQUEST_ROWS``);
+            more is ``RESOURCE_EXHAUSTED``. A request is run ``batching.max_batch_size`` rows at a time.
     """
 
     def __init__(self, models: Sequence[ModelConfig], *, host: str = names.DEFAULT_HOST,
                  port: int = names.DEFAULT_PORT, batching: BatchingOptions | None = None,
                  poll_seconds: float = names.DEFAULT_POLL_SECONDS,
                  max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES, max_workers: int = 32,
-                 rest_port: int | None = None):
+                 rest_port: int | None = None, max_request_rows: int | None = None):
         self.manager = ModelManager(models, batching)
+        self.manager.limits = RequestLimits(max_rows=max_request_rows or RequestLimits().max_rows,
+                                            max_tensor_bytes=int(max_message_bytes))
         self.requested_rest_port = rest_port
         self.rest_port: int | None = None
         self._rest = None

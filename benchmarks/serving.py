@@ -9,7 +9,8 @@ file of 1M rows, 100k with ``--quick``). Goals: gRPC <= 1.15x and REST <= 1.5x i
 
 The server is ``seq2exp serve --rest-port`` in its own process (as deployed); the in-process baseline runs the same
 exported version on TF Serving's loading path in this process (:class:`seq2exp.serving.session.SessionModel`:
-session loader, ``Session.run`` by SignatureDef tensor names) on the same strings. ``--model`` (default: the autosome architecture,
+session loader, ``Session.run`` by SignatureDef tensor names) on the same strings. ``--model`` (default: the
+autosome architecture,
 smoke size, with its reverse-complement TTA) is timed for the ratio, latency and concurrency; the ``predict`` run uses
 ``--predict-model`` (default ``tiny``: a 1-layer CNN) so that it measures the streaming pipeline (read, validate,
 gRPC, write) rather than the model.

@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import grpc
 import numpy as np
@@ -409,14 +409,3 @@ def _tensor_infos(infos: Any) -> dict[str, dict]:
                   else None}
             for key, info in infos.items()}
 
-
-def iter_batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    """Lists of ``size`` consecutive items (the last one shorter)."""
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

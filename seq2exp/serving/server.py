@@ -3,7 +3,8 @@
 Each version is loaded and run on TensorFlow Serving's own path (:class:`seq2exp.serving.session.SessionModel`:
 the session loader, ``Session.run`` by SignatureDef tensor names), so what it serves cannot drift from
 ``tensorflow_model_server``. gRPC and REST requests are turned into arrays by ONE function,
-:func:`prepare_inputs` (aliases, dtype, shape, rows), before they reach the batcher. It implements ``tensorflow.serving.PredictionService/Predict`` and ``GetModelMetadata`` and
+:func:`prepare_inputs` (aliases, dtype, shape, rows), before they reach the batcher. It implements
+``tensorflow.serving.PredictionService/Predict`` and ``GetModelMetadata`` and
 ``tensorflow.serving.ModelService/GetModelStatus`` with TF Serving's own messages, over the same ``models.config``
 and version policies as ``tensorflow_model_server``, so a client cannot tell the two apart. Like TF Serving it
 

@@ -358,8 +358,8 @@ def test_graceful_stop_finishes_in_flight_requests(model_base, sequences, loaded
 @pytest.mark.slow
 def test_serve_command_and_graceful_sigterm(model_base, sequences, loaded_runs):
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen([sys.executable, "-m", "seq2exp.cli", "-v", "serve", "--model-base-path", str(model_base),
-                                "--model-name", "tiny", "--port", "0", "--poll-seconds", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "seq2exp.cli", "-v", "serve", "--model-base-path",
+                                str(model_base), "--model-name", "tiny", "--port", "0", "--poll-seconds", "0"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()

@@ -24,6 +24,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "serve-config": ("seq2exp.serving.config_cli", "write TF Serving models.config / batching.config"),
     "serve": ("seq2exp.serving.server_cli", "embedded TF-Serving-compatible gRPC server"),
     "predict": ("seq2exp.serving.predict_cli", "batch inference over FASTA/TSV/DREAM files"),
+    "batch": ("seq2exp.batch.cli", "batch inference past one machine: an Apache Beam RunInference pipeline"),
     "score": ("seq2exp.evaluation.cli", "score predictions the way the challenge did"),
 }
 

@@ -1,5 +1,6 @@
-"""Sequences -> model inputs, in TensorFlow: the ONE implementation used by the cache pipeline, in-process
-prediction and the exported serving graph.
+"""Sequences -> model inputs in TensorFlow: the ONE encoder of training, prediction and the serving graph.
+
+It is used by the cache pipeline, in-process prediction and the exported serving graph alike.
 
 A batch moves as **codes** (``A=0 C=1 G=2 T=3 N=4``, ``PAD=5`` past each row's length) plus ``lengths``.
 :class:`Encoder` turns codes into what a model's ``"inputs"`` expects, following an :class:`EncodingSpec` (a model

@@ -221,6 +221,7 @@ def iter_dream_chunks(
     max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     require_expression: bool = False,
+    errors: list | None = None,
 ) -> Iterator[DreamChunk]:
     """Parse a DREAM file block by block.
 
@@ -232,7 +233,8 @@ def iter_dream_chunks(
     in ``DreamChunk.skipped``. A file without any row (empty, or only blank lines) is an ``InputFormatError`` in both
     modes. Files go through :func:`open_text_bytes` (gzip, UTF-8 BOM); lower-case letters are read as upper-case.
     ``max_length`` (default ``DEFAULT_MAX_SEQUENCE_LENGTH``; ``None``: no limit) also bounds the memory a line may
-    take: a line that cannot fit is an error before it is read whole, in both modes.
+    take: a line that cannot fit is an error before it is read whole, in both modes. With ``on_invalid="skip"``,
+    ``errors`` (a list) receives the ``InputFormatError`` of every skipped row.
     """
     _check_on_invalid(on_invalid)
     path_text = os.fspath(path)
@@ -264,7 +266,7 @@ def iter_dream_chunks(
                                                line=1)
                     return
             chunk = _parse_dream_block(data, first_line, path_text, on_invalid, max_length, require_expression,
-                                       logged)
+                                       logged, errors)
             first_line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             yield chunk
             if at_end:
@@ -283,7 +285,7 @@ def _check_carry(carry: bytes, line: int, line_limit: int | None, path: str) -> 
 
 def _parse_dream_block(
     data: bytes, first_line: int, path: str, on_invalid: str, max_length: int | None, require_expression: bool,
-    logged: list[int],
+    logged: list[int], errors: list | None = None,
 ) -> DreamChunk:
     """Vectorised parse of complete lines in ``data`` whose first line is line ``first_line`` of ``path``."""
     raw = np.frombuffer(data, dtype=np.uint8)
@@ -335,6 +337,9 @@ def _parse_dream_block(
                                line_ends[row], seq_ends[row], n_tabs[row], max_length)
             logger.warning("skipping invalid row: %s", error)
         logged[0] += bad_rows.size
+        if errors is not None:
+            errors.extend(_row_error(data, path, int(line_numbers[row]), int(problems[row]), line_starts[row],
+                                     line_ends[row], seq_ends[row], n_tabs[row], max_length) for row in bad_rows)
         keep = problems == 0
         codes, seq_lengths, expression, line_numbers = (
             codes[keep], seq_lengths[keep], expression[keep], line_numbers[keep])
@@ -635,8 +640,8 @@ class SequenceRecord:
     line: int
 
 
-def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH
-                          ) -> Iterator[SequenceRecord]:
+def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
+                          errors: list | None = None) -> Iterator[SequenceRecord]:
     """Stream the sequences of a FASTA, DREAM (``sequence[<TAB>value]``, no header) or TSV-with-header file.
 
     One contract with the other readers: gzip, a UTF-8 BOM, CRLF and lower-case letters are accepted; blank lines
@@ -644,6 +649,8 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
     for DREAM the 0-based row (= the challenge's test index, ``line - 1``); for a TSV whose first line has a
     ``sequence`` column its ``id``/``name`` column, or the 0-based data row. Letters are validated here for DREAM
     files (by the block parser) and by the caller otherwise; an empty file is an ``InputFormatError``.
+    ``errors`` (a list; batch pipelines): a bad row is appended to it as its ``InputFormatError`` and reading goes on
+    (bad DREAM rows, malformed TSV lines, over-long FASTA records); file-level errors still raise.
     """
     path_text = os.fspath(path)
     found = False
@@ -651,8 +658,13 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
         for name, sequence, header_line in iter_fasta(path, max_length=max_length):
             problem = sequence_problem(sequence, max_length) if isinstance(sequence, _Overlong) else None
             if problem:
-                raise InputFormatError(f"record {name!r}: {problem}", path=path_text, line=header_line,
-                                       field="sequence")
+                error = InputFormatError(f"record {name!r}: {problem}", path=path_text, line=header_line,
+                                         field="sequence")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                found = True
+                continue
             found = True
             yield SequenceRecord(name, sequence.upper(), header_line)
     else:
@@ -660,21 +672,23 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
             first = handle.readline(-1 if max_length is None else _line_limit(max_length) + 2)
         fields = [field.strip().lower() for field in first.decode("utf-8", "replace").rstrip("\r\n").split("\t")]
         if "sequence" in fields:
-            records = _iter_tsv_records(path, path_text, fields, max_length)
+            records = _iter_tsv_records(path, path_text, fields, max_length, errors)
         else:
             records = (SequenceRecord(str(line - 1), sequence, line)
-                       for chunk in iter_dream_chunks(path, max_length=max_length)
+                       for chunk in iter_dream_chunks(path, max_length=max_length, errors=errors,
+                                                      on_invalid="error" if errors is None else "skip")
                        for sequence, line in zip(_codes_to_strings(chunk.codes, chunk.lengths),
                                                  chunk.line_numbers.tolist()))
         for record in records:
             found = True
             yield record
+        found = found or bool(errors)
     if not found:
         raise InputFormatError("empty file: no sequences", path=path_text, line=1)
 
 
-def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str], max_length: int | None
-                      ) -> Iterator[SequenceRecord]:
+def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str], max_length: int | None,
+                      errors: list | None = None) -> Iterator[SequenceRecord]:
     """Rows of a TSV whose first line (``header``) has a ``sequence`` column."""
     sequence_column = header.index("sequence")
     name_column = next((header.index(c) for c in ("id", "name") if c in header), None)
@@ -688,11 +702,19 @@ def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str]
                 blank_line = blank_line or line_number
                 continue
             if blank_line is not None:  # blank lines only at the end, as in DREAM files
-                raise InputFormatError("empty line", path=path_text, line=blank_line, field="sequence")
+                error = InputFormatError("empty line", path=path_text, line=blank_line, field="sequence")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                blank_line = None
             fields = line.split("\t")
             if sequence_column >= len(fields):
-                raise InputFormatError(f"expected a sequence in column {sequence_column + 1}, the row has "
-                                       f"{len(fields)} field(s)", path=path_text, line=line_number, field="sequence")
+                error = InputFormatError(f"expected a sequence in column {sequence_column + 1}, the row has "
+                                         f"{len(fields)} field(s)", path=path_text, line=line_number, field="sequence")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                continue
             name = fields[name_column].strip() if name_column is not None and name_column < len(fields) \
                 else str(line_number - 2)
             yield SequenceRecord(name, fields[sequence_column].strip().upper(), line_number)

@@ -1,5 +1,6 @@
-"""The inference core: ONE TensorFlow prediction graph (TTA, inverse target transform, post-processing) for
-in-process prediction, the exported serving graph and interpretation.
+"""The prediction graph: model + encoder + TTA + inverse target transform + post-processing in ONE TF graph.
+
+The same graph serves in-process prediction, the exported serving graph and interpretation.
 
 ``PredictionGraph.tf_predict_codes(codes, lengths)`` does, in TensorFlow:
 

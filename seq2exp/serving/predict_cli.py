@@ -1,4 +1,7 @@
-"""``seq2exp predict INPUT -o OUT (--server H:P --model NAME [--version V | --label L] | --saved-model DIR)``."""
+"""``seq2exp predict``: predict a FASTA / TSV / DREAM file, in order, through a server or a SavedModel.
+
+``seq2exp predict INPUT -o OUT (--server H:P --model NAME [--version V | --label L] | --saved-model DIR)``.
+"""
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,7 @@
-"""Keras callbacks of the training driver: validation metrics + best model + early stopping + metrics log,
-resumable step checkpoints, stochastic weight averaging, progress lines for logs (:class:`ProgressLog`).
+"""Keras callbacks of the training driver: validation, best model, early stopping, checkpoints, SWA, progress.
+
+Validation metrics + best model + early stopping + metrics log, resumable step checkpoints, stochastic weight
+averaging, progress lines for logs (:class:`ProgressLog`).
 
 All state a restarted run needs is on disk (``RUN/metrics.json`` for the history and best value,
 ``RUN/checkpoints/`` for weights + optimiser state + step), so a SIGKILLed run resumes where it stopped.

@@ -1,7 +1,7 @@
 """Robustness and distribution, for real, in subprocesses running the ``seq2exp train`` CLI:
 
-- a training process SIGKILLed mid-epoch and restarted with the same command finishes with the same number of
-  optimiser steps, and the same final weights, as an uninterrupted run;
+- a training process SIGKILLed mid-epoch (by itself, at a fixed step) and restarted with the same command finishes
+  with the same number of optimiser steps, and the same final weights, as an uninterrupted run;
 - MultiWorkerMirroredStrategy: two worker processes on 127.0.0.1 (TF_CONFIG) train a few steps and end with
   identical weights; the global batch is split per replica and the input pipeline is sharded.
 """
@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -67,30 +66,19 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
     reference, victim = tmp_path / "uninterrupted", tmp_path / "killed"
     uninterrupted = subprocess.Popen(_train_command(config, small_train, reference), cwd=REPO, env=_env(),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    process = subprocess.Popen(_train_command(config, small_train, victim), cwd=REPO, env=_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    state_file = victim / "checkpoints" / "state.json"
-    killed_at = None
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            step = json.loads(state_file.read_text())["step"]
-        except (OSError, ValueError):
-            step = 0
-        if step > 30 and step % 30:  # a checkpoint inside the second epoch or later
-            process.send_signal(signal.SIGKILL)
-            killed_at = step
-            break
-        time.sleep(0.005)
-    output = process.communicate()[0].decode()
-    assert killed_at is not None, f"the run ended before it could be killed mid-epoch:\n{output[-2000:]}"
-    assert process.returncode == -signal.SIGKILL
+    # killed right after step 45: inside the second epoch, 3 steps past the checkpoint at step 42
+    process = subprocess.Popen(_train_command(config, small_train, victim), cwd=REPO,
+                               env=_env(SEQ2EXP_TEST_SIGKILL_AT_STEP="45"), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    output = process.communicate(timeout=600)[0].decode()
+    assert process.returncode == -signal.SIGKILL, output[-3000:]
+    assert json.loads((victim / "checkpoints" / "state.json").read_text())["step"] == 42
     assert not (victim / "run.json").exists()
 
     resumed = subprocess.run(_train_command(config, small_train, victim), cwd=REPO, env=_env(),
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    assert "resumed from step" in resumed.stderr
+    assert "resumed from step 42" in resumed.stderr
     reference_output = uninterrupted.communicate(timeout=600)[0].decode()
     assert uninterrupted.returncode == 0, reference_output[-3000:]
 

@@ -9,7 +9,8 @@ Every (model, phase) runs in its own subprocess, so each peak RSS (``ru_maxrss``
 Training = ``model.train_on_batch`` (forward + loss + backward + optimizer step: AdamW, KL divergence on ``bins``
 for bin heads, MSE on ``expression`` otherwise) on random one-hot batches made before timing; the first
 ``--warmup`` steps (graph tracing) are not timed; the median of the timed steps gives sequences/s. Inference =
-``model.predict_on_batch`` (``training=False``), same protocol. The headline compares the Keras LegNet
+``model(x, training=False)`` of the BatchNorm-folded model that prediction and export use
+(``seq2exp.inference.optimize.fold_batchnorm``; ``SEQ2EXP_BENCH_NO_FOLD=1`` times the unfolded one), same protocol. The headline compares the Keras LegNet
 (``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
 ``--glibc-malloc-tuned``, its stronger setting) at the same batch size, in the same run, when a Python with torch is
 given (``--torch-python``; default ``/work/torchvenv/bin/python`` if present), as ``--pairs`` back-to-back
@@ -124,6 +125,10 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
             logs = model.train_on_batch(inputs_tensor, targets, return_dict=True)
             losses.append(float(logs["loss"]))
     else:
+        if os.environ.get("SEQ2EXP_BENCH_NO_FOLD") != "1":  # the graph prediction and export use (BN folded)
+            from seq2exp.inference.optimize import fold_batchnorm
+
+            model = fold_batchnorm(model)
         if jit_compile:
             predict = tf.function(lambda x: model(x, training=False), jit_compile=True)
         else:

@@ -44,8 +44,8 @@ FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "model": ((dict,), True),
     "data": ((dict,), False),
     "target": ((dict,), False),
-    "loss": ((dict, str), False),       # required except for baselines
-    "optimizer": ((dict,), False),      # required except for baselines
+    "loss": ((dict, str), False),       # required except for closed-form baselines (kmer_ridge)
+    "optimizer": ((dict,), False),      # required except for closed-form baselines (kmer_ridge)
     "schedule": ((dict,), False),
     "sam": ((dict,), False),
     "batch_size": ((int,), True),
@@ -186,20 +186,26 @@ def validate_config(config: Mapping[str, Any]) -> None:
     if "architecture" not in config["model"]:
         raise ConfigError(f"model.architecture: missing; choose one of: {', '.join(registry.names())}")
     architecture = config["model"]["architecture"]
-    if architecture not in KMER_BASELINES:
-        if architecture not in registry.names():
-            valid = ", ".join([*registry.names(), *KMER_BASELINES])
-            raise ConfigError(f"model.architecture: unknown architecture {architecture!r}; choose one of: {valid}")
-        architecture_info = registry.get(architecture)
+    if architecture not in registry.names():
+        raise ConfigError(f"model.architecture: unknown architecture {architecture!r}; "
+                          f"choose one of: {', '.join(registry.names())}")
+    architecture_info = registry.get(architecture)
+    architecture_info.config(config["model"].get("config"), smoke=bool(config.get("_smoke")))  # unknown keys
     data = config.get("data", {})
     fraction = data.get("val_fraction", 0.1)
-    if not 0.0 < float(fraction) < 1.0:
-        raise ConfigError(f"data.val_fraction: must be between 0 and 1 (exclusive), got {fraction}")
+    if not 0.0 <= float(fraction) < 1.0:
+        raise ConfigError(f"data.val_fraction: must be at least 0 and below 1, got {fraction} "
+                          "(0 = train on every row for the fixed epoch budget; the last epoch is kept)")
+    if float(fraction) == 0.0 and not data.get("val"):
+        stopping = (config.get("callbacks") or {}).get("early_stopping") or {}
+        if stopping.get("patience") is not None:
+            raise ConfigError("callbacks.early_stopping: needs validation rows (data.val_fraction is 0 and no "
+                              "data.val file); remove early_stopping or set a validation split")
     if data.get("on_invalid", "error") not in ("error", "skip"):
         raise ConfigError(f"data.on_invalid: unknown choice {data['on_invalid']!r}; choose one of: error, skip")
     if config.get("augment", {}).get("shift", 0) < 0:
         raise ConfigError("augment.shift: must be >= 0 (the largest shift in bp)")
-    if architecture in KMER_BASELINES:
+    if architecture_info.fit is not None:  # a closed-form baseline: no loss, optimiser or schedule
         return
     for field in ("loss", "optimizer"):
         if field not in config:
@@ -232,5 +238,3 @@ def validate_config(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"target.transform: unknown transform {transform['transform']!r}; "
                           f"choose one of: {', '.join(TRANSFORMS)}")
 
-
-KMER_BASELINES = ("kmer_ridge",)

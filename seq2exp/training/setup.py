@@ -53,7 +53,7 @@ class TrainingSetup:
         """The architecture at the config's size, wrapped for SAM/GSAM when the config asks for it."""
         from seq2exp.models import registry
 
-        model = registry.get(self.architecture).builder(self.model_config)
+        model = registry.get(self.architecture).build_from(self.model_config)
         init_from = self.config["model"].get("init_from")
         if init_from:
             source = inference.load_model_file(Path(init_from) / inference.MODEL_FILE)
@@ -84,11 +84,9 @@ class TrainingSetup:
                                indices=self.train_indices, shuffle=True, seed=self.seed,
                                rc_augment=bool(augment.get("reverse_complement")),
                                shift_augment=int(augment.get("shift", 0)), target=self.make_target_fn(),
-                               repeat=True, input_context=input_context)
+                               repeat=True, input_context=input_context, skip_batches=skip_steps)
         if augment.get("conjoined_rc"):
             dataset = dataset.map(_conjoin_reverse_complement, num_parallel_calls=tf.data.AUTOTUNE)
-        if skip_steps:
-            dataset = dataset.skip(skip_steps)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def validation_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,10 +135,11 @@ def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callabl
 
 
 def validation_callback(setup: TrainingSetup, model):
-    """The run's :class:`~seq2exp.training.callbacks.ValidationCallback` (metrics, best model, early stopping)."""
+    """The run's :class:`~seq2exp.training.callbacks.ValidationCallback` (metrics, best model, early stopping);
+    without validation rows it keeps the last epoch's model."""
     from seq2exp.training import callbacks as cb
 
-    predict_fn, loss_fn = validation_functions(setup, model)
+    predict_fn, loss_fn = validation_functions(setup, model) if len(setup.val_indices) else (None, None)
     stopping = (setup.config.get("callbacks") or {}).get("early_stopping") or {}
     return cb.ValidationCallback(
         predict_fn, loss_fn, setup.out, model, monitor=stopping.get("monitor", "val_pearson"),

@@ -71,7 +71,7 @@ def test_metrics_log_and_best_model(run):
     from seq2exp.data.cache import TrainingCache
     from seq2exp.training.callbacks import pearson_spearman
 
-    cache = TrainingCache.open(run.path / "cache" / "train")
+    cache = TrainingCache.open(next((run.path / "cache").glob("train-*")))
     _, val_index = cache.split(0.1, 0)
     predicted = graph.predict(cache.sequences(val_index))
     assert pearson_spearman(predicted, cache.targets[val_index])[0] == pytest.approx(pearsons[best], abs=1e-4)
@@ -82,7 +82,7 @@ def test_load_run_predicts_like_the_recorded_metrics(run):
     from seq2exp.training.callbacks import pearson_spearman
 
     loaded = inference.load_run(run.path)
-    cache = TrainingCache.open(run.path / "cache" / "train")
+    cache = TrainingCache.open(next((run.path / "cache").glob("train-*")))
     _, val_index = cache.split(0.1, 0)
     predicted = loaded.predict(cache.sequences(val_index))
     assert pearson_spearman(predicted, cache.targets[val_index])[0] == pytest.approx(

@@ -1,7 +1,8 @@
 """Robustness and distribution, for real, in subprocesses running the ``seq2exp train`` CLI:
 
-- a training process SIGKILLed mid-epoch and restarted with the same command finishes with the same number of
-  optimiser steps, and the same final weights, as an uninterrupted run;
+- a training process SIGKILLed mid-epoch, inside a checkpoint write and between its two files, and restarted with
+  the same command each time, finishes with the same number of optimiser steps, and the same final weights, as an
+  uninterrupted run;
 - MultiWorkerMirroredStrategy: two worker processes on 127.0.0.1 (TF_CONFIG) train a few steps and end with
   identical weights; the global batch is split per replica and the input pipeline is sharded.
 """
@@ -61,29 +62,45 @@ def small_train(tmp_path_factory, demo_train) -> Path:
     return copy_first_lines(demo_train, tmp_path_factory.mktemp("data") / "train.txt", 400)
 
 
-def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
-    config = tmp_path / "tiny.yaml"
-    config.write_text(TINY_CONFIG)
-    reference, victim = tmp_path / "uninterrupted", tmp_path / "killed"
-    uninterrupted = subprocess.Popen(_train_command(config, small_train, reference), cwd=REPO, env=_env(),
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    process = subprocess.Popen(_train_command(config, small_train, victim), cwd=REPO, env=_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    state_file = victim / "checkpoints" / "state.json"
-    killed_at = None
+def _kill_when(process: subprocess.Popen, state_file: Path, ready) -> int | None:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         try:
             step = json.loads(state_file.read_text())["step"]
         except (OSError, ValueError):
             step = 0
-        if step > 30 and step % 30:  # a checkpoint inside the second epoch or later
+        if ready(step):
             process.send_signal(signal.SIGKILL)
-            killed_at = step
-            break
+            return step
         time.sleep(0.005)
+    return None
+
+
+def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
+    """kill -9 three times - inside a checkpoint write (half a weights file), between committing the weights and
+    replacing state.json (which still names the older step), and at a random step - then resume: the same steps
+    and the same final weights as an uninterrupted run."""
+    import random
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_CONFIG)
+    reference, victim = tmp_path / "uninterrupted", tmp_path / "killed"
+    uninterrupted = subprocess.Popen(_train_command(config, small_train, reference), cwd=REPO, env=_env(),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    state_file = victim / "checkpoints" / "state.json"
+    # the 2nd save after each (re)start: step 14 (killed half-written: step 7 stays), then step 21 (resumed from 7)
+    for kill in ("2:tmp", "2:state"):
+        killed = subprocess.run(_train_command(config, small_train, victim), cwd=REPO, capture_output=True,
+                                text=True, timeout=600, env=_env(SEQ2EXP_TEST_KILL_IN_CHECKPOINT=kill))
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert json.loads(state_file.read_text())["step"] == 14  # stale: the committed weights file holds step 21
+    target = random.Random(os.getpid()).randrange(36, 80)
+    process = subprocess.Popen(_train_command(config, small_train, victim), cwd=REPO, env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    killed_at = _kill_when(process, state_file, lambda step: step >= target and step % 30)
     output = process.communicate()[0].decode()
     assert killed_at is not None, f"the run ended before it could be killed mid-epoch:\n{output[-2000:]}"
+    assert "resumed from step 21" in output
     assert process.returncode == -signal.SIGKILL
     assert not (victim / "run.json").exists()
 
@@ -100,6 +117,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
     metrics = json.loads((victim / "metrics.json").read_text())["epochs"]
     assert [row["epoch"] for row in metrics] == [0, 1, 2]
     assert [row["optimizer_steps"] for row in metrics] == [30, 60, 90]
+    assert not list((victim / "checkpoints").glob(".tmp-*"))
     for resumed_weights, reference_weights in zip(_final_weights(victim), _final_weights(reference), strict=True):
         np.testing.assert_allclose(resumed_weights, reference_weights, rtol=1e-4, atol=1e-5)
     assert resumed_info["metrics"]["val_pearson"] == pytest.approx(reference_info["metrics"]["val_pearson"], abs=1e-4)

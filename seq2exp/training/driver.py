@@ -390,10 +390,12 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
         verbose: Keras progress output (default 0: none; the CLI asks for a bar on a terminal, else a line per epoch).
         restart: discard the run folder's training state and start afresh (instead of resuming it).
     """
-    setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides, restart=restart)
-    setup.out.mkdir(parents=True, exist_ok=True)
-    _write_config(setup)
-    with _training_globals(setup):
+    with _TrainingGlobals() as globals_:
+        setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides,
+                        restart=restart)
+        setup.out.mkdir(parents=True, exist_ok=True)
+        _write_config(setup)
+        globals_.apply(setup)
         fit = registry_fit(setup.architecture)
         if fit is not None:
             summary = fit(setup)
@@ -403,7 +405,7 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
             summary = fit_multi_worker(setup)
         else:
             summary = _fit_keras(setup, verbose)
-    return finish_run(setup, summary)
+        return finish_run(setup, summary)
 
 
 def registry_fit(architecture: str):
@@ -419,11 +421,8 @@ def registry_fit(architecture: str):
     return getattr(importlib.import_module(module), name)
 
 
-class _training_globals:
+class _TrainingGlobals:
     """Seeds and the mixed-precision policy set for one training run, then restored: no state leaks out."""
-
-    def __init__(self, setup: TrainingSetup):
-        self.setup = setup
 
     def __enter__(self):
         import random
@@ -433,9 +432,13 @@ class _training_globals:
         self.python_state, self.numpy_state = random.getstate(), np.random.get_state()
         self.tf_seed = _tf_global_seed()
         self.policy = keras.mixed_precision.global_policy()
-        keras.utils.set_random_seed(self.setup.seed)
-        keras.mixed_precision.set_global_policy(self.setup.precision)
         return self
+
+    def apply(self, setup: TrainingSetup) -> None:
+        import keras
+
+        keras.utils.set_random_seed(setup.seed)
+        keras.mixed_precision.set_global_policy(setup.precision)
 
     def __exit__(self, *exc) -> None:
         import random

@@ -51,12 +51,16 @@ class ValidationCallback(keras.callbacks.Callback):
     def __init__(self, predict_fn: Callable[[], tuple[dict, np.ndarray]] | None,
                  loss_fn: Callable[[dict], float] | None,
                  run_dir: Path, save_model, *, monitor: str = "val_pearson", patience: int | None = None,
-                 min_delta: float = 0.0, model_file: str = "model.keras", metrics_csv: str = "metrics.csv",
+                 min_delta: float = 0.0, stop_monitor: str | None = None, model_file: str = "model.keras",
+                 metrics_csv: str = "metrics.csv",
                  metrics_json: str = "metrics.json"):
         super().__init__()
         self.predict_fn, self.loss_fn = predict_fn, loss_fn
         self.run_dir, self.save_model = Path(run_dir), save_model
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        # early stopping may watch another metric than the best-model choice (wztr: stop on val_loss, keep the
+        # best val correlation)
+        self.stop_monitor = stop_monitor or monitor
         self.mode_max = not monitor.endswith("loss")
         self.model_path = self.run_dir / model_file
         self.csv_path, self.json_path = self.run_dir / metrics_csv, self.run_dir / metrics_json
@@ -71,11 +75,23 @@ class ValidationCallback(keras.callbacks.Callback):
         """Forget epochs >= ``first_epoch`` (they are being re-run after a restart)."""
         self.history = [row for row in self.history if row["epoch"] < first_epoch]
 
-    def _score(self, row: Mapping[str, Any]) -> float:
-        value = row.get(self.monitor, math.nan)
+    def _score(self, row: Mapping[str, Any], monitor: str | None = None) -> float:
+        monitor = monitor or self.monitor
+        value = row.get(monitor, math.nan)
         if value is None or not np.isfinite(value):
             return -math.inf
-        return value if self.mode_max else -value
+        return -value if monitor.endswith("loss") else value
+
+    def best_by(self, monitor: str) -> dict | None:
+        """The epoch with the best ``monitor`` value (``None`` before any scored epoch)."""
+        scored = [row for row in self.history if self._score(row, monitor) > -math.inf]
+        return max(scored, key=lambda row: self._score(row, monitor)) if scored else None
+
+    def should_stop(self) -> bool:
+        """``patience`` epochs without a ``stop_monitor`` improvement."""
+        best = None if self.select_last else self.best_by(self.stop_monitor)
+        return (self.patience is not None and best is not None and bool(self.history)
+                and self.history[-1]["epoch"] - best["epoch"] >= self.patience)
 
     @property
     def best(self) -> dict | None:
@@ -92,7 +108,8 @@ class ValidationCallback(keras.callbacks.Callback):
             outputs, measured = self.predict_fn()
             pearson, spearman = pearson_spearman(outputs["expression_units"], measured)
             val_loss = float(self.loss_fn(outputs))
-            logs.update({"val_loss": val_loss, "val_pearson": pearson, "val_spearman": spearman})
+            logs.update({"val_loss": val_loss, "val_pearson": pearson, "val_spearman": spearman,
+                         "val_pearson_plus_spearman": pearson + spearman})
         previous_best = None if self.select_last else self.best
         row = {"epoch": epoch}
         for key, value in logs.items():
@@ -112,8 +129,8 @@ class ValidationCallback(keras.callbacks.Callback):
         best = self.best
         logger.info("epoch %d: val_loss %.4f val_pearson %.4f val_spearman %.4f%s", epoch + 1, val_loss, pearson,
                     spearman, " (best)" if improved else "")
-        if self.patience is not None and best is not None and epoch - best["epoch"] >= self.patience:
-            logger.info("early stopping: no %s improvement for %d epochs", self.monitor, self.patience)
+        if self.should_stop():
+            logger.info("early stopping: no %s improvement for %d epochs", self.stop_monitor, self.patience)
             self.stopped = True
             self.model.stop_training = True
 

@@ -19,7 +19,8 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
     augment: {reverse_complement: false, shift: 0, conjoined_rc: true}
     tta: {reverse_complement: true, shifts: [-2, -1, 0, 1, 2]}
     postprocess: [{name: normal_cdf, loc: 0.062, scale: 1.0}]
-    callbacks: {early_stopping: {patience: 5}, reduce_lr_on_plateau: {patience: 1, factor: 0.1}, swa: {...}}
+    callbacks: {early_stopping: {patience: 5, monitor: val_loss}, best_model: {monitor: val_pearson},
+                reduce_lr_on_plateau: {patience: 1, factor: 0.1}, swa: {...}}
     precision: float32                                # auto | float32 | mixed_float16 | mixed_bfloat16
     jit_compile: false
     seed: 0
@@ -67,16 +68,18 @@ SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "data": {"train": (str,), "val": (str,), "val_fraction": (float, int), "split_seed": (int,),
              "on_invalid": (str,), "cache_dir": (str,)},
     "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,)},
-    "callbacks": {"early_stopping": (dict, type(None)), "reduce_lr_on_plateau": (dict, type(None)),
+    "callbacks": {"early_stopping": (dict, type(None)), "best_model": (dict, type(None)),
+                  "reduce_lr_on_plateau": (dict, type(None)),
                   "swa": (dict, type(None)), "tensorboard": (bool,)},
     "sam": {"rho": (float, int), "alpha": (float, int), "adaptive": (bool,)},
 }
 CALLBACK_PARAMS = {
     "early_stopping": {"patience", "min_delta", "monitor"},
+    "best_model": {"monitor"},  # which epoch's weights become RUN/model.keras (default: early_stopping's monitor)
     "reduce_lr_on_plateau": {"monitor", "factor", "patience", "min_lr", "mode"},
     "swa": {"start_step", "period"},
 }
-MONITORS = ("val_pearson", "val_spearman", "val_loss", "loss")
+MONITORS = ("val_pearson", "val_spearman", "val_pearson_plus_spearman", "val_loss", "loss")
 DEFAULTS: dict[str, Any] = {
     "data": {"val_fraction": 0.1, "split_seed": 0, "on_invalid": "error"},
     "target": {"transform": "identity"},

@@ -318,11 +318,7 @@ def _tensorboard_installed() -> bool:
 
 
 def _early_stopped(validation, stopping: Mapping[str, Any]) -> bool:
-    patience = stopping.get("patience")
-    best = validation.best
-    if patience is None or best is None or not validation.history:
-        return False
-    return validation.history[-1]["epoch"] - best["epoch"] >= patience
+    return validation.should_stop()
 
 
 def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:

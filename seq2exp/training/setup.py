@@ -140,9 +140,12 @@ def validation_callback(setup: TrainingSetup, model):
     from seq2exp.training import callbacks as cb
 
     predict_fn, loss_fn = validation_functions(setup, model) if len(setup.val_indices) else (None, None)
-    stopping = (setup.config.get("callbacks") or {}).get("early_stopping") or {}
+    callbacks = setup.config.get("callbacks") or {}
+    stopping = callbacks.get("early_stopping") or {}
+    best_model = callbacks.get("best_model") or {}
+    monitor = best_model.get("monitor", stopping.get("monitor", "val_pearson"))
     return cb.ValidationCallback(
-        predict_fn, loss_fn, setup.out, model, monitor=stopping.get("monitor", "val_pearson"),
+        predict_fn, loss_fn, setup.out, model, monitor=monitor, stop_monitor=stopping.get("monitor", monitor),
         patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
         model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
 

@@ -1,0 +1,94 @@
+"""The teams' recipes as their code ran them: each config pinned to what ``../shared/reference/teams/*/code`` does."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from seq2exp.training.config import load_config, resolve_config  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[2] / "training" / "configs"
+
+
+def _config(name: str) -> dict:
+    return resolve_config(load_config(CONFIGS / f"{name}.yaml"))
+
+
+def test_bhi_averages_the_two_strands_losses():
+    """train_full.py: loss = (huber(out, y) + huber(out_rc, y)) / 2; prediction = mean of both strands."""
+    from seq2exp.models import registry
+
+    config = _config("bhi")
+    assert config["augment"]["conjoined_rc"] is True and config["loss"]["name"] == "huber"
+    assert registry.get("bhi").config(config["model"]["config"])["strands"] == "forward"
+    assert config["tta"]["reverse_complement"] is True and config["tta"]["shifts"] == [-2, -1, 0, 1, 2]
+
+
+def test_high_schoolers_keeps_raw_weights_and_has_the_3e5_stage():
+    """ModelTraining.py: tfa SWA never swapped in (no assign_average_vars), model.save at the best val Pearson,
+    750 epochs at 1e-4 then 500 at 3e-5; stage 3's Conv1D(192, k7) is linear before its BatchNorm."""
+    from seq2exp.models import registry
+
+    config = _config("high_schoolers")
+    assert config["callbacks"]["swa"] is None
+    assert (config["callbacks"].get("early_stopping") or {}).get("monitor", "val_pearson") == "val_pearson"
+    assert config["schedule"] == {"name": "piecewise", "boundaries": [750 * 300], "values": [1e-4, 3e-5]}
+    assert config["epochs"] * config["steps_per_epoch"] == 1250 * 300
+    model = registry.get("high_schoolers").build()
+    assert model.get_layer("stage2_conv").get_config()["activation"] == "linear"
+    assert model.get_layer("stage1_conv").get_config()["activation"] == "relu"
+
+
+def test_wztr_keeps_the_best_correlation_but_stops_on_val_loss(tmp_path):
+    """train_model.py: EarlyStopping(monitor="val_loss") + ModelCheckpoint(monitor="val_corr", mode="max")."""
+    from seq2exp.training.callbacks import ValidationCallback
+
+    config = _config("wztr")
+    assert config["callbacks"]["best_model"] == {"monitor": "val_pearson"}
+    assert config["callbacks"]["early_stopping"]["monitor"] == "val_loss"
+    measured = np.arange(30, dtype=np.float32)
+    noise = np.random.default_rng(0).normal(size=30).astype(np.float32)
+    # epoch: 0 best loss, 1 best correlation (but worse loss), then nothing better
+    epochs = iter([(0.2, 1.0), (0.05, 5.0), (0.5, 2.0), (0.6, 3.0), (0.7, 4.0)])
+    current = {}
+
+    def predict_fn():
+        current["scale"], current["loss"] = next(epochs)
+        return {"expression_units": measured + current["scale"] * noise * 30}, measured
+
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    callback = ValidationCallback(predict_fn, lambda outputs: current["loss"], tmp_path, model,
+                                  monitor="val_pearson", stop_monitor="val_loss", patience=2)
+    callback.set_model(model)
+    model.stop_training = False
+    for epoch in range(5):
+        callback.on_epoch_end(epoch, {})
+        if model.stop_training:
+            break
+    assert epoch == 2  # two epochs after the best val_loss (epoch 0)
+    assert callback.best["epoch"] == 1  # the saved model is the best correlation's
+
+
+def test_camformers_selects_and_stops_on_r_plus_rho():
+    config = _config("camformers")
+    assert config["callbacks"]["early_stopping"] == {"monitor": "val_pearson_plus_spearman", "patience": 10}
+
+
+def test_unlock_dna_clips_by_value_and_norm():
+    from seq2exp.training.optimizers import build_optimizer
+
+    config = _config("unlock_dna")
+    optimizer = build_optimizer(config["optimizer"], config["schedule"], 100)
+    assert optimizer.seq2exp_clipping == {"clipvalue": 0.5, "clipnorm": 1.0}
+
+
+def test_autosome_one_cycle_cycles_beta_1():
+    from seq2exp.training.optimizers import build_optimizer
+
+    config = _config("autosome")
+    optimizer = build_optimizer(config["optimizer"], config["schedule"], 1000)
+    assert optimizer.seq2exp_beta_1_cycle == {"base_momentum": 0.85, "max_momentum": 0.95}

@@ -92,3 +92,21 @@ def test_autosome_one_cycle_cycles_beta_1():
     config = _config("autosome")
     optimizer = build_optimizer(config["optimizer"], config["schedule"], 1000)
     assert optimizer.seq2exp_beta_1_cycle == {"base_momentum": 0.85, "max_momentum": 0.95}
+
+
+def test_wan_barton_bbk_clips_one_tenth_of_the_mse_gradient_at_0_15():
+    """train.py: SGD(lr 0.05) + clip_grad_norm_(0.15) on the gradient of 0.1 x MSE. Our config (full MSE) takes
+    the same step: checked against that step computed with numpy on gradients far above and below the clip."""
+    from seq2exp.training.optimizers import build_optimizer
+
+    config = _config("wan_barton_bbk")
+    assert config["loss"] == {"name": "mse"}
+    for scale in (100.0, 0.01):
+        g = np.random.default_rng(1).normal(size=6) * scale  # gradient of the full MSE
+        team = 0.1 * g
+        team = team * min(1.0, 0.15 / np.linalg.norm(team))
+        expected = -0.05 * team
+        optimizer = build_optimizer(config["optimizer"], config.get("schedule"), 10)
+        variable = keras.Variable(np.zeros(6, np.float32))
+        optimizer.apply([keras.ops.convert_to_tensor(g.astype(np.float32))], [variable])
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-9)

@@ -66,7 +66,7 @@ FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
 SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "model": {"architecture": (str,), "config": (dict,), "init_from": (str,)},
     "data": {"train": (str,), "val": (str,), "val_fraction": (float, int), "split_seed": (int,),
-             "on_invalid": (str,), "cache_dir": (str,)},
+             "on_invalid": (str,), "cache_dir": (str,), "sample_weight": (dict, type(None))},
     "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,)},
     "callbacks": {"early_stopping": (dict, type(None)), "best_model": (dict, type(None)),
                   "reduce_lr_on_plateau": (dict, type(None)),
@@ -79,6 +79,15 @@ CALLBACK_PARAMS = {
     "reduce_lr_on_plateau": {"monitor", "factor", "patience", "min_lr", "mode"},
     "swa": {"start_step", "period"},
 }
+SAMPLE_WEIGHTS = {
+    # BUGF (pytorch_xla_train.py): 1 - |n - 80| / 64 with n the variable region's length (= row length - 30)
+    "length_triangle": {"center": 110, "scale": 64.0, "normalize": "batch"},
+    # BioNML (utils.add_sample_weights): sklearn "balanced" weights of the rounded expression classes,
+    # divided by the smallest and capped at ``cap`` (config39v3.yaml: sample_weight_limit 2)
+    "class_balanced": {"cap": 2.0, "normalize": None},
+}
+
+
 MONITORS = ("val_pearson", "val_spearman", "val_pearson_plus_spearman", "val_loss", "loss")
 DEFAULTS: dict[str, Any] = {
     "data": {"val_fraction": 0.1, "split_seed": 0, "on_invalid": "error"},
@@ -204,6 +213,15 @@ def validate_config(config: Mapping[str, Any]) -> None:
         if stopping.get("patience") is not None:
             raise ConfigError("callbacks.early_stopping: needs validation rows (data.val_fraction is 0 and no "
                               "data.val file); remove early_stopping or set a validation split")
+    weight = data.get("sample_weight")
+    if weight:
+        if weight.get("name") not in SAMPLE_WEIGHTS:
+            raise ConfigError(f"data.sample_weight.name: unknown weighting {weight.get('name')!r}; "
+                              f"choose one of: {', '.join(SAMPLE_WEIGHTS)}")
+        unknown = sorted(set(weight) - {"name", *SAMPLE_WEIGHTS[weight["name"]]})
+        if unknown:
+            raise ConfigError(f"data.sample_weight: unknown parameter(s) {unknown} for {weight['name']!r}; "
+                              f"valid: {sorted(SAMPLE_WEIGHTS[weight['name']])}")
     if data.get("on_invalid", "error") not in ("error", "skip"):
         raise ConfigError(f"data.on_invalid: unknown choice {data['on_invalid']!r}; choose one of: error, skip")
     if config.get("augment", {}).get("shift", 0) < 0:

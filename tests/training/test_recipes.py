@@ -110,3 +110,57 @@ def test_wan_barton_bbk_clips_one_tenth_of_the_mse_gradient_at_0_15():
         variable = keras.Variable(np.zeros(6, np.float32))
         optimizer.apply([keras.ops.convert_to_tensor(g.astype(np.float32))], [variable])
         np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-9)
+
+
+def test_bionml_class_balanced_weights_capped_at_2_match_the_teams_sklearn_code():
+    """utils.add_sample_weights: compute_class_weight("balanced") of round(y), / min, capped at the limit (2)."""
+    sklearn = pytest.importorskip("sklearn.utils.class_weight")
+    from seq2exp.training.setup import compute_sample_weights
+
+    for name in ("bionml", "bionml_finetune"):
+        assert _config(name)["data"]["sample_weight"] == {"name": "class_balanced", "cap": 2.0}
+    y = np.concatenate([np.full(500, 11.0), np.full(200, 12.0), np.full(40, 3.0), np.full(10, 17.0), [2.5, 3.5]])
+    rows = np.arange(len(y))
+    classes = np.array([round(x) for x in y])
+    weights = sklearn.compute_class_weight(class_weight="balanced", classes=np.unique(classes), y=classes)
+    weights = weights / np.min(weights)
+    team = dict(zip(np.unique(classes), [x if x < 2 else 2 for x in weights]))
+    expected = np.array([team[c] for c in classes])
+    np.testing.assert_allclose(compute_sample_weights({"name": "class_balanced", "cap": 2.0}, y,
+                                                      np.full(len(y), 110), rows), expected, rtol=1e-6)
+    assert expected.max() == 2 and expected.min() == 1
+
+
+def test_bionml_finetune_unfreezes_the_kmer_scanner_and_keeps_its_weights():
+    from seq2exp.models import registry
+    from seq2exp.training.setup import copy_weights_by_layer
+
+    config = _config("bionml_finetune")
+    assert config["model"]["config"] == {"kmer_scanning_trainable": True}
+    keras.utils.set_random_seed(0)
+    frozen = registry.get("bionml").build(smoke=True)
+    keras.utils.set_random_seed(1)
+    unfrozen = registry.get("bionml").build({"kmer_scanning_trainable": True}, smoke=True)
+    assert not frozen.get_layer("kmer_scan").trainable and unfrozen.get_layer("kmer_scan").trainable
+    copy_weights_by_layer(frozen, unfrozen)
+    for layer in frozen.layers:
+        for mine, theirs in zip(unfrozen.get_layer(layer.name).get_weights(), layer.get_weights(), strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def test_bugf_weights_rows_by_length_normalised_per_batch(tmp_path, demo_train):
+    """pytorch_xla_train.py: w = 1 - |n - 80| / 64 (n = len(seq[17:-13])), loss = sum(w * l) / sum(w)."""
+    from seq2exp.training.driver import prepare
+    from seq2exp.training.setup import compute_sample_weights
+    from tests.conftest import copy_first_lines
+
+    config = _config("bugf")
+    assert config["data"]["sample_weight"] == {"name": "length_triangle", "center": 110, "scale": 64.0}
+    lengths = np.array([110, 100, 126, 80])
+    np.testing.assert_allclose(compute_sample_weights(config["data"]["sample_weight"], np.zeros(4), lengths,
+                                                      np.arange(4)),
+                               [1 - abs(n - 30 - 80) / 64 for n in lengths])
+    rows = copy_first_lines(demo_train, tmp_path / "rows.txt", 200)
+    setup = prepare(CONFIGS / "bugf.yaml", rows, None, tmp_path / "run", strategy="default", smoke=True)
+    _, _, weights = next(iter(setup.train_dataset()))
+    assert float(np.mean(weights)) == pytest.approx(1.0, rel=1e-5)  # sum(w * l) / B = sum(w * l) / sum(w)

@@ -66,8 +66,10 @@ FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
 SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "model": {"architecture": (str,), "config": (dict,), "init_from": (str,)},
     "data": {"train": (str,), "val": (str,), "val_fraction": (float, int), "split_seed": (int,),
-             "on_invalid": (str,), "cache_dir": (str,), "sample_weight": (dict, type(None))},
-    "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,)},
+             "on_invalid": (str,), "cache_dir": (str,), "sample_weight": (dict, type(None)),
+             "filter": (dict, type(None))},
+    "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,),
+                "label_noise": (dict, type(None))},
     "callbacks": {"early_stopping": (dict, type(None)), "best_model": (dict, type(None)),
                   "reduce_lr_on_plateau": (dict, type(None)),
                   "swa": (dict, type(None)), "tensorboard": (bool,)},
@@ -222,6 +224,14 @@ def validate_config(config: Mapping[str, Any]) -> None:
         if unknown:
             raise ConfigError(f"data.sample_weight: unknown parameter(s) {unknown} for {weight['name']!r}; "
                               f"valid: {sorted(SAMPLE_WEIGHTS[weight['name']])}")
+    row_filter = data.get("filter") or {}
+    unknown = sorted(set(row_filter) - {"length", "no_n"})
+    if unknown:
+        raise ConfigError(f"data.filter: unknown key(s) {unknown}; valid: length, no_n")
+    noise = (config.get("augment") or {}).get("label_noise")
+    if noise:
+        if set(noise) - {"std", "clip"} or not isinstance(noise.get("std"), (int, float)) or noise["std"] <= 0:
+            raise ConfigError(f"augment.label_noise: expected {{std: > 0, clip: [low, high] or null}}, got {noise!r}")
     if data.get("on_invalid", "error") not in ("error", "skip"):
         raise ConfigError(f"data.on_invalid: unknown choice {data['on_invalid']!r}; choose one of: error, skip")
     if config.get("augment", {}).get("shift", 0) < 0:

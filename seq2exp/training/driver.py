@@ -166,6 +166,15 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
         train_indices, val_indices = train_cache.split(float(config["data"]["val_fraction"]),
                                                        int(config["data"]["split_seed"]))
     train_indices, val_indices = np.asarray(train_indices), np.asarray(val_indices)
+    row_filter = config["data"].get("filter")
+    if row_filter:
+        if val_path is None:  # the team's order: filter the rows, then split what is left
+            train_indices, val_indices = _split_rows(np.flatnonzero(_filter_mask(train_cache, row_filter)),
+                                                     float(config["data"]["val_fraction"]),
+                                                     int(config["data"]["split_seed"]))
+        else:
+            train_indices = train_indices[_filter_mask(train_cache, row_filter)[train_indices]]
+            val_indices = val_indices[_filter_mask(val_cache, row_filter)[val_indices]]
     if len(train_indices) == 0 or (len(val_indices) == 0 and float(config["data"]["val_fraction"]) > 0):
         raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
                           "validation rows; both must be non-empty (or data.val_fraction 0: no validation)")
@@ -187,6 +196,27 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
                          train_cache=train_cache, train_indices=train_indices, val_cache=val_cache,
                          val_indices=val_indices, steps_per_epoch=int(steps),
                          total_steps=int(steps) * int(config["epochs"]), data_info=data_info)
+
+
+def _filter_mask(cache, row_filter: Mapping[str, Any]) -> np.ndarray:
+    """Rows kept by ``data.filter`` (NAD: ``{length: 110, no_n: true}``: exactly 110 nt, no N)."""
+    from seq2exp.data.alphabet import N_CODE
+
+    keep = np.ones(cache.n, bool)
+    if row_filter.get("length") is not None:
+        keep &= np.asarray(cache.lengths) == int(row_filter["length"])
+    if row_filter.get("no_n"):
+        keep &= ~(np.asarray(cache.codes) == N_CODE).any(axis=1)
+    return keep
+
+
+def _split_rows(rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``TrainingCache.split`` over a subset of rows."""
+    n_val = int(round(len(rows) * fraction))
+    if fraction > 0 and len(rows) > 1:
+        n_val = min(max(n_val, 1), len(rows) - 1)
+    order = np.random.default_rng(seed).permutation(len(rows))
+    return np.sort(rows[order[n_val:]]), np.sort(rows[order[:n_val]])
 
 
 def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path) -> dict:

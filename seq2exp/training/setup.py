@@ -98,6 +98,11 @@ class TrainingSetup:
         if weights is not None and _weight_params(self.config["data"]["sample_weight"])["normalize"] == "batch":
             # sum(w * loss) / sum(w) per batch (BUGF), where Keras divides by the batch size
             dataset = dataset.map(lambda x, y, w: (x, y, w / tf.reduce_mean(w)), num_parallel_calls=tf.data.AUTOTUNE)
+        noise = augment.get("label_noise")
+        if noise:
+            dataset = dataset.enumerate(start=skip_steps).map(
+                _label_noise_fn(self.loss.output, float(noise["std"]), noise.get("clip"), self.seed),
+                num_parallel_calls=tf.data.AUTOTUNE)
         if augment.get("conjoined_rc"):
             dataset = dataset.map(_conjoin_reverse_complement, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.prefetch(tf.data.AUTOTUNE)
@@ -107,6 +112,26 @@ class TrainingSetup:
         index = np.asarray(self.val_indices)
         return (np.asarray(self.val_cache.codes[index]), np.asarray(self.val_cache.lengths[index], np.int32),
                 np.asarray(self.val_cache.targets[index], np.float32))
+
+
+def _label_noise_fn(output: str, std: float, clip, seed: int):
+    """NAD's training-label noise (Util/Utils.py ``np.clip(lab + N(0, sd), 0, 1)``): one draw per row, on the
+    transformed target, seeded by the step (a resumed run draws the same noise)."""
+    import tensorflow as tf
+
+    def add_noise(step, element):
+        inputs, targets, *rest = element
+        target = targets[output]
+        batch = tf.shape(target)[0]
+        draw = tf.random.stateless_normal([batch], seed=tf.stack([tf.cast(seed, tf.int64) + (1 << 42),
+                                                                  tf.cast(step, tf.int64)]), stddev=std)
+        draw = tf.reshape(draw, tf.concat([[batch], tf.ones([tf.rank(target) - 1], tf.int32)], 0))
+        noisy = target + tf.cast(draw, target.dtype)
+        if clip is not None:
+            noisy = tf.clip_by_value(noisy, float(clip[0]), float(clip[1]))
+        return (inputs, {**targets, output: noisy}, *rest)
+
+    return lambda step, *element: add_noise(step, element if len(element) > 1 else element[0])
 
 
 def _conjoin_reverse_complement(inputs, targets, *weights):

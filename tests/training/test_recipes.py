@@ -164,3 +164,41 @@ def test_bugf_weights_rows_by_length_normalised_per_batch(tmp_path, demo_train):
     setup = prepare(CONFIGS / "bugf.yaml", rows, None, tmp_path / "run", strategy="default", smoke=True)
     _, _, weights = next(iter(setup.train_dataset()))
     assert float(np.mean(weights)) == pytest.approx(1.0, rel=1e-5)  # sum(w * l) / B = sum(w * l) / sum(w)
+
+
+def test_nad_config_filters_rows_and_adds_label_noise():
+    config = _config("nad")
+    assert config["data"]["filter"] == {"length": 110, "no_n": True}
+    assert config["augment"]["label_noise"] == {"std": 0.05, "clip": [0.0, 1.0]}
+
+
+@pytest.mark.slow  # NAD's prepare fits its GloVe k-mer table on the rows (~1-2 min on a loaded 2-core machine)
+def test_nad_filters_rows_and_adds_clipped_label_noise(tmp_path, demo_train):
+    """Util/Utils.py: only 110-nt rows without N, split after filtering; training labels
+    np.clip(lab + N(0, 0.05), 0, 1) on the transformed target (validation untouched); a resumed stream draws the
+    same noise."""
+    from seq2exp.training.driver import prepare
+    from tests.conftest import copy_first_lines
+
+    rows = copy_first_lines(demo_train, tmp_path / "rows.txt", 400)
+    noisy = prepare(CONFIGS / "nad.yaml", rows, None, tmp_path / "a", strategy="default", smoke=True,
+                    overrides={"batch_size": 64})
+    clean = prepare(CONFIGS / "nad.yaml", rows, None, tmp_path / "b", strategy="default", smoke=True,
+                    overrides={"batch_size": 64, "augment": {"label_noise": None}})
+    cache = noisy.train_cache
+    kept = np.concatenate([noisy.train_indices, noisy.val_indices])
+    assert len(kept) < cache.n and (np.asarray(cache.lengths)[kept] == 110).all()
+    assert not (np.asarray(cache.codes)[kept] == 4).any()  # no N
+    assert len(noisy.val_indices) == round(0.1 * len(kept))
+    output = noisy.loss.output
+    differences = []
+    for (x_noisy, y_noisy), (x_clean, y_clean) in zip(noisy.train_dataset().take(4), clean.train_dataset().take(4)):
+        np.testing.assert_array_equal(x_noisy.numpy(), x_clean.numpy())
+        a, b = np.asarray(y_noisy[output]), np.asarray(y_clean[output])
+        assert a.min() >= 0.0 and a.max() <= 1.0
+        differences.append((a - np.clip(b, 0, 1)).reshape(len(a), -1)[:, 0])
+    spread = np.std(np.concatenate(differences))
+    assert 0.03 < spread < 0.07
+    resumed = next(iter(noisy.train_dataset(skip_steps=3)))[1][output]
+    full = list(noisy.train_dataset().take(4))[3][1][output]
+    np.testing.assert_array_equal(np.asarray(resumed), np.asarray(full))

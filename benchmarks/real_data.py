@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -78,7 +79,7 @@ def served_predictions(saved_model: Path, sequences: list[str]):
     return np.concatenate(parts)
 
 
-def validation_rows(run) -> tuple[list[str], "np.ndarray"]:
+def validation_rows(run) -> tuple[list[str], Any]:
     """The run's held-out sequences and measured values, rebuilt from its recorded split (not from the driver)."""
     import numpy as np
 

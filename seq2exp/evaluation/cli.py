@@ -41,6 +41,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"seq2exp score: warning: {message}", file=sys.stderr)
 
 
+def _check_report_dir(path: str) -> None:
+    """``-o`` is a report folder: refuse a path that is a file or lies under one, before any scoring is done."""
+    from pathlib import Path
+
+    from seq2exp.errors import ConfigError
+
+    out = Path(path)
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(f"-o {path}: {folder} is a file; -o names a report folder")
+            break
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the scoring; returns the exit code (errors in the input raise ``Seq2ExpError`` -> exit 2)."""
     from seq2exp.errors import ConfigError
@@ -55,6 +69,10 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     if not 0.0 < args.bootstrap_fraction <= 1.0:
         raise ConfigError(f"--bootstrap-fraction must be in (0, 1], got {args.bootstrap_fraction}")
+    if args.ensemble_folds < 2:
+        raise ConfigError(f"--ensemble-folds must be >= 2, got {args.ensemble_folds}")
+    if args.output:
+        _check_report_dir(args.output)
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:

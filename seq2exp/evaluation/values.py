@@ -21,6 +21,9 @@ from seq2exp.errors import InputFormatError
 logger = logging.getLogger(__name__)
 
 NONFINITE_CHOICES = ("error", "drop")
+# Largest test index a value file may name: tables are dense arrays indexed by test index, so an index is checked
+# before anything of its size is allocated (10^12 would be 7 TiB).
+MAX_TEST_INDEX = 10_000_000
 
 
 @dataclass
@@ -95,12 +98,22 @@ def read_values(path: str | os.PathLike, *, nonfinite: str = "error") -> ValueTa
         items: list[tuple[Any, Any]] = []
         for file in files:
             items.extend(_json_items(file))
-        return _from_items(items, str(path), nonfinite)
-    if not path.exists():
-        raise InputFormatError("file not found", path=str(path))
-    if path.suffix.lower() == ".json" or _first_char(path) in "{[":
-        return _from_items(_json_items(path), str(path), nonfinite)
-    return _read_dream_values(path, nonfinite)
+        return _nonempty(_from_items(items, str(path), nonfinite))
+    first = _first_char(path)
+    if first == ">":
+        raise InputFormatError("a FASTA file: values are read from a DREAM file (sequence<TAB>value per line, in "
+                               "test order) or a JSON object {\"<test index>\": value}", path=str(path), line=1)
+    if path.name.lower().endswith((".json", ".json.gz")) or first in ("{", "["):
+        return _nonempty(_from_items(_json_items(path), str(path), nonfinite))
+    return _nonempty(_read_dream_values(path, nonfinite))
+
+
+def _nonempty(table: ValueTable) -> ValueTable:
+    """A value file without a single value is refused (it would score every model ``n/a``)."""
+    if not table.present.any():
+        raise InputFormatError("no values: every test index is empty or absent (is this the right file?)",
+                               path=table.source)
+    return table
 
 
 def _check_nonfinite(nonfinite: str) -> None:
@@ -109,18 +122,32 @@ def _check_nonfinite(nonfinite: str) -> None:
 
 
 def _first_char(path: Path) -> str:
-    with open(path, "rb") as handle:
+    """The first non-blank character of a file (through the one reader: gzip, BOM, UTF-16 refused)."""
+    from seq2exp.data.formats import open_text_bytes
+
+    with open_text_bytes(path) as handle:
         head = handle.read(4096).lstrip()
     return head[:1].decode("ascii", "replace")
 
 
 def _json_items(path: Path) -> list[tuple[Any, Any]]:
     """The (key, value) pairs of a JSON object in file order, duplicates kept (so they can be reported)."""
+    from seq2exp.data.formats import open_text_bytes
+
+    with open_text_bytes(path) as handle:
+        raw = handle.read()
     try:
-        with open(path, encoding="utf-8") as handle:
-            loaded = json.load(handle, object_pairs_hook=lambda pairs: _Pairs(pairs))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputFormatError(f"not UTF-8 text (byte {error.start}); save the file as UTF-8",
+                               path=str(path)) from None
+    try:
+        loaded = json.loads(text, object_pairs_hook=lambda pairs: _Pairs(pairs))
     except json.JSONDecodeError as error:
         raise InputFormatError(f"not valid JSON ({error.msg})", path=str(path), line=error.lineno) from None
+    except RecursionError:
+        raise InputFormatError("JSON nested too deeply; expected a flat object {\"<test index>\": value}",
+                               path=str(path)) from None
     if not isinstance(loaded, _Pairs):
         raise InputFormatError('expected a JSON object {"<test index>": value}', path=str(path))
     return [(key, value) for key, value in loaded]
@@ -190,6 +217,10 @@ def _parse_key(text: str, key: Any, source: str) -> int:
                                field=str(key)) from None
     if number < 0:
         raise InputFormatError(f"negative test index {number}", path=source, field=str(key))
+    if number > MAX_TEST_INDEX:
+        raise InputFormatError(f"test index {number} is beyond any test set (the largest index read is "
+                               f"{MAX_TEST_INDEX:,}; the challenge's test set has 71,103 sequences)", path=source,
+                               field=str(key))
     return number
 
 
@@ -235,38 +266,20 @@ def _check_duplicates(indices: np.ndarray, values: np.ndarray, items: list, sour
 
 
 def _read_dream_values(path: Path, nonfinite: str) -> ValueTable:
-    """A DREAM test-order file: row i = test index i; an empty value is not present."""
+    """A DREAM test-order file: row i = test index i; an empty value is not present (values at full float64)."""
     from seq2exp.data.formats import read_dream
 
-    table = read_dream(path, on_invalid="error" if nonfinite == "error" else "skip")
+    table = read_dream(path, on_invalid="error" if nonfinite == "error" else "skip", expression_dtype=np.float64)
     index = table.line_numbers.astype(np.int64) - 1
     n = int(index.max()) + 1 if index.size else 0
     values = np.full(n, np.nan)
-    values[index] = _float64_values(path, table.line_numbers, table.expression)
+    values[index] = table.expression
     if table.skipped:
         logger.warning("%s: left out %d invalid row(s)", path, table.skipped)
     sequences = [""] * n
     for row, sequence in zip(index.tolist(), table.sequences):
         sequences[row] = sequence
     return ValueTable(values, np.isfinite(values), str(path), True, sequences)
-
-
-def _float64_values(path: Path, line_numbers: np.ndarray, approximate: np.ndarray) -> np.ndarray:
-    """The value column at full float64 precision (the DREAM reader keeps float32); lines already validated."""
-    from seq2exp.data.formats import open_text_bytes
-
-    wanted = np.zeros(int(line_numbers.max(initial=0)) + 1, bool)
-    wanted[line_numbers] = True
-    exact = []
-    with open_text_bytes(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if line_number < wanted.size and wanted[line_number]:
-                field = line.rstrip(b"\r\n").partition(b"\t")[2].strip()
-                exact.append(float(field) if field else math.nan)
-    result = np.asarray(exact, dtype=np.float64)
-    if result.shape != approximate.shape:  # should not happen; fall back to the reader's values
-        return approximate.astype(np.float64)
-    return result
 
 
 def align(truth: ValueTable, predictions: Sequence[ValueTable]) -> tuple[ValueTable, list[ValueTable]]:

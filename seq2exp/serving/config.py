@@ -7,8 +7,11 @@ and the embedded ``seq2exp serve``. ``models.config`` is read and written with T
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -18,7 +21,22 @@ from seq2exp.serving import signatures as names
 from seq2exp.utils import atomic_write
 
 VERSION_POLICIES = ("latest", "all", "specific")
-_VERSION_DIR = re.compile(r"^[0-9]+$")
+_VERSION_DIR = re.compile(r"^[1-9][0-9]*$")  # canonical positive integers only: "0003" and "0" are not versions
+_MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64
+# A model name is one path component: TF Serving's REST paths and folder names take letters, digits, '_', '-', '.',
+# and it must not start with '.' (no '.', '..' or hidden folders) or '-' (no flags).
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
+STALE_EXPORT_SECONDS = 3600.0  # an export's temporary folder untouched this long is left from an interrupted export
+_logged_ignored: set[str] = set()
+logger = logging.getLogger(__name__)
+
+
+def check_model_name(name: str) -> str:
+    """``name`` if it is a valid model name (one path component, TF Serving's characters); else ``ConfigError``."""
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        raise ConfigError(f"model name {name!r}: use letters, digits, '_', '-', '.' (one folder name, not starting "
+                          f"with '.' or '-', at most 255 characters)")
+    return name
 
 
 @dataclass
@@ -37,8 +55,7 @@ class ModelConfig:
     labels: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.name or not re.match(r"^[A-Za-z0-9_.-]+$", self.name):
-            raise ConfigError(f"model name {self.name!r}: use letters, digits, '_', '-', '.'")
+        check_model_name(self.name)
         if self.policy not in VERSION_POLICIES:
             raise ConfigError(f"model {self.name}: version policy {self.policy!r}; valid: {list(VERSION_POLICIES)}")
         if self.policy == "latest" and self.num_versions < 1:
@@ -134,9 +151,13 @@ def read_model_config(path: str | os.PathLike) -> list[ModelConfig]:
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"model config file {path} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"model config file {path} is a folder") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a TF Serving model config (not UTF-8 text)") from None
     config = model_server_config_pb2.ModelServerConfig()
     try:
         text_format.Parse(text, config)
@@ -150,16 +171,59 @@ def read_model_config(path: str | os.PathLike) -> list[ModelConfig]:
     return models
 
 
-def list_versions(model_dir: str | os.PathLike) -> list[int]:
-    """Complete version folders of a model (integer names holding ``saved_model.pb``), ascending.
+def parse_version(name: str) -> int | None:
+    """The version number a folder name stands for: a canonical positive integer that fits int64, else ``None``."""
+    if not _VERSION_DIR.match(name):
+        return None
+    number = int(name)
+    return number if number <= _MAX_VERSION else None
 
-    Temporary folders of an export in progress (``.N.tmp-*``) are not versions.
+
+def list_versions(model_dir: str | os.PathLike) -> list[int]:
+    """Complete version folders of a model (canonical positive int64 names holding ``saved_model.pb``), ascending.
+
+    Other names are not versions and are ignored with one log line each, as TF Serving does: temporary folders of
+    an export (``.N.tmp-*``), ``0003`` (not canonical), ``0``, ``99999999999999999999`` (beyond int64), files.
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         return []
-    return sorted(int(entry.name) for entry in model_dir.iterdir()
-                  if _VERSION_DIR.match(entry.name) and (entry / names.SAVED_MODEL_FILE).is_file())
+    versions = []
+    for entry in model_dir.iterdir():
+        version = parse_version(entry.name)
+        if version is not None and entry.is_dir():
+            if (entry / names.SAVED_MODEL_FILE).is_file():
+                versions.append(version)
+            continue
+        key = str(entry)
+        if key not in _logged_ignored:
+            _logged_ignored.add(key)
+            logger.info("ignoring %s: not a version folder (versions are folders named by a positive integer)", entry)
+    return sorted(versions)
+
+
+def clean_stale_exports(model_dir: str | os.PathLike, older_than: float = STALE_EXPORT_SECONDS) -> list[Path]:
+    """Remove the temporary folders (``.N.tmp-*``) interrupted exports left in ``model_dir``; returns them.
+
+    A folder counts as stale when nothing in it changed for ``older_than`` seconds (an export in progress keeps
+    writing to its folder); newer ones may belong to a running export and are kept.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    now, removed = time.time(), []
+    for entry in model_dir.iterdir():
+        if not (entry.name.startswith(".") and ".tmp-" in entry.name and entry.is_dir()):
+            continue
+        try:
+            newest = max([entry.stat().st_mtime] + [path.stat().st_mtime for path in entry.rglob("*")])
+        except OSError:
+            continue  # vanished meanwhile: renamed by its export or removed by another cleaner
+        if now - newest >= older_than:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+            logger.info("removed %s, left by an interrupted export", entry)
+    return removed
 
 
 def discover_models(model_base_path: str | os.PathLike, *, container_base: str | None = None,
@@ -246,9 +310,13 @@ class BatchingOptions:
     @classmethod
     def read(cls, path: str | os.PathLike) -> "BatchingOptions":
         try:
-            return cls.from_text(Path(path).read_text(), str(path))
+            return cls.from_text(Path(path).read_bytes().decode("utf-8-sig"), str(path))
         except FileNotFoundError:
             raise ConfigError(f"batching parameters file {path} not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"batching parameters file {path} is a folder") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a TF Serving BatchingParameters text (not UTF-8 text)") from None
 
     def write(self, path: str | os.PathLike, header: str | None = None) -> Path:
         with atomic_write(path) as handle:

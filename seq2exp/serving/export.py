@@ -46,10 +46,12 @@ class ExportResult:
 
 
 def next_version(model_dir: str | os.PathLike) -> int:
-    """``max(existing versions) + 1`` (1 for a new model). Any integer-named folder counts as taken."""
+    """``max(existing versions) + 1`` (1 for a new model). Any version-named folder counts as taken."""
     model_dir = Path(model_dir)
-    taken = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()] if model_dir.is_dir() else []
-    return max(taken, default=0) + 1
+    from seq2exp.serving.config import parse_version
+
+    taken = [parse_version(p.name) for p in model_dir.iterdir()] if model_dir.is_dir() else []
+    return max((v for v in taken if v is not None), default=0) + 1
 
 
 def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[Any, dict]:
@@ -82,7 +84,7 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
         return select(predict_codes(codes, lengths))
 
     module = tf.Module(name="seq2exp_serving")
-    module.model_variables = list(graph.model.variables)  # tracked: saved with the graph
+    module.model_variables = [v.value for v in graph.model.variables]  # backing tf.Variables: the session loader
     return module, {names.SERVING_DEFAULT: serve_sequences.get_concrete_function(),
                     names.ONEHOT_SIGNATURE: serve_onehot.get_concrete_function()}
 
@@ -121,13 +123,14 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
     ``tf_predict_codes``) as ``model_base_path/name/version``; ``version=None`` takes the next free number."""
     import tensorflow as tf
 
-    from seq2exp.serving.config import ModelConfig
+    from seq2exp.serving.config import ModelConfig, clean_stale_exports
 
     ModelConfig(name=name, base_path=str(model_base_path))  # validates the name
     model_dir = Path(model_base_path) / name
+    clean_stale_exports(model_dir)  # temporary folders of interrupted exports (never served: not version names)
     version = next_version(model_dir) if version is None else int(version)
-    if version < 1:
-        raise ConfigError(f"--version must be >= 1, got {version}")
+    if not 1 <= version <= 2**63 - 1:
+        raise ConfigError(f"--version must be between 1 and 2^63-1 (TF Serving's int64), got {version}")
     final = model_dir / str(version)
     if final.exists():
         raise ConfigError(f"{final} already exists: versions are immutable; export as a new version "

@@ -16,8 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from seq2exp.errors import ConfigError
+    from seq2exp.serving.config import check_model_name
     from seq2exp.serving.export import export_run
 
+    check_model_name(args.name)  # before anything is loaded: --name is one folder under --model-base-path
+    if args.version is not None and not 1 <= args.version <= 2**63 - 1:
+        raise ConfigError(f"--version must be between 1 and 2^63-1 (TF Serving's int64), got {args.version}")
     result = export_run(args.run, args.model_base_path, args.name, args.version, verify=not args.no_verify)
     print(json.dumps({"path": str(result.path), "name": result.name, "version": result.version,
                       "check": result.metadata.get("check")}))

@@ -14,6 +14,7 @@ prediction of the set) are not applied here.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -23,55 +24,27 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-from seq2exp.errors import ConfigError, InputFormatError
+from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH, SequenceRecord, iter_sequence_records
+from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
 from seq2exp.serving import signatures as names
 
 logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("dream", "tsv")
 PARTIAL_SUFFIX = ".partial"
+FINGERPRINT_SUFFIX = ".partial.json"  # beside OUT.partial: how many input rows it holds and their fingerprint
 
 
-@dataclass
-class Record:
-    """One input row: ``name``, ``sequence`` and the 1-based ``line`` it starts on."""
-
-    name: str
-    sequence: str
-    line: int
+Record = SequenceRecord  # one input row: ``name``, upper-case ``sequence``, the 1-based ``line`` it starts on
 
 
-def iter_records(path: str | os.PathLike) -> Iterator[Record]:
+def iter_records(path: str | os.PathLike, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH) -> Iterator[Record]:
     """Stream the rows of a FASTA, DREAM (``sequence[<TAB>value]``, no header) or TSV-with-header file.
 
-    A TSV header is a first line with a ``sequence`` column (and optionally ``id`` or ``name``).
+    The one reader of :mod:`seq2exp.data.formats` (:func:`~seq2exp.data.formats.iter_sequence_records`): gzip, a
+    UTF-8 BOM, CRLF and lower-case DNA are accepted; an empty file is an error.
     """
-    from seq2exp.data.formats import iter_fasta, open_text_bytes, sniff_is_fasta
-
-    path_text = os.fspath(path)
-    if sniff_is_fasta(path):
-        for name, sequence, header_line in iter_fasta(path_text):
-            yield Record(name, sequence, header_line)
-        return
-    with open_text_bytes(path) as handle:
-        sequence_column, name_column, row = 0, None, 0
-        for line_number, raw in enumerate(handle, start=1):
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if line_number == 1:
-                lowered = [f.strip().lower() for f in fields]
-                if "sequence" in lowered:
-                    sequence_column = lowered.index("sequence")
-                    name_column = next((lowered.index(c) for c in ("id", "name") if c in lowered), None)
-                    continue
-            if sequence_column >= len(fields):
-                raise InputFormatError(f"expected a sequence in column {sequence_column + 1}, the row has "
-                                       f"{len(fields)} field(s)", path=path_text, line=line_number, field="sequence")
-            name = fields[name_column] if name_column is not None and name_column < len(fields) else str(row)
-            yield Record(name, fields[sequence_column].strip(), line_number)
-            row += 1
+    return iter_sequence_records(path, max_length=max_length)
 
 
 def check_records(records: list[Record], path: str, max_length: int | None) -> None:
@@ -167,20 +140,67 @@ def _format_row(record: Record, value: float, output_format: str) -> str:
     return f"{record.name}\t{record.sequence}\t{value:.7g}\n"
 
 
-def _resume_point(partial: Path, output_format: str) -> tuple[int, str | None]:
-    """(complete rows in ``partial``, the last row's sequence); truncates a half-written last line."""
-    with open(partial, "rb+") as handle:
-        data = handle.read()
-        keep = data.rfind(b"\n") + 1
-        if keep < len(data):
-            handle.truncate(keep)
-    lines = data[:keep].decode("utf-8").splitlines()
-    if output_format == "tsv" and lines:
-        lines = lines[1:]
-    if not lines:
-        return 0, None
-    fields = lines[-1].split("\t")
-    return len(lines), fields[0] if output_format == "dream" else fields[1]
+def _complete_rows(partial: Path, output_format: str) -> list[int]:
+    """Byte offsets just past each complete output row of ``partial`` (its header excluded)."""
+    ends = (np.flatnonzero(np.fromfile(partial, dtype=np.uint8) == 10) + 1).tolist()
+    return ends[1:] if output_format == "tsv" and ends else ends
+
+
+def _record_digest(digest: "hashlib._Hash", record: Record) -> None:
+    """Feed one input row to the resume fingerprint (its id and sequence, unambiguously separated)."""
+    digest.update(f"{len(record.name)}:{record.name}\t{record.sequence}\n".encode("utf-8"))
+
+
+def _write_fingerprint(path: Path, rows: int, digest: "hashlib._Hash", output_format: str, input_text: str) -> None:
+    from seq2exp.utils import atomic_write
+
+    with atomic_write(path) as handle:
+        json.dump({"rows": rows, "sha256": digest.hexdigest(), "format": output_format, "input": input_text},
+                  handle)
+
+
+def _resume(partial: Path, fingerprint_path: Path, output_format: str, input_text: str,
+            records: Iterator[Record]) -> tuple[int, "hashlib._Hash"]:
+    """Check that ``partial`` was written from this input; cut it to its fingerprinted rows; return (rows, digest).
+
+    The fingerprint beside ``OUT.partial`` holds the number of input rows written and the SHA-256 of their ids and
+    sequences; the same rows of this input must hash the same, else the resume is refused.
+    """
+    remedy = f"delete {partial} and {fingerprint_path.name} or run without --resume"
+    try:
+        saved = json.loads(fingerprint_path.read_text(encoding="utf-8"))
+        rows, expected, saved_format = int(saved["rows"]), str(saved["sha256"]), saved.get("format")
+    except FileNotFoundError:
+        raise InputFormatError(f"--resume: {fingerprint_path} is missing, so {partial} cannot be checked against "
+                               f"this input ({remedy})", path=input_text) from None
+    except (ValueError, KeyError, TypeError):
+        raise InputFormatError(f"--resume: {fingerprint_path} is not a resume fingerprint ({remedy})",
+                               path=input_text) from None
+    if saved_format != output_format:
+        raise ConfigError(f"--resume: {partial} was written with --format {saved_format}, not {output_format}")
+    ends = _complete_rows(partial, output_format)
+    if len(ends) < rows:
+        raise InputFormatError(f"--resume: {partial} holds {len(ends)} complete rows, its fingerprint {rows} "
+                               f"({remedy})", path=input_text)
+    digest = hashlib.sha256()
+    for count in range(rows):
+        record = next(records, None)
+        if record is None:
+            raise InputFormatError(f"--resume: {partial} has {rows} rows, more than this input ({count}); {remedy}",
+                                   path=input_text)
+        _record_digest(digest, record)
+    if digest.hexdigest() != expected:
+        raise InputFormatError(f"--resume: this input's first {rows} rows differ from those {partial} was written "
+                               f"from ({remedy})", path=input_text)
+    keep = ends[rows - 1] if rows else (_header_bytes(partial) if output_format == "tsv" else 0)
+    with open(partial, "rb+") as handle:  # drop rows written after the last fingerprint (a killed run)
+        handle.truncate(keep)
+    return rows, digest
+
+
+def _header_bytes(partial: Path) -> int:
+    with open(partial, "rb") as handle:
+        return len(handle.readline())
 
 
 @dataclass
@@ -201,40 +221,56 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
 
     if output_format not in OUTPUT_FORMATS:
         raise ConfigError(f"output format {output_format!r}; valid: {list(OUTPUT_FORMATS)}")
+    if int(chunk_rows) < 1:
+        raise ConfigError(f"--chunk-rows must be >= 1, got {chunk_rows}")
     started = time.monotonic()
     input_text, output = os.fspath(input_path), Path(output_path)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    check_output_path(output)
     partial = output.with_name(output.name + PARTIAL_SUFFIX)
-    skip, expected_last = (0, None)
+    fingerprint_path = output.with_name(output.name + FINGERPRINT_SUFFIX)
+    records = iter_records(input_text)
     if resume and partial.exists():
-        skip, expected_last = _resume_point(partial, output_format)
+        skip, digest = _resume(partial, fingerprint_path, output_format, input_text, records)
         mode = "a"
     else:
-        mode = "w"
-    records = iter_records(input_text)
-    last_skipped: Record | None = None
-    for _ in range(skip):  # the rows already predicted: check they are this input's
-        last_skipped = next(records, None)
-        if last_skipped is None:
-            raise InputFormatError(f"--resume: {partial} has {skip} rows, more than the input", path=input_text)
-    if skip and last_skipped.sequence != expected_last:
-        raise InputFormatError(f"--resume: {partial} does not match this input at row {skip} "
-                               "(delete it or run without --resume)", path=input_text, line=last_skipped.line)
+        skip, digest, mode = 0, hashlib.sha256(), "w"
     rows = skip
-    with open(partial, mode, encoding="utf-8") as handle, \
-            tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, dynamic_ncols=True) as bar:
-        if mode == "w" and output_format == "tsv":
-            handle.write("id\tsequence\texpression\n")
-        for chunk in _chunks(records, chunk_rows):
-            check_records(chunk, input_text, backend.max_length)
-            values = backend.predict([record.sequence for record in chunk])
-            handle.write("".join(_format_row(r, float(v), output_format) for r, v in zip(chunk, values)))
-            handle.flush()  # a killed run keeps whole chunks for --resume
-            rows += len(chunk)
-            bar.update(len(chunk))
-        os.fsync(handle.fileno())
+    try:
+        with open(partial, mode, encoding="utf-8") as handle, \
+                tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, dynamic_ncols=True) as bar:
+            if mode == "w":
+                if output_format == "tsv":
+                    handle.write("id\tsequence\texpression\n")
+                handle.flush()
+                _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text)
+            for chunk in _chunks(records, chunk_rows):
+                check_records(chunk, input_text, backend.max_length)
+                values = backend.predict([record.sequence for record in chunk])
+                handle.write("".join(_format_row(r, float(v), output_format) for r, v in zip(chunk, values)))
+                handle.flush()  # a killed run keeps whole chunks for --resume
+                for record in chunk:
+                    _record_digest(digest, record)
+                rows += len(chunk)
+                _write_fingerprint(fingerprint_path, rows, digest, output_format, input_text)
+                bar.update(len(chunk))
+            os.fsync(handle.fileno())
+    except Seq2ExpError as error:  # the same error, with what to do about the partial output
+        error.args = (f"{error} [{partial} keeps the {rows} rows predicted so far: rerun with --resume to continue "
+                      f"(the rows done are checked against the input), or delete it]",)
+        raise
     os.replace(partial, output)
+    fingerprint_path.unlink(missing_ok=True)
     return PredictSummary(rows=rows, resumed_from=skip, seconds=time.monotonic() - started, output=output)
+
+
+def check_output_path(output: Path) -> None:
+    """Refuse an output path that cannot be written: a folder, or inside a missing folder or a file."""
+    if output.is_dir():
+        raise ConfigError(f"-o {output}: is a folder; give the predictions file's path")
+    parent = output.parent
+    if not parent.is_dir():
+        what = "is a file" if parent.exists() else "does not exist (create it first)"
+        raise ConfigError(f"-o {output}: the folder {parent} {what}")
 
 
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:

@@ -27,9 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from seq2exp.errors import ConfigError
-    from seq2exp.serving.predict import SavedModelBackend, ServerBackend, predict_file
+    from pathlib import Path
 
+    from seq2exp.errors import ConfigError
+    from seq2exp.serving.predict import SavedModelBackend, ServerBackend, check_output_path, iter_records, predict_file
+
+    for flag, value in (("--batch-size", args.batch_size), ("--chunk-rows", args.chunk_rows),
+                        ("--concurrency", args.concurrency)):
+        if value < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {value}")
+    if args.version is not None and args.version < 1:
+        raise ConfigError(f"--version must be >= 1, got {args.version}")
+    check_output_path(Path(args.output))
+    first = iter_records(args.input)
+    next(first)  # a missing, empty or unreadable input fails before any model is loaded
+    first.close()
     if args.server:
         if not args.model:
             raise ConfigError("--server needs --model NAME")

@@ -31,16 +31,9 @@ from seq2exp.errors import Seq2ExpError
 from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
 from seq2exp.serving.config import BatchingOptions, ModelConfig, list_versions
+from seq2exp.serving.requests import RequestError, RequestLimits, internal_message, predict_in_batches, request_array
 
 logger = logging.getLogger(__name__)
-
-
-class RequestError(Exception):
-    """A request the server refuses: becomes a gRPC status with ``message``."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        self.code, self.message = code, message
-        super().__init__(f"{code.name}: {message}")
 
 
 def _tf_error_message(error: Exception) -> str:
@@ -204,6 +197,7 @@ class Servable:
             (input_name, spec), = specs.items()
             self.signatures[key] = SignatureInfo(function, input_name, spec.dtype.as_datatype_enum,
                                                  tuple(spec.shape.as_list()), tuple(function.structured_outputs))
+        self._batch_rows = batching.max_batch_size  # a larger request runs in batches of this many rows
         self._batchers = {key: Batcher(self._runner(info), batching, f"{name}/{version}/{key}")
                           for key, info in self.signatures.items()}
 
@@ -237,8 +231,8 @@ class Servable:
             count += 1
         return count
 
-    def check_input(self, signature: str, inputs) -> np.ndarray:
-        """The request's input as an array, after checking name, dtype, shape and that it is not empty."""
+    def check_input(self, signature: str, inputs, limits: RequestLimits | None = None) -> np.ndarray:
+        """The request's input as an array, after checking name, dtype, shape and the caps (``requests``)."""
         info = self.signatures.get(signature)
         if info is None:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
@@ -248,35 +242,22 @@ class Servable:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"signature {signature!r} takes exactly one input {info.input_name!r}, "
                                f"got {sorted(inputs.keys()) or 'none'}")
-        proto = inputs[info.input_name]
-        if proto.dtype != info.input_dtype:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"input {info.input_name!r} must be {tensors.dtype_name(info.input_dtype)}, "
-                               f"got {tensors.dtype_name(proto.dtype)}")
-        try:
-            array = tensors.make_ndarray(proto)
-        except tensors.TensorConversionError as error:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {info.input_name!r}: {error}") from None
-        expected = info.input_shape
-        if array.ndim != len(expected) or any(e is not None and e != got for e, got in zip(expected, array.shape)):
-            shown = [-1 if e is None else e for e in expected]
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"input {info.input_name!r} must have shape {shown}, got {list(array.shape)}")
-        if array.shape[0] == 0:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {info.input_name!r} is empty (0 rows)")
-        return array
+        return request_array(inputs[info.input_name], input_name=info.input_name, dtype=info.input_dtype,
+                             shape=info.input_shape, limits=limits or RequestLimits())
 
-    def predict(self, signature: str, inputs, output_filter: Sequence[str]) -> dict[str, np.ndarray]:
+    def predict(self, signature: str, inputs, output_filter: Sequence[str],
+                limits: RequestLimits | None = None) -> dict[str, np.ndarray]:
         import tensorflow as tf
 
-        array = self.check_input(signature, inputs)
+        array = self.check_input(signature, inputs, limits)
         info = self.signatures[signature]
         unknown = sorted(set(output_filter) - set(info.outputs))
         if unknown:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"output_filter {unknown} not among the outputs {list(info.outputs)}")
         try:
-            outputs = self._batchers[signature].submit(array).result()
+            outputs = predict_in_batches(lambda part: self._batchers[signature].submit(part).result(), array,
+                                         self._batch_rows)
         except tf.errors.InvalidArgumentError as error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, _tf_error_message(error)) from None
         except tf.errors.ResourceExhaustedError as error:
@@ -308,6 +289,7 @@ class ModelManager:
     def __init__(self, models: Iterable[ModelConfig], batching: BatchingOptions | None = None):
         self.configs = {model.name: model for model in models}
         self.batching = batching or BatchingOptions()
+        self.limits = RequestLimits()
         self._servables: dict[str, dict[int, Servable]] = {name: {} for name in self.configs}
         self._states: dict[str, dict[int, VersionState]] = {name: {} for name in self.configs}
         self._lock = threading.RLock()
@@ -446,10 +428,12 @@ def _guard(method: Callable) -> Callable:
         try:
             return method(self, request, context)
         except RequestError as error:
+            logger.warning("%s failed: %s %s", method.__name__, error.code.name, error.message.splitlines()[0][:300])
             context.abort(error.code, error.message)
-        except Exception as error:  # noqa: BLE001
-            logger.exception("%s failed", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {_tf_error_message(error)}")
+        except Exception as error:  # noqa: BLE001 - one log line, one line to the client, no traceback
+            message = internal_message(error)
+            logger.error("%s failed: INTERNAL %s", method.__name__, message)
+            context.abort(grpc.StatusCode.INTERNAL, message)
 
     wrapper.__name__ = method.__name__
     return wrapper
@@ -465,7 +449,7 @@ def _services(manager: ModelManager):
         def Predict(self, request, context):  # noqa: N802 - gRPC method name
             servable = manager.resolve(request.model_spec)
             signature = request.model_spec.signature_name or names.SERVING_DEFAULT
-            outputs = servable.predict(signature, request.inputs, list(request.output_filter))
+            outputs = servable.predict(signature, request.inputs, list(request.output_filter), manager.limits)
             response = predict_pb2.PredictResponse()
             response.model_spec.name = servable.name
             response.model_spec.version.value = servable.version
@@ -525,14 +509,20 @@ class ModelServer:
         host, port: where to listen (``port=0`` picks a free port; see ``.port`` after ``start``).
         batching: server-side batching options (``batching.config``).
         poll_seconds: how often base paths are scanned for new versions (0: never).
-        max_message_bytes: the largest request (and response) accepted.
+        max_message_bytes: the largest request (and response) accepted; also the largest input tensor a request
+            may expand to.
+        max_request_rows: the most rows one Predict request may hold (``requests.DEFAULT_MAX_REQUEST_ROWS``);
+            more is ``RESOURCE_EXHAUSTED``. A request is run ``batching.max_batch_size`` rows at a time.
     """
 
     def __init__(self, models: Sequence[ModelConfig], *, host: str = names.DEFAULT_HOST,
                  port: int = names.DEFAULT_PORT, batching: BatchingOptions | None = None,
                  poll_seconds: float = names.DEFAULT_POLL_SECONDS,
-                 max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES, max_workers: int = 32):
+                 max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES, max_workers: int = 32,
+                 max_request_rows: int | None = None):
         self.manager = ModelManager(models, batching)
+        self.manager.limits = RequestLimits(max_rows=max_request_rows or RequestLimits().max_rows,
+                                            max_tensor_bytes=int(max_message_bytes))
         self.host, self.requested_port, self.poll_seconds = host, int(port), poll_seconds
         self.max_message_bytes, self.max_workers = int(max_message_bytes), int(max_workers)
         self.port: int | None = None

@@ -28,19 +28,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-message-mib", type=float, default=names.DEFAULT_MAX_MESSAGE_BYTES / 2**20,
                         help="largest request/response accepted, MiB (larger: RESOURCE_EXHAUSTED)")
     parser.add_argument("--grace-seconds", type=float, default=10.0, help="how long in-flight requests may finish")
+    parser.add_argument("--max-request-rows", type=int, default=None,
+                        help="most rows one Predict request may hold (default 250000; more: RESOURCE_EXHAUSTED)")
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Refuse invalid flags at start-up (``ConfigError`` naming the flag), before any model is loaded."""
+    import math
+
+    from seq2exp.errors import ConfigError
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535 (0: any free port), got {args.port}")
+    for flag, value in (("--poll-seconds", args.poll_seconds), ("--grace-seconds", args.grace_seconds)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{flag} must be a number >= 0, got {value}")
+    if not (math.isfinite(args.max_message_mib) and args.max_message_mib > 0
+            and args.max_message_mib * 2**20 <= 2**31 - 1):
+        raise ConfigError(f"--max-message-mib must be > 0 and below 2048 (gRPC's limit), got {args.max_message_mib}")
+    if args.max_request_rows is not None and args.max_request_rows < 1:
+        raise ConfigError(f"--max-request-rows must be >= 1, got {args.max_request_rows}")
+    if not args.host.strip():
+        raise ConfigError("--host must not be empty")
 
 
 def main(args: argparse.Namespace) -> int:
     from seq2exp.serving.config import BatchingOptions, discover_models, read_model_config
     from seq2exp.serving.server import ModelServer
 
+    check_flags(args)
+    batching = BatchingOptions.read(args.batching_parameters_file) if args.batching_parameters_file else None
     if args.model_config_file:
         models = read_model_config(args.model_config_file)
     else:
         models = discover_models(args.model_base_path, only=args.model_name or None)
-    batching = BatchingOptions.read(args.batching_parameters_file) if args.batching_parameters_file else None
     server = ModelServer(models, host=args.host, port=args.port, batching=batching, poll_seconds=args.poll_seconds,
-                         max_message_bytes=int(args.max_message_mib * 2**20))
+                         max_message_bytes=int(args.max_message_mib * 2**20), max_request_rows=args.max_request_rows)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

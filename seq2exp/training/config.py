@@ -30,6 +30,7 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -145,9 +146,14 @@ def load_config(path: str | Path) -> dict:
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        data = yaml_load(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a YAML config (not UTF-8 text)") from None
+    except (yaml.YAMLError, RecursionError) as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        reason = getattr(error, "problem", None) or (str(error).splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"{path}: not valid YAML{where}: {reason}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config must be a mapping of fields, got {type(data).__name__}")
     return data
@@ -162,6 +168,7 @@ def resolve_config(config: Mapping[str, Any], *, smoke: bool = False,
         _check_type("smoke", smoke_section, (dict,))
     resolved = deep_merge(DEFAULTS, config)
     if smoke_section:
+        validate_config(resolved)  # a bad value of the full config is an error even where the smoke section masks it
         resolved = deep_merge(resolved, smoke_section)
     if overrides:
         resolved = deep_merge(resolved, overrides)
@@ -247,6 +254,9 @@ def validate_config(config: Mapping[str, Any]) -> None:
                           f"has a {architecture_info.head!r} head; choose a regression loss "
                           f"({', '.join(k for k, v in losses.LOSSES.items() if v[0] == 'expression')})")
     optimizers.validate_optimizer(config["optimizer"], config.get("schedule"))
+    rate = config["optimizer"].get("learning_rate")
+    if isinstance(rate, bool) or (isinstance(rate, (int, float)) and not (math.isfinite(rate) and rate > 0)):
+        raise ConfigError(f"optimizer.learning_rate: must be a positive number, got {rate}")
     TTA.from_dict(config.get("tta"))
     postprocess.validate_postprocess(config.get("postprocess"))
     precision = config.get("precision", "float32")

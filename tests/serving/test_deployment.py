@@ -101,6 +101,7 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_stages():
     text = (REPO / "Dockerfile").read_text()
     stages = [line.split()[-1] for line in text.splitlines() if line.startswith("FROM ")]
-    assert stages == ["builder", "export", "predict", "serving"]  # the runtime image is the default (last) target
+    assert stages == ["beam-sdk", "builder", "export", "predict", "beam", "beam-worker", "batch-inference",
+                      "serving"]  # the runtime image is the default (last) target
     assert "FROM tensorflow/serving:" in text and "seq2exp export" in text and "seq2exp serve-config" in text
     assert '"seq2exp", "predict"' in text

@@ -74,23 +74,33 @@ def test_predict_in_process_fasta_and_tsv(model_base, demo_rows, expected, tmp_p
 
 
 def test_resume_continues_a_partial_run(server, dream_file, expected, tmp_path):
+    from seq2exp.errors import Seq2ExpError
     from seq2exp.serving.predict import ServerBackend
+
+    class FailsAfterTwoChunks:
+        def __init__(self, inner):
+            self.inner, self.calls, self.max_length = inner, 0, inner.max_length
+
+        def predict(self, sequences):
+            self.calls += 1
+            if self.calls > 2:
+                raise Seq2ExpError("server went away")
+            return self.inner.predict(sequences)
 
     out = tmp_path / "pred.txt"
     backend = ServerBackend(server.target, "tiny")
     try:
         predict_file(dream_file, out, backend, progress=False)
         full = out.read_text()
-        lines = full.splitlines(keepends=True)
-        partial = tmp_path / "pred.txt.partial"
-        partial.write_text("".join(lines[:123]) + lines[123][:40])  # a killed run: 123 rows and half a line
         out.unlink()
+        with pytest.raises(Seq2ExpError, match=r"server went away \[.*pred\.txt\.partial keeps the 100 rows.*--resume"):
+            predict_file(dream_file, out, FailsAfterTwoChunks(backend), chunk_rows=50, progress=False)
+        partial = tmp_path / "pred.txt.partial"
+        with open(partial, "a") as handle:
+            handle.write("ACGT\t0.5\nAC")  # rows written after the last fingerprint, and half a line: dropped
         summary = predict_file(dream_file, out, backend, resume=True, progress=False)
-        assert (summary.resumed_from, summary.rows) == (123, N_ROWS)
+        assert (summary.resumed_from, summary.rows) == (100, N_ROWS)
         assert out.read_text() == full
-        partial.write_text("ACGT\t1.0\n")  # not this input's first row
-        with pytest.raises(InputFormatError, match="does not match"):
-            predict_file(dream_file, out, backend, resume=True, progress=False)
     finally:
         backend.close()
 

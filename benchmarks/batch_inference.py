@@ -1,0 +1,145 @@
+"""Batch-inference benchmark: the Beam pipeline (``seq2exp batch``) vs ``seq2exp predict`` on the same rows and model.
+
+Run from the repository root: ``python3 benchmarks/batch_inference.py [--quick]``. Both commands run as their own
+process on the same generated DREAM file (200,000 rows; 20,000 with ``--quick``) and the same exported SavedModel
+(``--model``: a registry architecture at smoke size with its reverse-complement TTA, default autosome; or ``tiny``).
+The pipeline runs on the DirectRunner in multi-process mode with ``--workers`` (default 2) worker processes, the way
+it would spread over machines. Reported: rows/s of each (wall clock of the whole command, start-up included), their
+ratio (goal >= 0.8), peak RSS of each command's process tree (the pipeline's workers included), and the largest
+difference between the two outputs. The last stdout line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def build_graph(name: str):
+    """(PredictionGraph, description) for a registry architecture (smoke size, RC TTA) or the 1-layer 'tiny' CNN."""
+    import keras
+
+    from seq2exp.data.encoding import Encoder
+    from seq2exp.inference.graph import PredictionGraph
+    from seq2exp.models import registry
+
+    keras.utils.set_random_seed(0)
+    if name == "tiny":
+        encoder = Encoder({"kind": "onehot", "length": 110})
+        inputs = keras.Input(shape=encoder.input_shape, name="inputs")
+        hidden = keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(8, 7, activation="relu")(inputs))
+        model = keras.Model(inputs, {"expression": keras.layers.Flatten()(keras.layers.Dense(1)(hidden))})
+        return PredictionGraph(model, encoder), "tiny (Conv1D 8x7 + dense), no TTA"
+    config = registry.get(name).config(smoke=True)
+    model = registry.build(name, smoke=True)
+    tta = {"reverse_complement": True}
+    return (PredictionGraph(model, Encoder(config["input"]), tta),
+            f"{name} (smoke config, {model.count_params()} params), TTA {tta}")
+
+
+def write_rows(path: Path, n: int, seed: int = 0) -> None:
+    from seq2exp.data.alphabet import FLANK3, FLANK5
+
+    rng = np.random.default_rng(seed)
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
+    with open(path, "w") as handle:
+        for start in range(0, n, 50_000):
+            middles = letters[rng.integers(0, 4, size=(min(50_000, n - start), 80))]
+            handle.write("".join(f"{FLANK5}{row.tobytes().decode()}{FLANK3}\n" for row in middles))
+
+
+def _tree_rss_kib(root_pid: int) -> int:
+    """Resident memory of a process and all its descendants (KiB), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            status = Path(f"/proc/{entry}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+        rss[int(entry)] = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(command: list[str], env: dict) -> tuple[float, float]:
+    """(seconds, peak RSS MiB of the process tree), sampled every 100 ms."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_kib(process.pid))
+        time.sleep(0.1)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return time.perf_counter() - started, peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 rows instead of 200,000")
+    parser.add_argument("--rows", type=int, help="rows (default 200,000; 20,000 with --quick)")
+    parser.add_argument("--model", default="autosome", help="registry architecture (smoke size) or 'tiny'")
+    parser.add_argument("--workers", type=int, default=2, help="DirectRunner worker processes")
+    parser.add_argument("--batch-size", type=int, default=1024)
+    args = parser.parse_args()
+    rows = args.rows or (20_000 if args.quick else 200_000)
+
+    from seq2exp.serving.export import export_graph
+
+    with tempfile.TemporaryDirectory(prefix="seq2exp-batch-bench-") as tmp:
+        tmp = Path(tmp)
+        graph, description = build_graph(args.model)
+        export_graph(graph, tmp / "models", "bench", version=1, verify=False)
+        model_dir = str(tmp / "models" / "bench")
+        data = tmp / "rows.txt"
+        write_rows(data, rows)
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        cli = [sys.executable, "-m", "seq2exp.cli"]
+        predict_s, predict_rss = run_measured(
+            [*cli, "predict", str(data), "-o", str(tmp / "predict.txt"), "--saved-model", model_dir, "--no-progress",
+             "--batch-size", str(args.batch_size)], env)
+        beam_s, beam_rss = run_measured(
+            [*cli, "batch", str(data), "-o", str(tmp / "beam"), "--saved-model", model_dir,
+             "--batch-size", str(args.batch_size), "--beam-option", f"direct_num_workers={args.workers}",
+             "--beam-option", "direct_running_mode=multi_processing"], env)
+        expected = np.loadtxt(tmp / "predict.txt", usecols=1, dtype=np.float64)
+        shards = sorted((tmp / "beam").glob("predictions-*.txt"))
+        got = np.concatenate([np.loadtxt(s, usecols=1, dtype=np.float64, ndmin=1) for s in shards])
+        manifest = json.loads((tmp / "beam" / "manifest.json").read_text())
+    result = {
+        "benchmark": "batch_inference", "rows": rows, "model": description, "batch_size": args.batch_size,
+        "beam_runner": f"DirectRunner multi_processing, {args.workers} workers",
+        "predict_s": round(predict_s, 2), "beam_s": round(beam_s, 2),
+        "predict_rows_per_s": round(rows / predict_s, 1), "beam_rows_per_s": round(rows / beam_s, 1),
+        "beam_vs_predict": round(predict_s / beam_s, 3), "goal": 0.8,
+        "predict_peak_rss_mib": round(predict_rss, 1), "beam_peak_rss_mib": round(beam_rss, 1),
+        "beam_rows_out": manifest["rows_out"], "rows_agree": int(len(got) == len(expected)),
+        "max_abs_diff": float(np.max(np.abs(got - expected))) if len(got) == len(expected) else None,
+        "cpu_count": os.cpu_count(), "note": "wall clock incl. start-up, one run each, shared machine",
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

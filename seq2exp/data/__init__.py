@@ -1,6 +1,6 @@
 """seq2exp.data: file formats, sequence encodings, the training cache and tf.data pipelines, data download.
 
-Modules (TensorFlow is imported only by ``encoding`` and ``pipeline``):
+Modules (TensorFlow is imported only by ``encoding`` and ``datasets``):
 
 - ``alphabet``: codes (``A C G T N`` = 0..4, ``PAD`` = 5), the constant flanks, numpy ``sequences_to_codes``.
 - ``plasmid``: the real vector sequence around the insert (padding / shifting context), ``read_plasmid_json``.
@@ -9,7 +9,7 @@ Modules (TensorFlow is imported only by ``encoding`` and ``pipeline``):
 - ``targets``: ``soft_bin_targets`` / ``expected_bin`` (numpy or TensorFlow).
 - ``encoding``: ``EncodingSpec``, ``Encoder`` (codes/strings -> model input), ``tf_strings_to_codes``, augmentations.
 - ``cache``: ``build_cache`` / ``TrainingCache`` (memory-mapped parsed training data).
-- ``pipeline``: ``make_dataset`` (tf.data over a cache).
+- ``datasets``: ``make_dataset`` (tf.data over a cache).
 - ``download``: the Zenodo record's manifest, ``download_dataset``, ``verify_dataset``.
 
 Every public name is also available here (``from seq2exp.data import read_dream, Encoder``); the attribute is
@@ -31,7 +31,7 @@ _EXPORTS = {
     "targets": ("soft_bin_targets", "expected_bin", "N_BINS"),
     "encoding": ("EncodingSpec", "Encoder", "tf_strings_to_codes", "reverse_complement_codes", "shift_codes"),
     "cache": ("TrainingCache", "build_cache"),
-    "pipeline": ("make_dataset",),
+    "datasets": ("make_dataset",),
     "download": ("MANIFEST", "download_dataset", "fetch_resumable", "load_manifest", "verify_dataset"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

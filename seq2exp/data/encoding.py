@@ -1,5 +1,6 @@
-"""Sequences -> model inputs, in TensorFlow: the ONE implementation used by the cache pipeline, in-process
-prediction and the exported serving graph.
+"""Sequences -> model inputs in TensorFlow: the ONE encoder of training, prediction and the serving graph.
+
+It is used by the cache pipeline, in-process prediction and the exported serving graph alike.
 
 A batch moves as **codes** (``A=0 C=1 G=2 T=3 N=4``, ``PAD=5`` past each row's length) plus ``lengths``.
 :class:`Encoder` turns codes into what a model's ``"inputs"`` expects, following an :class:`EncodingSpec` (a model
@@ -178,6 +179,7 @@ _UPSTREAM = np.concatenate(([N_CODE], CODE_OF_BYTE[np.frombuffer(PLASMID_UPSTREA
 _DOWNSTREAM = np.concatenate((CODE_OF_BYTE[np.frombuffer(PLASMID_DOWNSTREAM.encode(), np.uint8)], [N_CODE]))
 _FLANK5_CODES = CODE_OF_BYTE[np.frombuffer(FLANK5.encode(), np.uint8)]
 _FLANK3_CODES = CODE_OF_BYTE[np.frombuffer(FLANK3.encode(), np.uint8)]
+_SOURCE_OFFSET = PAD_CODE + 1  # tf_window_codes(sources=True): row columns are carried as column + this offset
 
 
 @dataclass
@@ -300,10 +302,18 @@ class Encoder:
 
     # -- codes -> window codes -----------------------------------------------------------------------------------
     def tf_window_codes(self, codes: tf.Tensor, lengths: tf.Tensor, *, reverse: Any = False, seed: Any = None,
-                        shift: Any = None) -> tf.Tensor:
-        """Steps 1-4 of the module docstring: int32 codes ``[B, window]`` (window = length + k - 1)."""
+                        shift: Any = None, sources: bool = False) -> tf.Tensor:
+        """Steps 1-4 of the module docstring: int32 codes ``[B, window]`` (window = length + k - 1).
+
+        ``sources=True`` returns instead, per window column, the column of ``codes`` its base was taken from (``-1``
+        where it comes from the vector or padding; reversed but not complemented for ``reverse`` rows): what
+        gradient attribution needs to map model-input positions back to sequence positions.
+        """
         spec = self.spec
-        view = _region_view(codes, lengths, spec.region)
+        view = real_view = _region_view(codes, lengths, spec.region)
+        if sources:
+            columns = tf.range(tf.shape(view.codes)[1])[None, :] + _SOURCE_OFFSET
+            view = dataclasses.replace(view, codes=tf.broadcast_to(columns, tf.shape(view.codes)))
         batch = tf.shape(view.codes)[0]
         n = view.length
         pad = tf.maximum(spec.length - n, 0)
@@ -321,7 +331,7 @@ class Encoder:
         elif spec.pad in ("plasmid_split", "n_both"):
             pad_start = -(pad // 2)
         else:  # plasmid_random, BHI's draw: right if u1 < .333, else left if u2 > .666, else split
-            draws = self._uniforms(view, batch, seed)
+            draws = self._uniforms(real_view, batch, seed)
             pad_start = tf.where(draws[:, 0] < 0.333, 0, tf.where(draws[:, 1] > 0.666, -pad, -(pad // 2)))
         start = tf.where(n > spec.length, trim_start, pad_start)
         position = start[:, None] + tf.range(self._window)[None, :] - self._left_context
@@ -340,9 +350,12 @@ class Encoder:
                 in_window = (column >= self._left_context) & (column < self._left_context + spec.length)
                 outside = tf.where(in_window[None, :], outside, surroundings)
         window = tf.where(inside, content, outside)
+        if sources:
+            window = tf.where(window >= _SOURCE_OFFSET, window - _SOURCE_OFFSET, -1)
         if reverse is not False and reverse is not None:
             flip = _per_row(reverse, batch, tf.bool)
-            window = tf.where(flip[:, None], _complement(tf.reverse(window, axis=[1])), window)
+            flipped = tf.reverse(window, axis=[1])
+            window = tf.where(flip[:, None], flipped if sources else _complement(flipped), window)
         return window
 
     @staticmethod

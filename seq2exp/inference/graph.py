@@ -1,5 +1,6 @@
-"""The inference core: ONE TensorFlow prediction graph (TTA, inverse target transform, post-processing) for
-in-process prediction, the exported serving graph and interpretation.
+"""The prediction graph: model + encoder + TTA + inverse target transform + post-processing in ONE TF graph.
+
+The same graph serves in-process prediction, the exported serving graph and interpretation.
 
 ``PredictionGraph.tf_predict_codes(codes, lengths)`` does, in TensorFlow:
 
@@ -91,13 +92,14 @@ class PredictionGraph:
         self._compiled = None
 
     # --- TensorFlow graph pieces (also used by the serving export) ---------------------------------------------
-    def tf_model_outputs(self, codes, lengths) -> dict:
+    def tf_model_outputs(self, codes, lengths, encode=None) -> dict:
         """Mean of the model outputs over the TTA variants, in the model's target units.
 
         Each variant is ``Encoder.tf_encode(codes, lengths, reverse=..., shift=...)``: the encoder shifts the row
         along the construct (filling from the real vector flanks, ``seq2exp.data.encoding.shift_codes``) and
         reverse-complements the model's input window (``reverse_complement_codes``; sets ``is_reverse`` when the
-        spec has that channel), so TTA and training augmentation share one definition.
+        spec has that channel), so TTA and training augmentation share one definition. ``encode`` replaces
+        ``Encoder.tf_encode`` (same arguments; interpretation passes a differentiable one-hot version).
         """
         import tensorflow as tf
 
@@ -105,15 +107,18 @@ class PredictionGraph:
         lengths = tf.cast(tf.convert_to_tensor(lengths), tf.int32)
         total: dict | None = None
         variants = self.tta.variants()
+        encode = encode or self.encoder.tf_encode
         for shift, reverse in variants:
-            inputs = self.encoder.tf_encode(codes, lengths, reverse=reverse, shift=shift if shift else None)
+            inputs = encode(codes, lengths, reverse=reverse, shift=shift if shift else None)
             outputs = _as_output_dict(self.model(inputs, training=False))
             total = outputs if total is None else {k: total[k] + outputs[k] for k in total}
         return {k: v / float(len(variants)) for k, v in total.items()}
 
-    def tf_predict_codes(self, codes, lengths) -> dict:
-        """codes [B, L] + lengths [B] -> ``{"expression": [B]}`` (+ ``"bins": [B, 18]`` for bin models)."""
-        averaged = self.tf_model_outputs(codes, lengths)
+    def tf_predict_codes(self, codes, lengths, encode=None) -> dict:
+        """codes [B, L] + lengths [B] -> ``{"expression": [B]}`` (+ ``"bins": [B, 18]`` for bin models).
+
+        ``encode``: see :meth:`tf_model_outputs`."""
+        averaged = self.tf_model_outputs(codes, lengths, encode)
         model_units = averaged["expression"]
         expression = self.target_transform.tf_inverse(model_units)
         expression = postprocess_lib.apply_graph_steps(self.postprocess, model_units, expression)

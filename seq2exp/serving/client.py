@@ -8,16 +8,23 @@ wire-compatible subset in :mod:`seq2exp.serving.protos`, and the RPCs are called
         outputs = client.predict_outputs(sequences)                     # {"expression": ..., "bins": ...}
 
 Large inputs are split into requests of ``batch_size`` rows (and under the message-size limit) that run
-concurrently; ``UNAVAILABLE`` is retried with exponential back-off; gRPC statuses become the typed exceptions below.
+concurrently. One ``predict`` call uses ONE model version: it is resolved once (or taken from ``version=``),
+pinned in every request, and checked in every response's ``model_spec.version``, so a hot reload during the call
+never mixes versions (``client.last_version`` says which one answered). ``UNAVAILABLE`` is retried by gRPC itself
+(the channel's service-config retry policy, exponential back-off), each RPC has its own deadline, and gRPC statuses
+become the typed exceptions below. ``transport="rest"`` speaks TF Serving's REST API instead (``target`` is then
+``http://host:port``), for networks that only pass HTTP.
 """
 from __future__ import annotations
 
+import json
 import logging
-import random
 import threading
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import grpc
 import numpy as np
@@ -69,6 +76,10 @@ _ERROR_OF_CODE = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: RequestTooLargeError,
 }
+_CODE_OF_HTTP = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
+                 413: grpc.StatusCode.RESOURCE_EXHAUSTED, 429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+                 503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED}
+_CODE_NUMBER_OF_NAME = {code.name: code.value[0] for code in grpc.StatusCode}
 STATE_NAMES = {value.number: value.name for value in wire.ModelVersionStatus.State.DESCRIPTOR.values}
 
 
@@ -93,25 +104,33 @@ class Client:
         batch_size: rows per request; larger inputs are split.
         max_concurrency: requests in flight at once for one ``predict`` call.
         timeout: deadline of each RPC, seconds.
-        retries: how often an ``UNAVAILABLE`` RPC is retried (exponential back-off from ``backoff`` seconds).
-        max_message_bytes: gRPC send/receive limit; requests are split to stay below it.
+        retries: how often gRPC retries an ``UNAVAILABLE`` RPC (service-config retry policy; at most 4, gRPC's
+            cap), with exponential back-off from ``backoff`` up to ``max_backoff`` seconds.
+        max_message_bytes: gRPC send/receive limit (REST: the body size); requests are split to stay below it.
+        transport: ``"grpc"`` (default) or ``"rest"`` (TF Serving's REST API; ``target`` ``http://host:port``).
     """
 
     def __init__(self, target: str, model: str, *, version: int | None = None, label: str | None = None,
                  signature: str = names.SERVING_DEFAULT, batch_size: int = 1024, max_concurrency: int = 4,
                  timeout: float = 60.0, retries: int = 5, backoff: float = 0.1, max_backoff: float = 5.0,
                  max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES,
-                 channel_options: Sequence[tuple[str, Any]] = ()):
+                 channel_options: Sequence[tuple[str, Any]] = (), transport: str = "grpc"):
         if version is not None and label is not None:
             raise ValueError("give a version or a label, not both")
         if batch_size < 1 or max_concurrency < 1:
             raise ValueError("batch_size and max_concurrency must be >= 1")
+        if transport not in ("grpc", "rest"):
+            raise ValueError(f"transport must be 'grpc' or 'rest', got {transport!r}")
         self.target, self.model, self.version, self.label = target, model, version, label
+        self.transport = transport
         self.signature, self.batch_size, self.max_concurrency = signature, int(batch_size), int(max_concurrency)
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, int(retries), backoff, max_backoff
         self.max_message_bytes = int(max_message_bytes)
+        self.last_version: int | None = None
+        self._rest_url = (target if "://" in target else f"http://{target}").rstrip("/")
         options = [("grpc.max_send_message_length", self.max_message_bytes),
-                   ("grpc.max_receive_message_length", self.max_message_bytes), *channel_options]
+                   ("grpc.max_receive_message_length", self.max_message_bytes),
+                   ("grpc.enable_retries", 1), ("grpc.service_config", self._service_config()), *channel_options]
         self._channel = grpc.insecure_channel(target, options=options)
         self._predict = self._channel.unary_unary(
             names.PREDICT_METHOD, request_serializer=wire.PredictRequest.SerializeToString,
@@ -152,19 +171,64 @@ class Client:
         if signature is not None:
             spec.signature_name = signature
 
+    def _service_config(self) -> str:
+        """gRPC service config: retry ``UNAVAILABLE`` on both services (gRPC caps attempts at 5)."""
+        config: dict = {"name": [{"service": "tensorflow.serving.PredictionService"},
+                                 {"service": "tensorflow.serving.ModelService"}]}
+        if self.retries > 0:
+            config["retryPolicy"] = {"maxAttempts": min(self.retries + 1, 5),
+                                     "initialBackoff": f"{max(self.backoff, 0.001):.3f}s",
+                                     "maxBackoff": f"{max(self.max_backoff, self.backoff, 0.001):.3f}s",
+                                     "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}
+        return json.dumps({"methodConfig": [config]})
+
     def _call(self, method, request, what: str):
-        """One RPC with the deadline; UNAVAILABLE is retried with exponential back-off and jitter."""
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
+        """One RPC with its own deadline (``timeout``); gRPC's retry policy retries UNAVAILABLE within it."""
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise error_from_rpc(error, what) from None
+
+    # --- REST transport ---------------------------------------------------------------------------------------------
+    def _rest_path(self, version: int | None, label: str | None) -> str:
+        path = f"{self._rest_url}/v1/models/{self.model}"
+        if version is not None:
+            return f"{path}/versions/{int(version)}"
+        return f"{path}/labels/{label}" if label is not None else path
+
+    def _rest(self, url: str, body: dict | None, what: str) -> dict:
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
             try:
-                return method(request, timeout=self.timeout)
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == self.retries:
-                    raise error_from_rpc(error, what) from None
-                logger.debug("%s: UNAVAILABLE (attempt %d), retrying in %.2fs", what, attempt + 1, delay)
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, self.max_backoff)
-        raise AssertionError("unreachable")
+                details = json.loads(error.read()).get("error", "")
+            except ValueError:
+                details = error.reason
+            code = _CODE_OF_HTTP.get(error.code)
+            cls = _ERROR_OF_CODE.get(code, ServingError)
+            raise cls(f"{what} failed: HTTP {error.code}: {details}", code, details) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            reason = getattr(error, "reason", error)
+            if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+                raise DeadlineExceededError(f"{what} failed: timed out", grpc.StatusCode.DEADLINE_EXCEEDED) from None
+            raise ServerUnavailableError(f"{what} failed: {reason}", grpc.StatusCode.UNAVAILABLE) from None
+
+    # --- versions ---------------------------------------------------------------------------------------------------
+    def resolve_version(self, *, version: int | None = None, label: str | None = None) -> int:
+        """The version a request would get now: ``version``, the label's version, else the newest AVAILABLE one."""
+        version = self.version if version is None and label is None else version
+        label = self.label if version is None and label is None else label
+        if version is not None:
+            return int(version)
+        available = [row["version"] for row in self.status(label=label) if row["state"] == "AVAILABLE"]
+        if not available:
+            raise ServerUnavailableError(f"{self.model} has no AVAILABLE version at {self.target}",
+                                         grpc.StatusCode.UNAVAILABLE)
+        return max(available)
 
     def predict(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
                 label: str | None = None) -> np.ndarray:
@@ -216,16 +280,31 @@ class Client:
         ranges = self._chunks(values)
         if not ranges:
             return {names.EXPRESSION_OUTPUT: np.zeros([0], np.float32)}
+        explicit = version is not None or label is not None or self.version is not None or self.label is not None
+        if len(ranges) == 1 and not explicit and self.transport == "grpc":
+            pinned = None  # one request cannot mix versions: the response names the one that answered
+        else:
+            pinned = self.resolve_version(version=version, label=label)  # ONE version for every chunk of this call
+        answered: list[int] = []
 
         def run(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
-            request = wire.PredictRequest()
-            self._model_spec(request.model_spec, version=version, label=label, signature=signature)
-            request.inputs[input_name].CopyFrom(
-                tensors.make_tensor_proto(values[bounds[0]:bounds[1]], wire.TensorProto))
-            if outputs:
-                request.output_filter.extend(outputs)
-            response = self._call(self._predict, request, f"Predict({self.model}, rows {bounds[0]}-{bounds[1]})")
-            result = {key: tensors.make_ndarray(proto) for key, proto in response.outputs.items()}
+            what = f"Predict({self.model} version {pinned}, rows {bounds[0]}-{bounds[1]})"
+            if self.transport == "rest":
+                result = self._rest_predict(values[bounds[0]:bounds[1]], input_name, signature, pinned, outputs,
+                                            what)
+            else:
+                request = wire.PredictRequest()
+                self._model_spec(request.model_spec, version=pinned, label=None, signature=signature)
+                request.inputs[input_name].CopyFrom(
+                    tensors.make_tensor_proto(values[bounds[0]:bounds[1]], wire.TensorProto))
+                if outputs:
+                    request.output_filter.extend(outputs)
+                response = self._call(self._predict, request, what)
+                answered.append(int(response.model_spec.version.value))
+                if pinned is not None and response.model_spec.version.value != pinned:
+                    raise ServingError(f"{what}: the response came from version "
+                                       f"{response.model_spec.version.value}, not the pinned {pinned}")
+                result = {key: tensors.make_ndarray(proto) for key, proto in response.outputs.items()}
             got = len(result.get(names.EXPRESSION_OUTPUT, next(iter(result.values()))))
             if got != bounds[1] - bounds[0]:
                 raise ServingError(f"server returned {got} rows for a request of {bounds[1] - bounds[0]}")
@@ -235,7 +314,25 @@ class Client:
             parts = [run(ranges[0])]
         else:
             parts = list(self._executor().map(run, ranges))
+        self.last_version = pinned if pinned is not None else answered[0]
         return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+    def _rest_predict(self, values: Any, input_name: str, signature: str, version: int,
+                      outputs: Sequence[str] | None, what: str) -> dict[str, np.ndarray]:
+        """One columnar REST Predict (``/versions/N`` pins the version); TF Serving's REST has no output_filter,
+        so the outputs are selected here."""
+        column = values.tolist() if isinstance(values, np.ndarray) else [v.decode("ascii", "replace") for v in values]
+        body = self._rest(f"{self._rest_path(version, None)}:predict",
+                          {"signature_name": signature, "inputs": {input_name: column}}, what)
+        answer = body.get("outputs")
+        answer = answer if isinstance(answer, dict) else {names.EXPRESSION_OUTPUT: answer}
+        result = {key: np.asarray(value, dtype=np.float32) for key, value in answer.items()
+                  if not outputs or key in outputs}
+        missing = sorted(set(outputs or ()) - set(result))
+        if missing:
+            raise InvalidRequestError(f"{what}: outputs {missing} not among {sorted(answer)}",
+                                      grpc.StatusCode.INVALID_ARGUMENT)
+        return result
 
     # --- metadata and status ----------------------------------------------------------------------------------------
     def metadata(self, *, version: int | None = None, label: str | None = None) -> dict:
@@ -245,11 +342,24 @@ class Client:
         """
         request = wire.GetModelMetadataRequest()
         self._model_spec(request.model_spec, version=version, label=label, signature=None)
-        request.metadata_field.append(names.SIGNATURE_DEF_METADATA_FIELD)
-        response = self._call(self._metadata, request, f"GetModelMetadata({self.model})")
         signature_map = wire.SignatureDefMap()
-        packed = response.metadata[names.SIGNATURE_DEF_METADATA_FIELD]
-        signature_map.ParseFromString(packed.value)  # upstream type name; same bytes as our message
+        if self.transport == "rest":
+            from google.protobuf import json_format
+
+            version = self.version if version is None and label is None else version
+            label = self.label if version is None and label is None else label
+            body = self._rest(f"{self._rest_path(version, label)}/metadata", None, f"metadata({self.model})")
+            json_format.ParseDict(body["metadata"][names.SIGNATURE_DEF_METADATA_FIELD], signature_map,
+                                  ignore_unknown_fields=True)
+            request.model_spec.name = body["model_spec"]["name"]
+            response = wire.GetModelMetadataResponse()
+            response.model_spec.name = body["model_spec"]["name"]
+            response.model_spec.version.value = int(body["model_spec"]["version"])
+        else:
+            request.metadata_field.append(names.SIGNATURE_DEF_METADATA_FIELD)
+            response = self._call(self._metadata, request, f"GetModelMetadata({self.model})")
+            packed = response.metadata[names.SIGNATURE_DEF_METADATA_FIELD]
+            signature_map.ParseFromString(packed.value)  # upstream type name; same bytes as our message
         return {
             "model": response.model_spec.name,
             "version": int(response.model_spec.version.value),
@@ -260,6 +370,15 @@ class Client:
 
     def status(self, *, version: int | None = None, label: str | None = None) -> list[dict]:
         """Each version's state: ``[{"version", "state", "error_code", "error_message"}]``, newest first."""
+        if self.transport == "rest":
+            version = self.version if version is None and label is None else version
+            label = self.label if version is None and label is None else label
+            body = self._rest(self._rest_path(version, label), None, f"status({self.model})")
+            rows = [{"version": int(item["version"]), "state": item["state"],
+                     "error_code": _CODE_NUMBER_OF_NAME.get(item["status"]["error_code"], 2),
+                     "error_message": item["status"].get("error_message", "")}
+                    for item in body["model_version_status"]]
+            return sorted(rows, key=lambda row: -row["version"])
         request = wire.GetModelStatusRequest()
         self._model_spec(request.model_spec, version=version, label=label, signature=None)
         response = self._call(self._status, request, f"GetModelStatus({self.model})")
@@ -290,14 +409,3 @@ def _tensor_infos(infos: Any) -> dict[str, dict]:
                   else None}
             for key, info in infos.items()}
 
-
-def iter_batches(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    """Lists of ``size`` consecutive items (the last one shorter)."""
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -14,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from seq2exp.errors import ConfigError
 from seq2exp.serving import signatures as names
@@ -322,3 +322,33 @@ class BatchingOptions:
         with atomic_write(path) as handle:
             handle.write(_comment(header) + self.to_text())
         return Path(path)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    """``"2.21.0rc1"`` -> ``(2, 21, 0)``: the leading numeric release parts."""
+    match = re.match(r"^(\d+(?:\.\d+)*)", str(text).strip())
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+def exports_newer_than(models: Sequence["ModelConfig"], serving_version: str,
+                       local_base: Mapping[str, str] | None = None) -> list[tuple[str, int, str]]:
+    """(model, version, exporting TensorFlow) of every exported version written by a TensorFlow newer than
+    ``serving_version``: TF Serving of that version may fail to load them (new ops or attributes).
+
+    ``local_base`` maps a model name to the folder to read when the config holds a container path.
+    """
+    import json
+
+    target = _version_tuple(serving_version)
+    found = []
+    for model in models:
+        base = Path((local_base or {}).get(model.name, model.base_path))
+        for version in list_versions(base):
+            meta_path = base / str(version) / names.METADATA_FILE
+            try:
+                exported = json.loads(meta_path.read_text()).get("tensorflow_version")
+            except (OSError, ValueError):
+                continue
+            if exported and _version_tuple(exported)[:3] > target[:3]:
+                found.append((model.name, version, exported))
+    return found

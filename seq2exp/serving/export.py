@@ -12,6 +12,11 @@
 * ``assets.extra/tf_serving_warmup_requests``: a TFRecord of ``PredictionLog`` that TF Serving replays on load.
 * ``assets.extra/seq2exp_metadata.json``: architecture, config, data checksum, validation metrics, lengths.
 
+The version is proven on TensorFlow Serving's own loading path before it is published: :func:`_verify` loads it with
+the session loader (:class:`seq2exp.serving.session.SessionModel`), replays the warm-up requests and compares both
+signatures with the in-process prediction. Folders are 0755 and files 0644. The metadata records the exporting
+TensorFlow and Keras versions (TF Serving must be at least as new: ``seq2exp serve-config`` warns otherwise).
+
 The version is written to a temporary folder beside its final name and renamed when complete, so a server polling
 the folder never sees half a version, and a killed export leaves the previous versions as they were.
 """
@@ -57,6 +62,9 @@ def next_version(model_dir: str | os.PathLike) -> int:
 def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[Any, dict]:
     """(a ``tf.Module`` holding the model's variables, {signature key: concrete function}).
 
+    THE one place where a prediction graph becomes the saved functions: a graph rewrite for serving (e.g. folding
+    BatchNorm into convolutions) transforms ``graph`` before this call, and everything below sees the result.
+
     Both signatures turn their input into codes and call ONE traced function of ``graph.tf_predict_codes`` (the
     model and its TTA variants are traced once). The module tracks the variables, not the Keras object, and the
     functions are not attributes of it, so saving neither walks the Keras layers nor traces anything again.
@@ -84,9 +92,17 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
         return select(predict_codes(codes, lengths))
 
     module = tf.Module(name="seq2exp_serving")
-    module.model_variables = [v.value for v in graph.model.variables]  # backing tf.Variables: the session loader
+    # Track the tf.Variables behind Keras 3's Variable wrappers: tracking the wrappers saves a second set of
+    # variable handles that the restore op fills while the functions read the first set, so TF Serving's session
+    # loader fails with "Could not find variable" (../shared/KNOWN_ISSUES.md, "TensorFlow Serving's loading path").
+    module.model_variables = backing_variables(graph.model)  # tracked: saved with the graph
     return module, {names.SERVING_DEFAULT: serve_sequences.get_concrete_function(),
                     names.ONEHOT_SIGNATURE: serve_onehot.get_concrete_function()}
+
+
+def backing_variables(model: Any) -> list:
+    """The ``tf.Variable`` behind each of a Keras model's variables (what a SavedModel must track)."""
+    return [getattr(variable, "value", variable) for variable in model.variables]
 
 
 def warmup_sequences(n: int = names.N_WARMUP_REQUESTS * 2, seed: int = 0) -> list[str]:
@@ -143,6 +159,7 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "seq2exp_version": _package_version(),
         "tensorflow_version": tf.__version__,
+        "keras_version": _keras_version(),
         "max_sequence_length": onehot_length,
         "onehot_length": onehot_length,
         "signatures": {
@@ -164,6 +181,7 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         if verify:
             info["check"] = _verify(tmp, graph, check_sequences)
         (tmp / names.METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+        _make_world_readable(tmp)
     logger.info("exported %s version %d to %s", name, version, final)
     return ExportResult(final, name, version, info)
 
@@ -177,24 +195,43 @@ def max_sequence_length(graph: Any) -> int:
 
 
 def _verify(saved_dir: Path, graph: Any, sequences: Sequence[str]) -> dict:
-    """Reload the SavedModel and compare both signatures with the in-process graph on ``sequences``."""
+    """Load the version the way TensorFlow Serving does (session loader, ``Session.run`` by SignatureDef tensor
+    names), replay its warm-up requests, and compare both signatures with the in-process graph on ``sequences``."""
     import tensorflow as tf
 
     from seq2exp.data.alphabet import sequences_to_codes
+    from seq2exp.serving.session import SessionModel
 
-    loaded = tf.saved_model.load(str(saved_dir))
-    served = loaded.signatures[names.SERVING_DEFAULT](**{names.SEQUENCES_INPUT: tf.constant(sequences)})
     codes, lengths = sequences_to_codes(list(sequences))
     reference = graph.tf_predict_codes(tf.constant(codes, tf.uint8), tf.constant(lengths, tf.int32))
     onehot = codes_to_onehot(codes, lengths, max_sequence_length(graph))
-    served_onehot = loaded.signatures[names.ONEHOT_SIGNATURE](**{names.ONEHOT_INPUT: tf.constant(onehot)})
+    try:
+        with SessionModel(saved_dir) as model:
+            replayed = model.replay_warmup()
+            served = model.run(names.SERVING_DEFAULT,
+                               {names.SEQUENCES_INPUT: np.array([s.encode("ascii") for s in sequences], object)})
+            served_onehot = model.run(names.ONEHOT_SIGNATURE, {names.ONEHOT_INPUT: onehot})
+    except tf.errors.OpError as error:
+        raise Seq2ExpError(f"the export does not run on TensorFlow Serving's session path: "
+                           f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
     worst = 0.0
     for key, value in reference.items():
         for outputs in (served, served_onehot):
-            worst = max(worst, float(np.max(np.abs(outputs[key].numpy() - value.numpy()))))
+            worst = max(worst, float(np.max(np.abs(outputs[key] - value.numpy()))))
     if not worst <= 1e-4:
         raise Seq2ExpError(f"exported graph disagrees with the in-process prediction (max |diff| {worst:.3g})")
-    return {"rows": len(sequences), "max_abs_diff_vs_in_process": worst}
+    return {"rows": len(sequences), "max_abs_diff_vs_in_process": worst, "warmup_requests_replayed": replayed,
+            "loader": "tf.compat.v1.saved_model.loader.load + Session.run"}
+
+
+def _make_world_readable(root: Path) -> None:
+    """Folders 0755, files 0644 (``mkdtemp`` makes 0700: unreadable by a server running as another uid)."""
+    os.chmod(root, 0o755)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
 
 
 def run_metadata(run: Any) -> dict:
@@ -226,6 +263,14 @@ def export_run(run_dir: str | os.PathLike, model_base_path: str | os.PathLike, n
     run = load_run(run_dir)
     return export_graph(run.prediction_graph(), model_base_path, name, version, metadata=run_metadata(run),
                         verify=verify)
+
+
+def _keras_version() -> str | None:
+    try:
+        import keras
+    except ImportError:  # pragma: no cover - keras is a core dependency
+        return None
+    return keras.__version__
 
 
 def _package_version() -> str:

@@ -60,6 +60,9 @@ def check_records(records: list[Record], path: str, max_length: int | None) -> N
                                field="sequence") from None
 
 
+MODEL_RECORD_SUFFIX = ".model.json"  # beside the output: the model and the ONE version that predicted it
+
+
 class Backend(Protocol):
     """Where predictions come from."""
 
@@ -71,21 +74,28 @@ class Backend(Protocol):
 
 
 class ServerBackend:
-    """Predictions from a TF Serving / ``seq2exp serve`` server through :class:`~seq2exp.serving.client.Client`."""
+    """Predictions from a TF Serving / ``seq2exp serve`` server through :class:`~seq2exp.serving.client.Client`.
+
+    The version is resolved ONCE (the given ``version``, the ``label``'s version, else the newest available) and
+    pinned on every chunk, so a run never mixes versions even when a new one is rolled out meanwhile.
+    """
 
     def __init__(self, target: str, model: str, *, version: int | None = None, label: str | None = None,
-                 batch_size: int = 1024, max_concurrency: int = 4, timeout: float = 120.0):
+                 batch_size: int = 1024, max_concurrency: int = 4, timeout: float = 120.0,
+                 transport: str = "grpc"):
         from seq2exp.serving.client import Client
 
         self.client = Client(target, model, version=version, label=label, batch_size=batch_size,
-                             max_concurrency=max_concurrency, timeout=timeout)
-        meta = self.client.metadata()
+                             max_concurrency=max_concurrency, timeout=timeout, transport=transport)
+        self.version = self.client.resolve_version()
+        meta = self.client.metadata(version=self.version)
         onehot = meta["signatures"].get(names.ONEHOT_SIGNATURE, {}).get("inputs", {}).get(names.ONEHOT_INPUT)
         self.max_length = onehot["shape"][1] if onehot and onehot.get("shape") else None
-        self.description = f"{model} version {meta['version']} at {target}"
+        self.model = model
+        self.description = f"{model} version {self.version} at {target}"
 
     def predict(self, sequences: list[str]) -> np.ndarray:
-        return self.client.predict(sequences)
+        return self.client.predict(sequences, version=self.version)
 
     def close(self) -> None:
         self.client.close()
@@ -105,14 +115,17 @@ def resolve_saved_model_dir(path: str | os.PathLike) -> Path:
 
 
 class SavedModelBackend:
-    """Predictions in-process from an exported SavedModel (its ``serving_default`` signature)."""
+    """Predictions in-process from an exported SavedModel (its ``serving_default`` signature), run on TF Serving's
+    loading path (:class:`~seq2exp.serving.session.SessionModel`)."""
 
     def __init__(self, path: str | os.PathLike, *, batch_size: int = 1024):
-        import tensorflow as tf
+        from seq2exp.serving.session import SessionModel
 
         self.path = resolve_saved_model_dir(path)
-        self._signature = tf.saved_model.load(str(self.path)).signatures[names.SERVING_DEFAULT]
+        self._model = SessionModel(self.path)
         self.batch_size = batch_size
+        self.version = int(self.path.name) if self.path.name.isdigit() else None
+        self.model = self.path.parent.name
         meta_path = self.path / names.METADATA_FILE
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.max_length = meta.get("max_sequence_length")
@@ -122,16 +135,15 @@ class SavedModelBackend:
         self.description = f"SavedModel {self.path}"
 
     def predict(self, sequences: list[str]) -> np.ndarray:
-        import tensorflow as tf
-
         parts = []
         for start in range(0, len(sequences), self.batch_size):
-            batch = tf.constant(sequences[start:start + self.batch_size])
-            parts.append(self._signature(**{names.SEQUENCES_INPUT: batch})[names.EXPRESSION_OUTPUT].numpy())
+            batch = np.array([s.encode("ascii") for s in sequences[start:start + self.batch_size]], dtype=object)
+            parts.append(self._model.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: batch},
+                                         [names.EXPRESSION_OUTPUT])[names.EXPRESSION_OUTPUT])
         return np.concatenate(parts) if parts else np.zeros([0], np.float32)
 
     def close(self) -> None:
-        self._signature = None
+        self._model.close()
 
 
 def _format_row(record: Record, value: float, output_format: str) -> str:
@@ -209,6 +221,7 @@ class PredictSummary:
     resumed_from: int
     seconds: float
     output: Path
+    model_version: int | None = None  # the one version every row came from (also in OUTPUT.model.json)
 
 
 def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, backend: Backend, *,
@@ -260,7 +273,14 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise
     os.replace(partial, output)
     fingerprint_path.unlink(missing_ok=True)
-    return PredictSummary(rows=rows, resumed_from=skip, seconds=time.monotonic() - started, output=output)
+    version = getattr(backend, "version", None)
+    from seq2exp.utils import atomic_write
+
+    with atomic_write(output.with_name(output.name + MODEL_RECORD_SUFFIX)) as record:
+        record.write(json.dumps({"model": getattr(backend, "model", None), "version": version,
+                                 "source": getattr(backend, "description", None), "rows": rows}) + "\n")
+    return PredictSummary(rows=rows, resumed_from=skip, seconds=time.monotonic() - started, output=output,
+                          model_version=version)
 
 
 def check_output_path(output: Path) -> None:

@@ -1,13 +1,19 @@
-"""An embedded TensorFlow-Serving-compatible gRPC server (``seq2exp serve``).
+"""An embedded TensorFlow-Serving-compatible gRPC and REST server (``seq2exp serve``).
 
-It implements ``tensorflow.serving.PredictionService/Predict`` and ``GetModelMetadata`` and
+Each version is loaded and run on TensorFlow Serving's own path (:class:`seq2exp.serving.session.SessionModel`:
+the session loader, ``Session.run`` by SignatureDef tensor names), so what it serves cannot drift from
+``tensorflow_model_server``. gRPC and REST requests are turned into arrays by ONE function,
+:func:`prepare_inputs` (aliases, dtype, shape, rows), before they reach the batcher. It implements
+``tensorflow.serving.PredictionService/Predict`` and ``GetModelMetadata`` and
 ``tensorflow.serving.ModelService/GetModelStatus`` with TF Serving's own messages, over the same ``models.config``
 and version policies as ``tensorflow_model_server``, so a client cannot tell the two apart. Like TF Serving it
 
 * polls each model's base path and loads new version folders while running (a new version is loaded before the
   one it replaces is unloaded; folders being written by an export are not versions yet), replaying the version's
   ``assets.extra/tf_serving_warmup_requests`` before serving it;
-* batches concurrent requests for the same version and signature on the server side (``batching.config``);
+* batches concurrent requests for the same version and signature on the server side (``batching.config``),
+  padding a merged batch to the next of ``allowed_batch_sizes`` with copies of its first row, as TF Serving does;
+* serves TF Serving's REST API too (``--rest-port``; :mod:`seq2exp.serving.rest`);
 * answers bad requests with the right status (``INVALID_ARGUMENT`` for dtype/shape/sequence errors,
   ``NOT_FOUND`` for an unknown model, version or label, ``RESOURCE_EXHAUSTED`` over the message-size cap,
   ``UNAVAILABLE`` while nothing is loaded or the batch queue is full) and keeps serving;
@@ -22,7 +28,7 @@ import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import grpc
 import numpy as np
@@ -31,6 +37,7 @@ from seq2exp.errors import Seq2ExpError
 from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
 from seq2exp.serving.config import BatchingOptions, ModelConfig, list_versions
+from seq2exp.serving.session import SessionModel, Signature, SignatureError, TensorSpec
 from seq2exp.serving.requests import RequestError, RequestLimits, internal_message, predict_in_batches, request_array
 
 logger = logging.getLogger(__name__)
@@ -54,24 +61,31 @@ def _tf_error_message(error: Exception) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
 class _Task:
-    array: np.ndarray
+    inputs: dict[str, np.ndarray]
     future: futures.Future = field(default_factory=futures.Future)
 
     @property
     def rows(self) -> int:
-        return int(self.array.shape[0])
+        return int(next(iter(self.inputs.values())).shape[0])
+
+
+def padded_batch_size(rows: int, allowed: Sequence[int]) -> int:
+    """The smallest of ``allowed`` that holds ``rows`` (``rows`` itself when none is given or none is as large)."""
+    return next((size for size in allowed if size >= rows), rows)
 
 
 class Batcher:
-    """Merges concurrent requests into batches of up to ``max_batch_size`` rows for ``fn``.
+    """Merges concurrent requests into batches of up to ``max_batch_size`` rows for ``fn`` (alias -> array).
 
     A worker takes the oldest request, then every request already queued (waiting up to ``batch_timeout_micros``
-    for more) while the batch stays within ``max_batch_size``; a request larger than that runs alone. When a
-    merged batch fails with a TensorFlow ``InvalidArgumentError``, its requests are re-run one by one so that only
-    the bad request fails.
+    for more) while the batch stays within ``max_batch_size``; a request larger than that runs alone. With
+    ``allowed_batch_sizes`` the merged batch is padded to the next allowed size with copies of its first row (TF
+    Serving's ``BatchingSession``), and the padding is dropped from the outputs. When a merged batch fails with a
+    TensorFlow ``InvalidArgumentError``, its requests are re-run one by one so that only the bad request fails.
     """
 
-    def __init__(self, fn: Callable[[np.ndarray], dict[str, np.ndarray]], options: BatchingOptions, name: str):
+    def __init__(self, fn: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]], options: BatchingOptions,
+                 name: str):
         self._fn, self._options, self._name = fn, options, name
         self._queue: collections.deque[_Task] = collections.deque()
         self._queued_rows = 0
@@ -82,8 +96,9 @@ class Batcher:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, array: np.ndarray) -> futures.Future:
-        task = _Task(array)
+    def submit(self, inputs: dict[str, np.ndarray] | np.ndarray) -> futures.Future:
+        """Queue one request (alias -> array, or one array for a single-input ``fn``); its future gets the outputs."""
+        task = _Task(inputs if isinstance(inputs, dict) else {"": inputs})
         limit = self._options.max_enqueued_batches * self._options.max_batch_size
         with self._cond:
             if self._closed:
@@ -136,17 +151,30 @@ class Batcher:
                 return
             self._run(batch)
 
+    def _call(self, inputs: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+        """``fn`` on ``inputs``, padded to the next allowed batch size (never past ``max_batch_size``)."""
+        size = padded_batch_size(rows, self._options.allowed_batch_sizes) if rows <= self._options.max_batch_size \
+            else rows
+        if size > rows:
+            inputs = {key: np.concatenate([value, np.repeat(value[:1], size - rows, axis=0)])
+                      for key, value in inputs.items()}
+        single = list(inputs) == [""]
+        outputs = self._fn(inputs[""] if single else inputs)
+        return {key: value[:rows] for key, value in outputs.items()} if size > rows else outputs
+
     def _run(self, batch: list[_Task]) -> None:
         import tensorflow as tf
 
         if len(batch) == 1:
             try:
-                batch[0].future.set_result(self._fn(batch[0].array))
+                batch[0].future.set_result(self._call(batch[0].inputs, batch[0].rows))
             except Exception as error:  # noqa: BLE001 - delivered to the waiting request
                 batch[0].future.set_exception(error)
             return
+        rows = sum(task.rows for task in batch)
         try:
-            merged = self._fn(np.concatenate([task.array for task in batch]))
+            merged = self._call({key: np.concatenate([task.inputs[key] for task in batch])
+                                 for key in batch[0].inputs}, rows)
         except tf.errors.InvalidArgumentError:
             for task in batch:  # find the bad request(s): only they fail
                 self._run([task])
@@ -165,99 +193,122 @@ class Batcher:
 # ----------------------------------------------------------------------------------------------------------------
 # Loaded versions
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass
-class SignatureInfo:
-    """One signature of a loaded version: its single input and its outputs."""
+def _json_array(alias: str, values: Any, spec: TensorSpec) -> np.ndarray:
+    """A REST (JSON) input as an array of the signature's dtype (strings: bytes; ``{"b64": ...}`` decoded)."""
+    import base64
 
-    function: Any
-    input_name: str
-    input_dtype: int  # DataType enum
-    input_shape: tuple  # None for any size
-    outputs: tuple[str, ...]
+    if spec.dtype == tensors.DT_STRING:
+        def to_bytes(item):
+            if isinstance(item, list):
+                return [to_bytes(x) for x in item]
+            if isinstance(item, dict) and set(item) == {"b64"}:
+                return base64.b64decode(item["b64"])
+            if isinstance(item, str):
+                return item.encode("utf-8")
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {alias!r} must be DT_STRING, got a JSON {type(item).__name__}")
+
+        items = to_bytes(values)
+        array = np.empty(len(items), dtype=object) if isinstance(items, list) and all(
+            isinstance(x, bytes) for x in items) else None
+        if array is not None:
+            array[:] = items
+            return array
+        return np.array(items, dtype=object)
+    dtype = tensors.DTYPE_OF_ENUM.get(spec.dtype)
+    if dtype is None:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r}: unsupported dtype "
+                                                             f"{tensors.dtype_name(spec.dtype)}")
+    try:
+        return np.asarray(values, dtype=dtype.newbyteorder("="))
+    except (TypeError, ValueError) as error:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {alias!r} must be a (nested, rectangular) list of "
+                           f"{tensors.dtype_name(spec.dtype)} values: {error}") from None
+
+
+def prepare_inputs(model: SessionModel, signature_key: str, inputs: Mapping[str, Any],
+                   output_filter: Sequence[str] = (), limits: RequestLimits | None = None
+                   ) -> tuple[Signature, dict[str, np.ndarray]]:
+    """THE conversion of a request (gRPC ``TensorProto``s or REST JSON values, by alias) into arrays.
+
+    Checks, in TF Serving's order and wording where it has one: the signature, the input aliases, the
+    ``output_filter``; then each input: a ``TensorProto`` through :func:`seq2exp.serving.requests.request_array`
+    (dtype, declared shape and the per-request caps, all before any tensor is built), JSON values against the same
+    dtype, shape and caps. Both the gRPC service and the REST handler call it, so one check covers both.
+    """
+    limits = limits or RequestLimits()
+    try:
+        signature = model.check_aliases(signature_key, list(inputs), output_filter)
+    except SignatureError as error:
+        raise RequestError(getattr(grpc.StatusCode, error.code), str(error)) from None
+    arrays: dict[str, np.ndarray] = {}
+    for alias, value in inputs.items():
+        spec = signature.inputs[alias]
+        shape = None if spec.shape is None else tuple(None if size < 0 else size for size in spec.shape)
+        if hasattr(value, "tensor_shape"):  # a TensorProto (gRPC)
+            if shape is None:
+                shape = tuple(None for _ in value.tensor_shape.dim)
+            arrays[alias] = request_array(value, input_name=alias, dtype=spec.dtype, shape=shape, limits=limits)
+            continue
+        array = value if isinstance(value, np.ndarray) else _json_array(alias, value, spec)  # REST
+        if shape is not None and (array.ndim != len(shape) or any(
+                want is not None and want != got for want, got in zip(shape, array.shape))):
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {alias!r} must have shape {list(spec.shape)}, got {list(array.shape)}")
+        if array.ndim == 0 or array.size == 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {alias!r} is empty (shape {list(array.shape)})")
+        if array.shape[0] > limits.max_rows:
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"input {alias!r} has {array.shape[0]} rows, more than the {limits.max_rows} allowed "
+                               f"per request; split it into smaller requests")
+        arrays[alias] = array
+    rows = {array.shape[0] for array in arrays.values()}
+    if len(rows) > 1:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"inputs have different numbers of rows: {sorted(rows)}")
+    return signature, arrays
 
 
 class Servable:
-    """One loaded version of a model: the SavedModel, its signatures and their batchers."""
+    """One loaded version of a model: its :class:`SessionModel` (TF Serving's loader) and one batcher per
+    signature."""
 
     def __init__(self, name: str, version: int, path: Path, batching: BatchingOptions):
-        import tensorflow as tf
-        from tensorflow.core.protobuf import saved_model_pb2
-
         self.name, self.version, self.path = name, version, path
-        self._loaded = tf.saved_model.load(str(path))
-        saved_model = saved_model_pb2.SavedModel()
-        saved_model.ParseFromString((path / names.SAVED_MODEL_FILE).read_bytes())
-        self.signature_defs = saved_model.meta_graphs[0].signature_def
-        self.signatures: dict[str, SignatureInfo] = {}
-        for key, function in self._loaded.signatures.items():
-            specs = function.structured_input_signature[1]
-            if len(specs) != 1:
-                logger.warning("%s/%d: signature %s has %d inputs; not served", name, version, key, len(specs))
-                continue
-            (input_name, spec), = specs.items()
-            self.signatures[key] = SignatureInfo(function, input_name, spec.dtype.as_datatype_enum,
-                                                 tuple(spec.shape.as_list()), tuple(function.structured_outputs))
+        self.model = SessionModel(path)
+        self.signature_defs = {key: value for key, value in self.model.signature_defs.items()
+                               if not key.startswith("__")}  # not __saved_model_init_op
+        self.signatures: dict[str, Signature] = self.model.signatures
+        self._batchers = {key: Batcher(self._runner(key), batching, f"{name}/{version}/{key}")
+                          for key in self.signatures}
         self._batch_rows = batching.max_batch_size  # a larger request runs in batches of this many rows
-        self._batchers = {key: Batcher(self._runner(info), batching, f"{name}/{version}/{key}")
-                          for key, info in self.signatures.items()}
 
-    @staticmethod
-    def _runner(info: SignatureInfo) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-        import tensorflow as tf
-
-        def run(array: np.ndarray) -> dict[str, np.ndarray]:
-            outputs = info.function(**{info.input_name: tf.constant(array)})
-            return {key: value.numpy() for key, value in outputs.items()}
+    def _runner(self, key: str) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return self.model.run(key, inputs)
 
         return run
 
     def warm_up(self) -> int:
         """Replay ``assets.extra/tf_serving_warmup_requests`` (like TF Serving); returns the number replayed."""
-        import tensorflow as tf
-        from tensorflow_serving.apis import prediction_log_pb2
+        return self.model.replay_warmup()
 
-        path = self.path / names.WARMUP_FILE
-        if not path.exists():
-            return 0
-        count = 0
-        for record in tf.data.TFRecordDataset(str(path)):
-            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-            if log.WhichOneof("log_type") != "predict_log":
-                continue
-            request = log.predict_log.request
-            key = request.model_spec.signature_name or names.SERVING_DEFAULT
-            array = self.check_input(key, request.inputs)
-            self._runner(self.signatures[key])(array)
-            count += 1
-        return count
-
-    def check_input(self, signature: str, inputs, limits: RequestLimits | None = None) -> np.ndarray:
-        """The request's input as an array, after checking name, dtype, shape and the caps (``requests``)."""
-        info = self.signatures.get(signature)
-        if info is None:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"signature {signature!r} not found in {self.name} version {self.version}; "
-                               f"available: {sorted(self.signatures)}")
-        if set(inputs.keys()) != {info.input_name}:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"signature {signature!r} takes exactly one input {info.input_name!r}, "
-                               f"got {sorted(inputs.keys()) or 'none'}")
-        return request_array(inputs[info.input_name], input_name=info.input_name, dtype=info.input_dtype,
-                             shape=info.input_shape, limits=limits or RequestLimits())
-
-    def predict(self, signature: str, inputs, output_filter: Sequence[str],
+    def predict(self, signature: str, inputs: Mapping[str, Any], output_filter: Sequence[str],
                 limits: RequestLimits | None = None) -> dict[str, np.ndarray]:
+        """Outputs of ``signature`` for a request's ``inputs`` (TensorProtos or JSON values by alias); a request
+        larger than ``max_batch_size`` rows runs that many rows at a time (``requests.predict_in_batches``)."""
         import tensorflow as tf
 
-        array = self.check_input(signature, inputs, limits)
-        info = self.signatures[signature]
-        unknown = sorted(set(output_filter) - set(info.outputs))
-        if unknown:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"output_filter {unknown} not among the outputs {list(info.outputs)}")
+        _, arrays = prepare_inputs(self.model, signature, inputs, output_filter, limits)
+        batcher = self._batchers[signature]
         try:
-            outputs = predict_in_batches(lambda part: self._batchers[signature].submit(part).result(), array,
-                                         self._batch_rows)
+            if len(arrays) == 1:
+                (alias, array), = arrays.items()
+                outputs = predict_in_batches(lambda part: batcher.submit({alias: part}).result(), array,
+                                             self._batch_rows)
+            else:
+                outputs = batcher.submit(arrays).result()
         except tf.errors.InvalidArgumentError as error:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, _tf_error_message(error)) from None
         except tf.errors.ResourceExhaustedError as error:
@@ -270,6 +321,7 @@ class Servable:
         for batcher in self._batchers.values():
             batcher.close()
         self._batchers = {}
+        self.model.close()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -295,9 +347,25 @@ class ModelManager:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._polls = 0
+        self._polled = threading.Condition()
+
+    def wait_for_polls(self, count: int, timeout: float = 60.0) -> bool:
+        """Block until ``count`` more scans have completed (so "nothing changed" can be checked without sleeps)."""
+        with self._polled:
+            target = self._polls + count
+            return self._polled.wait_for(lambda: self._polls >= target, timeout)
 
     def poll_once(self) -> None:
         """One scan: load versions the policy wants and that are not loaded; then unload the others."""
+        try:
+            self._poll()
+        finally:
+            with self._polled:
+                self._polls += 1
+                self._polled.notify_all()
+
+    def _poll(self) -> None:
         for name, config in self.configs.items():
             model_dir = Path(config.base_path)
             wanted = config.select_versions(list_versions(model_dir))
@@ -379,21 +447,19 @@ class ModelManager:
         """The loaded version a request's ``ModelSpec`` asks for."""
         name, version, label = self._spec_version(spec)
         with self._lock:
-            if name not in self.configs:
-                raise RequestError(grpc.StatusCode.NOT_FOUND,
-                                   f"model {name!r} is not served (served: {sorted(self.configs)})")
+            if name not in self.configs:  # TF Serving's wording
+                raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})")
             if label is not None:
                 labels = self.configs[name].labels
                 if label not in labels:
                     raise RequestError(grpc.StatusCode.NOT_FOUND,
-                                       f"model {name!r} has no version label {label!r} (labels: {sorted(labels)})")
+                                       f"Unrecognized servable version label: {label}")
                 version = labels[label]
             loaded = self._servables[name]
             if version is not None:
                 if version not in loaded:
                     raise RequestError(grpc.StatusCode.NOT_FOUND,
-                                       f"model {name!r} version {version} is not available "
-                                       f"(available: {sorted(loaded)})")
+                                       f"Servable not found for request: Specific({name}, {version})")
                 return loaded[version]
             if not loaded:
                 loading = any(s.state == "LOADING" for s in self._states[name].values())
@@ -449,7 +515,9 @@ def _services(manager: ModelManager):
         def Predict(self, request, context):  # noqa: N802 - gRPC method name
             servable = manager.resolve(request.model_spec)
             signature = request.model_spec.signature_name or names.SERVING_DEFAULT
-            outputs = servable.predict(signature, request.inputs, list(request.output_filter), manager.limits)
+            logger.debug("Predict %s/%d %s", servable.name, servable.version, signature)
+            outputs = servable.predict(signature, request.inputs, list(request.output_filter),
+                                       manager.limits)
             response = predict_pb2.PredictResponse()
             response.model_spec.name = servable.name
             response.model_spec.version.value = servable.version
@@ -509,8 +577,10 @@ class ModelServer:
         host, port: where to listen (``port=0`` picks a free port; see ``.port`` after ``start``).
         batching: server-side batching options (``batching.config``).
         poll_seconds: how often base paths are scanned for new versions (0: never).
-        max_message_bytes: the largest request (and response) accepted; also the largest input tensor a request
-            may expand to.
+        max_message_bytes: the largest request (and response) accepted; also the REST body cap and the largest
+            input tensor a request may expand to.
+        rest_port: also serve TF Serving's REST API on ``host:rest_port`` (``None``: no REST; 0: any free port;
+            see ``.rest_port``).
         max_request_rows: the most rows one Predict request may hold (``requests.DEFAULT_MAX_REQUEST_ROWS``);
             more is ``RESOURCE_EXHAUSTED``. A request is run ``batching.max_batch_size`` rows at a time.
     """
@@ -519,10 +589,13 @@ class ModelServer:
                  port: int = names.DEFAULT_PORT, batching: BatchingOptions | None = None,
                  poll_seconds: float = names.DEFAULT_POLL_SECONDS,
                  max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES, max_workers: int = 32,
-                 max_request_rows: int | None = None):
+                 rest_port: int | None = None, max_request_rows: int | None = None):
         self.manager = ModelManager(models, batching)
         self.manager.limits = RequestLimits(max_rows=max_request_rows or RequestLimits().max_rows,
                                             max_tensor_bytes=int(max_message_bytes))
+        self.requested_rest_port = rest_port
+        self.rest_port: int | None = None
+        self._rest = None
         self.host, self.requested_port, self.poll_seconds = host, int(port), poll_seconds
         self.max_message_bytes, self.max_workers = int(max_message_bytes), int(max_workers)
         self.port: int | None = None
@@ -531,6 +604,10 @@ class ModelServer:
     @property
     def target(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str | None:
+        return f"http://{self.host}:{self.rest_port}" if self.rest_port is not None else None
 
     def start(self) -> "ModelServer":
         self.manager.poll_once()
@@ -555,6 +632,18 @@ class ModelServer:
         if not port:
             self.manager.stop()
             raise Seq2ExpError(f"cannot listen on {address} (port in use?)")
+        if self.requested_rest_port is not None:
+            from seq2exp.serving.rest import RestServer
+
+            try:
+                self._rest = RestServer(self.manager, self.host, self.requested_rest_port,
+                                        self.max_message_bytes).start()
+            except OSError as error:
+                server.stop(0)
+                self.manager.stop()
+                raise Seq2ExpError(f"cannot listen on {self.host}:{self.requested_rest_port} for REST: "
+                                   f"{error.strerror or error}") from None
+            self.rest_port = self._rest.port
         server.start()
         self._server, self.port = server, port
         self.manager.start_polling(self.poll_seconds)
@@ -563,6 +652,9 @@ class ModelServer:
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop accepting requests, let in-flight ones finish (up to ``grace`` s), unload the models."""
+        if self._rest is not None:
+            self._rest.stop(grace)
+            self._rest = None
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None

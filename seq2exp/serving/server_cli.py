@@ -1,4 +1,4 @@
-"""``seq2exp serve``: the embedded TF-Serving-compatible gRPC server.
+"""``seq2exp serve``: the embedded TF-Serving-compatible gRPC (and, with ``--rest-port``, REST) server.
 
 Serves ``--model-config-file`` (TF Serving's ``models.config``) or every model under ``--model-base-path``; prints
 ``listening on HOST:PORT`` once ready; SIGTERM / Ctrl-C stop it gracefully (in-flight requests finish).
@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=names.DEFAULT_HOST,
                         help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the server to the network)")
     parser.add_argument("--port", type=int, default=names.DEFAULT_PORT, help="gRPC port (0: any free port)")
+    parser.add_argument("--rest-port", type=int, default=None,
+                        help="also serve TF Serving's REST API on this port (TF Serving's --rest_api_port; "
+                             "0: any free port; default: no REST)")
     parser.add_argument("--poll-seconds", type=float, default=names.DEFAULT_POLL_SECONDS,
                         help="how often to look for new versions (TF Serving's --file_system_poll_wait_seconds)")
     parser.add_argument("--max-message-mib", type=float, default=names.DEFAULT_MAX_MESSAGE_BYTES / 2**20,
@@ -40,6 +43,8 @@ def check_flags(args: argparse.Namespace) -> None:
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535 (0: any free port), got {args.port}")
+    if args.rest_port is not None and not 0 <= args.rest_port <= 65535:
+        raise ConfigError(f"--rest-port must be between 0 and 65535 (0: any free port), got {args.rest_port}")
     for flag, value in (("--poll-seconds", args.poll_seconds), ("--grace-seconds", args.grace_seconds)):
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"{flag} must be a number >= 0, got {value}")
@@ -63,12 +68,15 @@ def main(args: argparse.Namespace) -> int:
     else:
         models = discover_models(args.model_base_path, only=args.model_name or None)
     server = ModelServer(models, host=args.host, port=args.port, batching=batching, poll_seconds=args.poll_seconds,
-                         max_message_bytes=int(args.max_message_mib * 2**20), max_request_rows=args.max_request_rows)
+                         max_message_bytes=int(args.max_message_mib * 2**20), max_request_rows=args.max_request_rows,
+                         rest_port=args.rest_port)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     server.start()
     print(f"listening on {server.target} (models: {', '.join(m.name for m in models)})", flush=True)
+    if server.rest_url:
+        print(f"REST API on {server.rest_url}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -48,6 +48,11 @@ DEFAULT_MAX_BATCH_SIZE = 1024
 DEFAULT_BATCH_TIMEOUT_MICROS = 0  # embedded server: batch what is queued, never wait (see server.py)
 DEFAULT_NUM_BATCH_THREADS = 2
 
+# The TensorFlow Serving release the exports are tested against (the Dockerfile's TENSORFLOW_VERSION and
+# KERAS_VERSION build args must equal these; `seq2exp serve-config --serving-version` defaults to it).
+SERVING_TENSORFLOW_VERSION = "2.21.0"
+SERVING_KERAS_VERSION = "3.15.1"
+
 # Paths inside the deployment image (Dockerfile, serving/models.config).
 CONTAINER_MODEL_BASE = "/models"
 CONTAINER_CONFIG_DIR = "/models/config"

@@ -45,13 +45,6 @@ def dtype_name(enum_value: int) -> str:
     return DTYPE_NAMES.get(int(enum_value), f"DataType({int(enum_value)})")
 
 
-def is_string_like(values: Any) -> bool:
-    """``True`` for a sequence/array of ``str``/``bytes`` (the ``sequences`` input)."""
-    if isinstance(values, np.ndarray):
-        return values.dtype.kind in "USO"
-    return True
-
-
 def make_tensor_proto(values: Any, proto_class: type, *, dtype: Any = None) -> Any:
     """Build a ``proto_class`` (a TensorProto) from an array or from a list of strings/bytes."""
     proto = proto_class()

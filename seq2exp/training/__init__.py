@@ -1,5 +1,7 @@
-"""Training: the ``model.fit`` driver, the teams' losses, optimisers and schedules, callbacks, tf.distribute
-strategies, resumable runs, and a k-mer ridge baseline. Prediction from a run lives in :mod:`seq2exp.inference`.
+"""Training: config -> model -> run folder, with the teams' losses, optimisers, schedules and strategies.
+
+The ``model.fit`` driver, the teams' losses, optimisers and schedules, callbacks, tf.distribute strategies,
+resumable runs, and a k-mer ridge baseline. Prediction from a run lives in :mod:`seq2exp.inference`.
 
     >>> from seq2exp.training import train
     >>> run = train("training/configs/autosome.yaml", data="train.txt", out="runs/autosome")

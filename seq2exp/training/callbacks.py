@@ -1,5 +1,7 @@
-"""Keras callbacks of the training driver: validation metrics + best model + early stopping + metrics log,
-resumable step checkpoints, stochastic weight averaging.
+"""Keras callbacks of the training driver: validation, best model, early stopping, checkpoints, SWA.
+
+Validation metrics + best model + early stopping + metrics log, resumable step checkpoints, stochastic weight
+averaging.
 
 All state a restarted run needs is on disk (``RUN/metrics.json`` for the history and best value,
 ``RUN/checkpoints/latest.weights.h5`` for weights + optimiser state, whose ``iterations`` variable is the step), so

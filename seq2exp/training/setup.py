@@ -1,5 +1,7 @@
-"""What both training loops share: :class:`TrainingSetup` (a validated config made concrete: data, model, loss,
-target transform) and the pieces built from it (compiled model, validation callback).
+"""What both training loops share: :class:`TrainingSetup` and the pieces built from it.
+
+:class:`TrainingSetup` is a validated config made concrete (data, model, loss, target transform); built from it:
+the compiled model and the validation callback.
 
 :mod:`seq2exp.training.driver` (``model.fit``) and :mod:`seq2exp.training.multiworker` (the custom loop) both
 import this module; neither imports the other's internals.

@@ -284,7 +284,7 @@ def test_dockerfile_export_and_batch_inference_stages_run(tmp_path, tiny_run):
     pins = _setup_pins()
     beam_pin = next(spec for spec in image.dropped if spec.startswith("apache-beam=="))
     assert beam_pin == f"apache-beam=={pins['apache-beam']}"  # the image installs the tested Beam
-    assert {spec.split("==")[0] for spec in image.dropped} <= {"tensorflow", "tensorflow-serving-api", "apache-beam"}
+    assert {spec.split("==")[0] for spec in image.dropped} <= {"tensorflow", "keras", "tensorflow-serving-api", "apache-beam"}
 
 
 def test_beam_worker_image_matches_the_pipeline():

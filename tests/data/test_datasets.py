@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
 
 from seq2exp.data.cache import TrainingCache  # noqa: E402
 from seq2exp.data.encoding import Encoder  # noqa: E402

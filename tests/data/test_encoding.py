@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf
 
 from seq2exp.data.alphabet import (  # noqa: E402
     FLANK3,

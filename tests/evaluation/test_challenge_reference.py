@@ -11,6 +11,7 @@ import re
 import pytest
 
 from seq2exp.evaluation import score
+from tests.conftest import require_shared
 
 from .conftest import SHARED_REFERENCE, make_problem, random_sequences, write_dream, write_leaderboard, \
     write_subset_csvs
@@ -22,8 +23,7 @@ LABELS = {"all": "all", "high": "high", "low": "low", "yeast": "yeast", "random"
 
 @pytest.fixture(scope="module")
 def reference():
-    if not SHARED_REFERENCE.exists():
-        pytest.skip(f"challenge script not found at {SHARED_REFERENCE}")
+    require_shared(SHARED_REFERENCE)  # the oracle of this file: missing means failing, not skipping
     spec = importlib.util.spec_from_file_location("dream_reference_evaluation", SHARED_REFERENCE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -4,14 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import tensorflow as tf
+import keras
 
-from seq2exp.data.encoding import Encoder, sequences_to_codes  # noqa: E402
-from seq2exp.inference.graph import TTA, PredictionGraph  # noqa: E402
-from seq2exp.inference.transforms import TargetTransform  # noqa: E402
+from seq2exp.data.encoding import Encoder
+from seq2exp.inference.graph import TTA, PredictionGraph
+from seq2exp.inference.transforms import TargetTransform
 
-from tests.training.tiny_arch import build_tiny  # noqa: E402
+from tests.data.reference_encoding import reference_encode, reference_window
+from tests.training.tiny_arch import build_tiny
 
 SPEC = {"kind": "onehot", "length": 110, "region": "full", "pad": "n_right", "n_value": 0.25}
 SEQUENCES = ["TGCATTTTTTTCACATC" + "ACGGTCATGCAAGT" * 5 + "ACGTACGTAC" + "GGTTACGGCTGTT",
@@ -31,18 +32,9 @@ def test_tta_is_the_mean_over_strands_and_shifts(model):
     transform = TargetTransform("standardize", {"center": 11.0, "std": 2.5})
     graph = PredictionGraph(model, encoder, tta, transform)
     predicted = graph.predict(SEQUENCES)
-    codes, lengths = sequences_to_codes(SEQUENCES)
-    manual = []
-    for shift in (-2, 0, 2):
-        for reverse in (False, True):
-            inputs = encoder.tf_encode(tf.constant(codes), tf.constant(lengths), reverse=reverse,
-                                       shift=shift or None)
-            manual.append(model(inputs)["expression"].numpy())
-    expected = np.mean(manual, axis=0) * 2.5 + 11.0
-    np.testing.assert_allclose(predicted, expected, rtol=1e-5)
+    expected = _reference_tta(model, SPEC, SEQUENCES, [-2, 2], True)["expression"] * 2.5 + 11.0
+    np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-5)
     assert TTA.from_dict(tta).variants() == [(-2, False), (-2, True), (0, False), (0, True), (2, False), (2, True)]
-    # the variants really differ (else the test above proves nothing)
-    assert np.ptp(np.array(manual)[:, 0]) > 1e-6
 
 
 def test_strings_codes_and_predict_agree(model):
@@ -57,14 +49,70 @@ def test_strings_codes_and_predict_agree(model):
     assert graph.batch_postprocess == [{"name": "rank"}]
 
 
-def test_bins_output_averaged(model):
+def _reference_tta(model, spec: dict, sequences: list[str], shifts: list[int], reverse_complement: bool) -> dict:
+    """TTA written independently of the graph: every (shift, strand) input from the numpy string-level encoder
+    (``tests/data/reference_encoding.py``), the model run on each, the outputs averaged in numpy."""
+    per_variant = []
+    for shift in sorted(set(shifts) | {0}):
+        for reverse in ((False, True) if reverse_complement else (False,)):
+            inputs = np.stack([reference_encode(reference_window(s, spec, shift=shift, reverse=reverse), spec,
+                                                reverse=reverse) for s in sequences])
+            per_variant.append({k: np.asarray(v, np.float64) for k, v in model.predict_on_batch(inputs).items()})
+    assert len(per_variant) == len(set(shifts) | {0}) * (2 if reverse_complement else 1)
+    spread = np.ptp(np.stack([v["expression"] for v in per_variant]), axis=0)
+    assert (spread > 1e-6).all(), "the variants agree: the averaging would go unchecked"
+    return {name: np.mean([v[name] for v in per_variant], axis=0) for name in per_variant[0]}
+
+
+def _sequence_model(spec: dict, vocabulary: int, bins: bool = False) -> keras.Model:
+    """Integer inputs (tokens / k-mer ids) -> Embedding -> Conv1D -> mean -> expression (or 18 bins)."""
+    inputs = keras.Input((spec["length"],), dtype="int32", name="inputs")
+    x = keras.layers.Embedding(vocabulary, 6)(inputs)
+    x = keras.layers.Conv1D(6, 5, activation="tanh")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    if bins:
+        probabilities = keras.layers.Dense(18, activation="softmax", name="bins")(x)
+        expression = keras.layers.Lambda(lambda p: keras.ops.sum(p * keras.ops.arange(18, dtype="float32"), -1),
+                                         name="expression")(probabilities)
+        return keras.Model(inputs, {"bins": probabilities, "expression": expression})
+    x = keras.layers.Dense(1)(x)
+    return keras.Model(inputs, {"expression": keras.layers.Reshape((), name="expression")(x)})
+
+
+def test_bins_model_tta_averages_bins_and_expression_like_numpy():
+    spec = {**SPEC, "rc_channel": False}
     keras.utils.set_random_seed(5)
-    bins_model = build_tiny({"input": SPEC, "filters": 4, "bins": True})
-    graph = PredictionGraph(bins_model, Encoder(SPEC), {"reverse_complement": True})
+    bins_model = build_tiny({"input": spec, "filters": 4, "bins": True})
+    graph = PredictionGraph(bins_model, Encoder(spec), {"reverse_complement": True, "shifts": [-1, 2]})
     outputs = graph.predict_outputs(SEQUENCES)
+    expected = _reference_tta(bins_model, spec, SEQUENCES, [-1, 2], True)
     assert outputs["bins"].shape == (3, 18)
+    np.testing.assert_allclose(outputs["bins"], expected["bins"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(outputs["expression"], expected["expression"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(outputs["bins"].sum(1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(outputs["expression"], outputs["bins"] @ np.arange(18), rtol=1e-4)
+
+
+def test_token_model_tta_and_inverse_transform_like_numpy():
+    spec = {"kind": "tokens", "length": 100, "region": "variable", "pad": "n_both"}  # Unlock_DNA's layout
+    keras.utils.set_random_seed(6)
+    token_model = _sequence_model(spec, vocabulary=6)
+    graph = PredictionGraph(token_model, Encoder(spec), {"reverse_complement": True, "shifts": [-2, 1]},
+                            {"name": "standardize", "params": {"center": 11.0, "std": 2.5}})
+    expected = _reference_tta(token_model, spec, SEQUENCES, [-2, 1], True)["expression"] * 2.5 + 11.0
+    np.testing.assert_allclose(graph.predict(SEQUENCES), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_kmer_model_tta_and_inverse_transform_like_numpy():
+    spec = {"kind": "kmer", "length": 80, "k": 5, "region": "variable", "pad": "n_right"}  # NAD's layout
+    keras.utils.set_random_seed(7)
+    kmer_model = _sequence_model(spec, vocabulary=4**5 + 1, bins=True)
+    transform = {"name": "minmax", "params": {"low": 0.001, "high": 0.999, "min": 0.0, "max": 17.0}}
+    graph = PredictionGraph(kmer_model, Encoder(spec), {"reverse_complement": True, "shifts": [1]}, transform)
+    reference = _reference_tta(kmer_model, spec, SEQUENCES, [1], True)
+    outputs = graph.predict_outputs(SEQUENCES)
+    np.testing.assert_allclose(outputs["bins"], reference["bins"], rtol=1e-4, atol=1e-6)
+    expected = (reference["expression"] - 0.001) / (0.999 - 0.001) * 17.0  # minmax inverse, by hand
+    np.testing.assert_allclose(outputs["expression"], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_bad_sequence_names_the_row(model):

@@ -21,10 +21,13 @@ the same helpers for extra checks. Stable API (other test files rely on it):
 - ``assert_export_safe(model, inputs, folder)``: ``tf.saved_model.save`` of a ``tf.function`` calling the model,
   reloaded, gives the same outputs.
 - ``assert_training_lowers_loss(model, head, inputs, expression, epochs=10)``: ``model.fit`` on a fixed batch.
-- ``two_replica_strategy()`` / ``assert_builds_under_strategy(architecture, inputs)``.
+- ``assert_train_steps_lower_loss(model, head, inputs, expression, steps=4)``: ``train_on_batch`` steps on one
+  fixed batch (real-size models), dropout off: finite losses, each below the one before.
+- ``split_cpu(count=2)`` / ``two_replica_strategy()`` / ``assert_builds_under_strategy(architecture, inputs)``.
 
-Importing this module splits the CPU into two logical devices (if TensorFlow is not initialised yet) so that a
-``MirroredStrategy`` with two replicas can be tested on a one-CPU machine (see ``../shared/KNOWN_ISSUES.md``).
+Importing this module changes no TensorFlow setting. Two replicas on one CPU need two logical CPU devices, which
+can only be configured before TensorFlow starts and then hold for the whole process, so the strategy checks run
+in a subprocess of their own (``python -m tests.models.two_replicas``; see ``../shared/KNOWN_ISSUES.md``).
 """
 from __future__ import annotations
 
@@ -44,19 +47,6 @@ import tensorflow as tf  # noqa: E402
 
 N_BINS = 18
 EXPRESSION_SCALE = 17.0  # demo expressions are on the 0-17 bin scale; targets are scaled to [0, 1]
-
-
-def _configure_logical_cpus(count: int = 2) -> None:
-    cpus = tf.config.list_physical_devices("CPU")
-    try:
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-        )
-    except (RuntimeError, ValueError):  # TensorFlow already initialised (or configured by someone else)
-        pass
-
-
-_configure_logical_cpus()
 
 
 # ----------------------------------------------------------------------------------------------- demo data
@@ -286,14 +276,53 @@ def assert_training_lowers_loss(
     return losses
 
 
+def disable_dropout(model: keras.Model) -> int:
+    """Set every ``Dropout`` layer's rate (nested ones included) to 0 before the model is traced; returns how many.
+    The training-mode loss on a fixed batch is then a function of the weights alone."""
+    layers = [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, keras.layers.Dropout)]
+    for layer in layers:
+        layer.rate = 0.0
+    return len(layers)
+
+
+def assert_train_steps_lower_loss(
+    model: keras.Model, head: str, inputs: np.ndarray, expression: np.ndarray, steps: int = 4,
+    learning_rate: float = 1e-5,
+) -> list[float]:
+    """``steps`` × ``train_on_batch`` on one fixed batch of real rows: every loss finite, each below the one before.
+
+    Dropout is off and the optimiser is plain SGD with a small step, so the loss is a function of the weights alone
+    and a small enough gradient step must lower it (Adam's first steps, of size ``learning_rate`` on every weight at
+    once, can raise the loss of a large model; so can new dropout masks)."""
+    disable_dropout(model)
+    output, loss = head_loss(head)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss={output: loss}, jit_compile=False)
+    targets = head_targets(head, expression)
+    losses = [float(np.ravel(model.train_on_batch(inputs, targets))[0]) for _ in range(steps)]
+    assert all(np.isfinite(losses)), losses
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:])), f"loss did not go down: {losses}"
+    return losses
+
+
+def split_cpu(count: int = 2) -> None:
+    """Split the CPU into ``count`` logical devices. Only a process of its own may call this (before TensorFlow
+    starts): the setting cannot be undone and would hold for every later test of a pytest session."""
+    cpus = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
+
+
 def two_replica_strategy() -> tf.distribute.MirroredStrategy:
-    """``MirroredStrategy`` over the logical CPUs (two when this module was imported before TF initialised)."""
+    """``MirroredStrategy`` over two logical CPU devices (after :func:`split_cpu`); two replicas or an error."""
     devices = [device.name for device in tf.config.list_logical_devices("CPU")][:2]
-    return tf.distribute.MirroredStrategy(devices)
+    strategy = tf.distribute.MirroredStrategy(devices)
+    assert strategy.num_replicas_in_sync == 2, (
+        f"{strategy.num_replicas_in_sync} replica(s) over {devices}: call split_cpu() before TensorFlow starts")
+    return strategy
 
 
 def assert_builds_under_strategy(architecture, inputs: np.ndarray, overrides: Mapping | None = None) -> None:
-    """The model builds inside ``strategy.scope()`` (mirrored variables) and runs a distributed forward pass."""
+    """The model builds inside ``strategy.scope()`` (mirrored variables) and runs a distributed forward pass with a
+    share of the batch on each replica (equal outputs on both when ``inputs`` is two copies of the same rows)."""
     strategy = two_replica_strategy()
     with strategy.scope():
         model = architecture.build(overrides, smoke=True)
@@ -310,5 +339,10 @@ def assert_builds_under_strategy(architecture, inputs: np.ndarray, overrides: Ma
 
     for batch in distributed:
         per_replica = strategy.experimental_local_results(step(batch))
-        total = sum(int(tf.shape(value)[0]) for value in per_replica)
-        assert total == len(inputs)
+        sizes = [int(tf.shape(value)[0]) for value in per_replica]
+        assert len(sizes) == 2 and sum(sizes) == len(inputs), sizes  # both replicas ran a share of the batch
+        assert all(size > 0 for size in sizes), sizes
+        if len(inputs) % 2 == 0 and np.array_equal(inputs[: len(inputs) // 2], inputs[len(inputs) // 2:]):
+            # the same rows on both replicas: the mirrored copies compute the same function
+            np.testing.assert_allclose(np.asarray(per_replica[0]), np.asarray(per_replica[1]), rtol=1e-5,
+                                       atol=1e-6)

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: F401,I001  (configures the logical CPUs before TensorFlow starts)
 import keras
 from keras import layers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: F401,I001  (two logical CPUs before TensorFlow starts)
+from tests.models import harness  # noqa: I001
 import keras
 
 from seq2exp import models

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
+from tests.models import harness  # noqa: I001
+import keras
 
 from seq2exp import models
 from seq2exp.models.zoo.bionml import kmer_detector_kernel
@@ -35,8 +36,9 @@ def test_kmer_scan_is_frozen_and_motif_scan_shared():
 
 
 @pytest.mark.slow
-def test_real_size_training_step():
+def test_real_size_training_steps_lower_the_loss(demo_train):
+    keras.utils.set_random_seed(0)
     model = models.build("bionml")
-    inputs = harness.encode(models.get("bionml").config(), ["A" * 110, "C" * 90])
-    harness.compile_for_head(model, "regression")
-    model.train_on_batch(inputs, {"expression": np.array([0.2, 0.5], "float32")})
+    sequences, expression = harness.demo_examples(demo_train, 8, seed=5)
+    inputs = harness.encode(models.get("bionml").config(), sequences)
+    harness.assert_train_steps_lower_loss(model, models.get("bionml").head, inputs, expression, steps=4)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
+from tests.models import harness  # noqa: I001
+import keras
 import tensorflow as tf
 
 from seq2exp import models
@@ -47,8 +48,9 @@ def test_mutation_detection_loss_trains_the_trunk_and_keeps_the_batch(smoke_mode
 
 
 @pytest.mark.slow
-def test_real_size_training_step():
-    model = models.build("bugf")
-    inputs = harness.encode(models.get("bugf").config(), ["A" * 80, "C" * 60])
-    harness.compile_for_head(model, "bins")
-    model.train_on_batch(inputs, harness.head_targets("bins", np.array([3.0, 9.0], "float32")))
+def test_real_size_training_steps_lower_the_loss(demo_train):
+    keras.utils.set_random_seed(0)
+    model = models.build("bugf", {"mutation_loss_weight": 0.0})  # the main loss only: no random corruption
+    sequences, expression = harness.demo_examples(demo_train, 8, seed=5)
+    inputs = harness.encode(models.get("bugf").config(), sequences)
+    harness.assert_train_steps_lower_loss(model, models.get("bugf").head, inputs, expression, steps=4)

@@ -1,7 +1,7 @@
 """camformers: residual pairs and the pooled length of the real model."""
 from __future__ import annotations
 
-from tests.models import harness  # noqa: F401,I001
+from tests.models import harness  # noqa: I001
 from seq2exp import models
 
 

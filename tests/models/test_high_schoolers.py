@@ -1,10 +1,10 @@
 """High Schoolers: parameter count from the team's code, relative attention on the pooled tokens."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
+from tests.models import harness  # noqa: I001
+import keras
 
 from seq2exp import models
 from seq2exp.models.blocks.attention import RelativeMultiHeadAttention
@@ -19,8 +19,9 @@ def test_parameter_count_and_pooled_length():
 
 
 @pytest.mark.slow
-def test_real_size_training_step():
+def test_real_size_training_steps_lower_the_loss(demo_train):
+    keras.utils.set_random_seed(0)
     model = models.build("high_schoolers")
-    inputs = harness.encode(models.get("high_schoolers").config(), ["A" * 110, "C" * 90])
-    harness.compile_for_head(model, "regression")
-    model.train_on_batch(inputs, {"expression": np.array([0.2, 0.5], "float32")})
+    sequences, expression = harness.demo_examples(demo_train, 8, seed=5)
+    inputs = harness.encode(models.get("high_schoolers").config(), sequences)
+    harness.assert_train_steps_lower_loss(model, models.get("high_schoolers").head, inputs, expression, steps=4)

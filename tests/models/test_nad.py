@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
+from tests.models import harness  # noqa: I001
 import keras
 
 from seq2exp import models
@@ -79,8 +79,9 @@ def test_embedding_is_frozen_and_loadable(demo_sequences, demo_fit, tmp_path):
 
 
 @pytest.mark.slow
-def test_real_size_training_step():
+def test_real_size_training_steps_lower_the_loss(demo_train):
+    keras.utils.set_random_seed(0)
     model = models.build("nad")
-    inputs = harness.encode(models.get("nad").config(), ["A" * 110, "C" * 90])
-    harness.compile_for_head(model, "regression")
-    model.train_on_batch(inputs, {"expression": np.array([0.2, 0.5], "float32")})
+    sequences, expression = harness.demo_examples(demo_train, 8, seed=5)
+    inputs = harness.encode(models.get("nad").config(), sequences)
+    harness.assert_train_steps_lower_loss(model, models.get("nad").head, inputs, expression, steps=4)

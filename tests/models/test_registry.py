@@ -2,18 +2,23 @@
 
 Real size: parameter count vs ``paper_params`` (+-10%) and a forward pass on real demo sequences (small batch).
 Smoke size (``SMOKE_CONFIG``): ``.keras`` round trip, SavedModel export of a ``tf.function``, a few ``model.fit``
-steps that lower the loss, and a build + distributed forward pass under ``MirroredStrategy``.
+steps that lower the loss, and (in one subprocess with two logical CPUs, ``tests/models/two_replicas.py``) a build
++ distributed forward pass under a two-replica ``MirroredStrategy``.
 """
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import keras
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures two logical CPUs before TensorFlow starts)
+from tests.conftest import REPO_ROOT
+from tests.models import harness
 from seq2exp import models
 from seq2exp.errors import ConfigError
 
@@ -74,8 +79,34 @@ def test_smoke_training_lowers_loss(smoke):
     harness.assert_training_lowers_loss(smoke.model, smoke.architecture.head, smoke.inputs, smoke.expression)
 
 
-def test_smoke_builds_under_mirrored_strategy(smoke):
-    harness.assert_builds_under_strategy(smoke.architecture, smoke.inputs[:8])
+TWO_REPLICAS_TEST = "test_every_packaged_architecture_builds_and_runs_under_two_replicas"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def two_replica_process(request, tmp_path_factory):
+    """``python -m tests.models.two_replicas``, started with this module's first test so that it runs alongside
+    the others (two logical CPUs must be set before TensorFlow starts and would hold for the whole session)."""
+    if not any(item.name == TWO_REPLICAS_TEST for item in request.session.items):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("two_replicas")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "tests.models.two_replicas", *PACKAGED], cwd=REPO_ROOT,
+                                   env=env, stdout=stdout, stderr=stderr)
+    try:
+        yield process, folder
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_the_test_session_keeps_tensorflows_own_device_setup():
+    """Importing the harness (or any test module) splits no CPU: the session sees the machine as it is."""
+    import tensorflow as tf
+
+    assert len(tf.config.list_logical_devices("CPU")) == len(tf.config.list_physical_devices("CPU"))
 
 
 @pytest.mark.slow
@@ -185,3 +216,13 @@ def test_a_broken_zoo_module_fails_loudly_and_every_time(monkeypatch):
 
     with pytest.raises(ImportError, match="zeta"):  # loading a model no longer swallows it
         load_model_file("any.keras")
+
+
+# last in the file: it waits for the subprocess started with the module's first test
+def test_every_packaged_architecture_builds_and_runs_under_two_replicas(two_replica_process):
+    process, folder = two_replica_process
+    returncode = process.wait(timeout=1200)
+    out, err = (folder / "stdout").read_text(), (folder / "stderr").read_text()
+    lines = out.strip().splitlines()
+    assert returncode == 0 and lines, out[-4000:] + err[-4000:]
+    assert json.loads(lines[-1]) == {"replicas": 2, "checked": PACKAGED, "failures": {}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.models import harness  # noqa: I001  (configures the logical CPUs before TensorFlow starts)
+from tests.models import harness  # noqa: I001
 import keras
 import tensorflow as tf
 
@@ -65,8 +65,9 @@ def test_prix_fixe_core_block_and_dream_attn_hybrid():
 
 
 @pytest.mark.slow
-def test_real_size_training_step(tokens):
-    model = models.build("unlock_dna")
-    inputs = harness.encode(models.get("unlock_dna").config(), ["A" * 80, "C" * 60])
-    harness.compile_for_head(model, "regression")
-    model.train_on_batch(inputs, {"expression": np.array([0.2, 0.5], "float32")})
+def test_real_size_training_steps_lower_the_loss(demo_train):
+    keras.utils.set_random_seed(0)
+    model = models.build("unlock_dna", {"mask_ratio": 0.0, "mask_loss_weight": 0.0})  # no random masking
+    sequences, expression = harness.demo_examples(demo_train, 8, seed=5)
+    inputs = harness.encode(models.get("unlock_dna").config(), sequences)
+    harness.assert_train_steps_lower_loss(model, models.get("unlock_dna").head, inputs, expression, steps=4)

@@ -116,7 +116,8 @@ def test_resume_refuses_another_input_whose_last_row_matches(tmp_path):
     reference = tmp_path / "reference.txt"
     predict_file(source, reference, GCBackend(), progress=False)
     assert out.read_text() == reference.read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt", "pred.txt", "reference.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt", "pred.txt", "pred.txt.model.json",
+                                                          "reference.txt", "reference.txt.model.json"]
 
 
 def test_resume_without_a_fingerprint_is_refused(tmp_path):

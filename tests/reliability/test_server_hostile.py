@@ -142,9 +142,11 @@ HOSTILE = [
     ("strings-empty-sequence", lambda: _strings(["ACGT", ""]), "INVALID_ARGUMENT", r"."),
     ("strings-not-utf8", lambda: _strings(["AC\udcffGT".encode("utf-8", "surrogateescape").decode("latin-1")]),
      "INVALID_ARGUMENT", r"."),
-    ("version-beyond-int64-folder", lambda: _request_version(99999), "NOT_FOUND", r"version 99999 is not available"),
-    ("version-0003-folder", lambda: _request_version(3), "NOT_FOUND", r"available: \[1\]"),
-    ("unknown-signature", lambda: _request("nope"), "INVALID_ARGUMENT", r"signature 'nope' not found"),
+    ("version-beyond-int64-folder", lambda: _request_version(99999), "NOT_FOUND",
+     r"Servable not found for request: Specific\(tiny, 99999\)"),
+    ("version-0003-folder", lambda: _request_version(3), "NOT_FOUND", r"Specific\(tiny, 3\)"),
+    ("unknown-signature", lambda: _request("nope"), "FAILED_PRECONDITION",  # TF Serving's code and wording
+     r'Serving signature key "nope" not found\.'),
 ]
 
 
@@ -173,7 +175,8 @@ def test_hostile_request_gets_its_status_and_one_log_line(case_id, build, status
 
 
 def test_onehot_length(server):
-    assert server.manager._servables["tiny"][1].signatures[names.ONEHOT_SIGNATURE].input_shape == (None, L, 4)
+    assert server.manager._servables["tiny"][1].signatures[names.ONEHOT_SIGNATURE].inputs[names.ONEHOT_INPUT].shape \
+        == (-1, L, 4)
 
 
 def test_short_float_val_is_expanded_like_tensorflow(stub):

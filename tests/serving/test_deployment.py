@@ -105,3 +105,34 @@ def test_dockerfile_stages():
                       "serving"]  # the runtime image is the default (last) target
     assert "FROM tensorflow/serving:" in text and "seq2exp export" in text and "seq2exp serve-config" in text
     assert '"seq2exp", "predict"' in text
+
+
+def test_one_version_pin_for_export_and_serving():
+    """The Dockerfile's builder and its tensorflow/serving image use one TensorFlow version (and pin keras), equal
+    to the version the exports are tested against."""
+    import re
+
+    from seq2exp.serving import signatures as names
+
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^ARG TENSORFLOW_VERSION=(\S+)$", text, re.M)[1] == names.SERVING_TENSORFLOW_VERSION
+    assert re.search(r"^ARG KERAS_VERSION=(\S+)$", text, re.M)[1] == names.SERVING_KERAS_VERSION
+    assert "FROM tensorflow/serving:${TENSORFLOW_VERSION} AS serving" in text
+    assert '"tensorflow==${TENSORFLOW_VERSION}" "keras==${KERAS_VERSION}"' in text
+    assert '"tensorflow-serving-api==${TENSORFLOW_VERSION}"' in text
+    assert text.count("FROM tensorflow/serving:") == 1 and "2.18" not in text
+
+
+def test_serve_config_warns_about_exports_newer_than_the_serving_version(model_base, tmp_path, capsys):
+    from seq2exp.cli import main as cli_main
+
+    import tensorflow as tf
+
+    args = ["serve-config", "--model-base-path", str(model_base), "--name", "tiny", "--container-base", "/models",
+            "--out-dir", str(tmp_path)]
+    assert cli_main(args + ["--serving-version", "2.15.0"]) == 0
+    warning = capsys.readouterr().err
+    assert f"tiny version 1 was exported by TensorFlow {tf.__version__}, newer than the target TensorFlow " \
+           "Serving 2.15.0" in warning
+    assert cli_main(args + ["--serving-version", tf.__version__]) == 0
+    assert "warning" not in capsys.readouterr().err

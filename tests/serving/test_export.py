@@ -82,44 +82,65 @@ def test_both_signatures_equal_the_in_process_prediction(model_base, loaded_runs
 
     from .conftest import BIN_MODELS
 
+    """On TF Serving's loading path (session loader + Session.run by SignatureDef names), with the run's TTA."""
     expected = expected_outputs[architecture]
-    loaded = tf.saved_model.load(str(model_base / architecture / "1"))
-    served = loaded.signatures[names.SERVING_DEFAULT](**{names.SEQUENCES_INPUT: tf.constant(sequences)})
     codes, lengths = sequences_to_codes(sequences)
     length = loaded_runs[architecture].encoder.max_sequence_length
-    served_onehot = loaded.signatures[names.ONEHOT_SIGNATURE](
-        **{names.ONEHOT_INPUT: tf.constant(codes_to_onehot(codes, lengths, length))})
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(model_base / architecture / "1"))
+
+        def run(key, value):
+            signature = meta_graph.signature_def[key]
+            (input_info,) = signature.inputs.values()
+            return session.run({k: v.name for k, v in signature.outputs.items()}, {input_info.name: value})
+
+        served = run(names.SERVING_DEFAULT, [s.encode() for s in sequences])
+        served_onehot = run(names.ONEHOT_SIGNATURE, codes_to_onehot(codes, lengths, length))
     outputs = {names.EXPRESSION_OUTPUT} | ({names.BINS_OUTPUT} if architecture in BIN_MODELS else set())
     assert set(served) == set(served_onehot) == set(expected) == outputs
     for key, value in expected.items():
-        np.testing.assert_allclose(served[key].numpy(), value, atol=1e-5, rtol=0)
-        np.testing.assert_allclose(served_onehot[key].numpy(), value, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(served[key], value, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(served_onehot[key], value, atol=1e-5, rtol=0)
     assert np.ptp(expected[names.EXPRESSION_OUTPUT]) > 0  # not a constant model: the comparison means something
 
 
 @pytest.fixture(scope="module")
 def tiny_saved(model_base):
-    return tf.saved_model.load(str(model_base / "tiny" / "1"))
+    from seq2exp.serving.session import SessionModel
+
+    with SessionModel(model_base / "tiny" / "1") as model:
+        yield model
 
 
 @pytest.mark.parametrize("bad, reason", [(["ACGTX"], "letter"), (["A" * 1000], "longer"), ([""], "empty"),
                                          ([b"AC\xffGT"], "letter")])
 def test_invalid_sequences_fail_with_invalid_argument(tiny_saved, bad, reason):
     with pytest.raises(tf.errors.InvalidArgumentError, match=reason):
-        tiny_saved.signatures[names.SERVING_DEFAULT](**{names.SEQUENCES_INPUT: tf.constant(["ACGT"] + bad)})
+        tiny_saved.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array(["ACGT"] + bad, dtype=object)})
 
 
 def test_invalid_onehot_fails_with_invalid_argument(tiny_saved):
-    function = tiny_saved.signatures[names.ONEHOT_SIGNATURE]
-    length = function.structured_input_signature[1][names.ONEHOT_INPUT].shape[1]
+    length = tiny_saved.signatures[names.ONEHOT_SIGNATURE].inputs[names.ONEHOT_INPUT].shape[1]
     empty = np.zeros([2, length, 4], np.float32)
     empty[0, :5, 0] = 1.0
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty"):
-        function(onehot=tf.constant(empty))
+        tiny_saved.run(names.ONEHOT_SIGNATURE, {names.ONEHOT_INPUT: empty})
     negative = np.zeros([1, length, 4], np.float32)
     negative[0, :5, 1] = -1.0
     with pytest.raises(tf.errors.InvalidArgumentError, match="negative"):
-        function(onehot=tf.constant(negative))
+        tiny_saved.run(names.ONEHOT_SIGNATURE, {names.ONEHOT_INPUT: negative})
+
+
+def test_session_model_uses_tf_servings_wording(tiny_saved):
+    from seq2exp.serving.session import SignatureError
+
+    with pytest.raises(SignatureError, match='Serving signature key "nope" not found.'):
+        tiny_saved.run("nope", {})
+    with pytest.raises(SignatureError, match=r"input tensor alias not found in signature: seqs\. Inputs expected "
+                                             r"to be in the set \{sequences\}\."):
+        tiny_saved.run(names.SERVING_DEFAULT, {"seqs": np.array([b"ACGT"], dtype=object)})
+    with pytest.raises(SignatureError, match="Missing but required: {sequences}"):
+        tiny_saved.run(names.SERVING_DEFAULT, {})
 
 
 def test_versions_are_immutable_and_numbered_max_plus_one(tmp_path, runs):
@@ -147,7 +168,7 @@ def test_leftovers_of_a_killed_export_are_never_served(model_base, server, seque
     try:
         with Client(server.target, "tiny") as client:
             before = client.predict(sequences[:10])
-            time.sleep(0.5)  # a few poll rounds of the server (0.2 s)
+            assert server.manager.wait_for_polls(2)  # two complete scans saw the leftover folder
             assert client.status() == [{"version": 1, "state": "AVAILABLE", "error_code": 0, "error_message": ""}]
             np.testing.assert_array_equal(client.predict(sequences[:10]), before)
         assert list_versions(model_dir) == [1] and next_version(model_dir) == 2
@@ -192,7 +213,7 @@ def test_kill_during_export_leaves_the_previous_version_served(runs, model_base,
         finally:
             if process.poll() is None:
                 process.kill()
-        time.sleep(0.6)  # a few poll rounds of the server (0.2 s)
+        assert server.manager.wait_for_polls(2)  # two complete scans saw the half-written folder
         assert [p.name for p in model_dir.iterdir() if p.name.startswith(".")], "no half-written folder was left"
         assert list_versions(model_dir) == [1]
         assert [s["version"] for s in client.status() if s["state"] == "AVAILABLE"] == [1]

@@ -133,3 +133,51 @@ def test_record_reader_formats(tmp_path):
     broken.write_text(">\nACGT\n")
     with pytest.raises(InputFormatError, match="header without a name"):
         list(iter_records(broken))
+
+
+def test_a_run_uses_one_version_while_a_new_one_is_rolled_out(tmp_path, model_base, tiny_v2, dream_file, demo_rows,
+                                                              expected):
+    """Export v2 into the served folder during a long run: every row of the run comes from the version resolved at
+    its start (pinned on each chunk, checked in each response); the next run gets v2 and records it."""
+    import shutil
+
+    from seq2exp.serving.config import ModelConfig
+    from seq2exp.serving.predict import MODEL_RECORD_SUFFIX, ServerBackend
+    from seq2exp.serving.server import ModelServer
+
+    base = tmp_path / "M" / "tiny"
+    shutil.copytree(model_base / "tiny" / "1", base / "1")
+    sequences = [row.split("\t")[0] for row in demo_rows]
+    expected_v2 = tiny_v2[1].predict(sequences)
+    assert not np.allclose(expected, expected_v2, atol=1e-3)
+    config = [ModelConfig(name="tiny", base_path=str(base), policy="all")]  # v1 stays loaded beside v2
+    with ModelServer(config, port=0, poll_seconds=0.05) as srv:
+        backend = ServerBackend(srv.target, "tiny", batch_size=50)
+        original, chunks = backend.predict, [0]
+
+        def predict_rolling_out(chunk):
+            chunks[0] += 1
+            if chunks[0] == 2:  # mid-run: v2 appears and becomes the server's default
+                temporary = base.parent / ".2.copying"
+                shutil.copytree(tiny_v2[0], temporary)
+                temporary.rename(base / "2")
+                assert srv.manager.wait_for_polls(2)
+                assert backend.client.resolve_version(version=None) == 2  # a new request would get v2 now
+            return original(chunk)
+
+        backend.predict = predict_rolling_out
+        out = tmp_path / "run1.txt"
+        try:
+            summary = predict_file(dream_file, out, backend, chunk_rows=100, progress=False)
+        finally:
+            backend.close()
+        assert chunks[0] == 7 and summary.model_version == 1
+        np.testing.assert_allclose(_read_dream_output(out)[1], expected, atol=1e-5, rtol=1e-6)  # all rows from v1
+        assert json.loads((tmp_path / f"run1.txt{MODEL_RECORD_SUFFIX}").read_text())["version"] == 1
+        later = ServerBackend(srv.target, "tiny")
+        try:
+            summary = predict_file(dream_file, tmp_path / "run2.txt", later, progress=False)
+        finally:
+            later.close()
+        assert summary.model_version == 2
+        np.testing.assert_allclose(_read_dream_output(tmp_path / "run2.txt")[1], expected_v2, atol=1e-5, rtol=1e-6)

@@ -13,8 +13,8 @@ from seq2exp.inference import postprocess
 from seq2exp.training.strategy import Devices, choose_precision, choose_strategy
 from seq2exp.inference.transforms import TargetTransform, fit_target_transform
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import tensorflow as tf
+import keras
 
 
 # --- target transforms ----------------------------------------------------------------------------------------------

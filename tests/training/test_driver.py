@@ -8,8 +8,6 @@ import json
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-
 import tests.training.tiny_arch  # noqa: E402,F401  (registers test_tiny)
 from seq2exp.inference import runs as inference  # noqa: E402
 from seq2exp.training.driver import train  # noqa: E402

@@ -48,6 +48,9 @@ def main(argv: list[str]) -> int:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
     _install_checkpoint_kill(os.environ.get("SEQ2EXP_TEST_KILL_IN_CHECKPOINT"))
+    kill_at = int(os.environ.get("SEQ2EXP_TEST_SIGKILL_AT_STEP", "0"))
+    if kill_at:
+        _sigkill_at_step(kill_at)
     from seq2exp.cli import main as cli_main
 
     return cli_main(argv)
@@ -85,6 +88,24 @@ def _install_checkpoint_kill(spec: str | None) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     callbacks.ResumeCheckpoint.save = save
+
+
+def _sigkill_at_step(step: int) -> None:
+    """Make this process SIGKILL itself right after optimiser step ``step`` (a crash at a known point, whatever
+    the machine's load, instead of a parent racing the training loop)."""
+    import os
+    import signal
+
+    from seq2exp.training import callbacks
+
+    original = callbacks.ResumeCheckpoint.on_train_batch_end
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        original(self, batch, logs)
+        if self._step() >= step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    callbacks.ResumeCheckpoint.on_train_batch_end = on_train_batch_end
 
 
 if __name__ == "__main__":

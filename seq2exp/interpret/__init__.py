@@ -1,0 +1,34 @@
+"""Interpretation and design of trained models: attribution, in-silico mutagenesis, variant and motif effects,
+motif discovery (TF-MoDISco + JASPAR), sequence design and plots — in-process or against a served model.
+
+Names are imported lazily (TensorFlow loads only when a run folder is opened)::
+
+    from seq2exp import interpret
+    model = interpret.open_predictor("runs/autosome")            # or server="host:8500", model="autosome"
+    maps = interpret.ism(model, sequences)                        # [n, L, 4] alt - ref
+    ig = interpret.attribute(model, sequences, "integrated_gradients", baseline="shuffle")
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "open_predictor": "predictors", "RunPredictor": "predictors", "SavedModelPredictor": "predictors",
+    "ServerPredictor": "predictors", "Predictor": "predictors", "GradientsUnavailableError": "predictors",
+    "attribute": "attribution", "Attribution": "attribution", "mean_normalise": "attribution",
+    "ism": "mutagenesis", "ISMResult": "mutagenesis", "window_scan": "mutagenesis",
+    "variant_effects": "mutagenesis", "apply_snvs": "mutagenesis", "VariantEffects": "mutagenesis",
+    "motif_effects": "motif_effects", "motif_pair_effects": "motif_effects", "make_backgrounds": "motif_effects",
+    "discover": "discovery", "run_modisco": "discovery", "match_patterns": "discovery",
+    "design": "design", "DesignResult": "design",
+    "parse_motif": "sequences", "Motif": "sequences", "dinucleotide_shuffle": "sequences",
+    "jaspar_fungi_motifs": "sequences",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'seq2exp.interpret' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"seq2exp.interpret.{_LAZY[name]}"), name)

@@ -1,0 +1,378 @@
+"""``seq2exp explain``, ``seq2exp variants`` and ``seq2exp design``: interpretation stages (TensorFlow is imported
+only inside ``main``, through the predictors).
+
+The model is a run folder or an exported SavedModel given as ``MODEL``, or a served model (``--server HOST:PORT
+--model NAME``, any TF-Serving endpoint, through the TF-free client). Gradient methods need a run folder.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+EXPLAIN_METHODS = ("ism", "saliency", "grad_x_input", "integrated_gradients", "expected_integrated_gradients")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", nargs="?", metavar="MODEL",
+                        help="a run folder (run.json + model.keras) or an exported SavedModel folder")
+    parser.add_argument("--server", metavar="HOST:PORT", help="a TF Serving / seq2exp serve gRPC endpoint")
+    parser.add_argument("--model", metavar="NAME", help="with --server: the served model's name")
+    parser.add_argument("--version", type=int, help="with --server: a model version (default: the latest)")
+    parser.add_argument("--batch-size", type=int, help="rows per prediction call / request")
+    parser.add_argument("--concurrency", type=int, default=4, help="with --server: requests in flight")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+def _open(args):
+    from seq2exp.interpret.predictors import open_predictor
+
+    return open_predictor(args.source, server=args.server, model=args.model, version=args.version,
+                          batch_size=args.batch_size, max_concurrency=args.concurrency)
+
+
+def _read(path: str) -> tuple[list[str], list[str]]:
+    from seq2exp.data.formats import read_sequences
+
+    table = read_sequences(path)
+    return list(table.names), list(table.sequences)
+
+
+def _write_tsv(path: Path, rows: list[dict]) -> None:
+    from seq2exp.utils import atomic_write
+
+    with atomic_write(path) as handle:
+        if not rows:
+            return
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def _write_json(path: Path, data) -> None:
+    from seq2exp.inference.runs import write_json_atomically
+
+    write_json_atomically(path, data)
+
+
+# --- explain ---------------------------------------------------------------------------------------------------
+def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``seq2exp explain``."""
+    _add_model_arguments(parser)
+    parser.add_argument("--sequences", metavar="FILE", help="FASTA or DREAM/TSV file of sequences to explain")
+    parser.add_argument("--method", choices=EXPLAIN_METHODS, default="ism",
+                        help="ism works against a server; the gradient methods need a run folder (default ism)")
+    parser.add_argument("--baseline", choices=("zeros", "shuffle", "uniform"), default="zeros",
+                        help="integrated gradients' baseline")
+    parser.add_argument("--steps", type=int, default=50, help="IG path points / expected-IG samples")
+    parser.add_argument("--window", type=int, default=0, metavar="W",
+                        help="ism: also scan W-bp windows (see --window-kind)")
+    parser.add_argument("--window-kind", choices=("delete", "mask"), default="delete")
+    parser.add_argument("--top", type=int, default=100, help="ism: rows of top_effects.tsv")
+    parser.add_argument("--discover", action="store_true",
+                        help="run TF-MoDISco on the maps and match the patterns to JASPAR fungi motifs")
+    parser.add_argument("--plots", type=int, default=10, metavar="N", help="PNG plots of the first N sequences")
+    parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    parser.add_argument("--motif", action="append", metavar="SPEC",
+                        help="motif effects instead: IUPAC consensus, JASPAR id (MA0363.3) or PWM file; repeatable")
+    parser.add_argument("--backgrounds", default="random", metavar="KIND",
+                        help="motif backgrounds: random, shuffled (of --sequences) or given (--sequences as is)")
+    parser.add_argument("--n-backgrounds", type=int, default=10)
+    parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="motif pair (cooperativity) at --spacings")
+    parser.add_argument("--spacings", default="0,2,4,6,8,10,15,20", help="motif pair spacings (bp)")
+
+
+def main_explain(args: argparse.Namespace) -> int:
+    """Attribution / ISM / motif effects of a model; returns the exit code."""
+    import numpy as np
+
+    from seq2exp.errors import ConfigError
+    from seq2exp.interpret import plots
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = _open(args)
+    try:
+        if args.motif or args.pair:
+            return _motif_mode(args, predictor, out)
+        if not args.sequences:
+            raise ConfigError("--sequences FILE is required (or --motif for motif effects)")
+        from seq2exp.interpret.sequences import check_sequences
+
+        names, sequences = _read(args.sequences)
+        sequences = check_sequences(sequences, what=args.sequences)  # maps need equal lengths: name the file
+        entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences)}
+        if args.method == "ism":
+            from seq2exp.interpret.mutagenesis import ism, window_scan
+
+            result = ism(predictor, sequences, checkpoint=out / "ism.partial.npz", progress=args.progress)
+            result.save(out / "ism.npz")
+            _write_tsv(out / "top_effects.tsv", result.top_effects(args.top, names))
+            onehot, hypothetical, maps = result.onehot, result.hypothetical, result.effects
+            if args.window:
+                windows = window_scan(predictor, result.sequences, args.window, args.window_kind)
+                from seq2exp.utils import atomic_write
+
+                with atomic_write(out / f"windows_{args.window_kind}{args.window}.npz", "wb", encoding=None) as fh:
+                    np.savez_compressed(fh, effects=windows)
+            for i in range(min(args.plots, len(sequences))):
+                name = f"ism_{plots.safe_name(names[i])}.png"
+                plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM")
+                entries.append((f"{names[i]} (ISM)", name))
+        else:
+            from seq2exp.interpret.attribution import attribute
+
+            result = attribute(predictor, sequences, args.method, baseline=args.baseline, steps=args.steps,
+                               seed=args.seed)
+            result.save(out / "attribution.npz")
+            onehot, hypothetical = result.onehot, result.hypothetical
+            if result.baseline_values is not None:
+                gap = result.scores.sum(axis=(1, 2)) - (result.values - result.baseline_values)
+                summary["completeness_max_abs_error"] = float(np.abs(gap).max())
+            for i in range(min(args.plots, len(sequences))):
+                name = f"logo_{plots.safe_name(names[i])}.png"
+                plots.plot_logo(result.scores[i] * (result.onehot[i] > 0), out / name, f"{names[i]}: {args.method}")
+                entries.append((f"{names[i]} ({args.method})", name))
+        if args.discover:
+            from seq2exp.interpret.discovery import discover
+
+            patterns, found = discover(onehot, hypothetical)
+            _write_json(out / "patterns.json", {"known_tfs": found, "patterns": [p.as_dict() for p in patterns]})
+            summary["known_tfs"] = found
+            for p in patterns:
+                name = f"pattern_{p.name}.png"
+                plots.plot_logo(p.contribution, out / name, f"{p.name} ({p.n_seqlets} seqlets) "
+                                + (f"~ {p.matches[0]['motif']}" if p.matches else "no JASPAR match"))
+                entries.append((p.name, name))
+        plots.write_index(out, f"seq2exp explain: {args.method}", entries, f"Model: {predictor.description}")
+        _write_json(out / "summary.json", summary)
+        print(json.dumps(summary))
+        return 0
+    finally:
+        predictor.close()
+
+
+def _motif_mode(args, predictor, out: Path) -> int:
+    from seq2exp.interpret import plots
+    from seq2exp.interpret.motif_effects import make_backgrounds, motif_effects, motif_pair_effects
+
+    given = _read(args.sequences)[1] if args.sequences else None
+    backgrounds = make_backgrounds(args.backgrounds, args.n_backgrounds, sequences=given, seed=args.seed)
+    entries, summary = [], {"model": predictor.description, "backgrounds": args.backgrounds,
+                            "n_backgrounds": len(backgrounds), "motifs": {}}
+    for spec in args.motif or []:
+        effects = motif_effects(predictor, spec, backgrounds)
+        safe = plots.safe_name(spec)
+        _write_tsv(out / f"motif_{safe}.tsv", effects.rows())
+        name = f"motif_{safe}.png"
+        plots.plot_motif_curve(effects.positions, effects.curve, out / name,
+                               f"{effects.motif.name} ({effects.site})", effects.effects.std(axis=0))
+        entries.append((f"{effects.motif.name} ({effects.site})", name))
+        summary["motifs"][spec] = {"site": effects.site, "mean_effect": float(effects.curve.mean()),
+                                   "max_effect": float(effects.curve.max()), "min_effect": float(effects.curve.min())}
+    if args.pair:
+        try:
+            spacings = [int(s) for s in args.spacings.split(",")]
+        except ValueError:
+            from seq2exp.errors import ConfigError
+
+            raise ConfigError(f"--spacings: expected comma-separated integers, got {args.spacings!r}") from None
+        pair = motif_pair_effects(predictor, args.pair[0], args.pair[1], backgrounds, spacings)
+        _write_tsv(out / "motif_pair.tsv", pair.rows())
+        summary["pair"] = pair.rows()
+    plots.write_index(out, "seq2exp explain: motif effects", entries, f"Model: {predictor.description}")
+    _write_json(out / "summary.json", summary)
+    print(json.dumps(summary))
+    return 0
+
+
+# --- variants --------------------------------------------------------------------------------------------------
+def add_variants_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``seq2exp variants``."""
+    _add_model_arguments(parser)
+    parser.add_argument("--variants", required=True, metavar="TSV",
+                        help="tab-separated with a header: columns ref, alt (sequences) or sequence, position "
+                             "(0-based), ref, alt (SNVs); optional name, and measured delta or ref_value + alt_value")
+
+
+def read_variants(path: str) -> dict:
+    """The variants table: ``{"names", "ref", "alt", "measured_delta" | None, "measured": (ref, alt) | None}``."""
+    from seq2exp.errors import InputFormatError
+    from seq2exp.interpret.mutagenesis import apply_snvs
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        columns = [c.strip() for c in reader.fieldnames or []]
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    if not rows:
+        raise InputFormatError("no variants (expected a header line and rows)", path=path)
+    snv = {"sequence", "position", "ref", "alt"} <= set(columns)
+    if not snv and not {"ref", "alt"} <= set(columns):
+        raise InputFormatError(f"header {columns}: needs columns ref, alt or sequence, position, ref, alt",
+                               path=path, line=1)
+
+    def number(row: dict, line: int, key: str, kind=float):
+        try:
+            return kind(row[key])
+        except (TypeError, ValueError):
+            raise InputFormatError(f"not a number: {row.get(key)!r}", path=path, line=line, field=key) from None
+
+    names = [row.get("name") or str(i) for i, row in enumerate(rows)]
+    if snv:
+        positions = [number(row, i + 2, "position", int) for i, row in enumerate(rows)]
+        refs = [row["sequence"] for row in rows]
+        alts = apply_snvs(refs, positions, [row["ref"] for row in rows], [row["alt"] for row in rows], what=path)
+    else:
+        refs, alts = [row["ref"] for row in rows], [row["alt"] for row in rows]
+    measured_delta = measured = None
+    if "delta" in columns:
+        measured_delta = [number(row, i + 2, "delta") for i, row in enumerate(rows)]
+    elif {"ref_value", "alt_value"} <= set(columns):
+        measured = ([number(row, i + 2, "ref_value") for i, row in enumerate(rows)],
+                    [number(row, i + 2, "alt_value") for i, row in enumerate(rows)])
+        measured_delta = [a - r for r, a in zip(*measured)]
+    return {"names": names, "ref": refs, "alt": alts, "measured_delta": measured_delta, "measured": measured}
+
+
+def write_score_inputs(folder: Path, ref: list[str], alt: list[str], predicted: dict[str, float],
+                       measured_delta: list[float] | None, measured: tuple | None) -> dict:
+    """Files ``seq2exp score`` reads with the challenge's SNV pair semantics: ``predictions.json`` and
+    ``truth.json`` (``{index: value}`` per distinct sequence) and ``subsets/all_SNVs_seqs.csv`` (alt_pos, ref_pos).
+
+    With measured deltas only, each pair's ref gets truth 0 and its alt the delta (pair scores use only
+    alt - ref), so every ref must be its own sequence there; with measured values, the values themselves."""
+    from seq2exp.data.formats import PAIR_SUBSET_FILES
+    from seq2exp.utils import atomic_write
+
+    index: dict[str, int] = {}
+    pairs = []
+    own_refs = measured is None and measured_delta is not None
+    for i, (r, a) in enumerate(zip(ref, alt)):
+        r_key = f"{r}#{i}" if own_refs else r
+        for key in (a, r_key):
+            index.setdefault(key, len(index))
+        pairs.append((index[a], index[r_key]))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "subsets").mkdir(exist_ok=True)
+    _write_json(folder / "predictions.json", {str(i): float(predicted[k.split("#")[0]]) for k, i in index.items()})
+    with atomic_write(folder / "subsets" / PAIR_SUBSET_FILES["SNVs"]) as handle:
+        handle.write(",alt_pos,ref_pos\n")
+        for row, (a, r) in enumerate(pairs):
+            handle.write(f"{row},{a},{r}\n")
+    files = {"predictions": str(folder / "predictions.json"), "subsets": str(folder / "subsets")}
+    if measured_delta is not None:
+        truth: dict[str, float] = {}
+        for row, (a, r) in enumerate(pairs):
+            if measured is not None:
+                truth[str(r)], truth[str(a)] = float(measured[0][row]), float(measured[1][row])
+            else:
+                truth[str(r)], truth[str(a)] = 0.0, float(measured_delta[row])
+        _write_json(folder / "truth.json", truth)
+        files["truth"] = str(folder / "truth.json")
+    return files
+
+
+def main_variants(args: argparse.Namespace) -> int:
+    """Predicted variant effects (alt - ref), scored against measured deltas when given."""
+    import numpy as np
+
+    from seq2exp.interpret.mutagenesis import variant_effects
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    table = read_variants(args.variants)
+    predictor = _open(args)
+    try:
+        effects = variant_effects(predictor, table["ref"], table["alt"])
+    finally:
+        predictor.close()
+    rows = []
+    for i, name in enumerate(table["names"]):
+        row = {"name": name, "ref": effects.ref[i], "alt": effects.alt[i], "pred_ref": float(effects.ref_values[i]),
+               "pred_alt": float(effects.alt_values[i]), "pred_delta": float(effects.delta[i])}
+        if table["measured_delta"] is not None:
+            row["measured_delta"] = float(table["measured_delta"][i])
+        rows.append(row)
+    _write_tsv(out / "variants.tsv", rows)
+    predicted = dict(zip(effects.ref, effects.ref_values.tolist()))
+    predicted.update(zip(effects.alt, effects.alt_values.tolist()))
+    files = write_score_inputs(out / "score", effects.ref, effects.alt, predicted, table["measured_delta"],
+                               table["measured"])
+    summary = {"model": predictor.description, "n_variants": len(rows),
+               "mean_abs_pred_delta": float(np.abs(effects.delta).mean()), "score_inputs": files}
+    if "truth" in files:
+        from seq2exp.evaluation.metrics import score
+
+        result = score(files["predictions"], files["truth"], files["subsets"])
+        summary["snv_score"] = result["subsets"].get("SNVs")  # "all" is not meaningful with deltas only
+        summary["score"] = result
+        summary["score_command"] = (f"seq2exp score --predictions {files['predictions']} --truth {files['truth']} "
+                                    f"--subsets {files['subsets']}")
+    _write_json(out / "summary.json", summary)
+    print(json.dumps(summary, default=float))
+    return 0
+
+
+# --- design ----------------------------------------------------------------------------------------------------
+def add_design_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``seq2exp design``."""
+    _add_model_arguments(parser)
+    parser.add_argument("--seeds", metavar="FILE", help="FASTA or DREAM/TSV file of starting sequences")
+    parser.add_argument("--random", type=int, default=0, metavar="N",
+                        help="start from N random promoters (flanks + 80 random bp) instead")
+    parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize")
+    parser.add_argument("--target", type=float, help="with --objective target: the expression to reach")
+    parser.add_argument("--generations", type=int, default=10)
+    parser.add_argument("--population", type=int, default=20)
+    parser.add_argument("--children", type=int, default=4, help="children per survivor and generation")
+    parser.add_argument("--mutations", type=int, default=1, help="substitutions per child")
+    parser.add_argument("--budget", type=int, help="most substitutions from the seed")
+    parser.add_argument("--protect", metavar="RANGES",
+                        help="0-based half-open ranges never changed, e.g. 0-17,93-110 (default: the constant "
+                             "flanks when present; 'none' for none)")
+    parser.add_argument("--crossover", action="store_true", help="one-point crossover between survivors")
+
+
+def main_design(args: argparse.Namespace) -> int:
+    """Design sequences towards a target expression."""
+    import numpy as np
+
+    from seq2exp.errors import ConfigError
+    from seq2exp.interpret.design import design
+    from seq2exp.interpret.motif_effects import make_backgrounds
+    from seq2exp.interpret.sequences import parse_ranges
+
+    if bool(args.seeds) == bool(args.random):
+        raise ConfigError("give --seeds FILE or --random N (one of them)")
+    protected = None if args.protect is None else ([] if args.protect == "none" else parse_ranges(args.protect))
+    if args.seeds:
+        names, seeds = _read(args.seeds)
+    else:
+        seeds = make_backgrounds("random", args.random, seed=args.seed)
+        names = [f"random{i}" for i in range(len(seeds))]
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    predictor = _open(args)
+    try:
+        result = design(predictor, seeds, objective=args.objective, target=args.target,
+                        generations=args.generations, population=args.population, children=args.children,
+                        mutations=args.mutations, budget=args.budget, protected=protected, crossover=args.crossover,
+                        seed=args.seed)
+    finally:
+        predictor.close()
+    rows = [{"name": n, "seed": s, "design": d, "seed_value": float(sv), "value": float(v), "mutations": m}
+            for n, s, d, sv, v, m in zip(names, result.seeds, result.designs, result.seed_values, result.values,
+                                         result.n_mutations)]
+    _write_tsv(out / "designs.tsv", rows)
+    summary = {"model": predictor.description, "objective": args.objective, "n": len(rows),
+               "mean_seed_value": float(np.mean(result.seed_values)), "mean_value": float(np.mean(result.values)),
+               "history": result.history}
+    _write_json(out / "summary.json", summary)
+    print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+    return 0

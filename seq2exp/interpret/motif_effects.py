@@ -1,0 +1,159 @@
+"""Motif effects: a motif written into backgrounds at every position and orientation (the challenge's motif tiling),
+and motif pairs at given spacings (cooperativity). Predictions only: in-process or against a served model.
+
+A site replaces the background bases it covers (as the challenge's tiling designs did). Backgrounds are random,
+dinucleotide shuffles of given sequences, or given sequences; by default the motif moves through the 80-bp variable
+region when the backgrounds carry the constant flanks, else through the whole sequence.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from seq2exp.data.alphabet import FLANK3, FLANK5
+from seq2exp.errors import ConfigError
+from seq2exp.interpret.predictors import Predictor
+from seq2exp.interpret.sequences import (
+    Motif,
+    check_sequences,
+    dinucleotide_shuffle,
+    parse_motif,
+    random_sequences,
+)
+
+logger = logging.getLogger(__name__)
+
+BACKGROUND_KINDS = ("random", "shuffled", "given")
+ORIENTATIONS = ("+", "-")
+
+
+def make_backgrounds(kind: str, n: int = 10, *, sequences: Sequence[str] | None = None, variable_length: int = 80,
+                     seed: int = 0) -> list[str]:
+    """``random``: flanks + ``n`` random variable regions; ``shuffled``: ``n`` dinucleotide shuffles of the variable
+    regions of ``sequences`` (cycled); ``given``: ``sequences`` as they are."""
+    if kind not in BACKGROUND_KINDS:
+        raise ConfigError(f"background kind {kind!r}: valid choices are {list(BACKGROUND_KINDS)}")
+    rng = np.random.default_rng(seed)
+    if kind == "random":
+        return [FLANK5 + middle + FLANK3 for middle in random_sequences(n, variable_length, rng)]
+    if not sequences:
+        raise ConfigError(f"background kind {kind!r} needs sequences")
+    sequences = check_sequences(sequences, what="backgrounds")
+    if kind == "given":
+        return sequences
+    out = []
+    for i in range(n):
+        s = sequences[i % len(sequences)]
+        start, stop = default_region(s)
+        out.append(s[:start] + dinucleotide_shuffle(s[start:stop], rng) + s[stop:])
+    return out
+
+
+def default_region(sequence: str) -> tuple[int, int]:
+    """The variable region ``[17, L - 13)`` when ``sequence`` carries the constant flanks, else the whole of it."""
+    if sequence.startswith(FLANK5) and sequence.endswith(FLANK3) and len(sequence) > len(FLANK5) + len(FLANK3):
+        return len(FLANK5), len(sequence) - len(FLANK3)
+    return 0, len(sequence)
+
+
+def insert(sequence: str, site: str, position: int) -> str:
+    """``sequence`` with ``site`` written over the bases at ``position`` (0-based)."""
+    return sequence[:position] + site + sequence[position + len(site):]
+
+
+@dataclass
+class MotifEffects:
+    """``effects [n_backgrounds, 2, n_positions]`` (orientation ``+``, ``-``) = f(with site) - f(background)."""
+
+    motif: Motif
+    site: str
+    positions: np.ndarray
+    effects: np.ndarray
+    background_values: np.ndarray
+
+    @property
+    def curve(self) -> np.ndarray:
+        """Mean effect over backgrounds, ``[2, n_positions]``."""
+        return self.effects.mean(axis=0)
+
+    def rows(self) -> list[dict]:
+        """``{position, orientation, mean, sd}`` rows of the effect curve."""
+        sd = self.effects.std(axis=0)
+        return [{"position": int(p), "orientation": ORIENTATIONS[o], "mean": float(self.curve[o, j]),
+                 "sd": float(sd[o, j])} for o in range(2) for j, p in enumerate(self.positions)]
+
+
+def _region(backgrounds: Sequence[str], region: tuple[int, int] | None, width: int) -> tuple[int, int]:
+    length = len(backgrounds[0])
+    start, stop = region if region is not None else default_region(backgrounds[0])
+    if not (0 <= start < stop <= length) or stop - start < width:
+        raise ConfigError(f"motif region {start}-{stop} must lie inside the {length}-bp backgrounds and hold the "
+                          f"{width}-bp site")
+    return start, stop
+
+
+def motif_effects(predictor: Predictor, motif: str | Motif, backgrounds: Sequence[str], *,
+                  region: tuple[int, int] | None = None, step: int = 1) -> MotifEffects:
+    """Effect of the motif's consensus site at every position (every ``step`` bp) and orientation of each
+    background."""
+    motif = parse_motif(motif)
+    backgrounds = check_sequences(backgrounds, what="backgrounds")
+    site = motif.consensus
+    reverse = motif.reverse_complement().consensus
+    start, stop = _region(backgrounds, region, len(site))
+    positions = np.arange(start, stop - len(site) + 1, step)
+    batch = list(backgrounds)
+    for background in backgrounds:
+        for oriented in (site, reverse):
+            batch.extend(insert(background, oriented, int(p)) for p in positions)
+    values = predictor.predict(batch)
+    base = values[:len(backgrounds)]
+    effects = values[len(backgrounds):].reshape(len(backgrounds), 2, len(positions)) - base[:, None, None]
+    return MotifEffects(motif, site, positions, effects.astype(np.float32), base)
+
+
+@dataclass
+class PairEffects:
+    """Per spacing: mean effects of A alone, B alone, both, and ``interaction`` = both - A - B."""
+
+    spacings: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    both: np.ndarray
+
+    @property
+    def interaction(self) -> np.ndarray:
+        return self.both - self.a - self.b
+
+    def rows(self) -> list[dict]:
+        return [{"spacing": int(s), "a": float(a), "b": float(b), "both": float(ab), "interaction": float(i)}
+                for s, a, b, ab, i in zip(self.spacings, self.a, self.b, self.both, self.interaction)]
+
+
+def motif_pair_effects(predictor: Predictor, motif_a: str | Motif, motif_b: str | Motif,
+                       backgrounds: Sequence[str], spacings: Sequence[int], *, anchor: int | None = None
+                       ) -> PairEffects:
+    """A at ``anchor`` (default: the start of the variable region), B ``spacing`` bp after A's end, both forward;
+    effects averaged over backgrounds."""
+    site_a, site_b = parse_motif(motif_a).consensus, parse_motif(motif_b).consensus
+    backgrounds = check_sequences(backgrounds, what="backgrounds")
+    length = len(backgrounds[0])
+    anchor = default_region(backgrounds[0])[0] if anchor is None else anchor
+    spacings = np.asarray(list(spacings), int)
+    if (spacings < 0).any() or anchor < 0 or anchor + len(site_a) + spacings.max() + len(site_b) > length:
+        raise ConfigError(f"motif pair: anchor {anchor} and spacings up to {spacings.max()} do not fit in the "
+                          f"{length}-bp backgrounds")
+    batch = list(backgrounds)
+    for background in backgrounds:
+        with_a = insert(background, site_a, anchor)
+        for spacing in spacings:
+            position_b = anchor + len(site_a) + int(spacing)
+            batch.extend([with_a, insert(background, site_b, position_b), insert(with_a, site_b, position_b)])
+    values = predictor.predict(batch)
+    base = values[:len(backgrounds)]
+    grid = values[len(backgrounds):].reshape(len(backgrounds), len(spacings), 3) - base[:, None, None]
+    mean = grid.mean(axis=0)
+    return PairEffects(spacings, mean[:, 0], mean[:, 1], mean[:, 2])

@@ -1,0 +1,212 @@
+"""In-silico mutagenesis and variant effects: predictions only, so they run in-process or against a served model.
+
+:func:`ism` predicts all 3 x L single substitutions of each sequence (``effects [n, L, 4]`` = f(mutant) - f(ref),
+0 at the reference base), in chunks of sequences that a :class:`~seq2exp.interpret.predictors.ServerPredictor`
+sends as batched, concurrent requests; with ``checkpoint=`` a long run resumes where it stopped.
+:func:`window_scan` deletes or N-masks every ``width``-bp window. :func:`variant_effects` gives alt - ref for
+(ref, alt) pairs; :func:`apply_snvs` builds the alt sequences of (sequence, position, ref, alt) SNVs.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from seq2exp.errors import ConfigError, InputFormatError
+from seq2exp.interpret.predictors import Predictor
+from seq2exp.interpret.sequences import BASES, check_sequences, onehot
+
+logger = logging.getLogger(__name__)
+
+
+def _mutants(sequence: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """Every single substitution of ``sequence`` and its (position, base index)."""
+    mutants, where = [], []
+    for position, ref in enumerate(sequence):
+        for b, base in enumerate(BASES):
+            if base != ref:
+                mutants.append(sequence[:position] + base + sequence[position + 1:])
+                where.append((position, b))
+    return mutants, where
+
+
+def _fingerprint(sequences: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for sequence in sequences:
+        digest.update(sequence.encode() + b"\n")
+    return digest.hexdigest()
+
+
+@dataclass
+class ISMResult:
+    """``effects [n, L, 4]`` (f(mutant) - f(ref); 0 at the reference base) and ``reference [n]`` predictions."""
+
+    sequences: list[str]
+    effects: np.ndarray
+    reference: np.ndarray
+
+    @property
+    def onehot(self) -> np.ndarray:
+        return onehot(self.sequences)
+
+    @property
+    def hypothetical(self) -> np.ndarray:
+        """ISM as hypothetical contributions for TF-MoDISco: effects mean-normalised per position."""
+        return self.effects - self.effects.mean(axis=-1, keepdims=True)
+
+    def save(self, path: str | Path) -> None:
+        """``.npz`` with ``effects``, ``reference``, ``onehot``, ``sequences``."""
+        from seq2exp.utils import atomic_write
+
+        with atomic_write(path, "wb", encoding=None) as handle:
+            np.savez_compressed(handle, effects=self.effects, reference=self.reference, onehot=self.onehot,
+                                sequences=np.array(self.sequences))
+
+    def top_effects(self, k: int = 100, names: Sequence[str] | None = None) -> list[dict]:
+        """The ``k`` largest |effects| as rows ``{name, position, ref, alt, effect}`` (0-based positions)."""
+        flat = np.abs(self.effects).ravel()
+        order = np.argsort(-flat, kind="stable")[:k]
+        rows = []
+        for index in order:
+            i, position, b = np.unravel_index(index, self.effects.shape)
+            rows.append({"name": names[i] if names else str(i), "position": int(position),
+                         "ref": self.sequences[i][position], "alt": BASES[b],
+                         "effect": float(self.effects[i, position, b])})
+        return rows
+
+
+def ism(predictor: Predictor, sequences: Sequence[str], *, chunk_sequences: int = 16,
+        checkpoint: str | Path | None = None, progress: bool = False) -> ISMResult:
+    """All single-base substitutions of each (equal-length) sequence.
+
+    Args:
+        chunk_sequences: sequences whose 3 x L mutants go to the predictor in one call (the client splits them
+            into batched, concurrent requests).
+        checkpoint: an ``.npz`` updated (atomically) after every chunk; a rerun with the same sequences continues
+            from it. Removed when the scan completes.
+        progress: show a progress bar (tqdm, on stderr).
+    """
+    sequences = check_sequences(sequences)
+    n, length = len(sequences), len(sequences[0])
+    effects = np.zeros([n, length, 4], np.float32)
+    reference = np.zeros([n], np.float32)
+    done = 0
+    fingerprint = _fingerprint(sequences)
+    checkpoint = Path(checkpoint) if checkpoint else None
+    if checkpoint is not None and checkpoint.exists():
+        saved = np.load(checkpoint)
+        if str(saved["fingerprint"]) == fingerprint:
+            done = int(saved["done"])
+            effects[:done], reference[:done] = saved["effects"][:done], saved["reference"][:done]
+            logger.info("ISM: resuming from %s at sequence %d of %d", checkpoint, done, n)
+        else:
+            logger.warning("ISM: %s belongs to other sequences; starting again", checkpoint)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, initial=done, unit="seq", desc="ISM")
+    for start in range(done, n, chunk_sequences):
+        stop = min(start + chunk_sequences, n)
+        batch, index = [], []
+        for i in range(start, stop):
+            mutants, where = _mutants(sequences[i])
+            batch.append(sequences[i])
+            batch.extend(mutants)
+            index.append(where)
+        values = predictor.predict(batch)
+        offset = 0
+        for i, where in zip(range(start, stop), index):
+            ref_value = values[offset]
+            reference[i] = ref_value
+            mutant_values = values[offset + 1: offset + 1 + len(where)]
+            positions, bases = np.array(where, int).reshape(-1, 2).T
+            effects[i, positions, bases] = mutant_values - ref_value
+            offset += 1 + len(where)
+        if checkpoint is not None and stop < n:
+            _save_checkpoint(checkpoint, fingerprint, stop, effects, reference)
+        if bar is not None:
+            bar.update(stop - start)
+    if bar is not None:
+        bar.close()
+    if checkpoint is not None and checkpoint.exists():
+        checkpoint.unlink()
+    return ISMResult(sequences, effects, reference)
+
+
+def _save_checkpoint(path: Path, fingerprint: str, done: int, effects: np.ndarray, reference: np.ndarray) -> None:
+    from seq2exp.utils import atomic_write
+
+    with atomic_write(path, "wb", encoding=None) as handle:
+        np.savez(handle, fingerprint=np.array(fingerprint), done=np.array(done), effects=effects,
+                 reference=reference)
+
+
+WINDOW_KINDS = ("delete", "mask")
+
+
+def window_scan(predictor: Predictor, sequences: Sequence[str], width: int = 5, kind: str = "delete"
+                ) -> np.ndarray:
+    """float32 ``[n, L - width + 1]``: f(sequence with window ``[p, p + width)`` deleted or set to ``N``) - f(ref)."""
+    if kind not in WINDOW_KINDS:
+        raise ConfigError(f"window kind {kind!r}: valid choices are {list(WINDOW_KINDS)}")
+    sequences = check_sequences(sequences)
+    length = len(sequences[0])
+    if not 1 <= width < length:
+        raise ConfigError(f"window width {width} must be in 1..{length - 1}")
+    batch = []
+    for s in sequences:
+        batch.append(s)
+        for p in range(length - width + 1):
+            batch.append(s[:p] + s[p + width:] if kind == "delete" else s[:p] + "N" * width + s[p + width:])
+    values = predictor.predict(batch).reshape(len(sequences), length - width + 2)
+    return (values[:, 1:] - values[:, :1]).astype(np.float32)
+
+
+@dataclass
+class VariantEffects:
+    """Predictions of ref and alt and ``delta`` = alt - ref, per variant."""
+
+    ref: list[str]
+    alt: list[str]
+    ref_values: np.ndarray
+    alt_values: np.ndarray
+
+    @property
+    def delta(self) -> np.ndarray:
+        return (self.alt_values - self.ref_values).astype(np.float32)
+
+
+def variant_effects(predictor: Predictor, ref: Sequence[str], alt: Sequence[str]) -> VariantEffects:
+    """alt - ref for (ref, alt) pairs; each distinct sequence is predicted once."""
+    if len(ref) != len(alt):
+        raise ConfigError(f"{len(ref)} ref sequences but {len(alt)} alt sequences")
+    ref = check_sequences(ref, what="ref", equal_length=False)
+    alt = check_sequences(alt, what="alt", equal_length=False)
+    unique = sorted(set(ref) | set(alt))
+    values = dict(zip(unique, predictor.predict(unique)))
+    return VariantEffects(ref, alt, np.array([values[s] for s in ref], np.float32),
+                          np.array([values[s] for s in alt], np.float32))
+
+
+def apply_snvs(sequences: Sequence[str], positions: Sequence[int], refs: Sequence[str], alts: Sequence[str], *,
+               what: str = "variants") -> list[str]:
+    """The alt sequence of each SNV (0-based ``positions``); a position outside the sequence or a ref letter that
+    does not match raises ``InputFormatError`` naming the row."""
+    out = []
+    for row, (sequence, position, ref, alt) in enumerate(zip(sequences, positions, refs, alts)):
+        sequence, ref, alt = sequence.strip().upper(), ref.strip().upper(), alt.strip().upper()
+        if not 0 <= int(position) < len(sequence):
+            raise InputFormatError(f"row {row}: position {position} outside the {len(sequence)}-bp sequence "
+                                   "(positions are 0-based)", path=what)
+        if ref and sequence[position:position + len(ref)] != ref:
+            raise InputFormatError(f"row {row}: ref {ref!r} does not match the sequence at {position} "
+                                   f"({sequence[position:position + len(ref)]!r})", path=what)
+        if not alt or set(alt) - set("ACGTN"):
+            raise InputFormatError(f"row {row}: alt {alt!r} is not DNA", path=what)
+        out.append(sequence[:position] + alt + sequence[position + max(len(ref), 1):])
+    return out

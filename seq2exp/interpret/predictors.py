@@ -1,0 +1,215 @@
+"""Predictors for interpretation: one small interface, in-process (run folder / SavedModel) or a served model.
+
+Everything that needs only predictions (in-silico mutagenesis, variant and motif effects, design) takes any
+:class:`Predictor`; gradient attribution needs :class:`RunPredictor` (the model in-process). A served model (any
+TF-Serving endpoint, through the TF-free :class:`seq2exp.serving.client.Client`) or an exported SavedModel can
+predict but not give gradients: :func:`require_gradients` says so.
+
+Predictions are the prediction graph's ``expression`` output with the run's TTA, before batch post-processing
+steps (rank / quantile transforms need a whole set): exactly what a served model returns, so in-process and served
+analyses agree.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from seq2exp.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Anything that predicts expression for DNA strings."""
+
+    description: str
+    supports_gradients: bool
+
+    def predict(self, sequences: Sequence[str]) -> np.ndarray:
+        """float32 ``[n]`` predictions, in input order."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class GradientsUnavailableError(ConfigError):
+    """Gradient attribution was asked of a predictor that only predicts (a server or a SavedModel)."""
+
+
+def require_gradients(predictor: Predictor, method: str) -> "RunPredictor":
+    """``predictor`` if it can give gradients, else a clear error naming the alternatives."""
+    if not getattr(predictor, "supports_gradients", False):
+        raise GradientsUnavailableError(
+            f"{method} needs the model's gradients, so the model in-process (a run folder); "
+            f"{predictor.description} can only predict. Use method 'ism' (in-silico mutagenesis), which works "
+            "against a server, or pass the run folder.")
+    return predictor  # type: ignore[return-value]
+
+
+class RunPredictor:
+    """A trained run folder (or a loaded :class:`seq2exp.inference.runs.Run`) in-process, with gradients.
+
+    Gradients are taken with ``tf.GradientTape`` on the one-hot sequence ``[B, W, 4]``: each TTA variant's model
+    input is built from it differentiably (the encoder's ``sources`` map says which sequence base each input column
+    holds; vector and padding columns stay constant), then the prediction graph averages the variants and applies
+    the inverse target transform, as in :meth:`PredictionGraph.tf_predict_codes`.
+    """
+
+    supports_gradients = True
+
+    def __init__(self, run: Any, *, batch_size: int = 256, tta: Any = None):
+        from seq2exp.inference.runs import Run, load_run
+
+        self.run = run if isinstance(run, Run) else load_run(run)
+        self.graph = self.run.prediction_graph(tta=tta)
+        self.encoder = self.graph.encoder
+        self.batch_size = int(batch_size)
+        self.description = f"run {self.run.path}"
+        self._gradient_fn = None
+
+    @property
+    def max_length(self) -> int:
+        return int(self.encoder.max_sequence_length)
+
+    def predict(self, sequences: Sequence[str]) -> np.ndarray:
+        return self.graph.predict_outputs(list(sequences), self.batch_size)["expression"]
+
+    def close(self) -> None:
+        self._gradient_fn = None
+
+    # --- gradients --------------------------------------------------------------------------------------------
+    def _check_onehot(self) -> None:
+        if self.encoder.spec.kind != "onehot":
+            raise GradientsUnavailableError(
+                f"gradient attribution needs a one-hot model input; this run's encoding is "
+                f"{self.encoder.spec.kind!r} (use method 'ism')")
+
+    def _encode_from(self, x, codes, lengths, *, reverse=False, shift=None):
+        """The model input of one TTA variant, differentiable in the one-hot sequence ``x`` ``[B, W, 4]``."""
+        import tensorflow as tf
+
+        base = self.encoder.tf_encode(codes, lengths, reverse=reverse, shift=shift)
+        sources = self.encoder.tf_window_codes(codes, lengths, reverse=reverse, shift=shift, sources=True)
+        gathered = tf.gather(x, tf.maximum(sources, 0), batch_dims=1)
+        if reverse:
+            gathered = tf.reverse(gathered, axis=[2])  # complement: A C G T -> T G C A
+        letters = tf.where(sources[..., tf.newaxis] >= 0, gathered, base[..., :4])
+        if self.encoder.spec.channels > 4:
+            return tf.concat([letters, base[..., 4:]], axis=-1)
+        return letters
+
+    def _gradients(self):
+        import tensorflow as tf
+
+        if self._gradient_fn is None:
+            self._check_onehot()
+
+            @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None], tf.int32),
+                                          tf.TensorSpec([None, None, 4], tf.float32)])
+            def gradients(codes, lengths, x):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    encode = functools.partial(self._encode_from, x)
+                    value = self.graph.tf_predict_codes(codes, lengths, encode=encode)["expression"]
+                return value, tape.gradient(value, x)
+
+            self._gradient_fn = gradients
+        return self._gradient_fn
+
+    def codes(self, sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(uint8 codes ``[n, W]``, int32 lengths ``[n]``) of ``sequences`` as the graph reads them."""
+        from seq2exp.data import encoding
+
+        codes, lengths = encoding.sequences_to_codes(list(sequences), max_length=self.max_length)
+        return np.asarray(codes, np.uint8), np.asarray(lengths, np.int32)
+
+    def value_and_gradient(self, sequences: Sequence[str], onehot: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """f and df/dx at one-hot points ``onehot`` ``[n, L, 4]`` (default: the sequences' own one-hot).
+
+        ``sequences`` fix what the graph reads besides the bases (lengths, flank detection); ``onehot`` may be any
+        point (an integrated-gradients path point). Returns (float32 ``[n]``, float32 ``[n, L, 4]``).
+        """
+        from seq2exp.interpret.sequences import onehot as to_onehot
+
+        fn = self._gradients()
+        codes, lengths = self.codes(sequences)
+        length = len(sequences[0])
+        x = to_onehot(sequences, self.encoder.spec.n_value) if onehot is None else np.asarray(onehot, np.float32)
+        values, grads = [], []
+        for start in range(0, len(sequences), self.batch_size):
+            stop = start + self.batch_size
+            padded = np.zeros([len(codes[start:stop]), codes.shape[1], 4], np.float32)
+            padded[:, :length] = x[start:stop]
+            value, grad = fn(codes[start:stop], lengths[start:stop], padded)
+            values.append(value.numpy())
+            grads.append(grad.numpy()[:, :length])
+        return np.concatenate(values), np.concatenate(grads)
+
+
+class SavedModelPredictor:
+    """An exported SavedModel in-process (its ``serving_default`` signature): predictions only."""
+
+    supports_gradients = False
+
+    def __init__(self, path: str | os.PathLike, *, batch_size: int = 1024):
+        from seq2exp.serving.predict import SavedModelBackend
+
+        self._backend = SavedModelBackend(path, batch_size=batch_size)
+        self.description = self._backend.description
+        self.max_length = self._backend.max_length
+
+    def predict(self, sequences: Sequence[str]) -> np.ndarray:
+        return np.asarray(self._backend.predict(list(sequences)), np.float32)
+
+    def close(self) -> None:
+        self._backend.close()
+
+
+class ServerPredictor:
+    """A served model (TF Serving or ``seq2exp serve``) over gRPC: batched, concurrent requests; predictions only."""
+
+    supports_gradients = False
+
+    def __init__(self, target: str, model: str, *, version: int | None = None, label: str | None = None,
+                 batch_size: int = 1024, max_concurrency: int = 4, timeout: float = 120.0):
+        from seq2exp.serving.client import Client
+
+        self.client = Client(target, model, version=version, label=label, batch_size=batch_size,
+                             max_concurrency=max_concurrency, timeout=timeout)
+        self.description = f"the served model {model!r} at {target}"
+        self.max_length = None
+
+    def predict(self, sequences: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.client.predict(list(sequences)), np.float32)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_predictor(source: str | os.PathLike | None = None, *, server: str | None = None, model: str | None = None,
+                   version: int | None = None, batch_size: int | None = None,
+                   max_concurrency: int = 4) -> Predictor:
+    """A run folder (``run.json`` + ``model.keras``), an exported SavedModel (a version folder or ``M/<name>``), or
+    ``server="host:port"`` with ``model=NAME``."""
+    if server:
+        if not model:
+            raise ConfigError("--server needs --model NAME (the served model's name)")
+        if source:
+            raise ConfigError("give a model folder or --server, not both")
+        return ServerPredictor(server, model, version=version, batch_size=batch_size or 1024,
+                               max_concurrency=max_concurrency)
+    if not source:
+        raise ConfigError("no model: give a run folder, an exported SavedModel folder, or --server and --model")
+    path = Path(source)
+    if (path / "run.json").is_file():
+        return RunPredictor(path, batch_size=batch_size or 256)
+    if path.is_dir():
+        return SavedModelPredictor(path, batch_size=batch_size or 1024)
+    raise ConfigError(f"{path}: not a run folder (run.json) or an exported SavedModel folder")

@@ -1,12 +1,15 @@
 """``seq2exp run``: the main job, end to end, on the embedded default.
 
-simulate a promoter library -> train a small real architecture (a narrowed LegNet by default) -> export a
-versioned SavedModel -> start the embedded TF-Serving-compatible gRPC server on loopback -> predict the test set
+simulate a promoter library -> train a small real architecture (a narrowed LegNet by default) and, on the same rows
+and split, the k-mer ridge baseline -> export a versioned SavedModel -> start the embedded TF-Serving-compatible gRPC server on loopback -> predict the test set
 over gRPC -> score it the challenge's way -> write the report (table + plots) -> stop the server.
 
 Every stage writes its outputs under ``--workdir`` and a stamp ``.stages/<stage>.json`` holding the parameters it ran
 with; re-running in the same workdir skips a stage whose stamp matches and whose outputs exist, and re-runs it (and
-the stages after it) otherwise.
+the stages after it) otherwise. A training run killed midway is resumed by the next ``seq2exp run`` (same
+parameters), not started again. The report ranks the network against the k-mer ridge baseline with the bootstrap,
+so it shows what the network adds. Library code does not print: progress goes to ``logging`` and to the optional
+``announce`` callable (the CLI passes ``print``).
 """
 from __future__ import annotations
 
@@ -30,6 +33,9 @@ STAGE_NAMES = ("simulate", "train", "export", "predict", "score")
 # trains it in minutes. Widths and epochs scale up with --width / --epochs; any registered architecture with
 # --architecture (its own default config, the recipe below).
 NARROW_LEGNET = {"first": {"filters": 32}, "core": {"block_sizes": [32, 16, 16, 16]}}
+# The baseline fitted on the same rows: k-mers up to 5 (1,364 features) keep its feature maps small on a CPU.
+BASELINE_MODEL = "kmer_ridge"
+BASELINE_CONFIG = {"ks": [1, 2, 3, 4, 5], "alphas": [10.0, 100.0, 1000.0, 10000.0, 100000.0]}
 
 
 @dataclass
@@ -50,6 +56,7 @@ class RunOptions:
     quiet: bool = False
     strategy: str = "auto"
     extra_model_config: dict = field(default_factory=dict)
+    baseline: bool = True
 
 
 def training_config(options: RunOptions) -> dict:
@@ -84,6 +91,13 @@ def training_config(options: RunOptions) -> dict:
     }
 
 
+def baseline_config(options: RunOptions) -> dict:
+    """The k-mer ridge baseline's config: same split (val_fraction, split_seed) as :func:`training_config`."""
+    return {"name": "seq2exp-run-kmer-ridge", "model": {"architecture": BASELINE_MODEL, "config": BASELINE_CONFIG},
+            "data": {"val_fraction": 0.05, "split_seed": options.seed}, "batch_size": 128, "epochs": 1,
+            "seed": options.seed, "callbacks": {"tensorboard": False}}
+
+
 class _Stamps:
     """Per-stage stamps in ``WORKDIR/.stages``: a stage is reused when its parameters and outputs are unchanged."""
 
@@ -113,23 +127,28 @@ class _Stamps:
         return json.loads((self.folder / f"{stage}.json").read_text())["result"]
 
 
-def _announce(options: RunOptions, index: int, stage: str, text: str) -> None:
-    if not options.quiet:
-        print(f"[{index}/{len(STAGE_NAMES)}] {stage}: {text}", flush=True)
-
-
-def run(options: RunOptions | None = None, **kwargs: Any) -> dict:
+def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | None = None, **kwargs: Any) -> dict:
     """Run the main job; returns a summary (paths, headline scores, seconds per stage).
 
-    Keyword arguments are ``RunOptions`` fields (``run(workdir="w", n_train=5000)``).
+    Keyword arguments are ``RunOptions`` fields (``run(workdir="w", n_train=5000)``). ``announce`` receives one
+    line per stage event (the CLI prints them); they are logged at INFO level either way.
     """
     options = options or RunOptions(**kwargs)
+
+    def _announce(options: RunOptions, index: int, stage: str, text: str) -> None:
+        line = f"[{index}/{len(STAGE_NAMES)}] {stage}: {text}"
+        logger.info(line)
+        if announce is not None and not options.quiet:
+            announce(line)
+
     workdir = Path(options.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     stamps = _Stamps(workdir, options.force)
     paths = {
         "data": workdir / "data",
         "run": workdir / "run",
+        "baseline": workdir / "baseline",
+        "baseline_predictions": workdir / "predictions_kmer_ridge.txt",
         "models": workdir / "models",
         "predictions": workdir / "predictions.txt",
         "report": workdir / "report",
@@ -164,21 +183,35 @@ def run(options: RunOptions | None = None, **kwargs: Any) -> dict:
 
     # 2. train ---------------------------------------------------------------------------------------------------
     config = training_config(options)
-    train_params = {"config": config, "data": sim_params, "strategy": options.strategy}
+    baseline = baseline_config(options) if options.baseline else None
+    train_params = {"config": config, "baseline": baseline, "data": sim_params, "strategy": options.strategy}
 
-    def do_train() -> dict:
-        import shutil
-
+    def train_or_resume(run_config: dict, out: Path, strategy: str) -> None:
+        """Resume a run folder left by a killed run with these parameters; start afresh over any other one."""
+        from seq2exp.errors import ConfigError
         from seq2exp.training import train
 
-        if paths["run"].exists():  # a stale run with other parameters: start it afresh
-            shutil.rmtree(paths["run"])
-        _announce(options, 2, "train", f"{options.architecture} for {options.epochs} epoch(s) -> {paths['run']}")
-        train(config, data=sim["train"], out=paths["run"], strategy=options.strategy,
-              verbose=0 if options.quiet else None)
-        return {"run": str(paths["run"]), "validation": _validation_metrics(paths["run"])}
+        verbose = 0 if options.quiet else 2
+        try:
+            train(run_config, data=sim["train"], out=out, strategy=strategy, verbose=verbose)
+        except ConfigError as error:
+            if not out.exists() or "--restart" not in str(error):
+                raise
+            logger.info("%s holds a run with other parameters; starting afresh (%s)", out, error)
+            train(run_config, data=sim["train"], out=out, strategy=strategy, verbose=verbose, restart=True)
 
-    trained = stage(2, "train", train_params, [paths["run"] / "model.keras"], do_train)
+    def do_train() -> dict:
+        _announce(options, 2, "train", f"{options.architecture} for {options.epochs} epoch(s) -> {paths['run']}")
+        train_or_resume(config, paths["run"], options.strategy)
+        result = {"run": str(paths["run"]), "validation": _validation_metrics(paths["run"])}
+        if baseline is not None:
+            _announce(options, 2, "train", f"baseline {BASELINE_MODEL} on the same rows -> {paths['baseline']}")
+            train_or_resume(baseline, paths["baseline"], "default")
+            result["baseline"] = {"run": str(paths["baseline"]), "validation": _validation_metrics(paths["baseline"])}
+        return result
+
+    train_outputs = [paths["run"] / "run.json"] + ([paths["baseline"] / "run.json"] if baseline else [])
+    trained = stage(2, "train", train_params, train_outputs, do_train)
 
     # 3. export --------------------------------------------------------------------------------------------------
     def do_export() -> dict:
@@ -213,23 +246,34 @@ def run(options: RunOptions | None = None, **kwargs: Any) -> dict:
         finally:
             server.stop()
             _announce(options, 4, "predict", "server stopped")
-        return {"predictions": str(paths["predictions"]), "server": server.target,
-                "rows": int(getattr(summary, "rows", 0))}
+        result = {"predictions": str(paths["predictions"]), "server": server.target,
+                  "rows": int(getattr(summary, "rows", 0))}
+        if baseline is not None:
+            _announce(options, 4, "predict", f"baseline {BASELINE_MODEL} in process -> {paths['baseline_predictions']}")
+            result["baseline_predictions"] = str(_predict_in_process(paths["baseline"], sim["test"],
+                                                                     paths["baseline_predictions"]))
+        return result
 
-    predicted = stage(4, "predict", {"export": exported}, [paths["predictions"]], do_predict)
+    predict_outputs = [paths["predictions"]] + ([paths["baseline_predictions"]] if baseline else [])
+    predicted = stage(4, "predict", {"export": exported, "baseline": baseline}, predict_outputs, do_predict)
 
     # 5. score + report ------------------------------------------------------------------------------------------
     def do_score() -> dict:
         from seq2exp.evaluation import bootstrap_ranks, prepare, score, score_data, write_report
 
         subsets = paths["data"] / "test_subset_ids"
-        data = prepare({"model vs measured": paths["predictions"]}, sim["test"], subsets)
+        sources = {options.architecture: paths["predictions"]}
+        if baseline is not None:
+            sources[BASELINE_MODEL] = Path(predicted["baseline_predictions"])
+        data = prepare(sources, sim["test"], subsets)
         scores = {
             "model vs measured": score_data(data, 0),
             "model vs noise-free truth": score(paths["predictions"], sim["ground_truth"], subsets),
         }
+        if baseline is not None:
+            scores[f"{BASELINE_MODEL} vs measured"] = score_data(data, 1)
         boot = None
-        if options.bootstrap > 0:
+        if options.bootstrap > 0:  # with the baseline: a two-model ranking (which one is better, how surely)
             boot = bootstrap_ranks(data, n_samples=options.bootstrap, seed=options.seed)
         written = write_report(paths["report"], scores, data=data, bootstrap=boot)
         return {"scores": scores, "report": {k: str(v) for k, v in written.items()}}
@@ -257,7 +301,17 @@ def _validation_metrics(run_dir: Path) -> dict:
     info = run_dir / "run.json"
     if not info.exists():
         return {}
-    return json.loads(info.read_text()).get("validation", {})
+    return json.loads(info.read_text()).get("metrics", {})
+
+
+def _predict_in_process(run_dir: Path, test_file: str | Path, out: Path) -> Path:
+    """Predict a test file with a run folder in this process (the baseline is not served); DREAM rows out."""
+    from seq2exp.data.formats import read_dream, write_dream
+    from seq2exp.inference.runs import load_run
+
+    sequences = read_dream(test_file).sequences
+    write_dream(out, sequences, load_run(run_dir).predict(sequences))
+    return out
 
 
 def _print_summary(summary: dict) -> None:
@@ -302,6 +356,6 @@ def main(args: argparse.Namespace) -> int:
                          architecture=args.architecture, width=args.width, epochs=args.epochs,
                          batch_size=args.batch_size, port=args.port, bootstrap=args.bootstrap,
                          force=args.force, quiet=args.quiet, strategy=args.strategy)
-    summary = run(options)
+    summary = run(options, announce=lambda line: print(line, flush=True))
     _print_summary(summary)
     return 0

@@ -14,14 +14,58 @@ from seq2exp.job import RunOptions, run, training_config
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
+    """`seq2exp run` killed (SIGKILL) mid-train after its first epoch's checkpoint, then run again: it resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
     workdir = tmp_path_factory.mktemp("run")
-    options = RunOptions(workdir=str(workdir), n_train=2000, n_test=800, epochs=1, width=0.5, batch_size=128,
+    options = RunOptions(workdir=str(workdir), n_train=2000, n_test=800, epochs=2, width=0.5, batch_size=128,
                          bootstrap=20, quiet=True)
-    return options, run(options)
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-c", "import sys; from seq2exp.cli import main; sys.exit(main(sys.argv[1:]))", "run",
+               "--workdir", str(workdir), "--n-train", "2000", "--n-test", "800", "--epochs", "2", "--width", "0.5",
+               "--batch-size", "128", "--bootstrap", "20", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    process = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    metrics = workdir / "run" / "metrics.json"
+    deadline = time.monotonic() + 600
+    while process.poll() is None and time.monotonic() < deadline:
+        if metrics.exists() and (workdir / "run" / "checkpoints" / "latest.weights.h5").exists():
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    output = process.communicate()[0].decode()
+    assert process.returncode == -signal.SIGKILL, f"not killed mid-train:\n{output[-3000:]}"
+    assert not (workdir / "run" / "run.json").exists()
+    first_epoch = json.loads(metrics.read_text())["epochs"][0]
+    return options, run(options), first_epoch
+
+
+def test_a_killed_run_is_resumed_not_restarted(tiny_run):
+    options, summary, first_epoch = tiny_run
+    epochs = json.loads(open(f"{summary['run']['run']}/metrics.json").read())["epochs"]
+    assert [row["epoch"] for row in epochs] == [0, 1]
+    assert epochs[0] == first_epoch  # the killed process's epoch 0 kept, not trained again
+    assert json.loads(open(f"{summary['run']['run']}/run.json").read())["optimizer_steps"] == 2 * 15
+    assert math.isfinite(summary["run"]["validation"]["val_pearson"])  # the summary reads the driver's metrics
+
+
+def test_the_report_ranks_the_network_against_the_kmer_baseline(tiny_run):
+    options, summary, _ = tiny_run
+    assert set(summary["scores"]) >= {"model vs measured", "kmer_ridge vs measured"}
+    assert math.isfinite(summary["run"]["baseline"]["validation"]["val_pearson"])
+    scores = json.loads(open(summary["report"]["json"]).read())
+    text = open(summary["report"]["json"].replace("scores.json", "scores.md")).read()
+    assert "kmer_ridge" in text and options.architecture in text
+    assert "bootstrap" in json.dumps(scores).lower() or "rank" in text.lower()
 
 
 def test_every_stage_leaves_its_output(tiny_run):
-    options, summary = tiny_run
+    options, summary, _ = tiny_run
     assert set(summary["seconds"]) == {"simulate", "train", "export", "predict", "score"}
     saved_model = summary["export"]["saved_model"]
     assert saved_model.endswith("/seq2exp/1")
@@ -55,16 +99,16 @@ def test_predictions_beat_chance_on_the_measured_test_values(tiny_run):
 
 
 def test_rerun_reuses_finished_stages(tiny_run, capsys):
-    options, _ = tiny_run
-    summary = run(RunOptions(**{**options.__dict__, "quiet": False}))
+    options, _, _ = tiny_run
+    summary = run(RunOptions(**{**options.__dict__, "quiet": False}), announce=print)
     out = capsys.readouterr().out
     assert out.count("up to date, reused") == 5
     assert all(seconds == 0.0 for seconds in summary["seconds"].values())
 
 
 def test_changed_parameters_rerun_from_the_changed_stage(tiny_run, capsys):
-    options, _ = tiny_run
-    run(RunOptions(**{**options.__dict__, "quiet": False, "bootstrap": 10}))
+    options, _, _ = tiny_run
+    run(RunOptions(**{**options.__dict__, "quiet": False, "bootstrap": 10}), announce=print)
     out = capsys.readouterr().out
     assert out.count("up to date, reused") == 4  # only scoring runs again
     assert "[5/5] score: done" in out

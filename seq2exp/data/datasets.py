@@ -37,6 +37,7 @@ def make_dataset(
     drop_remainder: bool = False,
     bins: dict | None = None,
     input_context: tf.distribute.InputContext | None = None,
+    skip_batches: int = 0,
 ) -> tf.data.Dataset:
     """A dataset of encoded batches from ``cache`` for ``model.fit`` / ``predict``.
 
@@ -54,6 +55,9 @@ def make_dataset(
         repeat: cycle forever (a new permutation each epoch); otherwise one epoch.
         drop_remainder: drop the last partial batch (static batch shapes, e.g. for TPUs).
         input_context: from ``strategy.distribute_datasets_from_function``; shards rows by input pipeline.
+        skip_batches: start at this batch of the stream (a resumed run): the same batches, with the same
+            augmentation seeds, as batch ``skip_batches`` onwards of the full stream, found by arithmetic on the
+            row index (epoch, offset) - nothing before it is read or encoded, so a restart at step N costs O(1).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -122,20 +126,27 @@ def make_dataset(
             return inputs, labels, weight
         return inputs, labels
 
-    if shuffle:
-        epochs = tf.data.Dataset.range(2**62) if repeat else tf.data.Dataset.range(1)
-        rows_tensor = tf.constant(rows)
+    if skip_batches < 0:
+        raise ValueError(f"skip_batches must be >= 0, got {skip_batches}")
+    if drop_remainder and skip_batches:
+        raise ValueError("skip_batches needs drop_remainder=False (batches then run across epoch boundaries)")
+    n_rows = max(int(rows.size), 1)
+    first_row = int(skip_batches) * int(batch_size)  # batches run across epoch boundaries of the row stream
+    first_epoch, offset = divmod(first_row, n_rows)
+    if not repeat and first_epoch > 0:
+        first_epoch, offset = 0, n_rows
+    rows_tensor = tf.constant(rows)
 
-        def permuted(epoch: tf.Tensor) -> tf.data.Dataset:
+    def epoch_rows(epoch: tf.Tensor) -> tf.data.Dataset:
+        order = rows_tensor
+        if shuffle:
             order = tf.random.experimental.stateless_shuffle(rows_tensor, seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
-            return tf.data.Dataset.from_tensor_slices(order)
+        start = tf.where(tf.equal(epoch, first_epoch), tf.constant(offset, tf.int64), tf.constant(0, tf.int64))
+        return tf.data.Dataset.from_tensor_slices(order[start:])
 
-        dataset = epochs.flat_map(permuted)
-    else:
-        dataset = tf.data.Dataset.from_tensor_slices(rows)
-        if repeat:
-            dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+    epochs = tf.data.Dataset.range(first_epoch, 2**62 if repeat else 1)
+    dataset = epochs.flat_map(epoch_rows)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate(start=int(skip_batches))
     dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if input_context is not None:  # already sharded by hand above

@@ -91,14 +91,14 @@ def load_model_file(path: str | Path, *, compile: bool = False):
     """``keras.models.load_model`` after importing every registered architecture's custom layers."""
     import keras
 
-    try:
-        from seq2exp.models import registry
+    from seq2exp.models import registry
 
-        registry.names()  # imports the zoo: registers the custom layers (keras serializable)
-    except Exception as error:  # noqa: BLE001 - a broken zoo module must not hide a loadable model
-        logger.warning("could not import the model zoo: %s", error)
-
-    return keras.models.load_model(str(path), compile=compile)
+    registry.names()  # imports the zoo: registers the custom layers (a broken zoo module raises, once, loudly)
+    model = keras.models.load_model(str(path), compile=compile)
+    info = registry.build_info(path)
+    if info is not None:  # the model says again which architecture and config built it (and saves it again)
+        registry.stamp(model, info["architecture"], info["config"])
+    return model
 
 
 def save_model_atomically(model, path: Path) -> None:

@@ -5,12 +5,21 @@ Architectures register themselves at the bottom of their module in ``seq2exp.mod
     register(Architecture(name="autosome", builder=build_autosome, default_config=DEFAULT_CONFIG, ...))
 
 and every module of ``seq2exp.models.zoo`` is imported on first use, so adding a module is all it takes.
+
+Overrides of a model config are checked here, for every architecture, against its ``default_config`` (one
+mechanism: a key the defaults do not have is a ``ConfigError`` naming it and the valid ones; a Prix Fixe section
+with a ``"block"`` is checked against that block's options). Every model built through :meth:`Architecture.build`
+carries the architecture name and effective config that built it, saved in its ``.keras`` file
+(:func:`build_info` reads it back from a model or a ``.keras`` file alone).
 """
 from __future__ import annotations
 
 import copy
 import importlib
+import json
 import pkgutil
+import zipfile
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -37,6 +46,8 @@ class Architecture:
         fidelity: ``"faithful"`` (follows the team's files) or ``"reconstructed"`` (gaps filled by assumption).
         rank: leaderboard rank (0 for the reference model), for ordering listings.
         description: one line for listings.
+        fit: ``"module:function"`` of a closed-form trainer used instead of gradient training (the k-mer ridge
+            baseline: ``function(setup) -> summary``); ``None`` = trained with ``model.fit``.
     """
 
     name: str
@@ -50,23 +61,88 @@ class Architecture:
     fidelity: str = "faithful"
     rank: int | None = None
     description: str = ""
+    fit: str | None = None
 
     def config(self, overrides: Mapping[str, Any] | None = None, *, smoke: bool = False) -> dict:
         """The effective config: defaults, then the smoke overrides (if ``smoke``), then ``overrides``."""
         config = copy.deepcopy(dict(self.default_config))
         if smoke:
+            check_overrides(self.name, config, self.smoke_config, "smoke_config")
             config = deep_merge(config, self.smoke_config)
         if overrides:
+            check_overrides(self.name, config, overrides)
             config = deep_merge(config, overrides)
         return config
 
     def build(self, overrides: Mapping[str, Any] | None = None, *, smoke: bool = False):
-        """Build the model from the effective config."""
-        return self.builder(self.config(overrides, smoke=smoke))
+        """Build the model from the effective config (stamped with this architecture and config)."""
+        return self.build_from(self.config(overrides, smoke=smoke))
+
+    def build_from(self, config: Mapping[str, Any]):
+        """``builder(config)`` for an already effective config, stamped (see :func:`build_info`)."""
+        config = copy.deepcopy(dict(config))
+        return stamp(self.builder(config), self.name, config)
+
+
+BUILD_INFO_KEY = "seq2exp"
+
+
+def stamp(model, architecture: str, config: Mapping[str, Any]):
+    """Make ``model`` say which architecture and config built it: ``model.seq2exp_build`` and, through its
+    ``get_config``, the ``.keras`` file's ``config.json`` (so the file alone tells what it is)."""
+    info = {"architecture": architecture, "config": json.loads(json.dumps(config, default=str))}
+    base_get_config = type(model).get_config
+
+    def get_config():
+        return {**base_get_config(model), BUILD_INFO_KEY: info}
+
+    model.get_config = get_config
+    model.seq2exp_build = info
+    return model
+
+
+def build_info(model_or_path) -> dict | None:
+    """``{"architecture", "config"}`` of a stamped model, or read from a ``.keras`` file without loading it."""
+    if isinstance(model_or_path, (str, Path)):
+        with zipfile.ZipFile(model_or_path) as archive:
+            config = json.loads(archive.read("config.json"))
+        return (config.get("config") or {}).get(BUILD_INFO_KEY)
+    return getattr(model_or_path, "seq2exp_build", None)
+
+
+def check_overrides(name: str, defaults: Mapping[str, Any], overrides: Mapping[str, Any],
+                    where: str = "model.config") -> None:
+    """Raise ``ConfigError`` for an override key that ``defaults`` (the architecture's config) does not have.
+
+    Nested dicts are checked recursively; a value whose default is ``None`` or not a dict may be anything; a section
+    that names a Prix Fixe ``"block"`` is checked against that block's options.
+    """
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of config keys for {name!r}, got {type(overrides).__name__}")
+    block = overrides.get("block", defaults.get("block")) if "block" in defaults or "block" in overrides else None
+    if block is not None:
+        from seq2exp.models import prixfixe
+
+        kind = where.rsplit(".", 1)[-1]
+        if kind in prixfixe.KINDS:
+            valid = {"block", *prixfixe.get_block(kind, block).defaults}
+            unknown = sorted(set(overrides) - valid)
+            if unknown:
+                raise ConfigError(f"{where}: unknown key(s) {unknown} for {kind} block {block!r} of {name!r}; "
+                                  f"valid: {', '.join(sorted(valid))}")
+            return
+    unknown = sorted(k for k in overrides if k not in defaults)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown} for architecture {name!r}; "
+                          f"valid: {', '.join(sorted(defaults))}")
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(defaults.get(key), Mapping) and key != "input":
+            check_overrides(name, defaults[key], value, f"{where}.{key}")
 
 
 _REGISTRY: dict[str, Architecture] = {}
 _DISCOVERED = False
+_DISCOVERY_ERROR: Exception | None = None
 
 
 def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
@@ -94,15 +170,26 @@ def register(architecture: Architecture) -> Architecture:
 
 
 def _discover() -> None:
-    global _DISCOVERED
+    """Import every zoo module once. A module that fails to import is an error, raised now and on every later
+    use (never a silently partial registry)."""
+    global _DISCOVERED, _DISCOVERY_ERROR
+    if _DISCOVERY_ERROR is not None:
+        raise _DISCOVERY_ERROR
     if _DISCOVERED:
         return
-    _DISCOVERED = True
     from seq2exp.models import zoo
 
     for module in pkgutil.iter_modules(zoo.__path__):
         if not module.name.startswith("_"):
-            importlib.import_module(f"{zoo.__name__}.{module.name}")
+            qualified = f"{zoo.__name__}.{module.name}"
+            try:
+                importlib.import_module(qualified)
+            except Exception as error:
+                _DISCOVERY_ERROR = ImportError(f"model zoo module {qualified} failed to import "
+                                               f"({type(error).__name__}: {error}); the registry is unusable")
+                _DISCOVERY_ERROR.__cause__ = error
+                raise _DISCOVERY_ERROR from error
+    _DISCOVERED = True
 
 
 def names() -> list[str]:

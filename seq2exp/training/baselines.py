@@ -1,10 +1,5 @@
-"""Baselines users can compare against: k-mer ridge regression.
-
-The k-mer ridge model is a Keras model like the others (input ``"inputs"``, output ``"expression"``), so it is saved,
-loaded, exported and served by the same code:
-
-    one-hot -> for each k: Conv1D(4**k fixed k-mer detectors, bias -(k-1), ReLU) = 1 where the k-mer occurs
-            -> mean over positions (k-mer frequencies) -> concatenate -> Dense(1) (the ridge weights)
+"""Closed-form fitting of the k-mer ridge baseline (the model is the registered ``kmer_ridge`` architecture,
+:mod:`seq2exp.models.zoo.kmer_ridge`).
 
 The ridge weights are solved in closed form, streaming over the training batches (the normal equations are
 accumulated, so the training set never needs to fit in memory), on standardised features, for each ``alphas``
@@ -15,73 +10,22 @@ alphas: [...]}}`` (see ``training/configs/kmer_ridge.yaml``), or from Python wit
 """
 from __future__ import annotations
 
-import itertools
 import logging
 from typing import Any, Mapping
 
 import numpy as np
 
-from seq2exp.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_KMER_CONFIG = {
-    "input": {"kind": "onehot", "length": 150, "region": "full", "pad": "zero_right", "trim": "right",
-              "n_value": 0.0},
-    "ks": [1, 2, 3, 4, 5, 6],
-    "alphas": [10.0, 100.0, 1000.0, 10000.0, 30000.0, 100000.0, 300000.0, 1000000.0],
-}
-
-
 def kmer_model_config(overrides: Mapping[str, Any] | None) -> dict:
-    """The k-mer ridge model config: defaults + overrides, validated."""
-    from seq2exp.models.registry import deep_merge
+    """The k-mer ridge model config (the registered ``kmer_ridge`` defaults + ``overrides``), validated."""
+    from seq2exp.models import registry
+    from seq2exp.models.zoo.kmer_ridge import validate_kmer_config
 
-    config = deep_merge(DEFAULT_KMER_CONFIG, overrides or {})
-    unknown = sorted(set(config) - set(DEFAULT_KMER_CONFIG))
-    if unknown:
-        raise ConfigError(f"model.config: unknown key(s) {unknown} for kmer_ridge; valid: {sorted(DEFAULT_KMER_CONFIG)}")
-    ks = config["ks"]
-    if not isinstance(ks, list) or not ks or not all(isinstance(k, int) and 1 <= k <= 8 for k in ks):
-        raise ConfigError(f"model.config.ks: expected a non-empty list of k-mer sizes 1..8, got {ks!r}")
-    alphas = config["alphas"]
-    if not isinstance(alphas, list) or not alphas or not all(isinstance(a, (int, float)) and a > 0 for a in alphas):
-        raise ConfigError(f"model.config.alphas: expected a list of positive numbers, got {alphas!r}")
-    if config["input"].get("kind", "onehot") != "onehot":
-        raise ConfigError("model.config.input.kind: the k-mer ridge model needs 'onehot'")
+    config = registry.get("kmer_ridge").config(overrides)
+    validate_kmer_config(config)
     return config
-
-
-def _kmer_kernel(k: int) -> np.ndarray:
-    """Conv1D kernel [k, 4, 4**k]: filter j detects the j-th k-mer (lexicographic over ACGT)."""
-    kernel = np.zeros((k, 4, 4 ** k), np.float32)
-    for index, kmer in enumerate(itertools.product(range(4), repeat=k)):
-        for position, base in enumerate(kmer):
-            kernel[position, base, index] = 1.0
-    return kernel
-
-
-def build_kmer_ridge(config: Mapping[str, Any]):
-    """The (untrained) k-mer ridge Keras model; returns ``(model, feature_model)``."""
-    import keras
-
-    from seq2exp.data.encoding import Encoder
-
-    encoder = Encoder(config["input"])
-    inputs = keras.Input(encoder.input_shape, name="inputs")
-    onehot = inputs[..., :4] if encoder.input_shape[-1] > 4 else inputs
-    features = []
-    for k in config["ks"]:
-        conv = keras.layers.Conv1D(4 ** k, k, padding="valid", activation="relu", trainable=False,
-                                   name=f"kmer{k}_detect")
-        hits = conv(onehot)
-        conv.set_weights([_kmer_kernel(k), np.full(4 ** k, -(k - 1.0), np.float32)])
-        features.append(keras.layers.GlobalAveragePooling1D(name=f"kmer{k}_frequency")(hits))
-    joined = features[0] if len(features) == 1 else keras.layers.Concatenate(name="kmer_frequencies")(features)
-    linear = keras.layers.Dense(1, name="ridge")(joined)
-    expression = keras.layers.Reshape((), name="expression")(linear)
-    model = keras.Model(inputs, {"expression": expression}, name="kmer_ridge")
-    return model, keras.Model(inputs, joined, name="kmer_features")
 
 
 def _accumulate(feature_model, dataset) -> tuple[np.ndarray, np.ndarray, float, float, int]:
@@ -113,7 +57,11 @@ def fit_kmer_ridge(config: Mapping[str, Any], train_dataset, val_dataset, val_ta
     """
     from seq2exp.training.callbacks import pearson_spearman
 
-    model, feature_model = build_kmer_ridge(config)
+    from seq2exp.models import registry
+    from seq2exp.models.zoo.kmer_ridge import feature_model as features_of
+
+    model = registry.get("kmer_ridge").build_from(config)
+    feature_model = features_of(model)
     gram, sums, xty, y_sum, n = _accumulate(feature_model, train_dataset)
     mean, y_mean = sums / n, y_sum / n
     covariance = gram / n - np.outer(mean, mean)

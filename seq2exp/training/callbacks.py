@@ -4,7 +4,9 @@ Validation metrics + best model + early stopping + metrics log, resumable step c
 averaging, progress lines for logs (:class:`ProgressLog`).
 
 All state a restarted run needs is on disk (``RUN/metrics.json`` for the history and best value,
-``RUN/checkpoints/`` for weights + optimiser state + step), so a SIGKILLed run resumes where it stopped.
+``RUN/checkpoints/latest.weights.h5`` for weights + optimiser state, whose ``iterations`` variable is the step), so
+a SIGKILLed run resumes where it stopped. The checkpoint is one file replaced by one rename: the step and the weights
+cannot disagree (``state.json`` beside it is informative only and never read back for the step).
 """
 from __future__ import annotations
 
@@ -50,19 +52,26 @@ class ValidationCallback(keras.callbacks.Callback):
     and early stopping (``patience`` epochs without improvement), all resumable from ``metrics.json``.
     """
 
-    def __init__(self, predict_fn: Callable[[], tuple[dict, np.ndarray]], loss_fn: Callable[[dict], float],
+    def __init__(self, predict_fn: Callable[[], tuple[dict, np.ndarray]] | None,
+                 loss_fn: Callable[[dict], float] | None,
                  run_dir: Path, save_model, *, monitor: str = "val_pearson", patience: int | None = None,
-                 min_delta: float = 0.0, model_file: str = "model.keras", metrics_csv: str = "metrics.csv",
+                 min_delta: float = 0.0, stop_monitor: str | None = None, model_file: str = "model.keras",
+                 metrics_csv: str = "metrics.csv",
                  metrics_json: str = "metrics.json"):
         super().__init__()
         self.predict_fn, self.loss_fn = predict_fn, loss_fn
         self.run_dir, self.save_model = Path(run_dir), save_model
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        # early stopping may watch another metric than the best-model choice (wztr: stop on val_loss, keep the
+        # best val correlation)
+        self.stop_monitor = stop_monitor or monitor
         self.mode_max = not monitor.endswith("loss")
         self.model_path = self.run_dir / model_file
         self.csv_path, self.json_path = self.run_dir / metrics_csv, self.run_dir / metrics_json
         self.history: list[dict] = []
         self.stopped = False
+        # no validation rows (data.val_fraction 0, the teams' "100-0" training): the last epoch is the model
+        self.select_last = predict_fn is None
         if self.json_path.exists():
             self.history = json.loads(self.json_path.read_text()).get("epochs", [])
 
@@ -70,24 +79,42 @@ class ValidationCallback(keras.callbacks.Callback):
         """Forget epochs >= ``first_epoch`` (they are being re-run after a restart)."""
         self.history = [row for row in self.history if row["epoch"] < first_epoch]
 
-    def _score(self, row: Mapping[str, Any]) -> float:
-        value = row.get(self.monitor, math.nan)
+    def _score(self, row: Mapping[str, Any], monitor: str | None = None) -> float:
+        monitor = monitor or self.monitor
+        value = row.get(monitor, math.nan)
         if value is None or not np.isfinite(value):
             return -math.inf
-        return value if self.mode_max else -value
+        return -value if monitor.endswith("loss") else value
+
+    def best_by(self, monitor: str) -> dict | None:
+        """The epoch with the best ``monitor`` value (``None`` before any scored epoch)."""
+        scored = [row for row in self.history if self._score(row, monitor) > -math.inf]
+        return max(scored, key=lambda row: self._score(row, monitor)) if scored else None
+
+    def should_stop(self) -> bool:
+        """``patience`` epochs without a ``stop_monitor`` improvement."""
+        best = None if self.select_last else self.best_by(self.stop_monitor)
+        return (self.patience is not None and best is not None and bool(self.history)
+                and self.history[-1]["epoch"] - best["epoch"] >= self.patience)
 
     @property
     def best(self) -> dict | None:
+        if self.select_last:
+            return self.history[-1] if self.history else None
         scored = [row for row in self.history if self._score(row) > -math.inf]
         return max(scored, key=self._score) if scored else None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
-        outputs, measured = self.predict_fn()
-        pearson, spearman = pearson_spearman(outputs["expression_units"], measured)
-        val_loss = float(self.loss_fn(outputs))
-        logs.update({"val_loss": val_loss, "val_pearson": pearson, "val_spearman": spearman})
-        previous_best = self.best
+        self.truncate(epoch)  # an epoch re-run after a restart replaces its first record
+        val_loss = pearson = spearman = math.nan
+        if not self.select_last:
+            outputs, measured = self.predict_fn()
+            pearson, spearman = pearson_spearman(outputs["expression_units"], measured)
+            val_loss = float(self.loss_fn(outputs))
+            logs.update({"val_loss": val_loss, "val_pearson": pearson, "val_spearman": spearman,
+                         "val_pearson_plus_spearman": pearson + spearman})
+        previous_best = None if self.select_last else self.best
         row = {"epoch": epoch}
         for key, value in logs.items():
             try:
@@ -98,24 +125,22 @@ class ValidationCallback(keras.callbacks.Callback):
         if optimizer is not None:
             row["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             row["optimizer_steps"] = int(keras.ops.convert_to_numpy(optimizer.iterations))
-        self.truncate(epoch)
         self.history.append(row)
         improved = previous_best is None or self._score(row) > self._score(previous_best) + self.min_delta
         if improved or not self.model_path.exists():
             save_model_atomically(self.save_model, self.model_path)
         self._write_logs()
-        best = self.best
         logger.info("epoch %d: val_loss %.4f val_pearson %.4f val_spearman %.4f%s", epoch + 1, val_loss, pearson,
                     spearman, " (best)" if improved else "")
-        if self.patience is not None and best is not None and epoch - best["epoch"] >= self.patience:
-            logger.info("early stopping: no %s improvement for %d epochs", self.monitor, self.patience)
+        if self.should_stop():
+            logger.info("early stopping: no %s improvement for %d epochs", self.stop_monitor, self.patience)
             self.stopped = True
             self.model.stop_training = True
 
     def _write_logs(self) -> None:
         best = self.best
-        write_json_atomically(self.json_path, {"monitor": self.monitor, "best_epoch": best and best["epoch"],
-                                               "epochs": self.history})
+        write_json_atomically(self.json_path, {"monitor": "last_epoch" if self.select_last else self.monitor,
+                                               "best_epoch": best and best["epoch"], "epochs": self.history})
         keys: list[str] = []
         for row in self.history:
             keys += [k for k in row if k not in keys]
@@ -128,8 +153,8 @@ class ValidationCallback(keras.callbacks.Callback):
 
 
 class ResumeCheckpoint(keras.callbacks.Callback):
-    """Saves weights + optimiser state + the optimiser step every ``every`` steps and at each epoch end
-    (atomically), so a killed run restarts from the last saved step (see :func:`restore_checkpoint`)."""
+    """Saves weights + optimiser state (its ``iterations`` = the step) every ``every`` steps and at each epoch end
+    as one file replaced atomically, so a killed run restarts from the last saved step (:func:`restore_checkpoint`)."""
 
     def __init__(self, directory: Path, every: int, extra_state: Callable[[], dict] | None = None):
         super().__init__()
@@ -143,8 +168,8 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         self.directory.mkdir(parents=True, exist_ok=True)
         weights = self.directory / CHECKPOINT_WEIGHTS
         tmp = self.directory / f".tmp-{os.getpid()}.weights.h5"
-        self.model.save_weights(str(tmp))
-        os.replace(tmp, weights)
+        self.model.save_weights(str(tmp))  # weights + optimiser variables, iterations included
+        os.replace(tmp, weights)  # the commit point
         write_json_atomically(self.directory / CHECKPOINT_STATE, {"step": self._step(), **self.extra_state()})
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -158,13 +183,22 @@ class ResumeCheckpoint(keras.callbacks.Callback):
 def restore_checkpoint(model, directory: Path) -> dict:
     """Load the last :class:`ResumeCheckpoint` into a compiled ``model``; return its state (``{}`` if none)."""
     directory = Path(directory)
+    for stale in directory.glob(".tmp-*.weights.h5"):  # a save killed before its rename
+        stale.unlink(missing_ok=True)
     state_path, weights = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
-    if not (state_path.exists() and weights.exists()):
+    if not weights.exists():
         return {}
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.load_weights(str(weights))
-    state = json.loads(state_path.read_text())
+    state = {}
+    if state_path.exists():
+        try:
+            state = json.loads(state_path.read_text())
+        except ValueError:
+            state = {}
+    # the step is the restored optimiser's own counter: it was saved in the same file as the weights
+    state["step"] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     logger.info("resumed from step %d (%s)", state["step"], directory)
     return state
 

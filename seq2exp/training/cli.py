@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config field (dotted key, YAML value); repeatable")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress output")
+    parser.add_argument("--restart", action="store_true",
+                        help="discard the --out folder's training state and start afresh (instead of resuming; "
+                             "needed to reuse a folder with another config or other data)")
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -48,10 +51,13 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
+    import sys
+
     from seq2exp.training.driver import train
 
+    verbose = 0 if args.quiet else (1 if sys.stderr.isatty() else 2)
     run = train(args.config, data=args.data, val=args.val, out=args.out, strategy=args.strategy, smoke=args.smoke,
-                overrides=parse_overrides(args.overrides), verbose=0 if args.quiet else None)
+                overrides=parse_overrides(args.overrides), verbose=verbose, restart=args.restart)
     metrics = run.info.get("metrics", {})
     print(json.dumps({"run": str(run.path), "architecture": run.info["architecture"],
                       "optimizer_steps": run.info.get("optimizer_steps"),

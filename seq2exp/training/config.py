@@ -19,7 +19,8 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
     augment: {reverse_complement: false, shift: 0, conjoined_rc: true}
     tta: {reverse_complement: true, shifts: [-2, -1, 0, 1, 2]}
     postprocess: [{name: normal_cdf, loc: 0.062, scale: 1.0}]
-    callbacks: {early_stopping: {patience: 5}, reduce_lr_on_plateau: {patience: 1, factor: 0.1}, swa: {...}}
+    callbacks: {early_stopping: {patience: 5, monitor: val_loss}, best_model: {monitor: val_pearson},
+                reduce_lr_on_plateau: {patience: 1, factor: 0.1}, swa: {...}}
     precision: float32                                # auto | float32 | mixed_float16 | mixed_bfloat16
     jit_compile: false
     seed: 0
@@ -45,8 +46,8 @@ FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "model": ((dict,), True),
     "data": ((dict,), False),
     "target": ((dict,), False),
-    "loss": ((dict, str), False),       # required except for baselines
-    "optimizer": ((dict,), False),      # required except for baselines
+    "loss": ((dict, str), False),       # required except for closed-form baselines (kmer_ridge)
+    "optimizer": ((dict,), False),      # required except for closed-form baselines (kmer_ridge)
     "schedule": ((dict,), False),
     "sam": ((dict,), False),
     "batch_size": ((int,), True),
@@ -66,18 +67,31 @@ FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
 SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "model": {"architecture": (str,), "config": (dict,), "init_from": (str,)},
     "data": {"train": (str,), "val": (str,), "val_fraction": (float, int), "split_seed": (int,),
-             "on_invalid": (str,), "cache_dir": (str,)},
-    "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,)},
-    "callbacks": {"early_stopping": (dict, type(None)), "reduce_lr_on_plateau": (dict, type(None)),
+             "on_invalid": (str,), "cache_dir": (str,), "sample_weight": (dict, type(None)),
+             "filter": (dict, type(None))},
+    "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,),
+                "label_noise": (dict, type(None))},
+    "callbacks": {"early_stopping": (dict, type(None)), "best_model": (dict, type(None)),
+                  "reduce_lr_on_plateau": (dict, type(None)),
                   "swa": (dict, type(None)), "tensorboard": (bool,)},
     "sam": {"rho": (float, int), "alpha": (float, int), "adaptive": (bool,)},
 }
 CALLBACK_PARAMS = {
     "early_stopping": {"patience", "min_delta", "monitor"},
+    "best_model": {"monitor"},  # which epoch's weights become RUN/model.keras (default: early_stopping's monitor)
     "reduce_lr_on_plateau": {"monitor", "factor", "patience", "min_lr", "mode"},
     "swa": {"start_step", "period"},
 }
-MONITORS = ("val_pearson", "val_spearman", "val_loss", "loss")
+SAMPLE_WEIGHTS = {
+    # BUGF (pytorch_xla_train.py): 1 - |n - 80| / 64 with n the variable region's length (= row length - 30)
+    "length_triangle": {"center": 110, "scale": 64.0, "normalize": "batch"},
+    # BioNML (utils.add_sample_weights): sklearn "balanced" weights of the rounded expression classes,
+    # divided by the smallest and capped at ``cap`` (config39v3.yaml: sample_weight_limit 2)
+    "class_balanced": {"cap": 2.0, "normalize": None},
+}
+
+
+MONITORS = ("val_pearson", "val_spearman", "val_pearson_plus_spearman", "val_loss", "loss")
 DEFAULTS: dict[str, Any] = {
     "data": {"val_fraction": 0.1, "split_seed": 0, "on_invalid": "error"},
     "target": {"transform": "identity"},
@@ -193,20 +207,43 @@ def validate_config(config: Mapping[str, Any]) -> None:
     if "architecture" not in config["model"]:
         raise ConfigError(f"model.architecture: missing; choose one of: {', '.join(registry.names())}")
     architecture = config["model"]["architecture"]
-    if architecture not in KMER_BASELINES:
-        if architecture not in registry.names():
-            valid = ", ".join([*registry.names(), *KMER_BASELINES])
-            raise ConfigError(f"model.architecture: unknown architecture {architecture!r}; choose one of: {valid}")
-        architecture_info = registry.get(architecture)
+    if architecture not in registry.names():
+        raise ConfigError(f"model.architecture: unknown architecture {architecture!r}; "
+                          f"choose one of: {', '.join(registry.names())}")
+    architecture_info = registry.get(architecture)
+    architecture_info.config(config["model"].get("config"), smoke=bool(config.get("_smoke")))  # unknown keys
     data = config.get("data", {})
     fraction = data.get("val_fraction", 0.1)
-    if not 0.0 < float(fraction) < 1.0:
-        raise ConfigError(f"data.val_fraction: must be between 0 and 1 (exclusive), got {fraction}")
+    if not 0.0 <= float(fraction) < 1.0:
+        raise ConfigError(f"data.val_fraction: must be at least 0 and below 1, got {fraction} "
+                          "(0 = train on every row for the fixed epoch budget; the last epoch is kept)")
+    if float(fraction) == 0.0 and not data.get("val"):
+        stopping = (config.get("callbacks") or {}).get("early_stopping") or {}
+        if stopping.get("patience") is not None:
+            raise ConfigError("callbacks.early_stopping: needs validation rows (data.val_fraction is 0 and no "
+                              "data.val file); remove early_stopping or set a validation split")
+    weight = data.get("sample_weight")
+    if weight:
+        if weight.get("name") not in SAMPLE_WEIGHTS:
+            raise ConfigError(f"data.sample_weight.name: unknown weighting {weight.get('name')!r}; "
+                              f"choose one of: {', '.join(SAMPLE_WEIGHTS)}")
+        unknown = sorted(set(weight) - {"name", *SAMPLE_WEIGHTS[weight["name"]]})
+        if unknown:
+            raise ConfigError(f"data.sample_weight: unknown parameter(s) {unknown} for {weight['name']!r}; "
+                              f"valid: {sorted(SAMPLE_WEIGHTS[weight['name']])}")
+    row_filter = data.get("filter") or {}
+    unknown = sorted(set(row_filter) - {"length", "no_n"})
+    if unknown:
+        raise ConfigError(f"data.filter: unknown key(s) {unknown}; valid: length, no_n")
+    noise = (config.get("augment") or {}).get("label_noise")
+    if noise:
+        if set(noise) - {"std", "clip"} or not isinstance(noise.get("std"), (int, float)) or noise["std"] <= 0:
+            raise ConfigError(f"augment.label_noise: expected {{std: > 0, clip: [low, high] or null}}, got {noise!r}")
     if data.get("on_invalid", "error") not in ("error", "skip"):
         raise ConfigError(f"data.on_invalid: unknown choice {data['on_invalid']!r}; choose one of: error, skip")
     if config.get("augment", {}).get("shift", 0) < 0:
         raise ConfigError("augment.shift: must be >= 0 (the largest shift in bp)")
-    if architecture in KMER_BASELINES:
+    if architecture_info.fit is not None:  # a closed-form baseline: no loss, optimiser or schedule
         return
     for field in ("loss", "optimizer"):
         if field not in config:
@@ -242,5 +279,3 @@ def validate_config(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"target.transform: unknown transform {transform['transform']!r}; "
                           f"choose one of: {', '.join(TRANSFORMS)}")
 
-
-KMER_BASELINES = ("kmer_ridge",)

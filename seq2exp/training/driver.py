@@ -4,14 +4,18 @@
 any training starts (:mod:`seq2exp.training.config`). The run folder layout is in
 :mod:`seq2exp.inference`. A run is resumable: restarting the same command on the same ``out`` folder
 continues from the last step checkpoint with the same data order, so it ends with the same number of optimiser
-steps as an uninterrupted run.
+steps and the same weights as an uninterrupted run. A resume on other data is refused: the folder records the
+checksums, row counts and split of the data it was trained on (``RUN/checkpoints/data.json``), and a rerun with
+another or edited file, another split or other parse options is a ``ConfigError`` (``restart=True`` /
+``seq2exp train --restart`` discards the folder's training state and starts afresh). Parsed data caches live in
+``data.cache_dir`` (default ``RUN/cache``) under a name keyed by the file's SHA-256 and parse options, so a cache
+folder shared by several runs never hands one run another's rows.
 """
 from __future__ import annotations
 
 import datetime
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,7 +23,7 @@ import numpy as np
 
 from seq2exp.errors import ConfigError
 from seq2exp.inference import runs as inference
-from seq2exp.training.config import KMER_BASELINES, load_config, resolve_config
+from seq2exp.training.config import load_config, resolve_config
 from seq2exp.training.setup import TrainingSetup, compile_model, validation_callback, validation_functions  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -41,18 +45,53 @@ def _resolve_paths(config: dict, data: str | Path | None, val: str | Path | None
     return train_path, (Path(val_path) if val_path else None)
 
 
-def _open_cache(path: Path, cache_dir: Path, on_invalid: str):
-    from seq2exp.data.cache import TrainingCache, build_cache
+def _open_cache(path: Path, sha256: str, cache_root: Path, role: str, on_invalid: str):
+    """The parsed cache of ``path``, in ``cache_root/<role>-<sha256[:16]>-<options>`` (built if missing or stale):
+    a folder name per content and options, so runs sharing ``cache_root`` never read each other's rows."""
+    from seq2exp.data.cache import build_cache
 
-    if cache_dir.exists():
-        try:
-            return TrainingCache.open(cache_dir)
-        except Exception as error:  # noqa: BLE001 - a half-written cache is rebuilt
-            logger.warning("rebuilding cache %s: %s", cache_dir, error)
-            import shutil
+    return build_cache(path, cache_root / f"{role}-{sha256[:16]}-{on_invalid}", on_invalid=on_invalid)
 
-            shutil.rmtree(cache_dir, ignore_errors=True)
-    return build_cache(path, cache_dir, on_invalid=on_invalid)
+
+DATA_RECORD = "data.json"  # in RUN/checkpoints: what the run's training state was trained on
+_DATA_IDENTITY = ("train_sha256", "val_sha256", "n_train", "n_val", "val_fraction", "split_seed", "on_invalid")
+_TRAINING_STATE = (inference.CHECKPOINT_DIR, inference.MODEL_FILE, inference.RUN_INFO_FILE, inference.METRICS_CSV,
+                   inference.METRICS_JSON, inference.CONFIG_FILE, inference.TENSORBOARD_DIR, "kmer_embeddings.npy")
+
+
+def _recorded_data(out: Path) -> dict | None:
+    import json
+
+    for path, key in ((out / inference.CHECKPOINT_DIR / DATA_RECORD, None), (out / inference.RUN_INFO_FILE, "data")):
+        if path.exists():
+            record = json.loads(path.read_text())
+            return record.get(key) if key else record
+    return None
+
+
+def _check_run_data(out: Path, data_info: Mapping[str, Any]) -> None:
+    """Refuse to resume (or re-finish) a run folder on data other than the data it was trained on."""
+    previous = _recorded_data(out)
+    if not previous:
+        return
+    changed = [key for key in _DATA_IDENTITY if key in previous and previous.get(key) != data_info.get(key)]
+    if changed:
+        details = ", ".join(f"{key}: {previous.get(key)!r} -> {data_info.get(key)!r}" for key in changed)
+        raise ConfigError(f"--out {out}: the folder holds a run trained on other data ({details}; was "
+                          f"{previous.get('train')}); resuming would continue on the wrong rows. Use a new --out "
+                          "folder, the same data, or --restart to discard this run's training state")
+
+
+def discard_training_state(out: Path) -> None:
+    """Remove a run folder's checkpoints, model, metrics and records (``--restart``); caches are kept."""
+    import shutil
+
+    for name in _TRAINING_STATE:
+        path = Path(out) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _check_run_folder(out: Path, config: dict) -> None:
@@ -64,13 +103,16 @@ def _check_run_folder(out: Path, config: dict) -> None:
         previous = yaml_load(saved.read_text()) or {}
         if previous != config:
             raise ConfigError(f"--out {out}: the folder holds a run with a different config; "
-                              "use a new folder (or the same config to resume)")
+                              "use a new folder, the same config to resume, or --restart")
 
 
 def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val: str | Path | None,
             out: str | Path, *, strategy: str = "auto", smoke: bool = False,
-            overrides: Mapping[str, Any] | None = None) -> TrainingSetup:
-    """Validate everything and build the data cache; no model is built and no step is taken yet."""
+            overrides: Mapping[str, Any] | None = None, restart: bool = False) -> TrainingSetup:
+    """Validate everything and build the data cache; no model is built and no step is taken yet.
+
+    ``restart``: discard the run folder's training state first (else an existing run is resumed, and refused when
+    its config or data differ)."""
     from seq2exp.models import registry
     from seq2exp.training.losses import get_loss
     from seq2exp.training.strategy import choose_precision, choose_strategy, detect_devices
@@ -94,14 +136,9 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     architecture = config["model"]["architecture"]
     stored_config = {k: v for k, v in config.items() if not k.startswith("_")}
     stored_config["_smoke"] = config["_smoke"]
-    _check_run_folder(out, stored_config)
-
-    if architecture in KMER_BASELINES:
-        from seq2exp.training.baselines import kmer_model_config
-
-        model_config = kmer_model_config(config["model"].get("config", {}))
-    else:
-        model_config = registry.get(architecture).config(config["model"].get("config"), smoke=config["_smoke"])
+    if not restart:
+        _check_run_folder(out, stored_config)
+    model_config = registry.get(architecture).config(config["model"].get("config"), smoke=config["_smoke"])
     from seq2exp.data.encoding import Encoder
 
     encoder = Encoder(model_config["input"])
@@ -117,9 +154,11 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
 
     on_invalid = config["data"].get("on_invalid", "error")
     cache_root = Path(config["data"].get("cache_dir") or out / "cache")
-    train_cache = _open_cache(train_path, cache_root / "train", on_invalid)
+    train_sha = sha256_file(train_path)
+    val_sha = sha256_file(val_path) if val_path else None
+    train_cache = _open_cache(train_path, train_sha, cache_root, "train", on_invalid)
     if val_path is not None:
-        val_cache = _open_cache(val_path, cache_root / "val", on_invalid)
+        val_cache = _open_cache(val_path, val_sha, cache_root, "val", on_invalid)
         train_indices = np.arange(train_cache.n)
         val_indices = np.arange(val_cache.n)
     else:
@@ -127,18 +166,30 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
         train_indices, val_indices = train_cache.split(float(config["data"]["val_fraction"]),
                                                        int(config["data"]["split_seed"]))
     train_indices, val_indices = np.asarray(train_indices), np.asarray(val_indices)
-    if len(train_indices) == 0 or len(val_indices) == 0:
+    row_filter = config["data"].get("filter")
+    if row_filter:
+        if val_path is None:  # the team's order: filter the rows, then split what is left
+            train_indices, val_indices = _split_rows(np.flatnonzero(_filter_mask(train_cache, row_filter)),
+                                                     float(config["data"]["val_fraction"]),
+                                                     int(config["data"]["split_seed"]))
+        else:
+            train_indices = train_indices[_filter_mask(train_cache, row_filter)[train_indices]]
+            val_indices = val_indices[_filter_mask(val_cache, row_filter)[val_indices]]
+    if len(train_indices) == 0 or (len(val_indices) == 0 and float(config["data"]["val_fraction"]) > 0):
         raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
-                          "validation rows; both must be non-empty")
+                          "validation rows; both must be non-empty (or data.val_fraction 0: no validation)")
     model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out)
     target_transform = fit_target_transform(config.get("target"),
                                             np.asarray(train_cache.targets)[train_indices])
     steps = config.get("steps_per_epoch") or max(1, math.ceil(len(train_indices) / config["batch_size"]))
-    data_info = {"train": str(train_path), "train_sha256": sha256_file(train_path), "n_train": int(len(train_indices)),
-                 "val": str(val_path) if val_path else None,
-                 "val_sha256": sha256_file(val_path) if val_path else None, "n_val": int(len(val_indices)),
+    data_info = {"train": str(train_path), "train_sha256": train_sha, "n_train": int(len(train_indices)),
+                 "val": str(val_path) if val_path else None, "val_sha256": val_sha, "n_val": int(len(val_indices)),
                  "val_fraction": None if val_path else float(config["data"]["val_fraction"]),
-                 "split_seed": None if val_path else int(config["data"]["split_seed"])}
+                 "split_seed": None if val_path else int(config["data"]["split_seed"]), "on_invalid": on_invalid}
+    if restart:
+        discard_training_state(out)
+    else:
+        _check_run_data(out, data_info)
     return TrainingSetup(config=config, out=out, train_path=train_path, val_path=val_path,
                          strategy_name=strategy_name, precision=precision, architecture=architecture,
                          model_config=model_config, encoder=encoder, loss=loss, target_transform=target_transform,
@@ -147,14 +198,34 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
                          total_steps=int(steps) * int(config["epochs"]), data_info=data_info)
 
 
+def _filter_mask(cache, row_filter: Mapping[str, Any]) -> np.ndarray:
+    """Rows kept by ``data.filter`` (NAD: ``{length: 110, no_n: true}``: exactly 110 nt, no N)."""
+    from seq2exp.data.alphabet import N_CODE
+
+    keep = np.ones(cache.n, bool)
+    if row_filter.get("length") is not None:
+        keep &= np.asarray(cache.lengths) == int(row_filter["length"])
+    if row_filter.get("no_n"):
+        keep &= ~(np.asarray(cache.codes) == N_CODE).any(axis=1)
+    return keep
+
+
+def _split_rows(rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``TrainingCache.split`` over a subset of rows."""
+    n_val = int(round(len(rows) * fraction))
+    if fraction > 0 and len(rows) > 1:
+        n_val = min(max(n_val, 1), len(rows) - 1)
+    order = np.random.default_rng(seed).permutation(len(rows))
+    return np.sort(rows[order[n_val:]]), np.sort(rows[order[:n_val]])
+
+
 def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path) -> dict:
     """Architectures whose input embedding is fitted on the training data (NAD's GloVe k-mer vectors): when the
     model config has ``kmer_embeddings_path: null`` and the architecture's module offers ``fit_kmer_embeddings``,
     fit the table on the training rows, save ``RUN/kmer_embeddings.npy`` and point the config at it."""
     import importlib
 
-    if architecture in KMER_BASELINES or "kmer_embeddings_path" not in model_config \
-            or model_config["kmer_embeddings_path"]:
+    if "kmer_embeddings_path" not in model_config or model_config["kmer_embeddings_path"]:
         return model_config
     from seq2exp.models import registry
 
@@ -177,6 +248,7 @@ def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices:
 
 
 def _write_config(setup: TrainingSetup) -> None:
+    """``RUN/config.yaml`` and the data record a resume is checked against (``RUN/checkpoints/data.json``)."""
     import yaml
 
     from seq2exp.utils import atomic_write
@@ -185,6 +257,10 @@ def _write_config(setup: TrainingSetup) -> None:
     stored["_smoke"] = setup.config["_smoke"]
     with atomic_write(setup.out / inference.CONFIG_FILE) as handle:
         yaml.safe_dump(stored, handle, sort_keys=False)
+    record = setup.out / inference.CHECKPOINT_DIR / DATA_RECORD
+    if not record.exists():
+        record.parent.mkdir(parents=True, exist_ok=True)
+        inference.write_json_atomically(record, setup.data_info)
 
 
 def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
@@ -229,8 +305,8 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
     if callbacks_config.get("tensorboard", True) and _tensorboard_installed():
         callbacks.append(keras.callbacks.TensorBoard(str(out / inference.TENSORBOARD_DIR), update_freq="epoch",
                                                      profile_batch=0, write_graph=False))
-    if verbose is None:
-        verbose = 1 if sys.stderr.isatty() else 2
+    if verbose is None:  # library default: no progress bar (opt in with verbose=1/2; the CLI does)
+        verbose = 0
     steps, epochs = setup.steps_per_epoch, int(config["epochs"])
     already_stopped = _early_stopped(validation, stopping)
     epoch = start_step // steps
@@ -251,8 +327,17 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
     best = validation.best or {}
     return {"optimizer_steps": int(keras.ops.convert_to_numpy(trained.optimizer.iterations)),
             "epochs_run": len(validation.history), "best_epoch": best.get("epoch"),
+            "model_selection": _model_selection(validation, swa),
             "replicas": int(strategy.num_replicas_in_sync), "params": int(model.count_params()),
             "best": best, "early_stopped": validation.stopped or already_stopped}
+
+
+def _model_selection(validation, swa) -> str:
+    if swa is not None:
+        return "swa_average"
+    if validation.select_last:
+        return "last_epoch (no validation rows)"
+    return f"best {validation.monitor}"
 
 
 def _tensorboard_installed() -> bool:
@@ -265,21 +350,17 @@ def _tensorboard_installed() -> bool:
 
 
 def _early_stopped(validation, stopping: Mapping[str, Any]) -> bool:
-    patience = stopping.get("patience")
-    best = validation.best
-    if patience is None or best is None or not validation.history:
-        return False
-    return validation.history[-1]["epoch"] - best["epoch"] >= patience
+    return validation.should_stop()
 
 
 def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
-    """Final validation with the run's full prediction graph (TTA + post-processing); write ``RUN/run.json``."""
+    """Final validation with the run's full prediction graph (TTA + post-processing), then ``RUN/run.json``,
+    written once: a folder with a ``run.json`` is a finished run."""
     from seq2exp import __version__
-    from seq2exp.data.encoding import codes_to_sequences
+    from seq2exp.data.encoding import Encoder, codes_to_sequences
     from seq2exp.training.callbacks import pearson_spearman, write_json_atomically
     from seq2exp.inference.graph import TTA
 
-    codes, lengths, measured = setup.validation_data()
     info = {
         "architecture": setup.architecture,
         "model_config": setup.model_config,
@@ -287,7 +368,7 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
         "target_transform": setup.target_transform.to_dict(),
         "tta": TTA.from_dict(setup.config.get("tta")).to_dict(),
         "postprocess": setup.config.get("postprocess") or [],
-        "loss": {"name": setup.loss.name, "output": setup.loss.output, **setup.loss.params},
+        "loss": {"name": setup.loss.name, "output": setup.loss.output, **setup.loss.params} if setup.loss else None,
         "data": setup.data_info,
         "strategy": setup.strategy_name,
         "precision": setup.precision,
@@ -299,26 +380,31 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **{k: v for k, v in summary.items() if k != "best"},
     }
-    write_json_atomically(setup.out / inference.RUN_INFO_FILE, info)
-    run = inference.load_run(setup.out)
-    graph = run.prediction_graph()
-    sequences = codes_to_sequences(codes, lengths)
-    raw = graph.predict_outputs(sequences)["expression"]
-    pearson, spearman = pearson_spearman(raw, measured)
-    metrics = {"val_pearson": pearson, "val_spearman": spearman, "n_val": int(len(measured)),
-               "best_epoch_metrics": summary.get("best", {})}
-    if graph.batch_postprocess:
-        final = graph.predict(sequences)
-        metrics["val_pearson_postprocessed"], metrics["val_spearman_postprocessed"] = pearson_spearman(final, measured)
+    model = inference.load_model_file(setup.out / inference.MODEL_FILE)
+    run = inference.Run(path=setup.out, model=model, config=dict(setup.config), info=info,
+                        encoder=Encoder(info["encoding"]))
+    metrics: dict[str, Any] = {"n_val": int(len(setup.val_indices)), "best_epoch_metrics": summary.get("best", {}),
+                               "model_selection": summary.get("model_selection")}
+    if len(setup.val_indices):
+        codes, lengths, measured = setup.validation_data()
+        graph = run.prediction_graph()
+        sequences = codes_to_sequences(codes, lengths)
+        raw = graph.predict_outputs(sequences)["expression"]
+        metrics["val_pearson"], metrics["val_spearman"] = pearson_spearman(raw, measured)
+        if graph.batch_postprocess:
+            final = graph.predict(sequences)
+            metrics["val_pearson_postprocessed"], metrics["val_spearman_postprocessed"] = \
+                pearson_spearman(final, measured)
     info["metrics"] = metrics
     write_json_atomically(setup.out / inference.RUN_INFO_FILE, info)
-    run.info, run.metrics = info, metrics
+    run.metrics = metrics
     return run
 
 
 def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None, val: str | Path | None = None,
           out: str | Path = "run", strategy: str = "auto", *, smoke: bool = False,
-          overrides: Mapping[str, Any] | None = None, verbose: int | None = None) -> inference.Run:
+          overrides: Mapping[str, Any] | None = None, verbose: int | None = None,
+          restart: bool = False) -> inference.Run:
     """Train the model a config describes and return the loaded :class:`~seq2exp.inference.runs.Run`.
 
     Args:
@@ -329,27 +415,81 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
         strategy: ``auto``, ``default``, ``one_device``, ``mirrored``, ``multi_worker`` or ``tpu``.
         smoke: train the tiny version (the architecture's smoke config + the config's ``smoke`` section).
         overrides: a dict deep-merged into the config last (e.g. ``{"epochs": 1}``).
-        verbose: Keras progress output (default: a progress bar on a terminal, one line per epoch otherwise).
+        verbose: Keras progress output (default 0: none; the CLI asks for a bar on a terminal, else a line per epoch).
+        restart: discard the run folder's training state and start afresh (instead of resuming it).
     """
-    import keras
-
-    setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides)
-    setup.out.mkdir(parents=True, exist_ok=True)
-    _write_config(setup)
-    keras.utils.set_random_seed(setup.seed)
-    previous_policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(setup.precision)
-    try:
-        if setup.architecture in KMER_BASELINES:
-            from seq2exp.training.baselines import fit_kmer_ridge_run
-
-            summary = fit_kmer_ridge_run(setup)
+    with _TrainingGlobals() as globals_:
+        setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides,
+                        restart=restart)
+        setup.out.mkdir(parents=True, exist_ok=True)
+        _write_config(setup)
+        globals_.apply(setup)
+        fit = registry_fit(setup.architecture)
+        if fit is not None:
+            summary = fit(setup)
         elif setup.strategy_name == "multi_worker":
             from seq2exp.training.multiworker import fit_multi_worker
 
             summary = fit_multi_worker(setup)
         else:
             summary = _fit_keras(setup, verbose)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
-    return finish_run(setup, summary)
+        return finish_run(setup, summary)
+
+
+def registry_fit(architecture: str):
+    """The closed-form trainer an architecture registers (``Architecture.fit``), or ``None`` (``model.fit``)."""
+    import importlib
+
+    from seq2exp.models import registry
+
+    path = registry.get(architecture).fit
+    if path is None:
+        return None
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class _TrainingGlobals:
+    """Seeds and the mixed-precision policy set for one training run, then restored: no state leaks out."""
+
+    def __enter__(self):
+        import random
+
+        import keras
+
+        self.python_state, self.numpy_state = random.getstate(), np.random.get_state()
+        self.tf_seed = _tf_global_seed()
+        self.policy = keras.mixed_precision.global_policy()
+        return self
+
+    def apply(self, setup: TrainingSetup) -> None:
+        import keras
+
+        keras.utils.set_random_seed(setup.seed)
+        keras.mixed_precision.set_global_policy(setup.precision)
+
+    def __exit__(self, *exc) -> None:
+        import random
+
+        import keras
+        import tensorflow as tf
+
+        keras.mixed_precision.set_global_policy(self.policy)
+        random.setstate(self.python_state)
+        np.random.set_state(self.numpy_state)
+        tf.random.set_seed(self.tf_seed)
+        try:
+            from keras.src.backend.common import global_state
+
+            global_state.set_global_attribute("global_seed_generator", None)
+        except ImportError:  # pragma: no cover - a Keras without this private module
+            pass
+
+
+def _tf_global_seed() -> int | None:
+    try:
+        from tensorflow.python.eager import context
+
+        return context.global_seed()
+    except (ImportError, AttributeError):  # pragma: no cover
+        return None

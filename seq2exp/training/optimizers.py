@@ -6,7 +6,10 @@ learning rate, with ``optimizer.learning_rate`` as its peak/base value. ``total_
 
 Optimisers: adam, adamw, adamax, radam (written here; Keras has none), lion, rmsprop, sgd. Any of them takes
 ``ema`` (Keras's built-in exponential moving average of the weights, swapped in at the end of ``fit``),
-``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+``clipnorm``, ``clipvalue``, ``global_clipnorm`` - several at once too (Unlock_DNA's ``clipnorm=1, clipvalue=0.5``:
+Keras 3 allows one, so the gradient transform applies them in the tf.keras 2 order, value -> norm -> global norm).
+``one_cycle`` also cycles the optimiser's ``beta_1`` between ``max_momentum`` (0.95) and ``base_momentum`` (0.85),
+inversely to the learning rate, as PyTorch's ``OneCycleLR`` does by default (``cycle_momentum: true``; autosome).
 Schedules: constant, one_cycle (PyTorch OneCycleLR, cosine annealing), cosine (with linear warm-up), noam
 (Transformer warm-up / inverse square root), piecewise, linear (NAD's LinearLR), plateau (= constant here; the
 ``reduce_lr_on_plateau`` callback lowers it). SAM/GSAM is a model wrapper: :mod:`seq2exp.training.sam`.
@@ -22,6 +25,20 @@ from keras import ops
 from seq2exp.errors import ConfigError
 
 
+def one_cycle_curve(step, total_steps: int, pct_start: float, start: float, peak: float, end: float):
+    """PyTorch ``OneCycleLR``'s two cosine phases: ``start -> peak`` until step ``pct_start * total - 1``, then
+    ``peak -> end`` at step ``total - 1`` (the learning rate; the momentum runs ``max -> base -> max``)."""
+    step = ops.cast(step, "float32")
+    up_end = max(float(pct_start * total_steps) - 1.0, 1.0)
+    down_len = max(float(total_steps - 1) - up_end, 1.0)
+
+    def cosine(a, b, fraction):
+        fraction = ops.clip(fraction, 0.0, 1.0)
+        return b + (a - b) / 2.0 * (1.0 + ops.cos(math.pi * fraction))
+
+    return ops.where(step <= up_end, cosine(start, peak, step / up_end), cosine(peak, end, (step - up_end) / down_len))
+
+
 @keras.saving.register_keras_serializable(package="seq2exp")
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
     """PyTorch ``OneCycleLR`` (two phases, cosine annealing): ``max_lr/div_factor`` -> ``max_lr`` over
@@ -33,18 +50,9 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         self.div_factor, self.final_div_factor = float(div_factor), float(final_div_factor)
 
     def __call__(self, step):
-        step = ops.cast(step, "float32")
         initial = self.max_lr / self.div_factor
-        final = initial / self.final_div_factor
-        up_end = max(float(self.pct_start * self.total_steps) - 1.0, 1.0)
-        down_len = max(float(self.total_steps - 1) - up_end, 1.0)
-
-        def cosine(start, end, fraction):
-            fraction = ops.clip(fraction, 0.0, 1.0)
-            return end + (start - end) / 2.0 * (1.0 + ops.cos(math.pi * fraction))
-
-        return ops.where(step <= up_end, cosine(initial, self.max_lr, step / up_end),
-                         cosine(self.max_lr, final, (step - up_end) / down_len))
+        return one_cycle_curve(step, self.total_steps, self.pct_start, initial, self.max_lr,
+                               initial / self.final_div_factor)
 
     def get_config(self):
         return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
@@ -154,11 +162,12 @@ OPTIMIZERS: dict[str, tuple[Callable, frozenset]] = {
     "sgd": (keras.optimizers.SGD, frozenset({"momentum", "nesterov"})),
 }
 
+MOMENTUM_KEYS = ("cycle_momentum", "base_momentum", "max_momentum")
 SCHEDULES: dict[str, tuple[Callable[[float, int, dict], Any], frozenset]] = {
     "constant": (lambda lr, total, p: lr, frozenset()),
     "plateau": (lambda lr, total, p: lr, frozenset()),
-    "one_cycle": (lambda lr, total, p: OneCycle(lr, total, **p),
-                  frozenset({"pct_start", "div_factor", "final_div_factor"})),
+    "one_cycle": (lambda lr, total, p: OneCycle(lr, total, **{k: v for k, v in p.items() if k not in MOMENTUM_KEYS}),
+                  frozenset({"pct_start", "div_factor", "final_div_factor", *MOMENTUM_KEYS})),
     "cosine": (lambda lr, total, p: WarmupCosine(lr, total, **p), frozenset({"warmup_steps", "alpha"})),
     "noam": (lambda lr, total, p: Noam(**p), frozenset({"d_model", "warmup_steps", "scale"})),
     "piecewise": (lambda lr, total, p: keras.optimizers.schedules.PiecewiseConstantDecay(p["boundaries"], p["values"]),
@@ -187,6 +196,51 @@ def validate_optimizer(spec: Mapping[str, Any], schedule: Mapping[str, Any] | No
     _check_params("schedule", sname, params, SCHEDULES[sname][1])
     if sname == "piecewise" and ("boundaries" not in params or "values" not in params):
         raise ConfigError("schedule: 'piecewise' needs 'boundaries' and 'values'")
+    if sname == "one_cycle" and params.get("cycle_momentum", True) and name not in _BETA_1_OPTIMIZERS:
+        raise ConfigError(f"schedule.cycle_momentum: optimizer {name!r} has no beta_1 to cycle; set "
+                          f"cycle_momentum: false or choose one of: {', '.join(_BETA_1_OPTIMIZERS)}")
+
+
+_BETA_1_OPTIMIZERS = ("adam", "adamw", "adamax", "radam", "lion")
+_CLIP_KEYS = ("clipvalue", "clipnorm", "global_clipnorm")  # the tf.keras 2 OptimizerV2 order
+
+
+def _clip_all(grads, clips: Mapping[str, float]):
+    """Every requested clipping, in tf.keras 2's order: per-value, per-tensor norm, then global norm."""
+    if clips.get("clipvalue"):
+        value = float(clips["clipvalue"])
+        grads = [None if g is None else ops.clip(g, -value, value) for g in grads]
+    if clips.get("clipnorm"):
+        norm = float(clips["clipnorm"])
+        grads = [None if g is None else _clip_by_norm(g, norm) for g in grads]
+    if clips.get("global_clipnorm"):
+        from keras.src.optimizers.base_optimizer import clip_by_global_norm
+
+        grads = clip_by_global_norm(grads, float(clips["global_clipnorm"]))
+    return grads
+
+
+def _clip_by_norm(gradient, norm: float):
+    """``tf.clip_by_norm``: scale the tensor to L2 norm ``norm`` when it is larger (zero stays zero)."""
+    l2 = ops.sqrt(ops.sum(ops.square(gradient)))
+    return gradient * (norm / ops.maximum(l2, norm))
+
+
+def _cycle_beta_1(optimizer, total_steps: int, pct_start: float, base: float, peak: float) -> None:
+    """Make ``optimizer.beta_1`` follow PyTorch OneCycleLR's momentum curve (``max -> base -> max``), read from the
+    optimiser's own step inside the update (so it is part of the traced step, resumes with ``iterations``)."""
+    update_step = optimizer.update_step
+    fixed = optimizer.beta_1
+
+    def cycled_update_step(gradient, variable, learning_rate):
+        optimizer.beta_1 = one_cycle_curve(optimizer.iterations, total_steps, pct_start, peak, base, peak)
+        try:
+            return update_step(gradient, variable, learning_rate)
+        finally:
+            optimizer.beta_1 = fixed
+
+    optimizer.update_step = cycled_update_step
+    optimizer.seq2exp_beta_1_cycle = {"base_momentum": base, "max_momentum": peak}
 
 
 def build_optimizer(spec: Mapping[str, Any], schedule: Mapping[str, Any] | None, total_steps: int):
@@ -196,7 +250,11 @@ def build_optimizer(spec: Mapping[str, Any], schedule: Mapping[str, Any] | None,
     learning_rate = float(params.pop("learning_rate", 1e-3))
     schedule = dict(schedule or {"name": "constant"})
     sname = schedule.pop("name")
-    lr = SCHEDULES[sname][0](learning_rate, max(int(total_steps), 1), schedule)
+    total = max(int(total_steps), 1)
+    lr = SCHEDULES[sname][0](learning_rate, total, schedule)
+    clips = {key: params.pop(key) for key in _CLIP_KEYS if params.get(key) is not None}
+    if len(clips) == 1:
+        params.update(clips)
     ema = params.pop("ema", None)
     if ema:
         params["use_ema"] = True
@@ -206,4 +264,11 @@ def build_optimizer(spec: Mapping[str, Any], schedule: Mapping[str, Any] | None,
     optimizer_class = OPTIMIZERS[spec["name"]][0]
     if "weight_decay" in params and spec["name"] not in ("adamw",):
         params["weight_decay"] = float(params["weight_decay"])
-    return optimizer_class(learning_rate=lr, **params)
+    optimizer = optimizer_class(learning_rate=lr, **params)
+    if len(clips) > 1:  # Keras 3 takes one clipping mode: the gradient transform applies all of them
+        optimizer._clip_gradients = lambda grads: _clip_all(grads, clips)
+        optimizer.seq2exp_clipping = clips
+    if sname == "one_cycle" and schedule.get("cycle_momentum", True):
+        _cycle_beta_1(optimizer, total, float(schedule.get("pct_start", 0.3)),
+                      float(schedule.get("base_momentum", 0.85)), float(schedule.get("max_momentum", 0.95)))
+    return optimizer

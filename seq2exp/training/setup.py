@@ -55,13 +55,21 @@ class TrainingSetup:
         """The architecture at the config's size, wrapped for SAM/GSAM when the config asks for it."""
         from seq2exp.models import registry
 
-        model = registry.get(self.architecture).builder(self.model_config)
+        model = registry.get(self.architecture).build_from(self.model_config)
         init_from = self.config["model"].get("init_from")
         if init_from:
             source = inference.load_model_file(Path(init_from) / inference.MODEL_FILE)
-            model.set_weights(source.get_weights())
+            copy_weights_by_layer(source, model)
             logger.info("initialised %s from %s", self.architecture, init_from)
         return model
+
+    def sample_weights(self) -> np.ndarray | None:
+        """Per-row training weights aligned with the cache (``data.sample_weight``), or ``None``."""
+        spec = (self.config.get("data") or {}).get("sample_weight")
+        if not spec:
+            return None
+        return compute_sample_weights(spec, np.asarray(self.train_cache.targets, np.float64),
+                                      np.asarray(self.train_cache.lengths), self.train_indices)
 
     def make_target_fn(self) -> Callable:
         """``y [B] -> {output: target}`` for the ``tf.data`` pipeline (target transform + the loss's target)."""
@@ -82,15 +90,23 @@ class TrainingSetup:
         from seq2exp.data.datasets import make_dataset
 
         augment = self.config.get("augment", {})
+        weights = self.sample_weights()
         dataset = make_dataset(self.train_cache, self.encoder, batch_size=batch_size or self.batch_size,
                                indices=self.train_indices, shuffle=True, seed=self.seed,
                                rc_augment=bool(augment.get("reverse_complement")),
                                shift_augment=int(augment.get("shift", 0)), target=self.make_target_fn(),
-                               repeat=True, input_context=input_context)
+                               repeat=True, input_context=input_context, skip_batches=skip_steps,
+                               sample_weight=weights)
+        if weights is not None and _weight_params(self.config["data"]["sample_weight"])["normalize"] == "batch":
+            # sum(w * loss) / sum(w) per batch (BUGF), where Keras divides by the batch size
+            dataset = dataset.map(lambda x, y, w: (x, y, w / tf.reduce_mean(w)), num_parallel_calls=tf.data.AUTOTUNE)
+        noise = augment.get("label_noise")
+        if noise:
+            dataset = dataset.enumerate(start=skip_steps).map(
+                _label_noise_fn(self.loss.output, float(noise["std"]), noise.get("clip"), self.seed),
+                num_parallel_calls=tf.data.AUTOTUNE)
         if augment.get("conjoined_rc"):
             dataset = dataset.map(_conjoin_reverse_complement, num_parallel_calls=tf.data.AUTOTUNE)
-        if skip_steps:
-            dataset = dataset.skip(skip_steps)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     def validation_data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,14 +116,70 @@ class TrainingSetup:
                 np.asarray(self.val_cache.targets[index], np.float32))
 
 
-def _conjoin_reverse_complement(inputs, targets):
+def _label_noise_fn(output: str, std: float, clip, seed: int):
+    """NAD's training-label noise (Util/Utils.py ``np.clip(lab + N(0, sd), 0, 1)``): one draw per row, on the
+    transformed target, seeded by the step (a resumed run draws the same noise)."""
+    import tensorflow as tf
+
+    def add_noise(step, element):
+        inputs, targets, *rest = element
+        target = targets[output]
+        batch = tf.shape(target)[0]
+        draw = tf.random.stateless_normal([batch], seed=tf.stack([tf.cast(seed, tf.int64) + (1 << 42),
+                                                                  tf.cast(step, tf.int64)]), stddev=std)
+        draw = tf.reshape(draw, tf.concat([[batch], tf.ones([tf.rank(target) - 1], tf.int32)], 0))
+        noisy = target + tf.cast(draw, target.dtype)
+        if clip is not None:
+            noisy = tf.clip_by_value(noisy, float(clip[0]), float(clip[1]))
+        return (inputs, {**targets, output: noisy}, *rest)
+
+    return lambda step, *element: add_noise(step, element if len(element) > 1 else element[0])
+
+
+def _conjoin_reverse_complement(inputs, targets, *weights):
     """BHI's post-hoc conjoined training: every batch also runs on the reverse complement of its one-hot input
     (flip length and A<->T, C<->G), loss averaged over both = the mean over the doubled batch."""
     import tensorflow as tf
 
     flipped = tf.reverse(inputs, axis=[1, 2])
-    return (tf.concat([inputs, flipped], 0),
-            tf.nest.map_structure(lambda t: tf.concat([t, t], 0), targets))
+    return (tf.concat([inputs, flipped], 0), *tf.nest.map_structure(lambda t: tf.concat([t, t], 0),
+                                                                   (targets, *weights)))
+
+
+def _weight_params(spec: dict) -> dict:
+    from seq2exp.training.config import SAMPLE_WEIGHTS
+
+    return {**SAMPLE_WEIGHTS[spec["name"]], **{k: v for k, v in spec.items() if k != "name"}}
+
+
+def compute_sample_weights(spec: dict, targets: np.ndarray, lengths: np.ndarray, train_rows: np.ndarray) -> np.ndarray:
+    """Per-row weights for ``data.sample_weight`` (see :data:`SAMPLE_WEIGHTS`), aligned with the cache rows."""
+    params = _weight_params(spec)
+    if spec["name"] == "length_triangle":
+        return (1.0 - np.abs(lengths.astype(np.float64) - params["center"]) / params["scale"]).astype(np.float32)
+    classes = np.round(targets)  # = Python round() (halves to even), as BioNML's [round(x) for x in df["y"]]
+    train_classes = classes[train_rows]
+    labels, counts = np.unique(train_classes, return_counts=True)
+    balanced = len(train_classes) / (len(labels) * counts)  # sklearn compute_class_weight("balanced")
+    balanced = np.minimum(balanced / balanced.min(), params["cap"])
+    lookup = dict(zip(labels.tolist(), balanced.tolist()))
+    return np.array([lookup.get(c, 1.0) for c in classes.tolist()], np.float32)
+
+
+def copy_weights_by_layer(source, model) -> None:
+    """Give ``model`` the weights of ``source`` layer by layer (by name), so a layer frozen in one stage and
+    trainable in the next (BioNML's k-mer scanner) still gets its own weights (``set_weights`` on the whole model
+    orders trainable weights first)."""
+    from seq2exp.errors import ConfigError
+
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            donor = source.get_layer(layer.name)
+        except ValueError:
+            raise ConfigError(f"model.init_from: the trained model has no layer {layer.name!r}") from None
+        layer.set_weights(donor.get_weights())
 
 
 def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callable]:
@@ -139,13 +211,17 @@ def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callabl
 
 
 def validation_callback(setup: TrainingSetup, model):
-    """The run's :class:`~seq2exp.training.callbacks.ValidationCallback` (metrics, best model, early stopping)."""
+    """The run's :class:`~seq2exp.training.callbacks.ValidationCallback` (metrics, best model, early stopping);
+    without validation rows it keeps the last epoch's model."""
     from seq2exp.training import callbacks as cb
 
-    predict_fn, loss_fn = validation_functions(setup, model)
-    stopping = (setup.config.get("callbacks") or {}).get("early_stopping") or {}
+    predict_fn, loss_fn = validation_functions(setup, model) if len(setup.val_indices) else (None, None)
+    callbacks = setup.config.get("callbacks") or {}
+    stopping = callbacks.get("early_stopping") or {}
+    best_model = callbacks.get("best_model") or {}
+    monitor = best_model.get("monitor", stopping.get("monitor", "val_pearson"))
     return cb.ValidationCallback(
-        predict_fn, loss_fn, setup.out, model, monitor=stopping.get("monitor", "val_pearson"),
+        predict_fn, loss_fn, setup.out, model, monitor=monitor, stop_monitor=stopping.get("monitor", monitor),
         patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
         model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
 

@@ -164,6 +164,60 @@ def test_models_listing_counts_parameters_at_the_default_config():
     assert row["params"] == 1_852_846 and row["team"] == "Autosome.org"
 
 
+# ------------------------------------------------------------------------------------------------ config checks
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_model_config_key_is_refused_for_every_architecture(name):
+    """One mechanism for the whole registry: a typo in model.config names the key and the valid ones."""
+    architecture = models.get(name)
+    defaults = architecture.config()
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['no_such_option'\].*valid: .*input"):
+        architecture.config({"no_such_option": 1})
+    nested = next((key for key, value in defaults.items() if isinstance(value, dict) and key != "input"), None)
+    if nested is not None:  # a typo one level down is caught too (Prix Fixe sections by their block's options)
+        with pytest.raises(ConfigError, match=rf"model.config.{nested}: unknown key\(s\) \['no_such_option'\]"):
+            architecture.config({nested: {"no_such_option": 1}})
+    architecture.config(smoke=True)  # the smoke overrides themselves pass the same check
+
+
+def test_smoke_model_carries_its_architecture_and_config_into_the_keras_file(smoke, tmp_path):
+    from seq2exp.models import registry
+
+    assert registry.build_info(smoke.model) == {"architecture": smoke.name,
+                                                "config": json.loads(json.dumps(smoke.architecture.config(smoke=True)))}
+    if smoke.name != "kmer_ridge":  # saving every smoke model once more costs time: the baseline stands for all
+        return
+    path = tmp_path / "model.keras"
+    smoke.model.save(path)
+    assert registry.build_info(path)["architecture"] == "kmer_ridge"
+
+
+def test_a_broken_zoo_module_fails_loudly_and_every_time(monkeypatch):
+    from seq2exp.models import registry
+
+    calls = []
+    real_import = registry.importlib.import_module
+
+    def failing_import(name, *args):
+        calls.append(name)
+        if name.endswith(".zeta"):
+            raise SyntaxError("broken on purpose")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(registry, "_DISCOVERED", False)
+    monkeypatch.setattr(registry, "_DISCOVERY_ERROR", None)
+    monkeypatch.setattr(registry.importlib, "import_module", failing_import)
+    with pytest.raises(ImportError, match=r"seq2exp.models.zoo.zeta failed to import \(SyntaxError"):
+        registry.names()
+    attempts = len(calls)
+    with pytest.raises(ImportError, match="zeta"):  # the same error again, not a partial registry
+        registry.get("autosome")
+    assert len(calls) == attempts
+    from seq2exp.inference.runs import load_model_file
+
+    with pytest.raises(ImportError, match="zeta"):  # loading a model no longer swallows it
+        load_model_file("any.keras")
+
+
 # last in the file: it waits for the subprocess started with the module's first test
 def test_every_packaged_architecture_builds_and_runs_under_two_replicas(two_replica_process):
     process, folder = two_replica_process

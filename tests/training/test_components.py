@@ -3,6 +3,7 @@ strategy and precision selection. Each is checked against an independent referen
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -293,3 +294,62 @@ def test_ema_and_swa_options():
         swa.on_train_batch_end(step)
     swa.apply()
     assert float(model.trainable_variables[0].numpy()[0, 0]) == pytest.approx(np.mean([2, 4, 6]))
+
+
+# --- recipes Keras cannot express directly ---------------------------------------------------------------------------
+def _torch_one_cycle(step: int, total: int, pct: float, start: float, peak: float, end: float) -> float:
+    """torch.optim.lr_scheduler.OneCycleLR (two phases, cos), transcribed: phase ends at pct*total-1 and total-1."""
+    up_end = float(pct * total) - 1
+    if step <= up_end:
+        fraction, a, b = step / up_end, start, peak
+    else:
+        fraction, a, b = (step - up_end) / (total - 1 - up_end), peak, end
+    return b + (a - b) / 2.0 * (math.cos(math.pi * fraction) + 1)
+
+
+def test_one_cycle_cycles_adam_beta_1_like_pytorch():
+    """autosome's OneCycleLR also cycles Adam's beta_1 0.95 -> 0.85 -> 0.95 (PyTorch's cycle_momentum default):
+    Adam's trajectory on constant gradients matches a numpy Adam stepped with PyTorch's momentum curve."""
+    from seq2exp.training.optimizers import build_optimizer
+
+    total, lr_max = 20, 0.1
+    optimizer = build_optimizer({"name": "adam", "learning_rate": lr_max, "epsilon": 1e-7},
+                                {"name": "one_cycle", "pct_start": 0.3}, total)
+    variable = keras.Variable(np.array([1.0, -2.0], np.float32))
+    gradients = [np.array([0.5, -1.0], np.float32), np.array([-0.2, 0.3], np.float32)]
+    w, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    for step in range(total):
+        g = gradients[step % 2]
+        optimizer.apply([keras.ops.convert_to_tensor(g)], [variable])
+        b1 = _torch_one_cycle(step, total, 0.3, 0.95, 0.85, 0.95)
+        lr = _torch_one_cycle(step, total, 0.3, lr_max / 25, lr_max, lr_max / 25 / 1e4)
+        t = step + 1
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - 0.999)
+        w -= m * lr * math.sqrt(1 - 0.999 ** t) / (1 - b1 ** t) / (np.sqrt(v) + 1e-7)
+    np.testing.assert_allclose(variable.numpy(), w, rtol=1e-4, atol=1e-6)
+    fixed = build_optimizer({"name": "adam", "learning_rate": lr_max},
+                            {"name": "one_cycle", "pct_start": 0.3, "cycle_momentum": False}, total)
+    assert not hasattr(fixed, "seq2exp_beta_1_cycle") and fixed.beta_1 == 0.9
+
+
+def test_clipvalue_and_clipnorm_together_in_tf_keras_2_order():
+    """Unlock_DNA's Adam(clipnorm=1, clipvalue=0.5): Keras 3 refuses two modes; ours applies both, value first."""
+    from seq2exp.training.optimizers import build_optimizer
+
+    optimizer = build_optimizer({"name": "sgd", "learning_rate": 1.0, "clipnorm": 1.0, "clipvalue": 0.5}, None, 10)
+    variable = keras.Variable(np.zeros(5, np.float32))
+    g = np.array([3.0, 3.0, -3.0, 3.0, 0.1])
+    optimizer.apply([keras.ops.convert_to_tensor(g.astype(np.float32))], [variable])
+    clipped = np.clip(g, -0.5, 0.5)
+    clipped = clipped * min(1.0, 1.0 / np.linalg.norm(clipped))
+    np.testing.assert_allclose(-variable.numpy(), clipped, rtol=1e-5)
+    norm_first = np.clip(g * min(1.0, 1.0 / np.linalg.norm(g)), -0.5, 0.5)
+    assert not np.allclose(clipped, norm_first)  # the order is observable, and ours is tf.keras 2's
+
+
+def test_unlock_dna_config_clips_both_ways():
+    from seq2exp.training.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "training" / "configs" / "unlock_dna.yaml")
+    assert config["optimizer"]["clipnorm"] == 1.0 and config["optimizer"]["clipvalue"] == 0.5

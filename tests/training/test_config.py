@@ -56,7 +56,7 @@ def _expect(overrides_or_config, pattern):
     ({"precision": "fp16"}, r"precision: unknown policy 'fp16'; choose one of: auto, float32"),
     ({"callbacks": {"early_stopping": {"patience": 3, "monitor": "val_r2"}}},
      r"callbacks.early_stopping.monitor: unknown metric 'val_r2'; choose one of: val_pearson"),
-    ({"data": {"val_fraction": 1.5}}, r"data.val_fraction: must be between 0 and 1"),
+    ({"data": {"val_fraction": 1.5}}, r"data.val_fraction: must be at least 0 and below 1"),
     ({"target": {"transform": "log"}}, r"target.transform: unknown transform 'log'; choose one of: identity"),
     ({"loss": {"name": "kl_bins"}}, r"loss.name: 'kl_bins' trains the 'bins' output but architecture 'test_tiny'"),
     ({"learning_rate": 0.1}, r"unknown field\(s\) \['learning_rate'\]; valid fields: name"),

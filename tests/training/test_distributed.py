@@ -1,7 +1,8 @@
 """Robustness and distribution, for real, in subprocesses running the ``seq2exp train`` CLI:
 
-- a training process SIGKILLed mid-epoch (by itself, at a fixed step) and restarted with the same command finishes
-  with the same number of optimiser steps, and the same final weights, as an uninterrupted run;
+- a training process SIGKILLed inside a checkpoint write, between its two files, and (by itself) at a seeded random
+  step, restarted with the same command each time, finishes with the same number of optimiser steps, and the same
+  final weights, as an uninterrupted run;
 - MultiWorkerMirroredStrategy: two worker processes on 127.0.0.1 (TF_CONFIG) train a few steps and end with
   identical weights; the global batch is split per replica and the input pipeline is sharded.
 """
@@ -61,24 +62,39 @@ def small_train(tmp_path_factory, demo_train) -> Path:
 
 
 def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
+    """kill -9 three times - inside a checkpoint write (half a weights file), between committing the weights and
+    replacing state.json (which still names the older step), and at a seeded random step (the process kills
+    itself: the same point whatever the machine's load) - then resume: the same steps and the same final weights
+    as an uninterrupted run."""
+    import random
+
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY_CONFIG)
     reference, victim = tmp_path / "uninterrupted", tmp_path / "killed"
     uninterrupted = subprocess.Popen(_train_command(config, small_train, reference), cwd=REPO, env=_env(),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    # killed right after step 45: inside the second epoch, 3 steps past the checkpoint at step 42
+    state_file = victim / "checkpoints" / "state.json"
+    # the 2nd save after each (re)start: step 14 (killed half-written: step 7 stays), then step 21 (resumed from 7)
+    for kill in ("2:tmp", "2:state"):
+        killed = subprocess.run(_train_command(config, small_train, victim), cwd=REPO, capture_output=True,
+                                text=True, timeout=600, env=_env(SEQ2EXP_TEST_KILL_IN_CHECKPOINT=kill))
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert json.loads(state_file.read_text())["step"] == 14  # stale: the committed weights file holds step 21
+    target = random.Random(os.getpid()).choice([s for s in range(36, 80) if s % 30 and s % 7])
     process = subprocess.Popen(_train_command(config, small_train, victim), cwd=REPO,
-                               env=_env(SEQ2EXP_TEST_SIGKILL_AT_STEP="45"), stdout=subprocess.PIPE,
+                               env=_env(SEQ2EXP_TEST_SIGKILL_AT_STEP=str(target)), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
     output = process.communicate(timeout=600)[0].decode()
     assert process.returncode == -signal.SIGKILL, output[-3000:]
-    assert json.loads((victim / "checkpoints" / "state.json").read_text())["step"] == 42
+    assert "resumed from step 21" in output
+    last_save = max(target // 7 * 7, target // 30 * 30)  # every 7 steps and at each epoch end
+    assert json.loads(state_file.read_text())["step"] == last_save
     assert not (victim / "run.json").exists()
 
     resumed = subprocess.run(_train_command(config, small_train, victim), cwd=REPO, env=_env(),
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    assert "resumed from step 42" in resumed.stderr
+    assert f"resumed from step {last_save}" in resumed.stderr
     reference_output = uninterrupted.communicate(timeout=600)[0].decode()
     assert uninterrupted.returncode == 0, reference_output[-3000:]
 
@@ -88,6 +104,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, small_train):
     metrics = json.loads((victim / "metrics.json").read_text())["epochs"]
     assert [row["epoch"] for row in metrics] == [0, 1, 2]
     assert [row["optimizer_steps"] for row in metrics] == [30, 60, 90]
+    assert not list((victim / "checkpoints").glob(".tmp-*"))
     for resumed_weights, reference_weights in zip(_final_weights(victim), _final_weights(reference), strict=True):
         np.testing.assert_allclose(resumed_weights, reference_weights, rtol=1e-4, atol=1e-5)
     assert resumed_info["metrics"]["val_pearson"] == pytest.approx(reference_info["metrics"]["val_pearson"], abs=1e-4)

@@ -69,7 +69,7 @@ def test_metrics_log_and_best_model(run):
     from seq2exp.data.cache import TrainingCache
     from seq2exp.training.callbacks import pearson_spearman
 
-    cache = TrainingCache.open(run.path / "cache" / "train")
+    cache = TrainingCache.open(next((run.path / "cache").glob("train-*")))
     _, val_index = cache.split(0.1, 0)
     predicted = graph.predict(cache.sequences(val_index))
     assert pearson_spearman(predicted, cache.targets[val_index])[0] == pytest.approx(pearsons[best], abs=1e-4)
@@ -80,7 +80,7 @@ def test_load_run_predicts_like_the_recorded_metrics(run):
     from seq2exp.training.callbacks import pearson_spearman
 
     loaded = inference.load_run(run.path)
-    cache = TrainingCache.open(run.path / "cache" / "train")
+    cache = TrainingCache.open(next((run.path / "cache").glob("train-*")))
     _, val_index = cache.split(0.1, 0)
     predicted = loaded.predict(cache.sequences(val_index))
     assert pearson_spearman(predicted, cache.targets[val_index])[0] == pytest.approx(
@@ -130,3 +130,107 @@ def test_kmer_ridge_recovers_a_kmer_signal():
     assert details["val_pearson_by_alpha"][details["alpha"]] > 0.95
     predicted = model.predict(encoder.encode([sequences[i] for i in val_rows]), verbose=0)["expression"]
     assert np.corrcoef(predicted, y[val_rows])[0, 1] > 0.95
+
+
+# --- resume safety ------------------------------------------------------------------------------------------------
+def test_resume_on_changed_data_is_refused_and_restart_retrains(run, tmp_path, demo_train):
+    """A finished (or half-trained) run folder resumed with another --data file: a ConfigError naming the checksum,
+    never training on the wrong rows; --restart discards the old state and trains on the new file."""
+    from seq2exp.errors import ConfigError
+
+    other = copy_first_lines(demo_train, tmp_path / "other.txt", 500)
+    with pytest.raises(ConfigError, match=r"trained on other data \(train_sha256: .*--restart"):
+        train(CONFIG, data=other, out=run.path, strategy="default", verbose=0)
+    edited = tmp_path / "edited.txt"
+    edited.write_text(open(run.info["data"]["train"]).read().replace("\t", "\t1", 1))  # one value edited
+    with pytest.raises(ConfigError, match="train_sha256"):
+        train(CONFIG, data=edited, out=run.path, strategy="default", verbose=0)
+    fresh = tmp_path / "fresh"
+    import shutil
+
+    shutil.copytree(run.path, fresh)
+    retrained = train({**CONFIG, "epochs": 1}, data=other, out=fresh, strategy="default", verbose=0, restart=True)
+    assert retrained.info["data"]["n_train"] == 450 and retrained.info["optimizer_steps"] == 10
+    assert json.loads((fresh / "checkpoints" / "data.json").read_text())["train_sha256"] == \
+        retrained.info["data"]["train_sha256"] != run.info["data"]["train_sha256"]
+
+
+def test_shared_cache_dir_keeps_each_files_rows(tmp_path, demo_train):
+    from seq2exp.training.driver import prepare
+
+    cache_dir = str(tmp_path / "shared-cache")
+    first = copy_first_lines(demo_train, tmp_path / "a.txt", 300)
+    second = copy_first_lines(demo_train, tmp_path / "b.txt", 200)
+    config = {**CONFIG, "data": {"cache_dir": cache_dir}}
+    setup_a = prepare(config, first, None, tmp_path / "run_a", strategy="default")
+    setup_b = prepare(config, second, None, tmp_path / "run_b", strategy="default")
+    assert (setup_a.train_cache.n, setup_b.train_cache.n) == (300, 200)
+    assert setup_a.train_cache.path != setup_b.train_cache.path
+    again = prepare(config, first, None, tmp_path / "run_a", strategy="default")
+    assert again.train_cache.n == 300 and again.train_cache.source_sha256 == setup_a.data_info["train_sha256"]
+
+
+def test_resume_skips_at_the_batch_index(demo_rows):
+    """skip_batches=k gives exactly batches k, k+1, ... of the full stream (shuffle, RC + shift augmentation, across
+    epoch boundaries), and reads only the rows of the batches it yields (O(1) in k)."""
+    from seq2exp.data.cache import TrainingCache
+    from seq2exp.data.datasets import make_dataset
+    from seq2exp.data.encoding import Encoder
+    from seq2exp.models import registry
+
+    cache = TrainingCache.from_sequences(*_rows(demo_rows, 90))
+    encoder = Encoder(registry.get("test_tiny").default_config["input"])
+    kwargs = dict(batch_size=16, shuffle=True, seed=3, rc_augment=True, shift_augment=2, repeat=True)
+    full = [batch for _, batch in zip(range(14), make_dataset(cache, encoder, **kwargs))]
+    read = []
+    original = cache.read_codes
+    cache.read_codes = lambda rows: read.append(len(rows)) or original(rows)
+    skipped = [batch for _, batch in zip(range(3), make_dataset(cache, encoder, skip_batches=11, **kwargs))]
+    for (x_full, y_full), (x_skip, y_skip) in zip(full[11:], skipped, strict=True):
+        np.testing.assert_array_equal(x_full.numpy(), x_skip.numpy())
+        np.testing.assert_array_equal(y_full["expression"].numpy(), y_skip["expression"].numpy())
+    assert sum(read) <= 16 * 3 + 16 * 8  # the batches it yields plus what prefetching reads ahead, not 11 batches
+    many = make_dataset(cache, encoder, skip_batches=10**9, **kwargs)
+    assert next(iter(many))[0].shape[0] == 16  # step 10^9 costs no more than step 11
+
+
+def _rows(path, n):
+    lines = open(path).read().splitlines()[:n]
+    return [line.split("\t")[0] for line in lines], np.array([float(line.split("\t")[1]) for line in lines])
+
+
+def test_val_fraction_zero_trains_on_every_row_and_keeps_the_last_epoch(tmp_path, demo_rows):
+    """Autosome's and BHI's "100-0" recipe: every row trains, a fixed epoch budget, the last epoch is the model."""
+    config = {**CONFIG, "data": {"val_fraction": 0}, "callbacks": {"early_stopping": None}, "epochs": 2}
+    result = train(config, data=demo_rows, out=tmp_path / "all_rows", strategy="default", verbose=0)
+    assert result.info["data"]["n_train"] == 600 and result.info["data"]["n_val"] == 0
+    assert result.info["model_selection"] == "last_epoch (no validation rows)"
+    assert result.info["best_epoch"] == 1 and result.metrics["n_val"] == 0
+    assert json.loads((result.path / "metrics.json").read_text())["monitor"] == "last_epoch"
+    from seq2exp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="early_stopping: needs validation rows"):
+        train({**config, "callbacks": {"early_stopping": {"patience": 2}}}, data=demo_rows, out=tmp_path / "x")
+
+
+def test_training_restores_global_seeds_and_precision(tmp_path, demo_rows):
+    import random
+
+    import keras
+
+    random.seed(123)
+    np.random.seed(123)
+    expected = (random.random(), np.random.rand())
+    random.seed(123)
+    np.random.seed(123)
+    train({**CONFIG, "epochs": 1}, data=demo_rows, out=tmp_path / "seeds", strategy="default", verbose=0)
+    assert (random.random(), np.random.rand()) == expected
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_saved_model_says_which_architecture_and_config_built_it(run):
+    from seq2exp.models import registry
+
+    info = registry.build_info(run.path / "model.keras")  # the .keras file alone
+    assert info["architecture"] == "test_tiny" and info["config"]["filters"] == 8
+    assert registry.build_info(run.model) == info

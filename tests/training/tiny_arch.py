@@ -47,12 +47,47 @@ def main(argv: list[str]) -> int:
     if logical_cpus > 1:  # several CPU devices: a real multi-replica MirroredStrategy without GPUs
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+    _install_checkpoint_kill(os.environ.get("SEQ2EXP_TEST_KILL_IN_CHECKPOINT"))
     kill_at = int(os.environ.get("SEQ2EXP_TEST_SIGKILL_AT_STEP", "0"))
     if kill_at:
         _sigkill_at_step(kill_at)
     from seq2exp.cli import main as cli_main
 
     return cli_main(argv)
+
+
+def _install_checkpoint_kill(spec: str | None) -> None:
+    """``SEQ2EXP_TEST_KILL_IN_CHECKPOINT=N:tmp`` SIGKILLs this process inside the N-th checkpoint save, with half
+    of the new weights file written; ``N:state`` right after the new weights are committed, before ``state.json``
+    is replaced (it still names the previous step): the moments a kill -9 can hit a checkpoint write."""
+    if not spec:
+        return
+    import os
+    import signal
+
+    from seq2exp.training import callbacks
+
+    when, mode = spec.split(":")
+    calls = {"n": 0}
+    original = callbacks.ResumeCheckpoint.save
+
+    def save(self) -> None:
+        calls["n"] += 1
+        if calls["n"] < int(when):
+            return original(self)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if mode == "tmp":
+            tmp = self.directory / f".tmp-{os.getpid()}.weights.h5"
+            self.model.save_weights(str(tmp))
+            with open(tmp, "r+b") as handle:
+                handle.truncate(os.path.getsize(tmp) // 2)
+        else:
+            tmp = self.directory / f".tmp-{os.getpid()}.weights.h5"
+            self.model.save_weights(str(tmp))
+            os.replace(tmp, self.directory / callbacks.CHECKPOINT_WEIGHTS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    callbacks.ResumeCheckpoint.save = save
 
 
 def _sigkill_at_step(step: int) -> None:

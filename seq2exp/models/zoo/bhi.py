@@ -4,7 +4,9 @@ Spec: ``../shared/reference/teams/bhi/code/src/net.py: DeepGXP`` (defaults conv_
 pool 1, LSTM 320, dropout 0.2 / 0.5), ``src/data.py`` (plasmid padding), ARCHITECTURES.md section 2,
 Prix Fixe port ``prixfixe/bhi/``. Input: one-hot ACGT (N = 0), 110 bp, padded with the real vector flanks on a
 random side. Post-hoc conjoined: the shared trunk runs on x and RC(x) inside the model and the outputs are averaged.
-(BHI averaged the two strands' Huber losses; training on the averaged output is the one difference.)
+``strands: conjoined`` (the default here) trains the loss on the strand-averaged output; BHI averaged the two
+strands' Huber losses instead, which ``training/configs/bhi.yaml`` reproduces (``strands: forward`` +
+``augment.conjoined_rc`` + reverse-complement TTA).
 Keras LSTMs keep one bias per gate (PyTorch two): 6,872,577 parameters vs the code's 6,875,137.
 """
 from __future__ import annotations

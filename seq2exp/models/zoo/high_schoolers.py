@@ -11,7 +11,7 @@ the raw expression; quantile post-processing belongs to the training config).
 
 Graph: RC-conv(192 filters, k19, fwd ‖ RC = 384 ch) -> BN -> exponential -> dilated residual block (4 layers,
 dilations 1/2/4/8) -> Dropout(0.2) -> attention pooling(4) [111 -> 27] -> Conv1D(256, k9, ReLU) -> BN -> ReLU ->
-residual block (2 layers) -> attention pooling(4) [27 -> 6] -> Dropout(0.3) -> Conv1D(192, k7) -> BN -> ReLU ->
+residual block (2 layers) -> attention pooling(4) [27 -> 6] -> Dropout(0.3) -> Conv1D(192, k7, linear) -> BN -> ReLU ->
 residual block (2 layers) -> attention pooling(2) [6 -> 3] -> Dropout(0.1) -> relative MHA (8 heads, d 192,
 Enformer distance features) -> Dropout(0.1) -> add -> LayerNorm -> FFN Conv1x1(1024) -> Dropout -> ReLU ->
 Conv1x1(192) -> Dropout -> add -> LayerNorm -> Flatten -> 2 × [Dense(256) -> BN -> ReLU -> Dropout(0.4)] -> Dense(1).
@@ -37,9 +37,10 @@ DEFAULT_CONFIG = {
         {"filters": None, "kernel_size": None, "residual_layers": 4, "pool": 4, "dropout_before_pool": 0.2,
          "dropout_after_pool": 0.0},
         {"filters": 256, "kernel_size": 9, "residual_layers": 2, "pool": 4, "dropout_before_pool": 0.0,
-         "dropout_after_pool": 0.3},
+         "dropout_after_pool": 0.3, "conv_activation": "relu"},
+        # ModelTraining.py line 404: Conv1D(filters=192, kernel_size=7, padding='same') has no activation
         {"filters": 192, "kernel_size": 7, "residual_layers": 2, "pool": 2, "dropout_before_pool": 0.0,
-         "dropout_after_pool": 0.1},
+         "dropout_after_pool": 0.1, "conv_activation": None},
     ],
     "residual_dropout": 0.1,
     "attention_heads": 8,
@@ -86,7 +87,8 @@ def build_high_schoolers(config: dict) -> keras.Model:
     for index, stage in enumerate(config["stages"]):
         name = f"stage{index}"
         if stage["filters"]:
-            x = layers.Conv1D(stage["filters"], stage["kernel_size"], padding="same", activation="relu",
+            x = layers.Conv1D(stage["filters"], stage["kernel_size"], padding="same",
+                              activation=stage.get("conv_activation", "relu"),
                               name=f"{name}_conv")(x)
             x = layers.BatchNormalization(**KERAS_BN, name=f"{name}_bn")(x)
             x = layers.Activation("relu", name=f"{name}_relu")(x)

@@ -31,6 +31,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from _common import build_graph  # noqa: E402  (benchmarks/ is sys.path[0])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -41,28 +42,6 @@ def random_promoters(n: int, seed: int) -> list[str]:
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
     middles = letters[rng.integers(0, 4, size=(n, 80))]
     return [FLANK5 + row.tobytes().decode() + FLANK3 for row in middles]
-
-
-def build_graph(name: str):
-    """(PredictionGraph, description) for a registry architecture (smoke size) or the 1-layer 'tiny' CNN."""
-    import keras
-
-    from seq2exp.data.encoding import Encoder
-    from seq2exp.models import registry
-    from seq2exp.inference.graph import PredictionGraph
-
-    keras.utils.set_random_seed(0)
-    if name == "tiny":
-        encoder = Encoder({"kind": "onehot", "length": 110})
-        inputs = keras.Input(shape=encoder.input_shape, name="inputs")
-        hidden = keras.layers.GlobalMaxPooling1D()(keras.layers.Conv1D(8, 7, activation="relu")(inputs))
-        model = keras.Model(inputs, {"expression": keras.layers.Flatten()(keras.layers.Dense(1)(hidden))})
-        return PredictionGraph(model, encoder), "tiny (Conv1D 8x7 + dense), no TTA"
-    config = registry.get(name).config(smoke=True)
-    model = registry.build(name, smoke=True)
-    tta = {"reverse_complement": True}
-    return (PredictionGraph(model, Encoder(config["input"]), tta),
-            f"{name} (smoke config, {model.count_params()} params), TTA {tta}")
 
 
 def start_server(model_base: Path) -> tuple[subprocess.Popen, str, str]:

@@ -78,7 +78,7 @@ def test_every_stage_leaves_its_output(tiny_run):
         assert sequence == test_row.split("\t")[0]
         assert math.isfinite(float(value))
     report = json.loads(open(summary["report"]["json"]).read())
-    assert set(report["models"]) == {"model vs measured", "model vs noise-free truth"}
+    assert set(report["models"]) == {"model vs measured", "model vs noise-free truth", "kmer_ridge vs measured"}
     measured = summary["scores"]["model vs measured"]
     assert set(measured) >= {"pearson_score", "spearman_score", "subsets", "missing_subsets"}
     assert set(measured["subsets"]) >= {"all", "random", "SNVs", "motif_tiling"}
@@ -88,7 +88,7 @@ def test_every_stage_leaves_its_output(tiny_run):
 def test_predictions_beat_chance_on_the_measured_test_values(tiny_run):
     """The served predictions, read back from the file, against the test file's measured values (scipy), and a
     chance baseline computed here: the same predictions shuffled across the test rows, 1,000 times."""
-    _, summary = tiny_run
+    _, summary, _ = tiny_run
     predicted = np.array([float(line.split("\t")[1]) for line in open(summary["predict"]["predictions"])])
     measured = np.array([float(line.split("\t")[1]) for line in open(summary["data"]["test"])])
     r = stats.pearsonr(predicted, measured)[0]

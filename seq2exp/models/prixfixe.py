@@ -47,7 +47,7 @@ import keras
 
 from seq2exp.errors import ConfigError
 from seq2exp.models.blocks.layers import ReverseComplement
-from seq2exp.models.registry import Architecture, register
+from seq2exp.models.registry import Architecture, register, register_block_options
 
 logger = logging.getLogger(__name__)
 
@@ -251,3 +251,8 @@ register(Architecture(
     head="bins", team="Prix Fixe DREAM-RNN", source="prixfixe/notebooks/DREAMNets_BuildModel_Train_and_Predict.py",
     fidelity="faithful", rank=None, description="Prix Fixe hybrid: BHI first + BHI core + autosome final",
 ))
+
+
+# Config sections that name a block are checked against that block's options (registry.check_overrides).
+for _kind in KINDS:
+    register_block_options(_kind, lambda block, kind=_kind: get_block(kind, block).defaults)

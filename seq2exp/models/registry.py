@@ -21,7 +21,7 @@ import pkgutil
 import zipfile
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from seq2exp.errors import ConfigError
 
@@ -110,6 +110,16 @@ def build_info(model_or_path) -> dict | None:
     return getattr(model_or_path, "seq2exp_build", None)
 
 
+# Section kind (e.g. Prix Fixe's "first"/"core"/"final") -> block name -> that block's option names. Filled by the
+# module that owns the blocks (seq2exp.models.prixfixe), so the registry never imports it (no import cycle).
+_BLOCK_OPTIONS: dict[str, Callable[[str], Iterable[str]]] = {}
+
+
+def register_block_options(kind: str, options: Callable[[str], Iterable[str]]) -> None:
+    """Let :func:`check_overrides` validate config sections of ``kind`` that name a ``"block"``."""
+    _BLOCK_OPTIONS[kind] = options
+
+
 def check_overrides(name: str, defaults: Mapping[str, Any], overrides: Mapping[str, Any],
                     where: str = "model.config") -> None:
     """Raise ``ConfigError`` for an override key that ``defaults`` (the architecture's config) does not have.
@@ -121,11 +131,9 @@ def check_overrides(name: str, defaults: Mapping[str, Any], overrides: Mapping[s
         raise ConfigError(f"{where}: expected a mapping of config keys for {name!r}, got {type(overrides).__name__}")
     block = overrides.get("block", defaults.get("block")) if "block" in defaults or "block" in overrides else None
     if block is not None:
-        from seq2exp.models import prixfixe
-
         kind = where.rsplit(".", 1)[-1]
-        if kind in prixfixe.KINDS:
-            valid = {"block", *prixfixe.get_block(kind, block).defaults}
+        if kind in _BLOCK_OPTIONS:
+            valid = {"block", *_BLOCK_OPTIONS[kind](block)}
             unknown = sorted(set(overrides) - valid)
             if unknown:
                 raise ConfigError(f"{where}: unknown key(s) {unknown} for {kind} block {block!r} of {name!r}; "

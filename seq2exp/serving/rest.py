@@ -147,7 +147,7 @@ class RestServer:
 
     # ------------------------------------------------------------------------------------------------------------
     def predict(self, spec: _Spec, body: dict) -> dict:
-        from seq2exp.serving.server import RequestError
+        from seq2exp.serving.requests import RequestError
 
         if not isinstance(body, dict):
             raise _Error(400, "the request body must be a JSON object")
@@ -228,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _dispatch(self, method: str) -> None:
-        from seq2exp.serving.server import RequestError
+        from seq2exp.serving.requests import RequestError
 
         self.rest._enter()
         try:

@@ -19,16 +19,20 @@ HEADER = """# Architectures
 
 Every architecture in the registry (`seq2exp models --json` lists the same rows): the challenge's top ten, the
 reference model (`vaishnav`, rank 0) and the other seventeen teams (ranks 11-27). **params** = trainable parameters
-of the Keras model at the team's configuration; **paper** = the count the paper's Table 1 or the team's files state
-(blank where neither does: the modules' docstrings give hand estimates from the teams' layer sizes).
+of the Keras model at the team's configuration; **paper** = the count a source states, never our model's count, and
+**paper source** = where it comes from: the paper's Table 1 (millions, one decimal) or text, the team's report, the
+team's code, or a hand count from the team's code (named file; the test that redoes it is named too). Blank where
+no source states a count (the modules' docstrings and `../shared/reference/ARCHITECTURES_MORE.md` give hand
+estimates from the teams' layer sizes). Where our count differs from the stated one by more than rounding, the
+module's docstring says why (pinned in `tests/models/test_registry.py`, `PARAM_COUNT_MISMATCHES`).
 **fidelity**: *faithful* = follows the team's code (Keras 3 equivalents of their layers); *reconstructed* = gaps in
 the published material filled by assumption, or a deliberate deviation (e.g. external pre-training replaced by
 training from scratch, as the challenge's rule 1 requires). Each module's docstring lists its assumptions in full.
 
 Regenerate with `python docs/make_models_table.py`.
 
-| rank | name | team | params | paper | head | fidelity | source | assumptions / notes |
-|---:|---|---|---:|---:|---|---|---|---|
+| rank | name | team | params | paper | paper source | head | fidelity | source | assumptions / notes |
+|---:|---|---|---:|---:|---|---|---|---|---|
 """
 
 
@@ -49,8 +53,9 @@ def table(count_params: bool = True) -> str:
         params = f"{row['params']:,}" if row["params"] is not None else ""
         paper = f"{row['paper_params']:,}" if row["paper_params"] else ""
         rank = row["rank"] if row["rank"] is not None else "-"
-        lines.append(f"| {rank} | `{name}` | {_cell(row['team'])} | {params} | {paper} | {row['head']} | "
-                     f"{row['fidelity']} | {_cell(row['source'])} | {_cell(notes)} |\n")
+        paper_source = _cell(row["paper_params_source"] or "")
+        lines.append(f"| {rank} | `{name}` | {_cell(row['team'])} | {params} | {paper} | {paper_source} | "
+                     f"{row['head']} | {row['fidelity']} | {_cell(row['source'])} | {_cell(notes)} |\n")
     return "".join(lines)
 
 

@@ -25,7 +25,8 @@ def describe(name: str, *, count_params: bool = True) -> dict:
         params = int(sum(math.prod(w.shape) for w in model.trainable_weights))
         keras.backend.clear_session()
     return {"name": name, "team": architecture.team, "rank": architecture.rank, "params": params,
-            "paper_params": architecture.paper_params, "head": architecture.head,
+            "paper_params": architecture.paper_params, "paper_params_source": architecture.paper_params_source,
+            "head": architecture.head,
             "fidelity": architecture.fidelity, "source": architecture.source,
             "description": architecture.description}
 

@@ -27,6 +27,10 @@ from seq2exp.errors import ConfigError
 
 HEADS = ("regression", "bins")
 FIDELITIES = ("faithful", "reconstructed")
+# Where a ``paper_params`` count may come from (``paper_params_source`` starts with one of these), never our own
+# model's count: the paper's Table 1 (millions, one decimal), the paper's text, the team's report, a count the
+# team's code prints or states, or a hand count (layer by layer, from the sizes in the team's files).
+PAPER_PARAMS_SOURCES = ("paper Table 1", "paper text", "team report", "team code", "hand count from")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,9 @@ class Architecture:
         default_config: the team's published configuration (real size), as plain data. Its ``"input"`` entry is
             the ``seq2exp.data.encoding.EncodingSpec`` dict the model consumes.
         smoke_config: overrides (deep-merged into ``default_config``) giving a tiny model for fast tests.
-        paper_params: parameter count from the paper's Table 1 or the team's files, if known.
+        paper_params: the parameter count a source states (``None`` where none does); never our model's count.
+        paper_params_source: where ``paper_params`` comes from; starts with one of ``PAPER_PARAMS_SOURCES``
+            (e.g. ``"paper Table 1 (4.7M)"``, ``"team report"``, ``"hand count from teams/mt/code/....py"``).
         head: ``"regression"`` (output ``expression``) or ``"bins"`` (outputs ``expression`` and ``bins``).
         team: the team's display name on the leaderboard.
         source: where the specification comes from (paper, report, code files).
@@ -55,6 +61,7 @@ class Architecture:
     default_config: Mapping[str, Any]
     smoke_config: Mapping[str, Any] = field(default_factory=dict)
     paper_params: int | None = None
+    paper_params_source: str | None = None
     head: str = "regression"
     team: str = ""
     source: str = ""
@@ -170,6 +177,13 @@ def register(architecture: Architecture) -> Architecture:
         raise ValueError(f"{architecture.name}: head must be one of {HEADS}, got {architecture.head!r}")
     if architecture.fidelity not in FIDELITIES:
         raise ValueError(f"{architecture.name}: fidelity must be one of {FIDELITIES}, got {architecture.fidelity!r}")
+    source = architecture.paper_params_source
+    if (architecture.paper_params is None) != (source is None):
+        raise ValueError(f"{architecture.name}: paper_params and paper_params_source go together "
+                         f"(got {architecture.paper_params!r} and {source!r})")
+    if source is not None and not source.startswith(PAPER_PARAMS_SOURCES):
+        raise ValueError(f"{architecture.name}: paper_params_source must start with one of "
+                         f"{PAPER_PARAMS_SOURCES}, got {source!r}")
     existing = _REGISTRY.get(architecture.name)
     if existing is not None and existing.builder is not architecture.builder:
         raise ValueError(f"architecture {architecture.name!r} is registered twice")

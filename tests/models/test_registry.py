@@ -1,6 +1,7 @@
 """Every registered architecture (any zoo module, any helper) through the shared harness, plus the registry itself.
 
-Real size: parameter count vs ``paper_params`` (+-10%) and a forward pass on real demo sequences (small batch).
+Real size: parameter count vs ``paper_params`` (``harness.param_tolerance``; the few documented mismatches in
+``PARAM_COUNT_MISMATCHES`` are pinned instead) and a forward pass on real demo sequences (small batch).
 Smoke size (``SMOKE_CONFIG``): ``.keras`` round trip, SavedModel export of a ``tf.function``, a few ``model.fit``
 steps that lower the loss, and (in one subprocess with two logical CPUs, ``tests/models/two_replicas.py``) a build
 + distributed forward pass under a two-replica ``MirroredStrategy``.
@@ -17,7 +18,7 @@ import numpy as np
 import keras
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SHARED, require_shared
 from tests.models import harness
 from seq2exp import models
 from seq2exp.errors import ConfigError
@@ -51,11 +52,28 @@ def smoke(request, demo_rows) -> SmokeCase:
                      harness.encode(config, sequences), expression)
 
 
+# name -> (low, high) bounds of trainable / paper_params, and why the port differs from the stated count (each also
+# in the module's docstring / docs/models.md). Pinned, so that a change of either side is noticed.
+PARAM_COUNT_MISMATCHES = {
+    "nad": (0.90, 0.93, "x-transformers defaults are not in the team's repo; ARCHITECTURES.md's count from the "
+                        "code is ~14.1M against Table 1's 15.5M"),
+    "noisy_chardonnay": (1.33, 1.38, "the report's figure (the only architecture source) gives ~1.36M, the report's "
+                                     "text 1,007,169"),
+    "peppa": (0.78, 0.82, "shared relative attention with key size 24 (team: 64): ~1.6M instead of ~2M"),
+    "utk_bioinformatics": (0.76, 0.80, "6-token letter vocabulary instead of BERT-base's unused 30,522-row English "
+                                       "one (-23M of the report's ~110M)"),
+}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_real_size_parameters_and_forward_pass(name, demo_rows):
     architecture = models.get(name)
     model = architecture.build()
-    if architecture.paper_params:
+    if name in PARAM_COUNT_MISMATCHES:
+        low, high, why = PARAM_COUNT_MISMATCHES[name]
+        ratio = harness.trainable_params(model) / architecture.paper_params
+        assert low <= ratio <= high, f"{name}: ratio {ratio:.3f} left the documented mismatch [{low}, {high}] ({why})"
+    elif architecture.paper_params:
         harness.assert_param_count(architecture, model)
     sequences, _ = demo_rows
     inputs = harness.encode(architecture.config(), sequences[:4])
@@ -154,7 +172,55 @@ def test_models_cli_lists_every_architecture_as_json(capsys):
     assert packaged == PACKAGED
     assert by_name["autosome"]["head"] == "bins" and by_name["autosome"]["paper_params"] == 1_852_846
     for row in listing:
-        assert set(row) >= {"name", "team", "params", "paper_params", "head", "fidelity", "source"}
+        assert set(row) >= {"name", "team", "params", "paper_params", "paper_params_source", "head", "fidelity",
+                            "source"}
+    assert by_name["autosome"]["paper_params_source"].startswith("team report")
+
+
+def test_every_paper_count_says_where_it_comes_from():
+    """``paper_params`` always comes with a source of an allowed kind (paper, team report/code, hand count), and a
+    source never without a count; the registry refuses anything else at registration."""
+    from seq2exp.models.registry import PAPER_PARAMS_SOURCES, Architecture, register
+
+    for name in PACKAGED:
+        architecture = models.get(name)
+        source = architecture.paper_params_source
+        assert (architecture.paper_params is None) == (source is None), name
+        if source is not None:
+            assert source.startswith(PAPER_PARAMS_SOURCES) and len(source) > 15, (name, source)
+    builder = models.get("autosome").builder
+    for paper_params, source in ((1_000, None), (None, "team report"), (1_000, "our model's count")):
+        with pytest.raises(ValueError, match="paper_params"):
+            register(Architecture(name="no_such_arch", builder=builder, default_config={},
+                                  paper_params=paper_params, paper_params_source=source))
+    assert "no_such_arch" not in models.names()
+
+
+def _table_1_millions() -> dict[str, float]:
+    """Team -> "Number of parameters (in millions)" from Table 1 of the paper's text (tab-separated rows)."""
+    text = require_shared(SHARED / "reference" / "paper" / "dream2022_preprint.txt").read_text()
+    header = next(line.split("\t") for line in text.splitlines() if line.startswith("Participant team name\t"))
+    column = header.index("Number of parameters (in millions)")
+    rows = [line.split("\t") for line in text.splitlines() if line.count("\t") == len(header) - 1]
+    return {row[0]: float(row[column]) for row in rows if row[0] != header[0]}
+
+
+def test_paper_counts_agree_with_the_papers_table_1():
+    """A ``paper Table 1`` count is the table's figure; an exact count (report, hand count) of a top-ten team
+    rounds to within one unit of the table's last decimal (BHI's 6,875,137 is listed as 6.8)."""
+    table = _table_1_millions()
+    assert len(table) == 10
+    seen = set()
+    for name in PACKAGED:
+        architecture = models.get(name)
+        team = next((row for row in table if row.split(" (")[0] == architecture.team.split(" (")[0]), None)
+        if architecture.paper_params_source and architecture.paper_params_source.startswith("paper Table 1"):
+            assert team is not None, f"{name}: {architecture.team!r} has no row in Table 1"
+            assert architecture.paper_params == round(table[team] * 1e6), name
+        if team is not None and architecture.paper_params:
+            assert abs(architecture.paper_params - table[team] * 1e6) <= 100_000, (name, table[team])
+            seen.add(team)
+    assert seen == set(table), f"Table 1 rows without a paper_params: {set(table) - seen}"
 
 
 def test_models_listing_counts_parameters_at_the_default_config():

@@ -17,6 +17,22 @@ def test_parameter_count_matches_the_original_code():
     assert model.get_layer("motif_conv").kernel.shape == (30, 4, 256)  # one kernel, both strands
 
 
+def test_hand_count_of_the_original_code_is_the_registrys_paper_count():
+    """``rr_aux.fitness_function_model`` with ``train_model_code_cells.py``'s ``model_params``, counted layer by
+    layer (trainable only): rc_Conv1D(256, 30, no bias) -> 2 BN(256) -> Conv2D(128, (2, 30), no bias) -> BN ->
+    2 x [Conv1D(128, 30, no bias) -> BN] -> 2 x [keras-multi-head MHA (4 biased 128 x 128 projections) -> LN ->
+    FeedForward(units=n_heads=8) -> LN] -> BiLSTM(8) -> Flatten(110 x 16) -> Dense 128 -> Dense 128 -> Dense 1."""
+    def dense(inputs: int, units: int) -> int:
+        return inputs * units + units
+
+    bn = ln = 2  # gamma + beta per channel
+    lstm = 4 * (8 * (128 + 8) + 8)  # one direction: 4 gates x (input + recurrent kernel + bias)
+    count = (30 * 4 * 256 + 2 * bn * 256 + 2 * 30 * 256 * 128 + bn * 128 + 2 * (30 * 128 * 128 + bn * 128)
+             + 2 * (4 * dense(128, 128) + 2 * ln * 128 + dense(128, 8) + dense(8, 128))
+             + 2 * lstm + dense(110 * 16, 128) + dense(128, 128) + dense(128, 1))
+    assert count == 3_369_937 == models.get("vaishnav").paper_params
+
+
 def _same_pad(x: np.ndarray, width: int) -> np.ndarray:
     """TensorFlow's ``padding="same"`` for stride 1: (width - 1) // 2 zeros before, the rest after (length axis 1)."""
     before = (width - 1) // 2

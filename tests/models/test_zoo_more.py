@@ -242,3 +242,12 @@ def test_the_docs_model_table_lists_every_registered_architecture():
     packaged = [name for name in models.names() if models.get(name).builder.__module__.startswith("seq2exp.")]
     missing = [name for name in packaged if f"| `{name}` |" not in table]
     assert not missing, f"docs/models.md lacks {missing}: run python docs/make_models_table.py"
+    # the paper count and its source as the registry has them (cells: rank, name, team, params, paper, paper source)
+    rows = {line.split(" | ")[1].strip("`"): line.split(" | ") for line in table.splitlines()
+            if line.startswith("| ") and " | `" in line}
+    for name in packaged:
+        architecture = models.get(name)
+        paper = f"{architecture.paper_params:,}" if architecture.paper_params else ""
+        source = (architecture.paper_params_source or "").replace("|", "\\|")
+        assert [cell.strip() for cell in rows[name][4:6]] == [paper, source], (
+            f"docs/models.md row {name!r} is stale: run python docs/make_models_table.py")

@@ -61,6 +61,7 @@ def build_autosome(config: dict) -> keras.Model:
 register(Architecture(
     name="autosome", builder=build_autosome, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=1_852_846, head="bins", team="Autosome.org", rank=1, fidelity="faithful",
+    paper_params_source="team report (teams/autosome/report.txt: 1,852,846; paper Table 1: 1.9M)",
     source="teams/autosome/code/model.py:SeqNN + train.sh; bench/legnet_torch_ref.py (paper Table 1: 1.9M)",
     description="LegNet: EfficientNetV2-like CNN, grouped convs, SE with CP bilinear, 18-bin soft classification",
 ))

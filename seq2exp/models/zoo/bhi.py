@@ -68,6 +68,7 @@ def build_bhi(config: dict) -> keras.Model:
 register(Architecture(
     name="bhi", builder=build_bhi, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=6_875_137, head="regression", team="BHI", rank=2, fidelity="faithful",
+    paper_params_source="hand count from teams/bhi/code/src/net.py:DeepGXP (ARCHITECTURES.md; paper Table 1: 6.8M)",
     source="teams/bhi/code/src/net.py:DeepGXP (paper Table 1: 6.8M; code 6,875,137)",
     description="CNN -> BiLSTM -> CNN -> MLP, plasmid padding, post-hoc conjoined forward/RC",
 ))

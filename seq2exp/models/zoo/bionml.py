@@ -181,6 +181,7 @@ def build_bionml(config: dict) -> keras.Model:
 register(Architecture(
     name="bionml", builder=build_bionml, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=78_700_000, head="regression", team="BioNML",
+    paper_params_source="paper Table 1 (78.7M)",
     source="teams/bionml/code/architecture/new_BioNML_CrossAtt_v3.py, configs/config39v3.yaml, utils/layers.py; "
            "paper Table 1",
     fidelity="faithful", rank=8,

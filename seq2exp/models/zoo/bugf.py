@@ -103,6 +103,7 @@ def build_bugf(config: dict) -> keras.Model:
 register(Architecture(
     name="bugf", builder=build_bugf, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=4_500_000, head="bins", team="BUGF",
+    paper_params_source="paper Table 1 (4.5M)",
     source="teams/bugf/code/nndef_exp_alibi.py, pytorch_xla_train.py; paper Table 1", fidelity="faithful", rank=9,
     description="weight-tied ALiBi+PEG transformer (1 layer × 16), 18 bins, mutated-position detection",
 ))

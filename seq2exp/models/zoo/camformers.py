@@ -74,6 +74,7 @@ def build_camformers(config: dict) -> keras.Model:
 register(Architecture(
     name="camformers", builder=build_camformers, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=16_611_073, head="regression", team="Camformers", rank=4, fidelity="faithful",
+    paper_params_source="team report (teams/camformers/report.txt: 16,611,073 trainable; paper Table 1: 16.6M)",
     source="teams/camformers/code/script/camformers_submission.py:CNN (paper Table 1: 16.6M)",
     description="ResNet-style CNN: 6 x Conv(512, k10) in residual pairs + MLP 256-256",
 ))

@@ -119,6 +119,7 @@ def build_high_schoolers(config: dict) -> keras.Model:
 register(Architecture(
     name="high_schoolers", builder=build_high_schoolers, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=4_700_000, head="regression", team="High Schoolers Are All You Need",
+    paper_params_source="paper Table 1 (4.7M)",
     source="teams/high_schoolers/code/Training Code/ModelTraining.py; paper Table 1", fidelity="faithful", rank=7,
     description="RC conv + dilated residual CNN + attention pooling + relative-position MHA + MLP",
 ))

@@ -82,6 +82,7 @@ def build_kircherlab(config: dict) -> keras.Model:
 register(Architecture(
     name="kircherlab", builder=build_kircherlab, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=2_194_768, head="regression", team="KircherLab", rank=21,
+    paper_params_source="team report (teams_more/kircherlab/report.txt: 2,194,768 total, 2,193,068 trainable)",
     source="report (Table 1) + team code src/model.py::standard", fidelity="faithful",
     description="4-conv CNN (softmax conv activations) + 2 sigmoid dense, 18 linear bin scores, weighted-mean decode",
 ))

@@ -68,6 +68,8 @@ def build_mt(config: dict) -> keras.Model:
 register(Architecture(
     name="mt", builder=build_mt, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=3_148_929, head="regression", team="mt", rank=10, fidelity="reconstructed",
+    paper_params_source=("hand count from teams/mt/code/250_pandas_final_1_bis_bc-0.745-Copy1.py:build_model "
+                         "(tests/models/test_mt.py; paper Table 1: 3.1M)"),
     source="teams/mt/code/250_pandas_final_1_bis_bc-0.745-Copy1.py:build_model (paper Table 1: 3.1M)",
     description="2 x BiGRU(256) -> 3 x Conv/MaxPool -> MLP 512-32, sigmoid output; complement strand as channels",
 ))

@@ -297,6 +297,7 @@ def build_nad(config: dict) -> keras.Model:
 register(Architecture(
     name="nad", builder=build_nad, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=15_500_000, head="regression", team="NAD",
+    paper_params_source="paper Table 1 (15.5M)",
     source="teams/nad/code/Util/SimpleViTModel.py, glove_embedding.py, glove/demo.sh; paper Table 1",
     fidelity="reconstructed", rank=5,
     description="GloVe 5-mer embedding + ResNet CNN + FPN + 4 relative-position transformers, 4 level heads",

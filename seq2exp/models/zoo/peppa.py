@@ -95,7 +95,8 @@ def build_peppa(config: dict) -> keras.Model:
 
 register(Architecture(
     name="peppa", builder=build_peppa, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
-    paper_params=None, head="regression", team="Peppa", rank=18,
+    paper_params=2_000_000, head="regression", team="Peppa", rank=18,
+    paper_params_source="paper text (Methods: 'only 2M parameters'; report: less than 2M)",
     source="report + team code enformer5.py, attention_module.py", fidelity="reconstructed",
     description="mini-Enformer: conv stem/tower 85 -> 6 bp, 4 relative-attention layers (192 ch), softplus output",
 ))

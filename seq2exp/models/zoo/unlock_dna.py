@@ -125,6 +125,7 @@ def build_dream_attn(config: dict) -> keras.Model:
 register(Architecture(
     name="unlock_dna", builder=build_unlock_dna, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=47_400_000, head="regression", team="Unlock_DNA",
+    paper_params_source="paper Table 1 (47.4M; report: around 47 million)",
     source="teams/unlock_dna/code/mode_training.py; paper Table 1", fidelity="faithful", rank=3,
     description="Conformer/Macaron transformer on fwd+RC k-mer patches, masked-nucleotide auxiliary loss",
 ))

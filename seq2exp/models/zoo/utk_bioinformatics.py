@@ -53,7 +53,8 @@ def build_utk_bioinformatics(config: dict) -> keras.Model:
 
 register(Architecture(
     name="utk_bioinformatics", builder=build_utk_bioinformatics, default_config=DEFAULT_CONFIG,
-    smoke_config=SMOKE_CONFIG, paper_params=None, head="regression", team="UTKbioinformatics", rank=24,
+    smoke_config=SMOKE_CONFIG, paper_params=110_000_000, head="regression", team="UTKbioinformatics", rank=24,
+    paper_params_source="team report (teams_more/utk_bioinformatics/report.txt: around 110M, BERT-base)",
     source="report + team notebooks (BERT-base from config, random init)", fidelity="reconstructed",
     description="BERT-base (12 x 768) on one token per nucleotide, from scratch, CLS-pooler regression",
 ))

@@ -123,7 +123,9 @@ def build_vaishnav(config: dict) -> keras.Model:
 
 register(Architecture(
     name="vaishnav", builder=build_vaishnav, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
-    paper_params=3_369_937,  # counted by hand from rr_aux.py (not in the paper's Table 1)
+    paper_params=3_369_937,
+    paper_params_source=("hand count from teams/vaishnav/rr_aux.py:fitness_function_model "
+                         "(tests/models/test_vaishnav.py; not in the paper)"),
     head="regression", team="Reference model (Vaishnav et al. 2022)",
     source="teams/vaishnav/rr_aux.py:fitness_function_model, train_model_code_cells.py", fidelity="reconstructed",
     rank=0, description="RC conv + cooperativity conv + 2 convs + 2 MHA layers + BiLSTM + MLP (challenge reference)",

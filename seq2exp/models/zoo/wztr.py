@@ -65,6 +65,8 @@ def build_wztr(config: dict) -> keras.Model:
 register(Architecture(
     name="wztr", builder=build_wztr, default_config=DEFAULT_CONFIG, smoke_config=SMOKE_CONFIG,
     paper_params=4_823_297, head="regression", team="wztr", rank=5, fidelity="faithful",
+    paper_params_source=("hand count from teams/wztr/code/seq2exp/models.py:Hybrid_CNN "
+                         "(ARCHITECTURES.md; paper Table 1: 4.8M)"),
     source="teams/wztr/code/seq2exp/models.py:Hybrid_CNN (paper Table 1: 4.8M)",
     description="Hybrid dilated-conv ResNet on forward ‖ RC along length, ReLU output",
 ))

@@ -1,6 +1,11 @@
 """Shared pieces of the benchmarks: the models they time (run from the repo root: ``python benchmarks/X.py``)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+from pathlib import Path
+
 
 def build_graph(name: str):
     """(PredictionGraph, description) for a registry architecture (smoke size, RC TTA) or the 1-layer 'tiny' CNN."""
@@ -22,3 +27,39 @@ def build_graph(name: str):
     tta = {"reverse_complement": True}
     return (PredictionGraph(model, Encoder(config["input"]), tta),
             f"{name} (smoke config, {model.count_params()} params), TTA {tta}")
+
+
+def _tree_rss_kib(root_pid: int) -> int:
+    """Resident memory of a process and all its descendants (KiB), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            status = Path(f"/proc/{entry}/status").read_text()
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+        rss[int(entry)] = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(command: list[str], env: dict) -> tuple[float, float]:
+    """(seconds, peak RSS MiB of the process tree), sampled every 100 ms."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_kib(process.pid))
+        time.sleep(0.1)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return time.perf_counter() - started, peak / 1024

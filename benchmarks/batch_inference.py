@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from _common import build_graph  # noqa: E402  (benchmarks/ is sys.path[0])
+from _common import build_graph, run_measured  # noqa: E402  (benchmarks/ is sys.path[0])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -36,42 +34,6 @@ def write_rows(path: Path, n: int, seed: int = 0) -> None:
         for start in range(0, n, 50_000):
             middles = letters[rng.integers(0, 4, size=(min(50_000, n - start), 80))]
             handle.write("".join(f"{FLANK5}{row.tobytes().decode()}{FLANK3}\n" for row in middles))
-
-
-def _tree_rss_kib(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants (KiB), from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            status = Path(f"/proc/{entry}/status").read_text()
-        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-        rss[int(entry)] = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack.extend(children.get(pid, []))
-    return total
-
-
-def run_measured(command: list[str], env: dict) -> tuple[float, float]:
-    """(seconds, peak RSS MiB of the process tree), sampled every 100 ms."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, _tree_rss_kib(process.pid))
-        time.sleep(0.1)
-    if process.returncode:
-        raise subprocess.CalledProcessError(process.returncode, command)
-    return time.perf_counter() - started, peak / 1024
 
 
 def main() -> None:

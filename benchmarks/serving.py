@@ -31,7 +31,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from _common import build_graph  # noqa: E402  (benchmarks/ is sys.path[0])
+from _common import build_graph, run_measured  # noqa: E402  (benchmarks/ is sys.path[0])
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -94,25 +94,6 @@ def concurrent_rows_per_s(make_client, clients: int, pool: list[str], duration: 
     for thread in threads:
         thread.join()
     return rate
-
-
-def run_with_peak_rss(command: list[str], env: dict) -> tuple[float, float]:
-    """(seconds, peak RSS MiB) of a command, the RSS sampled from /proc every 50 ms."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
-    peak = 0
-    status = Path(f"/proc/{process.pid}/status")
-    while process.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-        time.sleep(0.05)
-    if process.returncode:
-        raise subprocess.CalledProcessError(process.returncode, command)
-    return time.perf_counter() - started, peak / 1024
 
 
 def main() -> None:
@@ -183,7 +164,7 @@ def main() -> None:
                     handle.write("".join(f"{s}\t\n" for s in rows))
             model_name = "bulk" if args.predict_model != args.model else "bench"
             env = {**os.environ, "PYTHONPATH": str(REPO)}
-            predict_seconds, predict_peak_rss_mib = run_with_peak_rss(
+            predict_seconds, predict_peak_rss_mib = run_measured(
                 [sys.executable, "-m", "seq2exp.cli", "predict", str(data), "-o", str(work / "out.txt"),
                  "--server", target, "--model", model_name, "--no-progress"], env)
             with open(work / "out.txt") as handle:

@@ -7,7 +7,8 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
     name: autosome                     # run name
     model: {architecture: autosome, config: {...}, init_from: RUN}   # registry name + overrides of the team's
                                        # model config; init_from: start from a trained run's weights (fine-tuning)
-    data: {train: PATH, val: PATH, val_fraction: 0.1, split_seed: 0, on_invalid: error, cache_dir: PATH}
+    data: {train: PATH, val: PATH, val_fraction: 0.1, split_seed: 0, on_invalid: error, cache_dir: PATH,
+           filter: {length: 110, no_n: true} (optional: keep only such rows)}
     target: {transform: standardize, center: 11.0}   # seq2exp.inference.transforms
     loss: {name: huber, delta: 1.0}                   # seq2exp.training.losses
     optimizer: {name: adamw, learning_rate: 0.0015, weight_decay: 0.01}
@@ -16,7 +17,8 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
     batch_size: 512                                   # global batch (split across replicas)
     epochs: 15
     steps_per_epoch: null                             # null = one pass over the training rows
-    augment: {reverse_complement: false, shift: 0, conjoined_rc: true}
+    augment: {reverse_complement: false, shift: 0, conjoined_rc: true,
+              label_noise: {std: 0.05, clip: [0.0, 1.0]} (optional: noise on the training targets)}
     tta: {reverse_complement: true, shifts: [-2, -1, 0, 1, 2]}
     postprocess: [{name: normal_cdf, loc: 0.062, scale: 1.0}]
     callbacks: {early_stopping: {patience: 5, monitor: val_loss}, best_model: {monitor: val_pearson},

@@ -15,11 +15,11 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from seq2exp.errors import ConfigError, InputFormatError
+from seq2exp.simulate.motifs import JASPAR_RELEASE, count_matrix, jaspar_database
 
 logger = logging.getLogger(__name__)
 
 BASES = "ACGT"
-JASPAR_RELEASE = "JASPAR2024"
 IUPAC: dict[str, str] = {
     "A": "A", "C": "C", "G": "G", "T": "T", "U": "T", "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT",
     "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT",
@@ -163,25 +163,16 @@ def iupac_motif(consensus: str, name: str | None = None) -> Motif:
     return Motif(name or text, probs / probs.sum(axis=1, keepdims=True), "iupac")
 
 
-def _jaspar_db(release: str = JASPAR_RELEASE):
-    try:
-        from pyjaspar import jaspardb
-    except ImportError as error:  # pragma: no cover - depends on the installation
-        raise ConfigError("JASPAR motifs need the 'pyjaspar' package: pip install 'pyjaspar>=4.0'") from error
-    return jaspardb(release=release)
-
-
 def jaspar_motif(matrix_id: str, release: str = JASPAR_RELEASE) -> Motif:
     """A JASPAR matrix by id (offline, ``pyjaspar``); an unknown id raises ``ConfigError``."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        found = _jaspar_db(release).fetch_motif_by_id(matrix_id)
+        found = jaspar_database(release).fetch_motif_by_id(matrix_id)
     if found is None:
         raise ConfigError(f"motif {matrix_id!r}: no such JASPAR matrix id in {release}")
-    counts = np.array([found.counts[b] for b in BASES], dtype=np.float64).T
-    return Motif(f"{found.name} ({matrix_id})", _normalise(counts, matrix_id), f"{release}:{matrix_id}")
+    return Motif(f"{found.name} ({matrix_id})", _normalise(count_matrix(found), matrix_id), f"{release}:{matrix_id}")
 
 
 def jaspar_fungi_motifs(release: str = JASPAR_RELEASE) -> list[Motif]:
@@ -190,9 +181,9 @@ def jaspar_fungi_motifs(release: str = JASPAR_RELEASE) -> list[Motif]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        found = _jaspar_db(release).fetch_motifs(collection="CORE", tax_group=["fungi"])
+        found = jaspar_database(release).fetch_motifs(collection="CORE", tax_group=["fungi"])
     return [Motif(f"{m.name} ({m.matrix_id})",
-                  _normalise(np.array([m.counts[b] for b in BASES], dtype=np.float64).T, m.matrix_id),
+                  _normalise(count_matrix(m), m.matrix_id),
                   f"{release}:{m.matrix_id}") for m in found]
 
 

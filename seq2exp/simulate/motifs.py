@@ -125,21 +125,31 @@ class SiteTables:
     consensus: dict              # name -> str (trimmed core consensus)
 
 
-def _jaspar_counts(matrix_ids: list[str]) -> dict[str, np.ndarray]:
-    """Count matrices ``[w, 4]`` (A, C, G, T) from the pinned JASPAR release, offline."""
+def jaspar_database(release: str = JASPAR_RELEASE):
+    """The offline JASPAR database of ``release`` (``pyjaspar``, shared by the simulator and interpretation)."""
     try:
         from pyjaspar import jaspardb
     except ImportError as error:  # pragma: no cover - depends on the installation
         raise ConfigError(
-            "the simulator needs the 'pyjaspar' package (offline JASPAR motifs): pip install 'pyjaspar>=4.0'"
+            "JASPAR motifs need the 'pyjaspar' package (offline JASPAR databases): pip install 'pyjaspar>=4.0'"
         ) from error
-    db = jaspardb(release=JASPAR_RELEASE)
+    return jaspardb(release=release)
+
+
+def count_matrix(motif) -> np.ndarray:
+    """A ``pyjaspar`` motif's counts as float64 ``[w, 4]`` (A, C, G, T)."""
+    return np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
+
+
+def _jaspar_counts(matrix_ids: list[str]) -> dict[str, np.ndarray]:
+    """Count matrices ``[w, 4]`` (A, C, G, T) from the pinned JASPAR release, offline."""
+    db = jaspar_database()
     counts = {}
     for matrix_id in matrix_ids:
         motif = db.fetch_motif_by_id(matrix_id)
         if motif is None:
             raise ConfigError(f"JASPAR matrix {matrix_id} not found in {JASPAR_RELEASE} (pyjaspar installation)")
-        counts[matrix_id] = np.array([motif.counts[b] for b in "ACGT"], dtype=np.float64).T
+        counts[matrix_id] = count_matrix(motif)
     return counts
 
 

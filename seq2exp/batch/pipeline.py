@@ -47,6 +47,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
 from seq2exp.serving import signatures as names
+from seq2exp.serving.predict import TSV_HEADER, format_row, served_max_length
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ MANIFEST_FILE = "manifest.json"
 PREDICTIONS_PREFIX = "predictions"
 REJECTED_PREFIX = "rejected"
 REJECTED_HEADER = "file\tline\tid\treason\tsequence\n"
-TSV_HEADER = "id\tsequence\texpression\n"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -350,8 +350,7 @@ def server_source(target: str, model: str, *, version: int | None = None, label:
     with Client(target, model, version=version, label=label, timeout=timeout) as client:
         meta = client.metadata()
     pinned = int(meta["version"])
-    onehot = meta["signatures"].get(names.ONEHOT_SIGNATURE, {}).get("inputs", {}).get(names.ONEHOT_INPUT)
-    max_length = onehot["shape"][1] if onehot and onehot.get("shape") else None
+    max_length = served_max_length(meta)
     info = {"source": "server", "name": model, "version": pinned, "target": target, "label": label,
             "sha256": None}  # a server does not publish its files' checksum
     handler = ServerModelHandler(target, model, pinned, batch_size=batch_size, concurrency=concurrency,
@@ -376,10 +375,8 @@ def saved_model_checksum(version_dir: str | os.PathLike) -> str:
 # Outputs
 # ----------------------------------------------------------------------------------------------------------------
 def format_rows(chunk: Chunk, values: np.ndarray, output_format: str) -> str:
-    """The chunk's output rows, exactly as ``seq2exp predict`` writes them."""
-    if output_format == "dream":
-        return "".join(f"{s}\t{float(v):.7g}\n" for s, v in zip(chunk.sequences, values))
-    return "".join(f"{n}\t{s}\t{float(v):.7g}\n" for n, s, v in zip(chunk.names, chunk.sequences, values))
+    """The chunk's output rows, exactly as ``seq2exp predict`` writes them (its :func:`format_row`)."""
+    return "".join(format_row(n, s, float(v), output_format) for n, s, v in zip(chunk.names, chunk.sequences, values))
 
 
 def to_result(prediction: PredictionResult, output_format: str) -> ChunkResult:

@@ -31,6 +31,7 @@ from seq2exp.serving import signatures as names
 logger = logging.getLogger(__name__)
 
 OUTPUT_FORMATS = ("dream", "tsv")
+TSV_HEADER = "id\tsequence\texpression\n"  # the first line of a --format tsv output
 PARTIAL_SUFFIX = ".partial"
 FINGERPRINT_SUFFIX = ".partial.json"  # beside OUT.partial: how many input rows it holds and their fingerprint
 
@@ -89,8 +90,7 @@ class ServerBackend:
                              max_concurrency=max_concurrency, timeout=timeout, transport=transport)
         self.version = self.client.resolve_version()
         meta = self.client.metadata(version=self.version)
-        onehot = meta["signatures"].get(names.ONEHOT_SIGNATURE, {}).get("inputs", {}).get(names.ONEHOT_INPUT)
-        self.max_length = onehot["shape"][1] if onehot and onehot.get("shape") else None
+        self.max_length = served_max_length(meta)
         self.model = model
         self.description = f"{model} version {self.version} at {target}"
 
@@ -146,10 +146,17 @@ class SavedModelBackend:
         self._model.close()
 
 
-def _format_row(record: Record, value: float, output_format: str) -> str:
+def format_row(name: str, sequence: str, value: float, output_format: str) -> str:
+    """One output row: ``sequence<TAB>value`` (``dream``) or ``id<TAB>sequence<TAB>value`` (``tsv``)."""
     if output_format == "dream":
-        return f"{record.sequence}\t{value:.7g}\n"
-    return f"{record.name}\t{record.sequence}\t{value:.7g}\n"
+        return f"{sequence}\t{value:.7g}\n"
+    return f"{name}\t{sequence}\t{value:.7g}\n"
+
+
+def served_max_length(meta: dict) -> int | None:
+    """The longest sequence a served model accepts: the ``onehot`` signature's length in its metadata."""
+    onehot = meta["signatures"].get(names.ONEHOT_SIGNATURE, {}).get("inputs", {}).get(names.ONEHOT_INPUT)
+    return onehot["shape"][1] if onehot and onehot.get("shape") else None
 
 
 def _complete_rows(partial: Path, output_format: str) -> list[int]:
@@ -253,13 +260,14 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, dynamic_ncols=True) as bar:
             if mode == "w":
                 if output_format == "tsv":
-                    handle.write("id\tsequence\texpression\n")
+                    handle.write(TSV_HEADER)
                 handle.flush()
                 _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text)
             for chunk in _chunks(records, chunk_rows):
                 check_records(chunk, input_text, backend.max_length)
                 values = backend.predict([record.sequence for record in chunk])
-                handle.write("".join(_format_row(r, float(v), output_format) for r, v in zip(chunk, values)))
+                handle.write("".join(format_row(r.name, r.sequence, float(v), output_format)
+                                     for r, v in zip(chunk, values)))
                 handle.flush()  # a killed run keeps whole chunks for --resume
                 for record in chunk:
                     _record_digest(digest, record)

@@ -47,7 +47,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
 from seq2exp.serving import signatures as names
-from seq2exp.serving.predict import TSV_HEADER, format_row, served_max_length
+from seq2exp.serving.predict import TSV_HEADER, ServerBackend, format_row
 
 logger = logging.getLogger(__name__)
 
@@ -344,13 +344,11 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0) ->
 
 def server_source(target: str, model: str, *, version: int | None = None, label: str | None = None,
                   batch_size: int = 1024, concurrency: int = 4, timeout: float = 120.0) -> ModelSource:
-    """A model behind a TF Serving endpoint; the version (given, or the label's / the latest) is pinned at launch."""
-    from seq2exp.serving.client import Client
-
-    with Client(target, model, version=version, label=label, timeout=timeout) as client:
-        meta = client.metadata()
-    pinned = int(meta["version"])
-    max_length = served_max_length(meta)
+    """A model behind a TF Serving endpoint; the version (given, or the label's / the latest) is pinned at launch,
+    as ``seq2exp predict --server`` pins it (its :class:`~seq2exp.serving.predict.ServerBackend`)."""
+    backend = ServerBackend(target, model, version=version, label=label, timeout=timeout)
+    backend.close()
+    pinned, max_length = backend.version, backend.max_length
     info = {"source": "server", "name": model, "version": pinned, "target": target, "label": label,
             "sha256": None}  # a server does not publish its files' checksum
     handler = ServerModelHandler(target, model, pinned, batch_size=batch_size, concurrency=concurrency,

@@ -169,13 +169,9 @@ def _fold(model):
     except Exception as error:  # noqa: BLE001 - an unusual model: predict with the original graph
         logger.warning("fold_batchnorm: cannot rebuild %s (%s); using it unchanged", model.name, error)
         return model
-    for layer in model.layers:
-        if layer.name in bn_names or not layer.weights:
-            continue
-        target = folded.get_layer(layer.name)
-        if layer.name in conv_names:
-            continue
-        target.set_weights(layer.get_weights())
+    for layer in model.layers:  # every other layer keeps its weights; the folded pairs get theirs below
+        if layer.weights and layer.name not in bn_names and layer.name not in conv_names:
+            folded.get_layer(layer.name).set_weights(layer.get_weights())
     for conv_name, bn_name in pairs:
         kernel, bias = _folded_weights(model.get_layer(conv_name), model.get_layer(bn_name))
         folded.get_layer(conv_name).set_weights([kernel, bias])

@@ -57,19 +57,12 @@ def _declared_shape(proto: Any, input_name: str) -> tuple[int, ...]:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {input_name!r}: {error}") from None
 
 
-def request_array(proto: Any, *, input_name: str, dtype: int, shape: tuple, limits: RequestLimits) -> np.ndarray:
-    """The request's input as an array, checked against the signature's ``dtype``/``shape`` and ``limits``.
-
-    Everything is checked on the declared shape first (rank, fixed dimensions, no negative or empty dimension,
-    rows and materialised bytes under the caps); the values are read last.
-    """
-    if proto.dtype != dtype:
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"input {input_name!r} must be {tensors.dtype_name(dtype)}, "
-                           f"got {tensors.dtype_name(proto.dtype)}")
-    declared = _declared_shape(proto, input_name)
-    shown = [-1 if size is None else size for size in shape]
-    if len(declared) != len(shape) or any(want is not None and want != got for want, got in zip(shape, declared)):
+def check_shape(input_name: str, declared: tuple[int, ...], shape: tuple | None, limits: RequestLimits) -> None:
+    """An input's (declared) shape against the signature's ``shape`` (``None`` = any rank; ``None`` sizes = any)
+    and the rows cap: the one shape check of gRPC tensors and REST values."""
+    if shape is not None and (len(declared) != len(shape) or any(
+            want is not None and want != got for want, got in zip(shape, declared))):
+        shown = [-1 if size is None else size for size in shape]
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                            f"input {input_name!r} must have shape {shown}, got {list(declared)}")
     if any(size < 0 for size in declared):
@@ -82,6 +75,20 @@ def request_array(proto: Any, *, input_name: str, dtype: int, shape: tuple, limi
         raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                            f"input {input_name!r} has {rows} rows, more than the {limits.max_rows} allowed per "
                            f"request; split it into smaller requests")
+
+
+def request_array(proto: Any, *, input_name: str, dtype: int, shape: tuple, limits: RequestLimits) -> np.ndarray:
+    """The request's input as an array, checked against the signature's ``dtype``/``shape`` and ``limits``.
+
+    Everything is checked on the declared shape first (rank, fixed dimensions, no negative or empty dimension,
+    rows and materialised bytes under the caps); the values are read last.
+    """
+    if proto.dtype != dtype:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {input_name!r} must be {tensors.dtype_name(dtype)}, "
+                           f"got {tensors.dtype_name(proto.dtype)}")
+    declared = _declared_shape(proto, input_name)
+    check_shape(input_name, declared, shape, limits)
     size = 1
     for dimension in declared:
         size *= int(dimension)  # Python ints: no overflow on hostile shapes

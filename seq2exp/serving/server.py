@@ -38,7 +38,8 @@ from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
 from seq2exp.serving.config import BatchingOptions, ModelConfig, list_versions
 from seq2exp.serving.session import SessionModel, Signature, SignatureError, TensorSpec
-from seq2exp.serving.requests import RequestError, RequestLimits, internal_message, predict_in_batches, request_array
+from seq2exp.serving.requests import (RequestError, RequestLimits, check_shape, internal_message,
+                                     predict_in_batches, request_array)
 
 logger = logging.getLogger(__name__)
 
@@ -252,17 +253,9 @@ def prepare_inputs(model: SessionModel, signature_key: str, inputs: Mapping[str,
             arrays[alias] = request_array(value, input_name=alias, dtype=spec.dtype, shape=shape, limits=limits)
             continue
         array = value if isinstance(value, np.ndarray) else _json_array(alias, value, spec)  # REST
-        if shape is not None and (array.ndim != len(shape) or any(
-                want is not None and want != got for want, got in zip(shape, array.shape))):
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"input {alias!r} must have shape {list(spec.shape)}, got {list(array.shape)}")
-        if array.ndim == 0 or array.size == 0:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"input {alias!r} is empty (shape {list(array.shape)})")
-        if array.shape[0] > limits.max_rows:
-            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               f"input {alias!r} has {array.shape[0]} rows, more than the {limits.max_rows} allowed "
-                               f"per request; split it into smaller requests")
+        check_shape(alias, tuple(array.shape), shape, limits)
+        if array.ndim == 0:  # a scalar has no rows to predict
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r} is empty (shape [])")
         arrays[alias] = array
     rows = {array.shape[0] for array in arrays.values()}
     if len(rows) > 1:

@@ -17,8 +17,7 @@ imported on first use so that ``import seq2exp.data`` stays free of TensorFlow.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from seq2exp.utils import lazy_exports
 
 _EXPORTS = {
     "alphabet": ("ALPHABET", "PAD_CODE", "N_CODE", "FLANK5", "FLANK3", "VARIABLE_LENGTH", "PROMOTER_LENGTH",
@@ -37,14 +36,7 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_MODULE_OF)
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seq2exp.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"seq2exp.data.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, {name: f".{module}" for name, module in _MODULE_OF.items()})
 
 
 def __dir__() -> list[str]:

@@ -13,8 +13,7 @@ TensorFlow.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from seq2exp.utils import lazy_exports
 
 _LAZY = {
     "TTA": "graph",
@@ -29,8 +28,4 @@ _LAZY = {
 }
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"seq2exp.inference.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'seq2exp.inference' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {name: f".{module}" for name, module in _LAZY.items()})

@@ -10,8 +10,7 @@ Names are imported lazily (TensorFlow loads only when a run folder is opened)::
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from seq2exp.utils import lazy_exports
 
 _LAZY = {
     "open_predictor": "predictors", "RunPredictor": "predictors", "SavedModelPredictor": "predictors",
@@ -27,8 +26,4 @@ _LAZY = {
 }
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'seq2exp.interpret' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"seq2exp.interpret.{_LAZY[name]}"), name)
+__getattr__ = lazy_exports(__name__, {name: f".{module}" for name, module in _LAZY.items()})

@@ -6,9 +6,8 @@ Attributes are imported lazily so that ``seq2exp --help`` stays fast.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from seq2exp.simulate.sizes import FULL_TEST_SIZE, FULL_TRAIN_SIZE
+from seq2exp.utils import lazy_exports
 
 __all__ = ["FULL_TEST_SIZE", "FULL_TRAIN_SIZE", "SUBSET_FILES", "SimulationOutput", "calibration_report",
            "simulate"]
@@ -16,10 +15,4 @@ __all__ = ["FULL_TEST_SIZE", "FULL_TRAIN_SIZE", "SUBSET_FILES", "SimulationOutpu
 _LAZY = {"simulate": "seq2exp.simulate.core", "SimulationOutput": "seq2exp.simulate.core",
          "SUBSET_FILES": "seq2exp.simulate.core", "calibration_report": "seq2exp.simulate.calibrate"}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'seq2exp.simulate' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

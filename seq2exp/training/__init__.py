@@ -11,8 +11,7 @@ Importing this package does not import TensorFlow; the names below load their mo
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from seq2exp.utils import lazy_exports
 
 _LAZY = {
     "train": "seq2exp.training.driver",
@@ -23,8 +22,4 @@ _LAZY = {
 }
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'seq2exp.training' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -18,7 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -100,13 +100,7 @@ class TrainingCache:
         The same ``(n, val_fraction, seed)`` always gives the same split. ``val_fraction`` = 0 gives an empty
         validation set.
         """
-        if not 0.0 <= val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        n_val = int(round(self.n * val_fraction))
-        if val_fraction > 0 and self.n > 1:
-            n_val = min(max(n_val, 1), self.n - 1)
-        order = np.random.default_rng(seed).permutation(self.n)
-        return np.sort(order[n_val:]).astype(np.int64), np.sort(order[:n_val]).astype(np.int64)
+        return split_rows(np.arange(self.n, dtype=np.int64), val_fraction, seed)
 
     def read_codes(self, rows: np.ndarray) -> np.ndarray:
         """``codes[rows]`` as a new ``uint8 [len(rows), W]`` array.
@@ -168,7 +162,8 @@ def _source_identity(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _reusable(cache_dir: Path, source: Path, options: dict[str, Any]) -> TrainingCache | None:
+def _reusable(cache_dir: Path, source: Path, options: dict[str, Any],
+              source_sha256: Callable[[], str]) -> TrainingCache | None:
     """The existing cache at ``cache_dir`` if it was built from this very file with these options."""
     if not (cache_dir / "meta.json").exists():
         return None
@@ -185,7 +180,7 @@ def _reusable(cache_dir: Path, source: Path, options: dict[str, Any]) -> Trainin
         return None
     if built_from.get("mtime_ns") == identity["mtime_ns"]:
         return cache
-    return cache if built_from.get("sha256") == sha256_file(source) else None  # touched but unchanged
+    return cache if built_from.get("sha256") == source_sha256() else None  # touched but unchanged
 
 
 def build_cache(
@@ -196,20 +191,29 @@ def build_cache(
     max_length: int | None = DEFAULT_MAX_LENGTH,
     force: bool = False,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    source_sha256: str | None = None,
 ) -> TrainingCache:
     """Parse a DREAM training file into a cache folder (or reuse an up-to-date one) and open it.
 
     Every row needs a finite expression: an empty one is an ``InputFormatError`` naming the line (or, with
     ``on_invalid="skip"``, a skipped row, like any other invalid row); so is a sequence longer than ``max_length``
-    (``None`` = no limit).
+    (``None`` = no limit). ``source_sha256``: the file's SHA-256 when the caller has hashed it already (it is
+    then not hashed again).
     """
     source = Path(train_txt)
     cache_dir = Path(cache_dir)
     if not source.is_file():
         raise InputFormatError("training file not found", path=str(source))
+    digest: list[str] = [source_sha256] if source_sha256 else []
+
+    def sha256() -> str:
+        if not digest:
+            digest.append(sha256_file(source))
+        return digest[0]
+
     options = {"on_invalid": on_invalid, "max_length": max_length}
     if not force:
-        existing = _reusable(cache_dir, source, options)
+        existing = _reusable(cache_dir, source, options, sha256)
         if existing is not None:
             logger.info("reusing training cache %s (%d rows)", cache_dir, existing.n)
             return existing
@@ -219,7 +223,7 @@ def build_cache(
     with atomic_dir(staging) as tmp:
         meta = _write_arrays(source, tmp, on_invalid=on_invalid, max_length=max_length, chunk_bytes=chunk_bytes)
         meta.update(format_version=CACHE_FORMAT_VERSION, options=options,
-                    source={**_source_identity(source), "sha256": sha256_file(source)},
+                    source={**_source_identity(source), "sha256": sha256()},
                     build_seconds=round(time.perf_counter() - started, 3))
         with atomic_write(tmp / "meta.json") as handle:
             json.dump(meta, handle, indent=2)
@@ -304,3 +308,19 @@ def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int |
             "integer_fraction": float(is_integer_expression(targets_all).mean()),
         },
     }
+
+
+def split_rows(rows: np.ndarray, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random train/validation split of ``rows`` (row indices): ``(train, val)``, each sorted ``int64``.
+
+    The same ``(len(rows), val_fraction, seed)`` always picks the same positions; ``val_fraction`` = 0 gives an
+    empty validation set, and a positive one keeps at least one row on each side.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    rows = np.asarray(rows, dtype=np.int64)
+    n_val = int(round(len(rows) * val_fraction))
+    if val_fraction > 0 and len(rows) > 1:
+        n_val = min(max(n_val, 1), len(rows) - 1)
+    order = np.random.default_rng(seed).permutation(len(rows))
+    return np.sort(rows[order[n_val:]]), np.sort(rows[order[:n_val]])

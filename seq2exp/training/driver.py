@@ -50,7 +50,8 @@ def _open_cache(path: Path, sha256: str, cache_root: Path, role: str, on_invalid
     a folder name per content and options, so runs sharing ``cache_root`` never read each other's rows."""
     from seq2exp.data.cache import build_cache
 
-    return build_cache(path, cache_root / f"{role}-{sha256[:16]}-{on_invalid}", on_invalid=on_invalid)
+    return build_cache(path, cache_root / f"{role}-{sha256[:16]}-{on_invalid}", on_invalid=on_invalid,
+                       source_sha256=sha256)
 
 
 DATA_RECORD = "data.json"  # in RUN/checkpoints: what the run's training state was trained on
@@ -113,6 +114,7 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
 
     ``restart``: discard the run folder's training state first (else an existing run is resumed, and refused when
     its config or data differ)."""
+    from seq2exp.data.cache import split_rows
     from seq2exp.models import registry
     from seq2exp.training.losses import get_loss
     from seq2exp.training.strategy import choose_precision, choose_strategy, detect_devices
@@ -157,24 +159,18 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     train_sha = sha256_file(train_path)
     val_sha = sha256_file(val_path) if val_path else None
     train_cache = _open_cache(train_path, train_sha, cache_root, "train", on_invalid)
+    row_filter = config["data"].get("filter")
+
+    def kept_rows(cache) -> np.ndarray:
+        return np.flatnonzero(_filter_mask(cache, row_filter)) if row_filter else np.arange(cache.n)
+
     if val_path is not None:
         val_cache = _open_cache(val_path, val_sha, cache_root, "val", on_invalid)
-        train_indices = np.arange(train_cache.n)
-        val_indices = np.arange(val_cache.n)
-    else:
+        train_indices, val_indices = kept_rows(train_cache), kept_rows(val_cache)
+    else:  # the team's order: filter the rows, then split what is left
         val_cache = train_cache
-        train_indices, val_indices = train_cache.split(float(config["data"]["val_fraction"]),
-                                                       int(config["data"]["split_seed"]))
-    train_indices, val_indices = np.asarray(train_indices), np.asarray(val_indices)
-    row_filter = config["data"].get("filter")
-    if row_filter:
-        if val_path is None:  # the team's order: filter the rows, then split what is left
-            train_indices, val_indices = _split_rows(np.flatnonzero(_filter_mask(train_cache, row_filter)),
-                                                     float(config["data"]["val_fraction"]),
-                                                     int(config["data"]["split_seed"]))
-        else:
-            train_indices = train_indices[_filter_mask(train_cache, row_filter)[train_indices]]
-            val_indices = val_indices[_filter_mask(val_cache, row_filter)[val_indices]]
+        train_indices, val_indices = split_rows(kept_rows(train_cache), float(config["data"]["val_fraction"]),
+                                                int(config["data"]["split_seed"]))
     if len(train_indices) == 0 or (len(val_indices) == 0 and float(config["data"]["val_fraction"]) > 0):
         raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
                           "validation rows; both must be non-empty (or data.val_fraction 0: no validation)")
@@ -208,15 +204,6 @@ def _filter_mask(cache, row_filter: Mapping[str, Any]) -> np.ndarray:
     if row_filter.get("no_n"):
         keep &= ~(np.asarray(cache.codes) == N_CODE).any(axis=1)
     return keep
-
-
-def _split_rows(rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``TrainingCache.split`` over a subset of rows."""
-    n_val = int(round(len(rows) * fraction))
-    if fraction > 0 and len(rows) > 1:
-        n_val = min(max(n_val, 1), len(rows) - 1)
-    order = np.random.default_rng(seed).permutation(len(rows))
-    return np.sort(rows[order[n_val:]]), np.sort(rows[order[:n_val]])
 
 
 def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path) -> dict:

@@ -36,7 +36,8 @@ STAGES: dict[str, tuple[str, str]] = {
 
 # stages that start TensorFlow: on a machine without a GPU their start-up noise (absl "log messages before
 # InitializeLog", cudart_stub, cuInit errors, oneDNN notes) is hidden unless -v is given
-TENSORFLOW_STAGES = frozenset({"run", "train", "export", "serve", "predict"})
+TENSORFLOW_STAGES = frozenset({"run", "models", "train", "export", "serve", "predict", "batch", "explain", "variants",
+                               "design"})
 
 
 def _has_gpu_driver() -> bool:

@@ -46,3 +46,29 @@ def test_main_quiets_tensorflow_stages_unless_verbose(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "_has_gpu_driver", lambda: True)
     assert cli.main(arguments) == 2
     assert calls == [True]  # a GPU machine: its device messages matter
+
+
+def test_every_stage_that_starts_tensorflow_is_quieted():
+    """A stage whose ``main`` imports TensorFlow is in ``TENSORFLOW_STAGES``; the light ones stay light."""
+    import ast
+    import importlib.util
+
+    def imports_tensorflow(module_name: str, seen: set) -> bool:
+        if module_name in seen or not module_name.startswith("seq2exp"):
+            return module_name.split(".")[0] in {"tensorflow", "keras"}
+        seen.add(module_name)
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            return False
+        tree = ast.parse(open(spec.origin, encoding="utf-8").read())
+        for node in ast.walk(tree):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                     else [])
+            if any(imports_tensorflow(name, seen) for name in names):
+                return True
+        return False
+
+    heavy = {command for command, (module, _) in cli.STAGES.items() if imports_tensorflow(module, set())}
+    assert heavy <= cli.TENSORFLOW_STAGES, sorted(heavy - cli.TENSORFLOW_STAGES)
+    assert "score" not in cli.TENSORFLOW_STAGES and "simulate" not in cli.TENSORFLOW_STAGES

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from seq2exp.serving.source_args import add_model_source_arguments, check_model_source
+
 BEAM_HELP = ("a Beam pipeline option KEY=VALUE (repeatable), e.g. direct_num_workers=2 "
              "direct_running_mode=multi_processing; runner=FlinkRunner flink_master=HOST:8081; "
              "runner=SparkRunner spark_master_url=spark://HOST:7077; runner=DataflowRunner project=P region=R "
@@ -22,15 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True,
                         help="output folder (local or a Beam filesystem such as gs://): shards, dead letters, "
                              "manifest.json (written last)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--saved-model", help="exported version folder M/NAME/V (or M/NAME: its latest version), "
-                                              "loaded in every worker the way TF Serving loads it")
-    source.add_argument("--server", help="HOST:PORT of TF Serving or `seq2exp serve` (remote-model mode)")
-    parser.add_argument("--model", help="model name on the server (with --server)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--version", type=int, help="model version on the server (default: its latest, pinned at "
-                                                     "launch for the whole run)")
-    version.add_argument("--label", help="version label on the server, e.g. stable")
+    add_model_source_arguments(
+        parser, server_help="HOST:PORT of TF Serving or `seq2exp serve` (remote-model mode)",
+        saved_model_help="exported version folder M/NAME/V (or M/NAME: its latest version), loaded in every worker "
+                         "the way TF Serving loads it",
+        version_help="model version on the server (default: its latest, pinned at launch for the whole run)")
     parser.add_argument("--format", choices=["dream", "tsv"], default="dream",
                         help="row format of the shards, as `seq2exp predict` writes it (default dream)")
     parser.add_argument("--batch-size", type=int, default=1024, help="rows per model call (and per pipeline element)")
@@ -55,19 +53,13 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError('seq2exp batch needs Apache Beam: pip install "seq2exp[beam]"') from None
     from seq2exp.batch.pipeline import run_batch, saved_model_source, server_source
 
-    for flag in ("batch_size", "shard_rows", "concurrency"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    check_model_source(args, positive=("batch_size", "shard_rows", "concurrency"))
     if args.intra_op_threads < 0:
         raise ConfigError(f"--intra-op-threads must be >= 0, got {args.intra_op_threads}")
     if args.server:
-        if not args.model:
-            raise ConfigError("--server needs --model NAME")
         source = server_source(args.server, args.model, version=args.version, label=args.label,
                                batch_size=args.batch_size, concurrency=args.concurrency)
     else:
-        if args.model or args.version or args.label:
-            raise ConfigError("--model/--version/--label go with --server; --saved-model names its version folder")
         source = saved_model_source(args.saved_model, intra_op_threads=args.intra_op_threads)
     summary = run_batch(args.inputs, args.output, source, output_format=args.format, batch_size=args.batch_size,
                         shard_rows=args.shard_rows, beam_options=args.beam_option)

@@ -8,18 +8,16 @@ import argparse
 import json
 import sys
 
+from seq2exp.serving.source_args import add_model_source_arguments, check_model_source
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="FASTA, DREAM test file (sequence<TAB>value) or TSV with a 'sequence' column")
     parser.add_argument("-o", "--output", required=True, help="predictions file (written atomically)")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--server", help="HOST:PORT of TF Serving or `seq2exp serve` (gRPC; http://HOST:PORT "
-                                         "with --transport rest)")
-    source.add_argument("--saved-model", help="exported version folder M/NAME/V (or M/NAME: its latest version)")
-    parser.add_argument("--model", help="model name on the server (with --server)")
-    version = parser.add_mutually_exclusive_group()
-    version.add_argument("--version", type=int, help="model version (default: the server's latest)")
-    version.add_argument("--label", help="version label, e.g. stable")
+    add_model_source_arguments(
+        parser, server_help="HOST:PORT of TF Serving or `seq2exp serve` (gRPC; http://HOST:PORT with --transport rest)",
+        saved_model_help="exported version folder M/NAME/V (or M/NAME: its latest version)",
+        version_help="model version (default: the server's latest)")
     parser.add_argument("--format", choices=["dream", "tsv"], default="dream",
                         help="dream: sequence<TAB>prediction (default, what `seq2exp score` reads); "
                              "tsv: id, sequence, expression with a header")
@@ -35,28 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from seq2exp.errors import ConfigError
     from seq2exp.serving.predict import SavedModelBackend, ServerBackend, check_output_path, iter_records, predict_file
 
-    for flag, value in (("--batch-size", args.batch_size), ("--chunk-rows", args.chunk_rows),
-                        ("--concurrency", args.concurrency)):
-        if value < 1:
-            raise ConfigError(f"{flag} must be >= 1, got {value}")
-    if args.version is not None and args.version < 1:
-        raise ConfigError(f"--version must be >= 1, got {args.version}")
+    check_model_source(args, positive=("batch_size", "chunk_rows", "concurrency"))
     check_output_path(Path(args.output))
     first = iter_records(args.input)
     next(first)  # a missing, empty or unreadable input fails before any model is loaded
     first.close()
     if args.server:
-        if not args.model:
-            raise ConfigError("--server needs --model NAME")
         backend = ServerBackend(args.server, args.model, version=args.version, label=args.label,
                                 batch_size=args.batch_size, max_concurrency=args.concurrency,
                                 transport=args.transport)
     else:
-        if args.model or args.version or args.label:
-            raise ConfigError("--model/--version/--label go with --server; --saved-model names its version folder")
         backend = SavedModelBackend(args.saved_model, batch_size=args.batch_size)
     try:
         summary = predict_file(args.input, args.output, backend, output_format=args.format,

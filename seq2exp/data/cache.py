@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from seq2exp.data.alphabet import N_CODE, PAD_CODE, is_integer_expression, sequences_to_codes
-from seq2exp.data.formats import DEFAULT_CHUNK_BYTES, iter_dream_chunks
+from seq2exp.data.formats import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_SEQUENCE_LENGTH, iter_dream_chunks
 from seq2exp.errors import InputFormatError, Seq2ExpError
 from seq2exp.utils import atomic_dir, atomic_write, sha256_file
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 CACHE_FORMAT_VERSION = 1
 # Rows are stored at the width of the longest one, so one stray multi-kilobase line would blow the cache up: longer
 # rows are invalid unless the caller raises the limit (challenge rows are 87-135 bp).
-DEFAULT_MAX_LENGTH = 1000
+DEFAULT_MAX_LENGTH = DEFAULT_MAX_SEQUENCE_LENGTH  # the readers' limit
 ARRAY_NAMES = ("codes", "lengths", "targets", "singleton", "line_numbers")
 
 

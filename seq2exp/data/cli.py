@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH
 from seq2exp.errors import Seq2ExpError
 
 
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--out", required=True, help="cache folder")
     cache.add_argument("--on-invalid", choices=("error", "skip"), default="error",
                        help="bad rows stop with an error naming the line (default) or are skipped and counted")
-    cache.add_argument("--max-length", type=int, default=1000,
+    cache.add_argument("--max-length", type=int, default=DEFAULT_MAX_SEQUENCE_LENGTH,
                        help="sequences longer than this are invalid rows (default: %(default)s)")
     cache.add_argument("--force", action="store_true", help="rebuild even if an up-to-date cache exists")
 
@@ -64,8 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate.add_argument("--format", choices=("auto", "dream", "fasta", "subsets", "leaderboard", "plasmid"),
                           default="auto")
     validate.add_argument("--on-invalid", choices=("error", "skip"), default="error")
-    validate.add_argument("--max-length", type=int, default=1000,
-                          help="longest sequence accepted, bp (default 1000, as the readers)")
+    validate.add_argument("--max-length", type=int, default=DEFAULT_MAX_SEQUENCE_LENGTH,
+                          help="longest sequence accepted, bp (default %(default)s, as the readers)")
     validate.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 

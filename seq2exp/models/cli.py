@@ -19,11 +19,9 @@ def describe(name: str, *, count_params: bool = True) -> dict:
     architecture = models.get(name)
     params = None
     if count_params:
-        import keras
-
         model = architecture.build()
         params = int(sum(math.prod(w.shape) for w in model.trainable_weights))
-        keras.backend.clear_session()
+        del model
     return {"name": name, "team": architecture.team, "rank": architecture.rank, "params": params,
             "paper_params": architecture.paper_params, "paper_params_source": architecture.paper_params_source,
             "head": architecture.head,
@@ -37,7 +35,13 @@ def main(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from seq2exp import models
 
-    rows = [describe(name, count_params=not args.no_params) for name in models.names()]
+    rows = []
+    for name in models.names():
+        rows.append(describe(name, count_params=not args.no_params))
+        if not args.no_params:  # this process only lists: free each model's graph state before the next
+            import keras
+
+            keras.backend.clear_session()
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

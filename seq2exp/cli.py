@@ -1,7 +1,8 @@
 """The ``seq2exp`` command: one sub-command per stage.
 
 Each stage lives in its own module that defines ``add_arguments(parser)`` and ``main(args) -> int`` and keeps its
-top-level imports light (TensorFlow is imported inside ``main``), so ``seq2exp --help`` and ``seq2exp score`` start
+top-level imports light (TensorFlow is imported inside ``main``). Only the requested stage's module is imported
+(``seq2exp score ...`` imports nothing of the other stages; ``seq2exp --help`` imports none), so the command starts
 fast. A stage whose module is not installed is simply absent.
 """
 from __future__ import annotations
@@ -12,8 +13,7 @@ import importlib.util
 import logging
 import os
 import sys
-import tempfile
-from typing import Sequence
+from typing import Iterable, Sequence
 
 # command -> (module, one-line help). Order is the order of a real project: data, simulate, models, train, ...
 STAGES: dict[str, tuple[str, str]] = {
@@ -54,6 +54,8 @@ def quiet_tensorflow_start() -> str:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
         return ""
+    import tempfile
+
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:
@@ -74,19 +76,41 @@ def quiet_tensorflow_start() -> str:
     return text
 
 
+def _module_exists(name: str) -> bool:
+    """Whether a ``seq2exp`` module is installed, found on disk without importing it or its parent packages."""
+    import seq2exp
+
+    parts = name.split(".")[1:]
+    for root in getattr(seq2exp, "__path__", []):
+        base = os.path.join(root, *parts)
+        if os.path.isfile(base + ".py") or os.path.isfile(os.path.join(base, "__init__.py")):
+            return True
+    try:  # not a plain folder layout (e.g. a zip): ask the import system, which imports the parent packages
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def _available_stages() -> dict[str, tuple[str, str]]:
-    found = {}
-    for command, (module, help_text) in STAGES.items():
-        try:
-            if importlib.util.find_spec(module) is not None:
-                found[command] = (module, help_text)
-        except ModuleNotFoundError:
-            continue
-    return found
+    return {command: entry for command, entry in STAGES.items() if _module_exists(entry[0])}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level parser with one sub-parser per available stage."""
+def requested_stage(argv: Sequence[str]) -> str | None:
+    """The stage named on a command line (the first word that is not an option), or ``None``."""
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("-"):
+            return token
+    return None
+
+
+def build_parser(stages: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """Return the top-level parser with one sub-parser per available stage.
+
+    ``stages``: the stages whose modules are imported and whose options are added (``None``: every stage); the
+    others are listed (for ``--help``) without their options.
+    """
     parser = argparse.ArgumentParser(prog="seq2exp", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, and TensorFlow's start-up messages (hidden on a machine without a GPU)")
@@ -94,17 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"seq2exp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<stage>")
+    wanted = None if stages is None else set(stages)
     for command, (module_name, help_text) in _available_stages().items():
-        module = importlib.import_module(module_name)
         stage_parser = sub.add_parser(command, help=help_text, description=help_text)
-        module.add_arguments(stage_parser)
-        stage_parser.set_defaults(_stage_main=module.main)
+        if wanted is None or command in wanted:
+            module = importlib.import_module(module_name)
+            module.add_arguments(stage_parser)
+            stage_parser.set_defaults(_stage_main=module.main)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seq2exp`` console script; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser([stage] if (stage := requested_stage(argv)) else [])
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -59,15 +59,21 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 def lazy_exports(package: str, modules: Mapping[str, str]) -> Callable[[str], Any]:
     """A package's ``__getattr__`` that imports each exported name's module on first use (``name -> module``;
     a module may be relative to ``package``, e.g. ``".graph"``), so importing the package stays free of TensorFlow.
-    The value is kept in the package's namespace once imported."""
+    The value is kept in the package's namespace once imported. An export named like its own sub-module (e.g.
+    ``evaluation.ensemble``, the function in ``evaluation/ensemble.py``) is bound again after that sub-module's
+    import, which sets the package attribute to the module object."""
     import sys
 
     def __getattr__(name: str) -> Any:
         module = modules.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
-        setattr(sys.modules[package], name, value)
-        return value
+        loaded = importlib.import_module(module, package)
+        namespace = sys.modules[package]
+        setattr(namespace, name, getattr(loaded, name))
+        child = loaded.__name__.rpartition(".")[2]
+        if modules.get(child) == module and getattr(namespace, child, None) is loaded:
+            setattr(namespace, child, getattr(loaded, child))
+        return getattr(namespace, name)
 
     return __getattr__

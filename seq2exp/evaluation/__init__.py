@@ -3,35 +3,27 @@
 ``score`` / ``score_many`` give the contract JSON (Pearson and Spearman scores over the weighted test subsets),
 ``bootstrap_ranks`` ranks models over 10% samples of the test set, ``ensemble`` fits an out-of-fold linear
 regression over several models, ``write_report`` writes ``scores.json``, ``scores.md`` and plots.
-No TensorFlow import anywhere in this package.
+No TensorFlow import anywhere in this package. Every public name is available here; its module is imported on
+first use, so ``import seq2exp.evaluation`` (and ``seq2exp score``'s start-up) imports only what is used.
 """
-from seq2exp.evaluation.bootstrap import bootstrap_ranks
-from seq2exp.evaluation.ensemble import ensemble, with_ensemble
-from seq2exp.evaluation.metrics import (
-    ScoringData,
-    UndefinedCorrelationWarning,
-    pearson_columns,
-    prepare,
-    score,
-    score_data,
-    score_many,
-    spearman_columns,
-    weighted_scores,
-)
-from seq2exp.evaluation.report import dumps, jsonable, markdown_table, write_report
-from seq2exp.evaluation.subsets import (
-    PAIR_SUBSETS,
-    SINGLE_SUBSETS,
-    SUBSET_NAMES,
-    SUBSET_WEIGHTS,
-    Exclusion,
-    load_subsets,
-)
-from seq2exp.evaluation.values import ValueTable, read_values
+from __future__ import annotations
 
-__all__ = [
-    "PAIR_SUBSETS", "SINGLE_SUBSETS", "SUBSET_NAMES", "SUBSET_WEIGHTS", "Exclusion", "ScoringData",
-    "UndefinedCorrelationWarning", "ValueTable", "bootstrap_ranks", "dumps", "ensemble", "jsonable",
-    "load_subsets", "markdown_table", "pearson_columns", "prepare", "read_values", "score", "score_data",
-    "score_many", "spearman_columns", "weighted_scores", "with_ensemble", "write_report",
-]
+from seq2exp.utils import lazy_exports
+
+_EXPORTS = {
+    "bootstrap": ("bootstrap_ranks",),
+    "ensemble": ("ensemble", "with_ensemble"),
+    "metrics": ("ScoringData", "UndefinedCorrelationWarning", "pearson_columns", "prepare", "score", "score_data",
+                "score_many", "spearman_columns", "weighted_scores"),
+    "report": ("dumps", "jsonable", "markdown_table", "write_report"),
+    "subsets": ("PAIR_SUBSETS", "SINGLE_SUBSETS", "SUBSET_NAMES", "SUBSET_WEIGHTS", "Exclusion", "load_subsets"),
+    "values": ("ValueTable", "read_values"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+__getattr__ = lazy_exports(__name__, {name: f".{module}" for name, module in _MODULE_OF.items()})
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

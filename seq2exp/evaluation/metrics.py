@@ -48,8 +48,8 @@ def pearson_columns(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     xc = x - x.mean(axis=0)
     yc = y - y.mean()
     sxx = np.einsum("ij,ij->j", xc, xc)
-    syy = float(yc @ yc)
-    sxy = yc @ xc
+    syy = float(np.einsum("i,i->", yc, yc))
+    sxy = np.einsum("i,ij->j", yc, xc)  # einsum, not BLAS: no thread pool start-up for these small products
     with np.errstate(invalid="ignore", divide="ignore"):
         r = sxy / np.sqrt(sxx * syy)
     # a column (or y) that is constant up to rounding has no defined correlation

@@ -12,6 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
+from seq2exp.data.formats import unique_pairs
 from seq2exp.errors import InputFormatError
 
 # Weights of the challenge's Pearson and Spearman scores (they sum to 4.65).
@@ -65,7 +66,7 @@ class Exclusion:
         pair_array = np.concatenate(pairs)
         return cls(
             indices=np.unique(np.concatenate(singles)),
-            pairs=np.unique(pair_array, axis=0) if pair_array.size else pair_array,
+            pairs=unique_pairs(pair_array),
         )
 
     @classmethod
@@ -129,7 +130,7 @@ def coerce_subsets(subsets: "Mapping[str, np.ndarray] | str | os.PathLike | None
             raise ValueError(f"subset {name!r}: negative test index {int(array.min())}")
         if name in PAIR_SUBSETS:
             array = array.reshape(-1, 2)
-            result[name] = np.unique(array, axis=0) if array.size else array
+            result[name] = unique_pairs(array)
         else:
             if array.ndim != 1:
                 raise ValueError(f"subset {name!r}: expected a 1-D index array, got shape {array.shape}")

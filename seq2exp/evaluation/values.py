@@ -34,7 +34,7 @@ class ValueTable:
     present: np.ndarray
     source: str = "<array>"
     ordered: bool = False  # True when the input listed every test index in order (DREAM file, plain array)
-    sequences: list[str] | None = None  # DREAM input only
+    sequences: np.ndarray | None = None  # DREAM input only: upper-case sequence of each index (bytes, ``S<W>``)
 
     @property
     def n(self) -> int:
@@ -266,19 +266,23 @@ def _check_duplicates(indices: np.ndarray, values: np.ndarray, items: list, sour
 
 
 def _read_dream_values(path: Path, nonfinite: str) -> ValueTable:
-    """A DREAM test-order file: row i = test index i; an empty value is not present (values at full float64)."""
-    from seq2exp.data.formats import read_dream
+    """A DREAM test-order file: row i = test index i; an empty value is not present (values at full float64).
 
-    table = read_dream(path, on_invalid="error" if nonfinite == "error" else "skip", expression_dtype=np.float64)
-    index = table.line_numbers.astype(np.int64) - 1
+    Read with the DREAM reader's chunks; the sequences stay a bytes array (compared with the truth's in numpy).
+    """
+    from seq2exp.data.formats import codes_to_bytes, iter_dream_chunks
+
+    chunks = list(iter_dream_chunks(path, on_invalid="error" if nonfinite == "error" else "skip"))
+    index = np.concatenate([chunk.line_numbers for chunk in chunks]).astype(np.int64) - 1
     n = int(index.max()) + 1 if index.size else 0
     values = np.full(n, np.nan)
-    values[index] = table.expression
-    if table.skipped:
-        logger.warning("%s: left out %d invalid row(s)", path, table.skipped)
-    sequences = [""] * n
-    for row, sequence in zip(index.tolist(), table.sequences):
-        sequences[row] = sequence
+    values[index] = np.concatenate([chunk.expression for chunk in chunks])
+    skipped = sum(chunk.skipped for chunk in chunks)
+    if skipped:
+        logger.warning("%s: left out %d invalid row(s)", path, skipped)
+    width = max(chunk.codes.shape[1] for chunk in chunks)
+    sequences = np.zeros(n, dtype=f"S{max(1, width)}")  # b"" where a row was left out
+    sequences[index] = np.concatenate([codes_to_bytes(chunk.codes) for chunk in chunks])
     return ValueTable(values, np.isfinite(values), str(path), True, sequences)
 
 
@@ -309,8 +313,7 @@ def align(truth: ValueTable, predictions: Sequence[ValueTable]) -> tuple[ValueTa
 
 def _check_same_sequences(truth: ValueTable, table: ValueTable) -> None:
     size = min(len(truth.sequences), len(table.sequences))
-    mine = np.asarray(table.sequences[:size], dtype=object)
-    theirs = np.asarray(truth.sequences[:size], dtype=object)
+    mine, theirs = table.sequences[:size], truth.sequences[:size]
     different = np.flatnonzero(mine != theirs)
     if different.size:
         index = int(different[0])
@@ -319,5 +322,7 @@ def _check_same_sequences(truth: ValueTable, table: ValueTable) -> None:
             f"(is this file in test order?)", path=table.source, line=index + 1, field="sequence")
 
 
-def _short(sequence: str, limit: int = 24) -> str:
+def _short(sequence: bytes | str, limit: int = 24) -> str:
+    if isinstance(sequence, bytes):
+        sequence = sequence.decode("ascii", "replace")
     return repr(sequence if len(sequence) <= limit else sequence[:limit] + "...")

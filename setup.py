@@ -11,6 +11,7 @@ CORE = [
     "grpcio>=1.60",
     "pyyaml>=6.0",
     "tqdm>=4.60",
+    "threadpoolctl>=3.1",
     "matplotlib>=3.7",
     "tensorboard>=2.16",
 ]

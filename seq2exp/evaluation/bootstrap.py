@@ -12,14 +12,16 @@ Vectorisation (no Python loop over samples or samples x subsets; only over block
 The scorable sequences are laid out so that each subset's carriers (its members; the alts of a pair subset) form
 one contiguous column range where the subsets do not overlap; a block of samples is a boolean matrix
 ``[samples, sequences]`` drawn in one call. Per subset, the moments (count, sums, squares, cross products) of all
-models come from one matrix product ``mask[:, range] @ features`` (features summed per carrier), giving every
-within-sample Pearson r. Spearman rho follows the paper's definition (the Spearman rho *of the sample*, i.e.
-average ranks recomputed within each sample): ``spearman="exact"`` (default) gets the sampled members of every
-subset from one ``nonzero`` of the block, sorts them into truth order once, and per model sorts packed integer keys
-(model ordinal << bits | truth position) row-wise, which pairs each member's within-sample model rank with its
-truth rank. ``spearman="global"`` is a faster approximation: Pearson r of each subset's *full-test-set* ranks
-restricted to the sample (a monotone, nearly linear map of the within-sample ranks; it differs from the exact rho
-by ~1e-3-1e-2 and can swap models whose scores are that close), computed in the same matrix product as Pearson.
+models come from one float64 matrix product ``mask[:, range] @ features`` (features summed per carrier; BLAS held to
+one thread, as the blocks already run in threads), giving every within-sample Pearson r as exactly as scipy's.
+Spearman rho follows the paper's definition (the Spearman rho *of the sample*, i.e. average ranks recomputed within
+each sample): ``spearman="exact"`` (default) gets the sampled members of every subset from one ``nonzero`` of the
+block, sorts them into truth order once, and per model argsorts their model ordinals row-wise, which pairs each
+member's within-sample model rank with its truth rank; both sorts are numpy's 16-bit radix sorts (linear, several
+times faster than a comparison sort; see :func:`_row_argsort`). ``spearman="global"`` is a faster approximation:
+Pearson r of each subset's *full-test-set* ranks restricted to the sample (a monotone, nearly linear map of the
+within-sample ranks; it differs from the exact rho by ~1e-3-1e-2 and can swap models whose scores are that close),
+computed in the same matrix product as Pearson.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ class _SubsetPlan:
     items: int  # number of items (singles or pairs)
     owners: np.ndarray  # int64 [u]: sorted unique sampling columns that carry the items
     block: tuple[int, int] | None  # (start, stop) when ``owners`` is that contiguous column range
-    features: np.ndarray  # float32 [u, cols]: per carrier, the sums of 1, y, y^2, then per model x, x^2, x*y (...)
+    features: np.ndarray  # float64 [u, cols]: per carrier, the sums of 1, y, y^2, then per model x, x^2, x*y (...)
     owner_items: np.ndarray  # int32: truth ordinals of the items grouped by carrier (CSR order)
     owner_ptr: np.ndarray | None  # int64 [u+1] CSR offsets, None when every carrier carries exactly one item
     truth_groups: np.ndarray | None = None  # int32 [k+1] tie group of each truth ordinal (+ pad), None if no ties
@@ -117,7 +119,7 @@ def _plan(name: str, carrier_column: np.ndarray, y: np.ndarray, x: np.ndarray, s
         items=k,
         owners=owners,
         block=(int(owners[0]), int(owners[-1]) + 1) if contiguous else None,
-        features=np.ascontiguousarray(features, dtype=np.float32),
+        features=np.ascontiguousarray(features, dtype=np.float64),
         owner_items=by_owner.astype(np.int32),
         owner_ptr=owner_ptr,
     )
@@ -142,6 +144,33 @@ def _column_layout(present: np.ndarray, carriers: list[np.ndarray]) -> np.ndarra
         unassigned = carrier[home[carrier] == len(carriers)]
         home[unassigned] = rank
     return universe[np.lexsort((universe, home[universe]))]
+
+
+_MOMENT_COLUMNS = 8192  # sample-mask columns turned into float64 at a time
+
+
+def _moments(sampled: np.ndarray, plans: Sequence[_SubsetPlan]) -> list[np.ndarray]:
+    """Per plan, the ``[samples, cols]`` sums of its features over each sample's carriers, in float64 (so that r
+    is as exact as scipy's): the 0/1 mask times the features. The mask is turned into float64 a slice of columns at
+    a time (bounded memory), each slice once for every plan whose carriers are a contiguous column range."""
+    stats = [np.zeros((sampled.shape[0], plan.features.shape[1])) for plan in plans]
+    for first in range(0, sampled.shape[1], _MOMENT_COLUMNS):
+        last = min(first + _MOMENT_COLUMNS, sampled.shape[1])
+        mask = None
+        for plan, total in zip(plans, stats):
+            if plan.block is None or plan.block[1] <= first or plan.block[0] >= last:
+                continue
+            if mask is None:
+                mask = sampled[:, first:last].view(np.uint8).astype(np.float64)
+            lo, hi = max(first, plan.block[0]), min(last, plan.block[1])
+            total += mask[:, lo - first:hi - first] @ plan.features[lo - plan.block[0]:hi - plan.block[0]]
+    for plan, total in zip(plans, stats):
+        if plan.block is None:
+            for first in range(0, plan.owners.size, _MOMENT_COLUMNS):
+                last = min(first + _MOMENT_COLUMNS, plan.owners.size)
+                mask = sampled[:, plan.owners[first:last]].view(np.uint8).astype(np.float64)
+                total += mask @ plan.features[first:last]
+    return stats
 
 
 def _pearson_from_moments(stats: np.ndarray, models: int, offset: int) -> np.ndarray:
@@ -196,13 +225,46 @@ def _sampled_members(plan: _SubsetPlan, sampled: np.ndarray) -> tuple[np.ndarray
     return rows, plan.owner_items[np.repeat(plan.owner_ptr[local], counts) + within]
 
 
+_RADIX_MAX = (1 << 16) - 1  # the largest key of numpy's 16-bit radix sort, kept as the split point
+
+
+def _row_argsort(keys: np.ndarray, bound: int) -> np.ndarray:
+    """Stable argsort of each row of non-negative integer ``keys < bound`` (int32 ``[rows, width]``).
+
+    Through numpy's radix sort of 16-bit keys (``kind="stable"``): linear in the row length and several times
+    faster than a comparison sort. Keys up to ``2 * 65535`` (the challenge's 71,103 test sequences) take a second,
+    short pass: every key from 65535 up first sorts as 65535, i.e. after the smaller ones in their original order;
+    then the tail of each row from the first such key on is sorted by ``key - 65535``. Larger keys: numpy's stable
+    argsort.
+    """
+    if bound <= _RADIX_MAX + 1:
+        return np.argsort(keys.astype(np.uint16), axis=1, kind="stable")
+    if bound > 2 * _RADIX_MAX + 1:
+        return np.argsort(keys, axis=1, kind="stable")
+    order = np.argsort(np.minimum(keys, _RADIX_MAX).astype(np.uint16), axis=1, kind="stable")
+    start = int((keys < _RADIX_MAX).sum(axis=1).min(initial=keys.shape[1]))  # every row is sorted up to here
+    tail = order[:, start:]
+    tail_keys = np.take_along_axis(keys, tail, axis=1) - _RADIX_MAX
+    tail_keys = np.maximum(tail_keys, 0).astype(np.uint16)  # the small keys in the tail are already in order
+    order[:, start:] = np.take_along_axis(tail, np.argsort(tail_keys, axis=1, kind="stable"), axis=1)
+    return order
+
+
+def _row_sort(values: np.ndarray, bound: int) -> np.ndarray:
+    """Each row of ``values`` sorted (the same radix passes as :func:`_row_argsort`)."""
+    if bound <= _RADIX_MAX + 1:
+        return np.sort(values.astype(np.uint16), axis=1, kind="stable").astype(values.dtype)
+    return np.take_along_axis(values, _row_argsort(values, bound), axis=1)
+
+
 def _exact_spearman(rows: np.ndarray, ordinals: np.ndarray, samples: int, plan: _SubsetPlan,
                     threads: int = 1) -> np.ndarray:
     """Exact within-sample Spearman rho ``[samples, models]`` (scipy's definition: Pearson r of average ranks).
 
-    ``rows``/``ordinals``: the sampled items (sample row, truth ordinal), rows ascending. The items of each sample are
-    sorted into truth order; per model, packed keys ``model ordinal << bits | truth slot`` are sorted row-wise, and
-    the slot read back at each model-ordered position pairs the model ranks with the truth ranks.
+    ``rows``/``ordinals``: the sampled items (sample row, truth ordinal), rows ascending. The items of each sample
+    are sorted into truth order (slot = within-sample truth rank - 1); per model, a stable row-wise argsort of the
+    items' model ordinals gives the slot found at each model-ordered position, which pairs the within-sample model
+    ranks with the truth ranks. Both sorts are 16-bit radix sorts (the ordinals are bounded by the subset's size).
     """
     models = plan.model_ordinal.shape[0]
     counts = np.bincount(rows, minlength=samples)
@@ -211,16 +273,17 @@ def _exact_spearman(rows: np.ndarray, ordinals: np.ndarray, samples: int, plan: 
     if width < 2:
         return result
     starts = np.cumsum(counts) - counts
+    bound = plan.items + 1  # ordinals 0..k-1 and the pad k
     members = np.full((samples, width), plan.items, np.int32)  # truth ordinals; pad = k (sorts after every item)
     members[rows, np.arange(rows.size) - starts[rows]] = ordinals
-    members.sort(axis=1)
+    members = _row_sort(members, bound)
     slot = np.arange(width)
     valid = slot[None, :] < counts[:, None]
     count = counts.astype(np.float64)
     centre = count * ((count + 1.0) / 2.0) ** 2  # n * mean_rank^2 (average ranks always sum to n(n+1)/2)
     untied_squares = count * (count + 1.0) * (2.0 * count + 1.0) / 6.0
-    # pads sit at slots count..width-1 and, sorting last in slot order, at the same model positions: their share of
-    # the untied cross sum sum_q (q+1)(slot_q+1) is sum_{q>=count} (q+1)^2
+    # pads sit at slots count..width-1 and, sorting last (stably, in slot order), at the same model positions:
+    # their share of the untied cross sum sum_q (q+1)(slot_q+1) is sum_{q>=count} (q+1)^2
     squares_below = np.concatenate(([0.0], np.cumsum((slot + 1.0) ** 2)))
     pad_share = squares_below[width] - squares_below[counts]
     position_weight = (slot + 1).astype(np.int64)
@@ -230,20 +293,12 @@ def _exact_spearman(rows: np.ndarray, ordinals: np.ndarray, samples: int, plan: 
     else:
         truth_rank = _segment_average_ranks(plan.truth_groups[members])
         truth_squares = np.where(valid, truth_rank ** 2, 0.0).sum(axis=1)
-    bits = max(1, (width - 1).bit_length())
-    key_type = np.int32 if (plan.items + 1) << bits < 2 ** 31 else np.int64
-    low = key_type((1 << bits) - 1)
-    shift = key_type(bits)
-    slot_keys = slot.astype(key_type)
 
     def one_model(model: int) -> None:
-        keys = np.take(plan.model_ordinal[model], members).astype(key_type, copy=False)
-        keys <<= shift
-        keys |= slot_keys
-        keys.sort(axis=1)
+        ordinal = np.take(plan.model_ordinal[model], members)
+        source = _row_argsort(ordinal, bound)  # which member (truth slot) sits at each model-ordered position
         groups = plan.model_groups[model]
         if groups is None and truth_rank is None:
-            source = np.bitwise_and(keys, low, out=keys)  # which member (truth slot) sits at each model position
             cross = np.einsum("ij,j->i", source, position_weight) + width * (width + 1) / 2.0 - pad_share
             model_squares = untied_squares
         else:
@@ -251,10 +306,9 @@ def _exact_spearman(rows: np.ndarray, ordinals: np.ndarray, samples: int, plan: 
                 model_rank = np.broadcast_to(slot + 1.0, (samples, width))
                 model_squares = untied_squares
             else:
-                model_rank = _segment_average_ranks(np.take(groups, keys >> shift))
+                model_rank = _segment_average_ranks(np.take(groups, np.take_along_axis(ordinal, source, axis=1)))
                 model_squares = np.where(valid, model_rank ** 2, 0.0).sum(axis=1)
-            source = keys & low  # which member (truth slot) sits at each model-ordered position
-            truth_at = source + 1.0 if truth_rank is None else np.take_along_axis(truth_rank, source.astype(np.intp), 1)
+            truth_at = source + 1.0 if truth_rank is None else np.take_along_axis(truth_rank, source, 1)
             cross = np.where(valid, model_rank * truth_at, 0.0).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             denominator = np.sqrt((truth_squares - centre) * (model_squares - centre))
@@ -348,20 +402,15 @@ def bootstrap_ranks(
         block_size = int(np.clip(2 ** 24 // columns.size, 8, 512))
     pearson_scores = np.empty((n_samples, models))
     spearman_scores = np.empty((n_samples, models))
+    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     def score_block(first: int, sampled: np.ndarray, inner_threads: int) -> int:
         size = sampled.shape[0]
-        sampled_float = sampled.view(np.uint8).astype(np.float32)
         weighted_r2 = np.zeros((size, models))
         weighted_rho = np.zeros((size, models))
         total_weight = np.zeros((size, 1))
-        for plan in plans:
-            if plan.block is not None:
-                mask = sampled_float[:, plan.block[0]:plan.block[1]]
-            else:
-                mask = sampled_float[:, plan.owners]
-            stats = (mask @ plan.features).astype(np.float64)
+        for plan, stats in zip(plans, _moments(sampled, plans)):
             r = _pearson_from_moments(stats, models, 1)
             if spearman == "global":
                 rho = _pearson_from_moments(stats, models, 3 + 3 * models)
@@ -379,8 +428,11 @@ def bootstrap_ranks(
         return size
 
     blocks = sample_blocks(columns.size, n_samples, fraction, seed, block_size)
-    with tqdm(total=n_samples, desc="bootstrap", unit="sample", file=sys.stderr, disable=not progress,
-              mininterval=0.5) as bar:
+    # one BLAS thread per matrix product: the blocks already run in `threads` threads, and BLAS's own threads would
+    # compete with them (and make the sums depend on the thread count)
+    with threadpool_limits(limits=1, user_api="blas"), tqdm(total=n_samples, desc="bootstrap", unit="sample",
+                                                            file=sys.stderr, disable=not progress,
+                                                            mininterval=0.5) as bar:
         if threads > 1 and n_samples > block_size:
             # several blocks at once (numpy releases the GIL in its sorts, gathers and matrix products); at most
             # `threads` blocks in flight, so memory stays at a few masks

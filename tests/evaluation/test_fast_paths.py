@@ -1,0 +1,118 @@
+"""The fast paths of the scoring (radix row sorts, the numpy CSV reader, row-unique pairs, a light CLI start-up)
+against their plain equivalents: numpy's own sorts, the csv-module path, ``np.unique(axis=0)``, scipy."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.stats import pearsonr, spearmanr
+
+from seq2exp.data import formats
+from seq2exp.data.formats import read_test_subsets, unique_pairs
+from seq2exp.errors import InputFormatError
+from seq2exp.evaluation.bootstrap import _row_argsort, _row_sort, bootstrap_ranks, sample_blocks
+
+from .conftest import REPO_ROOT
+
+
+@pytest.mark.parametrize("bound", [3, 300, 65535, 65536, 65537, 71104, 131070, 131071, 200000])
+def test_radix_row_sorts_equal_numpy_stable_sorts(bound):
+    rng = np.random.default_rng(bound)
+    for _ in range(25):
+        rows, width = int(rng.integers(1, 5)), int(rng.integers(1, 40))
+        real = min(int(rng.integers(0, width + 1)), bound - 1)
+        keys = np.full((rows, width), bound - 1, np.int32)  # distinct keys, then pads (the largest key, repeated)
+        for row in range(rows):
+            low = 0 if rng.random() < 0.5 else max(0, bound - 1 - 3 * width)  # sometimes only keys near the top
+            keys[row, :real] = low + rng.choice(bound - 1 - low, size=real, replace=False)
+        if rng.random() < 0.3:
+            keys = np.ascontiguousarray(rng.permuted(keys, axis=1))
+        assert np.array_equal(_row_argsort(keys, bound), np.argsort(keys, axis=1, kind="stable"))
+        assert np.array_equal(_row_sort(keys, bound), np.sort(keys, axis=1))
+
+
+def test_exact_bootstrap_past_16_bit_ordinals_matches_scipy():
+    """A subset of more than 65,535 items takes the two-pass radix sort; the sample scores are still scipy's."""
+    rng = np.random.default_rng(2)
+    n = 70_000
+    truth = np.round(rng.normal(size=n), 2)  # ties
+    predictions = {"a": truth + rng.normal(size=n), "b": np.round(truth + 2 * rng.normal(size=n), 1)}
+    result = bootstrap_ranks(predictions, truth, n_samples=3, fraction=0.05, seed=4, block_size=3, threads=1,
+                             return_samples=True)
+    columns = result["samples"]["columns"]
+    _, masks = next(sample_blocks(len(columns), 3, 0.05, 4, 3))
+    for sample, mask in enumerate(masks):
+        keep = np.sort(columns[mask])
+        for model, values in enumerate(predictions.values()):
+            rho = spearmanr(values[keep], truth[keep])[0]
+            r = pearsonr(values[keep], truth[keep])[0]
+            assert abs(result["samples"]["spearman"][sample, model] - rho) < 1e-12
+            assert abs(result["samples"]["pearson"][sample, model] - r ** 2) < 1e-12
+
+
+def _write_subsets(folder, line_end="\n"):
+    folder.mkdir()
+    singles = [",tag,sequence,pos,exp", "0,t5,ACGT,5,", "1,t2,ACGT,2,1.5", "2,t9,ACGT,9,", "3,t2,ACGT,2,"]
+    pairs = [",alt_tag,ref_tag,alt_sequence,ref_sequence,alt_pos,ref_pos,alt_exp,ref_exp",
+             "0,a,r,AC,AG,7,3,,", "1,a,r,AC,AG,4,3,,", "2,a,r,AC,AG,7,3,,", "3,a,r,AC,AG,12,0,,"]
+    (folder / "high_exp_seqs.csv").write_bytes((line_end.join(singles) + line_end).encode())
+    (folder / "all_SNVs_seqs.csv").write_bytes((line_end.join(pairs) + line_end).encode())
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_numpy_csv_path_equals_the_csv_module_path(tmp_path, monkeypatch, line_end):
+    _write_subsets(tmp_path / "ids", line_end)
+    fast = read_test_subsets(tmp_path / "ids")
+    monkeypatch.setattr(formats, "_plain_index_columns", lambda data, columns: None)
+    slow = read_test_subsets(tmp_path / "ids")
+    assert fast.keys() == slow.keys() == {"high", "SNVs"}
+    for name in fast:
+        assert fast[name].dtype == slow[name].dtype == np.int64
+        assert np.array_equal(fast[name], slow[name])
+    assert fast["high"].tolist() == [2, 5, 9] and fast["SNVs"].tolist() == [[4, 3], [7, 3], [12, 0]]
+
+
+def test_unusual_csv_falls_back_and_bad_input_names_the_line(tmp_path):
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    path = folder / "high_exp_seqs.csv"
+    path.write_text(',tag,sequence,pos,exp\n0,"t,5",ACGT,5,\n1,t2,ACGT,2.0,\n')  # quotes, a float index
+    assert read_test_subsets(folder)["high"].tolist() == [2, 5]
+    path.write_text(",tag,sequence,pos,exp\n0,t5,ACGT,5,\n1,t2,ACGT,x2,\n")
+    with pytest.raises(InputFormatError, match=r"line 3.*pos|pos.*line 3") as error:
+        read_test_subsets(folder)
+    assert "high_exp_seqs.csv" in str(error.value) and "'x2'" in str(error.value)
+    path.write_text(",tag,sequence,exp\n0,t5,ACGT,\n")
+    with pytest.raises(InputFormatError, match="missing column"):
+        read_test_subsets(folder)
+
+
+def test_unique_pairs_equals_numpy_row_unique():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        pairs = rng.integers(0, int(rng.integers(1, 30)), size=(int(rng.integers(0, 40)), 2))
+        expected = np.unique(pairs, axis=0) if pairs.size else pairs.reshape(0, 2)
+        assert np.array_equal(unique_pairs(pairs), expected)
+
+
+def test_lazy_export_named_like_its_module_stays_the_function():
+    import seq2exp.evaluation as evaluation
+    from seq2exp.evaluation import with_ensemble  # noqa: F401 - imports seq2exp.evaluation.ensemble (the module)
+
+    assert callable(evaluation.ensemble) and evaluation.ensemble.__module__ == "seq2exp.evaluation.ensemble"
+
+
+def test_score_start_up_imports_no_other_stage_no_tensorflow_no_scipy():
+    code = ("import sys; import seq2exp.cli as cli; "
+            "parser = cli.build_parser([cli.requested_stage(['score'])]); "
+            "args = parser.parse_args(['score', '--predictions', 'p.txt', '--truth', 't.txt']); "
+            "assert args.command == 'score' and callable(args._stage_main); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'scipy', 'pandas', "
+            "'matplotlib', 'tqdm') or m.startswith(('seq2exp.models', 'seq2exp.serving', 'seq2exp.training', "
+            "'seq2exp.interpret', 'seq2exp.simulate', 'seq2exp.batch', 'seq2exp.job', 'seq2exp.inference'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+                          env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 SPEARMAN_METHODS = ("exact", "global")
 _UNIFORM_BITS = 16
+_RADIX_MAX = (1 << 16) - 1  # the largest key of numpy's 16-bit radix sort, kept as the split point
 
 
 @dataclass
@@ -56,7 +57,7 @@ class _SubsetPlan:
     owner_items: np.ndarray  # int32: truth ordinals of the items grouped by carrier (CSR order)
     owner_ptr: np.ndarray | None  # int64 [u+1] CSR offsets, None when every carrier carries exactly one item
     truth_groups: np.ndarray | None = None  # int32 [k+1] tie group of each truth ordinal (+ pad), None if no ties
-    model_ordinal: np.ndarray | None = None  # int32 [M, k+1]: model ordinal of each item (pad -> k)
+    model_ordinal: np.ndarray | None = None  # uint16/int32 [M, k+1]: model ordinal of each item (pad -> k)
     model_groups: list | None = None  # per model: int32 [k+1] tie group of each model ordinal, None if no ties
 
 
@@ -125,7 +126,8 @@ def _plan(name: str, carrier_column: np.ndarray, y: np.ndarray, x: np.ndarray, s
     )
     if spearman == "exact":
         plan.truth_groups = _tie_groups(y)
-        plan.model_ordinal = np.empty((models, k + 1), np.int32)
+        # uint16 where the radix sort takes the ordinals as they are (no conversion per block and model)
+        plan.model_ordinal = np.empty((models, k + 1), np.uint16 if k + 1 <= _RADIX_MAX + 1 else np.int32)
         plan.model_groups = []
         for model in range(models):
             model_order = np.argsort(x[:, model], kind="stable")
@@ -225,9 +227,6 @@ def _sampled_members(plan: _SubsetPlan, sampled: np.ndarray) -> tuple[np.ndarray
     return rows, plan.owner_items[np.repeat(plan.owner_ptr[local], counts) + within]
 
 
-_RADIX_MAX = (1 << 16) - 1  # the largest key of numpy's 16-bit radix sort, kept as the split point
-
-
 def _row_argsort(keys: np.ndarray, bound: int) -> np.ndarray:
     """Stable argsort of each row of non-negative integer ``keys < bound`` (int32 ``[rows, width]``).
 
@@ -238,7 +237,7 @@ def _row_argsort(keys: np.ndarray, bound: int) -> np.ndarray:
     argsort.
     """
     if bound <= _RADIX_MAX + 1:
-        return np.argsort(keys.astype(np.uint16), axis=1, kind="stable")
+        return np.argsort(keys.astype(np.uint16, copy=False), axis=1, kind="stable")
     if bound > 2 * _RADIX_MAX + 1:
         return np.argsort(keys, axis=1, kind="stable")
     order = np.argsort(np.minimum(keys, _RADIX_MAX).astype(np.uint16), axis=1, kind="stable")

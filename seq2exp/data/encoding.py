@@ -19,11 +19,14 @@ How a row becomes a window (all per row, vectorised over the batch):
    ``n_*`` with ``N``, ``zero_right`` with ``PAD`` = an all-zero one-hot), longer rows are cut (``trim``).
    ``plasmid_random`` picks right / left / split padding per row with BHI's odds (1/3, 2/9, 4/9).
 4. **Reverse complement** of the whole window (as autosome and BHI flip their padded one-hot), per row.
-5. **Form**: ``onehot`` float32 ``[B, length, 4 (+ is_reverse) (+ is_singleton)]`` with ``N`` = ``n_value`` in each
-   channel and ``PAD`` = 0; ``tokens`` int32 ``[B, length]`` (letter -> its index in ``token_order``, ``PAD`` ->
-   ``pad_token``); ``kmer`` int32 ``[B, length]``, the id of the k-mer centred on each window position (ids
-   ``0 .. 4**k - 1``, ``4**k`` for a k-mer with ``N`` or ``PAD``); the ``(k - 1) // 2`` context bases before the
-   window and ``k // 2`` after it come from the real construct (NAD's edge 5-mers use the constant flanks).
+5. **Form**: ``onehot`` float32 ``[B, length, len(onehot_letters) (+ is_reverse) (+ is_singleton)]``: one channel
+   per letter of ``onehot_letters`` in that order (default ``"ACGT"``); ``N`` is ``n_value`` in each of the A, C, G,
+   T channels (and 1 in its own channel when ``onehot_letters`` has an ``N``), ``PAD`` is 0 everywhere (1 in the
+   ``P`` channel when ``onehot_letters`` has one: mt's ``"AGCTNP"``, padding only with ``pad: zero_right``);
+   ``tokens`` int32 ``[B, length]`` (letter -> its index in ``token_order``, ``PAD`` -> ``pad_token``); ``kmer``
+   int32 ``[B, length]``, the id of the k-mer centred on each window position (ids ``0 .. 4**k - 1``, ``4**k`` for
+   a k-mer with ``N`` or ``PAD``); the ``(k - 1) // 2`` context bases before the window and ``k // 2`` after it come
+   from the real construct (NAD's edge 5-mers use the constant flanks).
 """
 from __future__ import annotations
 
@@ -61,6 +64,8 @@ PADS = ("plasmid_left", "plasmid_right", "plasmid_split", "plasmid_random", "n_r
 TRIMS = ("left", "right", "center")
 DEFAULT_MAX_SEQUENCE_LENGTH = 256
 MAX_K = 12
+BASES = "ACGT"
+ONEHOT_LETTERS = BASES + "NP"  # the letters a one-hot channel can stand for (P: a padded position)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class EncodingSpec:
     token_order: str = ALPHABET
     pad_token: int = PAD_CODE
     k: int = 1
+    onehot_letters: str = BASES
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, KINDS)
@@ -101,11 +107,24 @@ class EncodingSpec:
                 raise ConfigError(f"input.{name}: only kind 'onehot' has extra channels (kind is {self.kind!r})")
         if not isinstance(self.token_order, str) or sorted(self.token_order.upper()) != sorted(ALPHABET):
             raise ConfigError(f"input.token_order: must be the 5 letters ACGTN in some order, got {self.token_order!r}")
+        self._check_onehot_letters()
         if self.kind == "kmer":
             if not 1 <= self.k <= MAX_K:
                 raise ConfigError(f"input.k: must be in 1..{MAX_K}, got {self.k}")
         elif self.k != 1:
             raise ConfigError(f"input.k: only kind 'kmer' uses k (kind is {self.kind!r}); leave it at 1")
+
+    def _check_onehot_letters(self) -> None:
+        letters = self.onehot_letters
+        if (not isinstance(letters, str) or len(set(letters)) != len(letters) or not set(BASES) <= set(letters)
+                or not set(letters) <= set(ONEHOT_LETTERS)):
+            raise ConfigError(f"input.onehot_letters: must be A, C, G and T once each in some order, optionally with "
+                              f"N and P (upper case, e.g. 'AGCTNP'), got {letters!r}")
+        if letters != BASES and self.kind != "onehot":
+            raise ConfigError(f"input.onehot_letters: only kind 'onehot' has letter channels (kind is {self.kind!r})")
+        if "P" in letters and self.pad != "zero_right":
+            raise ConfigError(f"input.onehot_letters: the padding channel P needs pad 'zero_right' (pad is "
+                              f"{self.pad!r}, which never pads with an empty position)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain ``dict`` (JSON/YAML-able); ``from_dict(to_dict())`` round-trips."""
@@ -128,10 +147,23 @@ class EncodingSpec:
 
     @property
     def channels(self) -> int:
-        """Channels of a one-hot input (4 + the optional constant channels); 0 for integer inputs."""
+        """Channels of a one-hot input (the letters + the optional constant channels); 0 for integer inputs."""
         if self.kind != "onehot":
             return 0
-        return 4 + int(self.rc_channel) + int(self.singleton_channel)
+        return len(self.onehot_letters) + int(self.rc_channel) + int(self.singleton_channel)
+
+    def onehot_table(self) -> np.ndarray:
+        """float32 ``[PAD_CODE + 1, len(onehot_letters)]``: the letter channels of each code (module docstring)."""
+        letters = self.onehot_letters
+        table = np.zeros((PAD_CODE + 1, len(letters)), np.float32)
+        for code, base in enumerate(BASES):
+            table[code, letters.index(base)] = 1.0
+            table[N_CODE, letters.index(base)] = self.n_value
+        if "N" in letters:
+            table[N_CODE, letters.index("N")] = 1.0
+        if "P" in letters:
+            table[PAD_CODE, letters.index("P")] = 1.0
+        return table
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
@@ -401,10 +433,7 @@ class Encoder:
                 ids = ids * 4 + tf.minimum(part, 3)
                 unknown |= part > 3
             return tf.where(unknown, 4**k, ids)
-        table = np.zeros((PAD_CODE + 1, 4), np.float32)
-        table[:4, :4] = np.eye(4, dtype=np.float32)
-        table[N_CODE, :] = spec.n_value
-        onehot = tf.gather(tf.constant(table), window)
+        onehot = tf.gather(tf.constant(spec.onehot_table()), window)
         extra = []
         if spec.rc_channel:
             flag = _per_row(reverse if reverse is not None else False, batch, tf.bool)

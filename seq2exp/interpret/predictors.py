@@ -91,18 +91,31 @@ class RunPredictor:
                 f"{self.encoder.spec.kind!r} (use method 'ism')")
 
     def _encode_from(self, x, codes, lengths, *, reverse=False, shift=None):
-        """The model input of one TTA variant, differentiable in the one-hot sequence ``x`` ``[B, W, 4]``."""
+        """The model input of one TTA variant, differentiable in the one-hot sequence ``x`` ``[B, W, 4]`` (A, C, G, T).
+
+        Each A/C/G/T channel of the model input (in the encoder's ``onehot_letters`` order) is taken from ``x`` at the
+        columns that hold a sequence base; every other value (vector and padding columns, the ``N`` / ``P`` letter
+        channels, the constant channels) is the encoder's own.
+        """
         import tensorflow as tf
 
+        from seq2exp.data.encoding import BASES
+        from seq2exp.models.blocks.layers import COMPLEMENT_LETTER
+
+        letters = self.encoder.spec.onehot_letters
         base = self.encoder.tf_encode(codes, lengths, reverse=reverse, shift=shift)
         sources = self.encoder.tf_window_codes(codes, lengths, reverse=reverse, shift=shift, sources=True)
-        gathered = tf.gather(x, tf.maximum(sources, 0), batch_dims=1)
-        if reverse:
-            gathered = tf.reverse(gathered, axis=[2])  # complement: A C G T -> T G C A
-        letters = tf.where(sources[..., tf.newaxis] >= 0, gathered, base[..., :4])
-        if self.encoder.spec.channels > 4:
-            return tf.concat([letters, base[..., 4:]], axis=-1)
-        return letters
+        gathered = tf.gather(x, tf.maximum(sources, 0), batch_dims=1)  # [B, window, 4]: A, C, G, T
+        # channel j of the input reads x's channel of letters[j] (of its complement on a reverse-complemented row)
+        read = [BASES.index(COMPLEMENT_LETTER[letter] if reverse else letter) if letter in BASES else 0
+                for letter in letters]
+        from_x = tf.constant([letter in BASES for letter in letters])
+        channels = tf.gather(gathered, read, axis=-1)
+        in_sequence = (sources[..., tf.newaxis] >= 0) & from_x
+        letter_channels = tf.where(in_sequence, channels, base[..., : len(letters)])
+        if self.encoder.spec.channels > len(letters):
+            return tf.concat([letter_channels, base[..., len(letters):]], axis=-1)
+        return letter_channels
 
     def _gradients(self):
         import tensorflow as tf

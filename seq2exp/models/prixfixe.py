@@ -138,7 +138,8 @@ def input_signature(spec: Mapping[str, Any]) -> tuple[tuple, str]:
     kind = spec.get("kind", "onehot")
     length = int(spec.get("length", 110))
     if kind == "onehot":
-        channels = 4 + int(bool(spec.get("rc_channel"))) + int(bool(spec.get("singleton_channel")))
+        channels = (len(spec.get("onehot_letters", "ACGT")) + int(bool(spec.get("rc_channel")))
+                    + int(bool(spec.get("singleton_channel"))))
         return (length, channels), "float32"
     if kind == "tokens":
         return (length,), "int32"
@@ -153,6 +154,16 @@ def model_input(config: Mapping[str, Any], name: str = "inputs") -> keras.KerasT
         raise ConfigError("model config has no 'input' encoding spec")
     shape, dtype = input_signature(config["input"])
     return keras.Input(shape=shape, dtype=dtype, name=name)
+
+
+def reverse_complement(config: Mapping[str, Any], *, reverse_length: bool = True,
+                       name: str = "reverse_complement") -> ReverseComplement:
+    """The :class:`ReverseComplement` layer (complement only with ``reverse_length=False``) for the one-hot letter
+    channels of ``config["input"]`` (``onehot_letters``, default ``"ACGT"``)."""
+    from seq2exp.data.encoding import EncodingSpec
+
+    letters = EncodingSpec.from_dict(config["input"]).onehot_letters
+    return ReverseComplement(reverse_length=reverse_length, letters=letters, name=name)
 
 
 def _apply_trunk(x, blocks: Mapping[str, Block], config: Mapping[str, Any]) -> dict:
@@ -193,16 +204,16 @@ def compose(first: str | None = None, core: str | None = None, final: str | None
         strand = model_input(config, name="strand")
         trunk = keras.Model(strand, _apply_trunk(strand, blocks, config), name="trunk")
         forward = trunk(inputs)
-        reverse = trunk(ReverseComplement(name="reverse_complement")(inputs))
+        reverse = trunk(reverse_complement(config)(inputs))
         outputs = {key: keras.layers.Average(name=key)([forward[key], reverse[key]]) for key in forward}
     else:
         x = inputs
         if strands == "concat_length":
             x = keras.layers.Concatenate(axis=1, name="strands_concat")(
-                [inputs, ReverseComplement(name="reverse_complement")(inputs)])
+                [inputs, reverse_complement(config)(inputs)])
         elif strands == "complement_channels":
             x = keras.layers.Concatenate(axis=-1, name="strands_concat")(
-                [inputs, ReverseComplement(reverse_length=False, name="complement")(inputs)])
+                [inputs, reverse_complement(config, reverse_length=False, name="complement")(inputs)])
         outputs = _apply_trunk(x, blocks, config)
     return keras.Model(inputs, outputs, name=model_name)
 

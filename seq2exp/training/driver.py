@@ -145,9 +145,11 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
 
     encoder = Encoder(model_config["input"])
     augment = config.get("augment", {})
-    if augment.get("conjoined_rc") and (encoder.spec.kind != "onehot" or encoder.input_shape[-1] != 4):
-        raise ConfigError("augment.conjoined_rc: needs a plain 4-channel one-hot input "
-                          f"(model input is {encoder.spec.kind} {encoder.input_shape})")
+    if augment.get("conjoined_rc") and (encoder.spec.kind != "onehot" or encoder.input_shape[-1] != 4
+                                        or encoder.spec.onehot_letters != "ACGT"):
+        raise ConfigError("augment.conjoined_rc: needs a plain 4-channel A, C, G, T one-hot input "
+                          f"(model input is {encoder.spec.kind} {encoder.input_shape}, "
+                          f"letters {encoder.spec.onehot_letters})")
     callbacks = config.get("callbacks") or {}
     if callbacks.get("reduce_lr_on_plateau") and config["schedule"]["name"] not in ("constant", "plateau"):
         raise ConfigError("callbacks.reduce_lr_on_plateau: needs schedule.name 'plateau' or 'constant' "

@@ -2,6 +2,8 @@
 
 Each row is placed in its real surroundings as one long string ("N" * 1000 + vector upstream + region + vector
 downstream + "N" * 1000) and every output position is looked up in it one character at a time.
+
+:func:`mt_team_input` transcribes the mt team's own input code (their ``get_input``), for the mt tests.
 """
 from __future__ import annotations
 
@@ -87,17 +89,47 @@ def reference_encode(window: str, spec: dict, *, reverse: bool = False, singleto
                 ids.append(int("".join(str("ACGT".index(c)) for c in kmer), 4))
         return np.array(ids, np.int32)
     n_value = spec.get("n_value", 0.25)
+    letters = spec.get("onehot_letters", "ACGT")
     rows = []
     for c in window:
         if c == PAD_LETTER:
-            row = [0.0] * 4
+            row = [float(letter == "P") for letter in letters]
         elif c == "N":
-            row = [n_value] * 4
+            row = [n_value if letter in "ACGT" else float(letter == "N") for letter in letters]
         else:
-            row = [float(c == letter) for letter in "ACGT"]
+            row = [float(c == letter) for letter in letters]
         if spec.get("rc_channel"):
             row.append(float(reverse))
         if spec.get("singleton_channel"):
             row.append(float(singleton))
         rows.append(row)
     return np.array(rows, np.float32)
+
+
+MT_MAX_SEQ_LEN = 142  # mt's max_seq_len = train.seq.str.len().max() of the challenge's training file
+
+
+def mt_team_input(sequences: list[str], max_seq_len: int = MT_MAX_SEQ_LEN) -> np.ndarray:
+    """float32 ``[B, max_seq_len, 12]``: mt's ``get_input(batch, random_select=1)`` (the final submission's choice),
+    transcribed from ``teams/mt/code/250_pandas_final_1_bis_bc-0.745-Copy1.py`` cell 16 (rows of at most
+    ``max_seq_len`` upper-case letters, as in the challenge's files)."""
+    def pad_sequence(x: str) -> str:
+        pad_length = max_seq_len - len(x)
+        return x + "".join(["P"] * pad_length)
+
+    def to_complement(x: str) -> str:
+        dict_complement = {"A": "T", "T": "A", "G": "C", "C": "G", "P": "P", "N": "N"}
+        return "".join([dict_complement[n] for n in x])
+
+    def return_ohe(n: int, i: int) -> list[int]:
+        tmp = [0] * n
+        tmp[i] = 1
+        return tmp
+
+    seq = [pad_sequence(x) for x in sequences]
+    rc_seq = [to_complement(x) for x in seq]
+    vocab = ["A", "G", "C", "T", "N", "P"]
+    mapping = {s: return_ohe(len(vocab), i) for i, s in enumerate(vocab)}
+    x_node = np.stack([[mapping[y] for y in x] for x in seq])
+    x_node_rc = np.stack([[mapping[y] for y in x] for x in rc_seq])
+    return np.concatenate([x_node, x_node_rc], axis=2).astype(np.float32)  # select == 1: forward first

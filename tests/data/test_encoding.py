@@ -54,6 +54,7 @@ SPECS = [
     {"kind": "kmer", "length": 80, "k": 5, "region": "variable", "pad": "n_right"},  # NAD
     {"kind": "kmer", "length": 30, "k": 4, "pad": "n_left", "trim": "center"},
     {"kind": "kmer", "length": 90, "k": 3, "pad": "plasmid_split"},
+    {"kind": "onehot", "length": 142, "pad": "zero_right", "n_value": 0.0, "onehot_letters": "AGCTNP"},  # mt
 ]
 
 
@@ -72,7 +73,8 @@ def _reference(spec: dict, sequences, *, shift=0, reverse=False, singleton=0.0) 
     ])
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s['kind']}-{s['length']}-{s.get('region', 'full')}-{s['pad']}")
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s['kind']}-{s['length']}-{s.get('region', 'full')}-{s['pad']}"
+                                             + (f"-{s['onehot_letters']}" if "onehot_letters" in s else ""))
 def test_encoder_matches_reference(spec):
     encoder = Encoder(spec)
     expected = _reference(spec, SAMPLES)
@@ -82,7 +84,8 @@ def test_encoder_matches_reference(spec):
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("spec", SPECS[:3] + SPECS[6:7] + SPECS[9:11], ids=lambda s: f"{s['kind']}-{s['pad']}")
+@pytest.mark.parametrize("spec", SPECS[:3] + SPECS[6:7] + SPECS[9:11] + SPECS[-1:],
+                         ids=lambda s: f"{s['kind']}-{s['pad']}-{s.get('onehot_letters', '')}")
 def test_shift_and_reverse_per_row_match_reference(spec):
     shift = np.array([2, -3, 0, 1, -1, 3, -2], np.int32)
     reverse = np.array([True, False, True, True, False, False, True])
@@ -226,6 +229,25 @@ def test_spec_round_trip_and_validation():
         EncodingSpec(kind="onehot", k=3)
     with pytest.raises(ConfigError, match="length"):
         EncodingSpec(length=0)
+
+
+def test_onehot_letters_default_keeps_acgt_and_is_validated():
+    """Without ``onehot_letters`` the one-hot is A, C, G, T (N = n_value, padding 0); other orders, N and P are
+    checked, and P (a padding channel) needs pad zero_right."""
+    spec = EncodingSpec(n_value=0.25)
+    assert spec.onehot_letters == "ACGT" and spec.channels == 4
+    expected = np.zeros((6, 4), np.float32)
+    expected[:4] = np.eye(4)
+    expected[4] = 0.25
+    np.testing.assert_array_equal(spec.onehot_table(), expected)
+    assert EncodingSpec(onehot_letters="AGCTNP", pad="zero_right", rc_channel=True).channels == 7
+    for bad in ("ACG", "ACGTT", "ACGTX", "acgt", 4):
+        with pytest.raises(ConfigError, match="input.onehot_letters"):
+            EncodingSpec(onehot_letters=bad)
+    with pytest.raises(ConfigError, match="input.onehot_letters.*zero_right"):
+        EncodingSpec(onehot_letters="ACGTP", pad="n_right")
+    with pytest.raises(ConfigError, match="input.onehot_letters.*only kind 'onehot'"):
+        EncodingSpec(kind="tokens", onehot_letters="AGCT")
 
 
 def test_encode_rejects_bad_python_sequences_naming_the_row():

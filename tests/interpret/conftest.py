@@ -48,14 +48,21 @@ def make_motif_run(path: Path, motif: str = MOTIF, tta: dict | None = None) -> P
     return save_run(path, keras.Model(inputs, {"expression": expression}), encoding, tta)
 
 
-def make_smooth_run(path: Path, tta: dict | None = None, seed: int = 0) -> Path:
-    """A small random smooth network (tanh conv -> dense) on a plasmid-padded 110-bp input with an RC channel."""
+SMOOTH_ENCODING = {"kind": "onehot", "length": 110, "pad": "plasmid_right", "rc_channel": True}
+# mt's letter channels (A, G, C, T, N, P; P on padded positions) with an RC channel after them
+LETTERS_ENCODING = {"kind": "onehot", "length": 110, "pad": "zero_right", "n_value": 0.0, "onehot_letters": "AGCTNP",
+                    "rc_channel": True}
+
+
+def make_smooth_run(path: Path, tta: dict | None = None, seed: int = 0, encoding: dict | None = None) -> Path:
+    """A small random smooth network (tanh conv -> dense) on ``encoding`` (default: a plasmid-padded 110-bp input
+    with an RC channel)."""
     import keras
 
     from seq2exp.data.encoding import Encoder
 
     keras.utils.set_random_seed(seed)
-    encoding = {"kind": "onehot", "length": 110, "pad": "plasmid_right", "rc_channel": True}
+    encoding = encoding or SMOOTH_ENCODING
     encoder = Encoder(encoding)
     inputs = keras.Input(shape=encoder.input_shape, name="inputs")
     hidden = keras.layers.Conv1D(8, 9, activation="tanh")(inputs)
@@ -92,6 +99,16 @@ def smooth_predictor(tmp_path_factory):
 
     path = make_smooth_run(tmp_path_factory.mktemp("interpret") / "smooth",
                            tta={"reverse_complement": True, "shifts": [0, 1]})
+    return RunPredictor(path)
+
+
+@pytest.fixture(scope="session")
+def letters_predictor(tmp_path_factory):
+    """The smooth network on mt-style letter channels (``LETTERS_ENCODING``), with reverse-complement TTA."""
+    from seq2exp.interpret.predictors import RunPredictor
+
+    path = make_smooth_run(tmp_path_factory.mktemp("interpret") / "letters", tta={"reverse_complement": True}, seed=1,
+                           encoding=LETTERS_ENCODING)
     return RunPredictor(path)
 
 

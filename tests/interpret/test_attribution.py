@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from seq2exp.interpret.attribution import attribute, baselines
-from seq2exp.interpret.sequences import from_onehot
+from seq2exp.interpret.sequences import from_onehot, onehot
 from tests.interpret.conftest import MOTIF, plant, promoters
 
 POSITIONS = (20, 45, 80)
@@ -33,6 +33,21 @@ def test_gradient_values_are_the_prediction_graphs(smooth_predictor):
     sequences = [s[:96] for s in promoters(5, seed=2)]
     values, _ = smooth_predictor.value_and_gradient(sequences)
     np.testing.assert_allclose(values, smooth_predictor.predict(sequences), rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_inputs_follow_the_encoders_letter_channels(letters_predictor):
+    """With ``onehot_letters: AGCTNP`` (mt) the differentiable re-encoding puts the one-hot point's A, C, G, T into
+    the model's A, G, C, T channels (complemented for the RC variant) and keeps N / P: at the sequences' own point and
+    at a point one base away it gives the prediction graph's value for the corresponding sequence."""
+    sequences = [s[:96] for s in promoters(3, seed=6)]  # shorter than 110: padded positions (P)
+    sequences[0] = sequences[0][:40] + "N" + sequences[0][41:]
+    mutated = [s[:60] + {"A": "C", "C": "G", "G": "T", "T": "A"}[s[60]] + s[61:] for s in sequences]
+    values, grads = letters_predictor.value_and_gradient(sequences)
+    np.testing.assert_allclose(values, letters_predictor.predict(sequences), rtol=1e-5, atol=1e-6)
+    assert np.abs(grads[:, 60]).sum() > 0
+    moved, _ = letters_predictor.value_and_gradient(sequences, onehot(mutated, 0.0))
+    np.testing.assert_allclose(moved, letters_predictor.predict(mutated), rtol=1e-5, atol=1e-6)
+    assert np.abs(moved - values).max() > 1e-4
 
 
 @pytest.mark.parametrize("baseline", ["zeros", "uniform", "shuffle"])

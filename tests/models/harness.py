@@ -90,7 +90,7 @@ def _data_encoder(spec: Mapping[str, Any]):
 
 
 def _local_encode(spec: Mapping[str, Any], sequences: Sequence[str], reverse: bool, singleton) -> np.ndarray:
-    """Stand-in for the data layer's encoder (N padding, one-hot / tokens only)."""
+    """Stand-in for the data layer's encoder (N padding, one-hot over A, C, G, T / tokens only)."""
     kind = spec.get("kind", "onehot")
     length = int(spec.get("length", 110))
     letters = spec.get("token_order", "ACGTN") if kind == "tokens" else "ACGTN"
@@ -104,8 +104,8 @@ def _local_encode(spec: Mapping[str, Any], sequences: Sequence[str], reverse: bo
         codes[row, : len(sequence)] = [letters.index(base) for base in sequence]
     if kind == "tokens":
         return np.where(codes == 5, int(spec.get("pad_token", 5)), codes).astype(np.int32)
-    if kind != "onehot":
-        raise NotImplementedError(f"the local stand-in encoder cannot make {kind!r} inputs")
+    if kind != "onehot" or spec.get("onehot_letters", "ACGT") != "ACGT":
+        raise NotImplementedError(f"the local stand-in encoder makes A, C, G, T one-hot only, not {dict(spec)}")
     table = np.zeros((6, 4), dtype=np.float32)
     table[:4] = np.eye(4)
     table[4] = float(spec.get("n_value", 0.25))

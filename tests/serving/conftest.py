@@ -25,6 +25,22 @@ def random_promoters(n: int, seed: int = 0, variable_lengths: bool = True) -> li
     return out
 
 
+def session_run(version_dir, requests) -> list[dict]:
+    """Load a version with TF Serving's own loading path (``tf.compat.v1.saved_model.loader.load``, not seq2exp's
+    loader), then run each ``(signature key, {alias: array})`` by the SignatureDef's tensor names."""
+    import tensorflow as tf
+
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
+        results = []
+        for signature_key, feed in requests:
+            signature = meta_graph.signature_def[signature_key]
+            fetches = {alias: info.name for alias, info in signature.outputs.items()}
+            results.append(session.run(fetches, {signature.inputs[alias].name: value
+                                                 for alias, value in feed.items()}))
+        return results
+
+
 def make_run(path: Path, architecture: str, tta: dict, seed: int = 0) -> Path:
     """A run folder as ``seq2exp train`` writes it (model.keras, run.json, config.yaml), with untrained weights."""
     import keras

@@ -18,7 +18,9 @@ from seq2exp.inference.onehot import codes_to_onehot
 from seq2exp.models import registry
 from seq2exp.serving import signatures as names
 
-from .conftest import random_promoters
+from tests.data.reference_encoding import mt_team_input
+
+from .conftest import random_promoters, session_run
 
 # No TTA here: it doubles the traced graph (and the export time) of each of the ~30 architectures; TTA on the
 # session path is covered by the autosome (reverse complement) and BHI (shift) exports of test_export.py.
@@ -27,19 +29,9 @@ TTA: dict = {}
 # other architectures (~130 s together) run in the default suite. A new architecture lands in the default suite.
 SLOW = {"drashok_and_friends", "dream_team", "dream_rnn", "ngt4", "dream_cnn", "yuanfang_guan"}
 ARCHITECTURES = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name for name in registry.names()]
-
-
-def _session_run(version_dir, requests):
-    """Load with TF Serving's loader, then run each (signature key, {alias: array}) by its tensor names."""
-    with tf.compat.v1.Session(graph=tf.Graph()) as session:
-        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
-        results = []
-        for signature_key, feed in requests:
-            signature = meta_graph.signature_def[signature_key]
-            fetches = {alias: info.name for alias, info in signature.outputs.items()}
-            results.append(session.run(fetches, {signature.inputs[alias].name: value
-                                                 for alias, value in feed.items()}))
-        return results
+# Model inputs made by a transcription of the team's own input code (independent of seq2exp's encoder): the served
+# predictions must also be model.predict's on them. mt's model adds the complement half of the team's 12 channels.
+TEAM_INPUTS = {"mt": lambda sequences: mt_team_input(sequences)[..., :6]}
 
 
 def _warmup_feeds(version_dir):
@@ -76,7 +68,7 @@ def test_export_runs_on_tf_servings_session_path(tmp_path, architecture):
     onehot = codes_to_onehot(codes, lengths, result.metadata["onehot_length"])
     strings = np.array([s.encode() for s in sequences], dtype=object)
 
-    served_onehot, *served = _session_run(
+    served_onehot, *served = session_run(
         version_dir, [(names.ONEHOT_SIGNATURE, {names.ONEHOT_INPUT: onehot}),
                       (names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: strings})]
         + [(names.SERVING_DEFAULT, feed) for feed in warmup])
@@ -92,6 +84,11 @@ def test_export_runs_on_tf_servings_session_path(tmp_path, architecture):
         np.testing.assert_allclose(served[0][key], value[:n], atol=1e-5, rtol=0, err_msg=f"{key} serving_default")
         np.testing.assert_allclose(served_onehot[key], value[:n], atol=1e-5, rtol=0, err_msg=f"{key} onehot")
         np.testing.assert_allclose(replayed[key], value[n:], atol=1e-5, rtol=0, err_msg=f"{key} warm-up replay")
+    if architecture in TEAM_INPUTS:
+        team = graph.model.predict_on_batch(TEAM_INPUTS[architecture](sequences))  # model.predict, one batch
+        for key, value in team.items():
+            np.testing.assert_allclose(served[0][key], value, atol=1e-5, rtol=0, err_msg=f"{key} team's input")
+            np.testing.assert_allclose(served_onehot[key], value, atol=1e-5, rtol=0, err_msg=f"{key} team's input")
     # readable by a server running as another uid (the Dockerfile's images)
     for path in [version_dir, *version_dir.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)

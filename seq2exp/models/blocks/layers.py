@@ -8,7 +8,8 @@
 - ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
   the parameters and maths of tensorly-torch ``TRL((n, n), out, rank=0.5, factorization="cp")`` used by LegNet's SE
   block, computed without materialising the ``n × n × out`` tensor.
-- ``ReverseComplement``: reverse-complement (or complement only) of one-hot ACGT channels, extra channels kept.
+- ``ReverseComplement``: reverse-complement (or complement only) of one-hot letter channels (ACGT, or e.g. mt's
+  AGCTNP), extra channels kept.
 - ``ExpectedBin``: ``Σ_i p_i · i`` over the bins (the expected bin of a softmax).
 - ``SqueezeLast``: ``[B, 1] -> [B]``.  ``SigmoidGELU``: ``x · σ(1.702 x)`` (wztr's GELU).
 - ``NChannel`` / :func:`append_n_channel`: an explicit N channel for ``n_value=0`` one-hot inputs.
@@ -212,22 +213,39 @@ class CPBilinear(keras.layers.Layer):
         return config
 
 
+COMPLEMENT_LETTER = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N", "P": "P"}
+
+
+def complement_permutation(letters: str) -> list[int]:
+    """Channel ``j`` of the complement strand is input channel ``permutation[j]`` (``letters``: one per channel;
+    A<->T, C<->G, N and P (padding) map to themselves): ``[3, 2, 1, 0]`` for ``"ACGT"``, ``[3, 2, 1, 0, 4, 5]`` for
+    mt's ``"AGCTNP"``."""
+    if len(set(letters)) != len(letters) or not set(letters) <= set(COMPLEMENT_LETTER) or any(
+            COMPLEMENT_LETTER[letter] not in letters for letter in letters):
+        raise ValueError(f"letters must be distinct letters of ACGTNP closed under complement, got {letters!r}")
+    return [letters.index(COMPLEMENT_LETTER[letter]) for letter in letters]
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ReverseComplement(keras.layers.Layer):
-    """Reverse complement of a channels-last one-hot batch whose first 4 channels are A, C, G, T.
+    """Reverse complement of a channels-last one-hot batch whose first channels are one per letter of ``letters``.
 
-    The complement of A,C,G,T is the channel order reversed; other channels (reverse/singleton flags) are kept.
-    ``reverse_length=False`` gives the complement strand without reversing (mt's "complement" input).
+    The letter channels are permuted to their complements (:func:`complement_permutation`); other channels
+    (reverse/singleton flags) are kept. ``reverse_length=False`` gives the complement strand without reversing
+    (mt's ``to_complement`` input).
     """
 
-    def __init__(self, reverse_length: bool = True, nucleotide_channels: int = 4, **kwargs):
+    def __init__(self, reverse_length: bool = True, letters: str = "ACGT", **kwargs):
+        kwargs.pop("nucleotide_channels", None)  # .keras files saved before ``letters``: always 4 (ACGT)
         super().__init__(**kwargs)
         self.reverse_length = bool(reverse_length)
-        self.nucleotide_channels = int(nucleotide_channels)
+        self.letters = str(letters)
+        self.permutation = complement_permutation(self.letters)
 
     def call(self, inputs):
-        nucleotides = ops.flip(inputs[..., : self.nucleotide_channels], axis=-1)
-        outputs = ops.concatenate([nucleotides, inputs[..., self.nucleotide_channels:]], axis=-1)
+        n = len(self.letters)
+        nucleotides = ops.take(inputs[..., :n], self.permutation, axis=-1)
+        outputs = ops.concatenate([nucleotides, inputs[..., n:]], axis=-1)
         return ops.flip(outputs, axis=1) if self.reverse_length else outputs
 
     def compute_output_shape(self, input_shape):
@@ -235,7 +253,7 @@ class ReverseComplement(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(reverse_length=self.reverse_length, nucleotide_channels=self.nucleotide_channels)
+        config.update(reverse_length=self.reverse_length, letters=self.letters)
         return config
 
 

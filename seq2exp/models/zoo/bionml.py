@@ -42,8 +42,8 @@ from seq2exp.models.blocks.attention import (
     apply_swiglu_feedforward,
 )
 from seq2exp.models.blocks.conv import KERAS_BN
-from seq2exp.models.blocks.layers import ReverseComplement, SqueezeLast
-from seq2exp.models.prixfixe import model_input
+from seq2exp.models.blocks.layers import SqueezeLast
+from seq2exp.models.prixfixe import model_input, reverse_complement
 from seq2exp.models.registry import Architecture, register
 
 DEFAULT_CONFIG = {
@@ -142,7 +142,7 @@ def build_bionml(config: dict) -> keras.Model:
     if width % config["num_heads"]:
         raise ValueError(f"bionml: model width {width} must be divisible by num_heads {config['num_heads']}")
     inputs = model_input(config)
-    reverse = ReverseComplement(name="reverse_complement")(inputs)
+    reverse = reverse_complement(config)(inputs)
     motif_conv = layers.Conv1D(config["motif_size"], config["motif_length_max"], padding="same", use_bias=False,
                                kernel_initializer="he_normal", name="motif_scan")
     motif_swish = LearnableSwish(name="motif_swish")

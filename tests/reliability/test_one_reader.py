@@ -65,7 +65,7 @@ def test_every_reader_accepts_the_variant(variant, tmp_path):
         records = list(iter_sequence_records(_write(tmp_path, "p.in", variant, text)))
         assert [(r.name, r.sequence, r.line) for r in records] == list(zip(names, SEQUENCES, lines))
     values = read_values(_write(tmp_path, "v.txt", variant, DREAM))
-    assert values.values.tolist() == VALUES and values.sequences == SEQUENCES
+    assert values.values.tolist() == VALUES and [s.decode() for s in values.sequences.tolist()] == SEQUENCES
     as_json = json.dumps({str(i): v for i, v in enumerate(VALUES)})
     if variant != "lower":
         assert read_values(_write(tmp_path, "v.json", variant, as_json)).values.tolist() == VALUES

@@ -253,9 +253,10 @@ def main() -> int:
     parser.add_argument("--dtype", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32")
     parser.add_argument("--jit-compile", action="store_true", help="XLA (a loss on CPU; see KNOWN_ISSUES)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps (the first one traces the graph)")
-    parser.add_argument("--steps", type=int, default=None, help="max timed steps per phase (default 3, quick 2)")
-    parser.add_argument("--phase-budget-s", type=float, default=30.0, help="stop timing a phase after this")
-    parser.add_argument("--phase-timeout-s", type=int, default=300, help="kill a phase after this")
+    parser.add_argument("--steps", type=int, default=None, help="max timed steps per phase (default 5, quick 2)")
+    parser.add_argument("--phase-budget-s", type=float, default=None,
+                        help="stop timing a phase after this (default 120 s, quick 30 s; a batch-1024 LegNet step takes ~15-20 s here)")
+    parser.add_argument("--phase-timeout-s", type=int, default=500, help="kill a phase after this")
     parser.add_argument("--torch-python", default=str(DEFAULT_TORCH_PYTHON) if DEFAULT_TORCH_PYTHON.exists() else "",
                         help="a Python with torch for the PyTorch LegNet peer ('' to skip)")
     parser.add_argument("--inter-op", type=int, default=0, help="TF inter-op threads (0 = TensorFlow's default)")
@@ -267,7 +268,8 @@ def main() -> int:
     parser.add_argument("--child", choices=["train", "infer"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.batch_size = args.batch_size or (256 if args.quick else 1024)
-    args.steps = args.steps or (2 if args.quick else 3)
+    args.steps = args.steps or (2 if args.quick else 5)  # 2-3 timed steps left the pair ratios 30-40% apart
+    args.phase_budget_s = args.phase_budget_s or (30.0 if args.quick else 120.0)
     args.pairs = args.pairs or (1 if args.quick else 3)
     names = [name for name in args.models.split(",") if name]
 

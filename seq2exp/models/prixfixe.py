@@ -128,24 +128,10 @@ def block_config(block: Block, section: Mapping[str, Any] | None) -> dict:
 
 def input_signature(spec: Mapping[str, Any]) -> tuple[tuple, str]:
     """``(shape, dtype)`` of the model input for an encoding spec (from ``seq2exp.data.encoding.Encoder``)."""
-    try:
-        from seq2exp.data.encoding import Encoder
-    except ImportError:  # the data layer is not importable: same rules, computed here
-        Encoder = None
-    if Encoder is not None:
-        encoder = Encoder(dict(spec))
-        return tuple(encoder.input_shape), str(encoder.input_dtype)
-    kind = spec.get("kind", "onehot")
-    length = int(spec.get("length", 110))
-    if kind == "onehot":
-        channels = (len(spec.get("onehot_letters", "ACGT")) + int(bool(spec.get("rc_channel")))
-                    + int(bool(spec.get("singleton_channel"))))
-        return (length, channels), "float32"
-    if kind == "tokens":
-        return (length,), "int32"
-    if kind == "kmer":
-        return (length - int(spec.get("k", 1)) + 1,), "int32"
-    raise ConfigError(f"input kind must be onehot, tokens or kmer, got {kind!r}")
+    from seq2exp.data.encoding import Encoder
+
+    encoder = Encoder(dict(spec))
+    return tuple(encoder.input_shape), str(encoder.input_dtype)
 
 
 def model_input(config: Mapping[str, Any], name: str = "inputs") -> keras.KerasTensor:

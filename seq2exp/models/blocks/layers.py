@@ -1,9 +1,9 @@
 """Custom Keras layers shared by the architectures (all registered for ``.keras`` serialisation).
 
 - ``GroupedConv1D``: a grouped 1-D convolution. Weights are stored in the depthwise layout ``[k, in_channels,
-  filters/groups]``; on TensorFlow it runs TF's native grouped convolution on a reordered view of that kernel
-  (Keras's ``Conv1D(groups>1)`` goes through XLA on CPU and is unusably slow, see ``../shared/KNOWN_ISSUES.md``),
-  elsewhere a depthwise convolution plus per-group channel sums. Same parameters and the same maths either way.
+  filters/groups]``; on TensorFlow with oneDNN it runs TF's native grouped convolution on a reordered view of that
+  kernel (Keras's ``Conv1D(groups>1)`` goes through XLA on CPU and is unusably slow, see
+  ``../shared/KNOWN_ISSUES.md``), elsewhere a depthwise convolution plus per-group channel sums. Same parameters and the same maths either way.
 - ``FusedBatchNorm``: ``BatchNormalization`` (same weights and maths) on TensorFlow's fused kernel.
 - ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
   the parameters and maths of tensorly-torch ``TRL((n, n), out, rank=0.5, factorization="cp")`` used by LegNet's SE
@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import keras
@@ -24,14 +25,28 @@ from keras import ops
 PACKAGE = "seq2exp"
 
 
+@functools.lru_cache(maxsize=None)
+def native_grouped_convolution() -> bool:
+    """Whether TensorFlow's own grouped convolution can train here: its CPU gradients exist only in the oneDNN
+    kernels (Eigen's ``Conv2DBackpropInput`` raises "Gradients for grouped convolutions are not supported on CPU").
+    TensorFlow turns oneDNN on by default only on some x86 CPUs (e.g. not on AMD EPYC with AVX2 only), or where
+    ``TF_ENABLE_ONEDNN_OPTS=1``; everywhere else :class:`GroupedConv1D` takes the depthwise + group-sum form."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # a TensorFlow without this (private) probe: the form that runs everywhere
+        return False
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class GroupedConv1D(keras.layers.Layer):
     """Grouped 1-D convolution (channels last), weights in the depthwise layout ``[k, in_channels, o]``.
 
     With ``g`` groups, ``i = in_channels / g`` inputs and ``o = filters / g`` outputs per group, the depthwise
     kernel ``[k, in_channels, o]`` convolves every input channel with the ``o`` filters of its group; summing the
-    ``i`` input channels of each group gives exactly ``Conv1D(filters, k, groups=g)``. On TensorFlow the same
-    kernel, reordered to ``[k, i, filters]`` (:meth:`grouped_kernel`), feeds TF's native grouped convolution.
+    ``i`` input channels of each group gives exactly ``Conv1D(filters, k, groups=g)``. On TensorFlow with oneDNN
+    the same kernel, reordered to ``[k, i, filters]`` (:meth:`grouped_kernel`), feeds TF's native grouped
+    convolution (see :func:`native_grouped_convolution`); elsewhere the depthwise form runs.
 
     Args:
         filters: output channels (divisible by ``groups``).
@@ -67,7 +82,7 @@ class GroupedConv1D(keras.layers.Layer):
                      if self.use_bias else None)
 
     def call(self, inputs):
-        if keras.backend.backend() == "tensorflow":
+        if keras.backend.backend() == "tensorflow" and native_grouped_convolution():
             outputs = self._grouped_tf(inputs)
         else:
             outputs = self._depthwise_sum(inputs)

@@ -12,6 +12,7 @@ CORE = [
     "pyyaml>=6.0",
     "tqdm>=4.60",
     "threadpoolctl>=3.1",
+    "numba>=0.60",
     "matplotlib>=3.7",
     "tensorboard>=2.16",
 ]

@@ -15,10 +15,10 @@ one contiguous column range where the subsets do not overlap; a block of samples
 models come from one float64 matrix product ``mask[:, range] @ features`` (features summed per carrier; BLAS held to
 one thread, as the blocks already run in threads), giving every within-sample Pearson r as exactly as scipy's.
 Spearman rho follows the paper's definition (the Spearman rho *of the sample*, i.e. average ranks recomputed within
-each sample): ``spearman="exact"`` (default) gets the sampled members of every subset from one ``nonzero`` of the
-block, sorts them into truth order once, and per model argsorts their model ordinals row-wise, which pairs each
-member's within-sample model rank with its truth rank; both sorts are numpy's 16-bit radix sorts (linear, several
-times faster than a comparison sort; see :func:`_row_argsort`). ``spearman="global"`` is a faster approximation:
+each sample): ``spearman="exact"`` (default) ranks each sample's members within the sample by bitmaps over the
+subset's truth and model ordinals and population counts, in compiled code with no sort per sample and model
+(:mod:`seq2exp.evaluation._rank_kernel`, numba; about twice as fast as numpy's radix argsorts, and the same
+numbers). ``spearman="global"`` is a faster approximation:
 Pearson r of each subset's *full-test-set* ranks restricted to the sample (a monotone, nearly linear map of the
 within-sample ranks; it differs from the exact rho by ~1e-3-1e-2 and can swap models whose scores are that close),
 computed in the same matrix product as Pearson.
@@ -41,12 +41,11 @@ logger = logging.getLogger(__name__)
 
 SPEARMAN_METHODS = ("exact", "global")
 _UNIFORM_BITS = 16
-_RADIX_MAX = (1 << 16) - 1  # the largest key of numpy's 16-bit radix sort, kept as the split point
 
 
 @dataclass
 class _SubsetPlan:
-    """Per-subset precomputation. Items are indexed by truth ordinal in exact mode (any order in global mode)."""
+    """Per-subset precomputation. Items are indexed by truth ordinal (their rank in the subset's truth order)."""
 
     name: str
     weight: float
@@ -55,10 +54,12 @@ class _SubsetPlan:
     block: tuple[int, int] | None  # (start, stop) when ``owners`` is that contiguous column range
     features: np.ndarray  # float64 [u, cols]: per carrier, the sums of 1, y, y^2, then per model x, x^2, x*y (...)
     owner_items: np.ndarray  # int32: truth ordinals of the items grouped by carrier (CSR order)
-    owner_ptr: np.ndarray | None  # int64 [u+1] CSR offsets, None when every carrier carries exactly one item
-    truth_groups: np.ndarray | None = None  # int32 [k+1] tie group of each truth ordinal (+ pad), None if no ties
-    model_ordinal: np.ndarray | None = None  # uint16/int32 [M, k+1]: model ordinal of each item (pad -> k)
-    model_groups: list | None = None  # per model: int32 [k+1] tie group of each model ordinal, None if no ties
+    owner_ptr: np.ndarray  # int64 [u+1]: CSR offsets of each carrier's items in ``owner_items``
+    truth_groups: np.ndarray | None = None  # int32 [k]: tie group of each truth ordinal (exact mode)
+    model_ordinal: np.ndarray | None = None  # int32 [M, k]: model ordinal (rank in the model's order) of each item
+    model_tie_start: np.ndarray | None = None  # int32 [M, k]: first model ordinal of each model ordinal's tie group
+    model_tie_end: np.ndarray | None = None  # int32 [M, k]: one past its last
+    model_tied: np.ndarray | None = None  # bool [M]: whether the model has ties at all
 
 
 def _standardise(values: np.ndarray) -> np.ndarray:
@@ -76,14 +77,11 @@ def _moment_features(y: np.ndarray, x: np.ndarray) -> list[np.ndarray]:
     return [np.ones((len(y), 1)), ys[:, None], ys[:, None] ** 2, xs, xs ** 2, xs * ys[:, None]]
 
 
-def _tie_groups(sorted_values: np.ndarray) -> np.ndarray | None:
-    """Tie-group id of each position of a sorted vector (+ one pad group), or ``None`` if all values differ."""
+def _tie_groups(sorted_values: np.ndarray) -> np.ndarray:
+    """Tie-group id of each position of a sorted vector (equal values, equal id; ids ascending from 0)."""
     new = np.ones(sorted_values.size, bool)
     new[1:] = sorted_values[1:] != sorted_values[:-1]
-    if new.all():
-        return None
-    groups = np.cumsum(new) - 1
-    return np.append(groups, groups[-1] + 1 if groups.size else 0).astype(np.int32)
+    return (np.cumsum(new) - 1).astype(np.int32)
 
 
 def _subset_values(data: ScoringData, name: str, present: np.ndarray) -> tuple | None:
@@ -96,10 +94,9 @@ def _subset_values(data: ScoringData, name: str, present: np.ndarray) -> tuple |
 
 
 def _plan(name: str, carrier_column: np.ndarray, y: np.ndarray, x: np.ndarray, spearman: str) -> _SubsetPlan:
-    """Precompute one subset: carriers' columns, per-carrier moment features, ordinals and tie groups."""
-    if spearman == "exact":  # index items by truth ordinal
-        order = np.argsort(y, kind="stable")
-        y, x, carrier_column = y[order], x[order], carrier_column[order]
+    """Precompute one subset: carriers' columns, per-carrier moment features, ordinals and tie ranges."""
+    order = np.argsort(y, kind="stable")  # index items by truth ordinal
+    y, x, carrier_column = y[order], x[order], carrier_column[order]
     k, models = len(y), x.shape[1]
     columns = _moment_features(y, x)
     if spearman == "global":
@@ -107,11 +104,10 @@ def _plan(name: str, carrier_column: np.ndarray, y: np.ndarray, x: np.ndarray, s
     features = np.concatenate(columns, axis=1)
     owners, inverse = np.unique(carrier_column, return_inverse=True)
     by_owner = np.argsort(inverse, kind="stable")
+    owner_ptr = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=owners.size))))
     if owners.size == k:
-        owner_ptr = None
         features = features[by_owner]
     else:
-        owner_ptr = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=owners.size))))
         features = np.add.reduceat(features[by_owner], owner_ptr[:-1], axis=0)
     contiguous = bool(owners[-1] - owners[0] + 1 == owners.size)
     plan = _SubsetPlan(
@@ -126,14 +122,18 @@ def _plan(name: str, carrier_column: np.ndarray, y: np.ndarray, x: np.ndarray, s
     )
     if spearman == "exact":
         plan.truth_groups = _tie_groups(y)
-        # uint16 where the radix sort takes the ordinals as they are (no conversion per block and model)
-        plan.model_ordinal = np.empty((models, k + 1), np.uint16 if k + 1 <= _RADIX_MAX + 1 else np.int32)
-        plan.model_groups = []
+        plan.model_ordinal = np.empty((models, k), np.int32)
+        plan.model_tie_start = np.empty((models, k), np.int32)
+        plan.model_tie_end = np.empty((models, k), np.int32)
+        plan.model_tied = np.zeros(models, bool)
         for model in range(models):
             model_order = np.argsort(x[:, model], kind="stable")
             plan.model_ordinal[model, model_order] = np.arange(k, dtype=np.int32)
-            plan.model_ordinal[model, k] = k
-            plan.model_groups.append(_tie_groups(x[model_order, model]))
+            groups = _tie_groups(x[model_order, model])
+            bounds = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1], True])  # run starts, then k
+            plan.model_tie_start[model] = bounds[groups]
+            plan.model_tie_end[model] = bounds[groups + 1]
+            plan.model_tied[model] = bounds.size - 1 < k
     return plan
 
 
@@ -192,137 +192,16 @@ def _pearson_from_moments(stats: np.ndarray, models: int, offset: int) -> np.nda
     return np.where(undefined, np.nan, np.clip(r, -1.0, 1.0))
 
 
-def _segment_average_ranks(groups: np.ndarray) -> np.ndarray:
-    """1-based average ranks of the positions of each row, runs of equal ``groups`` values being ties."""
-    width = groups.shape[1]
-    positions = np.arange(width)
-    new = np.ones(groups.shape, bool)
-    new[:, 1:] = groups[:, 1:] != groups[:, :-1]
-    last = np.ones(groups.shape, bool)
-    last[:, :-1] = new[:, 1:]
-    start = np.maximum.accumulate(np.where(new, positions, 0), axis=1)
-    end = np.minimum.accumulate(np.where(last, positions, width)[:, ::-1], axis=1)[:, ::-1]
-    return (start + end) / 2.0 + 1.0
+def _exact_spearman(plan: _SubsetPlan, sampled: np.ndarray) -> np.ndarray:
+    """Every model's exact within-sample Spearman rho ``[samples, models]`` on a block of sample masks, by the
+    compiled bitmap ranks of :mod:`seq2exp.evaluation._rank_kernel`."""
+    from seq2exp.evaluation._rank_kernel import sample_spearman
 
-
-def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.nonzero`` of a 2-D boolean matrix (row-major order), via the much faster ``flatnonzero``."""
-    mask = np.ascontiguousarray(mask)
-    flat = np.flatnonzero(mask)
-    rows = np.repeat(np.arange(mask.shape[0]), np.count_nonzero(mask, axis=1))
-    return rows, flat - rows * mask.shape[1]
-
-
-def _sampled_members(plan: _SubsetPlan, sampled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sample row, truth ordinal) of every item whose carrier is sampled, from the block's ``nonzero``."""
-    if plan.block is not None:
-        rows, local = _nonzero(sampled[:, plan.block[0]:plan.block[1]])
-    else:
-        rows, local = _nonzero(sampled[:, plan.owners])
-    if plan.owner_ptr is None:
-        return rows, np.take(plan.owner_items, local)
-    counts = plan.owner_ptr[local + 1] - plan.owner_ptr[local]
-    rows = np.repeat(rows, counts)
-    within = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    return rows, plan.owner_items[np.repeat(plan.owner_ptr[local], counts) + within]
-
-
-def _row_argsort(keys: np.ndarray, bound: int) -> np.ndarray:
-    """Stable argsort of each row of non-negative integer ``keys < bound`` (int32 ``[rows, width]``).
-
-    Through numpy's radix sort of 16-bit keys (``kind="stable"``): linear in the row length and several times
-    faster than a comparison sort. Keys up to ``2 * 65535`` (the challenge's 71,103 test sequences) take a second,
-    short pass: every key from 65535 up first sorts as 65535, i.e. after the smaller ones in their original order;
-    then the tail of each row from the first such key on is sorted by ``key - 65535``. Larger keys: numpy's stable
-    argsort.
-    """
-    if bound <= _RADIX_MAX + 1:
-        return np.argsort(keys.astype(np.uint16, copy=False), axis=1, kind="stable")
-    if bound > 2 * _RADIX_MAX + 1:
-        return np.argsort(keys, axis=1, kind="stable")
-    order = np.argsort(np.minimum(keys, _RADIX_MAX).astype(np.uint16), axis=1, kind="stable")
-    start = int((keys < _RADIX_MAX).sum(axis=1).min(initial=keys.shape[1]))  # every row is sorted up to here
-    tail = order[:, start:]
-    tail_keys = np.take_along_axis(keys, tail, axis=1) - _RADIX_MAX
-    tail_keys = np.maximum(tail_keys, 0).astype(np.uint16)  # the small keys in the tail are already in order
-    order[:, start:] = np.take_along_axis(tail, np.argsort(tail_keys, axis=1, kind="stable"), axis=1)
-    return order
-
-
-def _row_sort(values: np.ndarray, bound: int) -> np.ndarray:
-    """Each row of ``values`` sorted (the same radix passes as :func:`_row_argsort`)."""
-    if bound <= _RADIX_MAX + 1:
-        return np.sort(values.astype(np.uint16), axis=1, kind="stable").astype(values.dtype)
-    return np.take_along_axis(values, _row_argsort(values, bound), axis=1)
-
-
-def _exact_spearman(rows: np.ndarray, ordinals: np.ndarray, samples: int, plan: _SubsetPlan,
-                    threads: int = 1) -> np.ndarray:
-    """Exact within-sample Spearman rho ``[samples, models]`` (scipy's definition: Pearson r of average ranks).
-
-    ``rows``/``ordinals``: the sampled items (sample row, truth ordinal), rows ascending. The items of each sample
-    are sorted into truth order (slot = within-sample truth rank - 1); per model, a stable row-wise argsort of the
-    items' model ordinals gives the slot found at each model-ordered position, which pairs the within-sample model
-    ranks with the truth ranks. Both sorts are 16-bit radix sorts (the ordinals are bounded by the subset's size).
-    """
-    models = plan.model_ordinal.shape[0]
-    counts = np.bincount(rows, minlength=samples)
-    width = int(counts.max(initial=0))
-    result = np.full((samples, models), np.nan)
-    if width < 2:
-        return result
-    starts = np.cumsum(counts) - counts
-    bound = plan.items + 1  # ordinals 0..k-1 and the pad k
-    members = np.full((samples, width), plan.items, np.int32)  # truth ordinals; pad = k (sorts after every item)
-    members[rows, np.arange(rows.size) - starts[rows]] = ordinals
-    members = _row_sort(members, bound)
-    slot = np.arange(width)
-    valid = slot[None, :] < counts[:, None]
-    count = counts.astype(np.float64)
-    centre = count * ((count + 1.0) / 2.0) ** 2  # n * mean_rank^2 (average ranks always sum to n(n+1)/2)
-    untied_squares = count * (count + 1.0) * (2.0 * count + 1.0) / 6.0
-    # pads sit at slots count..width-1 and, sorting last (stably, in slot order), at the same model positions:
-    # their share of the untied cross sum sum_q (q+1)(slot_q+1) is sum_{q>=count} (q+1)^2
-    squares_below = np.concatenate(([0.0], np.cumsum((slot + 1.0) ** 2)))
-    pad_share = squares_below[width] - squares_below[counts]
-    position_weight = (slot + 1).astype(np.int64)
-    if plan.truth_groups is None:
-        truth_rank = None
-        truth_squares = untied_squares
-    else:
-        truth_rank = _segment_average_ranks(plan.truth_groups[members])
-        truth_squares = np.where(valid, truth_rank ** 2, 0.0).sum(axis=1)
-
-    def one_model(model: int) -> None:
-        ordinal = np.take(plan.model_ordinal[model], members)
-        source = _row_argsort(ordinal, bound)  # which member (truth slot) sits at each model-ordered position
-        groups = plan.model_groups[model]
-        if groups is None and truth_rank is None:
-            cross = np.einsum("ij,j->i", source, position_weight) + width * (width + 1) / 2.0 - pad_share
-            model_squares = untied_squares
-        else:
-            if groups is None:
-                model_rank = np.broadcast_to(slot + 1.0, (samples, width))
-                model_squares = untied_squares
-            else:
-                model_rank = _segment_average_ranks(np.take(groups, np.take_along_axis(ordinal, source, axis=1)))
-                model_squares = np.where(valid, model_rank ** 2, 0.0).sum(axis=1)
-            truth_at = source + 1.0 if truth_rank is None else np.take_along_axis(truth_rank, source, 1)
-            cross = np.where(valid, model_rank * truth_at, 0.0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            denominator = np.sqrt((truth_squares - centre) * (model_squares - centre))
-            rho = (cross - centre) / denominator
-        result[:, model] = np.where(denominator > 1e-9 * centre, np.clip(rho, -1.0, 1.0), np.nan)
-
-    if threads > 1 and models > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(one_model, range(models)))
-    else:
-        for model in range(models):
-            one_model(model)
-    return result
+    rho = np.empty((sampled.shape[0], plan.model_ordinal.shape[0]))
+    sample_spearman(np.ascontiguousarray(sampled).view(np.uint8), plan.owners, plan.owner_ptr, plan.owner_items,
+                    plan.model_ordinal, plan.model_tie_start, plan.model_tie_end, plan.model_tied, plan.truth_groups,
+                    rho)
+    return rho
 
 
 def sample_blocks(universe_size: int, n_samples: int, fraction: float, seed: int, block_size: int):
@@ -368,8 +247,8 @@ def bootstrap_ranks(
     and ``beats[a][b]`` = fraction of samples where ``a`` scored strictly higher than ``b``; ``mean_rank`` is the
     paper's final ranking key (average of both metrics' mean ranks). ``return_samples`` adds the per-sample score
     arrays under ``"samples"`` (numpy arrays, not JSON; ``"columns"`` maps the sample masks' columns to test
-    indices). ``threads`` (default: up to 2 CPUs) sorts several models
-    at once in exact mode (numpy releases the GIL while sorting).
+    indices). ``threads`` (default: up to 2 CPUs) scores that many blocks of
+    samples at once (the compiled rank kernel and numpy's matrix products release the GIL).
     """
     if threads is None:
         threads = min(2, os.cpu_count() or 1)
@@ -404,7 +283,7 @@ def bootstrap_ranks(
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
-    def score_block(first: int, sampled: np.ndarray, inner_threads: int) -> int:
+    def score_block(first: int, sampled: np.ndarray) -> int:
         size = sampled.shape[0]
         weighted_r2 = np.zeros((size, models))
         weighted_rho = np.zeros((size, models))
@@ -414,8 +293,7 @@ def bootstrap_ranks(
             if spearman == "global":
                 rho = _pearson_from_moments(stats, models, 3 + 3 * models)
             else:
-                rows, ordinals = _sampled_members(plan, sampled)
-                rho = _exact_spearman(rows, ordinals, size, plan, inner_threads)
+                rho = _exact_spearman(plan, sampled)
             usable = stats[:, :1] >= 1.5
             weight = np.where(usable, plan.weight, 0.0)
             weighted_r2 += np.where(usable, weight * r ** 2, 0.0)
@@ -433,8 +311,8 @@ def bootstrap_ranks(
                                                             file=sys.stderr, disable=not progress,
                                                             mininterval=0.5) as bar:
         if threads > 1 and n_samples > block_size:
-            # several blocks at once (numpy releases the GIL in its sorts, gathers and matrix products); at most
-            # `threads` blocks in flight, so memory stays at a few masks
+            # several blocks at once (the compiled kernel and numpy's gathers release the GIL); at most `threads`
+            # blocks in flight, so memory stays at a few masks
             from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
             with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -444,12 +322,12 @@ def bootstrap_ranks(
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for future in done:
                             bar.update(future.result())
-                    pending.add(pool.submit(score_block, first, sampled, 1))
+                    pending.add(pool.submit(score_block, first, sampled))
                 for future in pending:
                     bar.update(future.result())
         else:
             for first, sampled in blocks:
-                bar.update(score_block(first, sampled, threads))
+                bar.update(score_block(first, sampled))
     result = {
         "n_samples": int(n_samples),
         "fraction": threshold / 2 ** _UNIFORM_BITS,

@@ -104,3 +104,22 @@ def test_packages_import_in_the_documented_order():
     wrong = sorted((module, target) for module, targets in _import_graph().items() for target in targets
                    if part(target) in FORBIDDEN.get(part(module), set()))
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize("preset", [None, "0"])
+def test_importing_seq2exp_asks_for_onednn_unless_the_user_chose(preset):
+    """``import seq2exp`` sets TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow loads (TensorFlow's own default leaves
+    oneDNN off on e.g. AVX2-only AMD CPUs); a value the user set is kept, and TensorFlow sees the result."""
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    if preset is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = preset
+    code = ("import os, seq2exp; from tensorflow.python.util import _pywrap_util_port as port; "
+            "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], port.IsMklEnabled())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    value, enabled = done.stdout.split()
+    assert value == ("1" if preset is None else "0")
+    assert enabled == ("True" if preset is None else "False")

@@ -142,6 +142,17 @@ def model_input(config: Mapping[str, Any], name: str = "inputs") -> keras.KerasT
     return keras.Input(shape=shape, dtype=dtype, name=name)
 
 
+def require_acgt_channels(config: Mapping[str, Any], architecture: str) -> None:
+    """``ConfigError`` unless the one-hot input's first four channels are A, C, G, T (``onehot_letters`` left at
+    its default): for models whose layers read those four channels as the bases (k-mer detectors, N channel)."""
+    from seq2exp.data.encoding import BASES, EncodingSpec
+
+    letters = EncodingSpec.from_dict(config["input"]).onehot_letters
+    if letters != BASES:
+        raise ConfigError(f"model.config.input.onehot_letters: {architecture} reads the first four one-hot channels "
+                          f"as {', '.join(BASES)}; got {letters!r} (leave it at {BASES!r})")
+
+
 def reverse_complement(config: Mapping[str, Any], *, reverse_length: bool = True,
                        name: str = "reverse_complement") -> ReverseComplement:
     """The :class:`ReverseComplement` layer (complement only with ``reverse_length=False``) for the one-hot letter

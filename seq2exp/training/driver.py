@@ -141,12 +141,12 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     if not restart:
         _check_run_folder(out, stored_config)
     model_config = registry.get(architecture).config(config["model"].get("config"), smoke=config["_smoke"])
-    from seq2exp.data.encoding import Encoder
+    from seq2exp.data.encoding import BASES, Encoder
 
     encoder = Encoder(model_config["input"])
     augment = config.get("augment", {})
     if augment.get("conjoined_rc") and (encoder.spec.kind != "onehot" or encoder.input_shape[-1] != 4
-                                        or encoder.spec.onehot_letters != "ACGT"):
+                                        or encoder.spec.onehot_letters != BASES):
         raise ConfigError("augment.conjoined_rc: needs a plain 4-channel A, C, G, T one-hot input "
                           f"(model input is {encoder.spec.kind} {encoder.input_shape}, "
                           f"letters {encoder.spec.onehot_letters})")

@@ -26,7 +26,7 @@ from keras import ops
 from seq2exp.models.blocks.heads import regression_outputs
 from seq2exp.models.blocks.layers import append_n_channel
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
-from seq2exp.models.prixfixe import model_input
+from seq2exp.models.prixfixe import model_input, require_acgt_channels
 from seq2exp.models.registry import Architecture, register
 
 ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
@@ -84,6 +84,7 @@ def build_drashok_and_friends(config: dict) -> keras.Model:
     regularizer = lambda: keras.regularizers.L2(config["l2"]) if config["l2"] else None  # noqa: E731
     dense_init = {"kernel_initializer": "he_normal", "bias_initializer": "random_uniform",
                   "kernel_regularizer": regularizer(), "bias_regularizer": regularizer()}
+    require_acgt_channels(config, "drashok_and_friends")
     inputs = model_input(config)
     x = append_n_channel(inputs, name="n_channel")
     x = keras.layers.Reshape((x.shape[1], x.shape[2], 1), name="as_frames")(x)

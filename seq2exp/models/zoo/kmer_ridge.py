@@ -42,6 +42,9 @@ def validate_kmer_config(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"model.config.alphas: expected a list of positive numbers, got {alphas!r}")
     if config["input"].get("kind", "onehot") != "onehot":
         raise ConfigError("model.config.input.kind: the k-mer ridge model needs 'onehot'")
+    from seq2exp.models.prixfixe import require_acgt_channels
+
+    require_acgt_channels(config, "kmer_ridge")
 
 
 def _kmer_kernel(k: int) -> np.ndarray:

@@ -33,7 +33,7 @@ from seq2exp.models.blocks.conv import apply_squeeze_excitation
 from seq2exp.models.blocks.heads import regression_outputs
 from seq2exp.models.blocks.layers import append_n_channel
 from seq2exp.models.blocks.transformer import apply_post_norm_transformer_block
-from seq2exp.models.prixfixe import model_input
+from seq2exp.models.prixfixe import model_input, require_acgt_channels
 from seq2exp.models.registry import Architecture, register
 
 ASSUMPTIONS = (  # one line for docs/models.md; details in the docstring above
@@ -111,6 +111,7 @@ def apply_se_conv_pair(x, filters: int, config: dict, *, name: str, frozen_last_
 
 def build_wen_group(config: dict) -> keras.Model:
     """Wen Group's Trans-UNet regression model."""
+    require_acgt_channels(config, "wen_group")
     inputs = model_input(config)
     x = append_n_channel(inputs, first=True, name="n_channel")
     skips = []

@@ -110,6 +110,8 @@ def bad_row(draw, kind: str) -> tuple[str, str | None, str]:
         sequence = sequence[: MAX_LENGTH - 1]  # still within the maximum with the bad letter
         position = draw(st.integers(0, len(sequence)))
         letter = draw(st.sampled_from(OTHER_LETTERS))
+        if letter == ">" and position == 0:  # a row starting with '>' is reported as the FASTA header it looks like
+            return f">{sequence}\t{value}", "sequence", re.escape("a FASTA header in a DREAM file")
         return (f"{sequence[:position]}{letter}{sequence[position:]}\t{value}", "sequence",
                 re.escape(f"letter {letter!r} at position {position + 1} is not one of A, C, G, T, N"))
     if kind == "empty_sequence":

@@ -65,6 +65,8 @@ def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO))
     import numpy as np
+
+    import seq2exp  # noqa: F401 - before TensorFlow, as in the CLI it is compared with (oneDNN default)
     import tensorflow as tf
 
     from seq2exp import models

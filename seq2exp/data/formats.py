@@ -881,6 +881,22 @@ def _parse_index(text: str, path: str, line: int, column: str) -> int:
     return int(number)
 
 
+def _plain_index_keys(keys: list, width: int) -> np.ndarray | None:
+    """``[n, width]`` int64 indices when every key is ``width`` plain ASCII numbers joined by commas (the challenge's
+    files), parsed by numpy in one call; ``None`` for anything else (the per-key path then parses or reports it)."""
+    if not keys or not all(isinstance(key, str) for key in keys):
+        return None
+    joined = ",".join(keys)
+    if not (joined.isascii() and joined.replace(",", "").isdigit()):
+        return None
+    parts = joined.split(",")
+    if len(parts) != len(keys) * width or "" in parts or max(map(len, parts)) > 18:
+        return None
+    if width == 2 and any(key.count(",") != 1 for key in keys):
+        return None
+    return np.array(parts).astype(np.int64).reshape(-1, width)
+
+
 def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read the challenge's ``public_leaderboard_ids`` folder (JSON objects keyed by ``"idx"`` or ``"alt,ref"``).
 
@@ -902,6 +918,10 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
         except RecursionError:
             raise InputFormatError("JSON nested too deeply", path=str(path)) from None
         width = 2 if name in PAIR_SUBSET_FILES else 1
+        array = _plain_index_keys(keys, width)
+        if array is not None:
+            result[name] = unique_pairs(array) if width == 2 else np.unique(array[:, 0])
+            continue
         parsed = []
         for key in keys:
             parts = str(key).split(",")

@@ -143,3 +143,25 @@ def test_score_start_up_imports_no_other_stage_no_tensorflow_no_scipy(setup):
                           env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("keys,width", [(["3", "10", "3", "007"], 1), (["4,3", "12,0", "4,3"], 2),
+                                        (["1", " 2"], 1), (["1,2,3", "4"], 2), (["1,", "2,3"], 2), (["1.0"], 1)])
+def test_leaderboard_keys_fast_path_equals_the_per_key_path(tmp_path, monkeypatch, keys, width):
+    import json
+
+    folder = tmp_path / "public"
+    folder.mkdir()
+    name = "SNVs" if width == 2 else "high"
+    file_name = formats.LEADERBOARD_ID_FILES[name]
+    (folder / file_name).write_text(json.dumps({key: 1.0 for key in keys}))
+
+    def read():
+        try:
+            return formats.read_public_leaderboard_ids(folder)[name].tolist()
+        except InputFormatError as error:
+            return str(error)
+
+    fast = read()
+    monkeypatch.setattr(formats, "_plain_index_keys", lambda keys, width: None)
+    assert fast == read()

@@ -155,9 +155,6 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
         result.update(loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
     result["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
     result["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
-    from seq2exp.models.blocks.layers import native_grouped_convolution
-
-    result["onednn"] = native_grouped_convolution()  # oneDNN kernels on (and with them TF's grouped convolution)
     return result
 
 

@@ -4,7 +4,7 @@ Importing the package is cheap (no TensorFlow import); sub-packages import it wh
 
 TensorFlow's oneDNN CPU kernels are asked for (``TF_ENABLE_ONEDNN_OPTS=1``) unless the variable is already set or
 TensorFlow is already imported: TensorFlow turns them on by itself only on some x86 CPUs (not, e.g., on AVX2-only
-AMD EPYC, where LegNet then trains about 1.4x slower and its grouped convolutions have no native CPU gradient).
+AMD EPYC, where LegNet then trains 1.4-2.3x slower and its grouped convolutions have no native CPU gradient).
 Set ``TF_ENABLE_ONEDNN_OPTS=0`` before the first import to keep TensorFlow's own choice.
 """
 import os as _os

@@ -69,8 +69,8 @@ def sample_spearman(mask, owners, owner_ptr, owner_items, model_ordinal, model_t
 
     ``mask[s, c]`` (uint8): whether sample ``s`` keeps sampling column ``c``. Carrier ``j`` of the subset is column
     ``owners[j]`` and carries the items (truth ordinals, of a subset of ``k`` items) ``owner_items[owner_ptr[j]:
-    owner_ptr[j + 1]]``. ``model_ordinal[m, t]``: model ``m``'s ordinal of truth ordinal ``t``. ``model_tie_start[m, o]`` /
-    ``model_tie_end[m, o]``: the ordinal range ``[start, end)`` of the tie group of model ordinal ``o`` (read only
+    owner_ptr[j + 1]]``. ``model_ordinal[m, t]``: model ``m``'s ordinal of truth ordinal ``t``.
+    ``model_tie_start[m, o]`` / ``model_tie_end[m, o]``: the ordinal range ``[start, end)`` of the tie group of model ordinal ``o`` (read only
     where ``model_tied[m]``). ``truth_groups[t]``: tie-group id of truth ordinal ``t``. NaN where a sample has fewer
     than two items or either side is constant in it.
     """

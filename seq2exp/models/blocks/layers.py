@@ -3,7 +3,8 @@
 - ``GroupedConv1D``: a grouped 1-D convolution. Weights are stored in the depthwise layout ``[k, in_channels,
   filters/groups]``; on TensorFlow with oneDNN it runs TF's native grouped convolution on a reordered view of that
   kernel (Keras's ``Conv1D(groups>1)`` goes through XLA on CPU and is unusably slow, see
-  ``../shared/KNOWN_ISSUES.md``), elsewhere a depthwise convolution plus per-group channel sums. Same parameters and the same maths either way.
+  ``../shared/KNOWN_ISSUES.md``), elsewhere a depthwise convolution plus per-group channel sums. Same parameters
+  and the same maths either way.
 - ``FusedBatchNorm``: ``BatchNormalization`` (same weights and maths) on TensorFlow's fused kernel.
 - ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
   the parameters and maths of tensorly-torch ``TRL((n, n), out, rank=0.5, factorization="cp")`` used by LegNet's SE

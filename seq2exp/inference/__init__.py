@@ -1,7 +1,8 @@
 """seq2exp.inference: the inference core that training, export, serving, the main job and interpretation share.
 
 - ``graph``: :class:`TTA` and :class:`PredictionGraph` (model + encoder + TTA + inverse target transform +
-  post-processing as one TensorFlow computation; the exported serving graph is this graph).
+  post-processing as one TensorFlow computation; the exported serving graph is this graph) and
+  :class:`EnsembleGraph` (the mean of several runs' graphs, exported and served the same way).
 - ``transforms``: :class:`TargetTransform` (measured expression <-> training target) and its fitting.
 - ``postprocess``: graph and batch post-processing steps.
 - ``runs``: the run-folder layout (``model.keras``, ``run.json``, ...), :func:`load_run`, :func:`load_model_file`,
@@ -18,6 +19,7 @@ from seq2exp.utils import lazy_exports
 _LAZY = {
     "TTA": "graph",
     "PredictionGraph": "graph",
+    "EnsembleGraph": "graph",
     "TargetTransform": "transforms",
     "fit_target_transform": "transforms",
     "Run": "runs",

@@ -76,7 +76,60 @@ def _as_output_dict(outputs) -> dict:
     return result
 
 
-class PredictionGraph:
+class _InProcessPrediction:
+    """In-process prediction for a graph with ``tf_predict_codes``, ``max_sequence_length``, ``has_bins`` and
+    ``postprocess`` (the single and the ensemble graph share it)."""
+
+    _compiled = None
+
+    def _compiled_predict(self):
+        import tensorflow as tf
+
+        if self._compiled is None:
+            self._compiled = tf.function(
+                self.tf_predict_codes,
+                input_signature=[tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None], tf.int32)],
+            )
+        return self._compiled
+
+    def tf_predict_strings(self, sequences) -> dict:
+        """string [B] -> outputs; a bad letter / empty / over-long string fails naming the row."""
+        from seq2exp.data import encoding
+
+        codes, lengths = encoding.tf_strings_to_codes(sequences, self.max_sequence_length)
+        return self.tf_predict_codes(codes, lengths)
+
+    def predict_outputs(self, sequences: Sequence[str], batch_size: int = 1024) -> dict[str, np.ndarray]:
+        """All graph outputs for ``sequences`` (before batch post-processing)."""
+        from seq2exp.data import encoding
+
+        predict = self._compiled_predict()
+        chunks: dict[str, list[np.ndarray]] = {}
+        for start in range(0, len(sequences), batch_size):
+            codes, lengths = encoding.sequences_to_codes(list(sequences[start:start + batch_size]),
+                                                         max_length=self.max_sequence_length)
+            outputs = predict(np.asarray(codes, dtype=np.uint8), np.asarray(lengths, dtype=np.int32))
+            for name, value in outputs.items():
+                chunks.setdefault(name, []).append(value.numpy())
+        if not chunks:
+            empty = {"expression": np.zeros([0], np.float32)}
+            if self.has_bins:
+                empty["bins"] = np.zeros([0, 18], np.float32)
+            return empty
+        return {name: np.concatenate(parts) for name, parts in chunks.items()}
+
+    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
+        """Expression predictions for ``sequences``: the graph, then the batch post-processing steps."""
+        expression = self.predict_outputs(sequences, batch_size)["expression"]
+        return postprocess_lib.apply_batch_steps(self.postprocess, expression)
+
+    @property
+    def batch_postprocess(self) -> list[dict]:
+        """The steps :meth:`predict` applies after the graph (empty for most runs)."""
+        return postprocess_lib.batch_steps(self.postprocess)
+
+
+class PredictionGraph(_InProcessPrediction):
     """Model + encoder + TTA + target transform + post-processing as one TensorFlow computation."""
 
     def __init__(self, model, encoder, tta: TTA | Mapping | None = None,
@@ -89,7 +142,6 @@ class PredictionGraph:
                                  else TargetTransform.from_dict(target_transform))
         self.postprocess = postprocess_lib.validate_postprocess(postprocess)
         self.has_bins = "bins" in _output_names(model)
-        self._compiled = None
 
     # --- TensorFlow graph pieces (also used by the serving export) ---------------------------------------------
     def tf_model_outputs(self, codes, lengths, encode=None) -> dict:
@@ -127,52 +179,52 @@ class PredictionGraph:
             result["bins"] = averaged["bins"]
         return result
 
-    def tf_predict_strings(self, sequences) -> dict:
-        """string [B] -> outputs; a bad letter / empty / over-long string fails naming the row."""
-        from seq2exp.data import encoding
+    @property
+    def max_sequence_length(self) -> int:
+        """The longest sequence the encoder accepts."""
+        return int(self.encoder.max_sequence_length)
 
-        codes, lengths = encoding.tf_strings_to_codes(sequences, self.encoder.max_sequence_length)
-        return self.tf_predict_codes(codes, lengths)
 
-    # --- in-process prediction ----------------------------------------------------------------------------------
-    def _compiled_predict(self):
-        import tensorflow as tf
+class _MemberVariables:
+    """Stands in for ``graph.model`` where only the variables are read (the serving export tracks them)."""
 
-        if self._compiled is None:
-            self._compiled = tf.function(
-                self.tf_predict_codes,
-                input_signature=[tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None], tf.int32)],
-            )
-        return self._compiled
+    def __init__(self, models: Sequence[Any]):
+        self.variables = [variable for model in models for variable in model.variables]
 
-    def predict_outputs(self, sequences: Sequence[str], batch_size: int = 1024) -> dict[str, np.ndarray]:
-        """All graph outputs for ``sequences`` (before batch post-processing)."""
-        from seq2exp.data import encoding
 
-        predict = self._compiled_predict()
-        chunks: dict[str, list[np.ndarray]] = {}
-        for start in range(0, len(sequences), batch_size):
-            codes, lengths = encoding.sequences_to_codes(list(sequences[start:start + batch_size]),
-                                                         max_length=self.encoder.max_sequence_length)
-            outputs = predict(np.asarray(codes, dtype=np.uint8), np.asarray(lengths, dtype=np.int32))
-            for name, value in outputs.items():
-                chunks.setdefault(name, []).append(value.numpy())
-        if not chunks:
-            empty = {"expression": np.zeros([0], np.float32)}
-            if self.has_bins:
-                empty["bins"] = np.zeros([0, 18], np.float32)
-            return empty
-        return {name: np.concatenate(parts) for name, parts in chunks.items()}
+class EnsembleGraph(_InProcessPrediction):
+    """The mean of several prediction graphs' expression outputs, as one TensorFlow computation.
 
-    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        """Expression predictions for ``sequences``: the graph, then the batch post-processing steps."""
-        expression = self.predict_outputs(sequences, batch_size)["expression"]
-        return postprocess_lib.apply_batch_steps(self.postprocess, expression)
+    Each member keeps its own encoder, TTA, target transform and graph post-processing; the mean is taken in
+    expression units (after each member's graph steps). ``bins`` is averaged too when every member has it. Batch
+    post-processing steps (rank / quantile transforms) are applied once, to the mean, so all members must record
+    the same ones. The export, the server and in-process prediction see it as any other graph.
+    """
+
+    def __init__(self, members: Sequence[PredictionGraph]):
+        members = list(members)
+        if len(members) < 2:
+            raise ConfigError(f"an ensemble needs at least two models, got {len(members)}")
+        steps = [postprocess_lib.batch_steps(member.postprocess) for member in members]
+        if any(step != steps[0] for step in steps[1:]):
+            raise ConfigError(f"ensemble members record different batch post-processing steps {steps}: "
+                              "the mean is post-processed once, so they must be the same")
+        self.members = members
+        self.postprocess = steps[0]
+        self.has_bins = all(member.has_bins for member in members)
+        self.model = _MemberVariables([member.model for member in members])
+        self.tta = None
 
     @property
-    def batch_postprocess(self) -> list[dict]:
-        """The steps :meth:`predict` applies after the graph (empty for most runs)."""
-        return postprocess_lib.batch_steps(self.postprocess)
+    def max_sequence_length(self) -> int:
+        """The longest sequence every member accepts."""
+        return min(member.max_sequence_length for member in self.members)
+
+    def tf_predict_codes(self, codes, lengths) -> dict:
+        """codes [B, L] + lengths [B] -> ``{"expression": [B]}``: the members' mean (+ mean ``bins``)."""
+        outputs = [member.tf_predict_codes(codes, lengths) for member in self.members]
+        keys = ["expression"] + (["bins"] if self.has_bins else [])
+        return {key: sum(output[key] for output in outputs) / float(len(outputs)) for key in keys}
 
 
 def _output_names(model) -> list[str]:

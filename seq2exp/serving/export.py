@@ -255,14 +255,26 @@ def run_metadata(run: Any) -> dict:
     }
 
 
-def export_run(run_dir: str | os.PathLike, model_base_path: str | os.PathLike, name: str,
-               version: int | None = None, *, verify: bool = True) -> ExportResult:
-    """Export the training run in ``run_dir`` (``seq2exp export``)."""
+def export_run(run_dir: str | os.PathLike | Sequence[str | os.PathLike], model_base_path: str | os.PathLike,
+               name: str, version: int | None = None, *, verify: bool = True) -> ExportResult:
+    """Export the training run in ``run_dir`` (``seq2exp export``); several run folders export one ensemble
+    (:class:`seq2exp.inference.graph.EnsembleGraph`: the mean of the runs' predictions, same signatures)."""
+    from seq2exp.inference.graph import EnsembleGraph
     from seq2exp.inference.runs import load_run
 
-    run = load_run(run_dir)
-    return export_graph(run.prediction_graph(), model_base_path, name, version, metadata=run_metadata(run),
-                        verify=verify)
+    run_dirs = [run_dir] if isinstance(run_dir, (str, os.PathLike)) else list(run_dir)
+    if not run_dirs:
+        raise ConfigError("export needs at least one run folder")
+    runs = [load_run(path) for path in run_dirs]
+    if len(runs) == 1:
+        return export_graph(runs[0].prediction_graph(), model_base_path, name, version,
+                            metadata=run_metadata(runs[0]), verify=verify)
+    members = [run_metadata(run) for run in runs]
+    metadata = {"ensemble": {"members": len(runs), "combine": "mean of the members' expression predictions"},
+                "members": members, "architecture": sorted({m["architecture"] for m in members if m["architecture"]}),
+                "data_sha256": sorted({m["data_sha256"] for m in members if m["data_sha256"]})}
+    return export_graph(EnsembleGraph([run.prediction_graph() for run in runs]), model_base_path, name, version,
+                        metadata=metadata, verify=verify)
 
 
 def _keras_version() -> str | None:

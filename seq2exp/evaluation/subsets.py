@@ -12,7 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
-from seq2exp.data.formats import unique_pairs
+from seq2exp.data.formats import sorted_unique, unique_pairs
 from seq2exp.errors import InputFormatError
 
 # Weights of the challenge's Pearson and Spearman scores (they sum to 4.65).
@@ -65,7 +65,7 @@ class Exclusion:
                 singles.append(items.ravel())
         pair_array = np.concatenate(pairs)
         return cls(
-            indices=np.unique(np.concatenate(singles)),
+            indices=sorted_unique(np.concatenate(singles)),
             pairs=unique_pairs(pair_array),
         )
 
@@ -134,5 +134,5 @@ def coerce_subsets(subsets: "Mapping[str, np.ndarray] | str | os.PathLike | None
         else:
             if array.ndim != 1:
                 raise ValueError(f"subset {name!r}: expected a 1-D index array, got shape {array.shape}")
-            result[name] = np.unique(array)
+            result[name] = sorted_unique(array)
     return result

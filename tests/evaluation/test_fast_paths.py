@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 
 from seq2exp.data import formats
-from seq2exp.data.formats import read_test_subsets, unique_pairs
+from seq2exp.data.formats import read_test_subsets, sorted_unique, unique_pairs
 from seq2exp.errors import InputFormatError
 from seq2exp.evaluation.bootstrap import bootstrap_ranks, sample_blocks
 
@@ -113,6 +113,17 @@ def test_unique_pairs_equals_numpy_row_unique():
         pairs = rng.integers(0, int(rng.integers(1, 30)), size=(int(rng.integers(0, 40)), 2))
         expected = np.unique(pairs, axis=0) if pairs.size else pairs.reshape(0, 2)
         assert np.array_equal(unique_pairs(pairs), expected)
+
+
+def test_sorted_unique_equals_numpy_unique_and_never_aliases():
+    rng = np.random.default_rng(1)
+    cases = [np.arange(0), np.arange(1), np.arange(50), np.arange(50)[::-1], np.array([3, 3, 4]), np.array([1, 5, 2])]
+    cases += [rng.integers(0, 40, int(rng.integers(0, 60))) for _ in range(50)]
+    cases += [np.sort(rng.choice(10_000, 300, replace=False)) for _ in range(5)]  # the already-sorted fast path
+    for values in cases:
+        result = sorted_unique(values)
+        assert np.array_equal(result, np.unique(values)) and result.dtype == np.unique(values).dtype
+        assert not np.shares_memory(result, values)
 
 
 def test_lazy_export_named_like_its_module_stays_the_function():

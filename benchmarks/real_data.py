@@ -30,6 +30,9 @@ one autosome seed are trained per fold on the other folds' rows (``train(data=..
 held-out fold. ``kmer_ridge_r`` / ``autosome_r`` are the row-weighted means of the folds' r, the paired bootstrap
 resamples rows within each fold, ``per_fold`` has each fold's pair and ``*_pooled_r`` the r of all out-of-fold
 predictions at once. Every row is a held-out row once, so the interval is about 3x narrower than on 637 rows.
+Measured (``--folds 5``, half width, 12 epochs, 2 cores): ridge 0.606, autosome 0.634, +0.028 with CI95
+[0.018, 0.037] (no resample with the ridge ahead), autosome better in 5 of 5 folds (+0.017 to +0.039), pooled
+out-of-fold r 0.630 vs 0.606; 8.6 min of autosome training a fold.
 """
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ At inference a BatchNorm after a convolution is an affine map per output channel
 ``y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta``, so it can be folded into the convolution's kernel and
 bias: ``W' = W * s``, ``b' = (b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)``. :func:`fold_batchnorm`
 returns a copy of a functional Keras model in which every such (convolution -> BatchNorm) pair is one convolution
-with a bias and the BatchNorm a pass-through layer; everything else (layer names, other weights, outputs) is unchanged,
-and the outputs equal the original's in inference mode within float rounding. Training-mode behaviour is not kept
-(the folded model has no batch statistics): use it for prediction and export only.
+with a bias and the BatchNorm a pass-through layer (or its fused activation alone); everything else (layer names,
+other weights, outputs) is unchanged, and the outputs equal the original's in inference mode within float rounding.
+Training-mode behaviour is not kept (the folded model has no batch statistics): use it for prediction and export
+only.
 
 Folded: ``keras.layers.Conv1D`` / ``Conv2D`` (``groups == 1``, linear activation) and
 :class:`seq2exp.models.blocks.layers.GroupedConv1D`, each followed by a ``BatchNormalization`` over the last axis
@@ -32,10 +33,18 @@ def _folded_layer_class():
 
     @keras.saving.register_keras_serializable(package="seq2exp")
     class FoldedBatchNorm(keras.layers.Layer):
-        """Where a BatchNorm was folded into the convolution before it: passes its input through."""
+        """Where a BatchNorm was folded into the convolution before it: passes its input through, or applies the
+        activation of a ``FusedBatchNorm(activation=...)``."""
+
+        def __init__(self, activation: str | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self.activation = activation
 
         def call(self, inputs, training=None, mask=None):  # noqa: ARG002 - the BatchNorm's call signature
-            return inputs
+            return keras.ops.silu(inputs) if self.activation == "silu" else inputs
+
+        def get_config(self):
+            return {**super().get_config(), "activation": self.activation}
 
         def compute_output_shape(self, input_shape):
             return input_shape
@@ -161,7 +170,8 @@ def _fold(model):
             config["use_bias"] = True
             return layer.__class__.from_config(config)
         if layer.name in bn_names:
-            return folded_class(name=layer.name, dtype=layer.dtype_policy)
+            return folded_class(name=layer.name, dtype=layer.dtype_policy,
+                                activation=getattr(layer, "activation", None))
         return layer.__class__.from_config(config)
 
     try:

@@ -119,16 +119,55 @@ def test_fused_batchnorm_equals_keras_batchnorm_in_both_modes():
     assert np.abs(results[0][4]).max() > 0.1  # the moving statistics really moved
 
 
+@pytest.mark.parametrize("shape", [(4, 13, 6), (3, 150, 8)])
+def test_fused_batchnorm_silu_equals_keras_batchnorm_then_silu(shape):
+    """``FusedBatchNorm(activation="silu")`` (its gradient recomputes the normalised values) against Keras's own
+    BatchNormalization followed by SiLU, differentiated by TensorFlow: outputs, gradients for x, gamma and beta,
+    moving statistics and the inference-mode output."""
+    import tensorflow as tf
+
+    channels = shape[-1]
+    x = tf.constant(np.random.default_rng(4).normal(1.0, 2.0, size=shape).astype(np.float32))
+    weights = tf.constant(np.random.default_rng(5).normal(size=shape).astype(np.float32))
+    plain = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    fused = FusedBatchNorm(momentum=0.9, epsilon=1e-5, activation="silu")
+    results = []
+    for layer, activate in ((plain, keras.activations.silu), (fused, lambda y: y)):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, channels))
+        layer.beta.assign(np.linspace(-1.0, 1.0, channels))
+
+        @tf.function
+        def step(inputs):
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                y = activate(layer(inputs, training=True))
+                loss = tf.reduce_sum(y * weights * tf.cos(y))
+            return y, tape.gradient(loss, [inputs, layer.gamma, layer.beta])
+
+        y, grads = step(x)
+        results.append([y.numpy(), *[g.numpy() for g in grads], layer.moving_mean.numpy(),
+                        layer.moving_variance.numpy(), activate(layer(x, training=False)).numpy()])
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=2e-5)
+    assert np.abs(results[0][1]).max() > 1e-3  # the gradient is not trivially zero
+    assert FusedBatchNorm.from_config(fused.get_config()).activation == "silu"
+    with pytest.raises(ValueError, match="activation"):
+        FusedBatchNorm(activation="gelu")
+
+
 def test_a_keras_file_with_plain_batchnorm_layers_still_loads(tmp_path, demo_train, monkeypatch):
-    """Files saved before FusedBatchNorm (class BatchNormalization, same layer and weight names) load and predict
-    the same; a model built now has the same weights under the same names."""
+    """Files saved before FusedBatchNorm (class BatchNormalization and separate SiLU layers, same weight names)
+    load and predict the same; a model built now has the same weights under the same names."""
     from seq2exp.models.blocks import conv
 
     inputs = harness.demo_inputs(demo_train, "autosome", 4)
     with monkeypatch.context() as patch:
         patch.setattr(conv, "FusedBatchNorm", keras.layers.BatchNormalization)
+        patch.setattr(conv, "FUSE_BATCHNORM_SILU", False)
         old = harness.seeded_smoke_model("autosome")
     assert not any(isinstance(layer, FusedBatchNorm) for layer in old.layers)
+    assert any(isinstance(layer, keras.layers.Activation) for layer in old.layers)
     old.save(tmp_path / "old.keras")
     loaded = keras.saving.load_model(tmp_path / "old.keras")
     np.testing.assert_allclose(harness.predict(loaded, inputs)["expression"],

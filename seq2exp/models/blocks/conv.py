@@ -14,6 +14,9 @@ from seq2exp.models.blocks.layers import CPBilinear, FusedBatchNorm, GroupedConv
 
 TORCH_BN = {"momentum": 0.9, "epsilon": 1e-5}
 KERAS_BN = {"momentum": 0.99, "epsilon": 1e-3}
+# BatchNorm -> SiLU as one layer (FusedBatchNorm(activation="silu")): same maths and weights, a quarter less
+# training memory for LegNet; False builds the two layers of files saved before (tests use it)
+FUSE_BATCHNORM_SILU = True
 
 
 def activation_layer(kind: str | None, name: str) -> keras.layers.Layer:
@@ -40,7 +43,18 @@ def apply_conv_bn_act(
     x = keras.layers.Conv1D(filters, kernel_size, padding=padding, dilation_rate=dilation_rate, use_bias=use_bias,
                             kernel_initializer=kernel_initializer, name=f"{name}_conv")(x)
     if batch_norm:
-        x = FusedBatchNorm(**(bn or TORCH_BN), name=f"{name}_bn")(x)
+        return apply_batchnorm_act(x, activation, bn=bn or TORCH_BN, name=name)
+    if activation:
+        x = activation_layer(activation, f"{name}_act")(x)
+    return x
+
+
+def apply_batchnorm_act(x, activation: str | None, *, name: str, bn: dict | None = None):
+    """BatchNorm (``{name}_bn``) -> activation (``{name}_act``); BatchNorm -> SiLU is the one layer
+    ``FusedBatchNorm(activation="silu")`` named ``{name}_bn`` (see ``FUSE_BATCHNORM_SILU``)."""
+    if activation == "silu" and FUSE_BATCHNORM_SILU:
+        return FusedBatchNorm(**(bn or TORCH_BN), activation="silu", name=f"{name}_bn")(x)
+    x = FusedBatchNorm(**(bn or TORCH_BN), name=f"{name}_bn")(x)
     if activation:
         x = activation_layer(activation, f"{name}_act")(x)
     return x
@@ -116,8 +130,7 @@ def apply_legnet_stage(
                           kernel_initializer=torch_conv_init(1, expanded))
     y = GroupedConv1D(expanded, kernel_size, groups=expanded // filters_per_group, padding="same", use_bias=False,
                       kernel_initializer=torch_conv_init(kernel_size, expanded), name=f"{name}_grouped_conv")(y)
-    y = FusedBatchNorm(**TORCH_BN, name=f"{name}_grouped_bn")(y)
-    y = activation_layer(activation, f"{name}_grouped_act")(y)
+    y = apply_batchnorm_act(y, activation, bn=TORCH_BN, name=f"{name}_grouped")
     y = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
                         name=f"{name}_se")
     y = apply_conv_bn_act(y, channels, 1, name=f"{name}_project", activation=activation, use_bias=False,

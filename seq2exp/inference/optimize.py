@@ -10,8 +10,8 @@ Training-mode behaviour is not kept (the folded model has no batch statistics): 
 only.
 
 Folded: ``keras.layers.Conv1D`` / ``Conv2D`` (``groups == 1``, linear activation) and
-:class:`seq2exp.models.blocks.layers.GroupedConv1D`, each followed by a ``BatchNormalization`` over the last axis
-that is its only consumer. Nothing is folded in a model that is not functional, or whose BatchNorms do not follow
+:class:`seq2exp.models.blocks.layers.GroupedConv1D` and ``GatedPointwiseConv1D`` (kernel ``[1, C, f]``), each
+followed by a ``BatchNormalization`` over the last axis that is its only consumer. Nothing is folded in a model that is not functional, or whose BatchNorms do not follow
 a convolution; such models are returned as they are.
 """
 from __future__ import annotations
@@ -69,9 +69,9 @@ def _producers(model) -> dict[str, list]:
 def _foldable_conv(layer) -> bool:
     import keras
 
-    from seq2exp.models.blocks.layers import GroupedConv1D
+    from seq2exp.models.blocks.layers import GatedPointwiseConv1D, GroupedConv1D
 
-    if isinstance(layer, GroupedConv1D):
+    if isinstance(layer, (GroupedConv1D, GatedPointwiseConv1D)):
         return True
     if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)) and not isinstance(
             layer, (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv1D,

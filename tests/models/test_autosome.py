@@ -156,6 +156,42 @@ def test_fused_batchnorm_silu_equals_keras_batchnorm_then_silu(shape):
         FusedBatchNorm(activation="gelu")
 
 
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_gated_pointwise_conv_equals_multiply_then_conv1d(use_bias):
+    """``GatedPointwiseConv1D([x, gates])`` (its gradient recomputes ``x * gates``) against Keras's ``Multiply``
+    and ``Conv1D(f, 1)`` with the same weights, differentiated by TensorFlow, in training and inference mode."""
+    import tensorflow as tf
+
+    from seq2exp.models.blocks.layers import GatedPointwiseConv1D
+
+    rng = np.random.default_rng(6)
+    x = tf.constant(rng.normal(size=(3, 11, 8)).astype(np.float32))
+    gates = tf.constant(rng.uniform(0.1, 1.0, size=(3, 1, 8)).astype(np.float32))
+    weights = tf.constant(rng.normal(size=(3, 11, 5)).astype(np.float32))
+    gated = GatedPointwiseConv1D(5, use_bias=use_bias, bias_initializer="random_normal")
+    conv = keras.layers.Conv1D(5, 1, use_bias=use_bias)
+    gated.build([x.shape, gates.shape])
+    conv.build(x.shape)
+    conv.set_weights(gated.get_weights())
+    results = []
+    for layer, apply in ((gated, lambda a, g, t: gated([a, g], training=t)),
+                         (conv, lambda a, g, t: conv(keras.layers.Multiply()([a, g])))):
+        @tf.function
+        def step(a, g):
+            with tf.GradientTape() as tape:
+                tape.watch([a, g])
+                y = apply(a, g, True)
+                loss = tf.reduce_sum(tf.sin(y) * weights)
+            return y, tape.gradient(loss, [a, g, *layer.trainable_weights])
+
+        y, grads = step(x, gates)
+        results.append([y.numpy(), *[g.numpy() for g in grads], apply(x, gates, False).numpy()])
+    assert len(results[0]) == len(results[1]) == (6 if use_bias else 5)
+    for got, expected in zip(results[0], results[1]):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert [w.path.split("/")[-1] for w in gated.weights] == [w.path.split("/")[-1] for w in conv.weights]
+
+
 def test_a_keras_file_with_plain_batchnorm_layers_still_loads(tmp_path, demo_train, monkeypatch):
     """Files saved before FusedBatchNorm (class BatchNormalization and separate SiLU layers, same weight names)
     load and predict the same; a model built now has the same weights under the same names."""
@@ -164,7 +200,7 @@ def test_a_keras_file_with_plain_batchnorm_layers_still_loads(tmp_path, demo_tra
     inputs = harness.demo_inputs(demo_train, "autosome", 4)
     with monkeypatch.context() as patch:
         patch.setattr(conv, "FusedBatchNorm", keras.layers.BatchNormalization)
-        patch.setattr(conv, "FUSE_BATCHNORM_SILU", False)
+        patch.setattr(conv, "FUSED_LAYERS", False)
         old = harness.seeded_smoke_model("autosome")
     assert not any(isinstance(layer, FusedBatchNorm) for layer in old.layers)
     assert any(isinstance(layer, keras.layers.Activation) for layer in old.layers)

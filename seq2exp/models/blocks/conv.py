@@ -10,13 +10,14 @@ from typing import Sequence
 
 import keras
 
-from seq2exp.models.blocks.layers import CPBilinear, FusedBatchNorm, GroupedConv1D, SigmoidGELU
+from seq2exp.models.blocks.layers import CPBilinear, FusedBatchNorm, GatedPointwiseConv1D, GroupedConv1D, SigmoidGELU
 
 TORCH_BN = {"momentum": 0.9, "epsilon": 1e-5}
 KERAS_BN = {"momentum": 0.99, "epsilon": 1e-3}
-# BatchNorm -> SiLU as one layer (FusedBatchNorm(activation="silu")): same maths and weights, a quarter less
-# training memory for LegNet; False builds the two layers of files saved before (tests use it)
-FUSE_BATCHNORM_SILU = True
+# BatchNorm -> SiLU as one layer (FusedBatchNorm(activation="silu")) and LegNet's SE scale -> pointwise convolution
+# as one layer (GatedPointwiseConv1D): same weights (names, shapes) and maths, a third less training memory for
+# LegNet. False builds the separate layers of files saved before (tests use it).
+FUSED_LAYERS = True
 
 
 def activation_layer(kind: str | None, name: str) -> keras.layers.Layer:
@@ -51,8 +52,8 @@ def apply_conv_bn_act(
 
 def apply_batchnorm_act(x, activation: str | None, *, name: str, bn: dict | None = None):
     """BatchNorm (``{name}_bn``) -> activation (``{name}_act``); BatchNorm -> SiLU is the one layer
-    ``FusedBatchNorm(activation="silu")`` named ``{name}_bn`` (see ``FUSE_BATCHNORM_SILU``)."""
-    if activation == "silu" and FUSE_BATCHNORM_SILU:
+    ``FusedBatchNorm(activation="silu")`` named ``{name}_bn`` (see ``FUSED_LAYERS``)."""
+    if activation == "silu" and FUSED_LAYERS:
         return FusedBatchNorm(**(bn or TORCH_BN), activation="silu", name=f"{name}_bn")(x)
     x = FusedBatchNorm(**(bn or TORCH_BN), name=f"{name}_bn")(x)
     if activation:
@@ -91,11 +92,12 @@ def apply_parallel_convs(
 
 # ------------------------------------------------------------------------------------------------ LegNet (autosome)
 def apply_legnet_se(x, input_channels: int, *, name: str, reduction: int = 4, bilinear: bool = True,
-                    activation: str = "silu"):
+                    activation: str = "silu", return_gates: bool = False):
     """LegNet's squeeze-and-excitation: mean over length -> Linear(C -> r) -> SiLU -> Linear(r -> r) ->
     concat[x, CPBilinear(r -> r/2)] -> SiLU -> Linear -> sigmoid -> channel-wise scale (r = input_channels/reduction).
 
     ``bilinear=False`` gives Prix Fixe's ``SELayerSimple``: Linear(C -> r) -> SiLU -> Linear(r -> C) -> sigmoid.
+    ``return_gates=True`` returns the ``[B, 1, C]`` gates instead of the scaled ``x`` (for ``GatedPointwiseConv1D``).
     """
     channels = int(x.shape[-1])
     hidden = int(input_channels // reduction)
@@ -112,6 +114,8 @@ def apply_legnet_se(x, input_channels: int, *, name: str, reduction: int = 4, bi
     squeezed = keras.layers.Dense(channels, kernel_initializer=dense_init, name=f"{name}_fc3")(squeezed)
     gates = activation_layer("sigmoid", f"{name}_gate")(squeezed)
     gates = keras.layers.Reshape((1, channels), name=f"{name}_gate_reshape")(gates)
+    if return_gates:
+        return gates
     return keras.layers.Multiply(name=f"{name}_scale")([x, gates])
 
 
@@ -131,10 +135,17 @@ def apply_legnet_stage(
     y = GroupedConv1D(expanded, kernel_size, groups=expanded // filters_per_group, padding="same", use_bias=False,
                       kernel_initializer=torch_conv_init(kernel_size, expanded), name=f"{name}_grouped_conv")(y)
     y = apply_batchnorm_act(y, activation, bn=TORCH_BN, name=f"{name}_grouped")
-    y = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
-                        name=f"{name}_se")
-    y = apply_conv_bn_act(y, channels, 1, name=f"{name}_project", activation=activation, use_bias=False,
-                          kernel_initializer=torch_conv_init(1, channels))
+    if FUSED_LAYERS:  # SE scale and the pointwise projection as one layer named as the projection's Conv1D
+        gates = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
+                                name=f"{name}_se", return_gates=True)
+        y = GatedPointwiseConv1D(channels, use_bias=False, kernel_initializer=torch_conv_init(1, channels),
+                                 name=f"{name}_project_conv")([y, gates])
+        y = apply_batchnorm_act(y, activation, bn=TORCH_BN, name=f"{name}_project")
+    else:
+        y = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
+                            name=f"{name}_se")
+        y = apply_conv_bn_act(y, channels, 1, name=f"{name}_project", activation=activation, use_bias=False,
+                              kernel_initializer=torch_conv_init(1, channels))
     x = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")([x, y])
     return apply_conv_bn_act(x, out_channels, kernel_size, name=f"{name}_resize", activation=activation,
                              use_bias=False, kernel_initializer=torch_conv_init(kernel_size, out_channels))

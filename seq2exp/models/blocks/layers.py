@@ -5,7 +5,10 @@
   kernel (Keras's ``Conv1D(groups>1)`` goes through XLA on CPU and is unusably slow, see
   ``../shared/KNOWN_ISSUES.md``), elsewhere a depthwise convolution plus per-group channel sums. Same parameters
   and the same maths either way.
-- ``FusedBatchNorm``: ``BatchNormalization`` (same weights and maths) on TensorFlow's fused kernel.
+- ``FusedBatchNorm``: ``BatchNormalization`` (same weights and maths) on TensorFlow's fused kernel, optionally with
+  the SiLU after it (its gradient recomputes instead of keeping the normalised values).
+- ``GatedPointwiseConv1D``: an SE scale and the pointwise convolution after it, ``Conv1D(f, 1)(x * gates)``,
+  whose gradient recomputes the product instead of keeping it.
 - ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
   the parameters and maths of tensorly-torch ``TRL((n, n), out, rank=0.5, factorization="cp")`` used by LegNet's SE
   block, computed without materialising the ``n × n × out`` tensor.
@@ -231,6 +234,82 @@ def _batchnorm_silu_training(x, gamma, beta, *, epsilon: float):
         return (tf.nn.silu(y), tf.stop_gradient(mean), tf.stop_gradient(variance)), backward
 
     return forward(x, gamma, beta)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GatedPointwiseConv1D(keras.layers.Layer):
+    """``Conv1D(filters, 1)(x * gates)`` on ``[x, gates]``: a squeeze-and-excitation scale (``x [B, L, C]``, gates
+    ``[B, 1, C]``) and the pointwise convolution after it as one layer, with ``Conv1D``'s weights (``kernel [1, C,
+    filters]``, optional ``bias``) and maths.
+
+    On TensorFlow its gradient recomputes ``x * gates`` (ordered after the incoming gradient) instead of keeping it
+    from the forward pass, as a ``Multiply`` layer followed by a ``Conv1D`` must (the convolution keeps its input);
+    that is a tenth of LegNet's training memory. Elsewhere the plain ops run.
+    """
+
+    def __init__(self, filters: int, use_bias: bool = False, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        x_shape, gates_shape = input_shape
+        channels = int(x_shape[-1])
+        if len(x_shape) != 3 or tuple(gates_shape[1:]) != (1, channels):
+            raise ValueError(f"{self.name}: expected x [B, L, C] and gates [B, 1, C], got {x_shape} and {gates_shape}")
+        self.kernel = self.add_weight(name="kernel", shape=(1, channels, self.filters),
+                                      initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+                     if self.use_bias else None)
+
+    def call(self, inputs, training=None):
+        x, gates = inputs
+        kernel = ops.cast(self.kernel[0], x.dtype)
+        if keras.backend.backend() == "tensorflow" and training:
+            outputs = _gated_pointwise_training(x, ops.cast(gates, x.dtype), kernel)
+        else:
+            outputs = ops.matmul(x * ops.cast(gates, x.dtype), kernel)
+        if self.bias is not None:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:2], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, use_bias=self.use_bias,
+                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+                      bias_initializer=keras.initializers.serialize(self.bias_initializer))
+        return config
+
+
+def _gated_pointwise_training(x, gates, kernel):
+    """``(x * gates) @ kernel`` whose gradient keeps ``x``, ``gates`` and ``kernel`` but not the product."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def forward(x, gates, kernel):
+        shape = tf.shape(x)
+        channels, filters = kernel.shape[0], kernel.shape[1]
+        flat = tf.reshape(x * gates, [-1, channels])
+        outputs = tf.reshape(tf.matmul(flat, kernel), tf.concat([shape[:2], [filters]], 0))
+
+        def backward(d_outputs):
+            d_flat = tf.reshape(d_outputs, [-1, filters])
+            with tf.control_dependencies([d_outputs]):  # recompute in the backward pass, not ahead of it
+                product = tf.reshape(tf.identity(x) * gates, [-1, channels])
+            d_kernel = tf.matmul(product, d_flat, transpose_a=True)
+            d_product = tf.reshape(tf.matmul(d_flat, kernel, transpose_b=True), shape)
+            d_gates = tf.reduce_sum(d_product * x, axis=1, keepdims=True)
+            return d_product * gates, d_gates, d_kernel
+
+        return outputs, backward
+
+    return forward(x, gates, kernel)
 
 
 def cp_rank(in_features: int, out_features: int, rank_fraction: float) -> int:

@@ -11,8 +11,8 @@ only.
 
 Folded: ``keras.layers.Conv1D`` / ``Conv2D`` (``groups == 1``, linear activation) and
 :class:`seq2exp.models.blocks.layers.GroupedConv1D` and ``GatedPointwiseConv1D`` (kernel ``[1, C, f]``), each
-followed by a ``BatchNormalization`` over the last axis that is its only consumer. Nothing is folded in a model that is not functional, or whose BatchNorms do not follow
-a convolution; such models are returned as they are.
+followed by a ``BatchNormalization`` over the last axis that is its only consumer. Nothing is folded in a model
+that is not functional, or whose BatchNorms do not follow a convolution; such models are returned as they are.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _folded_layer_class():
             self.activation = activation
 
         def call(self, inputs, training=None, mask=None):  # noqa: ARG002 - the BatchNorm's call signature
-            return keras.ops.silu(inputs) if self.activation == "silu" else inputs
+            return keras.activations.get(self.activation or "linear")(inputs)
 
         def get_config(self):
             return {**super().get_config(), "activation": self.activation}

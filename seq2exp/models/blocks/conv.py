@@ -135,16 +135,14 @@ def apply_legnet_stage(
     y = GroupedConv1D(expanded, kernel_size, groups=expanded // filters_per_group, padding="same", use_bias=False,
                       kernel_initializer=torch_conv_init(kernel_size, expanded), name=f"{name}_grouped_conv")(y)
     y = apply_batchnorm_act(y, activation, bn=TORCH_BN, name=f"{name}_grouped")
+    se = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
+                         name=f"{name}_se", return_gates=FUSED_LAYERS)
     if FUSED_LAYERS:  # SE scale and the pointwise projection as one layer named as the projection's Conv1D
-        gates = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
-                                name=f"{name}_se", return_gates=True)
         y = GatedPointwiseConv1D(channels, use_bias=False, kernel_initializer=torch_conv_init(1, channels),
-                                 name=f"{name}_project_conv")([y, gates])
+                                 name=f"{name}_project_conv")([y, se])
         y = apply_batchnorm_act(y, activation, bn=TORCH_BN, name=f"{name}_project")
     else:
-        y = apply_legnet_se(y, channels, reduction=se_reduction, bilinear=bilinear, activation=activation,
-                            name=f"{name}_se")
-        y = apply_conv_bn_act(y, channels, 1, name=f"{name}_project", activation=activation, use_bias=False,
+        y = apply_conv_bn_act(se, channels, 1, name=f"{name}_project", activation=activation, use_bias=False,
                               kernel_initializer=torch_conv_init(1, channels))
     x = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")([x, y])
     return apply_conv_bn_act(x, out_channels, kernel_size, name=f"{name}_resize", activation=activation,

@@ -267,11 +267,11 @@ class GatedPointwiseConv1D(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x, gates = inputs
-        kernel = ops.cast(self.kernel[0], x.dtype)
+        gates, kernel = ops.cast(gates, x.dtype), ops.cast(self.kernel[0], x.dtype)
         if keras.backend.backend() == "tensorflow" and training:
-            outputs = _gated_pointwise_training(x, ops.cast(gates, x.dtype), kernel)
+            outputs = _gated_pointwise_training(x, gates, kernel)
         else:
-            outputs = ops.matmul(x * ops.cast(gates, x.dtype), kernel)
+            outputs = ops.matmul(x * gates, kernel)
         if self.bias is not None:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return outputs

@@ -18,6 +18,10 @@ folded ``PredictionGraph``, the graph ``seq2exp export`` writes); a DREAM test-o
 ``shares`` times the stages of a prediction on their own over the same rows: parse (``iter_records``), encode
 (the project's ``Encoder``), model (the bare call), write (formatting and writing the DREAM lines). Ratios to the
 bare call are ``*_vs_bare`` (goal: >= 0.9). Last stdout line: one JSON object.
+
+Measured (2 Intel Xeon cores, real LegNet, 200,000 rows, wall 37 min): bare 338.8 rows/s, folded 374.6 (max |diff|
+2.9e-6), in-process 373.7 (1.103x bare, 1.09x with start-up), gRPC 384.7 (1.136x); shares model 0.9926, encode
+0.0065, parse 0.0007, write 0.0002.
 """
 from __future__ import annotations
 

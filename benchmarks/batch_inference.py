@@ -6,7 +6,11 @@ process on the same generated DREAM file (200,000 rows; 20,000 with ``--quick``)
 The pipeline runs on the DirectRunner in multi-process mode with ``--workers`` (default 2) worker processes, the way
 it would spread over machines. Reported: rows/s of each (wall clock of the whole command, start-up included), their
 ratio (goal >= 0.8), peak RSS of each command's process tree (the pipeline's workers included), and the largest
-difference between the two outputs. The last stdout line is one JSON object.
+difference between the two outputs. With ``--portable`` it also runs the pipeline on Beam's portable path (the one
+Flink, Spark and Dataflow use): the PortableRunner with Beam's local job service and SDK workers started as separate
+processes by a worker pool on 127.0.0.1 (``seq2exp.batch.portable``). Beam's local job service starts one SDK worker
+whatever ``direct_num_workers`` says, so that path is measured with 1 worker; the 2-worker figure is the DirectRunner
+in multi-process mode. The last stdout line is one JSON object.
 """
 from __future__ import annotations
 
@@ -36,6 +40,13 @@ def write_rows(path: Path, n: int, seed: int = 0) -> None:
             handle.write("".join(f"{FLANK5}{row.tobytes().decode()}{FLANK3}\n" for row in middles))
 
 
+def read_shards(folder: Path) -> tuple[np.ndarray, dict]:
+    """The predicted values of a batch output folder, shards in name order (= input order), and its manifest."""
+    shards = sorted(folder.glob("predictions-*.txt"))
+    values = np.concatenate([np.loadtxt(s, usecols=1, dtype=np.float64, ndmin=1) for s in shards])
+    return values, json.loads((folder / "manifest.json").read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 rows instead of 200,000")
@@ -43,6 +54,9 @@ def main() -> None:
     parser.add_argument("--model", default="autosome", help="registry architecture (smoke size) or 'tiny'")
     parser.add_argument("--workers", type=int, default=2, help="DirectRunner worker processes")
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--portable", action="store_true",
+                        help="also run the PortableRunner with external SDK workers (1 worker) and the DirectRunner "
+                             "with 1 worker process")
     args = parser.parse_args()
     rows = args.rows or (20_000 if args.quick else 200_000)
 
@@ -65,9 +79,28 @@ def main() -> None:
              "--batch-size", str(args.batch_size), "--beam-option", f"direct_num_workers={args.workers}",
              "--beam-option", "direct_running_mode=multi_processing"], env)
         expected = np.loadtxt(tmp / "predict.txt", usecols=1, dtype=np.float64)
-        shards = sorted((tmp / "beam").glob("predictions-*.txt"))
-        got = np.concatenate([np.loadtxt(s, usecols=1, dtype=np.float64, ndmin=1) for s in shards])
-        manifest = json.loads((tmp / "beam" / "manifest.json").read_text())
+        got, manifest = read_shards(tmp / "beam")
+        extra = {}
+        if args.portable:
+            from seq2exp.batch.portable import local_worker_pool, portable_beam_options
+
+            one_s, one_rss = run_measured(
+                [*cli, "batch", str(data), "-o", str(tmp / "direct1"), "--saved-model", model_dir,
+                 "--batch-size", str(args.batch_size), "--beam-option", "direct_num_workers=1",
+                 "--beam-option", "direct_running_mode=multi_processing"], env)
+            with local_worker_pool(env=env) as pool:
+                options = [arg for option in portable_beam_options(pool) for arg in ("--beam-option", option)]
+                portable_s, portable_rss = run_measured(
+                    [*cli, "batch", str(data), "-o", str(tmp / "portable"), "--saved-model", model_dir,
+                     "--batch-size", str(args.batch_size), *options], env)
+            portable_got, _ = read_shards(tmp / "portable")
+            extra = {"direct_1_worker_s": round(one_s, 2), "direct_1_worker_rows_per_s": round(rows / one_s, 1),
+                     "portable_1_worker_s": round(portable_s, 2),
+                     "portable_1_worker_rows_per_s": round(rows / portable_s, 1),
+                     "portable_vs_predict": round(predict_s / portable_s, 3),
+                     "portable_peak_rss_mib_driver": round(portable_rss, 1),
+                     "portable_max_abs_diff": float(np.max(np.abs(portable_got - expected)))
+                     if len(portable_got) == len(expected) else None}
     result = {
         "benchmark": "batch_inference", "rows": rows, "model": description, "batch_size": args.batch_size,
         "beam_runner": f"DirectRunner multi_processing, {args.workers} workers",
@@ -77,7 +110,7 @@ def main() -> None:
         "predict_peak_rss_mib": round(predict_rss, 1), "beam_peak_rss_mib": round(beam_rss, 1),
         "beam_rows_out": manifest["rows_out"], "rows_agree": int(len(got) == len(expected)),
         "max_abs_diff": float(np.max(np.abs(got - expected))) if len(got) == len(expected) else None,
-        "cpu_count": os.cpu_count(), "note": "wall clock incl. start-up, one run each, shared machine",
+        **extra, "cpu_count": os.cpu_count(), "note": "wall clock incl. start-up, one run each, shared machine",
     }
     print(json.dumps(result))
 

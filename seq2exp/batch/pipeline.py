@@ -480,11 +480,19 @@ def pipeline_options(beam_options: Sequence[str] = ()) -> PipelineOptions:
         flags.append(f"--{key}={value}")
     if not any(f.startswith("--default_sdk_harness_log_level=") for f in flags):
         flags.append("--default_sdk_harness_log_level=WARNING")  # workers relay their INFO lines otherwise
+    runner = next((f.partition("=")[2] for f in flags if f.startswith("--runner=")), "")
+    if runner.rpartition(".")[2] == "DaskRunner":
+        raise ConfigError("runner=DaskRunner: Beam's Dask runner (apache-beam 2.77) sends a multi-output step's "
+                          "main output to its tagged outputs, so the pipeline's predictions (RunInference with "
+                          "exception handling) would be lost without an error; use the DirectRunner, "
+                          "PortableRunner, FlinkRunner, SparkRunner or DataflowRunner")
     options = PipelineOptions(flags)
-    known = options.get_all_options(retain_unknown_options=False)
+    # Beam keeps a flag it cannot parse under its own name only when asked to retain unknown options
+    unknown = set(options.get_all_options(retain_unknown_options=True)) - \
+        set(options.get_all_options(retain_unknown_options=False))
     for flag in flags:
         key = flag[2:].partition("=")[0]
-        if key not in known:
+        if key in unknown:
             raise ConfigError(f"--beam-option {key}: not a Beam pipeline option (see `python -m apache_beam."
                               "examples.wordcount --help` for the runners' options)")
     return options

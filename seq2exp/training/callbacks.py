@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from seq2exp.inference.runs import save_model_atomically, write_json_atomically
+from seq2exp.training.optimizers import build_optimizer_variables
 from seq2exp.utils import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -188,8 +189,7 @@ def restore_checkpoint(model, directory: Path) -> dict:
     state_path, weights = directory / CHECKPOINT_STATE, directory / CHECKPOINT_WEIGHTS
     if not weights.exists():
         return {}
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+    build_optimizer_variables(model)
     model.load_weights(str(weights))
     state = {}
     if state_path.exists():

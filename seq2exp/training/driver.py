@@ -258,7 +258,7 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
     import tensorflow as tf
 
     from seq2exp.training import callbacks as cb
-    from seq2exp.training.optimizers import build_optimizer
+    from seq2exp.training.optimizers import build_optimizer, build_optimizer_variables
     from seq2exp.training.strategy import make_strategy
 
     config, out = setup.config, setup.out
@@ -276,6 +276,7 @@ def _fit_keras(setup: TrainingSetup, verbose: int | None) -> dict:
         if sam:  # a subclassed wrapper: built by calling it once
             trained(tf.zeros((1, *setup.encoder.input_shape), setup.encoder.input_dtype))
         state = cb.restore_checkpoint(trained, out / inference.CHECKPOINT_DIR)
+        build_optimizer_variables(trained)  # before the first step: the step is then traced once, not twice
     start_step = int(state.get("step", 0))
     validation = validation_callback(setup, model)
     callbacks_config = config.get("callbacks") or {}

@@ -333,6 +333,54 @@ def test_one_cycle_cycles_adam_beta_1_like_pytorch():
     assert not hasattr(fixed, "seq2exp_beta_1_cycle") and fixed.beta_1 == 0.9
 
 
+def _traced_adamw_one_cycle(n_variables: int, total: int, lr_max: float, decay: float):
+    from seq2exp.training.optimizers import build_optimizer, build_optimizer_variables
+
+    optimizer = build_optimizer({"name": "adamw", "learning_rate": lr_max, "weight_decay": decay, "epsilon": 1e-7},
+                                {"name": "one_cycle", "pct_start": 0.3}, total)
+    variables = [keras.Variable(np.linspace(-1.0, 1.0, 3).astype(np.float32) * (i + 1)) for i in range(n_variables)]
+    holder = keras.Sequential()  # only to carry the optimizer for build_optimizer_variables
+    holder.optimizer = optimizer
+    optimizer.build(variables)
+    assert optimizer.built
+    build_optimizer_variables(holder)  # already built: a no-op
+
+    @tf.function
+    def step(grads):
+        optimizer.apply(grads, variables)
+    return optimizer, variables, step
+
+
+def test_traced_adamw_with_one_cycle_equals_numpy_and_evaluates_the_schedule_once_per_step():
+    """The training step as model.fit traces it: AdamW (decoupled decay, Keras's order: decay with the step's lr, then
+    Adam) with the one-cycle lr and cycled beta_1, against numpy with PyTorch's curves; and the schedule's cosines
+    appear once per step in the graph, not once per variable."""
+    total, lr_max, decay = 12, 0.05, 0.1
+    optimizer, variables, step = _traced_adamw_one_cycle(3, total, lr_max, decay)
+    rng = np.random.default_rng(3)
+    w = [v.numpy().astype(np.float64) for v in variables]
+    m, v2 = [np.zeros(3) for _ in w], [np.zeros(3) for _ in w]
+    for t in range(total):
+        grads = [rng.normal(size=3).astype(np.float32) for _ in w]
+        step([tf.constant(g) for g in grads])
+        b1 = _torch_one_cycle(t, total, 0.3, 0.95, 0.85, 0.95)
+        lr = _torch_one_cycle(t, total, 0.3, lr_max / 25, lr_max, lr_max / 25 / 1e4)
+        for i, g in enumerate(grads):
+            w[i] -= w[i] * decay * lr
+            m[i] += (g - m[i]) * (1 - b1)
+            v2[i] += (g.astype(np.float64) ** 2 - v2[i]) * (1 - 0.999)
+            w[i] -= m[i] * lr * math.sqrt(1 - 0.999 ** (t + 1)) / (1 - b1 ** (t + 1)) / (np.sqrt(v2[i]) + 1e-7)
+    for variable, expected in zip(variables, w):
+        np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+    def cosines(n_variables: int) -> int:
+        _, _, traced = _traced_adamw_one_cycle(n_variables, total, lr_max, decay)
+        graph = traced.get_concrete_function([tf.TensorSpec([3], tf.float32)] * n_variables).graph
+        return sum(op.type == "Cos" for op in graph.get_operations())
+
+    assert cosines(1) == cosines(6) > 0
+
+
 def test_clipvalue_and_clipnorm_together_in_tf_keras_2_order():
     """Unlock_DNA's Adam(clipnorm=1, clipvalue=0.5): Keras 3 refuses two modes; ours applies both, value first."""
     from seq2exp.training.optimizers import build_optimizer

@@ -234,3 +234,21 @@ def test_saved_model_says_which_architecture_and_config_built_it(run):
     info = registry.build_info(run.path / "model.keras")  # the .keras file alone
     assert info["architecture"] == "test_tiny" and info["config"]["filters"] == 8
     assert registry.build_info(run.model) == info
+
+
+def test_the_training_step_is_traced_once(tmp_path, demo_rows, monkeypatch):
+    """The optimiser's variables exist before the first step: Keras would otherwise create them inside the first
+    traced step (no distribution strategy), and TensorFlow would trace the whole step a second time."""
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+
+    traces = []
+    original = TensorFlowTrainer.train_step
+
+    def counted(self, data):
+        traces.append(1)  # Python runs only while TensorFlow traces the step
+        return original(self, data)
+
+    monkeypatch.setattr(TensorFlowTrainer, "train_step", counted)
+    train({**CONFIG, "epochs": 2, "steps_per_epoch": 3}, data=demo_rows, out=tmp_path / "once", strategy="default",
+          verbose=0)
+    assert len(traces) == 1

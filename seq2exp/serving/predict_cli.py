@@ -55,5 +55,6 @@ def main(args: argparse.Namespace) -> int:
     print(json.dumps({"output": str(summary.output), "rows": summary.rows, "resumed_from": summary.resumed_from,
                       "seconds": round(summary.seconds, 3),
                       "rows_per_s": round((summary.rows - summary.resumed_from) / max(summary.seconds, 1e-9), 1),
-                      "model": backend.description, "model_version": summary.model_version}))
+                      "model": backend.description, "model_version": summary.model_version,
+                      "rows_missing_flanks": summary.rows_missing_flanks}))
     return 0

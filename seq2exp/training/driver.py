@@ -143,7 +143,7 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     model_config = registry.get(architecture).config(config["model"].get("config"), smoke=config["_smoke"])
     from seq2exp.data.encoding import BASES, Encoder
 
-    encoder = Encoder(model_config["input"])
+    encoder = Encoder(model_config["input"], construct=config.get("construct"))
     augment = config.get("augment", {})
     if augment.get("conjoined_rc") and (encoder.spec.kind != "onehot" or encoder.input_shape[-1] != 4
                                         or encoder.spec.onehot_letters != BASES):
@@ -354,6 +354,7 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
         "architecture": setup.architecture,
         "model_config": setup.model_config,
         "encoding": setup.encoder.spec.to_dict(),
+        "construct": setup.encoder.construct.to_dict(),
         "target_transform": setup.target_transform.to_dict(),
         "tta": TTA.from_dict(setup.config.get("tta")).to_dict(),
         "postprocess": setup.config.get("postprocess") or [],
@@ -371,7 +372,7 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
     }
     model = inference.load_model_file(setup.out / inference.MODEL_FILE)
     run = inference.Run(path=setup.out, model=model, config=dict(setup.config), info=info,
-                        encoder=Encoder(info["encoding"]))
+                        encoder=Encoder(info["encoding"], construct=info["construct"]))
     metrics: dict[str, Any] = {"n_val": int(len(setup.val_indices)), "best_epoch_metrics": summary.get("best", {}),
                                "model_selection": summary.get("model_selection")}
     if len(setup.val_indices):

@@ -97,6 +97,7 @@ class ServerBackend:
         meta = self.client.metadata(version=self.version)
         self.max_length = served_max_length(meta)
         self.construct = None  # not in TF Serving's metadata: set it to check the rows' flanks
+        self.strips_flanks = False
         self.model = model
         self.description = f"{model} version {self.version} at {target}"
 
@@ -136,6 +137,7 @@ class SavedModelBackend:
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.max_length = meta.get("max_sequence_length")
         self.construct = trained_construct(meta)
+        self.strips_flanks = (meta.get("encoding") or {}).get("region") == "variable"
         if meta.get("batch_postprocess_not_in_graph"):
             logger.warning("this model's batch post-processing %s is not applied by streaming prediction",
                            meta["batch_postprocess_not_in_graph"])
@@ -154,13 +156,10 @@ class SavedModelBackend:
 
 
 def trained_construct(meta: dict) -> Any:
-    """The construct whose flanks an export's input rows should carry, from its metadata (``dream_yeast`` when the
-    export predates construct records); ``None`` when the model strips the flanks itself (``region: variable``)
-    or the members of an ensemble differ."""
+    """The construct an export's model was trained in, from its metadata (``dream_yeast`` when the export predates
+    construct records); ``None`` when the members of an ensemble differ."""
     from seq2exp.data.construct import resolve_construct
 
-    if (meta.get("encoding") or {}).get("region") == "variable":
-        return None
     if "construct" in meta and meta["construct"] is None:  # an ensemble whose members' constructs differ
         return None
     return resolve_construct(meta.get("construct"))
@@ -303,7 +302,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     else:
         skip, digest, mode = 0, hashlib.sha256(), "w"
     rows = skip
-    flanks = FlankCheck(getattr(backend, "construct", None))
+    flanks = FlankCheck(None if getattr(backend, "strips_flanks", False) else getattr(backend, "construct", None))
     try:
         with open(partial, mode, encoding="utf-8") as handle, \
                 tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, dynamic_ncols=True) as bar:

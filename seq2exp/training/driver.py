@@ -176,7 +176,8 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     if len(train_indices) == 0 or (len(val_indices) == 0 and float(config["data"]["val_fraction"]) > 0):
         raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
                           "validation rows; both must be non-empty (or data.val_fraction 0: no validation)")
-    model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out)
+    model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out,
+                                         construct=encoder.construct)
     target_transform = fit_target_transform(config.get("target"),
                                             np.asarray(train_cache.targets)[train_indices])
     steps = config.get("steps_per_epoch") or max(1, math.ceil(len(train_indices) / config["batch_size"]))
@@ -208,7 +209,8 @@ def _filter_mask(cache, row_filter: Mapping[str, Any]) -> np.ndarray:
     return keep
 
 
-def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path) -> dict:
+def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path,
+                          construct: Any = None) -> dict:
     """Architectures whose input embedding is fitted on the training data (NAD's GloVe k-mer vectors): when the
     model config has ``kmer_embeddings_path: null`` and the architecture's module offers ``fit_kmer_embeddings``,
     fit the table on the training rows, save ``RUN/kmer_embeddings.npy`` and point the config at it."""
@@ -228,7 +230,7 @@ def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices:
 
         spec = model_config["input"]
         table = fit(cache.sequences(indices), int(model_config.get("embedding_dim", 128)), k=int(spec.get("k", 5)),
-                    max_sequences=200_000)
+                    max_sequences=200_000, construct=construct)
         out.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, "wb") as handle:
             np.save(handle, np.asarray(table, np.float32))

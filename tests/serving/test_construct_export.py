@@ -119,3 +119,28 @@ def test_an_export_without_a_construct_record_is_yeast_and_the_cli_reports(expor
                          str(base / "old"), "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows_missing_flanks"] == 1
     assert any("1 of 2 rows" in r.getMessage() and "dream_yeast" in r.getMessage() for r in caplog.records)
+
+
+def test_predict_through_a_server_checks_the_construct_named(exports, tmp_path, capsys, caplog):
+    from seq2exp.serving.config import discover_models
+    from seq2exp.serving.server import ModelServer
+
+    base, _ = exports
+    inputs = _write_rows(tmp_path / "in.txt", ["ACGT" * 20, YEAST5 + "ACGT" * 20 + YEAST3, "TTGCA" * 16])
+    server = ModelServer(discover_models(base), port=0).start()
+    try:
+        common = ["predict", str(inputs), "--server", server.target, "--model", "old", "--no-progress"]
+        with caplog.at_level(logging.WARNING, logger="seq2exp.serving.predict"):
+            assert cli_main(common + ["-o", str(tmp_path / "a.txt"), "--construct", "dream_yeast"]) == 0
+            assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows_missing_flanks"] == 2
+            assert cli_main(common + ["-o", str(tmp_path / "b.txt")]) == 0  # a server does not say: no check
+            assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows_missing_flanks"] == 0
+        assert sum("2 of 3 rows" in r.getMessage() for r in caplog.records) == 1
+        assert cli_main(common + ["-o", str(tmp_path / "c.txt"), "--construct", "drosophila"]) == 2
+        assert "unknown built-in construct 'drosophila'" in capsys.readouterr().err
+    finally:
+        server.stop(grace=1)
+    assert cli_main(["predict", str(inputs), "-o", str(tmp_path / "d.txt"), "--saved-model", str(base / "old"),
+                     "--construct", "genomic"]) == 2
+    assert "--construct is for --server" in capsys.readouterr().err
+    assert not (tmp_path / "c.txt").exists() and not (tmp_path / "d.txt").exists()

@@ -116,3 +116,38 @@ def test_plots_shade_the_flanks(tmp_path, monkeypatch):
         assert got == want
         labels = axis.get_legend_handles_labels()[1]
         assert labels.count(plots.FLANK_LABEL) == (1 if want else 0)
+
+
+def test_explain_and_design_cli_use_the_runs_construct(tmp_path, capsys):
+    """A run folder recording USER: `explain` names it and keeps its flanks out of top_effects.tsv; `design --random`
+    starts from rows of USER and never touches their flanks."""
+    import csv
+    import json
+
+    from seq2exp.cli import main
+    from tests.interpret.conftest import make_smooth_run
+
+    run = make_smooth_run(tmp_path / "run", encoding={"kind": "onehot", "length": 48, "pad": "plasmid_split"})
+    info = json.loads((run / "run.json").read_text())
+    info["construct"] = USER.to_dict()
+    (run / "run.json").write_text(json.dumps(info))
+    rng = np.random.default_rng(3)
+    rows = [USER.with_flanks("".join(rng.choice(list("ACGT"), 24))) for _ in range(2)]
+    fasta = tmp_path / "rows.fa"
+    fasta.write_text("".join(f">r{i}\n{r}\n" for i, r in enumerate(rows)))
+    out = tmp_path / "ism"
+    assert main(["explain", str(run), "--sequences", str(fasta), "-o", str(out), "--top", "60", "--plots", "1"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["construct"] == "my_mpra"
+    with open(out / "top_effects.tsv") as handle:
+        top = list(csv.DictReader(handle, delimiter="\t"))
+    assert len(top) == 60 and all(8 <= int(r["position"]) < 32 for r in top)
+    effects = np.load(out / "ism.npz")["effects"]
+    assert np.abs(effects[:, :8]).max() > 0  # the flanks were scanned, only left out of the ranking
+    designed = tmp_path / "design"
+    assert main(["design", str(run), "--random", "2", "-o", str(designed), "--generations", "2",
+                 "--population", "4", "--mutations", "3"]) == 0
+    with open(designed / "designs.tsv") as handle:
+        designs = list(csv.DictReader(handle, delimiter="\t"))
+    for row in designs:
+        assert row["seed"].startswith(USER.flank5) and row["seed"].endswith(USER.flank3) and len(row["seed"]) == 40
+        assert row["design"][:8] == USER.flank5 and row["design"][-8:] == USER.flank3

@@ -176,6 +176,7 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     if len(train_indices) == 0 or (len(val_indices) == 0 and float(config["data"]["val_fraction"]) > 0):
         raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
                           "validation rows; both must be non-empty (or data.val_fraction 0: no validation)")
+    _warn_rows_without_flanks(train_cache, train_indices, encoder.construct, train_path)
     model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out,
                                          construct=encoder.construct)
     target_transform = fit_target_transform(config.get("target"),
@@ -207,6 +208,20 @@ def _filter_mask(cache, row_filter: Mapping[str, Any]) -> np.ndarray:
     if row_filter.get("no_n"):
         keep &= ~(np.asarray(cache.codes) == N_CODE).any(axis=1)
     return keep
+
+
+def _warn_rows_without_flanks(cache, indices: np.ndarray, construct: Any, path: Any, sample: int = 10_000) -> int:
+    """Log a warning when training rows (the first ``sample`` kept ones) lack the construct's constant flanks (a
+    construct declared for other data); returns how many of them do."""
+    if not construct.has_flanks or len(indices) == 0:
+        return 0
+    rows = np.asarray(indices[:sample])
+    missing = construct.rows_missing_flanks(cache.sequences(rows))
+    if missing:
+        logger.warning("%s: %d of the first %d training rows (e.g. line %d) lack the constant flanks of %s; set the "
+                       "config's construct to the data's own (e.g. 'genomic' for rows without flanks)", path,
+                       len(missing), len(rows), int(cache.line_numbers[rows[missing[0]]]), construct.describe())
+    return len(missing)
 
 
 def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path,

@@ -42,12 +42,19 @@ def test_config_accepts_names_and_inline_constructs_and_names_bad_ones():
         resolve_config({**CONFIG, "construct": 3})
 
 
-def test_run_records_the_construct_and_its_encoder_uses_it(tmp_path, demo_train):
+def test_run_records_the_construct_and_its_encoder_uses_it(tmp_path, demo_train, caplog):
+    import logging
+
     from seq2exp.inference.runs import load_run
     from seq2exp.training.driver import train
 
     data = copy_first_lines(demo_train, tmp_path / "train.txt", 120)
-    run = train(CONFIG, data=data, out=tmp_path / "run", strategy="default", verbose=0)
+    with caplog.at_level(logging.WARNING, logger="seq2exp.training.driver"):
+        run = train(CONFIG, data=data, out=tmp_path / "run", strategy="default", verbose=0)
+    # the demo rows are yeast promoters: none carries my_mpra's flanks, and training says so
+    warned = [r.getMessage() for r in caplog.records if "lack the constant flanks" in r.getMessage()]
+    assert len(warned) == 1 and "108 of the first 108 training rows (e.g. line" in warned[0]
+    assert "'my_mpra'" in warned[0]
     info = json.loads((run.path / "run.json").read_text())
     assert info["construct"] == Construct.from_dict(USER).to_dict()
     loaded = load_run(run.path)
@@ -77,3 +84,16 @@ def _window(row: str, shift: int, length: int = 120) -> str:
     moved = world[:origin] + world[origin + shift: origin + shift + n] + world[origin + n:]
     start = -((length - n) // 2) if n <= length else 0
     return moved[origin + start: origin + start + length]
+
+
+def test_no_warning_when_the_rows_carry_the_flanks(demo_train, tmp_path):
+    from seq2exp.data.cache import TrainingCache
+    from seq2exp.data.construct import DREAM_YEAST, resolve_construct
+    from seq2exp.training.driver import _warn_rows_without_flanks
+
+    rows = [line.split("\t")[0] for line in open(demo_train).read().splitlines()[:50]]
+    rows[7] = rows[7][17:]  # one row without its 5' flank
+    cache = TrainingCache.from_sequences(rows, np.zeros(len(rows)))
+    assert _warn_rows_without_flanks(cache, np.arange(50), DREAM_YEAST, "x") == 1
+    assert _warn_rows_without_flanks(cache, np.delete(np.arange(50), 7), DREAM_YEAST, "x") == 0
+    assert _warn_rows_without_flanks(cache, np.arange(50), resolve_construct("genomic"), "x") == 0

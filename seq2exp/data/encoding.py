@@ -9,10 +9,11 @@ BHI-style shifts, extra constant channels, and the final one-hot / token / k-mer
 
 How a row becomes a window (all per row, vectorised over the batch):
 
-1. **Region.** ``"full"`` keeps the row; ``"variable"`` strips the 17-bp 5' and 13-bp 3' constant flanks where the
-   row has them. The row is placed in its real surroundings: upstream of it lies the expression vector
-   (:data:`~seq2exp.data.plasmid.PLASMID_UPSTREAM`, ending with the 5' flank when the row lacks it), downstream
-   :data:`~seq2exp.data.plasmid.PLASMID_DOWNSTREAM`.
+1. **Region.** ``"full"`` keeps the row; ``"variable"`` strips the construct's 5' and 3' constant flanks where the
+   row has them (17 and 13 bp for DREAM yeast). The row is placed in its real surroundings: upstream of it lies the
+   construct's vector (:class:`~seq2exp.data.construct.Construct` ``upstream``, ending with the 5' flank when the row
+   lacks it), downstream its ``downstream`` (the encoder's ``construct``; default ``dream_yeast``, whose vector is
+   :data:`~seq2exp.data.plasmid.PLASMID_UPSTREAM` / ``PLASMID_DOWNSTREAM``; ``N`` beyond the known vector).
 2. **Shift** (augmentation / test-time augmentation, BHI): the row's content moves by ``shift`` bp along the
    construct, keeping its length; ``shift > 0`` drops bases at the start and takes in vector bases at the end.
 3. **Pad or trim** to ``length``: shorter rows are padded (``plasmid_*`` with the real vector next to the row,
@@ -53,7 +54,7 @@ from seq2exp.data.alphabet import (  # noqa: F401 - re-exported: this module is 
     reverse_complement,
     sequences_to_codes,
 )
-from seq2exp.data.plasmid import CONTEXT_LENGTH, PLASMID_DOWNSTREAM, PLASMID_UPSTREAM
+from seq2exp.data.construct import DREAM_YEAST, Construct, resolve_construct
 from seq2exp.data.targets import expected_bin, soft_bin_targets  # noqa: F401 - re-exported
 from seq2exp.errors import ConfigError
 
@@ -73,7 +74,7 @@ class EncodingSpec:
     """How sequences become a model's input (a model config's ``"input"`` entry). See the module docstring."""
 
     kind: str = "onehot"
-    length: int = PROMOTER_LENGTH
+    length: int = DREAM_YEAST.sequence_length  # 110: the challenge's promoter
     region: str = "full"
     pad: str = "n_right"
     trim: str = "right"
@@ -207,11 +208,27 @@ def _assert_rows(row_ok: tf.Tensor, problem: str) -> tf.Operation:
 # --------------------------------------------------------------------------------------------------------------
 # codes -> codes: region, shift, reverse complement
 # --------------------------------------------------------------------------------------------------------------
-_UPSTREAM = np.concatenate(([N_CODE], CODE_OF_BYTE[np.frombuffer(PLASMID_UPSTREAM.encode(), np.uint8)]))
-_DOWNSTREAM = np.concatenate((CODE_OF_BYTE[np.frombuffer(PLASMID_DOWNSTREAM.encode(), np.uint8)], [N_CODE]))
-_FLANK5_CODES = CODE_OF_BYTE[np.frombuffer(FLANK5.encode(), np.uint8)]
-_FLANK3_CODES = CODE_OF_BYTE[np.frombuffer(FLANK3.encode(), np.uint8)]
 _SOURCE_OFFSET = PAD_CODE + 1  # tf_window_codes(sources=True): row columns are carried as column + this offset
+
+
+def _letter_codes(text: str) -> np.ndarray:
+    return CODE_OF_BYTE[np.frombuffer(text.encode("ascii"), np.uint8)].astype(np.int32)
+
+
+@dataclass(frozen=True)
+class _ConstructCodes:
+    """A construct as the code arrays the graph reads: ``N`` + upstream vector, downstream vector + ``N``, flanks."""
+
+    upstream: np.ndarray    # int32 [len(upstream) + 1]: an N before the known vector (what lies beyond it)
+    downstream: np.ndarray  # int32 [len(downstream) + 1]: an N after it
+    flank5: np.ndarray      # int32 [len(flank5)]
+    flank3: np.ndarray      # int32 [len(flank3)]
+
+    @classmethod
+    def of(cls, construct: Construct) -> "_ConstructCodes":
+        return cls(np.concatenate(([N_CODE], _letter_codes(construct.upstream))).astype(np.int32),
+                   np.concatenate((_letter_codes(construct.downstream), [N_CODE])).astype(np.int32),
+                   _letter_codes(construct.flank5), _letter_codes(construct.flank3))
 
 
 @dataclass
@@ -221,28 +238,30 @@ class _RegionView:
     codes: tf.Tensor  # int32 [B, W], W >= 30
     start: tf.Tensor  # int32 [B]: region start column in codes
     length: tf.Tensor  # int32 [B]: region length
-    upstream_inside: tf.Tensor  # int32 [B]: bases of PLASMID_UPSTREAM's tail that are part of the region (0 or 17)
-    downstream_inside: tf.Tensor  # int32 [B]: bases of PLASMID_DOWNSTREAM's head inside the region (0 or 13)
+    upstream_inside: tf.Tensor  # int32 [B]: bases of the upstream vector's tail inside the region (0 or len(flank5))
+    downstream_inside: tf.Tensor  # int32 [B]: bases of the downstream vector's head inside it (0 or len(flank3))
+    construct: _ConstructCodes
 
 
-def _region_view(codes: tf.Tensor, lengths: tf.Tensor, region: str) -> _RegionView:
+def _region_view(codes: tf.Tensor, lengths: tf.Tensor, region: str, construct: _ConstructCodes) -> _RegionView:
     codes = tf.cast(codes, tf.int32)
     lengths = tf.cast(tf.reshape(lengths, [-1]), tf.int32)
-    min_width = len(FLANK5) + len(FLANK3)
+    n5, n3 = len(construct.flank5), len(construct.flank3)
+    min_width = n5 + n3
     missing = tf.maximum(min_width - tf.shape(codes)[1], 0)
     codes = tf.pad(codes, [[0, 0], [0, missing]], constant_values=PAD_CODE)
-    has5 = tf.reduce_all(tf.equal(codes[:, : len(FLANK5)], tf.constant(_FLANK5_CODES, tf.int32)), axis=1)
-    has5 &= lengths >= len(FLANK5)
-    cut5 = tf.where(has5, len(FLANK5), 0)
-    tail_index = tf.maximum(lengths[:, None] - len(FLANK3) + tf.range(len(FLANK3))[None, :], 0)
+    has5 = tf.reduce_all(tf.equal(codes[:, :n5], tf.constant(construct.flank5, tf.int32)), axis=1)
+    has5 &= lengths >= n5
+    cut5 = tf.where(has5, n5, 0)
+    tail_index = tf.maximum(lengths[:, None] - n3 + tf.range(n3)[None, :], 0)
     tail = tf.gather(codes, tail_index, batch_dims=1)
-    has3 = tf.reduce_all(tf.equal(tail, tf.constant(_FLANK3_CODES, tf.int32)), axis=1)
-    has3 &= lengths - cut5 >= len(FLANK3)
-    cut3 = tf.where(has3, len(FLANK3), 0)
+    has3 = tf.reduce_all(tf.equal(tail, tf.constant(construct.flank3, tf.int32)), axis=1)
+    has3 &= lengths - cut5 >= n3
+    cut3 = tf.where(has3, n3, 0)
     zeros = tf.zeros_like(lengths)
     if region == "variable":
-        return _RegionView(codes, cut5, lengths - cut5 - cut3, zeros, zeros)
-    return _RegionView(codes, zeros, lengths, cut5, cut3)
+        return _RegionView(codes, cut5, lengths - cut5 - cut3, zeros, zeros, construct)
+    return _RegionView(codes, zeros, lengths, cut5, cut3, construct)
 
 
 def _values_at(view: _RegionView, position: tf.Tensor) -> tf.Tensor:
@@ -252,12 +271,14 @@ def _values_at(view: _RegionView, position: tf.Tensor) -> tf.Tensor:
     width = tf.shape(view.codes)[1]
     row_index = tf.clip_by_value(view.start[:, None] + position, 0, width - 1)
     row_values = tf.gather(view.codes, row_index, batch_dims=1)
-    up_index = tf.clip_by_value(CONTEXT_LENGTH + 1 - view.upstream_inside[:, None] + position, 0, CONTEXT_LENGTH)
-    down_index = tf.clip_by_value(view.downstream_inside[:, None] + position - n, 0, CONTEXT_LENGTH)
+    upstream, downstream = view.construct.upstream, view.construct.downstream
+    up_length, down_length = len(upstream) - 1, len(downstream) - 1
+    up_index = tf.clip_by_value(up_length + 1 - view.upstream_inside[:, None] + position, 0, up_length)
+    down_index = tf.clip_by_value(view.downstream_inside[:, None] + position - n, 0, down_length)
     context = tf.where(
         position < 0,
-        tf.gather(tf.constant(_UPSTREAM, tf.int32), up_index),
-        tf.gather(tf.constant(_DOWNSTREAM, tf.int32), down_index),
+        tf.gather(tf.constant(upstream, tf.int32), up_index),
+        tf.gather(tf.constant(downstream, tf.int32), down_index),
     )
     return tf.where(inside, row_values, context)
 
@@ -284,16 +305,18 @@ def reverse_complement_codes(codes: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
 
 
 def shift_codes(
-    codes: tf.Tensor, lengths: tf.Tensor, shift: Any, spec: EncodingSpec | Mapping | None = None
+    codes: tf.Tensor, lengths: tf.Tensor, shift: Any, spec: EncodingSpec | Mapping | None = None,
+    construct: Construct | Mapping | str | None = None,
 ) -> tf.Tensor:
     """Move each row's content by ``shift`` bp (scalar or ``[B]``) along the construct, keeping its length.
 
     ``shift > 0`` drops ``shift`` bases at the start and appends the vector bases that follow the row; ``shift < 0``
     prepends the vector bases before it (BHI's shift). With ``spec.region == "variable"`` only the variable region
-    moves and the constant flanks stay in place. Returns int32 ``[B, W]``.
+    moves and the constant flanks stay in place. ``construct`` (default ``dream_yeast``) gives the flanks and the
+    vector. Returns int32 ``[B, W]``.
     """
     region = EncodingSpec.from_dict(spec).region if spec is not None else "full"
-    view = _region_view(codes, lengths, region)
+    view = _region_view(codes, lengths, region, _ConstructCodes.of(resolve_construct(construct)))
     batch = tf.shape(view.codes)[0]
     shift = _per_row(shift, batch, tf.int32)
     width = tf.shape(view.codes)[1]
@@ -309,17 +332,25 @@ def shift_codes(
 # The encoder
 # --------------------------------------------------------------------------------------------------------------
 class Encoder:
-    """Encodes code batches (or strings) into model inputs according to an :class:`EncodingSpec`."""
+    """Encodes code batches (or strings) into model inputs according to an :class:`EncodingSpec`, in the
+    :class:`~seq2exp.data.construct.Construct` ``construct`` (a built-in name, a mapping or a ``Construct``;
+    default ``dream_yeast``): its flanks are what ``region: variable`` strips, its vector what padding and shifts
+    fill from."""
 
-    def __init__(self, spec: EncodingSpec | Mapping | None = None, *, max_sequence_length: int | None = None):
+    def __init__(self, spec: EncodingSpec | Mapping | None = None, *, max_sequence_length: int | None = None,
+                 construct: Construct | Mapping | str | None = None):
         self.spec = EncodingSpec.from_dict(spec)
-        needed = self.spec.length + (len(FLANK5) + len(FLANK3) if self.spec.region == "variable" else 0)
+        self.construct = resolve_construct(construct)
+        self._construct_codes = _ConstructCodes.of(self.construct)
+        needed = self.spec.length + (self.construct.flank_length if self.spec.region == "variable" else 0)
         self.max_sequence_length = int(max_sequence_length or max(DEFAULT_MAX_SEQUENCE_LENGTH, needed))
         self._left_context = (self.spec.k - 1) // 2 if self.spec.kind == "kmer" else 0
         self._window = self.spec.length + (self.spec.k - 1 if self.spec.kind == "kmer" else 0)
 
     def __repr__(self) -> str:
-        return f"Encoder({self.spec!r})"
+        if self.construct.name == "dream_yeast":
+            return f"Encoder({self.spec!r})"
+        return f"Encoder({self.spec!r}, construct={self.construct.name!r})"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -342,7 +373,7 @@ class Encoder:
         gradient attribution needs to map model-input positions back to sequence positions.
         """
         spec = self.spec
-        view = real_view = _region_view(codes, lengths, spec.region)
+        view = real_view = _region_view(codes, lengths, spec.region, self._construct_codes)
         if sources:
             columns = tf.range(tf.shape(view.codes)[1])[None, :] + _SOURCE_OFFSET
             view = dataclasses.replace(view, codes=tf.broadcast_to(columns, tf.shape(view.codes)))

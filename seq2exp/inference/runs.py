@@ -4,7 +4,7 @@ A run folder (written by :func:`seq2exp.training.train`) holds::
 
     RUN/config.yaml    the training config actually used
     RUN/model.keras    the best model by validation Pearson r
-    RUN/run.json       architecture, encoding spec, target transform, tta, postprocess, data sha256, metrics
+    RUN/run.json       architecture, encoding spec, construct, target transform, tta, postprocess, data sha256, metrics
     RUN/metrics.csv    per-epoch metrics (also RUN/metrics.json)
     RUN/checkpoints/   resumable training state (BackupAndRestore)
     RUN/tensorboard/   TensorBoard logs
@@ -83,8 +83,9 @@ def load_run(path: str | Path, *, compile: bool = False) -> Run:
     model = load_model_file(path / MODEL_FILE, compile=compile)
     from seq2exp.data.encoding import Encoder
 
+    # a run from before constructs were recorded is DREAM yeast (resolve_construct(None))
     return Run(path=path, model=model, config=config or {}, info=info,
-               encoder=Encoder(info["encoding"]), metrics=info.get("metrics", {}))
+               encoder=Encoder(info["encoding"], construct=info.get("construct")), metrics=info.get("metrics", {}))
 
 
 def load_model_file(path: str | Path, *, compile: bool = False):

@@ -25,15 +25,22 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", type=int, help="with --server: a model version (default: the latest)")
     parser.add_argument("--batch-size", type=int, help="rows per prediction call / request")
     parser.add_argument("--concurrency", type=int, default=4, help="with --server: requests in flight")
+    parser.add_argument("--construct", metavar="NAME",
+                        help="with --server: the served model's construct (a built-in name, default dream_yeast); "
+                             "a run folder or an export records its own")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
 
 
 def _open(args):
+    from seq2exp.errors import ConfigError
     from seq2exp.interpret.predictors import open_predictor
 
+    if getattr(args, "construct", None) and not args.server:
+        raise ConfigError("--construct is for --server: a run folder or an exported model records its construct")
     return open_predictor(args.source, server=args.server, model=args.model, version=args.version,
-                          batch_size=args.batch_size, max_concurrency=args.concurrency)
+                          batch_size=args.batch_size, max_concurrency=args.concurrency,
+                          construct=getattr(args, "construct", None))
 
 
 def _read(path: str) -> tuple[list[str], list[str]]:
@@ -75,6 +82,8 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ism: also scan W-bp windows (see --window-kind)")
     parser.add_argument("--window-kind", choices=("delete", "mask"), default="delete")
     parser.add_argument("--top", type=int, default=100, help="ism: rows of top_effects.tsv")
+    parser.add_argument("--include-flanks", action="store_true",
+                        help="ism: let top_effects.tsv list positions in the construct's constant flanks too")
     parser.add_argument("--discover", action="store_true",
                         help="run TF-MoDISco on the maps and match the patterns to JASPAR fungi motifs")
     parser.add_argument("--plots", type=int, default=10, metavar="N", help="PNG plots of the first N sequences")
@@ -94,11 +103,13 @@ def main_explain(args: argparse.Namespace) -> int:
 
     from seq2exp.errors import ConfigError
     from seq2exp.interpret import plots
+    from seq2exp.interpret.predictors import predictor_construct
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     predictor = _open(args)
     try:
+        construct = predictor_construct(predictor)
         if args.motif or args.pair:
             return _motif_mode(args, predictor, out)
         if not args.sequences:
@@ -107,13 +118,15 @@ def main_explain(args: argparse.Namespace) -> int:
 
         names, sequences = _read(args.sequences)
         sequences = check_sequences(sequences, what=args.sequences)  # maps need equal lengths: name the file
-        entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences)}
+        entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences),
+                                "construct": construct.name}
         if args.method == "ism":
             from seq2exp.interpret.mutagenesis import ism, window_scan
 
             result = ism(predictor, sequences, checkpoint=out / "ism.partial.npz", progress=args.progress)
             result.save(out / "ism.npz")
-            _write_tsv(out / "top_effects.tsv", result.top_effects(args.top, names))
+            _write_tsv(out / "top_effects.tsv", result.top_effects(args.top, names,
+                                                                   include_flanks=args.include_flanks))
             onehot, hypothetical, maps = result.onehot, result.hypothetical, result.effects
             if args.window:
                 windows = window_scan(predictor, result.sequences, args.window, args.window_kind)
@@ -123,7 +136,8 @@ def main_explain(args: argparse.Namespace) -> int:
                     np.savez_compressed(fh, effects=windows)
             for i in range(min(args.plots, len(sequences))):
                 name = f"ism_{plots.safe_name(names[i])}.png"
-                plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM")
+                plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM",
+                                       insert=construct.insert_region(result.sequences[i]))
                 entries.append((f"{names[i]} (ISM)", name))
         else:
             from seq2exp.interpret.attribution import attribute
@@ -137,7 +151,8 @@ def main_explain(args: argparse.Namespace) -> int:
                 summary["completeness_max_abs_error"] = float(np.abs(gap).max())
             for i in range(min(args.plots, len(sequences))):
                 name = f"logo_{plots.safe_name(names[i])}.png"
-                plots.plot_logo(result.scores[i] * (result.onehot[i] > 0), out / name, f"{names[i]}: {args.method}")
+                plots.plot_logo(result.scores[i] * (result.onehot[i] > 0), out / name, f"{names[i]}: {args.method}",
+                                insert=construct.insert_region(sequences[i]))
                 entries.append((f"{names[i]} ({args.method})", name))
         if args.discover:
             from seq2exp.interpret.discovery import discover
@@ -161,9 +176,11 @@ def main_explain(args: argparse.Namespace) -> int:
 def _motif_mode(args, predictor, out: Path) -> int:
     from seq2exp.interpret import plots
     from seq2exp.interpret.motif_effects import make_backgrounds, motif_effects, motif_pair_effects
+    from seq2exp.interpret.predictors import predictor_construct
 
     given = _read(args.sequences)[1] if args.sequences else None
-    backgrounds = make_backgrounds(args.backgrounds, args.n_backgrounds, sequences=given, seed=args.seed)
+    backgrounds = make_backgrounds(args.backgrounds, args.n_backgrounds, sequences=given, seed=args.seed,
+                                   construct=predictor_construct(predictor))
     entries, summary = [], {"model": predictor.description, "backgrounds": args.backgrounds,
                             "n_backgrounds": len(backgrounds), "motifs": {}}
     for spec in args.motif or []:
@@ -325,7 +342,8 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     _add_model_arguments(parser)
     parser.add_argument("--seeds", metavar="FILE", help="FASTA or DREAM/TSV file of starting sequences")
     parser.add_argument("--random", type=int, default=0, metavar="N",
-                        help="start from N random promoters (flanks + 80 random bp) instead")
+                        help="start from N random rows of the model's construct (its flanks + a random insert; "
+                             "DREAM yeast: 80 bp) instead")
     parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize")
     parser.add_argument("--target", type=float, help="with --objective target: the expression to reach")
     parser.add_argument("--generations", type=int, default=10)
@@ -334,8 +352,8 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mutations", type=int, default=1, help="substitutions per child")
     parser.add_argument("--budget", type=int, help="most substitutions from the seed")
     parser.add_argument("--protect", metavar="RANGES",
-                        help="0-based half-open ranges never changed, e.g. 0-17,93-110 (default: the constant "
-                             "flanks when present; 'none' for none)")
+                        help="0-based half-open ranges never changed, e.g. 0-17,93-110 (default: the model's "
+                             "construct's constant flanks where a seed carries them; 'none' for none)")
     parser.add_argument("--crossover", action="store_true", help="one-point crossover between survivors")
 
 
@@ -351,15 +369,17 @@ def main_design(args: argparse.Namespace) -> int:
     if bool(args.seeds) == bool(args.random):
         raise ConfigError("give --seeds FILE or --random N (one of them)")
     protected = None if args.protect is None else ([] if args.protect == "none" else parse_ranges(args.protect))
+    from seq2exp.interpret.predictors import predictor_construct
+
     if args.seeds:
         names, seeds = _read(args.seeds)
-    else:
-        seeds = make_backgrounds("random", args.random, seed=args.seed)
-        names = [f"random{i}" for i in range(len(seeds))]
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     predictor = _open(args)
     try:
+        if not args.seeds:
+            seeds = make_backgrounds("random", args.random, seed=args.seed, construct=predictor_construct(predictor))
+            names = [f"random{i}" for i in range(len(seeds))]
         result = design(predictor, seeds, objective=args.objective, target=args.target,
                         generations=args.generations, population=args.population, children=args.children,
                         mutations=args.mutations, budget=args.budget, protected=protected, crossover=args.crossover,

@@ -3,19 +3,20 @@
 Each generation every survivor has children with a few random substitutions (and, with ``crossover``, a one-point
 crossover with another survivor); candidates that change a protected position or differ from their seed by more than
 the mutation budget are never made. The best ``population`` by fitness survive (elitism). Predictions only, so it
-runs against a served model too. ``protected`` defaults to the constant flanks when the seeds carry them.
+runs against a served model too. ``protected`` defaults to the constant flanks of the model's construct (the
+predictor's, :func:`~seq2exp.interpret.predictors.predictor_construct`) when the seeds carry them.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from seq2exp.errors import ConfigError
 from seq2exp.interpret.motif_effects import default_region
-from seq2exp.interpret.predictors import Predictor
+from seq2exp.interpret.predictors import Predictor, predictor_construct
 from seq2exp.interpret.sequences import BASES, check_sequences, protected_mask
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def _fitness(values: np.ndarray, objective: str, target: float | None) -> np.nda
 def design(predictor: Predictor, seeds: Sequence[str], *, objective: str = "maximize", target: float | None = None,
            generations: int = 10, population: int = 20, children: int = 4, mutations: int = 1,
            budget: int | None = None, protected: Sequence[tuple[int, int]] | None = None, crossover: bool = False,
-           seed: int = 0, progress: bool = False) -> DesignResult:
+           seed: int = 0, progress: bool = False, construct: Any = None) -> DesignResult:
     """Evolve each seed sequence separately.
 
     Args:
@@ -57,7 +58,9 @@ def design(predictor: Predictor, seeds: Sequence[str], *, objective: str = "maxi
         generations, population, children: GA size (``population`` survivors x ``children`` each per generation).
         mutations: substitutions per child.
         budget: most substitutions a design may differ from its seed by (``None``: unlimited).
-        protected: 0-based half-open ranges never changed; ``None`` = the constant flanks if present, ``[]`` = none.
+        protected: 0-based half-open ranges never changed; ``None`` = the construct's constant flanks where a seed
+            carries them, ``[]`` = none.
+        construct: whose flanks ``protected=None`` keeps (default: the predictor's construct).
         seed: random seed (same seed -> same designs).
     """
     if objective not in OBJECTIVES:
@@ -72,11 +75,12 @@ def design(predictor: Predictor, seeds: Sequence[str], *, objective: str = "maxi
         raise ConfigError(f"budget must be >= 1 substitution, got {budget}")
     seeds = check_sequences(seeds, what="seeds", equal_length=False)
     rng = np.random.default_rng(seed)
+    construct = predictor_construct(predictor) if construct is None else construct
     designs, seed_values, values, history = [], [], [], []
     for index, start in enumerate(seeds):
         length = len(start)
         if protected is None:
-            first, stop = default_region(start)
+            first, stop = default_region(start, construct)
             ranges = [r for r in ((0, first), (stop, length)) if r[0] < r[1]]
         else:
             ranges = list(protected)

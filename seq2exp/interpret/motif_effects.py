@@ -2,20 +2,22 @@
 and motif pairs at given spacings (cooperativity). Predictions only: in-process or against a served model.
 
 A site replaces the background bases it covers (as the challenge's tiling designs did). Backgrounds are random,
-dinucleotide shuffles of given sequences, or given sequences; by default the motif moves through the 80-bp variable
-region when the backgrounds carry the constant flanks, else through the whole sequence.
+dinucleotide shuffles of given sequences, or given sequences; by default the motif moves through the insert (the
+80-bp variable region of DREAM yeast) when the backgrounds carry the model's construct's constant flanks, else
+through the whole sequence. The construct is the predictor's (:func:`~seq2exp.interpret.predictors.predictor_construct`)
+unless one is given.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from seq2exp.data.alphabet import FLANK3, FLANK5
+from seq2exp.data.construct import resolve_construct
 from seq2exp.errors import ConfigError
-from seq2exp.interpret.predictors import Predictor
+from seq2exp.interpret.predictors import Predictor, predictor_construct
 from seq2exp.interpret.sequences import (
     Motif,
     check_sequences,
@@ -30,15 +32,18 @@ BACKGROUND_KINDS = ("random", "shuffled", "given")
 ORIENTATIONS = ("+", "-")
 
 
-def make_backgrounds(kind: str, n: int = 10, *, sequences: Sequence[str] | None = None, variable_length: int = 80,
-                     seed: int = 0) -> list[str]:
-    """``random``: flanks + ``n`` random variable regions; ``shuffled``: ``n`` dinucleotide shuffles of the variable
-    regions of ``sequences`` (cycled); ``given``: ``sequences`` as they are."""
+def make_backgrounds(kind: str, n: int = 10, *, sequences: Sequence[str] | None = None,
+                     variable_length: int | None = None, seed: int = 0, construct: Any = None) -> list[str]:
+    """``random``: the construct's flanks + ``n`` random inserts of ``variable_length`` bp (default: the construct's
+    insert length, else 80); ``shuffled``: ``n`` dinucleotide shuffles of the inserts of ``sequences`` (cycled);
+    ``given``: ``sequences`` as they are. ``construct`` defaults to ``dream_yeast``."""
     if kind not in BACKGROUND_KINDS:
         raise ConfigError(f"background kind {kind!r}: valid choices are {list(BACKGROUND_KINDS)}")
+    construct = resolve_construct(construct)
     rng = np.random.default_rng(seed)
     if kind == "random":
-        return [FLANK5 + middle + FLANK3 for middle in random_sequences(n, variable_length, rng)]
+        size = variable_length or construct.insert_length or 80
+        return [construct.with_flanks(middle) for middle in random_sequences(n, size, rng)]
     if not sequences:
         raise ConfigError(f"background kind {kind!r} needs sequences")
     sequences = check_sequences(sequences, what="backgrounds")
@@ -47,16 +52,15 @@ def make_backgrounds(kind: str, n: int = 10, *, sequences: Sequence[str] | None 
     out = []
     for i in range(n):
         s = sequences[i % len(sequences)]
-        start, stop = default_region(s)
+        start, stop = default_region(s, construct)
         out.append(s[:start] + dinucleotide_shuffle(s[start:stop], rng) + s[stop:])
     return out
 
 
-def default_region(sequence: str) -> tuple[int, int]:
-    """The variable region ``[17, L - 13)`` when ``sequence`` carries the constant flanks, else the whole of it."""
-    if sequence.startswith(FLANK5) and sequence.endswith(FLANK3) and len(sequence) > len(FLANK5) + len(FLANK3):
-        return len(FLANK5), len(sequence) - len(FLANK3)
-    return 0, len(sequence)
+def default_region(sequence: str, construct: Any = None) -> tuple[int, int]:
+    """The insert between the construct's flanks (``dream_yeast``, the default: ``[17, L - 13)``) when ``sequence``
+    carries them, else the whole of it."""
+    return resolve_construct(construct).insert_region(sequence)
 
 
 def insert(sequence: str, site: str, position: int) -> str:
@@ -86,9 +90,10 @@ class MotifEffects:
                  "sd": float(sd[o, j])} for o in range(2) for j, p in enumerate(self.positions)]
 
 
-def _region(backgrounds: Sequence[str], region: tuple[int, int] | None, width: int) -> tuple[int, int]:
+def _region(backgrounds: Sequence[str], region: tuple[int, int] | None, width: int,
+            construct: Any = None) -> tuple[int, int]:
     length = len(backgrounds[0])
-    start, stop = region if region is not None else default_region(backgrounds[0])
+    start, stop = region if region is not None else default_region(backgrounds[0], construct)
     if not (0 <= start < stop <= length) or stop - start < width:
         raise ConfigError(f"motif region {start}-{stop} must lie inside the {length}-bp backgrounds and hold the "
                           f"{width}-bp site")
@@ -96,14 +101,15 @@ def _region(backgrounds: Sequence[str], region: tuple[int, int] | None, width: i
 
 
 def motif_effects(predictor: Predictor, motif: str | Motif, backgrounds: Sequence[str], *,
-                  region: tuple[int, int] | None = None, step: int = 1) -> MotifEffects:
+                  region: tuple[int, int] | None = None, step: int = 1, construct: Any = None) -> MotifEffects:
     """Effect of the motif's consensus site at every position (every ``step`` bp) and orientation of each
-    background."""
+    background (by default through the insert of ``construct``, the predictor's when not given)."""
     motif = parse_motif(motif)
     backgrounds = check_sequences(backgrounds, what="backgrounds")
     site = motif.consensus
     reverse = motif.reverse_complement().consensus
-    start, stop = _region(backgrounds, region, len(site))
+    construct = predictor_construct(predictor) if construct is None else construct
+    start, stop = _region(backgrounds, region, len(site), construct)
     positions = np.arange(start, stop - len(site) + 1, step)
     batch = list(backgrounds)
     for background in backgrounds:
@@ -134,14 +140,15 @@ class PairEffects:
 
 
 def motif_pair_effects(predictor: Predictor, motif_a: str | Motif, motif_b: str | Motif,
-                       backgrounds: Sequence[str], spacings: Sequence[int], *, anchor: int | None = None
-                       ) -> PairEffects:
-    """A at ``anchor`` (default: the start of the variable region), B ``spacing`` bp after A's end, both forward;
-    effects averaged over backgrounds."""
+                       backgrounds: Sequence[str], spacings: Sequence[int], *, anchor: int | None = None,
+                       construct: Any = None) -> PairEffects:
+    """A at ``anchor`` (default: the start of the insert of ``construct``, the predictor's when not given), B
+    ``spacing`` bp after A's end, both forward; effects averaged over backgrounds."""
     site_a, site_b = parse_motif(motif_a).consensus, parse_motif(motif_b).consensus
     backgrounds = check_sequences(backgrounds, what="backgrounds")
     length = len(backgrounds[0])
-    anchor = default_region(backgrounds[0])[0] if anchor is None else anchor
+    construct = predictor_construct(predictor) if construct is None else construct
+    anchor = default_region(backgrounds[0], construct)[0] if anchor is None else anchor
     spacings = np.asarray(list(spacings), int)
     if (spacings < 0).any() or anchor < 0 or anchor + len(site_a) + spacings.max() + len(site_b) > length:
         raise ConfigError(f"motif pair: anchor {anchor} and spacings up to {spacings.max()} do not fit in the "

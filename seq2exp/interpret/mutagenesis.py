@@ -5,6 +5,8 @@
 sends as batched, concurrent requests; with ``checkpoint=`` a long run resumes where it stopped.
 :func:`window_scan` deletes or N-masks every ``width``-bp window. :func:`variant_effects` gives alt - ref for
 (ref, alt) pairs; :func:`apply_snvs` builds the alt sequences of (sequence, position, ref, alt) SNVs.
+ISM's top effects leave out the constant flanks of the model's construct by default (a flank is the same in every
+measured row: its substitutions are never seen in training, so their effects are not findings).
 """
 from __future__ import annotations
 
@@ -12,12 +14,12 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from seq2exp.errors import ConfigError, InputFormatError
-from seq2exp.interpret.predictors import Predictor
+from seq2exp.interpret.predictors import Predictor, predictor_construct
 from seq2exp.interpret.sequences import BASES, check_sequences, onehot
 
 logger = logging.getLogger(__name__)
@@ -43,11 +45,20 @@ def _fingerprint(sequences: Sequence[str]) -> str:
 
 @dataclass
 class ISMResult:
-    """``effects [n, L, 4]`` (f(mutant) - f(ref); 0 at the reference base) and ``reference [n]`` predictions."""
+    """``effects [n, L, 4]`` (f(mutant) - f(ref); 0 at the reference base) and ``reference [n]`` predictions;
+    ``construct``: the model's (:class:`~seq2exp.data.construct.Construct`; ``None`` = ``dream_yeast``)."""
 
     sequences: list[str]
     effects: np.ndarray
     reference: np.ndarray
+    construct: Any = None
+
+    def insert_regions(self) -> list[tuple[int, int]]:
+        """Per sequence, the 0-based half-open insert between the construct's flanks (the whole row without them)."""
+        from seq2exp.data.construct import resolve_construct
+
+        construct = resolve_construct(self.construct)
+        return [construct.insert_region(s) for s in self.sequences]
 
     @property
     def onehot(self) -> np.ndarray:
@@ -66,10 +77,18 @@ class ISMResult:
             np.savez_compressed(handle, effects=self.effects, reference=self.reference, onehot=self.onehot,
                                 sequences=np.array(self.sequences))
 
-    def top_effects(self, k: int = 100, names: Sequence[str] | None = None) -> list[dict]:
-        """The ``k`` largest |effects| as rows ``{name, position, ref, alt, effect}`` (0-based positions)."""
-        flat = np.abs(self.effects).ravel()
+    def top_effects(self, k: int = 100, names: Sequence[str] | None = None, *,
+                    include_flanks: bool = False) -> list[dict]:
+        """The ``k`` largest |effects| as rows ``{name, position, ref, alt, effect}`` (0-based positions); positions
+        in the construct's constant flanks are left out unless ``include_flanks``."""
+        magnitude = np.abs(self.effects)
+        if not include_flanks:
+            column = np.arange(self.effects.shape[1])
+            inside = np.array([(column >= start) & (column < stop) for start, stop in self.insert_regions()])
+            magnitude = np.where(inside.reshape(len(self.sequences), -1, 1), magnitude, -1.0)
+        flat = magnitude.ravel()
         order = np.argsort(-flat, kind="stable")[:k]
+        order = order[flat[order] >= 0]
         rows = []
         for index in order:
             i, position, b = np.unravel_index(index, self.effects.shape)
@@ -135,7 +154,7 @@ def ism(predictor: Predictor, sequences: Sequence[str], *, chunk_sequences: int 
         bar.close()
     if checkpoint is not None and checkpoint.exists():
         checkpoint.unlink()
-    return ISMResult(sequences, effects, reference)
+    return ISMResult(sequences, effects, reference, predictor_construct(predictor))
 
 
 def _save_checkpoint(path: Path, fingerprint: str, done: int, effects: np.ndarray, reference: np.ndarray) -> None:

@@ -1,5 +1,6 @@
 """Plots of interpretation results: attribution logos (``logomaker``), ISM heatmaps, motif effect curves, and a
-Markdown index linking one PNG per sequence / motif."""
+Markdown index linking one PNG per sequence / motif. Per-position plots shade the construct's constant flanks (the
+positions outside ``insert``, grey, labelled "constant flank")."""
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,24 @@ def _save(figure, path: Path) -> Path:
     return path
 
 
-def plot_logo(scores: np.ndarray, path: str | Path, title: str = "") -> Path:
-    """A sequence logo of one attribution map ``[L, 4]`` (letter heights = attribution, negative below 0)."""
+FLANK_LABEL = "constant flank"
+
+
+def mark_flanks(axis, length: int, insert: tuple[int, int] | None) -> list[tuple[int, int]]:
+    """Shade the positions of a per-position plot outside ``insert`` (0-based half-open; ``None``: no flanks) and
+    return the shaded ``(start, stop)`` ranges."""
+    if insert is None:
+        return []
+    start, stop = insert
+    spans = [span for span in ((0, start), (stop, length)) if span[0] < span[1]]
+    for i, (first, end) in enumerate(spans):
+        axis.axvspan(first - 0.5, end - 0.5, color="grey", alpha=0.25, lw=0, label=FLANK_LABEL if i == 0 else None)
+    return spans
+
+
+def plot_logo(scores: np.ndarray, path: str | Path, title: str = "", insert: tuple[int, int] | None = None) -> Path:
+    """A sequence logo of one attribution map ``[L, 4]`` (letter heights = attribution, negative below 0); the
+    positions outside ``insert`` (the construct's flanks) are shaded."""
     import logomaker
     import pandas as pd
 
@@ -45,20 +62,24 @@ def plot_logo(scores: np.ndarray, path: str | Path, title: str = "") -> Path:
     figure, axis = plt.subplots(figsize=(max(6.0, len(scores) / 10), 2.2))
     logomaker.Logo(pd.DataFrame(np.asarray(scores, float), columns=list(BASES)), ax=axis, color_scheme="classic")
     axis.axhline(0, color="grey", lw=0.5)
+    mark_flanks(axis, len(scores), insert)
     axis.set_xlabel("position (0-based)")
     axis.set_ylabel("attribution")
     axis.set_title(title)
     return _save(figure, Path(path))
 
 
-def plot_ism_heatmap(effects: np.ndarray, sequence: str, path: str | Path, title: str = "") -> Path:
-    """Heatmap of one ISM map ``[L, 4]`` (alt base x position, diverging colours; the reference base is 0)."""
+def plot_ism_heatmap(effects: np.ndarray, sequence: str, path: str | Path, title: str = "",
+                     insert: tuple[int, int] | None = None) -> Path:
+    """Heatmap of one ISM map ``[L, 4]`` (alt base x position, diverging colours; the reference base is 0); the
+    positions outside ``insert`` (the construct's flanks) are shaded."""
     plt = _pyplot()
     limit = float(np.abs(effects).max()) or 1.0
     figure, axis = plt.subplots(figsize=(max(6.0, len(sequence) / 10), 1.9))
     image = axis.imshow(np.asarray(effects).T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
                         interpolation="nearest")
     axis.set_yticks(range(4), list(BASES))
+    mark_flanks(axis, len(sequence), insert)
     axis.set_xlabel("position (0-based)")
     axis.set_title(title or "ISM: predicted alt - ref")
     figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01)

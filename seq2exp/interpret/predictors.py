@@ -8,6 +8,10 @@ predict but not give gradients: :func:`require_gradients` says so.
 Predictions are the prediction graph's ``expression`` output with the run's TTA, before batch post-processing
 steps (rank / quantile transforms need a whole set): exactly what a served model returns, so in-process and served
 analyses agree.
+
+Every predictor has a ``construct`` (:class:`seq2exp.data.construct.Construct`): the run's, the export's metadata
+record, or for a served model (whose metadata does not say) the one given, else ``dream_yeast``. Its flanks are
+marked in plots, left out of ISM top effects and protected in design (:func:`predictor_construct`).
 """
 from __future__ import annotations
 
@@ -69,6 +73,7 @@ class RunPredictor:
         self.run = run if isinstance(run, Run) else load_run(run)
         self.graph = self.run.prediction_graph(tta=tta)
         self.encoder = self.graph.encoder
+        self.construct = self.encoder.construct
         self.batch_size = int(batch_size)
         self.description = f"run {self.run.path}"
         self._gradient_fn = None
@@ -175,6 +180,7 @@ class SavedModelPredictor:
         from seq2exp.serving.predict import SavedModelBackend
 
         self._backend = SavedModelBackend(path, batch_size=batch_size)
+        self.construct = self._backend.construct  # the export's record (dream_yeast for an export without one)
         self.description = self._backend.description
         self.max_length = self._backend.max_length
 
@@ -191,9 +197,11 @@ class ServerPredictor:
     supports_gradients = False
 
     def __init__(self, target: str, model: str, *, version: int | None = None, label: str | None = None,
-                 batch_size: int = 1024, max_concurrency: int = 4, timeout: float = 120.0):
+                 batch_size: int = 1024, max_concurrency: int = 4, timeout: float = 120.0, construct: Any = None):
+        from seq2exp.data.construct import resolve_construct
         from seq2exp.serving.client import Client
 
+        self.construct = resolve_construct(construct)  # TF Serving's metadata has none: the given one, else yeast
         self.client = Client(target, model, version=version, label=label, batch_size=batch_size,
                              max_concurrency=max_concurrency, timeout=timeout)
         self.description = f"the served model {model!r} at {target}"
@@ -206,18 +214,26 @@ class ServerPredictor:
         self.client.close()
 
 
+def predictor_construct(predictor: Any) -> Any:
+    """The :class:`~seq2exp.data.construct.Construct` a predictor's model was trained in (``dream_yeast`` when it
+    does not say)."""
+    from seq2exp.data.construct import resolve_construct
+
+    return resolve_construct(getattr(predictor, "construct", None))
+
+
 def open_predictor(source: str | os.PathLike | None = None, *, server: str | None = None, model: str | None = None,
                    version: int | None = None, batch_size: int | None = None,
-                   max_concurrency: int = 4) -> Predictor:
+                   max_concurrency: int = 4, construct: Any = None) -> Predictor:
     """A run folder (``run.json`` + ``model.keras``), an exported SavedModel (a version folder or ``M/<name>``), or
-    ``server="host:port"`` with ``model=NAME``."""
+    ``server="host:port"`` with ``model=NAME`` (and its ``construct``, a name or mapping: default ``dream_yeast``)."""
     if server:
         if not model:
             raise ConfigError("--server needs --model NAME (the served model's name)")
         if source:
             raise ConfigError("give a model folder or --server, not both")
         return ServerPredictor(server, model, version=version, batch_size=batch_size or 1024,
-                               max_concurrency=max_concurrency)
+                               max_concurrency=max_concurrency, construct=construct)
     if not source:
         raise ConfigError("no model: give a run folder, an exported SavedModel folder, or --server and --model")
     path = Path(source)

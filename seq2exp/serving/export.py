@@ -10,7 +10,9 @@
   inverse target transform and graph post-processing are in the served graph and served values equal in-process
   ones. A bad letter, an empty or an over-long sequence fails the request with ``INVALID_ARGUMENT``.
 * ``assets.extra/tf_serving_warmup_requests``: a TFRecord of ``PredictionLog`` that TF Serving replays on load.
-* ``assets.extra/seq2exp_metadata.json``: architecture, config, data checksum, validation metrics, lengths.
+* ``assets.extra/seq2exp_metadata.json``: architecture, config, data checksum, validation metrics, lengths, and the
+  construct the model was trained in (``construct``: :class:`seq2exp.data.construct.Construct` as a dict; an export
+  without one is ``dream_yeast``).
 
 The version is proven on TensorFlow Serving's own loading path before it is published: :func:`_verify` loads it with
 the session loader (:class:`seq2exp.serving.session.SessionModel`), replays the warm-up requests and compares both
@@ -105,13 +107,31 @@ def backing_variables(model: Any) -> list:
     return [getattr(variable, "value", variable) for variable in model.variables]
 
 
-def warmup_sequences(n: int = names.N_WARMUP_REQUESTS * 2, seed: int = 0) -> list[str]:
-    """Valid challenge-style promoters (constant flanks + random 80 bp) for warm-up requests and checks."""
-    from seq2exp.data.alphabet import FLANK3, FLANK5, VARIABLE_LENGTH
+def warmup_sequences(n: int = names.N_WARMUP_REQUESTS * 2, seed: int = 0, construct: Any = None,
+                     max_length: int | None = None) -> list[str]:
+    """Valid rows of the model's construct (default ``dream_yeast``: the constant flanks + a random 80 bp insert)
+    for warm-up requests and checks; an insert of unknown length is 80 bp, cut to fit ``max_length``."""
+    from seq2exp.data.construct import resolve_construct
 
+    construct = resolve_construct(construct)
+    insert = construct.insert_length or 80
+    if max_length is not None:
+        insert = max(1, min(insert, int(max_length) - construct.flank_length))
     rng = np.random.default_rng(seed)
     letters = np.array(list("ACGT"))
-    return [FLANK5 + "".join(rng.choice(letters, VARIABLE_LENGTH)) + FLANK3 for _ in range(n)]
+    return [construct.with_flanks("".join(rng.choice(letters, insert))) for _ in range(n)]
+
+
+def graph_construct(graph: Any) -> Any:
+    """The :class:`~seq2exp.data.construct.Construct` a prediction graph's encoder works in (an ensemble's, when
+    its members share one; ``None`` when they differ or the graph has no encoder)."""
+    encoder = getattr(graph, "encoder", None)
+    if encoder is not None:
+        return getattr(encoder, "construct", None)
+    constructs = [graph_construct(member) for member in getattr(graph, "members", ())]
+    if constructs and all(c is not None and c == constructs[0] for c in constructs):
+        return constructs[0]
+    return None
 
 
 def write_warmup_requests(path: Path, model_name: str, sequences: Sequence[str]) -> int:
@@ -152,7 +172,8 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         raise ConfigError(f"{final} already exists: versions are immutable; export as a new version "
                           f"(next free: {next_version(model_dir)})")
     onehot_length = max_sequence_length(graph)
-    check_sequences = warmup_sequences()
+    construct = graph_construct(graph)
+    check_sequences = warmup_sequences(construct=construct, max_length=onehot_length)
     info = {
         "name": name,
         "version": version,
@@ -170,6 +191,7 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         "outputs": [names.EXPRESSION_OUTPUT] + ([names.BINS_OUTPUT] if getattr(graph, "has_bins", False) else []),
         "tta": graph.tta.to_dict() if hasattr(getattr(graph, "tta", None), "to_dict") else None,
         "batch_postprocess_not_in_graph": list(getattr(graph, "batch_postprocess", []) or []),
+        "construct": construct.to_dict() if construct is not None else None,
         **dict(metadata or {}),
     }
     with atomic_dir(final) as tmp:

@@ -11,6 +11,11 @@ rows already in ``OUT.partial`` (after checking that they match the input).
 
 Served predictions are the graph's values: batch post-processing steps (rank / quantile transforms, which need every
 prediction of the set) are not applied here.
+
+Rows that lack the constant flanks of the construct the model was trained in (the export's ``construct`` record;
+``dream_yeast`` for an export without one) are predicted but counted, and a warning names how many and the first
+(e.g. the 80-bp yeast insert alone, without its 17 + 13 bp flanks, is predicted differently from the full
+promoter). A model whose encoding strips the flanks (``region: variable``) sees the same input either way: no check.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
@@ -91,6 +96,8 @@ class ServerBackend:
         self.version = self.client.resolve_version()
         meta = self.client.metadata(version=self.version)
         self.max_length = served_max_length(meta)
+        self.construct = None  # not in TF Serving's metadata: set it to check the rows' flanks
+        self.strips_flanks = False
         self.model = model
         self.description = f"{model} version {self.version} at {target}"
 
@@ -129,6 +136,8 @@ class SavedModelBackend:
         meta_path = self.path / names.METADATA_FILE
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         self.max_length = meta.get("max_sequence_length")
+        self.construct = trained_construct(meta)
+        self.strips_flanks = (meta.get("encoding") or {}).get("region") == "variable"
         if meta.get("batch_postprocess_not_in_graph"):
             logger.warning("this model's batch post-processing %s is not applied by streaming prediction",
                            meta["batch_postprocess_not_in_graph"])
@@ -144,6 +153,43 @@ class SavedModelBackend:
 
     def close(self) -> None:
         self._model.close()
+
+
+def trained_construct(meta: dict) -> Any:
+    """The construct an export's model was trained in, from its metadata (``dream_yeast`` when the export predates
+    construct records); ``None`` when the members of an ensemble differ."""
+    from seq2exp.data.construct import resolve_construct
+
+    if "construct" in meta and meta["construct"] is None:  # an ensemble whose members' constructs differ
+        return None
+    return resolve_construct(meta.get("construct"))
+
+
+@dataclass
+class FlankCheck:
+    """Counts the input rows that lack the flanks of ``construct`` (see the module docstring)."""
+
+    construct: Any
+    missing: int = 0
+    first: Record | None = None
+
+    def add(self, records: list[Record]) -> None:
+        if self.construct is None:
+            return
+        rows = self.construct.rows_missing_flanks([r.sequence for r in records])
+        if rows and self.first is None:
+            self.first = records[rows[0]]
+        self.missing += len(rows)
+
+    def warning(self, total: int, path: str) -> str | None:
+        """The warning line, or ``None`` when every row carries the flanks."""
+        if not self.missing:
+            return None
+        c = self.construct
+        return (f"{path}: {self.missing} of {total} rows (first: row {self.first.name!r}, line {self.first.line}, "
+                f"{len(self.first.sequence)} bp) lack the constant flanks the model was trained with: "
+                f"{c.describe()}; they were predicted as given, but the model never saw such rows. Add the flanks "
+                f"({c.flank5}...{c.flank3}) to get the trained model's predictions")
 
 
 def format_row(name: str, sequence: str, value: float, output_format: str) -> str:
@@ -229,6 +275,7 @@ class PredictSummary:
     seconds: float
     output: Path
     model_version: int | None = None  # the one version every row came from (also in OUTPUT.model.json)
+    rows_missing_flanks: int = 0  # rows (of this call) without the trained construct's flanks; warned about
 
 
 def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, backend: Backend, *,
@@ -255,6 +302,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     else:
         skip, digest, mode = 0, hashlib.sha256(), "w"
     rows = skip
+    flanks = FlankCheck(None if getattr(backend, "strips_flanks", False) else getattr(backend, "construct", None))
     try:
         with open(partial, mode, encoding="utf-8") as handle, \
                 tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, dynamic_ncols=True) as bar:
@@ -265,6 +313,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text)
             for chunk in _chunks(records, chunk_rows):
                 check_records(chunk, input_text, backend.max_length)
+                flanks.add(chunk)
                 values = backend.predict([record.sequence for record in chunk])
                 handle.write("".join(format_row(r.name, r.sequence, float(v), output_format)
                                      for r, v in zip(chunk, values)))
@@ -281,6 +330,9 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise
     os.replace(partial, output)
     fingerprint_path.unlink(missing_ok=True)
+    message = flanks.warning(rows - skip, input_text)
+    if message:
+        logger.warning(message)
     version = getattr(backend, "version", None)
     from seq2exp.utils import atomic_write
 
@@ -288,7 +340,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         record.write(json.dumps({"model": getattr(backend, "model", None), "version": version,
                                  "source": getattr(backend, "description", None), "rows": rows}) + "\n")
     return PredictSummary(rows=rows, resumed_from=skip, seconds=time.monotonic() - started, output=output,
-                          model_version=version)
+                          model_version=version, rows_missing_flanks=flanks.missing)
 
 
 def check_output_path(output: Path) -> None:

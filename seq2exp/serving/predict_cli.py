@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (with --server)")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT.partial of an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--construct", metavar="NAME",
+                        help="with --server: warn about rows that lack this construct's flanks (a built-in name, e.g. "
+                             "dream_yeast; TF Serving's metadata does not say). An export records its own")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -36,6 +39,13 @@ def main(args: argparse.Namespace) -> int:
     from seq2exp.serving.predict import SavedModelBackend, ServerBackend, check_output_path, iter_records, predict_file
 
     check_model_source(args, positive=("batch_size", "chunk_rows", "concurrency"))
+    if args.construct:
+        from seq2exp.data.construct import resolve_construct
+        from seq2exp.errors import ConfigError
+
+        if not args.server:
+            raise ConfigError("--construct is for --server: an exported model records its construct")
+        construct = resolve_construct(args.construct)  # an unknown name fails before anything runs
     check_output_path(Path(args.output))
     first = iter_records(args.input)
     next(first)  # a missing, empty or unreadable input fails before any model is loaded
@@ -44,6 +54,8 @@ def main(args: argparse.Namespace) -> int:
         backend = ServerBackend(args.server, args.model, version=args.version, label=args.label,
                                 batch_size=args.batch_size, max_concurrency=args.concurrency,
                                 transport=args.transport)
+        if args.construct:
+            backend.construct = construct
     else:
         backend = SavedModelBackend(args.saved_model, batch_size=args.batch_size)
     try:
@@ -55,5 +67,6 @@ def main(args: argparse.Namespace) -> int:
     print(json.dumps({"output": str(summary.output), "rows": summary.rows, "resumed_from": summary.resumed_from,
                       "seconds": round(summary.seconds, 3),
                       "rows_per_s": round((summary.rows - summary.resumed_from) / max(summary.seconds, 1e-9), 1),
-                      "model": backend.description, "model_version": summary.model_version}))
+                      "model": backend.description, "model_version": summary.model_version,
+                      "rows_missing_flanks": summary.rows_missing_flanks}))
     return 0

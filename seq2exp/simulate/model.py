@@ -20,13 +20,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seq2exp.data.construct import DREAM_YEAST, Construct, resolve_construct
 from seq2exp.simulate import motifs as motif_lib
 
 PAD_CODE = 5
 N_CODE = 4
-FLANK5 = "TGCATTTTTTTCACATC"
-FLANK3 = "GGTTACGGCTGTT"
-PLASMID_AFTER_FLANK3 = "TCTTAATTA"   # the real vector continues with these bases after the 3' flank
+# The simulated library is DREAM yeast's construct (seq2exp.data.construct): its flanks, and the real vector bases
+# after the 3' flank that a 10-mer window reaching past a row's end reads ("TCTTAATTA").
+FLANK5 = DREAM_YEAST.flank5
+FLANK3 = DREAM_YEAST.flank3
+PLASMID_AFTER_FLANK3 = DREAM_YEAST.downstream[len(FLANK3):len(FLANK3) + motif_lib.SITE_K - 1]
 MAX_DISTANCE = 160                    # position profiles are tabulated up to this distance from the 3' end
 
 LETTER_TO_CODE = np.full(256, 255, dtype=np.uint8)
@@ -70,10 +73,17 @@ class ModelParams:
 
 
 class PromoterModel:
-    """Ground-truth expression of promoter sequences; every method works on a batch of codes."""
+    """Ground-truth expression of promoter sequences; every method works on a batch of codes.
+
+    ``construct`` (default ``dream_yeast``): rows are ``flank5 + insert + flank3``; only windows overlapping the insert
+    bind, the GC term is the insert's, and windows past a row's end read the vector after ``flank3`` (``A`` where it
+    is unknown or ``N``).
+    """
 
     def __init__(self, params: ModelParams | None = None, tf_table: tuple = motif_lib.TF_TABLE,
-                 interactions: tuple = motif_lib.INTERACTIONS) -> None:
+                 interactions: tuple = motif_lib.INTERACTIONS,
+                 construct: Construct | dict | str | None = None) -> None:
+        self.construct = resolve_construct(construct)
         self.params = params or ModelParams()
         self.tfs = tf_table
         self.tables = motif_lib.build_site_tables(tf_table)
@@ -94,8 +104,10 @@ class PromoterModel:
         phase = 1.0 + helical * np.cos(2 * np.pi * (distance - centers) / 10.4)
         # [distance, tf]: weight of a site whose window starts `distance` bp before the promoter's last base
         self.profile = np.ascontiguousarray(((floors + (1 - floors) * bump) * phase).astype(np.float32))
-        self._tail = np.frombuffer(PLASMID_AFTER_FLANK3.encode(), dtype=np.uint8)
-        self._tail = LETTER_TO_CODE[self._tail]
+        c = self.construct
+        after = c.downstream[len(c.flank3):len(c.flank3) + motif_lib.SITE_K - 1].ljust(motif_lib.SITE_K - 1, "A")
+        self._tail = LETTER_TO_CODE[np.frombuffer(after.encode(), dtype=np.uint8)]
+        self._tail = np.where(self._tail > 3, 0, self._tail).astype(np.uint8)  # N -> A, as in the rows
 
     # -- binding -------------------------------------------------------------------------------------------
     def _scoring_codes(self, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -118,8 +130,9 @@ class PromoterModel:
         lengths = np.asarray(lengths, dtype=np.int32)
         full = self._scoring_codes(codes, lengths)
         batch, width = codes.shape
-        first = len(FLANK5) - motif_lib.SITE_K + 1
-        n_windows = max(width - len(FLANK3) - first, 0)
+        n5, n3 = len(self.construct.flank5), len(self.construct.flank3)
+        first = max(n5 - motif_lib.SITE_K + 1, 0)
+        n_windows = max(width - n3 - first, 0)
         half = motif_lib.SITE_K // 2
         span = n_windows + half
         five = full[:, first:first + span].astype(np.uint16)
@@ -131,7 +144,7 @@ class PromoterModel:
         kmer |= five[:, half:half + n_windows]
         rows = self.tables.row_of_kmer[kmer]
         position = np.arange(first, first + n_windows, dtype=np.int32)[None, :]
-        rows[position >= (lengths - len(FLANK3))[:, None]] = -1
+        rows[position >= (lengths - n3)[:, None]] = -1
         seq_index, column = np.nonzero(rows >= 0)
         distance = np.minimum(lengths[seq_index] - 1 - (column + first), MAX_DISTANCE)
         # expand each site window into its (TF, occupancy) entries: usually one TF per window
@@ -148,12 +161,12 @@ class PromoterModel:
         flat = np.bincount(seq_index[hit_of_entry] * n_tfs + tf, weights=weight, minlength=batch * n_tfs)
         return flat.reshape(batch, n_tfs)
 
-    @staticmethod
-    def gc_fraction(codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    def gc_fraction(self, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """GC fraction of the variable region (between the constant flanks), ``[B]``."""
-        is_gc = (codes[:, len(FLANK5):] - np.uint8(1)) < 2          # C=1, G=2 (uint8 wrap-around for A=0)
-        flank3_gc = sum(base in "GC" for base in FLANK3)
-        variable_length = np.maximum(np.asarray(lengths) - len(FLANK5) - len(FLANK3), 1)
+        flank5, flank3 = self.construct.flank5, self.construct.flank3
+        is_gc = (codes[:, len(flank5):] - np.uint8(1)) < 2          # C=1, G=2 (uint8 wrap-around for A=0)
+        flank3_gc = sum(base in "GC" for base in flank3)
+        variable_length = np.maximum(np.asarray(lengths) - len(flank5) - len(flank3), 1)
         return (is_gc.sum(axis=1, dtype=np.int32) - flank3_gc) / variable_length
 
     # -- regulation ------------------------------------------------------------------------------------------

@@ -25,11 +25,12 @@ import numpy as np
 
 from seq2exp.simulate.genome import native_promoters, promoter_fragments, reverse_complement
 from seq2exp.simulate.library import random_promoters
+from seq2exp.data.construct import DREAM_YEAST
 from seq2exp.simulate.model import FLANK3, FLANK5, PromoterModel, to_codes, to_strings
 from seq2exp.simulate.sizes import FULL_TEST_SIZE
 
 VARIABLE_START = len(FLANK5)
-VARIABLE_LENGTH = 80
+VARIABLE_LENGTH = DREAM_YEAST.insert_length  # 80
 TEST_LENGTH = 110
 # Subset sizes of the real test set (paper Table 2; sequences for singles, pairs for pair subsets).
 FULL_SIZES = {"random": 6349, "high": 968, "low": 997, "yeast": 997, "challenging": 1953,

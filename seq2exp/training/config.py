@@ -28,6 +28,8 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
     seed: 0
     checkpoint_every: 100                             # optimiser steps between resumable checkpoints
     smoke: {batch_size: 16, epochs: 1, steps_per_epoch: 2}   # merged in by --smoke (with the model's smoke config)
+    construct: dream_yeast                            # or genomic, or inline {name, flank5, flank3, upstream,
+                                                      # downstream, insert_length} (seq2exp.data.construct)
 """
 from __future__ import annotations
 
@@ -65,6 +67,7 @@ FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "seed": ((int,), False),
     "checkpoint_every": ((int,), False),
     "smoke": ((dict,), False),
+    "construct": ((str, dict), False),  # seq2exp.data.construct: a built-in name or an inline definition
 }
 SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "model": {"architecture": (str,), "config": (dict,), "init_from": (str,)},
@@ -209,6 +212,10 @@ def validate_config(config: Mapping[str, Any]) -> None:
     if "architecture" not in config["model"]:
         raise ConfigError(f"model.architecture: missing; choose one of: {', '.join(registry.names())}")
     architecture = config["model"]["architecture"]
+    if "construct" in config:
+        from seq2exp.data.construct import resolve_construct
+
+        resolve_construct(config["construct"])
     if architecture not in registry.names():
         raise ConfigError(f"model.architecture: unknown architecture {architecture!r}; "
                           f"choose one of: {', '.join(registry.names())}")

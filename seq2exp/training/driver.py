@@ -143,7 +143,7 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     model_config = registry.get(architecture).config(config["model"].get("config"), smoke=config["_smoke"])
     from seq2exp.data.encoding import BASES, Encoder
 
-    encoder = Encoder(model_config["input"])
+    encoder = Encoder(model_config["input"], construct=config.get("construct"))
     augment = config.get("augment", {})
     if augment.get("conjoined_rc") and (encoder.spec.kind != "onehot" or encoder.input_shape[-1] != 4
                                         or encoder.spec.onehot_letters != BASES):
@@ -176,7 +176,9 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     if len(train_indices) == 0 or (len(val_indices) == 0 and float(config["data"]["val_fraction"]) > 0):
         raise ConfigError(f"data: {train_path} gives {len(train_indices)} training and {len(val_indices)} "
                           "validation rows; both must be non-empty (or data.val_fraction 0: no validation)")
-    model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out)
+    _warn_rows_without_flanks(train_cache, train_indices, encoder.construct, train_path)
+    model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out,
+                                         construct=encoder.construct)
     target_transform = fit_target_transform(config.get("target"),
                                             np.asarray(train_cache.targets)[train_indices])
     steps = config.get("steps_per_epoch") or max(1, math.ceil(len(train_indices) / config["batch_size"]))
@@ -208,7 +210,22 @@ def _filter_mask(cache, row_filter: Mapping[str, Any]) -> np.ndarray:
     return keep
 
 
-def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path) -> dict:
+def _warn_rows_without_flanks(cache, indices: np.ndarray, construct: Any, path: Any, sample: int = 10_000) -> int:
+    """Log a warning when training rows (the first ``sample`` kept ones) lack the construct's constant flanks (a
+    construct declared for other data); returns how many of them do."""
+    if not construct.has_flanks or len(indices) == 0:
+        return 0
+    rows = np.asarray(indices[:sample])
+    missing = construct.rows_missing_flanks(cache.sequences(rows))
+    if missing:
+        logger.warning("%s: %d of the first %d training rows (e.g. line %d) lack the constant flanks of %s; set the "
+                       "config's construct to the data's own (e.g. 'genomic' for rows without flanks)", path,
+                       len(missing), len(rows), int(cache.line_numbers[rows[missing[0]]]), construct.describe())
+    return len(missing)
+
+
+def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices: np.ndarray, out: Path,
+                          construct: Any = None) -> dict:
     """Architectures whose input embedding is fitted on the training data (NAD's GloVe k-mer vectors): when the
     model config has ``kmer_embeddings_path: null`` and the architecture's module offers ``fit_kmer_embeddings``,
     fit the table on the training rows, save ``RUN/kmer_embeddings.npy`` and point the config at it."""
@@ -228,7 +245,7 @@ def _fit_input_embeddings(architecture: str, model_config: dict, cache, indices:
 
         spec = model_config["input"]
         table = fit(cache.sequences(indices), int(model_config.get("embedding_dim", 128)), k=int(spec.get("k", 5)),
-                    max_sequences=200_000)
+                    max_sequences=200_000, construct=construct)
         out.mkdir(parents=True, exist_ok=True)
         with atomic_write(path, "wb") as handle:
             np.save(handle, np.asarray(table, np.float32))
@@ -355,6 +372,7 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
         "architecture": setup.architecture,
         "model_config": setup.model_config,
         "encoding": setup.encoder.spec.to_dict(),
+        "construct": setup.encoder.construct.to_dict(),
         "target_transform": setup.target_transform.to_dict(),
         "tta": TTA.from_dict(setup.config.get("tta")).to_dict(),
         "postprocess": setup.config.get("postprocess") or [],
@@ -372,7 +390,7 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
     }
     model = inference.load_model_file(setup.out / inference.MODEL_FILE)
     run = inference.Run(path=setup.out, model=model, config=dict(setup.config), info=info,
-                        encoder=Encoder(info["encoding"]))
+                        encoder=Encoder(info["encoding"], construct=info["construct"]))
     metrics: dict[str, Any] = {"n_val": int(len(setup.val_indices)), "best_epoch_metrics": summary.get("best", {}),
                                "model_selection": summary.get("model_selection")}
     if len(setup.val_indices):

@@ -47,6 +47,7 @@ def test_run_folder_layout(run):
     info = json.loads((run.path / "run.json").read_text())
     assert info["architecture"] == "test_tiny"
     assert info["encoding"]["kind"] == "onehot" and info["encoding"]["length"] == 110
+    assert info["construct"]["name"] == "dream_yeast"  # no construct in the config: the challenge's
     assert info["target_transform"]["name"] == "standardize"
     assert info["tta"] == {"reverse_complement": True, "shifts": [0]}
     assert info["data"]["n_train"] == 540 and info["data"]["n_val"] == 60 and len(info["data"]["train_sha256"]) == 64

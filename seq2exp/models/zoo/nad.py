@@ -69,13 +69,14 @@ SMOKE_CONFIG = {"embedding_dim": 8, "conv_widths": [8, 8, 8, 8, 16], "residual_b
 
 
 # --------------------------------------------------------------------------------------------- GloVe embeddings
-def kmer_ids(sequences: Sequence[str], k: int = 5, spec: dict | None = None) -> np.ndarray:
-    """k-mer ids ``[N, n]`` of ``sequences`` exactly as the model input encodes them (``seq2exp.data.encoding``)."""
+def kmer_ids(sequences: Sequence[str], k: int = 5, spec: dict | None = None, construct=None) -> np.ndarray:
+    """k-mer ids ``[N, n]`` of ``sequences`` exactly as the model input encodes them (``seq2exp.data.encoding``;
+    the edge k-mers' context from ``construct``'s flanks, default ``dream_yeast``)."""
     from seq2exp.data.encoding import Encoder
 
     spec = dict(spec or DEFAULT_CONFIG["input"])
     spec.update(kind="kmer", k=k)
-    return np.asarray(Encoder(spec).encode(list(sequences)), dtype=np.int64)
+    return np.asarray(Encoder(spec, construct=construct).encode(list(sequences)), dtype=np.int64)
 
 
 def cooccurrence_counts(ids: np.ndarray, vocabulary: int, window: int = 10, symmetric: bool = False,
@@ -115,6 +116,7 @@ def fit_kmer_embeddings(
     max_sequences: int | None = None,
     seed: int = 1,
     return_history: bool = False,
+    construct=None,
 ):
     """Fit GloVe k-mer vectors on training sequences; returns the model's embedding table ``[4**k + 1, dim]``.
 
@@ -130,6 +132,7 @@ def fit_kmer_embeddings(
             variable region). Or pass ``ids`` (``[N, n]`` k-mer ids) directly.
         max_sequences: use a random subset of this many sequences (counting is O(N · n · window)).
         return_history: also return the per-iteration weighted loss.
+        construct: the training rows' construct (whose flanks give the edge k-mers' context; default dream_yeast).
     """
     rng = np.random.default_rng(seed)
     vocabulary = 4**k
@@ -139,7 +142,7 @@ def fit_kmer_embeddings(
         sequences = list(sequences)
         if max_sequences is not None and len(sequences) > max_sequences:
             sequences = [sequences[i] for i in np.sort(rng.choice(len(sequences), max_sequences, replace=False))]
-        ids = kmer_ids(sequences, k)
+        ids = kmer_ids(sequences, k, construct=construct)
     elif max_sequences is not None and len(ids) > max_sequences:
         ids = ids[np.sort(rng.choice(len(ids), max_sequences, replace=False))]
     ids = np.asarray(ids, dtype=np.int64)

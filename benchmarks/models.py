@@ -6,9 +6,11 @@ Usage (from the repo root)::
                                  [--jit-compile] [--torch-python /work/torchvenv/bin/python] [--quick]
 
 Every (model, phase) runs in its own subprocess, so each peak RSS (``ru_maxrss``) belongs to that phase alone.
-Training = ``model.train_on_batch`` (forward + loss + backward + optimizer step: AdamW, KL divergence on ``bins``
-for bin heads, MSE on ``expression`` otherwise) on random one-hot batches made before timing; the first
-``--warmup`` steps (graph tracing) are not timed; the median of the timed steps gives sequences/s. Inference =
+Training = ``model.train_on_batch`` (forward + loss + backward + optimizer step: seq2exp's AdamW, built before the
+first step as the training driver builds it, KL divergence on ``bins`` for bin heads, MSE on ``expression``
+otherwise) on random one-hot batches made before timing; the first ``--warmup`` steps (graph tracing) are not timed;
+the median of the timed steps gives sequences/s, and ``train_first_step_overhead_s`` is the first step (optimiser
+variables, tracing, graph optimisation, first run) minus that median. Inference =
 ``model(x, training=False)`` of the BatchNorm-folded model that prediction and export use
 (``seq2exp.inference.optimize.fold_batchnorm``; ``SEQ2EXP_BENCH_NO_FOLD=1`` times the unfolded one), same protocol. The headline compares the Keras LegNet
 (``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
@@ -74,11 +76,13 @@ def _build(name: str, dtype: str, jit_compile: bool, compile_model: bool):
 
     architecture = models.get(name)
     model = architecture.build()
-    if compile_model:
+    if compile_model:  # seq2exp's own AdamW (what `seq2exp train` builds), compiled as the driver compiles
+        from seq2exp.training.optimizers import build_optimizer
+
         loss = ({"bins": keras.losses.KLDivergence()} if architecture.head == "bins"
                 else {"expression": keras.losses.MeanSquaredError()})
-        model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-3, weight_decay=0.01), loss=loss,
-                      jit_compile=jit_compile)
+        optimizer = build_optimizer({"name": "adamw", "learning_rate": 1e-3, "weight_decay": 0.01}, None, 1000)
+        model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
     return architecture, model
 
 
@@ -124,6 +128,10 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
         losses: list[float] = []
 
         def run_step():
+            if not model.optimizer.built:  # the driver builds it before fit: part of the first step's cost
+                from seq2exp.training.optimizers import build_optimizer_variables
+
+                build_optimizer_variables(model)
             logs = model.train_on_batch(inputs_tensor, targets, return_dict=True)
             losses.append(float(logs["loss"]))
     else:
@@ -148,6 +156,7 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
         "step_s_median": round(median, 3),
         "timed_steps": len(times),
         "first_step_s": round(first_step_s, 1),
+        "first_step_overhead_s": round(first_step_s - median, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
     }
@@ -292,6 +301,7 @@ def main() -> int:
             "train_seq_per_s": train.get("seq_per_s"), "infer_seq_per_s": infer.get("seq_per_s"),
             "train_peak_rss_mib": train.get("peak_rss_mib"), "infer_peak_rss_mib": infer.get("peak_rss_mib"),
             "train_first_step_s": train.get("first_step_s"), "infer_first_step_s": infer.get("first_step_s"),
+            "train_first_step_overhead_s": train.get("first_step_overhead_s"),
             "train_timed_steps": train.get("timed_steps"), "infer_timed_steps": infer.get("timed_steps"),
             **({"train_error": train["error"]} if "error" in train else {}),
             **({"infer_error": infer["error"]} if "error" in infer else {}),

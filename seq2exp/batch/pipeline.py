@@ -330,7 +330,9 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0) ->
 
     version_dir = resolve_saved_model_dir(path).resolve()
     meta_path = version_dir / names.METADATA_FILE
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    from seq2exp import jsonio
+
+    meta = jsonio.load_file(meta_path, expect=dict) if meta_path.exists() else {}
     name = meta.get("name") or version_dir.parent.name
     version = int(meta.get("version") or (version_dir.name if version_dir.name.isdigit() else 0))
     if meta.get("batch_postprocess_not_in_graph"):

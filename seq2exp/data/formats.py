@@ -920,12 +920,9 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
         path = folder / file_name
         if not path.exists():
             continue
-        try:
-            keys = list(json.loads(_read_text(path)))
-        except (json.JSONDecodeError, TypeError) as error:
-            raise InputFormatError(f"not a JSON object ({error})", path=str(path)) from None
-        except RecursionError:
-            raise InputFormatError("JSON nested too deeply", path=str(path)) from None
+        from seq2exp import jsonio
+
+        keys = list(jsonio.loads(_read_text(path), str(path), expect=dict))
         width = 2 if name in PAIR_SUBSET_FILES else 1
         array = _plain_index_keys(keys, width)
         if array is not None:

@@ -78,7 +78,11 @@ def load_run(path: str | Path, *, compile: bool = False) -> Run:
     for name in (RUN_INFO_FILE, MODEL_FILE):
         if not (path / name).exists():
             raise ConfigError(f"{path}: not a training run folder ({name} missing)")
-    info = json.loads((path / RUN_INFO_FILE).read_text())
+    from seq2exp import jsonio
+
+    info = jsonio.load_file(path / RUN_INFO_FILE, expect=dict)
+    if not isinstance(info.get("encoding"), dict):
+        raise ConfigError(f"{path / RUN_INFO_FILE}: not a run record (no 'encoding' object)")
     config = yaml.safe_load((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).exists() else {}
     model = load_model_file(path / MODEL_FILE, compile=compile)
     from seq2exp.data.encoding import Encoder

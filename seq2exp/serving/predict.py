@@ -25,6 +25,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH, SequenceRecord, iter_sequence_records
+from seq2exp import jsonio
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
 from seq2exp.serving import signatures as names
 
@@ -127,7 +128,7 @@ class SavedModelBackend:
         self.version = int(self.path.name) if self.path.name.isdigit() else None
         self.model = self.path.parent.name
         meta_path = self.path / names.METADATA_FILE
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        meta = jsonio.load_file(meta_path, expect=dict) if meta_path.exists() else {}
         self.max_length = meta.get("max_sequence_length")
         if meta.get("batch_postprocess_not_in_graph"):
             logger.warning("this model's batch post-processing %s is not applied by streaming prediction",
@@ -187,7 +188,7 @@ def _resume(partial: Path, fingerprint_path: Path, output_format: str, input_tex
     """
     remedy = f"delete {partial} and {fingerprint_path.name} or run without --resume"
     try:
-        saved = json.loads(fingerprint_path.read_text(encoding="utf-8"))
+        saved = jsonio.load_file(fingerprint_path, expect=dict)
         rows, expected, saved_format = int(saved["rows"]), str(saved["sha256"]), saved.get("format")
     except FileNotFoundError:
         raise InputFormatError(f"--resume: {fingerprint_path} is missing, so {partial} cannot be checked against "

@@ -77,3 +77,50 @@ def lazy_exports(package: str, modules: Mapping[str, str]) -> Callable[[str], An
         return getattr(namespace, name)
 
     return __getattr__
+
+
+def check_output_folder(path: str | os.PathLike, option: str = "-o") -> Path:
+    """Refuse an output folder that cannot be one (it, or a folder above it, is a file), before any work is done.
+
+    Raises ``ConfigError`` naming ``option``; creates nothing.
+    """
+    from seq2exp.errors import ConfigError
+
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise ConfigError(f"{option} {path}: {candidate} is a file; {option} names a folder")
+            break
+    return path
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success move its entries into ``path`` (created when missing; entries of
+    the same name replaced, others kept); on error remove it, leaving ``path`` as it was (not even created).
+
+    The temporary folder lies in ``path``'s nearest existing ancestor, so the moves are renames on one filesystem.
+    """
+    path = Path(path)
+    check_output_folder(path)
+    anchor = next(candidate for candidate in (path.parent, *path.parent.parents) if candidate.exists())
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name or 'out'}.tmp-", dir=anchor))
+    try:
+        yield tmp
+        path.mkdir(parents=True, exist_ok=True)
+        for entry in sorted(tmp.iterdir()):
+            final = path / entry.name
+            if final.is_dir() and not final.is_symlink():
+                if entry.is_dir():  # merge a sub-folder entry by entry
+                    for sub in sorted(entry.rglob("*"), key=lambda p: len(p.parts)):
+                        target = final / sub.relative_to(entry)
+                        if sub.is_dir():
+                            target.mkdir(parents=True, exist_ok=True)
+                        else:
+                            os.replace(sub, target)
+                    continue
+                shutil.rmtree(final)
+            os.replace(entry, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

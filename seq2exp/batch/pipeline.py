@@ -198,7 +198,8 @@ class ReadChunks(beam.DoFn):
         """Move the reader's errors (or ready dead letters) into ``chunk``."""
         for error in errors:
             if not isinstance(error, Rejected):
-                error = Rejected(chunk.file_index, int(getattr(error, "line", 0) or 0), "", _reason(error))
+                error = Rejected(chunk.file_index, int(getattr(error, "line", 0) or 0), "", _reason(error),
+                                 getattr(error, "sequence", ""))
             chunk.rejected.append(error)
             chunk.rows_in += 1
             chunk.first_line = min(chunk.first_line, error.line) if chunk.first_line else error.line
@@ -483,7 +484,16 @@ def pipeline_options(beam_options: Sequence[str] = ()) -> PipelineOptions:
     if not any(f.startswith("--default_sdk_harness_log_level=") for f in flags):
         flags.append("--default_sdk_harness_log_level=WARNING")  # workers relay their INFO lines otherwise
     options = PipelineOptions(flags)
-    known = options.get_all_options(retain_unknown_options=False)
+    try:  # Beam parses the values lazily with argparse, which prints its usage and exits on a bad one
+        import contextlib
+        import io
+
+        with contextlib.redirect_stderr(io.StringIO()) as beam_says:
+            known = options.get_all_options(retain_unknown_options=False)
+    except SystemExit:
+        lines = [line for line in beam_says.getvalue().splitlines() if "error:" in line]
+        detail = lines[-1].split("error:", 1)[1].strip() if lines else "refused by Beam"
+        raise ConfigError(f"--beam-option: {detail}") from None
     for flag in flags:
         key = flag[2:].partition("=")[0]
         if key not in known:
@@ -517,6 +527,7 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
     _check_output_dir(output_dir)
     options = pipeline_options(beam_options)
     runner = options.get_all_options().get("runner") or "DirectRunner"
+    _check_runner(runner)
     chunks_per_shard = shard_rows // batch_size
     static = {"inputs": paths, "model": source.info, "format": output_format, "batch_size": batch_size,
               "shard_rows": chunks_per_shard * batch_size, "runner": runner,
@@ -548,8 +559,23 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
     return BatchSummary(output_dir, manifest, seconds)
 
 
+def _check_runner(runner: str) -> None:
+    """An unknown ``runner=`` is a ``ConfigError`` before anything is created (Beam would raise at launch)."""
+    from apache_beam.runners.runner import create_runner
+
+    try:
+        create_runner(runner)
+    except (ValueError, ImportError) as error:
+        raise ConfigError(f"--beam-option runner={runner}: {' '.join(str(error).split())[:300]}") from None
+
+
 def _check_output_dir(output_dir: str) -> None:
-    """Refuse an output folder that already holds a run (a manifest or shards): outputs are never mixed."""
+    """Refuse an output folder that already holds a run (a manifest or shards): outputs are never mixed; a local
+    -o that is a file or lies under a file is refused before the pipeline runs."""
+    if "://" not in output_dir:
+        from seq2exp.utils import check_output_folder
+
+        check_output_folder(output_dir)
     if not FileSystems.exists(output_dir):
         return
     pattern = FileSystems.join(output_dir, "*")

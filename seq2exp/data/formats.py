@@ -424,7 +424,9 @@ def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end:
         message = f"expression {value!r} is out of range (beyond float32's +-3.4e38)"
     else:
         message = "training rows need an expression value (the field is empty)"
-    return InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
+    error = InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
+    error.sequence = sequence[:100_000].decode("utf-8", "replace").strip()  # dead letters keep the row's sequence
+    return error
 
 
 def read_dream(

@@ -227,6 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
     rest: RestServer
     protocol_version = "HTTP/1.1"
     server_version = "seq2exp-rest"
+    default_request_version = "HTTP/1.0"  # an unparsable request line still gets a status line and headers
     _method = ""
 
     def log_message(self, fmt: str, *args) -> None:  # route http.server's access log to logging

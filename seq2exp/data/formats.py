@@ -881,14 +881,15 @@ def _plain_index_columns(data: bytes, columns: tuple[str, ...]) -> list[np.ndarr
 
 
 def _parse_index(text: str, path: str, line: int, column: str) -> int:
-    if text.isdigit() and text.isascii():  # the common case, without the float round trip
+    if text.isdigit() and text.isascii() and len(text) <= 18:  # the common case, without the float round trip
         return int(text)
     try:
         number = float(text)
     except ValueError:
-        raise InputFormatError(f"{text!r} is not a test index", path=path, line=line, field=column) from None
-    if not math.isfinite(number) or number < 0 or number != int(number):
-        raise InputFormatError(f"{text!r} is not a non-negative integer index", path=path, line=line, field=column)
+        raise InputFormatError(f"{text[:40]!r} is not a test index", path=path, line=line, field=column) from None
+    if not math.isfinite(number) or number < 0 or number != int(number) or number >= 2**62:
+        raise InputFormatError(f"{text[:40]!r} is not a non-negative integer index below 2^62", path=path, line=line,
+                               field=column)
     return int(number)
 
 

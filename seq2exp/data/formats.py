@@ -11,7 +11,6 @@ import csv
 import gzip
 import io
 import itertools
-import json
 import logging
 import math
 import os

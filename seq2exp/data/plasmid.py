@@ -8,7 +8,6 @@ constants (enough for every published padding; beyond them the encoders fill wit
 """
 from __future__ import annotations
 
-import json
 import os
 
 from seq2exp.data.alphabet import CODE_OF_BYTE, FLANK3, FLANK5, INVALID_CODE, VARIABLE_LENGTH

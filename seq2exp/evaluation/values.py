@@ -6,7 +6,6 @@ so a shorter/longer file or an out-of-range index is an error naming the first b
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os

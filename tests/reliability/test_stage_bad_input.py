@@ -402,3 +402,13 @@ def test_corpus_size():
     counts["batch"] = len(BATCH_CASES)
     print("stage corpus:", json.dumps(counts), "total", sum(counts.values()))
     assert sum(counts.values()) >= 200
+
+
+def test_failure_after_the_model_is_opened_leaves_no_output(tiny_run, tmp_path, capsys):
+    """Motif effects are written, then the pair's spacings do not fit the backgrounds: the stage fails with one
+    line and -o does not exist (the files were staged, never moved)."""
+    out = tmp_path / "out"
+    result = run_cli(["explain", tiny_run, "-o", out, "--motif", "TGACTCA", "--n-backgrounds", "2",
+                      "--pair", "TGACTCA", "TTTTTT", "--spacings", "0,5000"], capsys)
+    assert_stage_error(result, "explain", r"motif pair: .*do not fit")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -19,6 +19,7 @@ from seq2exp.serving import signatures as names
 
 _versions = int_list(1, INT64_MAX, unique=True)  # TF Serving's int64 versions, each once
 _batching_count = int_range(1, INT64_MAX)
+_num_versions = int_range(1, 1_000_000)
 
 
 def _label(text: str) -> tuple[str, int]:
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "inside the tensorflow/serving image); required without --model-base-path")
     policy = parser.add_argument_group("version policy")
     policy.add_argument("--policy", choices=["latest", "all", "specific"], default="latest")
-    policy.add_argument("--num-versions", type=int_range(1, 1_000_000), default=1, help="latest: how many of the newest versions")
+    policy.add_argument("--num-versions", type=_num_versions, default=1, help="latest: how many of the newest versions")
     policy.add_argument("--versions", type=_versions, default=(), help="specific: e.g. 1,2")
     policy.add_argument("--label", type=_label, action="append", default=[],
                         help="version label LABEL=VERSION (repeatable), e.g. stable=1 canary=2")

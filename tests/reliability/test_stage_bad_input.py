@@ -115,6 +115,15 @@ case("design-target-with-maximize", "design", "inputs", _design("--random", "2",
 case("design-seeds-missing", "design", "inputs", _design("--seeds", lambda t: t / "none.fa"), r"none\.fa")
 case("design-seeds-and-random", "design", "inputs", _design("--seeds", _fasta, "--random", "2"), r"one of them")
 
+for flag, value in (("--n-train", "0"), ("--n-test", "-5"), ("--seed", "-1"), ("--workers", "0"),
+                    ("--n-train", "lots")):
+    case(f"simulate{flag}-{value}", "simulate", "numbers", lambda t, f=flag, v=value: [
+        "simulate", "--out", t / "sim", f"{f}={v}"], rf"argument {flag}: must be an integer")
+for flag, value in (("--epochs", "0"), ("--batch-size", "-1"), ("--port", "70000"), ("--bootstrap", "-1"),
+                    ("--width", "0"), ("--width", "nan"), ("--n-train", "1.5")):
+    case(f"run{flag}-{value}", "run", "numbers", lambda t, f=flag, v=value: [
+        "run", "--workdir", t / "job", f"{f}={v}"], rf"argument {flag}: must be")
+
 # ---- explain: inputs before the model and before -o
 case("explain-window-over-length", "explain", "inputs", _explain("--window", "500"),
      r"--window 500 must be between 1 and \d+")

@@ -346,7 +346,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
     parser.add_argument("--port", type=port_int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")
-    parser.add_argument("--bootstrap", type=nonnegative_int, default=defaults.bootstrap, help="bootstrap samples (0 = none)")
+    parser.add_argument("--bootstrap", type=nonnegative_int, default=defaults.bootstrap,
+                        help="bootstrap samples (0 = none)")
     parser.add_argument("--strategy", default=defaults.strategy, help="tf.distribute strategy (see seq2exp train)")
     parser.add_argument("--force", action="store_true", help="re-run every stage")
     parser.add_argument("--quiet", action="store_true", help="no progress output")

@@ -80,7 +80,8 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top", type=positive_int, default=100, help="ism: rows of top_effects.tsv")
     parser.add_argument("--discover", action="store_true",
                         help="run TF-MoDISco on the maps and match the patterns to JASPAR fungi motifs")
-    parser.add_argument("--plots", type=nonnegative_int, default=10, metavar="N", help="PNG plots of the first N sequences")
+    parser.add_argument("--plots", type=nonnegative_int, default=10, metavar="N",
+                        help="PNG plots of the first N sequences")
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
     parser.add_argument("--motif", action="append", metavar="SPEC",
                         help="motif effects instead: IUPAC consensus, JASPAR id (MA0363.3) or PWM file; repeatable")

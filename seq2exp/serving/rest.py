@@ -14,8 +14,8 @@ status codes (``INVALID_ARGUMENT``/``FAILED_PRECONDITION`` 400, ``NOT_FOUND`` 40
 closed), a POST without ``Content-Length`` with 411, a ``Content-Length`` that is not one decimal number with 400,
 any method but GET/POST with 405 and ``Allow: GET, POST``. Every answer has a JSON body, every failed request
 writes one log line (no traceback), and the body of every answered request is read, so keep-alive connections stay
-usable. JSON bodies go through :mod:`seq2exp.jsonio` (nesting deeper than 64 levels: 400). Requests become arrays through the same
-:func:`seq2exp.serving.server.prepare_inputs` as gRPC requests, and run on the same batchers.
+usable. JSON bodies go through :mod:`seq2exp.jsonio` (nesting deeper than 64 levels: 400). Requests become arrays
+through the same :func:`seq2exp.serving.server.prepare_inputs` as gRPC requests, and run on the same batchers.
 """
 from __future__ import annotations
 

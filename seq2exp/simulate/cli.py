@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"training rows (default {FULL_TRAIN_SIZE:,}, the challenge's size)")
     parser.add_argument("--n-test", type=positive_int, default=FULL_TEST_SIZE,
                         help=f"test sequences, subsets scaled to the real proportions (default {FULL_TEST_SIZE:,})")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed; same seed, same files (default 0)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="random seed; same seed, same files (default 0)")
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="processes for the training file (default: CPUs available; output does not depend on it)")
     parser.add_argument("--calibrate", metavar="REAL_TRAIN", default=None,

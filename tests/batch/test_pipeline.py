@@ -186,3 +186,14 @@ def test_shard_keeps_chunk_order_when_the_runner_delivers_chunks_out_of_order(tm
     rejected = (tmp_path / entry["rejected_file"]).read_text().splitlines()[1:]
     assert [row.split("\t")[1] for row in rejected] == ["3", "6", "9", "12", "15", "18"]
     assert (entry["rows_in"], entry["rows_out"], entry["rows_rejected"]) == (18, 12, 6)
+
+
+def test_dream_dead_letters_keep_the_sequence_as_fasta_ones_do(tmp_path):
+    """A DREAM row the reader refuses becomes a dead letter with its sequence column (as a FASTA record's does)."""
+    from seq2exp.batch.pipeline import ReadChunks
+
+    path = tmp_path / "d.txt"
+    path.write_text("ACGTACGT\t1.0\nACGZACGT\t2.0\nACGTTTTT\tnope\nAAAACCCC\t3.0\n")
+    (chunk,) = list(ReadChunks(10).process((0, str(path))))
+    assert chunk.sequences == ["ACGTACGT", "AAAACCCC"]
+    assert [(r.line, r.sequence) for r in chunk.rejected] == [(2, "ACGZACGT"), (3, "ACGTTTTT")]

@@ -484,16 +484,7 @@ def pipeline_options(beam_options: Sequence[str] = ()) -> PipelineOptions:
     if not any(f.startswith("--default_sdk_harness_log_level=") for f in flags):
         flags.append("--default_sdk_harness_log_level=WARNING")  # workers relay their INFO lines otherwise
     options = PipelineOptions(flags)
-    try:  # Beam parses the values lazily with argparse, which prints its usage and exits on a bad one
-        import contextlib
-        import io
-
-        with contextlib.redirect_stderr(io.StringIO()) as beam_says:
-            known = options.get_all_options(retain_unknown_options=False)
-    except SystemExit:
-        lines = [line for line in beam_says.getvalue().splitlines() if "error:" in line]
-        detail = lines[-1].split("error:", 1)[1].strip() if lines else "refused by Beam"
-        raise ConfigError(f"--beam-option: {detail}") from None
+    known = options.get_all_options(retain_unknown_options=False)
     for flag in flags:
         key = flag[2:].partition("=")[0]
         if key not in known:
@@ -525,7 +516,7 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
         raise ConfigError(f"--shard-rows must be >= --batch-size ({batch_size}), got {shard_rows}")
     paths = expand_inputs(inputs)
     _check_output_dir(output_dir)
-    options = pipeline_options(beam_options)
+    options = _checked_pipeline_options(beam_options)
     runner = options.get_all_options().get("runner") or "DirectRunner"
     _check_runner(runner)
     chunks_per_shard = shard_rows // batch_size
@@ -557,6 +548,21 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
     with FileSystems.open(FileSystems.join(output_dir, MANIFEST_FILE)) as handle:
         manifest = json.loads(handle.read().decode("utf-8"))
     return BatchSummary(output_dir, manifest, seconds)
+
+
+def _checked_pipeline_options(beam_options: Sequence[str]) -> PipelineOptions:
+    """:func:`pipeline_options`, with a value Beam refuses (``direct_num_workers=many``) as a one-line
+    ``ConfigError``: Beam parses the values with argparse, which would print its usage text and exit."""
+    import contextlib
+    import io
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as beam_says:
+            return pipeline_options(beam_options)
+    except SystemExit:
+        lines = [line for line in beam_says.getvalue().splitlines() if "error:" in line]
+        detail = lines[-1].split("error:", 1)[1].strip() if lines else "refused by Beam"
+        raise ConfigError(f"--beam-option: {detail}") from None
 
 
 def _check_runner(runner: str) -> None:

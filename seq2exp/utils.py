@@ -95,19 +95,22 @@ def check_output_folder(path: str | os.PathLike, option: str = "-o") -> Path:
     return path
 
 
-@contextlib.contextmanager
-def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary folder; on success move its entries into ``path`` (created when missing; entries of
-    the same name replaced, others kept); on error remove it, leaving ``path`` as it was (not even created).
-
-    The temporary folder lies in ``path``'s nearest existing ancestor, so the moves are renames on one filesystem.
-    """
+def begin_staging(path: str | os.PathLike) -> Path:
+    """An empty temporary folder for the outputs of ``path`` (see :func:`staged_dir`); finish with
+    :func:`end_staging`. Refuses a ``path`` that is or lies under a file; creates nothing under ``path``."""
     path = Path(path)
     check_output_folder(path)
     anchor = next(candidate for candidate in (path.parent, *path.parent.parents) if candidate.exists())
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name or 'out'}.tmp-", dir=anchor))
+    return Path(tempfile.mkdtemp(prefix=f".{path.name or 'out'}.tmp-", dir=anchor))
+
+
+def end_staging(tmp: str | os.PathLike, path: str | os.PathLike, error: BaseException | None = None) -> None:
+    """Without ``error``: move the entries of ``tmp`` into ``path`` (created when missing; entries of the same name
+    replaced, sub-folders merged, others kept). Always: remove ``tmp``. With ``error``, ``path`` is left as it was."""
+    tmp, path = Path(tmp), Path(path)
     try:
-        yield tmp
+        if error is not None:
+            return
         path.mkdir(parents=True, exist_ok=True)
         for entry in sorted(tmp.iterdir()):
             final = path / entry.name
@@ -124,3 +127,19 @@ def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(entry, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success move its entries into ``path`` (created when missing; entries of
+    the same name replaced, others kept); on error remove it, leaving ``path`` as it was (not even created).
+
+    The temporary folder lies in ``path``'s nearest existing ancestor, so the moves are renames on one filesystem.
+    """
+    tmp = begin_staging(path)
+    try:
+        yield tmp
+    except BaseException as error:
+        end_staging(tmp, path, error)
+        raise
+    end_staging(tmp, path)

@@ -11,9 +11,11 @@ import csv
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 
 from seq2exp.argtypes import finite_float, int_list, int_range, nonnegative_int, positive_int, version_int
+from seq2exp.utils import begin_staging, end_staging
 
 logger = logging.getLogger(__name__)
 
@@ -95,96 +97,107 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main_explain(args: argparse.Namespace) -> int:
     """Attribution / ISM / motif effects of a model; returns the exit code."""
+    import numpy as np
+
     from seq2exp.errors import ConfigError
-    from seq2exp.utils import check_output_folder, staged_dir
+    from seq2exp.interpret import plots
 
-    final = check_output_folder(args.output)  # inputs are checked before the model is opened or -o created
+    final = _checked_explain_inputs(args)  # before the model is opened and before -o exists
+    predictor = _open(args)
+    out = begin_staging(final)  # every output is written here, moved into -o only on success
+    try:
+        if args.motif or args.pair:
+            return _motif_mode(args, predictor, out)
+        if not args.sequences:
+            raise ConfigError("--sequences FILE is required (or --motif for motif effects)")
+        from seq2exp.interpret.sequences import check_sequences
+
+        names, sequences = _read(args.sequences)
+        sequences = check_sequences(sequences, what=args.sequences)  # maps need equal lengths: name the file
+        entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences)}
+        if args.method == "ism":
+            from seq2exp.interpret.mutagenesis import ism, window_scan
+
+            result = ism(predictor, sequences, checkpoint=final / "ism.partial.npz", progress=args.progress)
+            result.save(out / "ism.npz")
+            _write_tsv(out / "top_effects.tsv", result.top_effects(args.top, names))
+            onehot, hypothetical, maps = result.onehot, result.hypothetical, result.effects
+            if args.window:
+                windows = window_scan(predictor, result.sequences, args.window, args.window_kind)
+                from seq2exp.utils import atomic_write
+
+                with atomic_write(out / f"windows_{args.window_kind}{args.window}.npz", "wb", encoding=None) as fh:
+                    np.savez_compressed(fh, effects=windows)
+            for i in range(min(args.plots, len(sequences))):
+                name = f"ism_{plots.safe_name(names[i])}.png"
+                plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM")
+                entries.append((f"{names[i]} (ISM)", name))
+        else:
+            from seq2exp.interpret.attribution import attribute
+
+            result = attribute(predictor, sequences, args.method, baseline=args.baseline, steps=args.steps,
+                               seed=args.seed)
+            result.save(out / "attribution.npz")
+            onehot, hypothetical = result.onehot, result.hypothetical
+            if result.baseline_values is not None:
+                gap = result.scores.sum(axis=(1, 2)) - (result.values - result.baseline_values)
+                summary["completeness_max_abs_error"] = float(np.abs(gap).max())
+            for i in range(min(args.plots, len(sequences))):
+                name = f"logo_{plots.safe_name(names[i])}.png"
+                plots.plot_logo(result.scores[i] * (result.onehot[i] > 0), out / name, f"{names[i]}: {args.method}")
+                entries.append((f"{names[i]} ({args.method})", name))
+        if args.discover:
+            from seq2exp.interpret.discovery import discover
+
+            patterns, found = discover(onehot, hypothetical)
+            _write_json(out / "patterns.json", {"known_tfs": found, "patterns": [p.as_dict() for p in patterns]})
+            summary["known_tfs"] = found
+            for p in patterns:
+                name = f"pattern_{p.name}.png"
+                plots.plot_logo(p.contribution, out / name, f"{p.name} ({p.n_seqlets} seqlets) "
+                                + (f"~ {p.matches[0]['motif']}" if p.matches else "no JASPAR match"))
+                entries.append((p.name, name))
+        plots.write_index(out, f"seq2exp explain: {args.method}", entries, f"Model: {predictor.description}")
+        _write_json(out / "summary.json", summary)
+        print(json.dumps(summary))
+        return 0
+    finally:
+        predictor.close()
+        end_staging(out, final, sys.exc_info()[1])
+
+
+def _checked_explain_inputs(args: argparse.Namespace) -> Path:
+    """``-o``, the sequences, ``--window`` and the motif backgrounds, checked before the model is opened or ``-o``
+    created; returns ``-o``."""
+    from seq2exp.errors import ConfigError
+    from seq2exp.interpret.motif_effects import BACKGROUND_KINDS
+    from seq2exp.interpret.sequences import check_sequences
+    from seq2exp.utils import check_output_folder
+
+    final = check_output_folder(args.output)
     if args.motif or args.pair:
-        from seq2exp.interpret.motif_effects import make_backgrounds
-
-        given = _read(args.sequences)[1] if args.sequences else None
-        backgrounds = make_backgrounds(args.backgrounds, args.n_backgrounds, sequences=given, seed=args.seed)
-        predictor = _open(args)
-        try:
-            with staged_dir(final) as out:
-                return _motif_mode(args, predictor, out, backgrounds)
-        finally:
-            predictor.close()
+        if args.backgrounds not in BACKGROUND_KINDS:
+            raise ConfigError(f"background kind {args.backgrounds!r}: valid choices are {list(BACKGROUND_KINDS)}")
+        if args.backgrounds != "random" and not args.sequences:
+            raise ConfigError(f"background kind {args.backgrounds!r} needs sequences (--sequences FILE)")
+        if args.sequences:
+            _read(args.sequences)
+        return final
     if not args.sequences:
         raise ConfigError("--sequences FILE is required (or --motif for motif effects)")
-    from seq2exp.interpret.sequences import check_sequences
-
-    names, sequences = _read(args.sequences)
-    sequences = check_sequences(sequences, what=args.sequences)  # maps need equal lengths: name the file
+    sequences = check_sequences(_read(args.sequences)[1], what=args.sequences)
     if args.window and args.method == "ism" and not 1 <= args.window < len(sequences[0]):
         raise ConfigError(f"--window {args.window} must be between 1 and {len(sequences[0]) - 1} (the sequences "
                           f"of {args.sequences} are {len(sequences[0])} bp)")
-    predictor = _open(args)
-    try:
-        with staged_dir(final) as out:
-            return _explain_maps(args, predictor, out, final, names, sequences)
-    finally:
-        predictor.close()
+    return final
 
 
-def _explain_maps(args, predictor, out: Path, final: Path, names: list[str], sequences: list[str]) -> int:
-    import numpy as np
-
+def _motif_mode(args, predictor, out: Path) -> int:
     from seq2exp.interpret import plots
+    from seq2exp.interpret.motif_effects import make_backgrounds, motif_effects, motif_pair_effects
 
-    entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences)}
-    if args.method == "ism":
-        from seq2exp.interpret.mutagenesis import ism, window_scan
-
-        result = ism(predictor, sequences, checkpoint=final / "ism.partial.npz", progress=args.progress)
-        result.save(out / "ism.npz")
-        _write_tsv(out / "top_effects.tsv", result.top_effects(args.top, names))
-        onehot, hypothetical, maps = result.onehot, result.hypothetical, result.effects
-        if args.window:
-            windows = window_scan(predictor, result.sequences, args.window, args.window_kind)
-            from seq2exp.utils import atomic_write
-
-            with atomic_write(out / f"windows_{args.window_kind}{args.window}.npz", "wb", encoding=None) as fh:
-                np.savez_compressed(fh, effects=windows)
-        for i in range(min(args.plots, len(sequences))):
-            name = f"ism_{plots.safe_name(names[i])}.png"
-            plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM")
-            entries.append((f"{names[i]} (ISM)", name))
-    else:
-        from seq2exp.interpret.attribution import attribute
-
-        result = attribute(predictor, sequences, args.method, baseline=args.baseline, steps=args.steps,
-                           seed=args.seed)
-        result.save(out / "attribution.npz")
-        onehot, hypothetical = result.onehot, result.hypothetical
-        if result.baseline_values is not None:
-            gap = result.scores.sum(axis=(1, 2)) - (result.values - result.baseline_values)
-            summary["completeness_max_abs_error"] = float(np.abs(gap).max())
-        for i in range(min(args.plots, len(sequences))):
-            name = f"logo_{plots.safe_name(names[i])}.png"
-            plots.plot_logo(result.scores[i] * (result.onehot[i] > 0), out / name, f"{names[i]}: {args.method}")
-            entries.append((f"{names[i]} ({args.method})", name))
-    if args.discover:
-        from seq2exp.interpret.discovery import discover
-
-        patterns, found = discover(onehot, hypothetical)
-        _write_json(out / "patterns.json", {"known_tfs": found, "patterns": [p.as_dict() for p in patterns]})
-        summary["known_tfs"] = found
-        for p in patterns:
-            name = f"pattern_{p.name}.png"
-            plots.plot_logo(p.contribution, out / name, f"{p.name} ({p.n_seqlets} seqlets) "
-                            + (f"~ {p.matches[0]['motif']}" if p.matches else "no JASPAR match"))
-            entries.append((p.name, name))
-    plots.write_index(out, f"seq2exp explain: {args.method}", entries, f"Model: {predictor.description}")
-    _write_json(out / "summary.json", summary)
-    print(json.dumps(summary))
-    return 0
-
-
-def _motif_mode(args, predictor, out: Path, backgrounds: list[str]) -> int:
-    from seq2exp.interpret import plots
-    from seq2exp.interpret.motif_effects import motif_effects, motif_pair_effects
-
+    given = _read(args.sequences)[1] if args.sequences else None
+    backgrounds = make_backgrounds(args.backgrounds, args.n_backgrounds, sequences=given, seed=args.seed)
     entries, summary = [], {"model": predictor.description, "backgrounds": args.backgrounds,
                             "n_backgrounds": len(backgrounds), "motifs": {}}
     for spec in args.motif or []:
@@ -399,22 +412,22 @@ def main_design(args: argparse.Namespace) -> int:
     from seq2exp.interpret.design import design
     from seq2exp.interpret.motif_effects import make_backgrounds
     from seq2exp.interpret.sequences import parse_ranges
-
     from seq2exp.utils import check_output_folder, staged_dir
 
-    final = check_output_folder(args.output)
-    if bool(args.seeds) == bool(args.random):
-        raise ConfigError("give --seeds FILE or --random N (one of them)")
+    check_output_folder(args.output)  # -o is created only when the designs are written
     if args.objective == "target" and args.target is None:
         raise ConfigError("--objective target needs --target VALUE")
     if args.target is not None and args.objective != "target":
         raise ConfigError(f"--target is used with --objective target, not {args.objective}")
+    if bool(args.seeds) == bool(args.random):
+        raise ConfigError("give --seeds FILE or --random N (one of them)")
     protected = None if args.protect is None else ([] if args.protect == "none" else parse_ranges(args.protect))
     if args.seeds:
         names, seeds = _read(args.seeds)
     else:
         seeds = make_backgrounds("random", args.random, seed=args.seed)
         names = [f"random{i}" for i in range(len(seeds))]
+    out = Path(args.output)
     predictor = _open(args)
     try:
         result = design(predictor, seeds, objective=args.objective, target=args.target,
@@ -429,8 +442,8 @@ def main_design(args: argparse.Namespace) -> int:
     summary = {"model": predictor.description, "objective": args.objective, "n": len(rows),
                "mean_seed_value": float(np.mean(result.seed_values)), "mean_value": float(np.mean(result.values)),
                "history": result.history}
-    with staged_dir(final) as out:
-        _write_tsv(out / "designs.tsv", rows)
-        _write_json(out / "summary.json", summary)
+    with staged_dir(out) as staging:  # both files or neither
+        _write_tsv(staging / "designs.tsv", rows)
+        _write_json(staging / "summary.json", summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
     return 0

@@ -262,3 +262,20 @@ def test_valid_b64_and_bom_are_accepted(server):
         assert status == 200, data
         answer = json.loads(data)
         assert answer.get("predictions", answer.get("outputs")) == plain
+
+
+def test_unexpected_error_is_500_with_one_log_line(server, monkeypatch, caplog):
+    """An error nobody expected: 500, a one-line JSON error (type and message, no traceback) and one warning line."""
+    def boom(spec, body):
+        raise RuntimeError("disk on fire\n  File 'x.py', line 1\nTraceback (most recent call last)")
+
+    monkeypatch.setattr(server._rest, "predict", boom)
+    with socket.create_connection(("127.0.0.1", server.rest_port), timeout=30) as sock:
+        with caplog.at_level(logging.DEBUG, logger="seq2exp.serving.rest"):
+            status, _, response, data = _exchange(sock, post(_json({"instances": GOOD})))
+        assert status == 500 and json.loads(data) == {"error": "RuntimeError: disk on fire"}
+        warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(warnings) == 1 and warnings[0].exc_info is None and "\n" not in warnings[0].getMessage()
+        assert not response.will_close
+        again, _, _, _ = _exchange(sock, _request("GET", STATUS))
+        assert again == 200

@@ -67,7 +67,7 @@ def type_name(value: Any) -> str:
 def loads(data: str | bytes | bytearray, source: str, *, max_depth: int = MAX_DEPTH, expect: type | tuple | None = None,
           object_pairs_hook: Callable | None = None) -> Any:
     """Parse one JSON text from ``source`` (a path or ``request body``: it only names the text in errors)."""
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)  # lone surrogates: refused
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:

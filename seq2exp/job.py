@@ -332,19 +332,22 @@ def _print_summary(summary: dict) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``seq2exp run``."""
+    from seq2exp.argtypes import nonnegative_int, port_int, positive_float, positive_int
+
     defaults = RunOptions()
     parser.add_argument("--workdir", default=defaults.workdir, help="where everything goes (default: %(default)s)")
-    parser.add_argument("--n-train", type=int, default=defaults.n_train, help="simulated training rows")
-    parser.add_argument("--n-test", type=int, default=defaults.n_test, help="simulated test sequences")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--n-train", type=positive_int, default=defaults.n_train, help="simulated training rows")
+    parser.add_argument("--n-test", type=positive_int, default=defaults.n_test, help="simulated test sequences")
+    parser.add_argument("--seed", type=nonnegative_int, default=defaults.seed)
     parser.add_argument("--architecture", default=defaults.architecture,
                         help="registered architecture to train (see `seq2exp models`)")
-    parser.add_argument("--width", type=float, default=defaults.width,
+    parser.add_argument("--width", type=positive_float, default=defaults.width,
                         help="channel multiplier of the narrowed LegNet (autosome only; the team's full LegNet is training/configs/autosome.yaml)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--port", type=int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")
-    parser.add_argument("--bootstrap", type=int, default=defaults.bootstrap, help="bootstrap samples (0 = none)")
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    parser.add_argument("--port", type=port_int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")
+    parser.add_argument("--bootstrap", type=nonnegative_int, default=defaults.bootstrap,
+                        help="bootstrap samples (0 = none)")
     parser.add_argument("--strategy", default=defaults.strategy, help="tf.distribute strategy (see seq2exp train)")
     parser.add_argument("--force", action="store_true", help="re-run every stage")
     parser.add_argument("--quiet", action="store_true", help="no progress output")

@@ -77,3 +77,69 @@ def lazy_exports(package: str, modules: Mapping[str, str]) -> Callable[[str], An
         return getattr(namespace, name)
 
     return __getattr__
+
+
+def check_output_folder(path: str | os.PathLike, option: str = "-o") -> Path:
+    """Refuse an output folder that cannot be one (it, or a folder above it, is a file), before any work is done.
+
+    Raises ``ConfigError`` naming ``option``; creates nothing.
+    """
+    from seq2exp.errors import ConfigError
+
+    path = Path(path)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise ConfigError(f"{option} {path}: {candidate} is a file; {option} names a folder")
+            break
+    return path
+
+
+def begin_staging(path: str | os.PathLike) -> Path:
+    """An empty temporary folder for the outputs of ``path`` (see :func:`staged_dir`); finish with
+    :func:`end_staging`. Refuses a ``path`` that is or lies under a file; creates nothing under ``path``."""
+    path = Path(path)
+    check_output_folder(path)
+    anchor = next(candidate for candidate in (path.parent, *path.parent.parents) if candidate.exists())
+    return Path(tempfile.mkdtemp(prefix=f".{path.name or 'out'}.tmp-", dir=anchor))
+
+
+def end_staging(tmp: str | os.PathLike, path: str | os.PathLike, error: BaseException | None = None) -> None:
+    """Without ``error``: move the entries of ``tmp`` into ``path`` (created when missing; entries of the same name
+    replaced, sub-folders merged, others kept). Always: remove ``tmp``. With ``error``, ``path`` is left as it was."""
+    tmp, path = Path(tmp), Path(path)
+    try:
+        if error is not None:
+            return
+        path.mkdir(parents=True, exist_ok=True)
+        for entry in sorted(tmp.iterdir()):
+            final = path / entry.name
+            if final.is_dir() and not final.is_symlink():
+                if entry.is_dir():  # merge a sub-folder entry by entry
+                    for sub in sorted(entry.rglob("*"), key=lambda p: len(p.parts)):
+                        target = final / sub.relative_to(entry)
+                        if sub.is_dir():
+                            target.mkdir(parents=True, exist_ok=True)
+                        else:
+                            os.replace(sub, target)
+                    continue
+                shutil.rmtree(final)
+            os.replace(entry, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder; on success move its entries into ``path`` (created when missing; entries of
+    the same name replaced, others kept); on error remove it, leaving ``path`` as it was (not even created).
+
+    The temporary folder lies in ``path``'s nearest existing ancestor, so the moves are renames on one filesystem.
+    """
+    tmp = begin_staging(path)
+    try:
+        yield tmp
+    except BaseException as error:
+        end_staging(tmp, path, error)
+        raise
+    end_staging(tmp, path)

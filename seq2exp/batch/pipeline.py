@@ -198,7 +198,8 @@ class ReadChunks(beam.DoFn):
         """Move the reader's errors (or ready dead letters) into ``chunk``."""
         for error in errors:
             if not isinstance(error, Rejected):
-                error = Rejected(chunk.file_index, int(getattr(error, "line", 0) or 0), "", _reason(error))
+                error = Rejected(chunk.file_index, int(getattr(error, "line", 0) or 0), "", _reason(error),
+                                 getattr(error, "sequence", ""))
             chunk.rejected.append(error)
             chunk.rows_in += 1
             chunk.first_line = min(chunk.first_line, error.line) if chunk.first_line else error.line
@@ -330,7 +331,9 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0) ->
 
     version_dir = resolve_saved_model_dir(path).resolve()
     meta_path = version_dir / names.METADATA_FILE
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    from seq2exp import jsonio
+
+    meta = jsonio.load_file(meta_path, expect=dict) if meta_path.exists() else {}
     name = meta.get("name") or version_dir.parent.name
     version = int(meta.get("version") or (version_dir.name if version_dir.name.isdigit() else 0))
     if meta.get("batch_postprocess_not_in_graph"):
@@ -521,8 +524,9 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
         raise ConfigError(f"--shard-rows must be >= --batch-size ({batch_size}), got {shard_rows}")
     paths = expand_inputs(inputs)
     _check_output_dir(output_dir)
-    options = pipeline_options(beam_options)
+    options = _checked_pipeline_options(beam_options)
     runner = options.get_all_options().get("runner") or "DirectRunner"
+    _check_runner(runner)
     chunks_per_shard = shard_rows // batch_size
     static = {"inputs": paths, "model": source.info, "format": output_format, "batch_size": batch_size,
               "shard_rows": chunks_per_shard * batch_size, "runner": runner,
@@ -554,8 +558,38 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
     return BatchSummary(output_dir, manifest, seconds)
 
 
+def _checked_pipeline_options(beam_options: Sequence[str]) -> PipelineOptions:
+    """:func:`pipeline_options`, with a value Beam refuses (``direct_num_workers=many``) as a one-line
+    ``ConfigError``: Beam parses the values with argparse, which would print its usage text and exit."""
+    import contextlib
+    import io
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()) as beam_says:
+            return pipeline_options(beam_options)
+    except SystemExit:
+        lines = [line for line in beam_says.getvalue().splitlines() if "error:" in line]
+        detail = lines[-1].split("error:", 1)[1].strip() if lines else "refused by Beam"
+        raise ConfigError(f"--beam-option: {detail}") from None
+
+
+def _check_runner(runner: str) -> None:
+    """An unknown ``runner=`` is a ``ConfigError`` before anything is created (Beam would raise at launch)."""
+    from apache_beam.runners.runner import create_runner
+
+    try:
+        create_runner(runner)
+    except (ValueError, ImportError) as error:
+        raise ConfigError(f"--beam-option runner={runner}: {' '.join(str(error).split())[:300]}") from None
+
+
 def _check_output_dir(output_dir: str) -> None:
-    """Refuse an output folder that already holds a run (a manifest or shards): outputs are never mixed."""
+    """Refuse an output folder that already holds a run (a manifest or shards): outputs are never mixed; a local
+    -o that is a file or lies under a file is refused before the pipeline runs."""
+    if "://" not in output_dir:
+        from seq2exp.utils import check_output_folder
+
+        check_output_folder(output_dir)
     if not FileSystems.exists(output_dir):
         return
     pattern = FileSystems.join(output_dir, "*")

@@ -74,7 +74,9 @@ class TrainingCache:
         if not meta_path.exists():
             raise Seq2ExpError(f"{cache_dir}: not a seq2exp training cache (no meta.json); build it with "
                                "`seq2exp data cache TRAIN --out DIR`")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        from seq2exp import jsonio
+
+        meta = jsonio.load_file(meta_path, expect=dict)
         if meta.get("format_version") != CACHE_FORMAT_VERSION:
             raise Seq2ExpError(f"{cache_dir}: cache format {meta.get('format_version')} is not the supported "
                                f"{CACHE_FORMAT_VERSION}; rebuild it")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from seq2exp.argtypes import positive_float, positive_int
 from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH
 from seq2exp.errors import Seq2ExpError
 
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     download.add_argument("--url", action="append", metavar="NAME=URL", help="URL of one file (repeatable)")
     download.add_argument("--sha256", action="append", metavar="NAME=HEX", help="expected checksum (repeatable)")
     download.add_argument("--force", action="store_true", help="download again even when the file exists")
-    download.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds")
+    download.add_argument("--timeout", type=positive_float, default=60.0, help="network timeout in seconds")
     download.add_argument("--list", action="store_true", help="only list the manifest")
 
     verify = sub.add_parser("verify", help="re-check downloaded files against their recorded checksums")
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--out", required=True, help="cache folder")
     cache.add_argument("--on-invalid", choices=("error", "skip"), default="error",
                        help="bad rows stop with an error naming the line (default) or are skipped and counted")
-    cache.add_argument("--max-length", type=int, default=DEFAULT_MAX_SEQUENCE_LENGTH,
+    cache.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_SEQUENCE_LENGTH,
                        help="sequences longer than this are invalid rows (default: %(default)s)")
     cache.add_argument("--force", action="store_true", help="rebuild even if an up-to-date cache exists")
 
@@ -65,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     validate.add_argument("--format", choices=("auto", "dream", "fasta", "subsets", "leaderboard", "plasmid"),
                           default="auto")
     validate.add_argument("--on-invalid", choices=("error", "skip"), default="error")
-    validate.add_argument("--max-length", type=int, default=DEFAULT_MAX_SEQUENCE_LENGTH,
+    validate.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_SEQUENCE_LENGTH,
                           help="longest sequence accepted, bp (default %(default)s, as the readers)")
     validate.add_argument("--json", action="store_true", help="print the summary as JSON")
 

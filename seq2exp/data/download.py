@@ -73,11 +73,15 @@ def load_manifest(path: str | os.PathLike = MANIFEST_PATH) -> Manifest:
     ``"status": "unverified"`` with ``sha256`` and ``size`` null; anything else is an error naming the entry.
     """
     path = Path(path)
+    from seq2exp import jsonio
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonio.load_file(path, expect=dict)
         entries = data["files"]
         record, base_url = str(data["record"]), str(data["base_url"])
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        if not isinstance(entries, list):
+            raise TypeError("'files' must be a list")
+    except (OSError, jsonio.JSONInputError, KeyError, TypeError) as error:
         raise Seq2ExpError(f"{path}: not a readable data manifest ({error})") from None
     files = []
     for index, entry in enumerate(entries):
@@ -111,13 +115,25 @@ MANIFEST_BY_NAME = {entry.name: entry for entry in MANIFEST}
 
 def read_checksums(out_dir: str | os.PathLike) -> dict[str, dict]:
     """The checksums recorded in ``out_dir/checksums.json`` (empty when none)."""
+    from seq2exp import jsonio
+
     path = Path(out_dir) / CHECKSUMS_FILE
     if not path.exists():
         return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise Seq2ExpError(f"{path}: not valid JSON ({error.msg}); fix or delete it") from None
+    data = jsonio.load_file(path, expect=dict)
+    for name, record in data.items():
+        if not isinstance(record, dict):
+            raise jsonio.JSONInputError(f"entry {name!r} must be an object with 'sha256', found "
+                                        f"{jsonio.type_name(record)}", source=str(path), reason="type", field=name)
+        sha256 = record.get("sha256")
+        if sha256 is not None and (not isinstance(sha256, str) or not _HEX64.fullmatch(sha256.lower())):
+            raise jsonio.JSONInputError(f"entry {name!r}: 'sha256' must be 64 hex digits or null", source=str(path),
+                                        reason="type", field=name)
+        size = record.get("size")
+        if size is not None and (type(size) is not int or not 0 <= size < 2**63):
+            raise jsonio.JSONInputError(f"entry {name!r}: 'size' must be a byte count or null", source=str(path),
+                                        reason="type", field=name)
+    return data
 
 
 def _write_checksums(out_dir: Path, records: Mapping[str, dict]) -> None:
@@ -327,9 +343,11 @@ def _content_range_total(value: str) -> int | None:
 
 
 def _read_json(path: Path) -> dict:
+    from seq2exp import jsonio
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return jsonio.load_file(path, expect=dict)
+    except (OSError, jsonio.JSONInputError):
         return {}
 
 
@@ -386,9 +404,26 @@ def verify_dataset(out_dir: str | os.PathLike, expected_sha256: Mapping[str, str
     report = {}
     for name in sorted(set(recorded) | set(user)):
         expected, _, _ = _expected(name, recorded, user)
-        path = out_dir / name
-        if not path.exists():
+        path = _inside(out_dir, name)
+        if not os.path.lexists(path):
             report[name] = "missing"
-        else:
-            report[name] = "ok" if sha256_file(path) == expected else "MISMATCH"
+            continue
+        # never follow a link out of the folder, never read a device, FIFO or socket (/dev/zero never ends)
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(Path(os.path.realpath(out_dir))):
+            raise Seq2ExpError(f"{out_dir / CHECKSUMS_FILE}: {name!r} resolves to {real}, outside {out_dir}; "
+                               "refusing to read it")
+        if not real.is_file():
+            raise Seq2ExpError(f"{out_dir / CHECKSUMS_FILE}: {name!r} is not a regular file; refusing to read it")
+        report[name] = "ok" if sha256_file(real) == expected else "MISMATCH"
     return report
+
+
+def _inside(out_dir: Path, name: str) -> Path:
+    """``out_dir / name`` for a recorded name that is a plain relative path inside ``out_dir``."""
+    parts = Path(name).parts
+    if (not name or "\0" in name or os.path.isabs(name) or ".." in parts or name.startswith("~")
+            or any(part in ("", ".") for part in name.split("/"))):
+        raise Seq2ExpError(f"{out_dir / CHECKSUMS_FILE}: entry name {name!r} is not a file name inside the folder "
+                           "(absolute paths and '..' are refused)")
+    return out_dir / name

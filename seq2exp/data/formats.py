@@ -11,7 +11,6 @@ import csv
 import gzip
 import io
 import itertools
-import json
 import logging
 import math
 import os
@@ -424,7 +423,9 @@ def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end:
         message = f"expression {value!r} is out of range (beyond float32's +-3.4e38)"
     else:
         message = "training rows need an expression value (the field is empty)"
-    return InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
+    error = InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
+    error.sequence = sequence[:100_000].decode("utf-8", "replace").strip()  # dead letters keep the row's sequence
+    return error
 
 
 def read_dream(
@@ -879,14 +880,15 @@ def _plain_index_columns(data: bytes, columns: tuple[str, ...]) -> list[np.ndarr
 
 
 def _parse_index(text: str, path: str, line: int, column: str) -> int:
-    if text.isdigit() and text.isascii():  # the common case, without the float round trip
+    if text.isdigit() and text.isascii() and len(text) <= 18:  # the common case, without the float round trip
         return int(text)
     try:
         number = float(text)
     except ValueError:
-        raise InputFormatError(f"{text!r} is not a test index", path=path, line=line, field=column) from None
-    if not math.isfinite(number) or number < 0 or number != int(number):
-        raise InputFormatError(f"{text!r} is not a non-negative integer index", path=path, line=line, field=column)
+        raise InputFormatError(f"{text[:40]!r} is not a test index", path=path, line=line, field=column) from None
+    if not math.isfinite(number) or number < 0 or number != int(number) or number >= 2**62:
+        raise InputFormatError(f"{text[:40]!r} is not a non-negative integer index below 2^62", path=path, line=line,
+                               field=column)
     return int(number)
 
 
@@ -920,12 +922,9 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
         path = folder / file_name
         if not path.exists():
             continue
-        try:
-            keys = list(json.loads(_read_text(path)))
-        except (json.JSONDecodeError, TypeError) as error:
-            raise InputFormatError(f"not a JSON object ({error})", path=str(path)) from None
-        except RecursionError:
-            raise InputFormatError("JSON nested too deeply", path=str(path)) from None
+        from seq2exp import jsonio
+
+        keys = list(jsonio.loads(_read_text(path), str(path), expect=dict))
         width = 2 if name in PAIR_SUBSET_FILES else 1
         array = _plain_index_keys(keys, width)
         if array is not None:

@@ -8,7 +8,6 @@ constants (enough for every published padding; beyond them the encoders fill wit
 """
 from __future__ import annotations
 
-import json
 import os
 
 from seq2exp.data.alphabet import CODE_OF_BYTE, FLANK3, FLANK5, INVALID_CODE, VARIABLE_LENGTH
@@ -38,13 +37,11 @@ def read_plasmid_json(path: str | os.PathLike) -> str:
     Raises ``InputFormatError`` when the file is not a JSON string of ``ACGTN`` letters or lacks the ``N*80`` insert.
     """
     path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise InputFormatError(f"not valid JSON ({error.msg})", path=path, line=error.lineno) from None
+    from seq2exp import jsonio
+
+    value = jsonio.load_file(path)
     if not isinstance(value, str):
-        raise InputFormatError(f"expected one JSON string, found {type(value).__name__}", path=path)
+        raise InputFormatError(f"expected one JSON string, found {jsonio.type_name(value)}", path=path)
     plasmid = value.upper()
     bad = [i for i, letter in enumerate(plasmid.encode("latin-1", "replace")) if CODE_OF_BYTE[letter] == INVALID_CODE]
     if bad:

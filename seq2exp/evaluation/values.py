@@ -6,7 +6,6 @@ so a shorter/longer file or an out-of-range index is an error naming the first b
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -136,18 +135,9 @@ def _json_items(path: Path) -> list[tuple[Any, Any]]:
 
     with open_text_bytes(path) as handle:
         raw = handle.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InputFormatError(f"not UTF-8 text (byte {error.start}); save the file as UTF-8",
-                               path=str(path)) from None
-    try:
-        loaded = json.loads(text, object_pairs_hook=lambda pairs: _Pairs(pairs))
-    except json.JSONDecodeError as error:
-        raise InputFormatError(f"not valid JSON ({error.msg})", path=str(path), line=error.lineno) from None
-    except RecursionError:
-        raise InputFormatError("JSON nested too deeply; expected a flat object {\"<test index>\": value}",
-                               path=str(path)) from None
+    from seq2exp import jsonio
+
+    loaded = jsonio.loads(raw, str(path), object_pairs_hook=lambda pairs: _Pairs(pairs))
     if not isinstance(loaded, _Pairs):
         raise InputFormatError('expected a JSON object {"<test index>": value}', path=str(path))
     return [(key, value) for key, value in loaded]

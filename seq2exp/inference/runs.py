@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -78,7 +79,11 @@ def load_run(path: str | Path, *, compile: bool = False) -> Run:
     for name in (RUN_INFO_FILE, MODEL_FILE):
         if not (path / name).exists():
             raise ConfigError(f"{path}: not a training run folder ({name} missing)")
-    info = json.loads((path / RUN_INFO_FILE).read_text())
+    from seq2exp import jsonio
+
+    info = jsonio.load_file(path / RUN_INFO_FILE, expect=dict)
+    if not isinstance(info.get("encoding"), dict):
+        raise ConfigError(f"{path / RUN_INFO_FILE}: not a run record (no 'encoding' object)")
     config = yaml.safe_load((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).exists() else {}
     model = load_model_file(path / MODEL_FILE, compile=compile)
     from seq2exp.data.encoding import Encoder
@@ -95,11 +100,31 @@ def load_model_file(path: str | Path, *, compile: bool = False):
     from seq2exp.models import registry
 
     registry.names()  # imports the zoo: registers the custom layers (a broken zoo module raises, once, loudly)
-    model = keras.models.load_model(str(path), compile=compile)
-    info = registry.build_info(path)
+    _check_keras_archive(path)
+    try:
+        model = keras.models.load_model(str(path), compile=compile)
+        info = registry.build_info(path)
+    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, TypeError) as error:
+        raise ConfigError(f"{path}: not a readable Keras model file ({type(error).__name__}: "
+                          f"{' '.join(str(error).split())[:200]})") from None
     if info is not None:  # the model says again which architecture and config built it (and saves it again)
         registry.stamp(model, info["architecture"], info["config"])
     return model
+
+
+def _check_keras_archive(path: str | Path) -> None:
+    """A ``.keras`` file is a zip archive: a truncated or corrupt one is a ``ConfigError`` naming it (checked by
+    the zip's CRCs before Keras reads it, so no half-loaded model and no traceback)."""
+    path = Path(path)
+    if path.suffix != ".keras" or not path.is_file():
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ConfigError(f"{path}: not a readable Keras model file (truncated or corrupt: {error})") from None
+    if bad is not None:
+        raise ConfigError(f"{path}: not a readable Keras model file (member {bad!r} is corrupt)")
 
 
 def save_model_atomically(model, path: Path) -> None:

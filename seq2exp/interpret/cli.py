@@ -10,7 +10,12 @@ import argparse
 import csv
 import json
 import logging
+import math
+import sys
 from pathlib import Path
+
+from seq2exp.argtypes import finite_float, int_list, int_range, nonnegative_int, positive_int, version_int
+from seq2exp.utils import begin_staging, end_staging
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +27,14 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a run folder (run.json + model.keras) or an exported SavedModel folder")
     parser.add_argument("--server", metavar="HOST:PORT", help="a TF Serving / seq2exp serve gRPC endpoint")
     parser.add_argument("--model", metavar="NAME", help="with --server: the served model's name")
-    parser.add_argument("--version", type=int, help="with --server: a model version (default: the latest)")
-    parser.add_argument("--batch-size", type=int, help="rows per prediction call / request")
-    parser.add_argument("--concurrency", type=int, default=4, help="with --server: requests in flight")
+    parser.add_argument("--version", type=version_int, help="with --server: a model version (default: the latest)")
+    parser.add_argument("--batch-size", type=positive_int, help="rows per prediction call / request")
+    parser.add_argument("--concurrency", type=positive_int, default=4, help="with --server: requests in flight")
     parser.add_argument("--construct", metavar="NAME",
                         help="with --server: the served model's construct (a built-in name, default dream_yeast); "
                              "a run folder or an export records its own")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0, help="random seed")
 
 
 def _open(args):
@@ -77,24 +82,26 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ism works against a server; the gradient methods need a run folder (default ism)")
     parser.add_argument("--baseline", choices=("zeros", "shuffle", "uniform"), default="zeros",
                         help="integrated gradients' baseline")
-    parser.add_argument("--steps", type=int, default=50, help="IG path points / expected-IG samples")
-    parser.add_argument("--window", type=int, default=0, metavar="W",
+    parser.add_argument("--steps", type=positive_int, default=50, help="IG path points / expected-IG samples")
+    parser.add_argument("--window", type=nonnegative_int, default=0, metavar="W",
                         help="ism: also scan W-bp windows (see --window-kind)")
     parser.add_argument("--window-kind", choices=("delete", "mask"), default="delete")
-    parser.add_argument("--top", type=int, default=100, help="ism: rows of top_effects.tsv")
+    parser.add_argument("--top", type=positive_int, default=100, help="ism: rows of top_effects.tsv")
     parser.add_argument("--include-flanks", action="store_true",
                         help="ism: let top_effects.tsv list positions in the construct's constant flanks too")
     parser.add_argument("--discover", action="store_true",
                         help="run TF-MoDISco on the maps and match the patterns to JASPAR fungi motifs")
-    parser.add_argument("--plots", type=int, default=10, metavar="N", help="PNG plots of the first N sequences")
+    parser.add_argument("--plots", type=nonnegative_int, default=10, metavar="N",
+                        help="PNG plots of the first N sequences")
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
     parser.add_argument("--motif", action="append", metavar="SPEC",
                         help="motif effects instead: IUPAC consensus, JASPAR id (MA0363.3) or PWM file; repeatable")
     parser.add_argument("--backgrounds", default="random", metavar="KIND",
                         help="motif backgrounds: random, shuffled (of --sequences) or given (--sequences as is)")
-    parser.add_argument("--n-backgrounds", type=int, default=10)
+    parser.add_argument("--n-backgrounds", type=positive_int, default=10)
     parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="motif pair (cooperativity) at --spacings")
-    parser.add_argument("--spacings", default="0,2,4,6,8,10,15,20", help="motif pair spacings (bp)")
+    parser.add_argument("--spacings", type=int_list(0, 10_000), default=(0, 2, 4, 6, 8, 10, 15, 20),
+                        help="motif pair spacings (bp), comma-separated, each >= 0")
 
 
 def main_explain(args: argparse.Namespace) -> int:
@@ -105,9 +112,9 @@ def main_explain(args: argparse.Namespace) -> int:
     from seq2exp.interpret import plots
     from seq2exp.interpret.predictors import predictor_construct
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    final = _checked_explain_inputs(args)  # before the model is opened and before -o exists
     predictor = _open(args)
+    out = begin_staging(final)  # every output is written here, moved into -o only on success
     try:
         construct = predictor_construct(predictor)
         if args.motif or args.pair:
@@ -123,7 +130,7 @@ def main_explain(args: argparse.Namespace) -> int:
         if args.method == "ism":
             from seq2exp.interpret.mutagenesis import ism, window_scan
 
-            result = ism(predictor, sequences, checkpoint=out / "ism.partial.npz", progress=args.progress)
+            result = ism(predictor, sequences, checkpoint=final / "ism.partial.npz", progress=args.progress)
             result.save(out / "ism.npz")
             _write_tsv(out / "top_effects.tsv", result.top_effects(args.top, names,
                                                                    include_flanks=args.include_flanks))
@@ -171,6 +178,33 @@ def main_explain(args: argparse.Namespace) -> int:
         return 0
     finally:
         predictor.close()
+        end_staging(out, final, sys.exc_info()[1])
+
+
+def _checked_explain_inputs(args: argparse.Namespace) -> Path:
+    """``-o``, the sequences, ``--window`` and the motif backgrounds, checked before the model is opened or ``-o``
+    created; returns ``-o``."""
+    from seq2exp.errors import ConfigError
+    from seq2exp.interpret.motif_effects import BACKGROUND_KINDS
+    from seq2exp.interpret.sequences import check_sequences
+    from seq2exp.utils import check_output_folder
+
+    final = check_output_folder(args.output)
+    if args.motif or args.pair:
+        if args.backgrounds not in BACKGROUND_KINDS:
+            raise ConfigError(f"background kind {args.backgrounds!r}: valid choices are {list(BACKGROUND_KINDS)}")
+        if args.backgrounds != "random" and not args.sequences:
+            raise ConfigError(f"background kind {args.backgrounds!r} needs sequences (--sequences FILE)")
+        if args.sequences:
+            _read(args.sequences)
+        return final
+    if not args.sequences:
+        raise ConfigError("--sequences FILE is required (or --motif for motif effects)")
+    sequences = check_sequences(_read(args.sequences)[1], what=args.sequences)
+    if args.window and args.method == "ism" and not 1 <= args.window < len(sequences[0]):
+        raise ConfigError(f"--window {args.window} must be between 1 and {len(sequences[0]) - 1} (the sequences "
+                          f"of {args.sequences} are {len(sequences[0])} bp)")
+    return final
 
 
 def _motif_mode(args, predictor, out: Path) -> int:
@@ -194,13 +228,7 @@ def _motif_mode(args, predictor, out: Path) -> int:
         summary["motifs"][spec] = {"site": effects.site, "mean_effect": float(effects.curve.mean()),
                                    "max_effect": float(effects.curve.max()), "min_effect": float(effects.curve.min())}
     if args.pair:
-        try:
-            spacings = [int(s) for s in args.spacings.split(",")]
-        except ValueError:
-            from seq2exp.errors import ConfigError
-
-            raise ConfigError(f"--spacings: expected comma-separated integers, got {args.spacings!r}") from None
-        pair = motif_pair_effects(predictor, args.pair[0], args.pair[1], backgrounds, spacings)
+        pair = motif_pair_effects(predictor, args.pair[0], args.pair[1], backgrounds, list(args.spacings))
         _write_tsv(out / "motif_pair.tsv", pair.rows())
         summary["pair"] = pair.rows()
     plots.write_index(out, "seq2exp explain: motif effects", entries, f"Model: {predictor.description}")
@@ -223,10 +251,30 @@ def read_variants(path: str) -> dict:
     from seq2exp.errors import InputFormatError
     from seq2exp.interpret.mutagenesis import apply_snvs
 
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        columns = [c.strip() for c in reader.fieldnames or []]
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    from seq2exp.data.formats import open_text_bytes
+
+    with open_text_bytes(path) as binary:  # the one reader: gzip, BOM, UTF-16 and NUL bytes refused by name
+        text = binary.read()
+    try:
+        lines = text.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise InputFormatError(f"not UTF-8 text (byte {error.start})", path=path) from None
+    reader = csv.reader(lines, delimiter="\t")
+    try:
+        header = next(reader, [])
+        columns = [c.strip() for c in header]
+        rows = []
+        for line, fields in enumerate(reader, start=2):
+            if not any(field.strip() for field in fields):
+                continue
+            if len(fields) != len(columns):
+                raise InputFormatError(f"{len(fields)} fields but the header has {len(columns)} ({columns})",
+                                       path=path, line=line)
+            rows.append({name: value.strip() for name, value in zip(columns, fields)})
+    except csv.Error as error:
+        raise InputFormatError(f"not a tab-separated table ({error})", path=path) from None
+    if len(set(columns)) != len(columns):
+        raise InputFormatError(f"header {columns}: a column name is repeated", path=path, line=1)
     if not rows:
         raise InputFormatError("no variants (expected a header line and rows)", path=path)
     snv = {"sequence", "position", "ref", "alt"} <= set(columns)
@@ -236,11 +284,22 @@ def read_variants(path: str) -> dict:
 
     def number(row: dict, line: int, key: str, kind=float):
         try:
-            return kind(row[key])
+            value = kind(row[key])
         except (TypeError, ValueError):
             raise InputFormatError(f"not a number: {row.get(key)!r}", path=path, line=line, field=key) from None
+        if kind is float and not math.isfinite(value):
+            raise InputFormatError(f"not a finite number: {row.get(key)!r}", path=path, line=line, field=key)
+        return value
 
     names = [row.get("name") or str(i) for i, row in enumerate(rows)]
+    for i, row in enumerate(rows):
+        for key in ("ref", "alt") + (("sequence",) if snv else ()):
+            if not row[key]:
+                raise InputFormatError(f"empty {key}", path=path, line=i + 2, field=key)
+        if snv and (len(row["alt"]) != 1 or len(row["ref"]) != 1):
+            raise InputFormatError(f"an SNV's ref and alt are one letter each, got ref {row['ref']!r} alt "
+                                   f"{row['alt']!r} (give other variants as whole ref and alt sequences)",
+                                   path=path, line=i + 2, field="alt" if len(row["alt"]) != 1 else "ref")
     if snv:
         positions = [number(row, i + 2, "position", int) for i, row in enumerate(rows)]
         refs = [row["sequence"] for row in rows]
@@ -297,18 +356,23 @@ def write_score_inputs(folder: Path, ref: list[str], alt: list[str], predicted: 
 
 def main_variants(args: argparse.Namespace) -> int:
     """Predicted variant effects (alt - ref), scored against measured deltas when given."""
-    import numpy as np
-
     from seq2exp.interpret.mutagenesis import variant_effects
+    from seq2exp.utils import check_output_folder, staged_dir
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    table = read_variants(args.variants)
+    final = check_output_folder(args.output)
+    table = read_variants(args.variants)  # inputs are checked before the model is opened or -o created
     predictor = _open(args)
     try:
         effects = variant_effects(predictor, table["ref"], table["alt"])
     finally:
         predictor.close()
+    with staged_dir(final) as out:
+        return _write_variants(out, final, table, effects, predictor.description)
+
+
+def _write_variants(out: Path, final: Path, table: dict, effects, description: str) -> int:
+    import numpy as np
+
     rows = []
     for i, name in enumerate(table["names"]):
         row = {"name": name, "ref": effects.ref[i], "alt": effects.alt[i], "pred_ref": float(effects.ref_values[i]),
@@ -319,14 +383,15 @@ def main_variants(args: argparse.Namespace) -> int:
     _write_tsv(out / "variants.tsv", rows)
     predicted = dict(zip(effects.ref, effects.ref_values.tolist()))
     predicted.update(zip(effects.alt, effects.alt_values.tolist()))
-    files = write_score_inputs(out / "score", effects.ref, effects.alt, predicted, table["measured_delta"],
-                               table["measured"])
-    summary = {"model": predictor.description, "n_variants": len(rows),
+    staged = write_score_inputs(out / "score", effects.ref, effects.alt, predicted, table["measured_delta"],
+                                table["measured"])
+    files = {key: str(final / Path(value).relative_to(out)) for key, value in staged.items()}
+    summary = {"model": description, "n_variants": len(rows),
                "mean_abs_pred_delta": float(np.abs(effects.delta).mean()), "score_inputs": files}
     if "truth" in files:
         from seq2exp.evaluation.metrics import score
 
-        result = score(files["predictions"], files["truth"], files["subsets"])
+        result = score(staged["predictions"], staged["truth"], staged["subsets"])
         summary["snv_score"] = result["subsets"].get("SNVs")  # "all" is not meaningful with deltas only
         summary["score"] = result
         summary["score_command"] = (f"seq2exp score --predictions {files['predictions']} --truth {files['truth']} "
@@ -341,16 +406,16 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``seq2exp design``."""
     _add_model_arguments(parser)
     parser.add_argument("--seeds", metavar="FILE", help="FASTA or DREAM/TSV file of starting sequences")
-    parser.add_argument("--random", type=int, default=0, metavar="N",
+    parser.add_argument("--random", type=nonnegative_int, default=0, metavar="N",
                         help="start from N random rows of the model's construct (its flanks + a random insert; "
                              "DREAM yeast: 80 bp) instead")
     parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize")
-    parser.add_argument("--target", type=float, help="with --objective target: the expression to reach")
-    parser.add_argument("--generations", type=int, default=10)
-    parser.add_argument("--population", type=int, default=20)
-    parser.add_argument("--children", type=int, default=4, help="children per survivor and generation")
-    parser.add_argument("--mutations", type=int, default=1, help="substitutions per child")
-    parser.add_argument("--budget", type=int, help="most substitutions from the seed")
+    parser.add_argument("--target", type=finite_float, help="with --objective target: the expression to reach")
+    parser.add_argument("--generations", type=positive_int, default=10)
+    parser.add_argument("--population", type=positive_int, default=20)
+    parser.add_argument("--children", type=positive_int, default=4, help="children per survivor and generation")
+    parser.add_argument("--mutations", type=positive_int, default=1, help="substitutions per child")
+    parser.add_argument("--budget", type=positive_int, help="most substitutions from the seed")
     parser.add_argument("--protect", metavar="RANGES",
                         help="0-based half-open ranges never changed, e.g. 0-17,93-110 (default: the model's "
                              "construct's constant flanks where a seed carries them; 'none' for none)")
@@ -365,7 +430,13 @@ def main_design(args: argparse.Namespace) -> int:
     from seq2exp.interpret.design import design
     from seq2exp.interpret.motif_effects import make_backgrounds
     from seq2exp.interpret.sequences import parse_ranges
+    from seq2exp.utils import check_output_folder, staged_dir
 
+    check_output_folder(args.output)  # -o is created only when the designs are written
+    if args.objective == "target" and args.target is None:
+        raise ConfigError("--objective target needs --target VALUE")
+    if args.target is not None and args.objective != "target":
+        raise ConfigError(f"--target is used with --objective target, not {args.objective}")
     if bool(args.seeds) == bool(args.random):
         raise ConfigError("give --seeds FILE or --random N (one of them)")
     protected = None if args.protect is None else ([] if args.protect == "none" else parse_ranges(args.protect))
@@ -374,7 +445,6 @@ def main_design(args: argparse.Namespace) -> int:
     if args.seeds:
         names, seeds = _read(args.seeds)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     predictor = _open(args)
     try:
         if not args.seeds:
@@ -389,10 +459,11 @@ def main_design(args: argparse.Namespace) -> int:
     rows = [{"name": n, "seed": s, "design": d, "seed_value": float(sv), "value": float(v), "mutations": m}
             for n, s, d, sv, v, m in zip(names, result.seeds, result.designs, result.seed_values, result.values,
                                          result.n_mutations)]
-    _write_tsv(out / "designs.tsv", rows)
     summary = {"model": predictor.description, "objective": args.objective, "n": len(rows),
                "mean_seed_value": float(np.mean(result.seed_values)), "mean_value": float(np.mean(result.values)),
                "history": result.history}
-    _write_json(out / "summary.json", summary)
+    with staged_dir(out) as staging:  # both files or neither
+        _write_tsv(staging / "designs.tsv", rows)
+        _write_json(staging / "summary.json", summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
     return 0

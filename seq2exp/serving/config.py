@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from seq2exp import jsonio
 from seq2exp.errors import ConfigError
 from seq2exp.serving import signatures as names
 from seq2exp.utils import atomic_write
@@ -346,7 +347,7 @@ def exports_newer_than(models: Sequence["ModelConfig"], serving_version: str,
         for version in list_versions(base):
             meta_path = base / str(version) / names.METADATA_FILE
             try:
-                exported = json.loads(meta_path.read_text()).get("tensorflow_version")
+                exported = jsonio.load_file(meta_path, expect=dict).get("tensorflow_version")
             except (OSError, ValueError):
                 continue
             if exported and _version_tuple(exported)[:3] > target[:3]:

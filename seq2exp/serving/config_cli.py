@@ -10,24 +10,34 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
+from seq2exp.argtypes import INT64_MAX, int_list, int_range, nonnegative_int, version_int
 from seq2exp.serving import signatures as names
+
+_versions = int_list(1, INT64_MAX, unique=True)  # TF Serving's int64 versions, each once
+_batching_count = int_range(1, INT64_MAX)
+_num_versions = int_range(1, 1_000_000)
 
 
 def _label(text: str) -> tuple[str, int]:
     label, _, version = text.partition("=")
-    if not label or not version.isdigit():
-        raise argparse.ArgumentTypeError(f"expected LABEL=VERSION (e.g. stable=1), got {text!r}")
-    return label, int(version)
-
-
-def _versions(text: str) -> tuple[int, ...]:
+    label = label.strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,127}", label):
+        raise argparse.ArgumentTypeError(f"expected LABEL=VERSION with LABEL a word not starting with a digit "
+                                         f"(e.g. stable=1), got {text!r}")
     try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated version numbers, got {text!r}") from None
+        return label, version_int(version)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: the version {error}") from None
+
+
+def _serving_version(text: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,4}){1,2}([.-]?(rc|dev|a|b)[0-9]{0,4})?", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a TensorFlow Serving release such as 2.18.0, got {text!r}")
+    return text.strip()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,16 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "inside the tensorflow/serving image); required without --model-base-path")
     policy = parser.add_argument_group("version policy")
     policy.add_argument("--policy", choices=["latest", "all", "specific"], default="latest")
-    policy.add_argument("--num-versions", type=int, default=1, help="latest: how many of the newest versions")
+    policy.add_argument("--num-versions", type=_num_versions, default=1, help="latest: how many of the newest versions")
     policy.add_argument("--versions", type=_versions, default=(), help="specific: e.g. 1,2")
     policy.add_argument("--label", type=_label, action="append", default=[],
                         help="version label LABEL=VERSION (repeatable), e.g. stable=1 canary=2")
     batching = parser.add_argument_group("batching (batching.config)")
-    batching.add_argument("--max-batch-size", type=int, default=names.DEFAULT_MAX_BATCH_SIZE)
-    batching.add_argument("--batch-timeout-micros", type=int, default=2000)
-    batching.add_argument("--num-batch-threads", type=int, default=names.DEFAULT_NUM_BATCH_THREADS)
-    batching.add_argument("--max-enqueued-batches", type=int, default=100)
-    parser.add_argument("--serving-version", default=names.SERVING_TENSORFLOW_VERSION,
+    batching.add_argument("--max-batch-size", type=_batching_count, default=names.DEFAULT_MAX_BATCH_SIZE)
+    batching.add_argument("--batch-timeout-micros", type=nonnegative_int, default=2000)
+    batching.add_argument("--num-batch-threads", type=_batching_count, default=names.DEFAULT_NUM_BATCH_THREADS)
+    batching.add_argument("--max-enqueued-batches", type=_batching_count, default=100)
+    parser.add_argument("--serving-version", type=_serving_version, default=names.SERVING_TENSORFLOW_VERSION,
                         help="the TensorFlow Serving release that will load the models (default: the tested one, "
                              f"{names.SERVING_TENSORFLOW_VERSION}); warns about versions exported by a newer "
                              "TensorFlow")
@@ -61,8 +71,30 @@ def main(args: argparse.Namespace) -> int:
     from seq2exp.serving.config import (BatchingOptions, ModelConfig, discover_models, exports_newer_than,
                                         write_model_config)
 
+    from seq2exp.utils import check_output_folder, staged_dir
+
+    labels = dict(args.label)
+    if len(labels) != len(args.label):
+        repeated = sorted({label for label, _ in args.label if [x for x, _ in args.label].count(label) > 1})
+        raise ConfigError(f"--label {repeated[0]} is given twice; each label points to one version")
+    if args.versions and args.policy != "specific":
+        raise ConfigError(f"--versions goes with --policy specific, not {args.policy}")
+    if args.policy == "specific" and not args.versions:
+        raise ConfigError("--policy specific needs --versions, e.g. --versions 1,2")
+    if args.policy == "specific":
+        unserved = sorted({version for version in labels.values() if version not in args.versions})
+        if unserved:
+            served = ",".join(map(str, args.versions))
+            raise ConfigError(f"--label points to version {unserved[0]}, which --versions {served} does not serve "
+                              "(TF Serving refuses labels of versions it has not loaded)")
+    if args.batch_timeout_micros > INT64_MAX:
+        raise ConfigError(f"--batch-timeout-micros must be at most {INT64_MAX}")
+    out = check_output_folder(args.out_dir, "--out-dir")
+    batching = BatchingOptions(max_batch_size=args.max_batch_size, batch_timeout_micros=args.batch_timeout_micros,
+                               num_batch_threads=args.num_batch_threads,
+                               max_enqueued_batches=args.max_enqueued_batches)  # checked before anything is written
     policy = {"policy": args.policy, "num_versions": args.num_versions, "versions": args.versions,
-              "labels": dict(args.label)}
+              "labels": labels}
     if args.model_base_path:
         models = discover_models(args.model_base_path, container_base=args.container_base, only=args.name or None,
                                  **policy)
@@ -77,13 +109,11 @@ def main(args: argparse.Namespace) -> int:
             print(f"warning: {name} version {version} was exported by TensorFlow {exported}, newer than the target "
                   f"TensorFlow Serving {args.serving_version}: it may fail to load there (export it with TensorFlow "
                   f"{args.serving_version}, or serve with a newer image)", file=sys.stderr)
-    out = Path(args.out_dir)
     header = ("Generated by `seq2exp serve-config`; TF Serving text format (tensorflow_model_server "
               "--model_config_file / --batching_parameters_file).\nRegenerate rather than edit: see serving/README.md.")
-    models_path = write_model_config(out / "models.config", models, header)
-    batching_path = BatchingOptions(max_batch_size=args.max_batch_size, batch_timeout_micros=args.batch_timeout_micros,
-                                    num_batch_threads=args.num_batch_threads,
-                                    max_enqueued_batches=args.max_enqueued_batches).write(out / "batching.config",
-                                                                                          header)
+    with staged_dir(out) as staging:  # both files or neither
+        write_model_config(staging / "models.config", models, header)
+        batching.write(staging / "batching.config", header)
+    models_path, batching_path = out / "models.config", out / "batching.config"
     print(f"wrote {models_path} ({', '.join(m.name for m in models)}) and {batching_path}")
     return 0

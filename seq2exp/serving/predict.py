@@ -30,6 +30,7 @@ from typing import Any, Iterator, Protocol
 import numpy as np
 
 from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH, SequenceRecord, iter_sequence_records
+from seq2exp import jsonio
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
 from seq2exp.serving import signatures as names
 
@@ -134,7 +135,7 @@ class SavedModelBackend:
         self.version = int(self.path.name) if self.path.name.isdigit() else None
         self.model = self.path.parent.name
         meta_path = self.path / names.METADATA_FILE
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        meta = jsonio.load_file(meta_path, expect=dict) if meta_path.exists() else {}
         self.max_length = meta.get("max_sequence_length")
         self.construct = trained_construct(meta)
         self.strips_flanks = (meta.get("encoding") or {}).get("region") == "variable"
@@ -233,7 +234,7 @@ def _resume(partial: Path, fingerprint_path: Path, output_format: str, input_tex
     """
     remedy = f"delete {partial} and {fingerprint_path.name} or run without --resume"
     try:
-        saved = json.loads(fingerprint_path.read_text(encoding="utf-8"))
+        saved = jsonio.load_file(fingerprint_path, expect=dict)
         rows, expected, saved_format = int(saved["rows"]), str(saved["sha256"]), saved.get("format")
     except FileNotFoundError:
         raise InputFormatError(f"--resume: {fingerprint_path} is missing, so {partial} cannot be checked against "

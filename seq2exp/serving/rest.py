@@ -9,9 +9,13 @@ The same URLs, JSON bodies and HTTP status codes as ``tensorflow_model_server --
 
 Row requests answer ``{"predictions": [...]}`` (one value per row for a single output, one object per row
 otherwise), columnar requests ``{"outputs": ...}``. Errors are ``{"error": "..."}`` with TF Serving's mapping of
-status codes (``INVALID_ARGUMENT``/``FAILED_PRECONDITION`` 400, ``NOT_FOUND`` 404, ``UNAVAILABLE`` 503, ...); a body
-over the size cap is refused with 413 before it is read. Requests become arrays through the same
-:func:`seq2exp.serving.server.prepare_inputs` as gRPC requests, and run on the same batchers.
+status codes (``INVALID_ARGUMENT``/``FAILED_PRECONDITION`` 400, ``NOT_FOUND`` 404, ``RESOURCE_EXHAUSTED`` 429,
+``UNAVAILABLE`` 503, ...); a body over the size cap is refused with 413 before it is read (and the connection
+closed), a POST without ``Content-Length`` with 411, a ``Content-Length`` that is not one decimal number with 400,
+any method but GET/POST with 405 and ``Allow: GET, POST``. Every answer has a JSON body, every failed request
+writes one log line (no traceback), and the body of every answered request is read, so keep-alive connections stay
+usable. JSON bodies go through :mod:`seq2exp.jsonio` (nesting deeper than 64 levels: 400). Requests become arrays
+through the same :func:`seq2exp.serving.server.prepare_inputs` as gRPC requests, and run on the same batchers.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import Any
 import grpc
 import numpy as np
 
+from seq2exp import jsonio
 from seq2exp.serving import signatures as names
 
 logger = logging.getLogger(__name__)
@@ -211,67 +216,134 @@ class RestServer:
                     signature_map, preserving_proto_field_name=True)}}
 
 
+_LENGTH = re.compile(r"[0-9]{1,19}")
+ALLOWED_METHODS = "GET, POST"
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """Every answer is JSON (``{"error": ...}`` on failure, http.server's own errors included); the body of every
+    answered request is read or discarded (or the connection closed), so a keep-alive connection stays usable."""
+
     rest: RestServer
     protocol_version = "HTTP/1.1"
     server_version = "seq2exp-rest"
+    default_request_version = "HTTP/1.0"  # an unparsable request line still gets a status line and headers
+    _method = ""
 
     def log_message(self, fmt: str, *args) -> None:  # route http.server's access log to logging
         logger.debug("%s %s", self.address_string(), fmt % args)
 
-    def _send(self, status: int, payload: dict) -> None:
+    def parse_request(self) -> bool:
+        """http.server's parser; any method other than GET/POST is routed to :meth:`do_OTHER` (405, JSON)."""
+        if not super().parse_request():
+            return False
+        self._method = self.command
+        if self.command not in ("GET", "POST"):
+            self.command = "OTHER"
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (bad request line, header too long, ...) as JSON bodies."""
+        try:
+            text = message or HTTPStatus(code).phrase
+        except ValueError:
+            text = f"HTTP {code}"
+        logger.warning("REST %s -> %d: %s", getattr(self, "requestline", "")[:200] or "?", code, text)
+        self.close_connection = True
+        self._send(code, {"error": text})
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD" and self._method != "HEAD":
+            self.wfile.write(data)
+
+    def _body(self, required: bool) -> bytes | None:
+        """Read the request body (Content-Length only); ``None`` when there is none and none is required.
+
+        A body over the cap is not read: the connection is closed after the 413. A chunked body cannot be
+        framed here (TF Serving's REST API also needs Content-Length): 411, connection closed.
+        """
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise _Error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required (no Transfer-Encoding)")
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            if required:
+                self.close_connection = True
+                raise _Error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+            return None
+        if len(set(lengths)) != 1 or not _LENGTH.fullmatch(lengths[0].strip()):
+            self.close_connection = True  # the body cannot be framed
+            raise _Error(400, f"Content-Length must be one decimal number of bytes, got {', '.join(lengths)[:80]!r}")
+        length = int(lengths[0].strip())
+        if length > self.rest.max_body_bytes:
+            self.close_connection = True  # the body is not read
+            raise _Error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                         f"request body of {length} bytes is over the limit of {self.rest.max_body_bytes}")
+        raw = self.rfile.read(length)
+        if len(raw) != length:
+            self.close_connection = True
+            raise _Error(400, f"the request body ended after {len(raw)} of {length} bytes")
+        return raw
 
     def _dispatch(self, method: str) -> None:
         from seq2exp.serving.requests import RequestError
 
         self.rest._enter()
+        status, message = 200, ""
         try:
+            raw = self._body(required=method == "POST")
+            if method not in ("GET", "POST"):
+                raise _Error(HTTPStatus.METHOD_NOT_ALLOWED, f"Method {self._method} is not allowed; use GET or POST")
             match = _PATH.match(self.path.split("?", 1)[0])
             if match is None or (method == "POST") != (match["suffix"] == ":predict"):
-                raise _Error(404, f"Malformed request: {method} {self.path}")
+                raise _Error(404, f"Malformed request: {method} {self.path[:200]}")
             spec = _Spec(match["name"], match["version"], match["label"])
             if method == "POST":
-                body = self._read_json()
+                try:
+                    body = jsonio.loads(raw, "request body")
+                except jsonio.JSONInputError as error:
+                    raise _Error(400, f"JSON Parse error: {error}") from None
                 self._send(200, self.rest.predict(spec, body))
             elif match["suffix"] == "/metadata":
                 self._send(200, self.rest.metadata(spec))
             else:
                 self._send(200, self.rest.status(spec))
         except _Error as error:
-            self._send(error.status, {"error": error.message})
+            status, message = int(error.status), error.message
         except RequestError as error:
-            self._send(HTTP_OF_CODE.get(error.code, 500), {"error": error.message})
+            status, message = HTTP_OF_CODE.get(error.code, 500), error.message
         except (BrokenPipeError, ConnectionResetError):
-            pass
-        except Exception as error:  # noqa: BLE001 - the server keeps serving
-            logger.exception("REST %s %s failed", method, self.path)
-            self._send(500, {"error": f"{type(error).__name__}: {error}"})
+            self.close_connection = True
+        except Exception as error:  # noqa: BLE001 - the server keeps serving; one log line, no traceback
+            from seq2exp.serving.requests import internal_message
+
+            status, message = 500, internal_message(error)
+            logger.debug("REST %s %s failed", method, self.path[:200], exc_info=True)
         finally:
             self.rest._leave()
-
-    def _read_json(self) -> Any:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            self.close_connection = True
-            raise _Error(411, "a Content-Length header is required")
-        if int(length) > self.rest.max_body_bytes:
-            self.close_connection = True  # the body is not read
-            raise _Error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                         f"request body of {int(length)} bytes is over the limit of {self.rest.max_body_bytes}")
-        raw = self.rfile.read(int(length))
-        try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise _Error(400, f"JSON Parse error: {error}") from None
+        if status != 200:
+            logger.warning("REST %s %s -> %d: %s", self._method or method, self.path[:200], status,
+                           message.splitlines()[0][:300] if message else "")
+            headers = {"Allow": ALLOWED_METHODS} if status == HTTPStatus.METHOD_NOT_ALLOWED else None
+            try:
+                self._send(status, {"error": message}, headers)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         self._dispatch("POST")
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
+
+    def do_OTHER(self) -> None:  # noqa: N802 - PUT, DELETE, PATCH, OPTIONS, HEAD, anything else: 405 + Allow
+        self._dispatch(self._method)

@@ -199,33 +199,71 @@ def _json_array(alias: str, values: Any, spec: TensorSpec) -> np.ndarray:
     import base64
 
     if spec.dtype == tensors.DT_STRING:
-        def to_bytes(item):
-            if isinstance(item, list):
-                return [to_bytes(x) for x in item]
-            if isinstance(item, dict) and set(item) == {"b64"}:
-                return base64.b64decode(item["b64"])
-            if isinstance(item, str):
-                return item.encode("utf-8")
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                               f"input {alias!r} must be DT_STRING, got a JSON {type(item).__name__}")
+        import binascii
 
-        items = to_bytes(values)
-        array = np.empty(len(items), dtype=object) if isinstance(items, list) and all(
-            isinstance(x, bytes) for x in items) else None
-        if array is not None:
-            array[:] = items
-            return array
-        return np.array(items, dtype=object)
+        shape, leaves = json_shape(alias, values)
+
+        def to_bytes(item):
+            if isinstance(item, dict) and set(item) == {"b64"}:
+                if not isinstance(item["b64"], str):
+                    raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                       f"input {alias!r}: a \"b64\" value must be a base64 string")
+                try:
+                    return base64.b64decode(item["b64"].encode("ascii"), validate=True)
+                except (UnicodeEncodeError, binascii.Error, ValueError) as error:
+                    raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                       f"input {alias!r}: a \"b64\" value is not valid base64 ({error})") from None
+            if isinstance(item, str):
+                return item.encode("utf-8", "surrogatepass")
+            kind = "an object" if isinstance(item, dict) else f"a JSON {type(item).__name__}"
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r} must be DT_STRING, got {kind}")
+
+        array = np.empty(len(leaves), dtype=object)
+        array[:] = [to_bytes(item) for item in leaves]
+        return array.reshape(shape)
     dtype = tensors.DTYPE_OF_ENUM.get(spec.dtype)
     if dtype is None:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r}: unsupported dtype "
                                                              f"{tensors.dtype_name(spec.dtype)}")
+    try:  # fast path: a rectangular list of numbers is what numpy itself builds as a numeric array
+        guess = np.asarray(values)
+    except (TypeError, ValueError, OverflowError):
+        guess = None
+    if guess is not None and guess.dtype.kind in "biuf":
+        return guess.astype(dtype.newbyteorder("="))
+    shape, leaves = json_shape(alias, values)  # anything else: checked value by value, for a precise error
+    if any(isinstance(item, (str, dict)) or item is None for item in leaves):
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {alias!r} must be {tensors.dtype_name(spec.dtype)} numbers, got a string, "
+                           "object or null")
     try:
-        return np.asarray(values, dtype=dtype.newbyteorder("="))
-    except (TypeError, ValueError) as error:
+        return np.asarray(leaves, dtype=dtype.newbyteorder("=")).reshape(shape)
+    except (TypeError, ValueError, OverflowError) as error:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                            f"input {alias!r} must be a (nested, rectangular) list of "
                            f"{tensors.dtype_name(spec.dtype)} values: {error}") from None
+
+
+def json_shape(alias: str, values: Any) -> tuple[tuple[int, ...], list]:
+    """The shape of a rectangular nested JSON list and its leaves in row-major order.
+
+    Ragged lists (``[["S"], ["S", "S"]]``), lists mixed with scalars (``["S", ["S"]]``) and empty inner lists are
+    INVALID_ARGUMENT, as TF Serving's JSON tensor reader refuses them (HTTP 400). Iterative: no recursion.
+    """
+    shape: list[int] = []
+    level = [values]
+    while level and isinstance(level[0], list):
+        size = len(level[0])
+        if any(not isinstance(item, list) or len(item) != size for item in level):
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {alias!r} is not a rectangular list: the lists at depth {len(shape) + 1} "
+                               "differ in length, or lists are mixed with values")
+        shape.append(size)
+        level = [x for item in level for x in item]
+    if any(isinstance(item, list) for item in level):
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"input {alias!r} is not a rectangular list: lists are mixed with values")
+    return tuple(shape), level
 
 
 def prepare_inputs(model: SessionModel, signature_key: str, inputs: Mapping[str, Any],

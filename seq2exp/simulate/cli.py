@@ -5,6 +5,7 @@ import argparse
 import json
 import time
 
+from seq2exp.argtypes import nonnegative_int, positive_int
 from seq2exp.simulate.sizes import FULL_TEST_SIZE, FULL_TRAIN_SIZE
 
 
@@ -12,12 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ``simulate`` stage."""
     parser.add_argument("--out", required=True, help="output folder (train.txt, test.txt, test_subset_ids/, "
                                                      "ground_truth.json, simulation.json)")
-    parser.add_argument("--n-train", type=int, default=FULL_TRAIN_SIZE,
+    parser.add_argument("--n-train", type=positive_int, default=FULL_TRAIN_SIZE,
                         help=f"training rows (default {FULL_TRAIN_SIZE:,}, the challenge's size)")
-    parser.add_argument("--n-test", type=int, default=FULL_TEST_SIZE,
+    parser.add_argument("--n-test", type=positive_int, default=FULL_TEST_SIZE,
                         help=f"test sequences, subsets scaled to the real proportions (default {FULL_TEST_SIZE:,})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files (default 0)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="random seed; same seed, same files (default 0)")
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="processes for the training file (default: CPUs available; output does not depend on it)")
     parser.add_argument("--calibrate", metavar="REAL_TRAIN", default=None,
                         help="also write calibration.md/.json comparing the simulation with this real DREAM file")

@@ -12,7 +12,6 @@ keras-team/keras#20585); every other strategy uses ``model.fit``.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -41,10 +40,14 @@ def _tf_config_workers(env: Mapping[str, str]) -> int:
     raw = env.get("TF_CONFIG")
     if not raw:
         return 0
+    from seq2exp import jsonio
+
     try:
-        cluster = json.loads(raw).get("cluster", {})
-    except (ValueError, AttributeError):
-        raise ConfigError("TF_CONFIG: not valid JSON") from None
+        cluster = jsonio.loads(raw, "TF_CONFIG", expect=dict).get("cluster", {})
+    except jsonio.JSONInputError as error:
+        raise ConfigError(f"TF_CONFIG: not a cluster spec ({' '.join(str(error).split())[:200]})") from None
+    if not isinstance(cluster, dict):
+        raise ConfigError("TF_CONFIG: 'cluster' must be an object of role -> addresses")
     return sum(len(cluster.get(role, [])) for role in ("chief", "worker"))
 
 

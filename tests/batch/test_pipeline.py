@@ -163,3 +163,37 @@ def test_multi_process_direct_runner_gives_the_same_outputs(local_run, tiny_mode
     assert rejected == sorted(p.name for p in local_run["out"].glob("rejected-*"))
     for name in rejected:
         assert (out / name).read_text() == (local_run["out"] / name).read_text()
+
+
+def test_shard_keeps_chunk_order_when_the_runner_delivers_chunks_out_of_order(tmp_path):
+    """A runner may hand a shard's chunks over in any order: the shard file holds them in chunk order (rows in
+    input order) and its dead letters in line order. The expected text is written out here, not computed."""
+    import random
+
+    from seq2exp.batch.pipeline import ChunkResult, Rejected, WriteShard
+
+    chunks = [ChunkResult(0, index, f"s{2 * index}\t{index}.0\ns{2 * index + 1}\t{index}.5\n", 2, 3, 3 * index + 1,
+                          3 * index + 3, [Rejected(0, 3 * index + 3, f"bad{index}", "letter 'X'", "ACXT")])
+              for index in range(6)]
+    delivered = chunks[:]
+    random.Random(5).shuffle(delivered)
+    assert [c.index for c in delivered] != list(range(6))
+    writer = WriteShard(str(tmp_path), "dream", ["in.txt"])
+    (entry,) = list(writer.process(((0, 0), delivered)))
+    text = (tmp_path / entry["file"]).read_text()
+    assert text == ("s0\t0.0\ns1\t0.5\ns2\t1.0\ns3\t1.5\ns4\t2.0\ns5\t2.5\n"
+                    "s6\t3.0\ns7\t3.5\ns8\t4.0\ns9\t4.5\ns10\t5.0\ns11\t5.5\n")
+    rejected = (tmp_path / entry["rejected_file"]).read_text().splitlines()[1:]
+    assert [row.split("\t")[1] for row in rejected] == ["3", "6", "9", "12", "15", "18"]
+    assert (entry["rows_in"], entry["rows_out"], entry["rows_rejected"]) == (18, 12, 6)
+
+
+def test_dream_dead_letters_keep_the_sequence_as_fasta_ones_do(tmp_path):
+    """A DREAM row the reader refuses becomes a dead letter with its sequence column (as a FASTA record's does)."""
+    from seq2exp.batch.pipeline import ReadChunks
+
+    path = tmp_path / "d.txt"
+    path.write_text("ACGTACGT\t1.0\nACGZACGT\t2.0\nACGTTTTT\tnope\nAAAACCCC\t3.0\n")
+    (chunk,) = list(ReadChunks(10).process((0, str(path))))
+    assert chunk.sequences == ["ACGTACGT", "AAAACCCC"]
+    assert [(r.line, r.sequence) for r in chunk.rejected] == [(2, "ACGZACGT"), (3, "ACGTTTTT")]

@@ -48,16 +48,28 @@ def overlapping_problem():
 
 
 @pytest.mark.parametrize("case", ["untied", "ties", "overlaps"])
-def test_exact_within_sample_scores_match_scipy(case, tied_problem, overlapping_problem):
+def test_exact_within_sample_scores_match_scipy(case, tied_problem, overlapping_problem, monkeypatch):
+    """The samples are drawn by the test (``sample_blocks`` replaced by its own masks, handed out in blocks of 5),
+    so which items each sample keeps does not come from the code under test."""
+    import seq2exp.evaluation.bootstrap as module
+
     problem = {"untied": make_problem(n=500, seed=5), "ties": tied_problem, "overlaps": overlapping_problem}[case]
     predictions = {"good": problem["good"], "poor": problem["poor"]}
+    masks = np.random.default_rng(7).random((12, len(problem["truth"]))) < 0.3
+
+    def test_drawn(universe_size, n_samples, fraction, seed, block_size):
+        assert (universe_size, n_samples, block_size) == (masks.shape[1], 12, 5)
+        for first in range(0, n_samples, block_size):
+            yield first, masks[first:first + block_size]
+
+    monkeypatch.setattr(module, "sample_blocks", test_drawn)
     result = bootstrap_ranks(predictions, problem["truth"], problem["subsets"], n_samples=12, fraction=0.3, seed=7,
                              block_size=5, return_samples=True)
     assert result["block_size"] == 5
     columns = result["samples"]["columns"]  # test index of each mask column
     assert sorted(columns.tolist()) == list(range(len(problem["truth"])))
-    for first, mask in sample_blocks(len(columns), 12, 0.3, 7, 5):
-        for offset, row in enumerate(mask):
+    for first in range(0, 12, 5):
+        for offset, row in enumerate(masks[first:first + 5]):
             keep = np.zeros(len(problem["truth"]), bool)
             keep[columns[row]] = True
             for m, name in enumerate(predictions):
@@ -127,3 +139,64 @@ def test_models_must_share_the_bootstrap_universe():
     data = prepare({"good": problem["good"], "partial": partial}, problem["truth"], problem["subsets"])
     result = bootstrap_ranks(data, n_samples=10)
     assert result["scored_indices"] == len(partial)
+
+
+def test_sampling_rate_matches_its_binomial_distribution():
+    """The sample masks checked against what Poisson sampling must give -- not against the code's own draw: every
+    entry kept with probability ``fraction`` (rounded to 1/2^16), independently across sequences and samples."""
+    from scipy.stats import binom, chisquare
+
+    n, samples = 3000, 400
+    for fraction in (0.1, 0.3):
+        p = round(fraction * 2**16) / 2**16
+        masks = np.concatenate([mask for _, mask in sample_blocks(n, samples, fraction, 11, 64)])
+        assert masks.shape == (samples, n)
+        total = int(masks.sum())
+        low, high = binom.ppf([1e-6, 1 - 1e-6], masks.size, p)
+        assert low <= total <= high, (total, low, high, fraction)
+        # per-sample counts follow Binomial(n, p): their spread, not only their mean
+        counts = masks.sum(axis=1)
+        assert 0.7 < counts.var() / (n * p * (1 - p)) < 1.4
+        # every sequence equally likely (chi-square of per-column counts against the uniform expectation)
+        per_column = masks.sum(axis=0)
+        assert chisquare(per_column).pvalue > 1e-4
+        # no dependence between neighbouring sequences or consecutive samples
+        assert abs(np.corrcoef(masks[:, :-1].ravel(), masks[:, 1:].ravel())[0, 1]) < 0.02
+        assert abs(np.corrcoef(masks[:-1].ravel(), masks[1:].ravel())[0, 1]) < 0.02
+    # another seed gives other samples
+    first = next(sample_blocks(n, 4, 0.1, 1, 4))[1]
+    second = next(sample_blocks(n, 4, 0.1, 2, 4))[1]
+    assert (first != second).any()
+
+
+def test_subset_with_exactly_two_items_is_scored_and_one_item_left_out(monkeypatch):
+    """The samples are chosen by the test (``sample_blocks`` replaced), so each sample's score is known from scipy:
+    a subset with exactly two items in a sample counts with its weight (r = rho = +-1), one with a single item is
+    left out and the weights renormalised -- the rule the module docstring states."""
+    import seq2exp.evaluation.bootstrap as module
+
+    rng = np.random.default_rng(3)
+    n = 60
+    truth = rng.normal(size=n)
+    pred = truth + rng.normal(0, 0.7, size=n)
+    subsets = {"high": np.array([0, 1, 2]), "low": np.array([5, 6, 7, 8])}
+    drops = [[], [2], [1, 2], [0, 1, 2, 8], [5, 6, 7]]  # high: 3, 2, 1, 0 items; low: 4, 4, 4, 3, 1
+
+    def chosen_samples(universe_size, n_samples, fraction, seed, block_size):
+        masks = np.ones((len(drops), universe_size), bool)
+        for row, dropped in enumerate(drops):
+            masks[row, column_of[dropped]] = False
+        yield 0, masks
+
+    layout = bootstrap_ranks({"m": pred}, truth, subsets, n_samples=1, fraction=1.0, return_samples=True)
+    column_of = np.empty(n, np.int64)
+    column_of[layout["samples"]["columns"]] = np.arange(n)
+    monkeypatch.setattr(module, "sample_blocks", chosen_samples)
+    result = bootstrap_ranks({"m": pred}, truth, subsets, n_samples=len(drops), fraction=1.0, return_samples=True,
+                             threads=1, block_size=len(drops))
+    for row, dropped in enumerate(drops):
+        keep = np.ones(n, bool)
+        keep[dropped] = False
+        expected = sample_scores(truth, pred, subsets, keep)  # scipy; subsets under two items skipped
+        assert result["samples"]["pearson"][row, 0] == pytest.approx(expected[0], abs=1e-10), row
+        assert result["samples"]["spearman"][row, 0] == pytest.approx(expected[1], abs=1e-10), row

@@ -80,3 +80,47 @@ def test_gradients_need_the_model_in_process(served_motif):
         with pytest.raises(GradientsUnavailableError, match="needs the model's gradients.*ism"):
             attribute(predictor, promoters(1), "saliency")
         predictor.close()
+
+
+class _CubicPredictor:
+    """f(x) = sum(w * x^3) over the one-hot [L, 4]: df/dx = 3 w x^2, so integrated gradients from the zero baseline
+    is, per entry, x * integral_0^1 3 w (a x)^2 da; the midpoint rule with k points gives 3 w x^3 * mean((j+1/2)/k)^2.
+    Records the path points it is asked for."""
+
+    supports_gradients = True
+    description = "cubic"
+
+    def __init__(self, length: int):
+        from types import SimpleNamespace
+
+        self.w = np.linspace(-1.0, 2.0, length * 4, dtype=np.float64).reshape(length, 4)
+        self.encoder = SimpleNamespace(spec=SimpleNamespace(n_value=0.25))
+        self.points: list[np.ndarray] = []
+
+    def value_and_gradient(self, sequences, onehot=None):
+        from seq2exp.interpret.sequences import onehot as to_onehot
+
+        x = to_onehot(list(sequences), 0.25) if onehot is None else np.asarray(onehot, np.float64)
+        if onehot is not None:
+            self.points.append(np.array(x))
+        return (self.w * x**3).sum(axis=(1, 2)).astype(np.float32), (3 * self.w * x**2).astype(np.float32)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_integrated_gradients_uses_the_midpoint_rule(steps):
+    from seq2exp.interpret.attribution import attribute
+
+    sequences = ["ACGTNACG", "TTGACAAC"]
+    predictor = _CubicPredictor(len(sequences[0]))
+    result = attribute(predictor, sequences, "integrated_gradients", baseline="zeros", steps=steps)
+    x = result.onehot.astype(np.float64)
+    alphas = (np.arange(steps) + 0.5) / steps
+    expected = 3 * predictor.w * x**3 * np.mean(alphas**2)  # closed form of the midpoint sum
+    np.testing.assert_allclose(result.scores, expected, rtol=1e-5, atol=1e-7)
+    # the path points asked for: a * x for each midpoint a (zero baseline), per sequence
+    path = predictor.points[0]  # one chunk: every path point of both sequences (the baselines' call comes later)
+    want = np.concatenate([alphas[:, None, None] * x[i] for i in range(len(sequences))])
+    np.testing.assert_allclose(path, want, rtol=1e-6)
+    # and the exact integral is approached as 1 - 1/(4 k^2) of it (the midpoint rule's known error on a^2)
+    exact = (predictor.w * x**3).sum(axis=(1, 2))
+    np.testing.assert_allclose(result.scores.sum(axis=(1, 2)), exact * (1 - 1 / (4 * steps**2)), rtol=1e-5)

@@ -219,3 +219,24 @@ def test_kill_during_export_leaves_the_previous_version_served(runs, model_base,
         assert [s["version"] for s in client.status() if s["state"] == "AVAILABLE"] == [1]
         np.testing.assert_array_equal(client.predict(sequences[:20]), before)
     assert next_version(model_dir) == 2  # the dead temporary folder does not take a number
+
+
+def test_export_fails_when_the_onehot_signature_disagrees(tmp_path, monkeypatch):
+    """The self-check compares the ``onehot`` signature too: a graph whose one-hot decoding swaps A and T (the
+    strings path untouched) must fail the export and leave no version folder, nor a temporary one."""
+    import tensorflow as tf
+
+    from seq2exp.errors import Seq2ExpError
+    from seq2exp.serving import export as export_module
+    from tests.serving.conftest import make_tiny_run
+
+    run = make_tiny_run(tmp_path / "run", seed=21)
+    real = export_module.tf_onehot_to_codes
+    monkeypatch.setattr(export_module, "tf_onehot_to_codes",
+                        lambda onehot: real(tf.gather(onehot, [3, 1, 2, 0], axis=-1)))
+    base = tmp_path / "M"
+    with pytest.raises(Seq2ExpError, match="disagrees with the in-process prediction"):
+        export_module.export_run(run, base, "swapped", 1)
+    assert not (base / "swapped" / "1").exists()
+    leftovers = list((base / "swapped").iterdir()) if (base / "swapped").exists() else []
+    assert leftovers == []  # no temporary folder either

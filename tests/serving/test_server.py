@@ -227,6 +227,28 @@ def test_allowed_batch_sizes_pad_merged_batches_with_the_first_row():
         BatchingOptions(max_batch_size=8, allowed_batch_sizes=(2, 4))  # must end with max_batch_size
 
 
+@pytest.mark.parametrize("rows, expected", [(1, 2), (2, 2), (3, 4), (4, 4), (5, 8), (8, 8), (9, 9)])
+def test_allowed_batch_sizes_keep_a_batch_that_already_has_an_allowed_size(rows, expected):
+    """TF Serving's rule (BatchingSession: the smallest allowed size >= the batch's rows), written out here: a batch
+    of exactly an allowed size runs as it is; one over max_batch_size runs alone, unpadded."""
+    from seq2exp.serving.server import Batcher
+
+    sizes: list[int] = []
+
+    def model(array):
+        sizes.append(len(array))
+        return {"double": array * 2}
+
+    batcher = Batcher(model, BatchingOptions(max_batch_size=8, num_batch_threads=1, allowed_batch_sizes=(2, 4, 8)),
+                      "exact")
+    try:
+        values = np.arange(rows, dtype=np.float32)
+        assert batcher.submit(values).result(5)["double"].tolist() == (values * 2).tolist()
+    finally:
+        batcher.close()
+    assert sizes == [expected]
+
+
 def test_request_size_cap(model_base):
     from seq2exp.serving.config import discover_models
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from seq2exp.argtypes import nonnegative_int, positive_int
 from seq2exp.serving.source_args import add_model_source_arguments, check_model_source
 
 BEAM_HELP = ("a Beam pipeline option KEY=VALUE (repeatable), e.g. direct_num_workers=2 "
@@ -31,10 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         version_help="model version on the server (default: its latest, pinned at launch for the whole run)")
     parser.add_argument("--format", choices=["dream", "tsv"], default="dream",
                         help="row format of the shards, as `seq2exp predict` writes it (default dream)")
-    parser.add_argument("--batch-size", type=int, default=1024, help="rows per model call (and per pipeline element)")
-    parser.add_argument("--shard-rows", type=int, default=1_000_000, help="rows per output shard at most")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight per worker (with --server)")
-    parser.add_argument("--intra-op-threads", type=int, default=0,
+    parser.add_argument("--batch-size", type=positive_int, default=1024, help="rows per model call (and per pipeline element)")
+    parser.add_argument("--shard-rows", type=positive_int, default=1_000_000, help="rows per output shard at most")
+    parser.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight per worker (with --server)")
+    parser.add_argument("--intra-op-threads", type=nonnegative_int, default=0,
                         help="TensorFlow threads per worker model (0: TensorFlow's default)")
     parser.add_argument("--beam-option", action="append", default=[], metavar="KEY=VALUE", help=BEAM_HELP)
 
@@ -53,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError('seq2exp batch needs Apache Beam: pip install "seq2exp[beam]"') from None
     from seq2exp.batch.pipeline import run_batch, saved_model_source, server_source
 
-    check_model_source(args, positive=("batch_size", "shard_rows", "concurrency"))
+    check_model_source(args)
     if args.intra_op_threads < 0:
         raise ConfigError(f"--intra-op-threads must be >= 0, got {args.intra_op_threads}")
     if args.server:

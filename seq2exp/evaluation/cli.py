@@ -5,6 +5,7 @@ import argparse
 import sys
 import warnings
 
+from seq2exp.argtypes import float_range, int_range, nonnegative_int
 from seq2exp.evaluation.values import NONFINITE_CHOICES
 
 DEFAULT_BOOTSTRAP = 10_000
@@ -20,16 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subsets", metavar="D", help="test_subset_ids folder (without it only 'all' is scored)")
     parser.add_argument("--exclude-indices", metavar="DIR",
                         help="public_leaderboard_ids folder: score only the rest (the challenge's private scoring)")
-    parser.add_argument("--bootstrap", nargs="?", type=int, const=DEFAULT_BOOTSTRAP, default=0, metavar="N",
+    parser.add_argument("--bootstrap", nargs="?", type=nonnegative_int, const=DEFAULT_BOOTSTRAP, default=0, metavar="N",
                         help=f"bootstrap ranking over N samples (N defaults to {DEFAULT_BOOTSTRAP})")
-    parser.add_argument("--bootstrap-fraction", type=float, default=0.1, help="fraction of the test set per sample")
+    parser.add_argument("--bootstrap-fraction", type=float_range(0.0, 1.0, low_open=True), default=0.1, help="fraction of the test set per sample")
     parser.add_argument("--bootstrap-spearman", choices=("exact", "global"), default="exact",
                         help="Spearman within each sample: exact within-sample ranks (paper) or a faster "
                              "approximation with full-test-set ranks")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap samples and ensemble folds")
+    parser.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0, help="seed of the bootstrap samples and ensemble folds")
     parser.add_argument("--ensemble", action="store_true",
                         help="add an out-of-fold linear-regression ensemble of the models as one more model")
-    parser.add_argument("--ensemble-folds", type=int, default=5, help="folds of the ensemble's cross-fitting")
+    parser.add_argument("--ensemble-folds", type=int_range(2), default=5, help="folds of the ensemble's cross-fitting")
     parser.add_argument("--on-nonfinite", choices=NONFINITE_CHOICES, default="error",
                         help="NaN/inf values: an error naming the index (default) or left out")
     parser.add_argument("-o", "--output", metavar="REPORT_DIR", help="write scores.json, scores.md and PNG plots")
@@ -63,12 +64,6 @@ def main(args: argparse.Namespace) -> int:
 
     if args.names is not None and len(args.names) != len(args.predictions):
         raise ConfigError(f"--names: {len(args.names)} names for {len(args.predictions)} prediction files")
-    if args.bootstrap < 0:
-        raise ConfigError(f"--bootstrap must be >= 0, got {args.bootstrap}")
-    if not 0.0 < args.bootstrap_fraction <= 1.0:
-        raise ConfigError(f"--bootstrap-fraction must be in (0, 1], got {args.bootstrap_fraction}")
-    if args.ensemble_folds < 2:
-        raise ConfigError(f"--ensemble-folds must be >= 2, got {args.ensemble_folds}")
     if args.output:
         _check_report_dir(args.output)
     previous = warnings.showwarning

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from seq2exp.argtypes import version_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", nargs="+", help="training run folder (RUN/model.keras, RUN/run.json, "
                         "RUN/config.yaml); several: export their ensemble (mean prediction)")
     parser.add_argument("--model-base-path", required=True, help="TF Serving model base path M (M/NAME/VERSION/)")
     parser.add_argument("--name", required=True, help="model name (the folder under M and the name clients use)")
-    parser.add_argument("--version", type=int, default=None,
+    parser.add_argument("--version", type=version_int, default=None,
                         help="version number (default: the highest existing version + 1); versions are immutable")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip reloading the export and comparing it with the in-process prediction")

@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from seq2exp.argtypes import positive_int
 from seq2exp.serving.source_args import add_model_source_arguments, check_model_source
 
 
@@ -21,11 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["dream", "tsv"], default="dream",
                         help="dream: sequence<TAB>prediction (default, what `seq2exp score` reads); "
                              "tsv: id, sequence, expression with a header")
-    parser.add_argument("--batch-size", type=int, default=1024, help="rows per request / model call")
-    parser.add_argument("--chunk-rows", type=int, default=16384, help="rows read, predicted and written at a time")
+    parser.add_argument("--batch-size", type=positive_int, default=1024, help="rows per request / model call")
+    parser.add_argument("--chunk-rows", type=positive_int, default=16384, help="rows read, predicted and written at a time")
     parser.add_argument("--transport", choices=["grpc", "rest"], default="grpc",
                         help="with --server: TF Serving's gRPC (default) or REST API")
-    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (with --server)")
+    parser.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight (with --server)")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT.partial of an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--construct", metavar="NAME",
@@ -38,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
 
     from seq2exp.serving.predict import SavedModelBackend, ServerBackend, check_output_path, iter_records, predict_file
 
-    check_model_source(args, positive=("batch_size", "chunk_rows", "concurrency"))
+    check_model_source(args)
     if args.construct:
         from seq2exp.data.construct import resolve_construct
         from seq2exp.errors import ConfigError

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from seq2exp.argtypes import float_range, nonnegative_float, port_int, positive_int
 from seq2exp.serving import signatures as names
 
 
@@ -22,37 +23,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batching-parameters-file", help="TF Serving batching.config (BatchingParameters)")
     parser.add_argument("--host", default=names.DEFAULT_HOST,
                         help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the server to the network)")
-    parser.add_argument("--port", type=int, default=names.DEFAULT_PORT, help="gRPC port (0: any free port)")
-    parser.add_argument("--rest-port", type=int, default=None,
+    parser.add_argument("--port", type=port_int, default=names.DEFAULT_PORT, help="gRPC port (0: any free port)")
+    parser.add_argument("--rest-port", type=port_int, default=None,
                         help="also serve TF Serving's REST API on this port (TF Serving's --rest_api_port; "
                              "0: any free port; default: no REST)")
-    parser.add_argument("--poll-seconds", type=float, default=names.DEFAULT_POLL_SECONDS,
+    parser.add_argument("--poll-seconds", type=nonnegative_float, default=names.DEFAULT_POLL_SECONDS,
                         help="how often to look for new versions (TF Serving's --file_system_poll_wait_seconds)")
-    parser.add_argument("--max-message-mib", type=float, default=names.DEFAULT_MAX_MESSAGE_BYTES / 2**20,
+    parser.add_argument("--max-message-mib", type=float_range(0.0, 2047.0, low_open=True), default=names.DEFAULT_MAX_MESSAGE_BYTES / 2**20,
                         help="largest request/response accepted, MiB (larger: RESOURCE_EXHAUSTED)")
-    parser.add_argument("--grace-seconds", type=float, default=10.0, help="how long in-flight requests may finish")
-    parser.add_argument("--max-request-rows", type=int, default=None,
+    parser.add_argument("--grace-seconds", type=nonnegative_float, default=10.0, help="how long in-flight requests may finish")
+    parser.add_argument("--max-request-rows", type=positive_int, default=None,
                         help="most rows one Predict request may hold (default 250000; more: RESOURCE_EXHAUSTED)")
 
 
 def check_flags(args: argparse.Namespace) -> None:
-    """Refuse invalid flags at start-up (``ConfigError`` naming the flag), before any model is loaded."""
-    import math
-
+    """Refuse invalid flags at start-up (``ConfigError`` naming the flag), before any model is loaded; the numbers
+    are checked by argparse (:mod:`seq2exp.argtypes`)."""
     from seq2exp.errors import ConfigError
 
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port must be between 0 and 65535 (0: any free port), got {args.port}")
-    if args.rest_port is not None and not 0 <= args.rest_port <= 65535:
-        raise ConfigError(f"--rest-port must be between 0 and 65535 (0: any free port), got {args.rest_port}")
-    for flag, value in (("--poll-seconds", args.poll_seconds), ("--grace-seconds", args.grace_seconds)):
-        if not (math.isfinite(value) and value >= 0):
-            raise ConfigError(f"{flag} must be a number >= 0, got {value}")
-    if not (math.isfinite(args.max_message_mib) and args.max_message_mib > 0
-            and args.max_message_mib * 2**20 <= 2**31 - 1):
-        raise ConfigError(f"--max-message-mib must be > 0 and below 2048 (gRPC's limit), got {args.max_message_mib}")
-    if args.max_request_rows is not None and args.max_request_rows < 1:
-        raise ConfigError(f"--max-request-rows must be >= 1, got {args.max_request_rows}")
     if not args.host.strip():
         raise ConfigError("--host must not be empty")
 

@@ -6,7 +6,8 @@ Argparse only; nothing heavy is imported here (the CLI starts fast).
 from __future__ import annotations
 
 import argparse
-from typing import Iterable
+
+from seq2exp.argtypes import version_int
 
 
 def add_model_source_arguments(parser: argparse.ArgumentParser, *, server_help: str, saved_model_help: str,
@@ -17,22 +18,15 @@ def add_model_source_arguments(parser: argparse.ArgumentParser, *, server_help: 
     source.add_argument("--saved-model", help=saved_model_help)
     parser.add_argument("--model", help="model name on the server (with --server)")
     version = parser.add_mutually_exclusive_group()
-    version.add_argument("--version", type=int, help=version_help)
+    version.add_argument("--version", type=version_int, help=version_help)
     version.add_argument("--label", help="version label on the server, e.g. stable")
 
 
-def check_model_source(args: argparse.Namespace, positive: Iterable[str] = ()) -> None:
-    """Raise ``ConfigError`` for a flag combination that cannot be honoured or a count in ``positive`` below 1.
-
-    ``positive`` names attributes of ``args`` (``"batch_size"`` is reported as ``--batch-size``).
-    """
+def check_model_source(args: argparse.Namespace) -> None:
+    """Raise ``ConfigError`` for a flag combination that cannot be honoured (the numbers are checked by argparse:
+    :mod:`seq2exp.argtypes`)."""
     from seq2exp.errors import ConfigError
 
-    for name in positive:
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.version is not None and args.version < 1:
-        raise ConfigError(f"--version must be >= 1, got {args.version}")
     if args.server and not args.model:
         raise ConfigError("--server needs --model NAME")
     if not args.server and (args.model or args.version or args.label):

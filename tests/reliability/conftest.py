@@ -26,16 +26,19 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 def assert_one_line_error(result: tuple[int, str, str], stage: str, pattern: str) -> None:
-    """Exit 2, exactly one line on stderr naming the stage, matching ``pattern``, and no traceback."""
+    """Exit 2, no traceback, exactly one ``seq2exp STAGE: error:`` line matching ``pattern``, and nothing else on
+    stderr but argparse's usage lines before it (a number refused by :mod:`seq2exp.argtypes` while parsing)."""
     import re
 
     code, _out, err = result
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, (code, err)
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    assert lines[0].startswith(f"seq2exp {stage}: error: "), lines[0]
-    assert re.search(pattern, lines[0]), (pattern, lines[0])
+    assert "Traceback" not in err, err
+    errors = [line for line in lines if line.startswith(f"seq2exp {stage}") and ": error: " in line]
+    assert len(errors) == 1 and errors[0] == lines[-1], err
+    others = [line for line in lines[:-1] if not line.startswith(("usage:", " "))]
+    assert not others, err
+    assert re.search(pattern, lines[-1]), (pattern, lines[-1])
 
 
 def dream_text(sequences: list[str], values: list[float] | None = None) -> str:

@@ -18,23 +18,10 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from tests.reliability.conftest import run_cli
+from tests.reliability.conftest import assert_one_line_error, run_cli
 
 SEQUENCES = ["".join(letters) for letters in np.random.default_rng(2).choice(list("ACGT"), size=(6, 110))]
 NO_MODEL = "no-such-run"  # never opened: the checks come first
-
-
-def assert_stage_error(result: tuple[int, str, str], stage: str, pattern: str) -> None:
-    """Exit 2, no traceback, exactly one ``seq2exp STAGE: error:`` line (argparse's usage lines may precede it)."""
-    code, _out, err = result
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, (code, err)
-    assert "Traceback" not in err, err
-    errors = [line for line in lines if line.startswith(f"seq2exp {stage}") and ": error: " in line]
-    assert len(errors) == 1 and errors[0] == lines[-1], err
-    others = [line for line in lines[:-1] if not line.startswith(("usage:", " "))]
-    assert not others, err
-    assert re.search(pattern, errors[0]), (pattern, errors[0])
 
 
 def _file(tmp: Path, name: str, content: str | bytes) -> Path:
@@ -371,7 +358,7 @@ def test_stage_bad_input(case_id, stage, klass, build, pattern, tmp_path, capsys
     argv = build(work)
     created = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     result = run_cli(argv, capsys)
-    assert_stage_error(result, stage, pattern)
+    assert_one_line_error(result, stage, pattern)
     after = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     assert after == created, f"{case_id} wrote {sorted(set(after) - set(created))}"
 
@@ -384,7 +371,7 @@ BATCH_CASES = [
      r"--beam-option: argument --direct_num_workers: invalid int value: 'many'"),
     ("batch-unknown-option", _batch("--beam-option", "no_such_option=1"), r"not a Beam pipeline option"),
     ("batch-option-no-equals", _batch("--beam-option", "runner"), r"expected KEY=VALUE"),
-    ("batch-batch-size-0", _batch("--batch-size", "0"), r"--batch-size must be >= 1"),
+    ("batch-batch-size-0", _batch("--batch-size", "0"), r"argument --batch-size: must be an integer >= 1"),
     ("batch-missing-input", lambda t: ["batch", t / "none.fa", "-o", t / "out", "--saved-model", t / "MODEL"],
      r"none\.fa"),
 ]
@@ -399,7 +386,7 @@ def test_batch_bad_input(case_id, build, pattern, tiny_export, tmp_path, capsys)
     argv = build(work)
     created = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     result = run_cli(argv, capsys)
-    assert_stage_error(result, "batch", pattern)
+    assert_one_line_error(result, "batch", pattern)
     after = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     assert after == created, f"{case_id} wrote {sorted(set(after) - set(created))}"
 
@@ -419,5 +406,5 @@ def test_failure_after_the_model_is_opened_leaves_no_output(tiny_run, tmp_path, 
     out = tmp_path / "out"
     result = run_cli(["explain", tiny_run, "-o", out, "--motif", "TGACTCA", "--n-backgrounds", "2",
                       "--pair", "TGACTCA", "TTTTTT", "--spacings", "0,5000"], capsys)
-    assert_stage_error(result, "explain", r"motif pair: .*do not fit")
+    assert_one_line_error(result, "explain", r"motif pair: .*do not fit")
     assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -71,13 +71,23 @@ def parse_ok(path: Path) -> bool:
 
 
 def randomize_torch_model(model, seed: int = 0) -> None:
-    """Random weights AND random BatchNorm statistics (so a transposed kernel or a swapped statistic shows)."""
+    """Random weights AND random BatchNorm statistics (so a transposed kernel or a swapped statistic shows).
+
+    Kernels get ``N(0, 1.5 / sqrt(fan_in))`` so that a deep model's activations stay finite and the comparison
+    is not drowned in saturated softmaxes; vectors (biases, CP weights) ``N(0, 0.3)``; BatchNorm scales U(0.5, 1.5),
+    running means N(0, 0.3), running variances U(0.5, 2).
+    """
+    import math
+
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _name, parameter in model.named_parameters():
-            scale = 0.3 if parameter.dim() > 1 else 0.5
+            if parameter.dim() > 1:
+                scale = 1.5 / math.sqrt(math.prod(parameter.shape[1:]))
+            else:
+                scale = 0.3
             parameter.copy_(torch.randn(parameter.shape, generator=generator) * scale)
         for module in model.modules():
             if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):

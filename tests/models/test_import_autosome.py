@@ -24,6 +24,8 @@ def save_team_model(path: Path, blocks, ks: int, seed: int = 0, single: bool = T
     model_module = import_team_module("autosome", "model")
     model = model_module.SeqNN(seqsize=150, use_single_channel=single, block_sizes=list(blocks), ks=ks)
     randomize_torch_model(model, seed)
+    with torch.no_grad():  # a sharper head: predictions that spread over the bins make the comparison telling
+        model.mapper[0].weight.mul_(10.0)
     torch.save(model.state_dict(), path)
     return path
 
@@ -70,7 +72,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     run = load_run(run_dir)
     in_process = run.predict(sequences)
     served = served_expression(run_dir, tmp_path / "models", sequences)
-    assert np.ptp(expected) > 0.05  # random weights that move the prediction: the comparison means something
+    assert np.ptp(expected) > 0.1  # random weights that move the prediction: the comparison means something
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
              "served": float(np.max(np.abs(served - expected))), "team_test_py_s": round(team_seconds, 1)}
     print("autosome", shape["blocks"], json.dumps(diffs))

@@ -1,0 +1,200 @@
+"""``seq2exp import``: a checkpoint that does not fit is one clear error naming the tensor or the problem, exit code 2
+with one line on stderr, and nothing is written; ``--list``; ``NAME --fetch`` through the resumable, checksum-verified
+download on a loopback HTTP server; the model card in run.json and in the export's metadata."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.data.test_download_cli import RangeServer
+from tests.models.team_code import import_team_module, randomize_torch_model
+
+torch = pytest.importorskip("torch")
+
+BLOCKS = [32, 16, 16]
+
+
+@pytest.fixture(scope="module")
+def team_state(tmp_path_factory) -> dict:
+    """A small SeqNN from the team's model.py, randomised: its state_dict (and the file train.py would write)."""
+    model = import_team_module("autosome", "model").SeqNN(seqsize=150, use_single_channel=True,
+                                                          block_sizes=BLOCKS, ks=7)
+    randomize_torch_model(model, seed=3)
+    return {name: value.clone() for name, value in model.state_dict().items()}
+
+
+def save(path: Path, state) -> Path:
+    torch.save(state, path)
+    return path
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    from seq2exp import cli
+
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_refused(tmp_path, capsys, weights: Path, *expected_words, architecture: str = "autosome"):
+    out = tmp_path / "run"
+    code, _, err = run_cli(["import", architecture, str(weights), "--out", str(out)], capsys)
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("seq2exp import: error:"), err
+    for word in expected_words:
+        assert word in lines[0], lines[0]
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]  # nothing written
+    return lines[0]
+
+
+def test_a_missing_tensor_is_named(tmp_path, capsys, team_state):
+    state = dict(team_state)
+    del state["seqextractor.inv_res_blc1.4.running_var"]
+    assert_refused(tmp_path, capsys, save(tmp_path / "m.pth", state), "missing tensor",
+                   "seqextractor.inv_res_blc1.4.running_var")
+
+
+def test_an_unexpected_tensor_is_named(tmp_path, capsys, team_state):
+    state = dict(team_state, **{"mapper.2.weight": torch.zeros(3)})
+    assert_refused(tmp_path, capsys, save(tmp_path / "m.pth", state), "unexpected tensor", "mapper.2.weight")
+
+
+def test_a_wrong_shape_is_named_with_both_shapes(tmp_path, capsys, team_state):
+    state = dict(team_state)
+    state["seqextractor.inv_res_blc0.3.weight"] = torch.zeros(64, 2, 5)  # kernel 5 where the stem says 7
+    line = assert_refused(tmp_path, capsys, save(tmp_path / "m.pth", state), "seqextractor.inv_res_blc0.3.weight",
+                          "(64, 2, 5)", "(64, 2, 7)")
+    assert "shape" in line
+
+
+def test_bins_that_are_not_0_to_17_are_refused(tmp_path, capsys, team_state):
+    state = dict(team_state, bins=torch.arange(1, 19))
+    assert_refused(tmp_path, capsys, save(tmp_path / "m.pth", state), "'bins'")
+
+
+def test_another_architectures_file_is_recognised(tmp_path, capsys, team_state):
+    # a BHI-like file: none of SeqNN's tensors
+    other = {"conv1.weight": torch.zeros(4, 4, 3), "fc.weight": torch.zeros(1, 4)}
+    assert_refused(tmp_path, capsys, save(tmp_path / "bhi.pth", other), "not a Autosome.org autosome checkpoint",
+                   "seqextractor.blc0.0.weight")
+
+
+def test_an_optimizer_state_and_a_pickled_model_are_not_state_dicts(tmp_path, capsys, team_state):
+    model = import_team_module("autosome", "model").SeqNN(seqsize=150, use_single_channel=True,
+                                                          block_sizes=BLOCKS, ks=7)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.zeros(2, 6, 150))[1].sum().backward()
+    optimizer.step()
+    assert_refused(tmp_path, capsys, save(tmp_path / "optimizer_80.pth", optimizer.state_dict()),
+                   "not a model state_dict")
+    assert_refused(tmp_path, capsys, save(tmp_path / "whole_model.pth", model), "not a readable PyTorch state_dict",
+                   "not only tensors")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text", "empty", "absent"])
+def test_truncated_and_non_checkpoint_files(tmp_path, capsys, team_state, damage):
+    path = save(tmp_path / "model_80.pth", team_state)
+    if damage == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "text":
+        path.write_text("TGCATTTTTTTCACATC\t12.0\n")
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    expected = {"truncated": "not a readable PyTorch state_dict", "text": "not a readable PyTorch state_dict",
+                "empty": "empty file", "absent": "no such file"}[damage]
+    assert_refused(tmp_path, capsys, path, expected, "model_80.pth")
+
+
+def test_an_existing_run_folder_and_an_unknown_architecture_are_refused(tmp_path, capsys, team_state):
+    weights = save(tmp_path / "w.pth", team_state)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "run.json").write_text("{}")
+    code, _, err = run_cli(["import", "autosome", str(weights), "--out", str(tmp_path / "taken")], capsys)
+    assert code == 2 and "already exists" in err and (tmp_path / "taken" / "run.json").read_text() == "{}"
+    code, _, err = run_cli(["import", "no_such_arch", str(weights), "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "no importer for architecture 'no_such_arch'" in err and "autosome" in err
+
+
+def test_list_shows_the_importers_and_the_published_checkpoints(capsys):
+    code, out, _ = run_cli(["import", "--list", "--json"], capsys)
+    rows = json.loads(out)
+    assert code == 0
+    assert {"architecture": "autosome", "format": "pytorch_state_dict"}.items() <= rows["importers"][0].items()
+    published = {row["name"]: row for row in rows["published"]}
+    assert published["autosome-dream2022"]["architecture"] == "autosome"
+    assert published["autosome-dream2022"]["checksum"] == "unverified"  # never an invented checksum
+
+
+def test_the_registry_is_honest_package_data():
+    from seq2exp.models.importing import importers
+    from seq2exp.models.importing.published import REGISTRY_PATH, load_registry
+
+    assert REGISTRY_PATH.parent.name == "importing" and REGISTRY_PATH.suffix == ".json"
+    for entry in load_registry().values():
+        assert entry.architecture in importers()
+        assert (entry.sha256 is None) == (entry.status == "unverified")
+        assert entry.entry["licence"] and entry.entry["citation"] and entry.entry["training_data"]
+
+
+@pytest.fixture()
+def server():
+    httpd = RangeServer()
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+def test_fetch_downloads_resumes_records_the_checksum_and_imports_with_the_model_card(tmp_path, capsys, team_state,
+                                                                                      server):
+    from seq2exp.serving.export import export_run
+    from seq2exp.serving.signatures import METADATA_FILE
+    from seq2exp.utils import sha256_file
+
+    data = save(tmp_path / "model_80.pth", team_state).read_bytes()
+    server.files["model_80.pth"] = data
+    server.cut_after = len(data) // 3  # the first transfer breaks off: the next call resumes it
+    downloads, url = tmp_path / "downloads", f"{server.url}/model_80.pth"
+    argv = ["import", "autosome-dream2022", "--fetch", "--url", url, "--download-dir", str(downloads)]
+    code, _, err = run_cli([*argv, "--out", str(tmp_path / "run0")], capsys)
+    assert code == 2 and "seq2exp import: error:" in err and not (tmp_path / "run0").exists()
+    code, out, err = run_cli([*argv, "--out", str(tmp_path / "run")], capsys)
+    assert code == 0, err
+    assert [r["range"] for r in server.requests][-1] == f"bytes={len(data) // 3}-"
+    recorded = json.loads((downloads / "checksums.json").read_text())["model_80.pth"]
+    assert recorded["sha256"] == sha256_file(tmp_path / "model_80.pth") and recorded["status"] == "unverified"
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    card = info["model_card"]
+    assert card["name"] == "autosome-dream2022" and card["checksum_status"] == "unverified"
+    assert "LegNet" in card["citation"] and "MIT" in card["licence"] and card["reported_scores"]["pearson_r2"]
+    assert card["weights_sha256"] == recorded["sha256"]
+    result = export_run(tmp_path / "run", tmp_path / "models", "legnet", 1, verify=False)
+    exported = json.loads((result.path / METADATA_FILE).read_text())
+    assert exported["model_card"]["name"] == "autosome-dream2022"
+    assert exported["model_card"]["citation"] == card["citation"]
+
+    # the server now hands out another file under the same name: the recorded checksum catches it
+    (downloads / "model_80.pth").unlink()
+    server.files["model_80.pth"] = data[:-8] + b"\0" * 8
+    code, _, err = run_cli([*argv, "--out", str(tmp_path / "run2")], capsys)
+    assert code == 2 and "does not match" in err and not (tmp_path / "run2").exists()
+    assert not (downloads / "model_80.pth").exists()
+    # a checksum the user gives wins
+    code, _, err = run_cli([*argv, "--sha256", "0" * 64, "--out", str(tmp_path / "run3")], capsys)
+    assert code == 2 and "0" * 64 in err and not (tmp_path / "run3").exists()
+
+
+def test_seq2exp_models_says_which_architectures_import_published_weights():
+    from seq2exp.models.cli import describe
+
+    assert describe("autosome", count_params=False)["imports"] == "pytorch_state_dict"
+    assert describe("kmer_ridge", count_params=False)["imports"] is None

@@ -32,6 +32,17 @@ for node in ast.walk(tree):
 missing = set(spec["assign"]) - replaced
 if missing:
     raise SystemExit(f"the team's script has no assignment to {sorted(missing)}")
+if spec["no_cuda"]:  # x.cuda() -> x: the team's GPU-only scripts on the CPU
+    class NoCuda(ast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if isinstance(node.func, ast.Attribute) and node.func.attr == "cuda" and not node.args:
+                return node.func.value
+            return node
+    tree = NoCuda().visit(tree)
+import types
+for name in spec["stub_modules"]:  # modules the script imports but never needs here (e.g. wandb)
+    sys.modules[name] = types.ModuleType(name)
 sys.path.insert(0, spec["code_dir"])
 sys.argv = [spec["script"], *spec["argv"]]
 exec(compile(ast.fix_missing_locations(tree), spec["script"], "exec"), {"__name__": "__main__"})
@@ -43,10 +54,13 @@ def team_dir(team: str) -> Path:
 
 
 def run_team_script(script: Path, argv: Sequence[str], *, assign: Mapping[str, str] | None = None,
-                    cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+                    no_cuda: bool = False, stub_modules: Sequence[str] = (), cwd: Path | None = None,
+                    timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the team's ``script`` with ``argv`` in a child process; ``assign``: ``{variable: python expression}``
-    replacing the value of the script's top-level assignments to those names (each must exist)."""
-    spec = {"script": str(script), "code_dir": str(script.parent), "argv": list(argv), "assign": dict(assign or {})}
+    replacing the value of the script's assignments to those names (each must exist); ``no_cuda``: every
+    ``x.cuda()`` becomes ``x``; ``stub_modules``: empty modules for imports the run never uses (``wandb``)."""
+    spec = {"script": str(script), "code_dir": str(script.parent), "argv": list(argv), "assign": dict(assign or {}),
+            "no_cuda": no_cuda, "stub_modules": list(stub_modules)}
     result = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps(spec)], cwd=cwd, capture_output=True,
                             text=True, timeout=timeout)
     if result.returncode != 0:

@@ -190,7 +190,8 @@ class TensorSource:
 
 
 def assign_weights(model, source: TensorSource, mapping: Sequence[tuple[str, str, str | Callable]]) -> None:
-    """Set every weight of the Keras ``model`` from ``mapping``: ``(keras weight path, team tensor, layout)``.
+    """Set every weight of the Keras ``model`` from ``mapping``: ``(keras weight path, team tensor, layout)``; a
+    tuple of team tensors is their sum (PyTorch LSTMs keep two biases per gate, Keras one).
 
     ``layout`` is a name of :data:`LAYOUTS` or a callable ``keras_shape -> (team_shape, convert)``. Each team tensor
     is checked against the shape the Keras weight asks for; a Keras weight left without a tensor is an error (the
@@ -204,7 +205,10 @@ def assign_weights(model, source: TensorSource, mapping: Sequence[tuple[str, str
         keras_shape = tuple(int(d) for d in weights[keras_path].shape)
         layout = LAYOUTS[layout] if isinstance(layout, str) else layout
         team_shape, convert = layout(keras_shape)
-        value = convert(source.take(team_name, team_shape))
+        if isinstance(team_name, tuple):  # several team tensors summed (PyTorch LSTM's bias_ih + bias_hh)
+            value = convert(sum(source.take(name, team_shape) for name in team_name))
+        else:
+            value = convert(source.take(team_name, team_shape))
         pending[keras_path] = np.ascontiguousarray(value, dtype=weights[keras_path].dtype)
     unset = sorted(set(weights) - set(pending))
     if unset:

@@ -62,7 +62,7 @@ class Importer:
 
 
 _IMPORTERS: dict[str, Importer] = {}
-_MODULES = ("autosome",)  # seq2exp.models.importing.<module> registers its importer on import
+_MODULES = ("autosome", "bhi")  # seq2exp.models.importing.<module> registers its importer on import
 
 
 def register_importer(importer: Importer) -> Importer:

@@ -121,3 +121,33 @@ def demo_rows(demo_train: Path, n_regular: int = 10) -> list[str]:
     rows = [sequences[i] for i in dict.fromkeys(chosen)]
     assert min(map(len, rows)) < 110 < max(map(len, rows))
     return rows
+
+
+def notebook_cells(path: Path) -> dict[int, str]:
+    """The code cells of a team notebook reduced to ``# %% [cell N]`` blocks: ``{N: source}``."""
+    import re
+
+    cells, current, lines = {}, None, []
+    for line in path.read_text().splitlines():
+        match = re.match(r"# %% \[cell (\d+)\]", line)
+        if match:
+            if current is not None:
+                cells[current] = "\n".join(lines)
+            current, lines = int(match.group(1)), []
+        elif current is not None:
+            lines.append(line)
+    if current is not None:
+        cells[current] = "\n".join(lines)
+    return cells
+
+
+def run_python(code: str, *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``code`` in a child Python (e.g. under ``TF_USE_LEGACY_KERAS=1``: a team's TF 2.x Keras 2 code)."""
+    import os
+
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **dict(env or {})})
+    if result.returncode != 0:
+        raise AssertionError(f"the team's code failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return result

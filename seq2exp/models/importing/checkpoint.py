@@ -6,6 +6,10 @@ Readers (no team code is imported; PyTorch and h5py are imported only when a fil
   (autosome, BHI, Camformers, NAD, BUGF) or a checkpoint dict holding one (``{"state_dict": ...}``: PyTorch
   Lightning, wztr), loaded with ``torch.load(weights_only=True)`` (no pickled code runs).
 - :func:`read_keras_weights`: a Keras HDF5 weights file (``model.save_weights("x.h5")``) or a Keras 3 ``.weights.h5``.
+- :func:`read_tf_checkpoint`: a TensorFlow object-based checkpoint (``model.save_weights(dir)`` /
+  ``ModelCheckpoint(save_weights_only=True)`` of TF 2.x Keras: Unlock_DNA's ``tf_ckpts``), given as its folder, its
+  prefix, its ``.index`` file or a ``.tar`` of the folder; names are the object-graph paths without
+  ``/.ATTRIBUTES/VARIABLE_VALUE``, optimizer slots and counters left out.
 
 :class:`TensorSource` hands tensors to an importer's mapping and turns every misfit into one
 :class:`CheckpointError` naming the tensor: a missing tensor, an unexpected one, a wrong shape.
@@ -93,6 +97,69 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not tensors:
         raise CheckpointError(f"{path}: an HDF5 file without Keras layer weights")
     return tensors
+
+
+def read_tf_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A TensorFlow 2 object-based checkpoint as ``{object path: array}`` (see the module docstring)."""
+    import shutil
+    import tarfile
+    import tempfile
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or folder")
+    with tempfile.TemporaryDirectory(prefix="seq2exp-ckpt-") as scratch:
+        if path.is_file() and tarfile.is_tarfile(path):
+            from seq2exp.data.download import extract_archive
+
+            extract_archive(path, scratch)
+            path = Path(scratch)
+        index = _checkpoint_index(path)
+        # a prefix with an empty base name ("tf_ckpts/" -> "tf_ckpts/.index"), which TensorFlow's reader cannot
+        # open, is read through links with an ordinary name
+        linked = Path(scratch) / "linked"
+        linked.mkdir()
+        stem = index.name[: -len(".index")]
+        for part in index.parent.iterdir():
+            if part.name.startswith(stem + ".") and (part.name.endswith(".index") or ".data-" in part.name):
+                os.symlink(part.resolve(), linked / ("ckpt" + part.name[len(stem):]))
+        import tensorflow as tf
+
+        try:
+            reader = tf.train.load_checkpoint(str(linked / "ckpt"))
+            names = reader.get_variable_to_shape_map()
+            tensors = {}
+            for name in names:
+                if name == "_CHECKPOINTABLE_OBJECT_GRAPH" or "OPTIMIZER_SLOT" in name or name.startswith(
+                        ("optimizer/", "save_counter", "keras_api/")):
+                    continue
+                tensors[name.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")] = np.asarray(reader.get_tensor(name))
+        except (tf.errors.OpError, ValueError) as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(f"{path}: not a readable TensorFlow checkpoint ({message[:200]})") from None
+        finally:
+            shutil.rmtree(linked, ignore_errors=True)
+    if not tensors:
+        raise CheckpointError(f"{path}: a TensorFlow checkpoint without model variables")
+    return tensors
+
+
+def _checkpoint_index(path: Path) -> Path:
+    """The ``.index`` file of the checkpoint at ``path`` (folder, prefix or the index itself)."""
+    if path.is_file() and path.name.endswith(".index"):
+        return path
+    if path.is_dir():
+        indexes = sorted(path.rglob("*.index"))
+        if len(indexes) == 1:
+            return indexes[0]
+        if not indexes:
+            raise CheckpointError(f"{path}: a folder without a TensorFlow checkpoint (no *.index file)")
+        raise CheckpointError(f"{path}: several checkpoints ({', '.join(p.name for p in indexes[:3])}); give the "
+                              "prefix or .index file of one")
+    candidate = path.with_name(path.name + ".index")
+    if candidate.exists():
+        return candidate
+    raise CheckpointError(f"{path}: not a TensorFlow checkpoint (no {candidate.name})")
 
 
 def _decode(values: Iterable) -> list[str]:

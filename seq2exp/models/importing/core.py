@@ -23,6 +23,7 @@ from seq2exp.models.importing.checkpoint import (
     TensorSource,
     assign_weights,
     read_keras_weights,
+    read_tf_checkpoint,
     read_torch_state_dict,
 )
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 READERS: dict[str, tuple[Callable[[str | os.PathLike], dict], str]] = {
     "pytorch_state_dict": (read_torch_state_dict, "PyTorch state_dict (torch.save(model.state_dict()))"),
     "keras_h5": (read_keras_weights, "Keras HDF5 weights (model.save_weights)"),
+    "tf_checkpoint": (read_tf_checkpoint, "TensorFlow checkpoint (Keras save_weights / ModelCheckpoint)"),
 }
 
 
@@ -62,7 +64,7 @@ class Importer:
 
 
 _IMPORTERS: dict[str, Importer] = {}
-_MODULES = ("autosome", "bhi")  # seq2exp.models.importing.<module> registers its importer on import
+_MODULES = ("autosome", "bhi", "unlock_dna")  # seq2exp.models.importing.<module> registers its importer on import
 
 
 def register_importer(importer: Importer) -> Importer:
@@ -144,7 +146,7 @@ def import_weights(architecture: str, weights: str | os.PathLike, out: str | os.
     from seq2exp.inference.graph import TTA
     from seq2exp.inference.runs import CONFIG_FILE, MODEL_FILE, RUN_INFO_FILE, write_json_atomically
     from seq2exp.inference.transforms import TargetTransform
-    from seq2exp.utils import atomic_dir, sha256_file
+    from seq2exp.utils import atomic_dir
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -157,7 +159,7 @@ def import_weights(architecture: str, weights: str | os.PathLike, out: str | os.
     weights = Path(weights)
     imported = {"architecture": architecture, "team": importer.team, "format": importer.format,
                 "team_code": importer.source, "file": str(weights.resolve()), "file_name": weights.name,
-                "sha256": sha256_file(weights), "size": weights.stat().st_size,
+                "sha256": fingerprint(weights), "size": _size(weights),
                 "recipe_notes": recipe.get("notes", ""),
                 "imported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     model_card = {**dict(importer.card), **dict(card or {}), "weights_sha256": imported["sha256"]}
@@ -188,3 +190,23 @@ def import_weights(architecture: str, weights: str | os.PathLike, out: str | os.
                                                       sort_keys=False))
     logger.info("imported %s (%s) as %s", weights, architecture, out)
     return out
+
+
+def fingerprint(path: Path) -> str:
+    """SHA-256 of a weights file; of a checkpoint folder, over its files' relative names and contents."""
+    import hashlib
+
+    from seq2exp.utils import sha256_file
+
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def _size(path: Path) -> int:
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -7,6 +7,8 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 
 from tests.data.test_download_cli import RangeServer
@@ -198,3 +200,29 @@ def test_seq2exp_models_says_which_architectures_import_published_weights():
 
     assert describe("autosome", count_params=False)["imports"] == "pytorch_state_dict"
     assert describe("kmer_ridge", count_params=False)["imports"] is None
+
+
+def test_an_imported_run_goes_through_export_predict_and_score_unchanged(tmp_path, capsys, team_state, demo_train):
+    """The CLI chain a user runs: import -> export -> predict (the SavedModel) -> score, against the in-process run."""
+    from seq2exp.inference.runs import load_run
+    from tests.conftest import copy_first_lines
+
+    weights = save(tmp_path / "model_80.pth", team_state)
+    run = tmp_path / "run"
+    code, out, err = run_cli(["import", "autosome", str(weights), "--out", str(run)], capsys)
+    assert code == 0 and json.loads(out)["run"] == str(run), err
+    code, _, err = run_cli(["export", str(run), "--model-base-path", str(tmp_path / "models"), "--name", "legnet"],
+                           capsys)
+    assert code == 0, err
+    rows = copy_first_lines(demo_train, tmp_path / "rows.txt", 40)
+    predictions = tmp_path / "pred.txt"
+    code, _, err = run_cli(["predict", str(rows), "-o", str(predictions), "--saved-model",
+                            str(tmp_path / "models" / "legnet"), "--no-progress"], capsys)
+    assert code == 0, err
+    lines = [line.split("\t") for line in predictions.read_text().splitlines()]
+    sequences = [line.split("\t")[0] for line in rows.read_text().splitlines()]
+    assert [line[0] for line in lines] == sequences
+    np.testing.assert_allclose([float(line[1]) for line in lines], load_run(run).predict(sequences), atol=1e-5)
+    code, out, err = run_cli(["score", "--predictions", str(predictions), "--truth", str(rows), "--json"], capsys)
+    assert code == 0, err
+    assert -1 <= json.loads(out)["subsets"]["all"]["pearson"] <= 1

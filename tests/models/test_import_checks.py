@@ -226,3 +226,29 @@ def test_an_imported_run_goes_through_export_predict_and_score_unchanged(tmp_pat
     code, out, err = run_cli(["score", "--predictions", str(predictions), "--truth", str(rows), "--json"], capsys)
     assert code == 0, err
     assert -1 <= json.loads(out)["subsets"]["all"]["pearson"] <= 1
+
+
+def test_explain_takes_an_imported_run_in_the_teams_channel_order(tmp_path, capsys, team_state, demo_train):
+    """In-silico mutagenesis of an imported LegNet (channels A,G,C,T): each effect equals the run's prediction of
+    the mutated sequence minus the reference's."""
+    from seq2exp.inference.runs import load_run
+    from tests.conftest import copy_first_lines
+
+    run = tmp_path / "run"
+    assert run_cli(["import", "autosome", str(save(tmp_path / "w.pth", team_state)), "--out", str(run)], capsys)[0] == 0
+    rows = copy_first_lines(demo_train, tmp_path / "rows.txt", 1)
+    code, _, err = run_cli(["explain", str(run), "--sequences", str(rows), "--method", "ism", "-o",
+                            str(tmp_path / "explain"), "--plots", "0"], capsys)
+    assert code == 0, err
+    result = np.load(tmp_path / "explain" / "ism.npz")
+    sequence = str(result["sequences"][0])
+    effects = result["effects"][0]
+    predictor = load_run(run)
+    reference = predictor.predict([sequence])[0]
+    for position, base in ((20, "G"), (55, "C"), (90, "A")):
+        if sequence[position] == base:
+            continue
+        mutant = sequence[:position] + base + sequence[position + 1:]
+        expected = predictor.predict([mutant])[0] - reference
+        assert effects[position, "ACGT".index(base)] == pytest.approx(expected, abs=1e-4)
+    assert np.abs(effects).max() > 1e-3

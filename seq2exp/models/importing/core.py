@@ -64,7 +64,7 @@ class Importer:
 
 
 _IMPORTERS: dict[str, Importer] = {}
-_MODULES = ("autosome", "bhi", "unlock_dna")  # seq2exp.models.importing.<module> registers its importer on import
+_MODULES = ("autosome", "bhi", "camformers", "unlock_dna")  # seq2exp.models.importing.<module> registers its importer on import
 
 
 def register_importer(importer: Importer) -> Importer:

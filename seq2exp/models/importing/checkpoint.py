@@ -69,8 +69,9 @@ def read_torch_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A Keras HDF5 weights file as ``{"layer/weight": array}`` (Keras 2 ``save_weights`` layout: per layer a
-    group whose ``weight_names`` attribute lists the layer's weights in order; Keras 3 ``.weights.h5``: ``vars``
+    """A Keras HDF5 weights or whole-model file as ``{"layer/weight path": array}`` in the file's layer order
+    (Keras 2 ``save_weights`` / ``model.save("x.h5")`` layout: per layer a group whose ``weight_names`` attribute
+    lists its weights, e.g. ``bidirectional/forward_gru/gru_cell/kernel``; Keras 3 ``.weights.h5``: ``vars``
     datasets ``0, 1, ...`` per layer, named ``layer/<index>``)."""
     path = _existing(path)
     import h5py
@@ -86,8 +87,9 @@ def read_keras_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
             for layer_name in _decode(root.attrs["layer_names"]):
                 group = root[layer_name]
                 for weight_name in _decode(group.attrs.get("weight_names", [])):
-                    short = weight_name.split("/")[-1].split(":")[0]
-                    tensors[f"{layer_name}/{short}"] = np.asarray(group[weight_name])
+                    path = weight_name.split(":")[0]
+                    path = path[len(layer_name) + 1:] if path.startswith(layer_name + "/") else path
+                    tensors[f"{layer_name}/{path}"] = np.asarray(group[weight_name])
         else:  # Keras 3 layout: layers/<name>/vars/<i>
             def visit(name, item):
                 if hasattr(item, "shape") and "/vars/" in name:

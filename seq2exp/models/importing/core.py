@@ -45,7 +45,8 @@ class Importer:
         format: a key of :data:`READERS`.
         team: the team, as the challenge names it.
         source: where the team's code defines the model and how it is saved (``teams/<team>/code/...``).
-        signature: a tensor name every file of this team has (tells another team's file apart).
+        signature: a tensor name every file of this team has (tells another team's file apart), or a predicate
+            on the tensor names (formats whose names depend on the session, e.g. Keras 2's auto-named layers).
         config_from: ``TensorSource -> model config overrides`` read off the tensors' shapes.
         mapping: ``(TensorSource, model config) -> [(keras weight path, team tensor name, layout)]``.
         recipe: ``model config -> {"tta", "target_transform", "postprocess", "notes"}``: the team's inference.
@@ -56,7 +57,7 @@ class Importer:
     format: str
     team: str
     source: str
-    signature: str
+    signature: str | Callable[[Any], bool]
     config_from: Callable[[TensorSource], dict]
     mapping: Callable[[TensorSource, dict], list]
     recipe: Callable[[dict], dict]
@@ -64,7 +65,7 @@ class Importer:
 
 
 _IMPORTERS: dict[str, Importer] = {}
-_MODULES = ("autosome", "bhi", "camformers", "unlock_dna")  # seq2exp.models.importing.<module> registers its importer on import
+_MODULES = ("autosome", "bhi", "camformers", "mt", "unlock_dna")  # seq2exp.models.importing.<module> registers its importer on import
 
 
 def register_importer(importer: Importer) -> Importer:
@@ -99,15 +100,22 @@ def read_checkpoint(architecture: str, weights: str | os.PathLike) -> TensorSour
     reader, what = READERS[importer.format]
     tensors = reader(weights)
     source = TensorSource(tensors, f"{Path(weights).name} ({importer.team} {what.split(' (')[0]})")
-    if importer.signature not in tensors:
+    if not _recognises(importer, tensors):
         others = [other.architecture for other in importers().values()
                   if other.architecture != architecture and other.format == importer.format
-                  and other.signature in tensors]
+                  and _recognises(other, tensors)]
         hint = (f"; it looks like a {' or '.join(others)} checkpoint (seq2exp import {others[0]} ...)"
                 if others else "")
-        raise CheckpointError(f"{Path(weights)}: not a {importer.team} {architecture} checkpoint (no tensor "
-                              f"{importer.signature!r}){hint}")
+        what = (f"no tensor {importer.signature!r}" if isinstance(importer.signature, str)
+                else f"none of its {importer.team} layers")
+        raise CheckpointError(f"{Path(weights)}: not a {importer.team} {architecture} checkpoint ({what}){hint}")
     return source
+
+
+def _recognises(importer: Importer, tensors: Mapping[str, Any]) -> bool:
+    if isinstance(importer.signature, str):
+        return importer.signature in tensors
+    return bool(importer.signature(tensors))
 
 
 def build_imported_model(architecture: str, weights: str | os.PathLike,

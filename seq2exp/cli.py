@@ -22,7 +22,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "simulate": ("seq2exp.simulate.cli", "simulate a random-promoter library with ground truth"),
     "models": ("seq2exp.models.cli", "list the registered architectures"),
     "train": ("seq2exp.training.cli", "train a model with model.fit from a config"),
-    "import": ("seq2exp.models.importing.cli", "import a team's own trained weights (PyTorch/Keras) as a run folder"),
+    "import": ("seq2exp.training.import_cli", "import a team's own trained weights (PyTorch/Keras) as a run folder"),
     "export": ("seq2exp.serving.export_cli", "export a trained run as a versioned SavedModel"),
     "serve-config": ("seq2exp.serving.config_cli", "write TF Serving models.config / batching.config"),
     "serve": ("seq2exp.serving.server_cli", "embedded TF-Serving-compatible gRPC server"),

@@ -54,14 +54,14 @@ def served_expression(run_dir: Path, model_base: Path, sequences: list[str]) -> 
     from tests.serving.conftest import session_run
 
     export_run(run_dir, model_base, "legnet", 1)
-    (served,) = session_run(model_base / "legnet" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in sequences])})])
+    request = {names.SEQUENCES_INPUT: np.array([s.encode() for s in sequences])}
+    (served,) = session_run(model_base / "legnet" / "1", [(names.SERVING_DEFAULT, request)])
     return np.asarray(served[names.EXPRESSION_OUTPUT])
 
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.models import import_weights
+    from seq2exp.training import import_weights
 
     sequences = demo_rows(demo_train, n_regular)
     weights = save_team_model(tmp_path / "model_80.pth", shape["blocks"], shape["ks"])
@@ -91,7 +91,7 @@ def test_the_real_size_legnet_imports_equal_to_the_team(tmp_path, demo_train):
 
 
 def test_the_run_records_the_teams_recipe_and_the_shapes_read_off_the_file(tmp_path):
-    from seq2exp.models import import_weights
+    from seq2exp.training import import_weights
 
     weights = save_team_model(tmp_path / "model.pth", [32, 16, 16], ks=5, single=False)
     info = json.loads((import_weights("autosome", weights, tmp_path / "run") / "run.json").read_text())

@@ -65,7 +65,7 @@ def predictions_with(run_dir: Path, sequences, workdir: Path, **changes) -> np.n
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.models import import_weights
+    from seq2exp.training import import_weights
     from seq2exp.serving import signatures as names
     from seq2exp.serving.export import export_run
     from tests.serving.conftest import session_run
@@ -111,7 +111,7 @@ def test_the_real_size_deepgxp_imports_equal_to_the_team(tmp_path, demo_train):
 
 
 def test_the_bhi_run_records_the_teams_recipe(tmp_path):
-    from seq2exp.models import import_weights
+    from seq2exp.training import import_weights
 
     weights = save_team_model(tmp_path / "w.ckpt", {"conv_out_dim": 12, "conv_kernel_sizes": [5, 9, 11],
                                                     "lstm_hidden_size": 6})

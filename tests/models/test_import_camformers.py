@@ -54,7 +54,7 @@ def team_predictions(weights: Path, shape: dict, sequences: list[str], workdir: 
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.models import import_weights
+    from seq2exp.training import import_weights
     from seq2exp.serving import signatures as names
     from seq2exp.serving.export import export_run
     from tests.serving.conftest import session_run

@@ -73,7 +73,7 @@ def run_team(mode: str, workdir: Path, shape: dict) -> None:
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, whole_notebook: bool) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.models import import_weights
+    from seq2exp.training import import_weights
     from seq2exp.serving import signatures as names
     from seq2exp.serving.export import export_run
     from tests.serving.conftest import session_run

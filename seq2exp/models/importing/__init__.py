@@ -1,6 +1,6 @@
 """Import the DREAM 2022 teams' own trained weights as seq2exp runs (``seq2exp import``).
 
-    >>> from seq2exp.models.importing import import_weights
+    >>> from seq2exp.training import import_weights       # the run folder is written by the training layer
     >>> import_weights("autosome", "model_80.pth", "runs/legnet")   # the team's SeqNN state_dict
 
 See :mod:`seq2exp.models.importing.core` (the flow), :mod:`.checkpoint` (readers, tensor checks) and one module per
@@ -13,10 +13,9 @@ from seq2exp.models.importing.core import (
     Importer,
     build_imported_model,
     get_importer,
-    import_weights,
     importers,
     read_checkpoint,
 )
 
-__all__ = ["CheckpointError", "Importer", "build_imported_model", "get_importer", "import_weights", "importers",
+__all__ = ["CheckpointError", "Importer", "build_imported_model", "get_importer", "importers",
            "read_checkpoint", "read_keras_weights", "read_torch_state_dict"]

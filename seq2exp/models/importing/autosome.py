@@ -68,7 +68,8 @@ def mapping(source: TensorSource, config: dict) -> list:
     if not np.array_equal(bins, np.arange(n_bins)):
         raise CheckpointError(f"{source.describe}: tensor 'bins' is not 0..{n_bins - 1}; the expected bin would differ")
     source.skip(lambda name: name.endswith(".num_batches_tracked"))
-    pairs = [("first_conv/kernel", "seqextractor.blc0.0.weight", "conv"), *_batchnorm("first_bn", "seqextractor.blc0.1")]
+    pairs = [("first_conv/kernel", "seqextractor.blc0.0.weight", "conv"),
+             *_batchnorm("first_bn", "seqextractor.blc0.1")]
     core = config["core"]
     for index, size in enumerate(core["block_sizes"]):
         stage, team = f"core_stage{index}", f"seqextractor.inv_res_blc{index}"
@@ -87,7 +88,8 @@ def mapping(source: TensorSource, config: dict) -> list:
             (f"{se}_bilinear/output_factor", f"{trl}.weight.factors.factor_2", "copy"),
             (f"{se}_bilinear/bias", f"{trl}.bias", "copy"),
             (f"{se}_fc3/kernel", f"{team}.6.fc.5.weight", "dense"), (f"{se}_fc3/bias", f"{team}.6.fc.5.bias", "copy"),
-            (f"{stage}_project_conv/kernel", f"{team}.7.weight", "conv"), *_batchnorm(f"{stage}_project_bn", f"{team}.8"),
+            (f"{stage}_project_conv/kernel", f"{team}.7.weight", "conv"),
+            *_batchnorm(f"{stage}_project_bn", f"{team}.8"),
             (f"{stage}_resize_conv/kernel", f"seqextractor.resize_blc{index}.0.weight", "conv"),
             *_batchnorm(f"{stage}_resize_bn", f"seqextractor.resize_blc{index}.1"),
         ]

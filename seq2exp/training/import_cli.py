@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError("--config: expected a JSON object of model config overrides")
     from pathlib import Path
 
-    from seq2exp.models.importing import import_weights
+    from seq2exp.training.importing import import_weights
     from seq2exp.models.importing.published import (
         default_download_dir,
         fetch_checkpoint,

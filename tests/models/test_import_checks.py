@@ -81,7 +81,7 @@ def test_bins_that_are_not_0_to_17_are_refused(tmp_path, capsys, team_state):
 def test_another_architectures_file_is_recognised(tmp_path, capsys, team_state):
     # a BHI-like file: none of SeqNN's tensors
     other = {"conv1.weight": torch.zeros(4, 4, 3), "fc.weight": torch.zeros(1, 4)}
-    assert_refused(tmp_path, capsys, save(tmp_path / "bhi.pth", other), "not a Autosome.org autosome checkpoint",
+    assert_refused(tmp_path, capsys, save(tmp_path / "bhi.pth", other), "not a checkpoint of Autosome.org's model",
                    "seqextractor.blc0.0.weight")
 
 
@@ -252,3 +252,25 @@ def test_explain_takes_an_imported_run_in_the_teams_channel_order(tmp_path, caps
         expected = predictor.predict([mutant])[0] - reference
         assert effects[position, "ACGT".index(base)] == pytest.approx(expected, abs=1e-4)
     assert np.abs(effects).max() > 1e-3
+
+
+def test_the_tensorflow_and_keras_readers_refuse_what_is_not_their_format(tmp_path, capsys, team_state):
+    """unlock_dna reads TensorFlow checkpoints, mt Keras HDF5 files: a PyTorch file, a text file, an empty folder or
+    an HDF5 file of other layers is one clear error each, nothing written."""
+    import h5py
+
+    pth = save(tmp_path / "model_80.pth", team_state)
+    assert_refused(tmp_path, capsys, pth, "not a TensorFlow checkpoint", architecture="unlock_dna")
+    (tmp_path / "empty").mkdir()
+    assert_refused(tmp_path, capsys, tmp_path / "empty", "no *.index file", architecture="unlock_dna")
+    text = tmp_path / "weights.h5"
+    text.write_text("not hdf5\n")
+    assert_refused(tmp_path, capsys, text, "not a readable Keras HDF5", architecture="mt")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle.attrs["layer_names"] = [b"dense"]
+        group = handle.create_group("dense")
+        group.attrs["weight_names"] = [b"dense/kernel:0"]
+        group.create_dataset("dense/kernel:0", data=np.zeros((3, 2), np.float32))
+    assert_refused(tmp_path, capsys, other, "not a checkpoint of mt's model (mt", architecture="mt")
+    assert_refused(tmp_path, capsys, pth, "not a readable Keras HDF5", architecture="mt")

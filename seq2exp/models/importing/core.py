@@ -106,7 +106,8 @@ def read_checkpoint(architecture: str, weights: str | os.PathLike) -> TensorSour
                 if others else "")
         what = (f"no tensor {importer.signature!r}" if isinstance(importer.signature, str)
                 else f"none of its {importer.team} layers")
-        raise CheckpointError(f"{Path(weights)}: not a {importer.team} {architecture} checkpoint ({what}){hint}")
+        raise CheckpointError(f"{Path(weights)}: not a checkpoint of {importer.team}'s model ({architecture}; "
+                              f"{what}){hint}")
     return source
 
 

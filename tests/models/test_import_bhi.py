@@ -63,7 +63,7 @@ def predictions_with(run_dir: Path, sequences, workdir: Path, **changes) -> np.n
     return load_run(copy).predict(sequences)
 
 
-def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
+def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int, short_rows: bool = True) -> dict:
     from seq2exp.inference.runs import load_run
     from seq2exp.training import import_weights
     from seq2exp.serving import signatures as names
@@ -77,7 +77,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     weights.with_suffix(".json").write_text(json.dumps(shape))
     started = time.perf_counter()
     expected = team_predictions(weights, whole, tmp_path, tta=5)
-    team_short = team_predictions(weights, short, tmp_path, tta=1)
+    team_short = team_predictions(weights, short, tmp_path, tta=1) if short_rows else None
     team_seconds = time.perf_counter() - started
     run_dir = import_weights("bhi", weights, tmp_path / "run")
     in_process = load_run(run_dir).predict(whole)
@@ -85,24 +85,30 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     (served,) = session_run(tmp_path / "models" / "deepgxp" / "1",
                             [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in whole])})])
     served = np.asarray(served[names.EXPRESSION_OUTPUT])
-    # short rows: the team's draw is one of right / left / both-sides vector padding; seq2exp under each of them
-    paddings = np.stack([predictions_with(run_dir, short, tmp_path, encoding__pad=pad,
-                                          tta__shifts=[0]) for pad in ("plasmid_right", "plasmid_left",
-                                                                       "plasmid_split")])
-    nearest = np.min(np.abs(paddings - team_short[None, :]), axis=0)
-    assert np.ptp(expected) > 0.05 and np.ptp(team_short) > 0.05
-    assert np.min(np.ptp(paddings, axis=0)) > 1e-3  # the three paddings predict differently: the check means something
+    assert np.ptp(expected) > 0.05
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
-             "served": float(np.max(np.abs(served - expected))), "short_rows_nearest_padding": float(np.max(nearest)),
-             "n_rows": len(whole), "n_short_rows": len(short), "team_scripts_s": round(team_seconds, 1)}
-    print("bhi", shape, json.dumps(diffs))
+             "served": float(np.max(np.abs(served - expected))), "n_rows": len(whole),
+             "team_scripts_s": round(team_seconds, 1)}
     assert diffs["in_process"] <= 1e-4 and diffs["served"] <= 1e-4, diffs
-    assert diffs["short_rows_nearest_padding"] <= 1e-4, diffs
+    if short_rows:  # the team's draw is one of right / left / both-sides vector padding; seq2exp under each of them
+        paddings = np.stack([predictions_with(run_dir, short, tmp_path, encoding__pad=pad, tta__shifts=[0])
+                             for pad in ("plasmid_right", "plasmid_left", "plasmid_split")])
+        nearest = np.min(np.abs(paddings - team_short[None, :]), axis=0)
+        assert np.ptp(team_short) > 0.05
+        assert np.min(np.ptp(paddings, axis=0)) > 1e-3  # the three paddings differ: the check means something
+        diffs.update(short_rows_nearest_padding=float(np.max(nearest)), n_short_rows=len(short))
+        assert diffs["short_rows_nearest_padding"] <= 1e-4, diffs
+    print("bhi", shape, json.dumps(diffs))
     return diffs
 
 
 def test_imported_deepgxp_predicts_what_the_teams_scripts_predict(tmp_path, demo_train):
-    check_parity(tmp_path, demo_train, SMALL, n_regular=8)
+    check_parity(tmp_path, demo_train, SMALL, n_regular=8, short_rows=False)
+
+
+@pytest.mark.slow
+def test_rows_shorter_than_110_match_one_of_the_teams_random_paddings(tmp_path, demo_train):
+    check_parity(tmp_path, demo_train, SMALL, n_regular=8, short_rows=True)
 
 
 @pytest.mark.slow

@@ -19,12 +19,14 @@ SMALL = {"out_channels": [16] * 6, "linear_output": [8, 8]}
 REAL = {"out_channels": [512] * 6, "linear_output": [256, 256]}  # the script's config block
 
 
-def team_model(shape: dict):
+def team_model(shape: dict, workdir: Path):
+    import contextlib
     import sys
 
     argv, sys.argv = sys.argv, [sys.argv[0], "--cpu"]  # the module parses the command line on import
     try:
-        module = import_team_module("camformers", "camformers_submission", "script")
+        with contextlib.chdir(workdir):  # ... and makes Models/ and Output/ folders where it runs
+            module = import_team_module("camformers", "camformers_submission", "script")
     finally:
         sys.argv = argv
     return module.CNN(feature_height=110, feature_width=1, batch_size=256, out_channels=shape["out_channels"],
@@ -64,7 +66,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     rows += [s for s in sequences if len(s) == 111][:3] + [s for s in sequences if len(s) in (107, 108)][:3]
     rows += [s for s in sequences if 0 < s.count("N") <= 3][:1]  # the demo's one row with few enough N
     assert min(map(len, rows)) < 110 < max(map(len, rows)) and any("N" in s for s in rows)
-    model = team_model(shape)
+    model = team_model(shape, tmp_path)
     randomize_torch_model(model, seed=0)
     weights = tmp_path / "trained_model.pt"
     torch.save(model.state_dict(), weights)

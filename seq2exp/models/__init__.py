@@ -7,4 +7,3 @@
 from seq2exp.models.registry import Architecture, build, deep_merge, get, names, register
 
 __all__ = ["Architecture", "build", "deep_merge", "get", "names", "register"]
-

@@ -274,3 +274,28 @@ def test_the_tensorflow_and_keras_readers_refuse_what_is_not_their_format(tmp_pa
         group.create_dataset("dense/kernel:0", data=np.zeros((3, 2), np.float32))
     assert_refused(tmp_path, capsys, other, "not a checkpoint of mt's model (mt", architecture="mt")
     assert_refused(tmp_path, capsys, pth, "not a readable Keras HDF5", architecture="mt")
+
+
+def test_a_tensorflow_checkpoint_reads_from_its_folder_prefix_index_or_tar(tmp_path):
+    """The layouts a TF checkpoint arrives in, Unlock_DNA's included: ``tf_ckpts/`` with an empty prefix
+    (``tf_ckpts/.index``), a normal prefix, its ``.index`` file, and a ``.tar`` of the folder (the published file)."""
+    import tarfile
+
+    import tensorflow as tf
+
+    from seq2exp.models.importing import read_tf_checkpoint
+
+    values = np.arange(6, dtype=np.float32).reshape(2, 3)
+    checkpoint = tf.train.Checkpoint(layer=tf.train.Checkpoint(kernel=tf.Variable(values)))
+    folder = tmp_path / "tf_ckpts"
+    folder.mkdir()
+    checkpoint.write(str(folder) + "/")  # what Keras 2's save_weights("tf_ckpts/") does: files ".index", ".data-*"
+    assert (folder / ".index").exists()
+    with tarfile.open(tmp_path / "tf_ckpts.tar", "w") as archive:
+        archive.add(folder, arcname="tf_ckpts")
+    checkpoint.write(str(tmp_path / "named" / "ckpt-1"))
+    for source in (folder, tmp_path / "tf_ckpts.tar", tmp_path / "named" / "ckpt-1",
+                   tmp_path / "named" / "ckpt-1.index"):
+        tensors = read_tf_checkpoint(source)
+        assert list(tensors) == ["layer/kernel"], source
+        np.testing.assert_array_equal(tensors["layer/kernel"], values)

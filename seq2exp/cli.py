@@ -22,6 +22,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "simulate": ("seq2exp.simulate.cli", "simulate a random-promoter library with ground truth"),
     "models": ("seq2exp.models.cli", "list the registered architectures"),
     "train": ("seq2exp.training.cli", "train a model with model.fit from a config"),
+    "import": ("seq2exp.training.import_cli", "import a team's own trained weights (PyTorch/Keras) as a run folder"),
     "export": ("seq2exp.serving.export_cli", "export a trained run as a versioned SavedModel"),
     "serve-config": ("seq2exp.serving.config_cli", "write TF Serving models.config / batching.config"),
     "serve": ("seq2exp.serving.server_cli", "embedded TF-Serving-compatible gRPC server"),
@@ -36,8 +37,8 @@ STAGES: dict[str, tuple[str, str]] = {
 
 # stages that start TensorFlow: on a machine without a GPU their start-up noise (absl "log messages before
 # InitializeLog", cudart_stub, cuInit errors, oneDNN notes) is hidden unless -v is given
-TENSORFLOW_STAGES = frozenset({"run", "models", "train", "export", "serve", "predict", "batch", "explain", "variants",
-                               "design"})
+TENSORFLOW_STAGES = frozenset({"run", "models", "import", "train", "export", "serve", "predict", "batch", "explain",
+                               "variants", "design"})
 
 
 def _has_gpu_driver() -> bool:

@@ -26,7 +26,15 @@ def describe(name: str, *, count_params: bool = True) -> dict:
             "paper_params": architecture.paper_params, "paper_params_source": architecture.paper_params_source,
             "head": architecture.head,
             "fidelity": architecture.fidelity, "source": architecture.source,
-            "description": architecture.description}
+            "description": architecture.description, "imports": import_format(name)}
+
+
+def import_format(name: str) -> str | None:
+    """The team's checkpoint format ``seq2exp import`` reads for ``name`` (``None``: no importer)."""
+    from seq2exp.models.importing import importers
+
+    importer = importers().get(name)
+    return importer.format if importer else None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -45,11 +53,12 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    header = f"{'name':<18} {'team':<24} {'params':>12} {'paper':>12} {'head':<10} {'fidelity':<13}"
+    header = (f"{'name':<18} {'team':<24} {'params':>12} {'paper':>12} {'head':<10} {'fidelity':<13} "
+              "imports (seq2exp import)")
     print(header)
     for row in rows:
         params = f"{row['params']:,}" if row["params"] is not None else "-"
         paper = f"{row['paper_params']:,}" if row["paper_params"] else "-"
         print(f"{row['name']:<18} {row['team'][:24]:<24} {params:>12} {paper:>12} {row['head']:<10} "
-              f"{row['fidelity']:<13}")
+              f"{row['fidelity']:<13} {row['imports'] or '-'}")
     return 0

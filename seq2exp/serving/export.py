@@ -273,6 +273,7 @@ def run_metadata(run: Any) -> dict:
         "config": run.config,
         "run": str(Path(run.path).resolve()),
         "model_sha256": sha256_file(model_file) if model_file.exists() else None,
+        "model_card": info.get("model_card"),  # imported runs (seq2exp import): provenance, licence, scores
         "run_info": info,
     }
 

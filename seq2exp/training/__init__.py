@@ -17,6 +17,7 @@ _LAZY = {
     "train": "seq2exp.training.driver",
     "prepare": "seq2exp.training.driver",
     "fit_kmer_ridge": "seq2exp.training.baselines",
+    "import_weights": "seq2exp.training.importing",
     "load_config": "seq2exp.training.config",
     "resolve_config": "seq2exp.training.config",
 }

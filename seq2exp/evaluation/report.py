@@ -67,12 +67,22 @@ def markdown_table(scores: Mapping[str, dict], bootstrap: dict | None = None) ->
                  "| model | mean rank (both) | Pearson mean rank | P(Pearson rank 1) | Spearman mean rank | "
                  "P(Spearman rank 1) |\n|---|---|---|---|---|---|\n")
         order = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])
+        intervals = ("\nEach model's score over the samples: mean and 95% interval (`bootstrap_intervals.png`).\n\n"
+                     "| model | Pearson score | Pearson 95% interval | Spearman score | Spearman 95% interval |\n"
+                     "|---|---|---|---|---|\n")
+        for name in order:
+            cells = []
+            for metric in ("pearson", "spearman"):
+                low, high = bootstrap[metric]["score_95"][name]
+                cells += [_number(bootstrap[metric]["mean_score"][name]), f"[{_number(low)}, {_number(high)}]"]
+            intervals += f"| {name} | " + " | ".join(cells) + " |\n"
         for name in order:
             text += (f"| {name} | {bootstrap['mean_rank'][name]:.3f} | "
                      f"{bootstrap['pearson']['mean_rank'][name]:.3f} | "
                      f"{bootstrap['pearson']['rank_fractions'][name][0]:.3f} | "
                      f"{bootstrap['spearman']['mean_rank'][name]:.3f} | "
                      f"{bootstrap['spearman']['rank_fractions'][name][0]:.3f} |\n")
+        text += intervals
         for metric in ("pearson", "spearman"):
             beats = bootstrap[metric]["beats"]
             text += (f"\nFraction of samples in which the row model has a higher {metric.capitalize()} score than "

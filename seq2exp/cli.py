@@ -29,6 +29,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "predict": ("seq2exp.serving.predict_cli", "batch inference over FASTA/TSV/DREAM files"),
     "batch": ("seq2exp.batch.cli", "batch inference past one machine: an Apache Beam RunInference pipeline"),
     "score": ("seq2exp.evaluation.cli", "score predictions the way the challenge did"),
+    "subsets": ("seq2exp.evaluation.subsets_cli", "the test subsets as FASTA / DREAM / variant TSV files"),
     "explain": ("seq2exp.interpret.explain_cli", "attribution, in-silico mutagenesis, motif effects, TF-MoDISco"),
     "variants": ("seq2exp.interpret.variants_cli", "predicted variant effects (alt - ref), scorable by seq2exp score"),
     "design": ("seq2exp.interpret.design_cli", "design sequences towards a target expression (genetic algorithm)"),

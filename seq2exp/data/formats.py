@@ -794,6 +794,105 @@ def read_test_subsets(folder: str | os.PathLike) -> dict[str, np.ndarray]:
     return subsets
 
 
+@dataclass
+class SubsetRecords:
+    """The rows of one test-subset CSV, in file order (duplicates kept).
+
+    Singles: ``tags``, ``sequences``, ``positions`` (``int64 [n]``) and ``values`` (``float64 [n]``, the ``exp``
+    column, NaN where empty). Pairs: the same for the *alt* member plus ``ref_tags`` and ``ref_sequences``;
+    ``positions`` and ``values`` are ``[n, 2]`` with columns ``(alt, ref)``. ``lines``: 1-based line of each row.
+    """
+
+    name: str
+    path: str
+    tags: list[str]
+    sequences: list[str]
+    positions: np.ndarray
+    values: np.ndarray
+    lines: np.ndarray
+    ref_tags: list[str] | None = None
+    ref_sequences: list[str] | None = None
+
+    @property
+    def is_pair(self) -> bool:
+        return self.ref_sequences is not None
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+
+def read_subset_records(folder: str | os.PathLike, name: str,
+                        max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH) -> SubsetRecords:
+    """Read the sequences, indices and measured values of subset ``name`` from a ``test_subset_ids`` folder.
+
+    ``name`` is a score-JSON subset name (see ``SUBSET_FILES``). Sequences are validated (``ACGTN``, at most
+    ``max_length`` bp) and upper-cased; every error names the file, line and column. An empty value field is NaN
+    (the challenge's public files carry no measured values).
+    """
+    if name not in SUBSET_FILES:
+        raise InputFormatError(f"unknown subset {name!r}; valid: {sorted(SUBSET_FILES)}", path=os.fspath(folder))
+    path = Path(folder) / SUBSET_FILES[name]
+    if not path.is_file():
+        raise InputFormatError(f"no file for subset {name!r}", path=str(path))
+    pair = name in PAIR_SUBSET_FILES
+    if pair:
+        columns = ("alt_tag", "ref_tag", "alt_sequence", "ref_sequence", "alt_pos", "ref_pos", "alt_exp", "ref_exp")
+    else:
+        columns = ("tag", "sequence", "pos", "exp")
+    text = _read_text(path)
+    rows: dict[str, list[str]] = {column: [] for column in columns}
+    lines: list[int] = []
+    with io.StringIO(text, newline="") as handle:
+        reader = csv.reader(handle)
+        header = [column.strip() for column in next(reader, None) or []]
+        if not header:
+            raise InputFormatError("empty file, expected a CSV header", path=str(path), line=1)
+        required = [column for column in columns if not column.endswith(("exp", "tag"))]
+        missing = [column for column in required if column not in header]
+        if missing:
+            raise InputFormatError(f"missing column(s) {missing}; found {header}", path=str(path), line=1)
+        where = {column: header.index(column) if column in header else None for column in columns}
+        for line_number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            lines.append(line_number)
+            for column, position in where.items():
+                rows[column].append(row[position].strip() if position is not None and position < len(row) else "")
+
+    def sequences(column: str) -> list[str]:
+        result = []
+        for line, sequence in zip(lines, rows[column]):
+            problem = describe_bad_sequence(sequence, max_length)
+            if problem:
+                raise InputFormatError(problem, path=str(path), line=line, field=column)
+            result.append(sequence.upper())
+        return result
+
+    def indices(column: str) -> np.ndarray:
+        return np.asarray([_parse_index(text, str(path), line, column) for line, text in zip(lines, rows[column])],
+                          dtype=np.int64)
+
+    def values(column: str) -> np.ndarray:
+        result = np.full(len(lines), np.nan)
+        for i, (line, text) in enumerate(zip(lines, rows[column])):
+            if text:
+                try:
+                    result[i] = float(text)
+                except ValueError:
+                    raise InputFormatError(f"{text!r} is not a number", path=str(path), line=line,
+                                           field=column) from None
+        return result
+
+    line_array = np.asarray(lines, dtype=np.int64)
+    if not pair:
+        return SubsetRecords(name, str(path), rows["tag"], sequences("sequence"), indices("pos"), values("exp"),
+                             line_array)
+    return SubsetRecords(name, str(path), rows["alt_tag"], sequences("alt_sequence"),
+                         np.stack([indices("alt_pos"), indices("ref_pos")], axis=1).reshape(-1, 2),
+                         np.stack([values("alt_exp"), values("ref_exp")], axis=1).reshape(-1, 2), line_array,
+                         ref_tags=rows["ref_tag"], ref_sequences=sequences("ref_sequence"))
+
+
 def _read_index_columns(path: Path, columns: tuple[str, ...]) -> list[np.ndarray]:
     """Non-negative integer columns of a CSV file, with errors naming file, line and column.
 

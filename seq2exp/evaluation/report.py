@@ -67,12 +67,22 @@ def markdown_table(scores: Mapping[str, dict], bootstrap: dict | None = None) ->
                  "| model | mean rank (both) | Pearson mean rank | P(Pearson rank 1) | Spearman mean rank | "
                  "P(Spearman rank 1) |\n|---|---|---|---|---|---|\n")
         order = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])
+        intervals = ("\nEach model's score over the samples: mean and 95% interval (`bootstrap_intervals.png`).\n\n"
+                     "| model | Pearson score | Pearson 95% interval | Spearman score | Spearman 95% interval |\n"
+                     "|---|---|---|---|---|\n")
+        for name in order:
+            cells = []
+            for metric in ("pearson", "spearman"):
+                low, high = bootstrap[metric]["score_95"][name]
+                cells += [_number(bootstrap[metric]["mean_score"][name]), f"[{_number(low)}, {_number(high)}]"]
+            intervals += f"| {name} | " + " | ".join(cells) + " |\n"
         for name in order:
             text += (f"| {name} | {bootstrap['mean_rank'][name]:.3f} | "
                      f"{bootstrap['pearson']['mean_rank'][name]:.3f} | "
                      f"{bootstrap['pearson']['rank_fractions'][name][0]:.3f} | "
                      f"{bootstrap['spearman']['mean_rank'][name]:.3f} | "
                      f"{bootstrap['spearman']['rank_fractions'][name][0]:.3f} |\n")
+        text += intervals
         for metric in ("pearson", "spearman"):
             beats = bootstrap[metric]["beats"]
             text += (f"\nFraction of samples in which the row model has a higher {metric.capitalize()} score than "
@@ -135,12 +145,163 @@ def plot_measured_vs_predicted(data: ScoringData, model: int, path: Path) -> Non
         axis.axis("off")
     for axis, (name, measured, predicted) in zip(axes.ravel(), panels):
         predicted = predicted[:, 0]
-        axis.hexbin(predicted, measured, gridsize=40, mincnt=1, bins="log", cmap="viridis")
+        cells = axis.hexbin(predicted, measured, gridsize=40, mincnt=1, bins="log", cmap="viridis")
+        figure.colorbar(cells, ax=axis, label="sequences (log)" if name not in PAIR_SUBSETS else "pairs (log)")
+        low = float(min(predicted.min(), measured.min()))
+        high = float(max(predicted.max(), measured.max()))
+        axis.plot([low, high], [low, high], color="red", linestyle="--", linewidth=0.8, label="y = x")
+        r = _pearson(predicted, measured)
         suffix = " (alt - ref)" if name in PAIR_SUBSETS else ""
-        axis.set_title(f"{name}{suffix}, n={len(measured)}", fontsize="small")
+        axis.set_title(f"{name}{suffix}: r = {r:.3f}, n = {len(measured)}", fontsize="small")
         axis.set_xlabel("predicted", fontsize="small")
         axis.set_ylabel("measured", fontsize="small")
+        axis.legend(loc="upper left", fontsize="x-small")
     figure.suptitle(f"{data.names[model]}: measured vs predicted")
+    figure.tight_layout()
+    _save(figure, path)
+    plt.close(figure)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r of two vectors (NaN when either is constant), for plot titles."""
+    x, y = np.asarray(x, np.float64) - np.mean(x), np.asarray(y, np.float64) - np.mean(y)
+    denominator = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / denominator if denominator > 0 else math.nan
+
+
+def subset_matrix(scores: Mapping[str, dict], metric: str) -> tuple[list[str], list[str], np.ndarray]:
+    """``(models, subsets, values [models, subsets])``: each model's Pearson r (``metric="pearson"``) or Spearman
+    rho per subset, NaN where a model has no score for a subset; subsets in the challenge's order."""
+    models = list(scores)
+    subsets = [name for name in SUBSET_NAMES if any(name in result["subsets"] for result in scores.values())]
+    values = np.full((len(models), len(subsets)), np.nan)
+    for i, model in enumerate(models):
+        for j, name in enumerate(subsets):
+            entry = scores[model]["subsets"].get(name)
+            if entry is not None and entry.get(metric) is not None:
+                values[i, j] = entry[metric]
+    return models, subsets, values
+
+
+def normalise_per_subset(values: np.ndarray) -> np.ndarray:
+    """Min-max normalise each column (subset) over the rows (models): best 1, worst 0; a column whose models
+    all score the same is 1; NaN stays NaN."""
+    values = np.asarray(values, np.float64)
+    missing = np.isnan(values)
+    low = np.where(missing, np.inf, values).min(axis=0)
+    high = np.where(missing, -np.inf, values).max(axis=0)
+    span = high - low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = np.where(span > 0, (values - low) / np.where(span > 0, span, 1.0), 1.0)
+    return np.where(missing, np.nan, result)
+
+
+def subset_gaps(values: np.ndarray) -> np.ndarray:
+    """Best-to-worst gap per subset (column): max - min over the models that have a score (NaN if fewer than 2)."""
+    values = np.asarray(values, np.float64)
+    missing = np.isnan(values)
+    gaps = np.where(missing, -np.inf, values).max(axis=0) - np.where(missing, np.inf, values).min(axis=0)
+    return np.where((~missing).sum(axis=0) >= 2, gaps, np.nan)
+
+
+def plot_model_subset_heatmap(scores: Mapping[str, dict], path: Path) -> None:
+    """The paper's model x subset heatmap: colour = score min-max normalised per subset, text = the score."""
+    import matplotlib.pyplot as plt
+
+    panels = [("pearson", "Pearson r"), ("spearman", "Spearman ρ")]
+    models, subsets, _ = subset_matrix(scores, "pearson")
+    figure, axes = plt.subplots(1, 2, figsize=(2.5 + 1.5 * len(subsets), 1.8 + 0.45 * len(models)), squeeze=False)
+    for axis, (metric, label) in zip(axes[0], panels):
+        _, _, values = subset_matrix(scores, metric)
+        shade = normalise_per_subset(values)
+        image = axis.imshow(np.ma.masked_invalid(shade), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        for i in range(len(models)):
+            for j in range(len(subsets)):
+                if not np.isnan(values[i, j]):
+                    axis.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize="x-small",
+                              color="black" if shade[i, j] > 0.6 else "white")
+        axis.set_xticks(range(len(subsets)), subsets, rotation=35, ha="right", fontsize="small")
+        axis.set_yticks(range(len(models)), models if metric == "pearson" else [], fontsize="small")
+        axis.set_title(f"{label} per subset")
+    figure.colorbar(image, ax=axes[0].tolist(), fraction=0.03, label="normalised per subset (best = 1)")
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_subset_gaps(scores: Mapping[str, dict], path: Path) -> None:
+    """Best-to-worst gap per subset: how much the choice of model matters on each kind of sequence."""
+    import matplotlib.pyplot as plt
+
+    _, subsets, pearson = subset_matrix(scores, "pearson")
+    _, _, spearman = subset_matrix(scores, "spearman")
+    width = 0.38
+    figure, axis = plt.subplots(figsize=(max(6, 1.1 * len(subsets) + 2), 3.6))
+    for k, (values, label) in enumerate(((pearson, "Pearson r"), (spearman, "Spearman ρ"))):
+        gaps = subset_gaps(values)
+        bars = axis.bar(np.arange(len(subsets)) + (k - 0.5) * width, gaps, width, label=label)
+        axis.bar_label(bars, fmt="%.3f", fontsize="x-small")
+    axis.set_xticks(np.arange(len(subsets)), subsets, rotation=30, ha="right")
+    axis.set_ylabel("best - worst model")
+    axis.set_title(f"Best-to-worst gap per subset ({len(scores)} models)")
+    axis.legend(fontsize="small")
+    axis.grid(axis="y", alpha=0.3)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def prediction_correlations(data: ScoringData) -> tuple[list[str], np.ndarray]:
+    """``(labels, r)``: Pearson r between every pair of the models' predictions and the truth ("measured", first),
+    over the test sequences every model predicted and the truth has."""
+    present = data.truth_present.copy()
+    for row in range(len(data.names)):
+        present &= ~np.isnan(data.predictions[row])
+    columns = np.vstack([data.truth[present], data.predictions[:, present]])
+    return ["measured", *data.names], np.corrcoef(columns)
+
+
+def plot_prediction_correlations(data: ScoringData, path: Path) -> None:
+    """Heatmap of the pairwise Pearson r of the models' predictions and the measured values."""
+    import matplotlib.pyplot as plt
+
+    labels, matrix = prediction_correlations(data)
+    count = len(labels)
+    figure, axis = plt.subplots(figsize=(2.5 + 0.7 * count, 1.8 + 0.6 * count))
+    image = axis.imshow(matrix, vmin=min(0.0, float(np.nanmin(matrix))), vmax=1, cmap="viridis")
+    for i in range(count):
+        for j in range(count):
+            axis.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize="x-small",
+                      color="black" if matrix[i, j] > 0.7 else "white")
+    axis.set_xticks(range(count), labels, rotation=35, ha="right", fontsize="small")
+    axis.set_yticks(range(count), labels, fontsize="small")
+    n = int(np.count_nonzero(data.truth_present & ~np.isnan(data.predictions).any(axis=0)))
+    axis.set_title(f"Pearson r between predictions and the truth (n = {n})")
+    figure.colorbar(image, ax=axis, fraction=0.046, label="Pearson r")
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_bootstrap_intervals(bootstrap: dict, path: Path) -> None:
+    """Each model's bootstrap mean score with its 95% interval, per metric (the weighted Pearson and Spearman
+    scores), models ordered by mean rank."""
+    import matplotlib.pyplot as plt
+
+    models = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])
+    figure, axes = plt.subplots(1, 2, figsize=(5 + 0.9 * len(models), 3.4), squeeze=False)
+    for axis, metric, label in zip(axes[0], ("pearson", "spearman"), ("Pearson score", "Spearman score")):
+        mean = np.array([bootstrap[metric]["mean_score"][name] for name in models], np.float64)
+        interval = np.array([bootstrap[metric]["score_95"][name] for name in models], np.float64).reshape(-1, 2)
+        axis.errorbar(range(len(models)), mean, yerr=[mean - interval[:, 0], interval[:, 1] - mean], fmt="o",
+                      capsize=6, label="mean, 95% interval")
+        for x, (value, (low, high)) in enumerate(zip(mean, interval)):
+            axis.annotate(f"{value:.3f}\n[{low:.3f}, {high:.3f}]", (x, high), textcoords="offset points",
+                          xytext=(0, 4), ha="center", fontsize="x-small")
+        axis.set_xticks(range(len(models)), models, rotation=30, ha="right")
+        axis.set_xlim(-0.6, len(models) - 0.4)
+        axis.set_ylabel(label)
+        axis.margins(y=0.25)
+        axis.grid(axis="y", alpha=0.3)
+        axis.legend(fontsize="x-small", loc="lower left")
+    figure.suptitle(f"Bootstrap: {bootstrap['n_samples']} samples of {bootstrap['fraction']:.0%} of the test set")
     figure.tight_layout()
     _save(figure, path)
     plt.close(figure)
@@ -214,4 +375,14 @@ def write_report(
         if bootstrap is not None:
             plot_bootstrap_ranks(bootstrap, out / "bootstrap_ranks.png")
             written["bootstrap_ranks"] = out / "bootstrap_ranks.png"
+            plot_bootstrap_intervals(bootstrap, out / "bootstrap_intervals.png")
+            written["bootstrap_intervals"] = out / "bootstrap_intervals.png"
+        if len(scores) >= 2:  # the paper's figure set for several models
+            plot_model_subset_heatmap(scores, out / "model_subset_heatmap.png")
+            written["model_subset_heatmap"] = out / "model_subset_heatmap.png"
+            plot_subset_gaps(scores, out / "subset_gaps.png")
+            written["subset_gaps"] = out / "subset_gaps.png"
+        if data is not None and len(data.names) >= 2:
+            plot_prediction_correlations(data, out / "prediction_correlations.png")
+            written["prediction_correlations"] = out / "prediction_correlations.png"
     return written

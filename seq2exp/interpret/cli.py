@@ -223,7 +223,8 @@ def _motif_mode(args, predictor, out: Path) -> int:
         _write_tsv(out / f"motif_{safe}.tsv", effects.rows())
         name = f"motif_{safe}.png"
         plots.plot_motif_curve(effects.positions, effects.curve, out / name,
-                               f"{effects.motif.name} ({effects.site})", effects.effects.std(axis=0))
+                               f"{effects.motif.name} ({effects.site})", effects.effects.std(axis=0),
+                               f"± 1 s.d. over {len(backgrounds)} backgrounds")
         entries.append((f"{effects.motif.name} ({effects.site})", name))
         summary["motifs"][spec] = {"site": effects.site, "mean_effect": float(effects.curve.mean()),
                                    "max_effect": float(effects.curve.max()), "min_effect": float(effects.curve.min())}

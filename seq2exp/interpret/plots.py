@@ -71,35 +71,42 @@ def plot_logo(scores: np.ndarray, path: str | Path, title: str = "", insert: tup
 
 def plot_ism_heatmap(effects: np.ndarray, sequence: str, path: str | Path, title: str = "",
                      insert: tuple[int, int] | None = None) -> Path:
-    """Heatmap of one ISM map ``[L, 4]`` (alt base x position, diverging colours; the reference base is 0); the
-    positions outside ``insert`` (the construct's flanks) are shaded."""
+    """Heatmap of one ISM map ``[L, 4]`` (alt base x position, diverging colours; the reference base is 0 and
+    marked with a dot); the positions outside ``insert`` (the construct's flanks) are shaded."""
     plt = _pyplot()
     limit = float(np.abs(effects).max()) or 1.0
     figure, axis = plt.subplots(figsize=(max(6.0, len(sequence) / 10), 1.9))
     image = axis.imshow(np.asarray(effects).T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
                         interpolation="nearest")
+    positions = [i for i, base in enumerate(sequence.upper()) if base in BASES]
+    axis.scatter(positions, [BASES.index(sequence[i].upper()) for i in positions], s=4, c="black", marker="o",
+                 linewidths=0, label="reference base")
     axis.set_yticks(range(4), list(BASES))
     mark_flanks(axis, len(sequence), insert)
+    axis.set_ylabel("alt base")
     axis.set_xlabel("position (0-based)")
     axis.set_title(title or "ISM: predicted alt - ref")
-    figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01)
+    axis.legend(loc="upper left", bbox_to_anchor=(0, -0.35), fontsize="x-small", frameon=False)
+    figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01, label="alt - ref")
     return _save(figure, Path(path))
 
 
 def plot_motif_curve(positions: np.ndarray, curve: np.ndarray, path: str | Path, title: str = "",
-                     spread: np.ndarray | None = None) -> Path:
-    """Effect curve ``[2, P]`` (orientations +, -) by position."""
+                     spread: np.ndarray | None = None, spread_label: str = "± 1 s.d. over backgrounds") -> Path:
+    """Effect curve ``[2, P]`` (orientations +, -) by position; ``spread`` ``[2, P]`` is drawn as a labelled band
+    (``spread_label``) around each curve."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(7, 3))
     for o, label in enumerate(("+ strand", "- strand")):
-        axis.plot(positions, curve[o], label=label)
+        (line,) = axis.plot(positions, curve[o], label=f"{label}: mean effect")
         if spread is not None:
-            axis.fill_between(positions, curve[o] - spread[o], curve[o] + spread[o], alpha=0.2)
+            axis.fill_between(positions, curve[o] - spread[o], curve[o] + spread[o], alpha=0.2,
+                              color=line.get_color(), label=f"{label}: {spread_label}")
     axis.axhline(0, color="grey", lw=0.5)
     axis.set_xlabel("site start (0-based)")
-    axis.set_ylabel("predicted effect")
+    axis.set_ylabel("predicted effect (with - without)")
     axis.set_title(title)
-    axis.legend()
+    axis.legend(fontsize="x-small")
     return _save(figure, Path(path))
 
 

@@ -137,7 +137,8 @@ def input_signature(spec: Mapping[str, Any]) -> tuple[tuple, str]:
 def model_input(config: Mapping[str, Any], name: str = "inputs") -> keras.KerasTensor:
     """The model's ``keras.Input`` for ``config["input"]``."""
     if "input" not in config:
-        raise ConfigError("model config has no 'input' encoding spec")
+        raise ConfigError("model config has no 'input' encoding spec: pass config={'input': {...}}, an EncodingSpec "
+                          "dict such as {'kind': 'onehot', 'length': 110} (seq2exp.data.encoding.EncodingSpec)")
     shape, dtype = input_signature(config["input"])
     return keras.Input(shape=shape, dtype=dtype, name=name)
 

@@ -21,6 +21,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "data": ("seq2exp.data.cli", "data files: download the challenge data, build the training cache, validate"),
     "simulate": ("seq2exp.simulate.cli", "simulate a random-promoter library with ground truth"),
     "models": ("seq2exp.models.cli", "list the registered architectures"),
+    "configs": ("seq2exp.training.configs_cli", "list the registered training recipes, or print one to copy and edit"),
     "train": ("seq2exp.training.cli", "train a model with model.fit from a config"),
     "export": ("seq2exp.serving.export_cli", "export a trained run as a versioned SavedModel"),
     "serve-config": ("seq2exp.serving.config_cli", "write TF Serving models.config / batching.config"),

@@ -4,7 +4,7 @@ The ``model.fit`` driver, the teams' losses, optimisers and schedules, callbacks
 resumable runs, and a k-mer ridge baseline. Prediction from a run lives in :mod:`seq2exp.inference`.
 
     >>> from seq2exp.training import train
-    >>> run = train("training/configs/autosome.yaml", data="train.txt", out="runs/autosome")
+    >>> run = train("autosome", data="train.txt", out="runs/autosome")
     >>> run.predict(["TGCATTTTTTTCACATC...GGTTACGGCTGTT"])
 
 Importing this package does not import TensorFlow; the names below load their modules on first use.

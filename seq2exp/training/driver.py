@@ -397,7 +397,7 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
     """Train the model a config describes and return the loaded :class:`~seq2exp.inference.runs.Run`.
 
     Args:
-        config: a config dict or the path of a YAML config (``training/configs/<team>.yaml``).
+        config: a config dict, a recipe name (``autosome``; ``seq2exp configs list``) or a YAML path.
         data: the DREAM training file (else ``data.train`` of the config).
         val: a separate validation file (else a seeded ``data.val_fraction`` split of ``data``).
         out: the run folder; an existing one with the same config is resumed.

@@ -17,7 +17,8 @@ from typing import Iterable, Sequence
 
 # command -> (module, one-line help). Order is the order of a real project: data, simulate, models, train, ...
 STAGES: dict[str, tuple[str, str]] = {
-    "run": ("seq2exp.job", "the main job: simulate -> train -> export -> serve -> predict -> score -> report"),
+    "run": ("seq2exp.job", "the main job in 5 stages: simulate -> train (+ baseline) -> export -> serve + predict -> "
+                           "score + report"),
     "data": ("seq2exp.data.cli", "data files: download the challenge data, build the training cache, validate"),
     "simulate": ("seq2exp.simulate.cli", "simulate a random-promoter library with ground truth"),
     "models": ("seq2exp.models.cli", "list the registered architectures"),

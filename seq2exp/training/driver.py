@@ -384,10 +384,22 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
             final = graph.predict(sequences)
             metrics["val_pearson_postprocessed"], metrics["val_spearman_postprocessed"] = \
                 pearson_spearman(final, measured)
+        logger.info("final validation (%d rows, %s weights, the run's prediction graph: test-time augmentation %s): "
+                    "val_pearson %.4f val_spearman %.4f; the per-epoch val_pearson above is the bare model without "
+                    "test-time augmentation", len(setup.val_indices), metrics.get("model_selection") or "final",
+                    _tta_words(info["tta"]), metrics["val_pearson"], metrics["val_spearman"])
     info["metrics"] = metrics
     write_json_atomically(setup.out / inference.RUN_INFO_FILE, info)
     run.metrics = metrics
     return run
+
+
+def _tta_words(tta: Mapping[str, Any]) -> str:
+    """``{"reverse_complement": True, "shifts": [-1, 0, 1]}`` -> ``reverse complement + shifts [-1, 0, 1]``."""
+    parts = ["reverse complement"] if tta.get("reverse_complement") else []
+    if [s for s in tta.get("shifts") or [] if s]:
+        parts.append(f"shifts {list(tta['shifts'])}")
+    return " + ".join(parts) or "none"
 
 
 def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None, val: str | Path | None = None,

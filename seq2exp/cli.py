@@ -131,7 +131,34 @@ def build_parser(stages: Iterable[str] | None = None) -> argparse.ArgumentParser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``seq2exp`` console script; returns the process exit code."""
+    """Entry point of the ``seq2exp`` console script; returns the process exit code.
+
+    A closed pipe on stdout (``seq2exp models --json | head``) ends the command quietly with exit code 141 (as
+    a process killed by SIGPIPE), for every stage and for ``--help``: no ``BrokenPipeError`` traceback."""
+    try:
+        try:
+            code = _main(argv)
+        except SystemExit as exit_:  # --help, --version and usage errors print too (and may meet a closed pipe)
+            sys.stdout.flush()
+            raise exit_
+        sys.stdout.flush()  # a reader that left shows here, not in the interpreter's final flush
+        return code
+    except BrokenPipeError:
+        return _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> int:
+    """After a closed pipe: point stdout at devnull (the interpreter's final flush would fail again) -> 141."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 141
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser([stage] if (stage := requested_stage(argv)) else [])
     args = parser.parse_args(argv)

@@ -28,9 +28,6 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME = "seq2exp"
 STAGE_NAMES = ("simulate", "train", "export", "predict", "score")
-# the five stages as ``seq2exp run --help`` and the ``[i/5]`` progress lines name them
-STAGE_SUMMARY = ("[1] simulate, [2] train (+ the k-mer ridge baseline), [3] export, [4] serve + predict over gRPC, "
-                 "[5] score + report")
 
 # The model a new user trains by default: LegNet (the winner) with the team's recipe, narrowed so that a 2-core CPU
 # trains it in minutes. Widths and epochs scale up with --width / --epochs; any registered architecture with

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from seq2exp.training.config import recipe_description, recipe_names, recipe_path
+    from seq2exp.training.recipes import recipe_description, recipe_names, recipe_path
 
     if args.action == "list":
         rows = {name: {"description": recipe_description(recipe_path(name)), "path": str(recipe_path(name))}

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from seq2exp.errors import ConfigError
-from seq2exp.training.config import RECIPE_DIR, config_path, load_config, recipe_names, recipe_path
+from seq2exp.training.config import load_config
+from seq2exp.training.recipes import RECIPE_DIR, config_path, recipe_names, recipe_path
 from tests.conftest import REPO_ROOT
 
 READABLE = REPO_ROOT / "training" / "configs"

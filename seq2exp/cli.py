@@ -42,6 +42,26 @@ TENSORFLOW_STAGES = frozenset({"run", "models", "train", "export", "serve", "pre
                                "design"})
 
 
+def _tensorflow_free_client(args: argparse.Namespace) -> bool:
+    """``predict --server`` / ``batch --server``: a gRPC/REST client (grpcio + protobuf + numpy) that never imports
+    TensorFlow, so the CLI does not start it either (start-up well under a second instead of several)."""
+    return bool(getattr(args, "server", None))
+
+
+# stage -> options under which that TensorFlow stage needs no TensorFlow
+TENSORFLOW_FREE = {"predict": _tensorflow_free_client, "batch": _tensorflow_free_client,
+                   "models": lambda args: not (getattr(args, "build", False) or getattr(args, "no_params", False))}
+
+
+def starts_tensorflow(args: argparse.Namespace) -> bool:
+    """Whether the parsed command will import TensorFlow (and so gets its start-up noise hidden first)."""
+    command = getattr(args, "command", None)
+    if command not in TENSORFLOW_STAGES:
+        return False
+    free = TENSORFLOW_FREE.get(command)
+    return not (free is not None and free(args))
+
+
 def _has_gpu_driver() -> bool:
     return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
 
@@ -169,7 +189,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    if args.command in TENSORFLOW_STAGES and not args.verbose and not _has_gpu_driver():
+    if starts_tensorflow(args) and not args.verbose and not _has_gpu_driver():
         quiet_tensorflow_start()
     try:
         return int(args._stage_main(args) or 0)

@@ -127,13 +127,64 @@ def requested_stage(argv: Sequence[str]) -> str | None:
     return None
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, ``(default: X)``, unless the text already names it or there is
+    nothing to say (a switch that is off, no default, a list that starts empty). One place for every stage."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if text is argparse.SUPPRESS or "default" in text.lower() or not action.option_strings:
+            return text
+        default = action.default
+        if default is None or default is argparse.SUPPRESS or default is False or default == [] or \
+                isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._StoreConstAction)):
+            return text
+        return f"{text} (default: %(default)s)" if text else "(default: %(default)s)"
+
+
+def _suggestion(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the close candidates of a mistyped ``word``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` with :class:`DefaultsHelpFormatter` and a "did you mean" on a mistyped choice
+    (a stage, ``--strategy mirored``); sub-parsers (stages and their sub-commands) are of this class too."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # type: ignore[override]
+        import re
+
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            message += _suggestion(match.group(1), re.findall(r"'([^']*)'", match.group(2)))
+        super().error(message)
+
+
+def option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of ``parser`` and of its sub-commands' parsers (``--epochs``, ``-o``, ...)."""
+    found = []
+    for action in parser._actions:
+        found += [option for option in action.option_strings if option.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += option_strings(child)
+    return found
+
+
 def build_parser(stages: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """Return the top-level parser with one sub-parser per available stage.
 
     ``stages``: the stages whose modules are imported and whose options are added (``None``: every stage); the
     others are listed (for ``--help``) without their options.
     """
-    parser = argparse.ArgumentParser(prog="seq2exp", description=__doc__.splitlines()[0])
+    parser = Parser(prog="seq2exp", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="debug logging, and TensorFlow's start-up messages (hidden on a machine without a GPU)")
     from seq2exp import __version__
@@ -148,6 +199,34 @@ def build_parser(stages: Iterable[str] | None = None) -> argparse.ArgumentParser
             module.add_arguments(stage_parser)
             stage_parser.set_defaults(_stage_main=module.main)
     return parser
+
+
+def _refuse_unknown_options(parser: argparse.ArgumentParser, stage: str | None, words: Sequence[str],
+                            all_words: bool = False) -> None:
+    """Exit with the stage's usage and "unrecognized arguments: --epcohs (did you mean --epochs?)" when ``words``
+    hold a ``--option`` that neither the stage nor ``seq2exp`` itself knows (nor abbreviates), before argparse
+    reports something else first (such as a required option that the typo was meant to be)."""
+    stage_parser = _stage_parser(parser, stage) or parser
+    known = list(dict.fromkeys(option_strings(stage_parser) + option_strings(parser)))
+    unknown = []
+    for word in words:
+        if word == "--":
+            break
+        name = word.split("=")[0]
+        if word.startswith("--") and not any(option.startswith(name) for option in known):
+            unknown.append(word)
+    if all_words:
+        unknown = list(words)
+    if unknown:
+        hints = "".join(_suggestion(word.split("=")[0], known) for word in unknown if word.startswith("--"))
+        stage_parser.error(f"unrecognized arguments: {' '.join(unknown)}{hints}")
+
+
+def _stage_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -181,7 +260,10 @@ def _stdout_to_devnull() -> int:
 def _main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser([stage] if (stage := requested_stage(argv)) else [])
-    args = parser.parse_args(argv)
+    _refuse_unknown_options(parser, stage, argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # as parse_args, but the error comes from the stage's parser, with a "did you mean"
+        _refuse_unknown_options(parser, getattr(args, "command", None), extras, all_words=True)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

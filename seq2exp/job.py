@@ -366,13 +366,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", default=defaults.workdir, help="where everything goes (default: %(default)s)")
     parser.add_argument("--n-train", type=int, default=defaults.n_train, help="simulated training rows")
     parser.add_argument("--n-test", type=int, default=defaults.n_test, help="simulated test sequences")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the simulation, split and bootstrap")
     parser.add_argument("--architecture", default=defaults.architecture,
                         help="registered architecture to train (see `seq2exp models`)")
     parser.add_argument("--width", type=float, default=defaults.width,
                         help="channel multiplier of the narrowed LegNet (autosome only; the team's full LegNet is training/configs/autosome.yaml)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="training epochs")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="training batch size")
     parser.add_argument("--port", type=int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")
     parser.add_argument("--bootstrap", type=int, default=defaults.bootstrap, help="bootstrap samples (0 = none)")
     parser.add_argument("--strategy", default=defaults.strategy, help="tf.distribute strategy (see seq2exp train)")

@@ -97,9 +97,9 @@ def tensorflow_start_shown_once() -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             text = capture.read().decode("utf-8", "replace")
-            if text:
-                sys.stderr.write(unique_lines(text))
-                sys.stderr.flush()
+            if text:  # back to file descriptor 2, where it was going (not to a replaced sys.stderr, e.g. Jupyter's)
+                with contextlib.suppress(OSError):
+                    os.write(2, unique_lines(text).encode("utf-8", "replace"))
 
 
 class _TensorflowStartShownOnce:

@@ -73,7 +73,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=50, help="IG path points / expected-IG samples")
     parser.add_argument("--window", type=int, default=0, metavar="W",
                         help="ism: also scan W-bp windows (see --window-kind)")
-    parser.add_argument("--window-kind", choices=("delete", "mask"), default="delete")
+    parser.add_argument("--window-kind", choices=("delete", "mask"), default="delete", help="ism windows: deleted, or set to N")
     parser.add_argument("--top", type=int, default=100, help="ism: rows of top_effects.tsv")
     parser.add_argument("--discover", action="store_true",
                         help="run TF-MoDISco on the maps and match the patterns to JASPAR fungi motifs")
@@ -83,7 +83,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
                         help="motif effects instead: IUPAC consensus, JASPAR id (MA0363.3) or PWM file; repeatable")
     parser.add_argument("--backgrounds", default="random", metavar="KIND",
                         help="motif backgrounds: random, shuffled (of --sequences) or given (--sequences as is)")
-    parser.add_argument("--n-backgrounds", type=int, default=10)
+    parser.add_argument("--n-backgrounds", type=int, default=10, help="motif effects: background sequences per motif")
     parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="motif pair (cooperativity) at --spacings")
     parser.add_argument("--spacings", default="0,2,4,6,8,10,15,20", help="motif pair spacings (bp)")
 
@@ -326,10 +326,10 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", metavar="FILE", help="FASTA or DREAM/TSV file of starting sequences")
     parser.add_argument("--random", type=int, default=0, metavar="N",
                         help="start from N random promoters (flanks + 80 random bp) instead")
-    parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize")
+    parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize", help="raise, lower, or approach --target")
     parser.add_argument("--target", type=float, help="with --objective target: the expression to reach")
-    parser.add_argument("--generations", type=int, default=10)
-    parser.add_argument("--population", type=int, default=20)
+    parser.add_argument("--generations", type=int, default=10, help="rounds of the genetic algorithm")
+    parser.add_argument("--population", type=int, default=20, help="survivors kept each generation")
     parser.add_argument("--children", type=int, default=4, help="children per survivor and generation")
     parser.add_argument("--mutations", type=int, default=1, help="substitutions per child")
     parser.add_argument("--budget", type=int, help="most substitutions from the seed")

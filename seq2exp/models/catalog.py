@@ -10,6 +10,7 @@ counts). After changing an architecture or registering a new one, regenerate it:
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 CATALOG_FILE = Path(__file__).resolve().parent / "catalog.json"
@@ -22,13 +23,29 @@ def load_catalog() -> list[dict]:
     return json.loads(CATALOG_FILE.read_text(encoding="utf-8"))["architectures"]
 
 
+def describe(name: str, *, count_params: bool = True) -> dict:
+    """One architecture as a listing row: name, team, params (trainable, default config), paper_params, ..."""
+    from seq2exp import models
+
+    architecture = models.get(name)
+    params = None
+    if count_params:
+        model = architecture.build()
+        params = int(sum(math.prod(w.shape) for w in model.trainable_weights))
+        del model
+    return {"name": name, "team": architecture.team, "rank": architecture.rank, "params": params,
+            "paper_params": architecture.paper_params, "paper_params_source": architecture.paper_params_source,
+            "head": architecture.head,
+            "fidelity": architecture.fidelity, "source": architecture.source,
+            "description": architecture.description}
+
+
 def build_catalog(names: list[str] | None = None, *, count_params: bool = True) -> list[dict]:
     """Rows from the live registry (``names``: default every registered architecture), each model built once to
     count its parameters unless ``count_params`` is false."""
     import keras
 
     from seq2exp import models
-    from seq2exp.models.cli import describe
 
     rows = []
     for name in models.names() if names is None else names:

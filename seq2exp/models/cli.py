@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+
+from seq2exp.models.catalog import describe  # noqa: F401  (the listing row; docs/make_models_table.py uses it)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,23 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "printing the recorded counts")
     parser.add_argument("--no-params", action="store_true",
                         help="list the live registry without building (the params column is left empty)")
-
-
-def describe(name: str, *, count_params: bool = True) -> dict:
-    """One architecture as a listing row: name, team, params (trainable, default config), paper_params, ..."""
-    from seq2exp import models
-
-    architecture = models.get(name)
-    params = None
-    if count_params:
-        model = architecture.build()
-        params = int(sum(math.prod(w.shape) for w in model.trainable_weights))
-        del model
-    return {"name": name, "team": architecture.team, "rank": architecture.rank, "params": params,
-            "paper_params": architecture.paper_params, "paper_params_source": architecture.paper_params_source,
-            "head": architecture.head,
-            "fidelity": architecture.fidelity, "source": architecture.source,
-            "description": architecture.description}
 
 
 def format_table(rows: list[dict]) -> str:

@@ -19,6 +19,7 @@ _LAZY = {
     "fit_kmer_ridge": "seq2exp.training.baselines",
     "load_config": "seq2exp.training.config",
     "resolve_config": "seq2exp.training.config",
+    "load_run": "seq2exp.inference.runs",  # a trained run folder (lives in seq2exp.inference; here for discovery)
 }
 __all__ = sorted(_LAZY)
 

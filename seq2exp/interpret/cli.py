@@ -106,7 +106,9 @@ def main_explain(args: argparse.Namespace) -> int:
         from seq2exp.interpret.sequences import check_sequences
 
         names, sequences = _read(args.sequences)
-        sequences = check_sequences(sequences, what=args.sequences)  # maps need equal lengths: name the file
+        # ISM takes rows of mixed lengths; the gradient methods' maps (and --window) need equal ones: name the file
+        sequences = check_sequences(sequences, what=args.sequences,
+                                    equal_length=args.method != "ism" or bool(args.window))
         entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences)}
         if args.method == "ism":
             from seq2exp.interpret.mutagenesis import ism, window_scan
@@ -123,7 +125,8 @@ def main_explain(args: argparse.Namespace) -> int:
                     np.savez_compressed(fh, effects=windows)
             for i in range(min(args.plots, len(sequences))):
                 name = f"ism_{plots.safe_name(names[i])}.png"
-                plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM")
+                plots.plot_ism_heatmap(maps[i][:len(result.sequences[i])], result.sequences[i], out / name,
+                                       f"{names[i]}: ISM")
                 entries.append((f"{names[i]} (ISM)", name))
         else:
             from seq2exp.interpret.attribution import attribute

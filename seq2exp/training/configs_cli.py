@@ -27,6 +27,10 @@ def main(args: argparse.Namespace) -> int:
     from seq2exp.training.recipes import recipe_description, recipe_names, recipe_path
 
     if args.action == "list":
+        if not recipe_names():
+            from seq2exp.errors import ConfigError
+
+            raise ConfigError("no recipes installed (seq2exp/training/configs/ holds no YAML: a broken install)")
         rows = {name: {"description": recipe_description(recipe_path(name)), "path": str(recipe_path(name))}
                 for name in recipe_names()}
         if args.json:

@@ -69,6 +69,7 @@ def test_predict_server_runs_with_tensorflow_blocked(tiny_server, tmp_path):
     print(f"predict --server, 50 rows, whole process: {seconds:.2f} s")
 
 
+@pytest.mark.slow  # a Beam DirectRunner pipeline in a fresh process (~20 s)
 def test_batch_server_runs_with_tensorflow_blocked(tiny_server, tmp_path):
     pytest.importorskip("apache_beam")
     server, root = tiny_server

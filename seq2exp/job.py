@@ -131,15 +131,18 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
     """Run the main job; returns a summary (paths, headline scores, seconds per stage).
 
     Keyword arguments are ``RunOptions`` fields (``run(workdir="w", n_train=5000)``). ``announce`` receives one
-    line per stage event (the CLI prints them); they are logged at INFO level either way.
+    line per stage event (the CLI prints them); they are logged at INFO level when there is no ``announce`` (or
+    ``quiet``), at DEBUG level otherwise (each line is shown once).
     """
     options = options or RunOptions(**kwargs)
 
     def _announce(options: RunOptions, index: int, stage: str, text: str) -> None:
         line = f"[{index}/{len(STAGE_NAMES)}] {stage}: {text}"
-        logger.info(line)
         if announce is not None and not options.quiet:
-            announce(line)
+            announce(line)  # shown once: by the caller, not also as a log line
+            logger.debug(line)
+        else:
+            logger.info(line)
 
     workdir = Path(options.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -314,20 +317,47 @@ def _predict_in_process(run_dir: Path, test_file: str | Path, out: Path) -> Path
     return out
 
 
-def _print_summary(summary: dict) -> None:
+def headline(summary: dict) -> list[str]:
+    """The closing lines of ``seq2exp run``: where things are, the network's scores beside the k-mer ridge
+    baseline's (with a warning when the baseline wins), the bootstrap interval and the validation figures named."""
     measured = summary["scores"]["model vs measured"]
-    print()
-    print("seq2exp run finished")
-    print(f"  workdir        {summary['workdir']}")
-    print(f"  data           {summary['data']['out_dir']}")
-    print(f"  trained run    {summary['run']['run']}")
-    print(f"  SavedModel     {summary['export']['saved_model']}")
-    print(f"  predictions    {summary['predict']['predictions']}")
-    print(f"  report         {Path(summary['report']['json']).parent}  (scores.md, scores.json, plots)")
-    print(f"  Pearson score  {measured['pearson_score']:.4f}   Spearman score {measured['spearman_score']:.4f}"
-          "   (vs measured test values, challenge weights)")
+    network = summary.get("options", {}).get("architecture", "network")
+    lines = ["", "seq2exp run finished",
+             f"  workdir        {summary['workdir']}",
+             f"  data           {summary['data']['out_dir']}",
+             f"  trained run    {summary['run']['run']}",
+             f"  SavedModel     {summary['export']['saved_model']}",
+             f"  predictions    {summary['predict']['predictions']}",
+             f"  report         {Path(summary['report']['json']).parent}  (scores.md, scores.json, plots)",
+             "  test scores    (vs measured test values, challenge weights)"]
+    models = {network: measured}
+    base = summary["scores"].get(f"{BASELINE_MODEL} vs measured")
+    if base is not None:
+        models[f"{BASELINE_MODEL} (baseline)"] = base
+    width = max(len(name) for name in models)
+    for name, values in models.items():
+        lines.append(f"    {name:<{width}}  Pearson score {values['pearson_score']:.4f}   "
+                     f"Spearman score {values['spearman_score']:.4f}")
     row = "  ".join(f"{name} r={values['pearson']:.3f}" for name, values in measured["subsets"].items())
-    print(f"  per subset     {row}")
+    lines.append(f"  per subset     {row}  ({network})")
+    validation = (summary.get("run") or {}).get("validation") or {}
+    if validation.get("val_pearson") is not None:
+        lines.append(f"  validation     {network} Pearson r {validation['val_pearson']:.4f} (final: the selected "
+                     "weights with test-time augmentation; the per-epoch val_pearson lines are without it)")
+    if base is not None:
+        losses = [key for key in ("pearson_score", "spearman_score") if base[key] > measured[key]]
+        if losses:
+            words = " and ".join(key.replace("_", " ") for key in losses)
+            lines.append(f"  WARNING: the k-mer ridge baseline beats {network} on the {words} "
+                         f"({', '.join(f'{base[k]:.4f} vs {measured[k]:.4f}' for k in losses)}): the network has not "
+                         "learnt more than k-mer counts; train longer (--epochs), on more rows (--n-train) or wider "
+                         "(--width)")
+    return lines
+
+
+def _print_summary(summary: dict) -> None:
+    for line in headline(summary):
+        print(line)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -338,16 +368,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", default=defaults.workdir, help="where everything goes (default: %(default)s)")
     parser.add_argument("--n-train", type=positive_int, default=defaults.n_train, help="simulated training rows")
     parser.add_argument("--n-test", type=positive_int, default=defaults.n_test, help="simulated test sequences")
-    parser.add_argument("--seed", type=nonnegative_int, default=defaults.seed)
+    parser.add_argument("--seed", type=nonnegative_int, default=defaults.seed, help="seed of the simulation, split and bootstrap")
     parser.add_argument("--architecture", default=defaults.architecture,
                         help="registered architecture to train (see `seq2exp models`)")
     parser.add_argument("--width", type=positive_float, default=defaults.width,
                         help="channel multiplier of the narrowed LegNet (autosome only; the team's full LegNet is training/configs/autosome.yaml)")
-    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="training epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="training batch size")
     parser.add_argument("--port", type=port_int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")
-    parser.add_argument("--bootstrap", type=nonnegative_int, default=defaults.bootstrap,
-                        help="bootstrap samples (0 = none)")
+    parser.add_argument("--bootstrap", type=nonnegative_int, default=defaults.bootstrap, help="bootstrap samples (0 = none)")
     parser.add_argument("--strategy", default=defaults.strategy, help="tf.distribute strategy (see seq2exp train)")
     parser.add_argument("--force", action="store_true", help="re-run every stage")
     parser.add_argument("--quiet", action="store_true", help="no progress output")

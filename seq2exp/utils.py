@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.abc
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,6 +56,96 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+_GLOG_PREFIX = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ ")
+
+
+def unique_lines(text: str) -> str:
+    """``text`` with each line kept once, in first-seen order; C++ log lines compare without their glog prefix
+    (severity, time, thread id), so TensorFlow's start-up block, which two of its libraries print, shows once."""
+    seen: set[str] = set()
+    kept = []
+    for line in text.splitlines(keepends=True):
+        key = _GLOG_PREFIX.sub("", line).rstrip()
+        if key not in seen:
+            seen.add(key)
+            kept.append(line)
+    return "".join(kept)
+
+
+@contextlib.contextmanager
+def tensorflow_start_shown_once() -> Iterator[None]:
+    """Run the body (TensorFlow's import) with file descriptor 2 captured, then write what was printed with repeated
+    lines dropped (TensorFlow prints its CUDA/oneDNN/absl start-up block twice, from two libraries). The CLI hides
+    the block entirely instead (``seq2exp.cli.quiet_tensorflow_start``)."""
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable file descriptor 2 (an embedded interpreter): leave it alone
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", "replace")
+            if text:  # back to file descriptor 2, where it was going (not to a replaced sys.stderr, e.g. Jupyter's)
+                with contextlib.suppress(OSError):
+                    os.write(2, unique_lines(text).encode("utf-8", "replace"))
+
+
+class _TensorflowStartShownOnce:
+    """A ``sys.meta_path`` finder for the one top-level ``import tensorflow``: it finds TensorFlow with the other
+    finders and runs its module code inside :func:`tensorflow_start_shown_once`, then removes itself. It changes
+    nothing but the duplicated start-up lines on stderr (installed by ``import seq2exp``)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None):
+        import importlib.machinery
+        import sys
+
+        if name != "tensorflow" or path is not None:
+            return None
+        self.remove()
+        spec = importlib.machinery.PathFinder.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+
+        class _Loader(importlib.abc.Loader):
+            def create_module(self, spec_):
+                return loader.create_module(spec_)
+
+            def exec_module(self, module):
+                with tensorflow_start_shown_once():
+                    loader.exec_module(module)
+
+        spec.loader = _Loader()
+        return spec
+
+    def remove(self) -> None:
+        import sys
+
+        while self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+
+def show_tensorflow_start_once() -> None:
+    """Install :class:`_TensorflowStartShownOnce` (once; not when TensorFlow is already imported or when
+    ``SEQ2EXP_RAW_STDERR`` is set)."""
+    import sys
+
+    if "tensorflow" in sys.modules or os.environ.get("SEQ2EXP_RAW_STDERR"):
+        return
+    if not any(isinstance(finder, _TensorflowStartShownOnce) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _TensorflowStartShownOnce())
 
 
 def lazy_exports(package: str, modules: Mapping[str, str]) -> Callable[[str], Any]:

@@ -98,11 +98,17 @@ def test_predictions_beat_chance_on_the_measured_test_values(tiny_run):
     assert r > max(chance), (r, max(chance))  # 1 epoch on 2,000 rows: r ~0.2 here, chance stays below ~0.12
 
 
-def test_rerun_reuses_finished_stages(tiny_run, capsys):
+def test_rerun_reuses_finished_stages(tiny_run, capsys, caplog):
+    import logging
+
     options, _, _ = tiny_run
-    summary = run(RunOptions(**{**options.__dict__, "quiet": False}), announce=print)
+    with caplog.at_level(logging.INFO, logger="seq2exp.job"):
+        summary = run(RunOptions(**{**options.__dict__, "quiet": False}), announce=print)
     out = capsys.readouterr().out
     assert out.count("up to date, reused") == 5
+    # each stage line is shown once: printed by the CLI's announce, not logged at INFO as well
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and "up to date" in r.getMessage()]
+    assert [f"[{i}/5]" in out for i in range(1, 6)] == [True] * 5
     assert all(seconds == 0.0 for seconds in summary["seconds"].values())
 
 
@@ -128,3 +134,40 @@ def test_cli_run_help_lists_scaling_flags(capsys):
     out = capsys.readouterr().out
     for flag in ("--workdir", "--n-train", "--architecture", "--epochs"):
         assert flag in out
+
+
+def test_the_headline_shows_the_baseline_beside_the_network(tiny_run):
+    from seq2exp.job import headline
+
+    _, summary, _ = tiny_run
+    text = "\n".join(headline(summary))
+    network = summary["scores"]["model vs measured"]
+    baseline = summary["scores"]["kmer_ridge vs measured"]
+    assert f"Pearson score {network['pearson_score']:.4f}" in text
+    assert f"Pearson score {baseline['pearson_score']:.4f}" in text and "kmer_ridge (baseline)" in text
+    assert "with test-time augmentation" in text and "per-epoch val_pearson" in text
+    loses = baseline["pearson_score"] > network["pearson_score"] or baseline["spearman_score"] > network["spearman_score"]
+    assert ("WARNING: the k-mer ridge baseline beats" in text) == loses
+
+
+@pytest.mark.parametrize("baseline_pearson, warned", [(0.53, True), (0.10, False)])
+def test_the_headline_warns_when_the_baseline_wins(baseline_pearson, warned):
+    from seq2exp.job import headline
+
+    scores = {"pearson_score": 0.13, "spearman_score": 0.40, "subsets": {"all": {"pearson": 0.36}}}
+    summary = {"workdir": "w", "data": {"out_dir": "w/data"}, "run": {"run": "w/run", "validation": {}},
+               "export": {"saved_model": "m"}, "predict": {"predictions": "p"}, "report": {"json": "w/r/scores.json"},
+               "options": {"architecture": "autosome"},
+               "scores": {"model vs measured": scores,
+                          "kmer_ridge vs measured": {**scores, "pearson_score": baseline_pearson}}}
+    text = "\n".join(headline(summary))
+    assert ("WARNING: the k-mer ridge baseline beats autosome on the pearson score (0.5300 vs 0.1300)" in text) == warned
+
+
+def test_run_help_counts_the_same_five_stages_as_the_progress_lines(capsys):
+    from seq2exp.job import STAGE_NAMES
+
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    out = capsys.readouterr().out
+    assert f"the main job in {len(STAGE_NAMES)} stages" in out

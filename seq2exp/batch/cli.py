@@ -49,7 +49,9 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger("apache_beam").setLevel(logging.WARNING)
 
     try:
-        import apache_beam  # noqa: F401
+        from seq2exp.batch import import_beam
+
+        import_beam()
     except ImportError:
         raise ConfigError('seq2exp batch needs Apache Beam: pip install "seq2exp[beam]"') from None
     from seq2exp.batch.pipeline import run_batch, saved_model_source, server_source

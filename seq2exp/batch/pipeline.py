@@ -39,15 +39,18 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
-import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RemoteModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
 
-from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
-from seq2exp.serving import signatures as names
-from seq2exp.serving.predict import TSV_HEADER, ServerBackend, format_row
+from seq2exp.batch import import_beam
+
+beam = import_beam()  # as ``import apache_beam as beam``, without its "apitools not found" warning
+from apache_beam.io.filesystems import FileSystems  # noqa: E402
+from apache_beam.ml.inference.base import ModelHandler, PredictionResult, RemoteModelHandler, RunInference  # noqa: E402
+from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
+
+from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError  # noqa: E402
+from seq2exp.serving import signatures as names  # noqa: E402
+from seq2exp.serving.predict import TSV_HEADER, ServerBackend, format_row  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     download.add_argument("--list", action="store_true", help="only list the manifest")
 
     verify = sub.add_parser("verify", help="re-check downloaded files against their recorded checksums")
-    verify.add_argument("folder")
+    verify.add_argument("folder", help="folder written by `seq2exp data download`")
     verify.add_argument("--sha256", action="append", metavar="NAME=HEX", help="expected checksum (repeatable)")
 
     cache = sub.add_parser("cache", help="parse a DREAM training file into a memory-mapped training cache")
@@ -62,10 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--force", action="store_true", help="rebuild even if an up-to-date cache exists")
 
     validate = sub.add_parser("validate", help="check a data file (or subset folder) and summarise it")
-    validate.add_argument("path")
+    validate.add_argument("path", help="data file or test_subset_ids folder to check")
     validate.add_argument("--format", choices=("auto", "dream", "fasta", "subsets", "leaderboard", "plasmid"),
-                          default="auto")
-    validate.add_argument("--on-invalid", choices=("error", "skip"), default="error")
+                          default="auto", help="the file's format (auto: detected)")
+    validate.add_argument("--on-invalid", choices=("error", "skip"), default="error", help="bad rows stop with an error naming the line, or are skipped and counted")
     validate.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_SEQUENCE_LENGTH,
                           help="longest sequence accepted, bp (default %(default)s, as the readers)")
     validate.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -39,8 +39,25 @@ def _number(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def bootstrap_interval_table(bootstrap: dict, order: list[str] | None = None) -> str:
+    """Markdown: each model's bootstrap mean score and 95% interval (2.5th-97.5th percentile over the samples)."""
+    order = list(bootstrap["models"]) if order is None else order
+    text = (f"\n## Bootstrap 95% intervals\n\n{bootstrap['n_samples']} samples of {bootstrap['fraction']:.1%} of "
+            "the test set; each score's mean over the samples and its 95% interval (2.5th to 97.5th percentile).\n\n"
+            "| model | Pearson score | Pearson 95% interval | Spearman score | Spearman 95% interval |\n"
+            "|---|---|---|---|---|\n")
+    for name in order:
+        cells = [name]
+        for metric in ("pearson", "spearman"):
+            low, high = bootstrap[metric]["score_95"][name]
+            cells += [_number(bootstrap[metric]["mean_score"][name]), f"{_number(low)} – {_number(high)}"]
+        text += "| " + " | ".join(cells) + " |\n"
+    return text
+
+
 def markdown_table(scores: Mapping[str, dict], bootstrap: dict | None = None) -> str:
-    """Markdown: one row per model (scores, then r^2 / rho per subset), plus the bootstrap ranking if given."""
+    """Markdown: one row per model (scores, then r^2 / rho per subset), plus, with ``bootstrap``, each model's 95%
+    interval and (two models or more) the bootstrap ranking."""
     present = [name for name in SUBSET_NAMES if any(name in result["subsets"] for result in scores.values())]
     header = ["model", "Pearson score", "Spearman score"] + [f"{name} r² / ρ (n)" for name in present]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -62,27 +79,19 @@ def markdown_table(scores: Mapping[str, dict], bootstrap: dict | None = None) ->
     if missing:
         text += f"\nMissing subsets (not scored, weights renormalised): {', '.join(missing)}.\n"
     if bootstrap:
+        order = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])
+        text += bootstrap_interval_table(bootstrap, order)
+    if bootstrap and len(order) > 1:  # one model: every rank is 1, the interval above is what there is to say
         text += (f"\n## Bootstrap ranking\n\n{bootstrap['n_samples']} samples of {bootstrap['fraction']:.1%} of the "
                  f"test set; Spearman ranks: {bootstrap['spearman_ranks']}. Rank 1 = best.\n\n"
                  "| model | mean rank (both) | Pearson mean rank | P(Pearson rank 1) | Spearman mean rank | "
                  "P(Spearman rank 1) |\n|---|---|---|---|---|---|\n")
-        order = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])
-        intervals = ("\nEach model's score over the samples: mean and 95% interval (`bootstrap_intervals.png`).\n\n"
-                     "| model | Pearson score | Pearson 95% interval | Spearman score | Spearman 95% interval |\n"
-                     "|---|---|---|---|---|\n")
-        for name in order:
-            cells = []
-            for metric in ("pearson", "spearman"):
-                low, high = bootstrap[metric]["score_95"][name]
-                cells += [_number(bootstrap[metric]["mean_score"][name]), f"[{_number(low)}, {_number(high)}]"]
-            intervals += f"| {name} | " + " | ".join(cells) + " |\n"
         for name in order:
             text += (f"| {name} | {bootstrap['mean_rank'][name]:.3f} | "
                      f"{bootstrap['pearson']['mean_rank'][name]:.3f} | "
                      f"{bootstrap['pearson']['rank_fractions'][name][0]:.3f} | "
                      f"{bootstrap['spearman']['mean_rank'][name]:.3f} | "
                      f"{bootstrap['spearman']['rank_fractions'][name][0]:.3f} |\n")
-        text += intervals
         for metric in ("pearson", "spearman"):
             beats = bootstrap[metric]["beats"]
             text += (f"\nFraction of samples in which the row model has a higher {metric.capitalize()} score than "

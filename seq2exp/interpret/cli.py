@@ -85,7 +85,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, default=50, help="IG path points / expected-IG samples")
     parser.add_argument("--window", type=nonnegative_int, default=0, metavar="W",
                         help="ism: also scan W-bp windows (see --window-kind)")
-    parser.add_argument("--window-kind", choices=("delete", "mask"), default="delete")
+    parser.add_argument("--window-kind", choices=("delete", "mask"), default="delete", help="ism windows: deleted, or set to N")
     parser.add_argument("--top", type=positive_int, default=100, help="ism: rows of top_effects.tsv")
     parser.add_argument("--include-flanks", action="store_true",
                         help="ism: let top_effects.tsv list positions in the construct's constant flanks too")
@@ -98,7 +98,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
                         help="motif effects instead: IUPAC consensus, JASPAR id (MA0363.3) or PWM file; repeatable")
     parser.add_argument("--backgrounds", default="random", metavar="KIND",
                         help="motif backgrounds: random, shuffled (of --sequences) or given (--sequences as is)")
-    parser.add_argument("--n-backgrounds", type=positive_int, default=10)
+    parser.add_argument("--n-backgrounds", type=positive_int, default=10, help="motif effects: background sequences per motif")
     parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="motif pair (cooperativity) at --spacings")
     parser.add_argument("--spacings", type=int_list(0, 10_000), default=(0, 2, 4, 6, 8, 10, 15, 20),
                         help="motif pair spacings (bp), comma-separated, each >= 0")
@@ -124,7 +124,9 @@ def main_explain(args: argparse.Namespace) -> int:
         from seq2exp.interpret.sequences import check_sequences
 
         names, sequences = _read(args.sequences)
-        sequences = check_sequences(sequences, what=args.sequences)  # maps need equal lengths: name the file
+        # ISM takes rows of mixed lengths; the gradient methods' maps (and --window) need equal ones: name the file
+        sequences = check_sequences(sequences, what=args.sequences,
+                                    equal_length=args.method != "ism" or bool(args.window))
         entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences),
                                 "construct": construct.name}
         if args.method == "ism":
@@ -143,8 +145,8 @@ def main_explain(args: argparse.Namespace) -> int:
                     np.savez_compressed(fh, effects=windows)
             for i in range(min(args.plots, len(sequences))):
                 name = f"ism_{plots.safe_name(names[i])}.png"
-                plots.plot_ism_heatmap(maps[i], result.sequences[i], out / name, f"{names[i]}: ISM",
-                                       insert=construct.insert_region(result.sequences[i]))
+                plots.plot_ism_heatmap(maps[i][:len(result.sequences[i])], result.sequences[i], out / name,
+                                       f"{names[i]}: ISM", insert=construct.insert_region(result.sequences[i]))
                 entries.append((f"{names[i]} (ISM)", name))
         else:
             from seq2exp.interpret.attribution import attribute
@@ -410,10 +412,10 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--random", type=nonnegative_int, default=0, metavar="N",
                         help="start from N random rows of the model's construct (its flanks + a random insert; "
                              "DREAM yeast: 80 bp) instead")
-    parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize")
+    parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize", help="raise, lower, or approach --target")
     parser.add_argument("--target", type=finite_float, help="with --objective target: the expression to reach")
-    parser.add_argument("--generations", type=positive_int, default=10)
-    parser.add_argument("--population", type=positive_int, default=20)
+    parser.add_argument("--generations", type=positive_int, default=10, help="rounds of the genetic algorithm")
+    parser.add_argument("--population", type=positive_int, default=20, help="survivors kept each generation")
     parser.add_argument("--children", type=positive_int, default=4, help="children per survivor and generation")
     parser.add_argument("--mutations", type=positive_int, default=1, help="substitutions per child")
     parser.add_argument("--budget", type=positive_int, help="most substitutions from the seed")

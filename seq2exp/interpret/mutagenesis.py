@@ -46,7 +46,8 @@ def _fingerprint(sequences: Sequence[str]) -> str:
 @dataclass
 class ISMResult:
     """``effects [n, L, 4]`` (f(mutant) - f(ref); 0 at the reference base) and ``reference [n]`` predictions;
-    ``construct``: the model's (:class:`~seq2exp.data.construct.Construct`; ``None`` = ``dream_yeast``)."""
+    ``construct``: the model's (:class:`~seq2exp.data.construct.Construct`; ``None`` = ``dream_yeast``).
+    Rows of mixed lengths: ``L`` is the longest; a row's effects (and one-hot) are zero past ``lengths[i]``."""
 
     sequences: list[str]
     effects: np.ndarray
@@ -61,21 +62,28 @@ class ISMResult:
         return [construct.insert_region(s) for s in self.sequences]
 
     @property
+    def lengths(self) -> np.ndarray:
+        """int ``[n]``: each sequence's length (where its row of ``effects`` ends)."""
+        return np.array([len(s) for s in self.sequences], np.int64)
+
+    @property
     def onehot(self) -> np.ndarray:
         return onehot(self.sequences)
 
     @property
     def hypothetical(self) -> np.ndarray:
-        """ISM as hypothetical contributions for TF-MoDISco: effects mean-normalised per position."""
-        return self.effects - self.effects.mean(axis=-1, keepdims=True)
+        """ISM as hypothetical contributions for TF-MoDISco: effects mean-normalised per position (zero past a
+        row's length)."""
+        centred = self.effects - self.effects.mean(axis=-1, keepdims=True)
+        return centred * (np.arange(self.effects.shape[1])[None, :, None] < self.lengths[:, None, None])
 
     def save(self, path: str | Path) -> None:
-        """``.npz`` with ``effects``, ``reference``, ``onehot``, ``sequences``."""
+        """``.npz`` with ``effects``, ``reference``, ``onehot``, ``sequences``, ``lengths``."""
         from seq2exp.utils import atomic_write
 
         with atomic_write(path, "wb", encoding=None) as handle:
             np.savez_compressed(handle, effects=self.effects, reference=self.reference, onehot=self.onehot,
-                                sequences=np.array(self.sequences))
+                                sequences=np.array(self.sequences), lengths=self.lengths)
 
     def top_effects(self, k: int = 100, names: Sequence[str] | None = None, *,
                     include_flanks: bool = False) -> list[dict]:
@@ -86,6 +94,7 @@ class ISMResult:
             column = np.arange(self.effects.shape[1])
             inside = np.array([(column >= start) & (column < stop) for start, stop in self.insert_regions()])
             magnitude = np.where(inside.reshape(len(self.sequences), -1, 1), magnitude, -1.0)
+        magnitude[np.arange(magnitude.shape[1])[None, :] >= self.lengths[:, None]] = -1.0  # past a row's end
         flat = magnitude.ravel()
         order = np.argsort(-flat, kind="stable")[:k]
         order = order[flat[order] >= 0]
@@ -100,7 +109,8 @@ class ISMResult:
 
 def ism(predictor: Predictor, sequences: Sequence[str], *, chunk_sequences: int = 16,
         checkpoint: str | Path | None = None, progress: bool = False) -> ISMResult:
-    """All single-base substitutions of each (equal-length) sequence.
+    """All single-base substitutions of each sequence (lengths may differ: ``effects`` is ``[n, longest, 4]``,
+    zero past each row's length; ``result.lengths`` says where each row ends).
 
     Args:
         chunk_sequences: sequences whose 3 x L mutants go to the predictor in one call (the client splits them
@@ -109,8 +119,8 @@ def ism(predictor: Predictor, sequences: Sequence[str], *, chunk_sequences: int 
             from it. Removed when the scan completes.
         progress: show a progress bar (tqdm, on stderr).
     """
-    sequences = check_sequences(sequences)
-    n, length = len(sequences), len(sequences[0])
+    sequences = check_sequences(sequences, equal_length=False)
+    n, length = len(sequences), max(len(s) for s in sequences)
     effects = np.zeros([n, length, 4], np.float32)
     reference = np.zeros([n], np.float32)
     done = 0

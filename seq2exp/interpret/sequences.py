@@ -54,12 +54,18 @@ def check_sequences(sequences: Iterable[str], *, what: str = "sequences", equal_
 
 
 def onehot(sequences: Sequence[str], n_value: float = 0.25) -> np.ndarray:
-    """float32 ``[n, L, 4]`` (A, C, G, T; ``N`` = ``n_value`` in each channel) of equal-length sequences."""
+    """float32 ``[n, L, 4]`` (A, C, G, T; ``N`` = ``n_value`` in each channel); sequences of mixed lengths are
+    right-padded with all-zero rows to the longest (``L``)."""
     table = np.zeros([256, 4], np.float32)
     for i, base in enumerate(BASES):
         table[ord(base), i] = 1.0
     table[ord("N")] = n_value
-    raw = np.frombuffer("".join(sequences).encode("ascii"), np.uint8).reshape(len(sequences), -1)
+    width = max((len(s) for s in sequences), default=0)
+    if all(len(s) == width for s in sequences):
+        raw = np.frombuffer("".join(sequences).encode("ascii"), np.uint8).reshape(len(sequences), -1)
+    else:  # byte 0 maps to the zero row of the table
+        raw = np.frombuffer("".join(s.ljust(width, "\0") for s in sequences).encode("ascii"), np.uint8)
+        raw = raw.reshape(len(sequences), width)
     return table[raw]
 
 

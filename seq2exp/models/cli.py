@@ -1,64 +1,51 @@
-"""``seq2exp models``: list the registered architectures with their parameter counts at the default config."""
+"""``seq2exp models``: list the registered architectures with their parameter counts at the default config.
+
+By default the listing is the recorded catalog (:mod:`seq2exp.models.catalog`): no TensorFlow, nothing built, under a
+second. ``--build`` builds every model of the live registry and counts its parameters instead (minutes; it also lists
+architectures registered at run time); ``--no-params`` lists the live registry without building.
+"""
 from __future__ import annotations
 
 import argparse
 import json
-import math
+
+from seq2exp.models.catalog import describe  # noqa: F401  (the listing row; docs/make_models_table.py uses it)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    parser.add_argument("--build", action="store_true",
+                        help="build every model of the live registry to count its parameters (slow) instead of "
+                             "printing the recorded counts")
     parser.add_argument("--no-params", action="store_true",
-                        help="do not build the models (fast; the params column is left empty)")
+                        help="list the live registry without building (the params column is left empty)")
 
 
-def describe(name: str, *, count_params: bool = True) -> dict:
-    """One architecture as a listing row: name, team, params (trainable, default config), paper_params, ..."""
-    from seq2exp import models
-
-    architecture = models.get(name)
-    params = None
-    if count_params:
-        model = architecture.build()
-        params = int(sum(math.prod(w.shape) for w in model.trainable_weights))
-        del model
-    return {"name": name, "team": architecture.team, "rank": architecture.rank, "params": params,
-            "paper_params": architecture.paper_params, "paper_params_source": architecture.paper_params_source,
-            "head": architecture.head,
-            "fidelity": architecture.fidelity, "source": architecture.source,
-            "description": architecture.description, "imports": import_format(name)}
-
-
-def import_format(name: str) -> str | None:
-    """The team's checkpoint format ``seq2exp import`` reads for ``name`` (``None``: no importer)."""
-    from seq2exp.models.importing import importers
-
-    importer = importers().get(name)
-    return importer.format if importer else None
+def format_table(rows: list[dict]) -> str:
+    """The listing as an aligned text table; columns as wide as their longest cell (long team names fit)."""
+    columns = [("name", "name", "<"), ("team", "team", "<"), ("params", "params", ">"), ("paper", "paper_params", ">"),
+               ("head", "head", "<"), ("fidelity", "fidelity", "<"), ("imports (seq2exp import)", "imports", "<")]
+    cells = [[f"{row[key]:,}" if key.endswith("params") and row[key] else
+              ("-" if key.endswith("params") else str(row[key] or "")) for _, key, _ in columns] for row in rows]
+    widths = [max([len(title)] + [len(line[i]) for line in cells]) for i, (title, _, _) in enumerate(columns)]
+    lines = ["  ".join(f"{title:{align}{width}}" for (title, _, align), width in zip(columns, widths)).rstrip()]
+    for line in cells:
+        lines.append("  ".join(f"{cell:{align}{width}}" for cell, (_, _, align), width
+                               in zip(line, columns, widths)).rstrip())
+    return "\n".join(lines) + "\n"
 
 
 def main(args: argparse.Namespace) -> int:
-    import os
+    if args.build or args.no_params:
+        from seq2exp.models.catalog import build_catalog
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from seq2exp import models
+        rows = build_catalog(count_params=args.build)
+    else:
+        from seq2exp.models.catalog import load_catalog
 
-    rows = []
-    for name in models.names():
-        rows.append(describe(name, count_params=not args.no_params))
-        if not args.no_params:  # this process only lists: free each model's graph state before the next
-            import keras
-
-            keras.backend.clear_session()
+        rows = load_catalog()
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    header = (f"{'name':<18} {'team':<24} {'params':>12} {'paper':>12} {'head':<10} {'fidelity':<13} "
-              "imports (seq2exp import)")
-    print(header)
-    for row in rows:
-        params = f"{row['params']:,}" if row["params"] is not None else "-"
-        paper = f"{row['paper_params']:,}" if row["paper_params"] else "-"
-        print(f"{row['name']:<18} {row['team'][:24]:<24} {params:>12} {paper:>12} {row['head']:<10} "
-              f"{row['fidelity']:<13} {row['imports'] or '-'}")
+    print(format_table(rows), end="")
     return 0

@@ -137,8 +137,8 @@ def input_signature(spec: Mapping[str, Any]) -> tuple[tuple, str]:
 def model_input(config: Mapping[str, Any], name: str = "inputs") -> keras.KerasTensor:
     """The model's ``keras.Input`` for ``config["input"]``."""
     if "input" not in config:
-        raise ConfigError("model config has no 'input' encoding spec: pass config={'input': {...}}, an EncodingSpec "
-                          "dict such as {'kind': 'onehot', 'length': 110} (seq2exp.data.encoding.EncodingSpec)")
+        raise ConfigError("model config has no 'input' encoding spec: pass config={'input': {'kind': 'onehot', "
+                          "'length': 110}} or an architecture's, seq2exp.models.get('bhi').default_config['input']")
     shape, dtype = input_signature(config["input"])
     return keras.Input(shape=shape, dtype=dtype, name=name)
 
@@ -173,13 +173,26 @@ def _apply_trunk(x, blocks: Mapping[str, Block], config: Mapping[str, Any]) -> d
     return dict(outputs)
 
 
+def _first_block_input(block: str) -> dict:
+    """The encoding a first block was made for: its team's architecture's ``input`` spec (``compose`` without
+    ``config["input"]``); ``ConfigError`` saying what to pass where the block has no architecture of its name."""
+    from seq2exp.models import registry
+
+    if block in registry.names():
+        return dict(registry.get(block).default_config["input"])
+    raise ConfigError(f"compose: config['input'] is required (the encoding the '{block}' first block reads), e.g. "
+                      "config={'input': {'kind': 'onehot', 'length': 110}} or an architecture's spec, "
+                      "seq2exp.models.get('bhi').default_config['input']")
+
+
 def compose(first: str | None = None, core: str | None = None, final: str | None = None,
             config: Mapping[str, Any] | None = None, name: str | None = None) -> keras.Model:
     """Build ``final(core(first(inputs)))`` as a functional ``keras.Model`` with one input ``"inputs"``.
 
     Args:
         first, core, final: registered block names (default: each config section's ``"block"``).
-        config: the model config (see the module docstring); ``"input"`` is required.
+        config: the model config (see the module docstring); without ``"input"``, the encoding of the first
+            block's team (``compose(first="bhi", ...)`` reads BHI's 110-bp one-hot input).
         name: the model's name (default ``config["name"]`` or ``"<first>_<core>_<final>"``).
     """
     config = dict(config or {})
@@ -190,6 +203,8 @@ def compose(first: str | None = None, core: str | None = None, final: str | None
         if not block_name:
             raise ConfigError(f"no {kind} block: pass {kind}= or set config['{kind}']['block']")
         blocks[kind] = get_block(kind, block_name)
+    if "input" not in config:
+        config["input"] = _first_block_input(blocks["first"].name)
     strands = config.get("strands", "forward")
     if strands not in STRAND_MODES:
         raise ConfigError(f"strands must be one of {', '.join(STRAND_MODES)}, got {strands!r}")

@@ -49,16 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"base path written into the config instead of M (e.g. {names.CONTAINER_MODEL_BASE} "
                             "inside the tensorflow/serving image); required without --model-base-path")
     policy = parser.add_argument_group("version policy")
-    policy.add_argument("--policy", choices=["latest", "all", "specific"], default="latest")
+    policy.add_argument("--policy", choices=["latest", "all", "specific"], default="latest", help="TF Serving's version policy: the newest --num-versions, all, or --versions")
     policy.add_argument("--num-versions", type=_num_versions, default=1, help="latest: how many of the newest versions")
     policy.add_argument("--versions", type=_versions, default=(), help="specific: e.g. 1,2")
     policy.add_argument("--label", type=_label, action="append", default=[],
                         help="version label LABEL=VERSION (repeatable), e.g. stable=1 canary=2")
     batching = parser.add_argument_group("batching (batching.config)")
-    batching.add_argument("--max-batch-size", type=_batching_count, default=names.DEFAULT_MAX_BATCH_SIZE)
-    batching.add_argument("--batch-timeout-micros", type=nonnegative_int, default=2000)
-    batching.add_argument("--num-batch-threads", type=_batching_count, default=names.DEFAULT_NUM_BATCH_THREADS)
-    batching.add_argument("--max-enqueued-batches", type=_batching_count, default=100)
+    batching.add_argument("--max-batch-size", type=_batching_count, default=names.DEFAULT_MAX_BATCH_SIZE, help="rows per server-side batch at most")
+    batching.add_argument("--batch-timeout-micros", type=nonnegative_int, default=2000, help="longest wait to fill a batch, µs")
+    batching.add_argument("--num-batch-threads", type=_batching_count, default=names.DEFAULT_NUM_BATCH_THREADS, help="batches run in parallel")
+    batching.add_argument("--max-enqueued-batches", type=_batching_count, default=100, help="queued batches before requests are refused")
     parser.add_argument("--serving-version", type=_serving_version, default=names.SERVING_TENSORFLOW_VERSION,
                         help="the TensorFlow Serving release that will load the models (default: the tested one, "
                              f"{names.SERVING_TENSORFLOW_VERSION}); warns about versions exported by a newer "

@@ -24,13 +24,14 @@ the folder never sees half a version, and a killed export leaves the previous ve
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -59,6 +60,38 @@ def next_version(model_dir: str | os.PathLike) -> int:
 
     taken = [parse_version(p.name) for p in model_dir.iterdir()] if model_dir.is_dir() else []
     return max((v for v in taken if v is not None), default=0) + 1
+
+
+def _renames_only_captures(record: logging.LogRecord) -> bool:
+    """Whether a log record is TensorFlow's "Function `f` contains input name(s) 2732, 2734, ... with unsupported
+    characters which will be renamed to unknown, unknown_0, ..." about captured variables only: the concrete
+    functions' extra inputs are the model's variable captures, whose placeholders TensorFlow names by number. Their
+    SignatureDef inputs (``sequences``, ``onehot``) keep their names; the record says nothing about them."""
+    if "with unsupported characters which will be renamed to" not in str(record.msg):
+        return False
+    args = record.args if isinstance(record.args, tuple) else ()
+    names_ = str(args[1]).split(", ") if len(args) >= 2 else []
+    return bool(names_) and all(name.isdigit() for name in names_)
+
+
+@contextlib.contextmanager
+def _captured_inputs_renaming_unlogged() -> Iterator[None]:
+    """Drop :func:`_renames_only_captures` records (two ~1.6 KB lines per export) from the ``absl`` logger
+    TensorFlow logs through, for the body only; any other record, and a rename of a real input, still shows."""
+    absl_logger = logging.getLogger("absl")
+
+    def keep(record: logging.LogRecord) -> bool:
+        if _renames_only_captures(record):
+            logger.debug("TensorFlow renamed %d captured-variable inputs of %s", len(str(record.args[1]).split(", ")),
+                         record.args[0])
+            return False
+        return True
+
+    absl_logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        absl_logger.removeFilter(keep)
 
 
 def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[Any, dict]:
@@ -197,8 +230,9 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
     with atomic_dir(final) as tmp:
         module, functions = serving_functions(graph, onehot_length, onehot_length)
         # no gradients are served: skip tracing them (it doubled the export time)
-        tf.saved_model.save(module, str(tmp), signatures=functions,
-                            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
+        with _captured_inputs_renaming_unlogged():
+            tf.saved_model.save(module, str(tmp), signatures=functions,
+                                options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
         write_warmup_requests(tmp / names.WARMUP_FILE, name, check_sequences)
         if verify:
             info["check"] = _verify(tmp, graph, check_sequences)

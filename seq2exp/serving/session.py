@@ -194,7 +194,7 @@ def warmup_requests(version_dir: str | os.PathLike) -> Iterator[Any]:
     path = Path(version_dir) / names.WARMUP_FILE
     if not path.exists():
         return
-    for record in tf.compat.v1.io.tf_record_iterator(str(path)):
+    for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():  # not the deprecated tf_record_iterator
         log = prediction_log_pb2.PredictionLog.FromString(record)
         if log.WhichOneof("log_type") == "predict_log":
             yield log.predict_log.request

@@ -4,7 +4,7 @@ The ``model.fit`` driver, the teams' losses, optimisers and schedules, callbacks
 resumable runs, and a k-mer ridge baseline. Prediction from a run lives in :mod:`seq2exp.inference`.
 
     >>> from seq2exp.training import train
-    >>> run = train("training/configs/autosome.yaml", data="train.txt", out="runs/autosome")
+    >>> run = train("autosome", data="train.txt", out="runs/autosome")
     >>> run.predict(["TGCATTTTTTTCACATC...GGTTACGGCTGTT"])
 
 Importing this package does not import TensorFlow; the names below load their modules on first use.
@@ -20,6 +20,7 @@ _LAZY = {
     "import_weights": "seq2exp.training.importing",
     "load_config": "seq2exp.training.config",
     "resolve_config": "seq2exp.training.config",
+    "load_run": "seq2exp.inference.runs",  # a trained run folder (lives in seq2exp.inference; here for discovery)
 }
 __all__ = sorted(_LAZY)
 

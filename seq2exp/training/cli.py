@@ -3,7 +3,9 @@
 Restarting the same command on the same ``--out`` resumes an interrupted run. ``--smoke`` trains the tiny version
 of the config (the architecture's smoke size and the config's ``smoke`` section); ``--set key=value`` overrides
 any config field (dotted keys, YAML values), e.g. ``--set epochs=3 --set optimizer.learning_rate=0.001``.
-The k-mer ridge baseline is a config too: ``seq2exp train training/configs/kmer_ridge.yaml --data ... --out ...``.
+``CONFIG`` is a registered recipe name (``seq2exp configs list``: ``autosome``, ``bhi``, ..., ``kmer_ridge``) or the
+path of a YAML config (``seq2exp configs show autosome > my.yaml`` gives one to edit). The k-mer ridge baseline is a
+recipe too: ``seq2exp train kmer_ridge --data ... --out ...``.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ STRATEGY_CHOICES = ("auto", "default", "one_device", "mirrored", "multi_worker",
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="training config (YAML), e.g. training/configs/autosome.yaml")
+    parser.add_argument("config", help="a recipe name (`seq2exp configs list`, e.g. autosome) or a config YAML path")
     parser.add_argument("--data", help="DREAM training file (sequence<TAB>expression); default: the config's data.train")
     parser.add_argument("--val", help="separate validation file; default: a seeded data.val_fraction split of --data")
     parser.add_argument("--out", required=True, help="run folder (created; an existing one is resumed)")

@@ -40,6 +40,7 @@ from typing import Any, Mapping
 
 from seq2exp.errors import ConfigError
 from seq2exp.models.registry import deep_merge
+from seq2exp.training.recipes import config_path
 
 # field -> (allowed types, required)
 FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
@@ -144,12 +145,10 @@ def yaml_load(text: str) -> Any:
 
 
 def load_config(path: str | Path) -> dict:
-    """Read a YAML config (no validation yet)."""
+    """Read a YAML config (no validation yet): a path, or the name of a registered recipe (``autosome``)."""
     import yaml
 
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
+    path = config_path(path)
     try:
         data = yaml_load(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError:

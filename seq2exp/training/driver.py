@@ -403,10 +403,22 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
             final = graph.predict(sequences)
             metrics["val_pearson_postprocessed"], metrics["val_spearman_postprocessed"] = \
                 pearson_spearman(final, measured)
+        logger.info("final validation (%d rows, %s weights, the run's prediction graph: test-time augmentation %s): "
+                    "val_pearson %.4f val_spearman %.4f; the per-epoch val_pearson above is the bare model without "
+                    "test-time augmentation", len(setup.val_indices), metrics.get("model_selection") or "final",
+                    _tta_words(info["tta"]), metrics["val_pearson"], metrics["val_spearman"])
     info["metrics"] = metrics
     write_json_atomically(setup.out / inference.RUN_INFO_FILE, info)
     run.metrics = metrics
     return run
+
+
+def _tta_words(tta: Mapping[str, Any]) -> str:
+    """``{"reverse_complement": True, "shifts": [-1, 0, 1]}`` -> ``reverse complement + shifts [-1, 0, 1]``."""
+    parts = ["reverse complement"] if tta.get("reverse_complement") else []
+    if [s for s in tta.get("shifts") or [] if s]:
+        parts.append(f"shifts {list(tta['shifts'])}")
+    return " + ".join(parts) or "none"
 
 
 def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None, val: str | Path | None = None,
@@ -416,7 +428,7 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
     """Train the model a config describes and return the loaded :class:`~seq2exp.inference.runs.Run`.
 
     Args:
-        config: a config dict or the path of a YAML config (``training/configs/<team>.yaml``).
+        config: a config dict, a recipe name (``autosome``; ``seq2exp configs list``) or a YAML path.
         data: the DREAM training file (else ``data.train`` of the config).
         val: a separate validation file (else a seeded ``data.val_fraction`` split of ``data``).
         out: the run folder; an existing one with the same config is resumed.

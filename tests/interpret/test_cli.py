@@ -80,7 +80,10 @@ def test_design_cli(motif_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["explain", "{run}", "--sequences", "{bad}", "-o", "{out}"], "letter 'X' at position 5"),
-    (["explain", "{run}", "--sequences", "{short}", "-o", "{out}"], "short.fa: row 1: length 50 bp, expected 110 bp"),
+    (["explain", "{run}", "--sequences", "{short}", "-o", "{out}", "--method", "saliency"],
+     "short.fa: row 1: length 50 bp, expected 110 bp"),  # gradient maps need one length; ISM takes mixed ones
+    (["explain", "{run}", "--sequences", "{short}", "-o", "{out}", "--window", "5"],
+     "short.fa: row 1: length 50 bp, expected 110 bp"),
     (["explain", "{run}", "-o", "{out}", "--motif", "MA9999.1"], "no such JASPAR matrix id"),
     (["design", "{run}", "--random", "1", "-o", "{out}", "--protect", "0-500"], "lies outside the 110-bp"),
     (["explain", "--server", "{target}", "--model", "motif", "--sequences", "{good}", "-o", "{out}",
@@ -95,3 +98,15 @@ def test_bad_input_exits_2_with_one_line(argv, message, motif_run, served_motif,
               "target": served_motif[0].target, "good": str(sequence_file)}
     assert main([a.format(**values) for a in argv]) == 2
     assert message in _error_line(capsys)
+
+
+def test_explain_ism_takes_rows_of_mixed_length(motif_run, sequence_file, tmp_path, capsys):
+    first = sequence_file.read_text().splitlines()[1]
+    mixed = tmp_path / "mixed.fa"
+    mixed.write_text(f">full\n{first}\n>short\n{first[:83]}\n")
+    out = tmp_path / "ism"
+    assert main(["explain", str(motif_run), "--sequences", str(mixed), "-o", str(out), "--plots", "2"]) == 0
+    saved = np.load(out / "ism.npz")
+    assert saved["lengths"].tolist() == [110, 83] and saved["effects"].shape == (2, 110, 4)
+    assert not saved["effects"][1, 83:].any() and saved["effects"][1, :83].any()
+    assert (out / "ism_short.png").exists()

@@ -95,3 +95,26 @@ def test_window_deletions(motif_predictor, planted):
     deleted = [planted[0][:p] + planted[0][p + 4:] for p in range(107)]
     np.testing.assert_allclose(effects[0], reference_motif_model(deleted) - reference_motif_model(planted[:1]),
                                atol=1e-4)
+
+
+def test_ism_on_rows_of_mixed_length_matches_the_oracle_row_by_row(motif_predictor, served_motif, tmp_path):
+    """18% of real DREAM rows are not 110 bp: each row is scanned at its own length (numpy oracle per row), its
+    effects are zero past its end, and the gRPC path gives the same maps."""
+    rows = [plant(s, MOTIF, p)[:length] for s, p, length in zip(promoters(3, seed=5), (20, 40, 60), (110, 96, 83))]
+    result = ism(motif_predictor, rows, chunk_sequences=2)
+    assert result.effects.shape == (3, 110, 4) and result.lengths.tolist() == [110, 96, 83]
+    for row, sequence in enumerate(rows):
+        np.testing.assert_allclose(result.effects[row, :len(sequence)], numpy_ism(sequence), atol=1e-4)
+        assert not result.effects[row, len(sequence):].any()
+        assert not result.onehot[row, len(sequence):].any() and result.onehot[row, :len(sequence)].sum() == len(sequence)
+        assert not result.hypothetical[row, len(sequence):].any()
+    for entry in result.top_effects(50, names=["a", "b", "c"]):
+        assert entry["position"] < len(rows["abc".index(entry["name"])])
+    server, _ = served_motif
+    remote = ServerPredictor(server.target, "motif", batch_size=200, max_concurrency=3)
+    try:
+        np.testing.assert_allclose(ism(remote, rows, chunk_sequences=3).effects, result.effects, atol=1e-5)
+    finally:
+        remote.close()
+    result.save(tmp_path / "ism.npz")
+    assert np.load(tmp_path / "ism.npz")["lengths"].tolist() == [110, 96, 83]

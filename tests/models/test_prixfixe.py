@@ -61,8 +61,9 @@ def test_unknown_block_option_and_strand_mode_are_config_errors():
         prixfixe.compose(config=dict(SMOKE_AUTOSOME, first={"block": "autosome", "widht": 3}))
     with pytest.raises(ConfigError, match="strands"):
         prixfixe.compose(config=dict(SMOKE_AUTOSOME, strands="both"))
-    with pytest.raises(ConfigError, match="input"):
-        prixfixe.compose(first="autosome", core="autosome", final="autosome", config={})
+    # no "input": the first block's team encoding (autosome: 150 x 6), see the test below
+    assert tuple(prixfixe.compose(first="autosome", core="autosome", final="autosome", config={}).input_shape) == \
+        (None, 150, 6)
 
 
 def test_a_section_written_for_another_block_is_not_applied_to_the_chosen_one():
@@ -86,3 +87,22 @@ def test_register_block_adds_a_usable_block_and_refuses_a_second_definition():
         prixfixe.register_block("core", "test_identity_core")(lambda x, config, name: x)
     outputs = harness.as_numpy_outputs(model(np.zeros((2, 150, 6), np.float32), training=False))
     assert outputs["bins"].shape == (2, 18)
+
+
+def test_compose_without_an_input_reads_the_first_blocks_team_encoding():
+    """The README's ``compose(first="bhi", core="autosome", final="autosome")`` builds: BHI's 110-bp one-hot input
+    (the encoding spec from the registry, written out here as the team's 110 x 4), the same model as with it."""
+    model = prixfixe.compose(first="bhi", core="autosome", final="autosome")
+    assert tuple(model.input_shape) == (None, 110, 4)
+    explicit = prixfixe.compose(first="bhi", core="autosome", final="autosome",
+                                config={"input": models.get("bhi").default_config["input"]})
+    assert model.count_params() == explicit.count_params()
+
+
+def test_compose_without_an_input_and_no_team_says_what_to_pass():
+    @prixfixe.register_block("first", "test_teamless_first")
+    def teamless(x, config, name):
+        return x
+
+    with pytest.raises(ConfigError, match=r"config\['input'\] is required .*'test_teamless_first'.*'kind': 'onehot'"):
+        prixfixe.compose(first="test_teamless_first", core="autosome", final="autosome")

@@ -253,3 +253,17 @@ def test_the_training_step_is_traced_once(tmp_path, demo_rows, monkeypatch):
     train({**CONFIG, "epochs": 2, "steps_per_epoch": 3}, data=demo_rows, out=tmp_path / "once", strategy="default",
           verbose=0)
     assert len(traces) == 1
+
+
+def test_the_final_validation_line_names_its_tta_against_the_per_epoch_figures(tmp_path, demo_rows, caplog):
+    """The final val_pearson (selected weights, the run's prediction graph with TTA) differs from the per-epoch
+    ones (bare model): the log line says which is which and carries run.json's figure."""
+    import logging
+
+    config = {**CONFIG, "epochs": 1, "steps_per_epoch": 3, "tta": {"reverse_complement": True, "shifts": [-1, 0, 1]}}
+    with caplog.at_level(logging.INFO, logger="seq2exp.training.driver"):
+        trained = train(config, data=demo_rows, out=tmp_path / "run", strategy="default", verbose=0)
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("final validation"))
+    assert "test-time augmentation reverse complement + shifts [-1, 0, 1]" in line
+    assert f"val_pearson {trained.info['metrics']['val_pearson']:.4f}" in line
+    assert "per-epoch val_pearson above is the bare model without test-time augmentation" in line

@@ -202,7 +202,8 @@ def _checked_explain_inputs(args: argparse.Namespace) -> Path:
         return final
     if not args.sequences:
         raise ConfigError("--sequences FILE is required (or --motif for motif effects)")
-    sequences = check_sequences(_read(args.sequences)[1], what=args.sequences)
+    sequences = check_sequences(_read(args.sequences)[1], what=args.sequences,
+                                equal_length=args.method != "ism" or bool(args.window))
     if args.window and args.method == "ism" and not 1 <= args.window < len(sequences[0]):
         raise ConfigError(f"--window {args.window} must be between 1 and {len(sequences[0]) - 1} (the sequences "
                           f"of {args.sequences} are {len(sequences[0])} bp)")

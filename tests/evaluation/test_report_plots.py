@@ -100,7 +100,7 @@ def test_report_figure_set_for_several_models(tmp_path: Path, figures, three_mod
     markdown = (tmp_path / "scores.md").read_text()
     low, high = boot["spearman"]["score_95"]["fair"]
     assert f"| fair | {boot['pearson']['mean_score']['fair']:.4f} |" in markdown
-    assert f"[{low:.4f}, {high:.4f}] |" in markdown
+    assert f"{low:.4f} – {high:.4f} |" in markdown
 
     # bootstrap intervals: each model's mean and 95% interval printed
     labels = " ".join(text.get_text() for axis in figures["bootstrap_intervals.png"].axes for text in axis.texts)

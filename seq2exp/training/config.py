@@ -70,7 +70,7 @@ SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "model": {"architecture": (str,), "config": (dict,), "init_from": (str,)},
     "data": {"train": (str,), "val": (str,), "val_fraction": (float, int), "split_seed": (int,),
              "on_invalid": (str,), "cache_dir": (str,), "sample_weight": (dict, type(None)),
-             "filter": (dict, type(None))},
+             "filter": (dict, type(None)), "table": (dict, type(None))},
     "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,),
                 "label_noise": (dict, type(None))},
     "callbacks": {"early_stopping": (dict, type(None)), "best_model": (dict, type(None)),

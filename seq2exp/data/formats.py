@@ -681,7 +681,7 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
         with open_text_bytes(path) as handle:
             first = handle.readline(-1 if max_length is None else _line_limit(max_length) + 2)
         fields = [field.strip().lower() for field in first.decode("utf-8", "replace").rstrip("\r\n").split("\t")]
-        if "sequence" in fields:
+        if any(name in fields for name in SEQUENCE_COLUMN_NAMES):  # a header: "sequence" or "seq", any case
             records = _iter_tsv_records(path, path_text, fields, max_length, errors)
         else:
             records = (SequenceRecord(str(line - 1), sequence, line)
@@ -700,8 +700,8 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
 def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str], max_length: int | None,
                       errors: list | None = None) -> Iterator[SequenceRecord]:
     """Rows of a TSV whose first line (``header``) has a ``sequence`` column."""
-    sequence_column = header.index("sequence")
-    name_column = next((header.index(c) for c in ("id", "name") if c in header), None)
+    sequence_column = next(header.index(c) for c in SEQUENCE_COLUMN_NAMES if c in header)
+    name_column = next((header.index(c) for c in ("id", "name", "seq_id") if c in header), None)
     blank_line = None
     with open_text_bytes(path) as handle:
         for line_number, raw in _lines(handle, path_text, _line_limit(max_length)):

@@ -241,6 +241,10 @@ def validate_config(config: Mapping[str, Any]) -> None:
     if noise:
         if set(noise) - {"std", "clip"} or not isinstance(noise.get("std"), (int, float)) or noise["std"] <= 0:
             raise ConfigError(f"augment.label_noise: expected {{std: > 0, clip: [low, high] or null}}, got {noise!r}")
+    if data.get("table") is not None:  # a file with a header and named target columns
+        from seq2exp.data.formats import TableSpec
+
+        TableSpec.from_dict(data["table"])
     if data.get("on_invalid", "error") not in ("error", "skip"):
         raise ConfigError(f"data.on_invalid: unknown choice {data['on_invalid']!r}; choose one of: error, skip")
     if config.get("augment", {}).get("shift", 0) < 0:

@@ -1,6 +1,8 @@
 """Several tasks: the masked multi-task loss against numpy, and a run's per-task validation metrics."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,37 @@ def test_masked_kl_bins_per_task():
             t = soft_bin_targets(np.array([y[row, task]], np.float32))[0]
             expected[row] += np.sum(t * (np.log(np.maximum(t, 1e-7)) - np.log(probabilities[row, task])))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
+BENCHMARK_CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs" / "benchmarks").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", BENCHMARK_CONFIGS, ids=lambda p: p.stem)
+def test_benchmark_configs_resolve_and_build(path):
+    """The benchmark configs: the authors' batch size, learning rate and loss, a valid data.table, and the model
+    builds for its tasks with the input the authors' Seq2Tensor gives (249 / 230 bp x A, G, C, T + is_reverse)."""
+    from seq2exp.data.formats import TableSpec
+    from seq2exp.models import registry
+    from seq2exp.training.config import load_config, resolve_config
+
+    config = resolve_config(load_config(path))
+    assert config["batch_size"] == 32 and config["loss"]["name"] == "mse" and config["epochs"] == 80
+    assert config["optimizer"]["learning_rate"] == (0.001 if "attn" in path.stem else 0.005)
+    table = TableSpec.from_dict(config["data"]["table"])
+    model_config = registry.get(config["model"]["architecture"]).config(
+        {**config["model"]["config"], "tasks": list(table.targets)}, smoke=True)
+    model = registry.get(config["model"]["architecture"]).build_from(model_config)
+    length = 249 if path.stem.startswith("drosophila") else 230
+    assert tuple(model.input.shape) == (None, length, 5)
+    expected = (None, 2) if len(table.targets) == 2 else (None,)
+    assert tuple(model.output["expression"].shape) == expected
+
+
+def test_bad_table_is_a_config_error():
+    from seq2exp.errors import ConfigError
+    from seq2exp.training.config import resolve_config
+
+    with pytest.raises(ConfigError, match="data.table"):
+        resolve_config({"model": {"architecture": "bhi"}, "loss": {"name": "mse"}, "batch_size": 8, "epochs": 1,
+                        "optimizer": {"name": "adam", "learning_rate": 0.01},
+                        "data": {"table": {"targets": ["a"], "orientation": {"column": "x"}}}})

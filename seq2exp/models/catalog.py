@@ -15,7 +15,7 @@ from pathlib import Path
 
 CATALOG_FILE = Path(__file__).resolve().parent / "catalog.json"
 FIELDS = ("name", "team", "rank", "params", "paper_params", "paper_params_source", "head", "fidelity", "source",
-          "description")
+          "description", "imports")
 
 
 def load_catalog() -> list[dict]:

@@ -12,15 +12,20 @@ RECIPE_DIR = Path(__file__).resolve().parent / "configs"
 source checkout shows; a test keeps the two byte-equal)."""
 
 
+def _recipe_files() -> dict[str, Path]:
+    """name -> YAML: the teams' recipes, and the benchmark recipes in ``benchmarks/`` (names are unique)."""
+    return {path.stem: path for path in sorted(RECIPE_DIR.rglob("*.yaml"))}
+
+
 def recipe_names() -> list[str]:
-    """The registered recipe names (``autosome``, ``bhi``, ..., ``kmer_ridge``), sorted."""
-    return sorted(path.stem for path in RECIPE_DIR.glob("*.yaml"))
+    """The registered recipe names (``autosome``, ``bhi``, ..., ``kmer_ridge``, ``drosophila_dream_rnn``), sorted."""
+    return sorted(_recipe_files())
 
 
 def recipe_path(name: str) -> Path:
     """The installed YAML of a registered recipe; ``ConfigError`` naming the close matches otherwise."""
-    path = RECIPE_DIR / f"{name}.yaml"
-    if name in recipe_names() and path.is_file():
+    path = _recipe_files().get(name)
+    if path is not None and path.is_file():
         return path
     import difflib
 

@@ -21,8 +21,8 @@ READABLE = REPO_ROOT / "training" / "configs"
 
 
 def test_the_readable_copy_is_byte_equal_to_the_package_data():
-    packaged = {p.name: p.read_bytes() for p in RECIPE_DIR.glob("*.yaml")}
-    readable = {p.name: p.read_bytes() for p in READABLE.glob("*.yaml")}
+    packaged = {str(p.relative_to(RECIPE_DIR)): p.read_bytes() for p in RECIPE_DIR.rglob("*.yaml")}
+    readable = {str(p.relative_to(READABLE)): p.read_bytes() for p in READABLE.rglob("*.yaml")}
     assert sorted(packaged) == sorted(readable), (
         f"only in seq2exp/training/configs: {sorted(set(packaged) - set(readable))}; "
         f"only in training/configs: {sorted(set(readable) - set(packaged))}")

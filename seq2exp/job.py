@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from seq2exp.jsonio import load_file
 from seq2exp.utils import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class _Stamps:
         path = self.folder / f"{stage}.json"
         if not path.exists() or not all(p.exists() for p in outputs):
             return False
-        stamp = json.loads(path.read_text())
+        stamp = load_file(path, expect=dict)
         return stamp.get("fingerprint") == self.fingerprint(params)
 
     def mark(self, stage: str, params: dict, result: dict) -> None:
@@ -124,7 +125,7 @@ class _Stamps:
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}, handle, indent=2, default=str)
 
     def result(self, stage: str) -> dict:
-        return json.loads((self.folder / f"{stage}.json").read_text())["result"]
+        return load_file(self.folder / f"{stage}.json", expect=dict)["result"]
 
 
 def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | None = None, **kwargs: Any) -> dict:
@@ -304,7 +305,7 @@ def _validation_metrics(run_dir: Path) -> dict:
     info = run_dir / "run.json"
     if not info.exists():
         return {}
-    return json.loads(info.read_text()).get("metrics", {})
+    return load_file(info, expect=dict).get("metrics", {})
 
 
 def _predict_in_process(run_dir: Path, test_file: str | Path, out: Path) -> Path:

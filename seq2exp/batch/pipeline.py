@@ -49,6 +49,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, Remote
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError  # noqa: E402
+from seq2exp.jsonio import loads  # noqa: E402
 from seq2exp.serving import signatures as names  # noqa: E402
 from seq2exp.serving.predict import TSV_HEADER, ServerBackend, format_row  # noqa: E402
 
@@ -557,7 +558,7 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
              | "Manifest" >> beam.Map(write_manifest, output_dir, static))
     seconds = time.monotonic() - started
     with FileSystems.open(FileSystems.join(output_dir, MANIFEST_FILE)) as handle:
-        manifest = json.loads(handle.read().decode("utf-8"))
+        manifest = loads(handle.read(), FileSystems.join(output_dir, MANIFEST_FILE), expect=dict)
     return BatchSummary(output_dir, manifest, seconds)
 
 

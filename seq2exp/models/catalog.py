@@ -20,7 +20,9 @@ FIELDS = ("name", "team", "rank", "params", "paper_params", "paper_params_source
 
 def load_catalog() -> list[dict]:
     """The recorded rows, in the registry's order (no TensorFlow import)."""
-    return json.loads(CATALOG_FILE.read_text(encoding="utf-8"))["architectures"]
+    from seq2exp.jsonio import load_file
+
+    return load_file(CATALOG_FILE, expect=dict)["architectures"]
 
 
 def describe(name: str, *, count_params: bool = True) -> dict:

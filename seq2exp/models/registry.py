@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from seq2exp.errors import ConfigError
+from seq2exp.jsonio import loads
 
 HEADS = ("regression", "bins")
 FIDELITIES = ("faithful", "reconstructed")
@@ -147,7 +148,7 @@ def build_info(model_or_path) -> dict | None:
     """``{"architecture", "config"}`` of a stamped model, or read from a ``.keras`` file without loading it."""
     if isinstance(model_or_path, (str, Path)):
         with zipfile.ZipFile(model_or_path) as archive:
-            config = json.loads(archive.read("config.json"))
+            config = loads(archive.read("config.json"), f"{model_or_path}: config.json", expect=dict)
         return (config.get("config") or {}).get(BUILD_INFO_KEY)
     return getattr(model_or_path, "seq2exp_build", None)
 

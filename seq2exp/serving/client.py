@@ -30,6 +30,7 @@ import grpc
 import numpy as np
 
 from seq2exp.errors import Seq2ExpError
+from seq2exp.jsonio import loads
 from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
 from seq2exp.serving.protos import serving_wire_pb2 as wire
@@ -202,10 +203,10 @@ class Client:
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
+                return loads(response.read(), f"REST answer from {url}")
         except urllib.error.HTTPError as error:
             try:
-                details = json.loads(error.read()).get("error", "")
+                details = loads(error.read(), f"REST answer from {url}", expect=dict).get("error", "")
             except ValueError:
                 details = error.reason
             code = _CODE_OF_HTTP.get(error.code)

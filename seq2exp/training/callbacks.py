@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import math
 import os
@@ -25,6 +24,7 @@ import keras
 import numpy as np
 
 from seq2exp.inference.runs import save_model_atomically, write_json_atomically
+from seq2exp.jsonio import load_file
 from seq2exp.training.optimizers import build_optimizer_variables
 from seq2exp.utils import atomic_write
 
@@ -76,7 +76,7 @@ class ValidationCallback(keras.callbacks.Callback):
         # no validation rows (data.val_fraction 0, the teams' "100-0" training): the last epoch is the model
         self.select_last = predict_fn is None
         if self.json_path.exists():
-            self.history = json.loads(self.json_path.read_text()).get("epochs", [])
+            self.history = load_file(self.json_path, expect=dict).get("epochs", [])
 
     def truncate(self, first_epoch: int) -> None:
         """Forget epochs >= ``first_epoch`` (they are being re-run after a restart)."""
@@ -204,8 +204,8 @@ def restore_checkpoint(model, directory: Path) -> dict:
     state = {}
     if state_path.exists():
         try:
-            state = json.loads(state_path.read_text())
-        except ValueError:
+            state = load_file(state_path, expect=dict)
+        except ValueError:  # JSONInputError too: a half-written state file
             state = {}
     # the step is the restored optimiser's own counter: it was saved in the same file as the weights
     state["step"] = int(keras.ops.convert_to_numpy(model.optimizer.iterations))

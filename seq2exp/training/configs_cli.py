@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         width = max(len(name) for name in rows)
         for name, row in rows.items():
             print(f"{name:<{width}}  {row['description']}")
-        print(f"\ntrain one: seq2exp train NAME --data TRAIN --out RUN;  copy one: seq2exp configs show NAME > my.yaml")
+        print("\ntrain one: seq2exp train NAME --data TRAIN --out RUN;  copy one: seq2exp configs show NAME > my.yaml")
         return 0
     path = recipe_path(args.name)
     if args.path:

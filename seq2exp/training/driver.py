@@ -67,11 +67,11 @@ _TRAINING_STATE = (inference.CHECKPOINT_DIR, inference.MODEL_FILE, inference.RUN
 
 
 def _recorded_data(out: Path) -> dict | None:
-    import json
+    from seq2exp.jsonio import load_file
 
     for path, key in ((out / inference.CHECKPOINT_DIR / DATA_RECORD, None), (out / inference.RUN_INFO_FILE, "data")):
         if path.exists():
-            record = json.loads(path.read_text())
+            record = load_file(path, expect=dict)
             return record.get(key) if key else record
     return None
 

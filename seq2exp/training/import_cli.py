@@ -62,12 +62,9 @@ def main(args: argparse.Namespace) -> int:
                           "--out RUN | seq2exp import --list")
     overrides = None
     if args.config:
-        try:
-            overrides = json.loads(args.config)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"--config: not JSON ({error.msg})") from None
-        if not isinstance(overrides, dict):
-            raise ConfigError("--config: expected a JSON object of model config overrides")
+        from seq2exp.jsonio import loads
+
+        overrides = loads(args.config, "--config", expect=dict)  # a JSON object of model config overrides
     from pathlib import Path
 
     from seq2exp.training.importing import import_weights

@@ -13,7 +13,6 @@ TF_CONFIG names the cluster and this worker's task.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 
@@ -24,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 def is_chief(tf_config: str | None = None) -> bool:
     """The chief of a TF_CONFIG cluster: task ``chief``, or worker 0 when the cluster has no chief."""
-    config = json.loads(tf_config if tf_config is not None else os.environ.get("TF_CONFIG", "{}"))
+    from seq2exp.jsonio import loads
+
+    config = loads(tf_config if tf_config is not None else os.environ.get("TF_CONFIG", "{}"), "TF_CONFIG", expect=dict)
     task = config.get("task", {})
     if task.get("type") == "chief":
         return True

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2exp.errors import ConfigError, Seq2ExpError
+from seq2exp.jsonio import load_file
 
 REGISTRY_PATH = Path(__file__).with_name("published.json")
 CHECKSUMS_FILE = "checksums.json"
@@ -48,7 +49,7 @@ def load_registry(path: str | os.PathLike = REGISTRY_PATH) -> dict[str, Publishe
     """Read and check the registry (an entry that claims a checksum must carry a real one)."""
     path = Path(path)
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))["checkpoints"]
+        entries = load_file(path, expect=dict)["checkpoints"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise Seq2ExpError(f"{path}: not a readable checkpoint registry ({error})") from None
     result = {}

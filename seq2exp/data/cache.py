@@ -47,6 +47,17 @@ class TrainingCache:
     line_numbers: np.ndarray  # int64 [n]
     meta: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    reverse: np.ndarray | None = None  # bool [n]: rows measured in reverse orientation (tables); None = none
+
+    @property
+    def target_names(self) -> list[str] | None:
+        """The task names of a cache built from a table (``targets`` is ``[n, T]`` when there are several)."""
+        return self.meta.get("target_names")
+
+    def orientation(self, rows: np.ndarray) -> np.ndarray:
+        """The reverse-orientation flag (bool) of ``rows`` (all ``False`` without an orientation)."""
+        rows = np.asarray(rows, np.int64)
+        return np.zeros(rows.size, bool) if self.reverse is None else np.asarray(self.reverse[rows], bool)
 
     @property
     def n(self) -> int:
@@ -81,20 +92,29 @@ class TrainingCache:
             raise Seq2ExpError(f"{cache_dir}: cache format {meta.get('format_version')} is not the supported "
                                f"{CACHE_FORMAT_VERSION}; rebuild it")
         arrays = {name: np.load(cache_dir / f"{name}.npy", mmap_mode="r") for name in ARRAY_NAMES}
+        if (cache_dir / "reverse.npy").exists():  # tables with an orientation
+            arrays["reverse"] = np.load(cache_dir / "reverse.npy", mmap_mode="r")
         cache = cls(**arrays, meta=meta, path=cache_dir)
         if any(array.shape[0] != cache.n for array in arrays.values()) or cache.n != meta.get("rows"):
             raise Seq2ExpError(f"{cache_dir}: cache arrays disagree with meta.json; rebuild it")
         return cache
 
     @classmethod
-    def from_sequences(cls, sequences: Sequence[str], values: Sequence[float] | np.ndarray) -> "TrainingCache":
-        """An in-memory cache of Python sequences and expressions (tests, small experiments)."""
+    def from_sequences(cls, sequences: Sequence[str], values: Sequence[float] | np.ndarray, *,
+                       reverse: np.ndarray | None = None, target_names: Sequence[str] | None = None
+                       ) -> "TrainingCache":
+        """An in-memory cache of Python sequences and expressions (tests, small experiments); ``values`` may be
+        ``[n, T]`` (several tasks, NaN where missing) with ``target_names``; ``reverse``: per-row orientation."""
         codes, lengths = sequences_to_codes(sequences)
         targets = np.asarray(values, dtype=np.float32)
-        if targets.shape != (len(sequences),):
+        if targets.shape[:1] != (len(sequences),) or targets.ndim > 2:
             raise ValueError(f"{len(sequences)} sequences but values of shape {targets.shape}")
-        return cls(codes, lengths, targets, is_integer_expression(targets),
-                   np.arange(1, len(sequences) + 1, dtype=np.int64), meta={"rows": len(sequences)})
+        meta: dict[str, Any] = {"rows": len(sequences)}
+        if target_names is not None:
+            meta["target_names"] = list(target_names)
+        singleton = is_integer_expression(targets) if targets.ndim == 1 else np.zeros(len(sequences), bool)
+        return cls(codes, lengths, targets, singleton, np.arange(1, len(sequences) + 1, dtype=np.int64), meta=meta,
+                   reverse=None if reverse is None else np.asarray(reverse, bool))
 
     def split(self, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """A random train/validation split of row indices: ``(train, val)``, each sorted ``int64``.
@@ -194,13 +214,16 @@ def build_cache(
     force: bool = False,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     source_sha256: str | None = None,
+    table: Any = None,
 ) -> TrainingCache:
     """Parse a DREAM training file into a cache folder (or reuse an up-to-date one) and open it.
 
     Every row needs a finite expression: an empty one is an ``InputFormatError`` naming the line (or, with
     ``on_invalid="skip"``, a skipped row, like any other invalid row); so is a sequence longer than ``max_length``
     (``None`` = no limit). ``source_sha256``: the file's SHA-256 when the caller has hashed it already (it is
-    then not hashed again).
+    then not hashed again). ``table``: a :class:`~seq2exp.data.formats.TableSpec` (or its dict) for a file with a
+    header and named target columns: ``targets`` is then ``[n, T]`` for several targets (NaN where missing), and
+    ``reverse.npy`` holds each row's orientation.
     """
     source = Path(train_txt)
     cache_dir = Path(cache_dir)
@@ -214,6 +237,11 @@ def build_cache(
         return digest[0]
 
     options = {"on_invalid": on_invalid, "max_length": max_length}
+    if table is not None:
+        from seq2exp.data.formats import TableSpec
+
+        table = TableSpec.from_dict(table)
+        options["table"] = table.to_dict()
     if not force:
         existing = _reusable(cache_dir, source, options, sha256)
         if existing is not None:
@@ -223,7 +251,8 @@ def build_cache(
     staging = cache_dir.with_name(f"{cache_dir.name}.new-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     with atomic_dir(staging) as tmp:
-        meta = _write_arrays(source, tmp, on_invalid=on_invalid, max_length=max_length, chunk_bytes=chunk_bytes)
+        meta = _write_arrays(source, tmp, on_invalid=on_invalid, max_length=max_length, chunk_bytes=chunk_bytes,
+                             table=table)
         meta.update(format_version=CACHE_FORMAT_VERSION, options=options,
                     source={**_source_identity(source), "sha256": sha256()},
                     build_seconds=round(time.perf_counter() - started, 3))
@@ -248,7 +277,7 @@ def _swap_into_place(staging: Path, cache_dir: Path) -> None:
 
 
 def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int | None,
-                  chunk_bytes: int) -> dict[str, Any]:
+                  chunk_bytes: int, table: Any = None) -> dict[str, Any]:
     """Parse ``source`` block by block into ``out/*.npy``; return the summary for ``meta.json``.
 
     Blocks are spilled to temporary files first because the final width (the longest row) is known only at the end.
@@ -257,15 +286,21 @@ def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int |
     parts.mkdir()
     n_rows = skipped = width = 0
     part_shapes: list[tuple[int, int]] = []
-    lengths, targets, lines = [], [], []
-    chunks = iter_dream_chunks(source, on_invalid=on_invalid, max_length=max_length, chunk_bytes=chunk_bytes,
-                               require_expression=True)
+    lengths, targets, lines, flags = [], [], [], []
+    if table is not None:
+        from seq2exp.data.formats import iter_table_chunks
+
+        chunks = iter_table_chunks(source, table, on_invalid=on_invalid, max_length=max_length)
+    else:
+        chunks = iter_dream_chunks(source, on_invalid=on_invalid, max_length=max_length, chunk_bytes=chunk_bytes,
+                                   require_expression=True)
     for index, chunk in enumerate(chunks):
         np.save(parts / f"{index:06d}.npy", chunk.codes)
         part_shapes.append(chunk.codes.shape)
         lengths.append(chunk.lengths)
         targets.append(chunk.expression)
         lines.append(chunk.line_numbers)
+        flags.append(chunk.reverse)
         n_rows += chunk.codes.shape[0]
         skipped += chunk.skipped
         if chunk.codes.shape[0]:
@@ -290,11 +325,20 @@ def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int |
     shutil.rmtree(parts)
     lengths_all = np.concatenate(lengths)
     targets_all = np.concatenate(targets).astype(np.float32)
+    extra: dict[str, Any] = {}
+    if table is not None:  # one target: [n] as a DREAM file's; several: [n, T] with NaN where missing
+        if targets_all.shape[1] == 1:
+            targets_all = targets_all[:, 0]
+        np.save(out / "reverse.npy", np.concatenate(flags).astype(bool))
+        extra = {"target_names": list(table.targets), "reversed_rows": int(np.concatenate(flags).sum()),
+                 "missing_targets": np.isnan(targets_all).reshape(n_rows, -1).sum(axis=0).tolist()}
     np.save(out / "lengths.npy", lengths_all)
     np.save(out / "targets.npy", targets_all)
-    np.save(out / "singleton.npy", is_integer_expression(targets_all))
+    np.save(out / "singleton.npy", is_integer_expression(targets_all) if targets_all.ndim == 1
+            else np.zeros(n_rows, bool))
     np.save(out / "line_numbers.npy", np.concatenate(lines))
     return {
+        **extra,
         "rows": n_rows,
         "width": width,
         "skipped": skipped,
@@ -303,11 +347,11 @@ def _write_arrays(source: Path, out: Path, *, on_invalid: str, max_length: int |
             "length_max": int(lengths_all.max()),
             "length_mean": float(lengths_all.mean()),
             "rows_with_n": n_with_n,
-            "expression_min": float(targets_all.min()),
-            "expression_max": float(targets_all.max()),
-            "expression_mean": float(targets_all.mean()),
-            "expression_std": float(targets_all.std()),
-            "integer_fraction": float(is_integer_expression(targets_all).mean()),
+            "expression_min": float(np.nanmin(targets_all)),
+            "expression_max": float(np.nanmax(targets_all)),
+            "expression_mean": float(np.nanmean(targets_all)),
+            "expression_std": float(np.nanstd(targets_all)),
+            "integer_fraction": float(is_integer_expression(targets_all[np.isfinite(targets_all)]).mean()),
         },
     }
 

@@ -69,8 +69,8 @@ def make_dataset(
     if rows.size and (rows.min() < 0 or rows.max() >= cache.n):
         raise ValueError(f"indices must be in [0, {cache.n}), got [{rows.min()}, {rows.max()}]")
     values = np.asarray(cache.targets if targets is None else targets, dtype=np.float32)
-    if values.shape != (cache.n,):
-        raise ValueError(f"targets must have shape ({cache.n},), got {values.shape}")
+    if values.shape[:1] != (cache.n,) or values.ndim > 2:  # [n], or [n, T] for several tasks
+        raise ValueError(f"targets must have shape ({cache.n},) or ({cache.n}, T), got {values.shape}")
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
     if weights is not None and weights.shape != (cache.n,):
         raise ValueError(f"sample_weight must have shape ({cache.n},), got {weights.shape}")
@@ -82,25 +82,28 @@ def make_dataset(
 
     width = cache.width
     needs_singleton = encoder.spec.singleton_channel
+    oriented = cache.reverse is not None and encoder.spec.kind == "onehot" and encoder.spec.rc_channel
 
     def load(batch_rows: np.ndarray):
         codes = cache.read_codes(batch_rows)  # positional reads: the codes file stays out of the process's RSS
         out = [codes, np.asarray(cache.lengths[batch_rows], np.int32), values[batch_rows],
                np.asarray(cache.singleton[batch_rows], np.float32)]
         out.append(weights[batch_rows] if weights is not None else np.ones(batch_rows.size, np.float32))
+        out.append(cache.orientation(batch_rows))
         return out
 
     def gather(step: tf.Tensor, batch_rows: tf.Tensor):
-        codes, lengths, y, singleton, weight = tf.numpy_function(
-            load, [batch_rows], [tf.uint8, tf.int32, tf.float32, tf.float32, tf.float32], stateful=False)
+        codes, lengths, y, singleton, weight, orientation = tf.numpy_function(
+            load, [batch_rows], [tf.uint8, tf.int32, tf.float32, tf.float32, tf.float32, tf.bool], stateful=False)
         codes.set_shape([None, width])
-        for tensor in (lengths, y, singleton, weight):
+        for tensor in (lengths, singleton, weight, orientation):
             tensor.set_shape([None])
-        return step, codes, lengths, y, singleton, weight
+        y.set_shape([None, *values.shape[1:]])
+        return step, codes, lengths, y, singleton, weight, orientation
 
     soft_bins = dict(bins or {})
 
-    def encode(step, codes, lengths, y, singleton, weight):
+    def encode(step, codes, lengths, y, singleton, weight, orientation):
         batch = tf.shape(lengths)[0]
         step_seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64) * n_pipelines + pipeline_id])
         reverse = False
@@ -112,7 +115,7 @@ def make_dataset(
                                                 maxval=shift_augment + 1, dtype=tf.int32)
         inputs = encoder.tf_encode(codes, lengths, reverse=reverse, shift=shift,
                                    singleton=singleton if needs_singleton else None,
-                                   seed=step_seed + [0, 1 << 41])
+                                   seed=step_seed + [0, 1 << 41], orientation=orientation if oriented else None)
         if callable(target):
             labels = target(y)
         elif target == "bins":

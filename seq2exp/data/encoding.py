@@ -439,7 +439,7 @@ class Encoder:
 
     # -- window codes -> model input -----------------------------------------------------------------------------
     def tf_encode(self, codes: tf.Tensor, lengths: tf.Tensor, *, reverse: Any = False, singleton: Any = None,
-                  seed: Any = None, shift: Any = None) -> tf.Tensor:
+                  seed: Any = None, shift: Any = None, orientation: Any = None) -> tf.Tensor:
         """Codes ``[B, W]`` + lengths ``[B]`` -> the model input ``[B, *input_shape]`` (graph-safe).
 
         Args:
@@ -448,6 +448,9 @@ class Encoder:
             singleton: the ``is_singleton`` channel value; scalar or ``[B]``; ``None`` = 0 (prediction).
             seed: stateless seed (int or ``[2]``) for random padding; ``None`` = deterministic per sequence.
             shift: bp to shift each row (scalar or ``[B]``; augmentation / TTA); ``None`` = 0.
+            orientation: the rows measured in reverse orientation (bool, scalar or ``[B]``; a table's
+                ``data.table.orientation``): the ``is_reverse`` channel is ``orientation XOR reverse``; the
+                sequence itself is used as given.
         """
         spec = self.spec
         window = self.tf_window_codes(codes, lengths, reverse=reverse, seed=seed, shift=shift)
@@ -468,6 +471,8 @@ class Encoder:
         extra = []
         if spec.rc_channel:
             flag = _per_row(reverse if reverse is not None else False, batch, tf.bool)
+            if orientation is not None:
+                flag = tf.math.logical_xor(flag, _per_row(orientation, batch, tf.bool))
             extra.append(tf.cast(flag, tf.float32))
         if spec.singleton_channel:
             extra.append(_per_row(singleton if singleton is not None else 0.0, batch, tf.float32))

@@ -17,7 +17,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -72,6 +72,8 @@ class DreamChunk:
     expression: np.ndarray  # float64 [n], NaN where the field is empty or absent
     line_numbers: np.ndarray  # int64 [n], 1-based line of each row in the file
     skipped: int = 0
+    reverse: np.ndarray | None = None  # bool [n], tables with an orientation only (see iter_table_chunks)
+    ids: dict[str, list[str]] | None = None  # tables only: the columns that are neither sequence nor target
 
 
 @dataclass
@@ -680,7 +682,7 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
         with open_text_bytes(path) as handle:
             first = handle.readline(-1 if max_length is None else _line_limit(max_length) + 2)
         fields = [field.strip().lower() for field in first.decode("utf-8", "replace").rstrip("\r\n").split("\t")]
-        if "sequence" in fields:
+        if any(name in fields for name in SEQUENCE_COLUMN_NAMES):  # a header: "sequence" or "seq", any case
             records = _iter_tsv_records(path, path_text, fields, max_length, errors)
         else:
             records = (SequenceRecord(str(line - 1), sequence, line)
@@ -699,8 +701,8 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
 def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str], max_length: int | None,
                       errors: list | None = None) -> Iterator[SequenceRecord]:
     """Rows of a TSV whose first line (``header``) has a ``sequence`` column."""
-    sequence_column = header.index("sequence")
-    name_column = next((header.index(c) for c in ("id", "name") if c in header), None)
+    sequence_column = next(header.index(c) for c in SEQUENCE_COLUMN_NAMES if c in header)
+    name_column = next((header.index(c) for c in ("id", "name", "seq_id") if c in header), None)
     blank_line = None
     with open_text_bytes(path) as handle:
         for line_number, raw in _lines(handle, path_text, _line_limit(max_length)):
@@ -939,3 +941,256 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
         array = np.asarray(parsed, dtype=np.int64).reshape(-1, width)
         result[name] = unique_pairs(array) if width == 2 else sorted_unique(array[:, 0])
     return result
+
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tables with a header: any sequence column, one or more named target columns, orientation, id columns
+# ----------------------------------------------------------------------------------------------------------------
+SEQUENCE_COLUMN_NAMES = ("sequence", "seq")  # found case-insensitively when TableSpec.sequence_column is None
+MISSING_VALUES = frozenset({"", "nan", "na", "n/a", "null", "none"})  # a missing target (masked, never imputed)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How to read a table with a header line (a training config's ``data.table``).
+
+    ``targets``: the target column names, in task order (one or more). ``sequence_column``: the sequence column
+    (``None``: the column named ``sequence`` or ``seq``, any case). ``orientation``: which rows were measured in
+    reverse orientation, ``{"column": NAME, "contains": TEXT}`` (the field contains TEXT, e.g. the human data's
+    ``_Reversed:`` id suffix) or ``{"column": NAME, "values": [..]}`` (the field is one of the values, e.g. ``-``).
+    Every other column is kept as an id column. The separator is a tab, or a comma when the header has no tab.
+    """
+
+    targets: tuple[str, ...] = ()
+    sequence_column: str | None = None
+    orientation: dict | None = None
+
+    def __post_init__(self) -> None:
+        from seq2exp.errors import ConfigError
+
+        targets = (self.targets,) if isinstance(self.targets, str) else tuple(self.targets or ())
+        object.__setattr__(self, "targets", targets)
+        if not targets or not all(isinstance(t, str) and t for t in targets) or len(set(targets)) != len(targets):
+            raise ConfigError(f"data.table.targets: expected one or more distinct column names, got {self.targets!r}")
+        if self.orientation is not None:
+            keys = set(self.orientation)
+            if "column" not in keys or len(keys & {"contains", "values"}) != 1 or keys - {"column", "contains",
+                                                                                           "values"}:
+                raise ConfigError("data.table.orientation: expected {column: NAME, contains: TEXT} or "
+                                  f"{{column: NAME, values: [..]}}, got {self.orientation!r}")
+            object.__setattr__(self, "orientation", dict(self.orientation))
+
+    @classmethod
+    def from_dict(cls, values: Mapping | "TableSpec" | None) -> "TableSpec | None":
+        """A spec from a config mapping (``None`` stays ``None``: a DREAM file without a header)."""
+        from seq2exp.errors import ConfigError
+
+        if values is None or isinstance(values, TableSpec):
+            return values
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"data.table: expected a mapping, got {values!r}")
+        unknown = sorted(set(values) - {"targets", "sequence_column", "orientation"})
+        if unknown:
+            raise ConfigError(f"data.table: unknown key(s) {unknown}; valid: orientation, sequence_column, targets")
+        targets = values.get("targets")
+        if isinstance(targets, str):
+            targets = [t.strip() for t in targets.split(",")]
+        return cls(tuple(targets or ()), values.get("sequence_column"), values.get("orientation"))
+
+    def to_dict(self) -> dict:
+        return {"targets": list(self.targets), "sequence_column": self.sequence_column,
+                "orientation": self.orientation}
+
+
+@dataclass
+class TargetTable:
+    """The rows of a table: sequences, ``targets`` ``[n, T]`` (NaN where missing), orientation and id columns."""
+
+    sequences: list[str]
+    targets: np.ndarray
+    target_names: list[str]
+    reverse: np.ndarray  # bool [n]
+    ids: dict[str, list[str]]
+    line_numbers: np.ndarray
+    skipped: int = 0
+    path: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+
+def _table_columns(header: list[str], spec: TableSpec, path: str) -> tuple[int, list[int], int | None]:
+    """(sequence column, target columns, orientation column) of a header; a missing one is an error naming it."""
+    stripped = [name.strip() for name in header]
+    if spec.sequence_column is not None:
+        if spec.sequence_column not in stripped:
+            raise InputFormatError(f"no sequence column {spec.sequence_column!r}; the header has {stripped}",
+                                   path=path, line=1)
+        sequence = stripped.index(spec.sequence_column)
+    else:
+        lower = [name.lower() for name in stripped]
+        found = [lower.index(name) for name in SEQUENCE_COLUMN_NAMES if name in lower]
+        if not found:
+            raise InputFormatError(f"no sequence column (one named {' or '.join(SEQUENCE_COLUMN_NAMES)}; or set "
+                                   f"data.table.sequence_column); the header has {stripped}", path=path, line=1)
+        sequence = found[0]
+    missing = [name for name in spec.targets if name not in stripped]
+    if missing:
+        raise InputFormatError(f"no target column(s) {missing}; the header has {stripped}", path=path, line=1)
+    orientation = None
+    if spec.orientation is not None:
+        if spec.orientation["column"] not in stripped:
+            raise InputFormatError(f"no orientation column {spec.orientation['column']!r}; the header has "
+                                   f"{stripped}", path=path, line=1)
+        orientation = stripped.index(spec.orientation["column"])
+    return sequence, [stripped.index(name) for name in spec.targets], orientation
+
+
+def _is_reverse(field: str, orientation: dict) -> bool:
+    if "contains" in orientation:
+        return str(orientation["contains"]) in field
+    return field in {str(value) for value in orientation["values"]}
+
+
+def iter_table_chunks(
+    path: str | os.PathLike,
+    spec: TableSpec,
+    *,
+    on_invalid: str = "error",
+    max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
+    chunk_rows: int = 65536,
+    errors: list | None = None,
+) -> Iterator[DreamChunk]:
+    """Parse a table with a header (see :class:`TableSpec`) block by block.
+
+    Chunks are :class:`DreamChunk` s whose ``expression`` is ``float64 [n, T]`` (NaN where a target is empty or
+    ``NaN``/``NA``: masked later, never imputed), ``reverse`` the orientation flag per row and ``ids`` the other
+    columns. A bad row (wrong number of fields, empty, over-long or non-``ACGTN`` sequence, a target that is not a
+    number or is infinite, or every target missing) raises ``InputFormatError`` naming file, line and column, or
+    with ``on_invalid="skip"`` is dropped and counted. Files go through :func:`open_text_bytes` (gzip, BOM, CRLF).
+    """
+    _check_on_invalid(on_invalid)
+    path_text = os.fspath(path)
+    n_targets = len(spec.targets)
+    with open_text_bytes(path) as handle:
+        lines = _lines(handle, path_text, _line_limit(None if max_length is None else max_length + 4096))
+        first = next(lines, None)
+        if first is None:
+            raise InputFormatError("empty file: expected a header line", path=path_text, line=1)
+        header_text = first[1].decode("utf-8", "replace")
+        separator = "\t" if "\t" in header_text else ","
+        header = header_text.split(separator)
+        sequence_column, target_columns, orientation_column = _table_columns(header, spec, path_text)
+        id_columns = [i for i in range(len(header))
+                      if i != sequence_column and i not in target_columns and i != orientation_column]
+        if orientation_column is not None:
+            id_columns = sorted(id_columns + [orientation_column])
+        id_names = [header[i].strip() for i in id_columns]
+        found = False
+        blank_line = None
+
+        def flush(rows):
+            sequences, values, flags, id_values, numbers, skipped = rows
+            width = max((len(s) for s in sequences), default=1)
+            codes = np.full((len(sequences), width), PAD_CODE, np.uint8)
+            for row, sequence in enumerate(sequences):
+                codes[row, : len(sequence)] = CODE_OF_BYTE[np.frombuffer(sequence, np.uint8)]
+            return DreamChunk(codes=codes, lengths=np.array([len(s) for s in sequences], np.int32),
+                              expression=np.array(values, np.float64).reshape(len(sequences), n_targets),
+                              line_numbers=np.array(numbers, np.int64), skipped=skipped,
+                              reverse=np.array(flags, bool),
+                              ids={name: [row[k] for row in id_values] for k, name in enumerate(id_names)})
+
+        def new_rows():
+            return [], [], [], [], [], 0
+
+        rows = new_rows()
+        for line_number, raw in lines:
+            text = raw.decode("utf-8", "replace")
+            if not text.strip():
+                blank_line = blank_line or line_number
+                continue
+            if blank_line is not None:  # blank lines only at the end, as in DREAM files
+                error = InputFormatError("empty line", path=path_text, line=blank_line, field="sequence")
+                blank_line = None
+                if on_invalid == "error" and errors is None:
+                    raise error
+                if errors is not None:
+                    errors.append(error)
+                rows = (*rows[:5], rows[5] + 1)
+            try:
+                fields = text.split(separator)
+                if len(fields) != len(header):
+                    raise InputFormatError(f"expected {len(header)} {'tab' if separator == chr(9) else 'comma'}-"
+                                           f"separated fields (the header's), found {len(fields)}",
+                                           path=path_text, line=line_number)
+                sequence = fields[sequence_column].strip().upper().encode("ascii", "replace")
+                problem = describe_bad_sequence(sequence, max_length)
+                if problem:
+                    raise InputFormatError(problem, path=path_text, line=line_number,
+                                           field=header[sequence_column].strip())
+                values = [_table_value(fields[c], path_text, line_number, header[c].strip()) for c in target_columns]
+                if all(math.isnan(v) for v in values):
+                    raise InputFormatError(f"every target ({', '.join(spec.targets)}) is missing",
+                                           path=path_text, line=line_number, field=spec.targets[0])
+            except InputFormatError as error:
+                if on_invalid == "error" and errors is None:
+                    raise
+                if errors is not None:
+                    errors.append(error)
+                rows = (*rows[:5], rows[5] + 1)
+                continue
+            rows[0].append(sequence)
+            rows[1].extend(values)
+            rows[2].append(orientation_column is not None
+                           and _is_reverse(fields[orientation_column].strip(), spec.orientation))
+            rows[3].append([fields[i].strip() for i in id_columns])
+            rows[4].append(line_number)
+            if len(rows[0]) >= chunk_rows:
+                found = True
+                yield flush(rows)
+                rows = new_rows()
+        if rows[0] or rows[5]:
+            found = found or bool(rows[0])
+            yield flush(rows)
+        if not found:
+            raise InputFormatError("no data rows" + (f" ({rows[5]} invalid rows skipped)" if rows[5] else ""),
+                                   path=path_text, line=2)
+
+
+def _table_value(text: str, path: str, line: int, column: str) -> float:
+    """A target field: a finite float32-range number, or NaN when missing."""
+    text = text.strip()
+    if text.lower() in MISSING_VALUES:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputFormatError(f"{text!r} is not a number", path=path, line=line, field=column) from None
+    if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+        raise InputFormatError(f"{text!r} is not a finite number in float32's range", path=path, line=line,
+                               field=column)
+    return value
+
+
+def read_table(
+    path: str | os.PathLike, spec: TableSpec | Mapping, *, on_invalid: str = "error",
+    max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
+) -> TargetTable:
+    """Read a whole table with a header (see :class:`TableSpec` and :func:`iter_table_chunks`)."""
+    spec = TableSpec.from_dict(spec)
+    sequences: list[str] = []
+    targets, flags, lines = [], [], []
+    ids: dict[str, list[str]] = {}
+    skipped = 0
+    for chunk in iter_table_chunks(path, spec, on_invalid=on_invalid, max_length=max_length):
+        sequences.extend(_codes_to_strings(chunk.codes, chunk.lengths))
+        targets.append(chunk.expression)
+        flags.append(chunk.reverse)
+        lines.append(chunk.line_numbers)
+        for name, values in (chunk.ids or {}).items():
+            ids.setdefault(name, []).extend(values)
+        skipped += chunk.skipped
+    return TargetTable(sequences, np.concatenate(targets), list(spec.targets), np.concatenate(flags), ids,
+                       np.concatenate(lines), skipped, os.fspath(path))

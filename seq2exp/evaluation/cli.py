@@ -56,6 +56,23 @@ def _check_report_dir(path: str) -> None:
             break
 
 
+def _score_tasks(args: argparse.Namespace) -> int:
+    """``seq2exp score`` of a ``predict --format tsv`` file with task columns: every task scored on its own."""
+    from seq2exp.errors import ConfigError
+    from seq2exp.evaluation.report import dumps, markdown_table
+    from seq2exp.evaluation.tasks import score_tasks
+
+    if args.bootstrap or args.ensemble or args.exclude_indices or args.output:
+        raise ConfigError("a predictions file with several tasks is scored per task; --bootstrap, --ensemble, "
+                          "--exclude-indices and -o are for single-task files")
+    result = score_tasks(args.predictions[0], args.truth, args.subsets)
+    if args.json:
+        print(dumps(result, indent=2))
+    else:
+        print(markdown_table(result["tasks"]), end="")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the scoring; returns the exit code (errors in the input raise ``Seq2ExpError`` -> exit 2)."""
     from seq2exp.errors import ConfigError
@@ -66,6 +83,10 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--names: {len(args.names)} names for {len(args.predictions)} prediction files")
     if args.output:
         _check_report_dir(args.output)
+    from seq2exp.evaluation.tasks import prediction_tasks
+
+    if len(args.predictions) == 1 and prediction_tasks(args.predictions[0]):  # a model with several tasks
+        return _score_tasks(args)
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:

@@ -72,8 +72,19 @@ def _as_output_dict(outputs) -> dict:
     if not isinstance(outputs, Mapping):
         outputs = {"expression": outputs}
     result = {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
-    result["expression"] = tf.reshape(result["expression"], [-1])
+    shape = result["expression"].shape
+    if not (shape.rank == 2 and shape[-1] is not None and shape[-1] > 1):  # [B, T] stays for several tasks
+        result["expression"] = tf.reshape(result["expression"], [-1])
     return result
+
+
+def model_task_names(model) -> list[str] | None:
+    """The task names a model was built for (its model config's ``tasks``), or ``None``."""
+    from seq2exp.models.registry import build_info
+
+    info = build_info(model) or {}
+    tasks = (info.get("config") or {}).get("tasks")
+    return list(tasks) if tasks else None
 
 
 class _InProcessPrediction:
@@ -142,6 +153,7 @@ class PredictionGraph(_InProcessPrediction):
                                  else TargetTransform.from_dict(target_transform))
         self.postprocess = postprocess_lib.validate_postprocess(postprocess)
         self.has_bins = "bins" in _output_names(model)
+        self.task_names = model_task_names(model)  # None, or the names of expression's T columns (T >= 1)
 
     # --- TensorFlow graph pieces (also used by the serving export) ---------------------------------------------
     def tf_model_outputs(self, codes, lengths, encode=None) -> dict:

@@ -261,6 +261,33 @@ register(Architecture(
 ))
 
 
+# The paper's generalisation benchmarks (prixfixe_benchmarks/{drosophila,human}/prixfixe/autosome/
+# final_layers_block.py): the autosome final block as a regression head, one per task: Conv1x1(256) -> mean over
+# length -> Linear(1) (init: conv N(0, sqrt(2 / (k * out))), linear N(0, 0.001), zero biases); MSE per task, summed.
+@register_block("final", "autosome_regression", defaults={"channels": 256, "activation": None},
+                description="Prix Fixe benchmarks' autosome final block: per task Conv1x1 -> mean -> Linear(1)")
+def autosome_regression_final(x, config: dict, name: str) -> dict:
+    """Per task: Conv1x1(``channels``) -> global mean over length -> Dense(1); ``expression`` ``[B]`` for one
+    task, ``[B, T]`` for T (the benchmarks' y1, y2)."""
+    import math
+
+    from seq2exp.models.blocks.heads import expression_output, n_tasks
+
+    channels = int(config["channels"])
+    outputs = []
+    for task in range(n_tasks()):
+        suffix = "" if n_tasks() == 1 else f"_task{task}"
+        y = keras.layers.Conv1D(channels, 1, kernel_initializer=keras.initializers.RandomNormal(
+            stddev=math.sqrt(2.0 / channels)), name=f"{name}_mapper{suffix}")(x)
+        if config["activation"]:  # None in the benchmarks (their SiLU is commented out)
+            y = keras.layers.Activation(config["activation"], name=f"{name}_act{suffix}")(y)
+        y = keras.layers.GlobalAveragePooling1D(name=f"{name}_pool{suffix}")(y)
+        outputs.append(keras.layers.Dense(1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+                                          name=f"{name}_linear{suffix}")(y))
+    joined = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(name=f"{name}_tasks")(outputs)
+    return {"expression": expression_output(joined)}
+
+
 # Config sections that name a block are checked against that block's options (registry.check_overrides).
 for _kind in KINDS:
     register_block_options(_kind, lambda block, kind=_kind: get_block(kind, block).defaults)

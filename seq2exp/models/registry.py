@@ -76,9 +76,13 @@ class Architecture:
         if smoke:
             check_overrides(self.name, config, self.smoke_config, "smoke_config")
             config = deep_merge(config, self.smoke_config)
+        overrides = dict(overrides or {})
+        tasks = overrides.pop(TASKS_KEY, None)  # every architecture's key: the task names (see build_from)
         if overrides:
             check_overrides(self.name, config, overrides)
             config = deep_merge(config, overrides)
+        if tasks is not None:
+            config[TASKS_KEY] = check_tasks(tasks)
         return config
 
     def build(self, overrides: Mapping[str, Any] | None = None, *, smoke: bool = False):
@@ -88,10 +92,41 @@ class Architecture:
     def build_from(self, config: Mapping[str, Any]):
         """``builder(config)`` for an already effective config, stamped (see :func:`build_info`)."""
         config = copy.deepcopy(dict(config))
-        return stamp(self.builder(config), self.name, config)
+        tasks = config.pop(TASKS_KEY, None)
+        if tasks is None:
+            return stamp(self.builder(config), self.name, config)
+        from seq2exp.models.blocks.heads import building_tasks
+
+        tasks = check_tasks(tasks)
+        if len(tasks) > 1 and self.name in SINGLE_TASK:
+            raise ConfigError(f"model.config.tasks: {self.name} predicts one task only: {SINGLE_TASK[self.name]}")
+        with building_tasks(len(tasks)):
+            model = self.builder(config)
+        shape = tuple(model.output["expression"].shape if isinstance(model.output, dict) else model.output.shape)
+        expected = (None,) if len(tasks) == 1 else (None, len(tasks))
+        if shape != expected:  # a head that does not follow n_tasks(): never a silently single-task model
+            raise ConfigError(f"model.config.tasks: {self.name} cannot predict {len(tasks)} tasks (its expression "
+                              f"output is {shape}, expected {expected})")
+        return stamp(model, self.name, {**config, TASKS_KEY: tasks})
 
 
 BUILD_INFO_KEY = "seq2exp"
+TASKS_KEY = "tasks"  # a model config's task names: expression [B] for one task (or none), [B, T] for T tasks
+# architectures whose design has one output only, with the reason (a ConfigError at build time for T > 1)
+SINGLE_TASK: dict[str, str] = {
+    "kmer_ridge": "a closed-form ridge fit of one target column",
+    "kircherlab": "its 18 linear bin scores are decoded into one weighted bin mean",
+    "sysu_sail": "one regressor per reading frame, averaged by MeanOverFrames into one value",
+    "zeta": "one softmax over the 18 integer expression classes",
+}
+
+
+def check_tasks(tasks: Any) -> list[str]:
+    """Task names: a list of distinct non-empty strings (``ConfigError`` otherwise)."""
+    if (not isinstance(tasks, (list, tuple)) or not tasks or not all(isinstance(t, str) and t for t in tasks)
+            or len(set(tasks)) != len(tasks)):
+        raise ConfigError(f"model.config.tasks: expected a list of distinct task names, got {tasks!r}")
+    return list(tasks)
 
 
 def stamp(model, architecture: str, config: Mapping[str, Any]):

@@ -235,6 +235,15 @@ class Client:
         """Expression predictions (float32 ``[n]``) for DNA strings, in input order."""
         return self.predict_outputs(sequences, version=version, label=label)[names.EXPRESSION_OUTPUT]
 
+    def predict_tasks(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
+                      label: str | None = None) -> dict[str, np.ndarray]:
+        """Named predictions: ``{task: float32 [n]}`` for a model with several tasks (its ``expression_<task>``
+        outputs), ``{"expression": [n]}`` for a single-task model."""
+        result = self.predict_outputs(sequences, version=version, label=label)
+        tasks = names.task_outputs(result)
+        return {task: result[alias] for task, alias in tasks.items()} or \
+            {names.EXPRESSION_OUTPUT: result[names.EXPRESSION_OUTPUT]}
+
     def predict_outputs(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
                         label: str | None = None, outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Every output (``expression`` and, for bin models, ``bins``) for DNA strings, in input order."""

@@ -79,8 +79,16 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
     predict_codes = tf.function(graph.tf_predict_codes, input_signature=[
         tf.TensorSpec([None, None], tf.uint8, name="codes"), tf.TensorSpec([None], tf.int32, name="lengths")])
 
+    tasks = list(getattr(graph, "task_names", None) or [])
+    aliases = [names.task_output(task) for task in tasks] if len(tasks) > 1 else []
+    if len(set(aliases)) != len(aliases):
+        raise ConfigError(f"task names {tasks} give clashing output names {aliases}; rename the tasks")
+
     def select(outputs: Mapping[str, Any]) -> dict:
-        return {key: tf.identity(outputs[key], name=key) for key in output_keys if key in outputs}
+        selected = {key: tf.identity(outputs[key], name=key) for key in output_keys if key in outputs}
+        for column, alias in enumerate(aliases):  # several tasks: each task also as its own named output
+            selected[alias] = tf.identity(outputs[names.EXPRESSION_OUTPUT][:, column], name=alias)
+        return selected
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.SEQUENCES_INPUT)])
     def serve_sequences(sequences):
@@ -188,7 +196,11 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
             names.ONEHOT_SIGNATURE: {"inputs": {names.ONEHOT_INPUT: ["DT_FLOAT",
                                                                      [-1, onehot_length, names.ONEHOT_CHANNELS]]}},
         },
-        "outputs": [names.EXPRESSION_OUTPUT] + ([names.BINS_OUTPUT] if getattr(graph, "has_bins", False) else []),
+        "outputs": [names.EXPRESSION_OUTPUT] + ([names.BINS_OUTPUT] if getattr(graph, "has_bins", False) else [])
+        + [names.task_output(task) for task in (getattr(graph, "task_names", None) or [])
+           if len(graph.task_names) > 1],
+        # several tasks: expression is [-1, T], its columns named here (T = 1 or no tasks: [-1], as always)
+        "tasks": getattr(graph, "task_names", None),
         "tta": graph.tta.to_dict() if hasattr(getattr(graph, "tta", None), "to_dict") else None,
         "batch_postprocess_not_in_graph": list(getattr(graph, "batch_postprocess", []) or []),
         "construct": construct.to_dict() if construct is not None else None,

@@ -4,7 +4,8 @@ Input is streamed in chunks, so memory stays constant however many rows there ar
 
 * ``dream`` (default): ``sequence<TAB>prediction``, the challenge's submission format that ``seq2exp score`` reads;
 * ``tsv``: a header ``id<TAB>sequence<TAB>expression`` and one row per input (FASTA names, a TSV's ``id``/``name``
-  column, or the 0-based row number).
+  column, or the 0-based row number); a model with several tasks writes ``id<TAB>sequence<TAB><task 1><TAB>...``
+  (its signature's ``expression_<task>`` outputs, in name order; the ``dream`` format has one value column).
 
 The output is written to ``OUT.partial`` and renamed to ``OUT`` when complete; ``resume=True`` continues from the
 rows already in ``OUT.partial`` (after checking that they match the input).
@@ -102,8 +103,19 @@ class ServerBackend:
         self.model = model
         self.description = f"{model} version {self.version} at {target}"
 
+        outputs = meta["signatures"].get(names.SERVING_DEFAULT, {}).get("outputs", {})
+        self.tasks = names.task_outputs(outputs)  # {task: output alias}; empty for one task
+
+    @property
+    def task_names(self) -> list[str] | None:
+        """The model's task names (the columns :meth:`predict` returns), or ``None`` for a single-task model."""
+        return list(self.tasks) or None
+
     def predict(self, sequences: list[str]) -> np.ndarray:
-        return self.client.predict(sequences, version=self.version)
+        if not self.tasks:
+            return self.client.predict(sequences, version=self.version)
+        result = self.client.predict_outputs(sequences, version=self.version, outputs=list(self.tasks.values()))
+        return np.stack([result[alias] for alias in self.tasks.values()], axis=1)
 
     def close(self) -> None:
         self.client.close()
@@ -143,14 +155,24 @@ class SavedModelBackend:
             logger.warning("this model's batch post-processing %s is not applied by streaming prediction",
                            meta["batch_postprocess_not_in_graph"])
         self.description = f"SavedModel {self.path}"
+        self.tasks = names.task_outputs(self._model.signatures[names.SERVING_DEFAULT].outputs)
+
+    @property
+    def task_names(self) -> list[str] | None:
+        """The model's task names (the columns :meth:`predict` returns), or ``None`` for a single-task model."""
+        return list(self.tasks) or None
 
     def predict(self, sequences: list[str]) -> np.ndarray:
         parts = []
+        wanted = list(self.tasks.values()) or [names.EXPRESSION_OUTPUT]
         for start in range(0, len(sequences), self.batch_size):
             batch = np.array([s.encode("ascii") for s in sequences[start:start + self.batch_size]], dtype=object)
-            parts.append(self._model.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: batch},
-                                         [names.EXPRESSION_OUTPUT])[names.EXPRESSION_OUTPUT])
-        return np.concatenate(parts) if parts else np.zeros([0], np.float32)
+            result = self._model.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: batch}, wanted)
+            parts.append(np.stack([result[key] for key in wanted], axis=1) if self.tasks
+                         else result[names.EXPRESSION_OUTPUT])
+        if not parts:
+            return np.zeros([0, len(self.tasks)] if self.tasks else [0], np.float32)
+        return np.concatenate(parts)
 
     def close(self) -> None:
         self._model.close()
@@ -193,11 +215,18 @@ class FlankCheck:
                 f"({c.flank5}...{c.flank3}) to get the trained model's predictions")
 
 
-def format_row(name: str, sequence: str, value: float, output_format: str) -> str:
-    """One output row: ``sequence<TAB>value`` (``dream``) or ``id<TAB>sequence<TAB>value`` (``tsv``)."""
+def format_row(name: str, sequence: str, value, output_format: str) -> str:
+    """One output row: ``sequence<TAB>value`` (``dream``) or ``id<TAB>sequence<TAB>value`` (``tsv``; one value per
+    task for a model with several)."""
     if output_format == "dream":
-        return f"{sequence}\t{value:.7g}\n"
-    return f"{name}\t{sequence}\t{value:.7g}\n"
+        return f"{sequence}\t{float(value):.7g}\n"
+    values = "\t".join(f"{float(v):.7g}" for v in np.ravel(value))
+    return f"{name}\t{sequence}\t{values}\n"
+
+
+def tsv_header(task_names) -> str:
+    """The ``tsv`` output's header: ``id, sequence, expression`` or ``id, sequence, <task 1>, <task 2>, ...``."""
+    return "id\tsequence\t" + ("\t".join(task_names) if task_names else "expression") + "\n"
 
 
 def served_max_length(meta: dict) -> int | None:
@@ -296,6 +325,10 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     check_output_path(output)
     partial = output.with_name(output.name + PARTIAL_SUFFIX)
     fingerprint_path = output.with_name(output.name + FINGERPRINT_SUFFIX)
+    task_names = getattr(backend, "task_names", None)
+    if task_names and output_format == "dream":
+        raise ConfigError(f"the model predicts {len(task_names)} tasks ({', '.join(task_names)}); the dream format "
+                          "has one value column: use --format tsv")
     records = iter_records(input_text)
     if resume and partial.exists():
         skip, digest = _resume(partial, fingerprint_path, output_format, input_text, records)
@@ -309,14 +342,14 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, dynamic_ncols=True) as bar:
             if mode == "w":
                 if output_format == "tsv":
-                    handle.write(TSV_HEADER)
+                    handle.write(tsv_header(task_names))
                 handle.flush()
                 _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text)
             for chunk in _chunks(records, chunk_rows):
                 check_records(chunk, input_text, backend.max_length)
                 flanks.add(chunk)
                 values = backend.predict([record.sequence for record in chunk])
-                handle.write("".join(format_row(r.name, r.sequence, float(v), output_format)
+                handle.write("".join(format_row(r.name, r.sequence, v, output_format)
                                      for r, v in zip(chunk, values)))
                 handle.flush()  # a killed run keeps whole chunks for --resume
                 for record in chunk:

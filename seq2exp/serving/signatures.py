@@ -21,6 +21,20 @@ EXPRESSION_OUTPUT = "expression"  # float32 [None]
 BINS_OUTPUT = "bins"  # float32 [None, N_BINS], bin models only
 N_BINS = 18
 OUTPUT_NAMES = (EXPRESSION_OUTPUT, BINS_OUTPUT)
+# Several tasks: expression is float32 [None, T] and each task is also its own output "expression_<task>" [None]
+# (letters other than A-Z, a-z, 0-9 and _ in a task name become _), so gRPC, REST and the client name the tasks.
+TASK_OUTPUT_PREFIX = "expression_"
+
+
+def task_output(task: str) -> str:
+    """The output alias of one task of a model with several tasks."""
+    return TASK_OUTPUT_PREFIX + "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in task)
+
+
+def task_outputs(output_names) -> dict[str, str]:
+    """``{task: output alias}`` of a signature's outputs (sorted by alias; empty for a single-task model)."""
+    return {alias[len(TASK_OUTPUT_PREFIX):]: alias for alias in sorted(output_names)
+            if alias.startswith(TASK_OUTPUT_PREFIX)}
 ONEHOT_CHANNELS = 4  # A, C, G, T; N = 0.25 in each, padding = all zeros
 
 PREDICT_METHOD_NAME = "tensorflow/serving/predict"  # SignatureDef.method_name of both signatures

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -58,8 +58,10 @@ class ValidationCallback(keras.callbacks.Callback):
                  run_dir: Path, save_model, *, monitor: str = "val_pearson", patience: int | None = None,
                  min_delta: float = 0.0, stop_monitor: str | None = None, model_file: str = "model.keras",
                  metrics_csv: str = "metrics.csv",
-                 metrics_json: str = "metrics.json"):
+                 metrics_json: str = "metrics.json", task_names: Sequence[str] | None = None):
         super().__init__()
+        # several tasks: val_pearson / val_spearman are the means over tasks, each task's are logged by name
+        self.task_names = list(task_names) if task_names else None
         self.predict_fn, self.loss_fn = predict_fn, loss_fn
         self.run_dir, self.save_model = Path(run_dir), save_model
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
@@ -111,7 +113,15 @@ class ValidationCallback(keras.callbacks.Callback):
         val_loss = pearson = spearman = math.nan
         if not self.select_last:
             outputs, measured = self.predict_fn()
-            pearson, spearman = pearson_spearman(outputs["expression_units"], measured)
+            predicted = np.asarray(outputs["expression_units"])
+            if np.ndim(measured) == 2:  # several tasks ([n, T], NaN where a target is missing)
+                names = self.task_names or [f"task{j}" for j in range(measured.shape[1])]
+                scores = [pearson_spearman(predicted[:, j], measured[:, j]) for j in range(measured.shape[1])]
+                pearson, spearman = (float(np.mean(values)) for values in zip(*scores))
+                for name, (task_pearson, task_spearman) in zip(names, scores):
+                    logs.update({f"val_pearson_{name}": task_pearson, f"val_spearman_{name}": task_spearman})
+            else:
+                pearson, spearman = pearson_spearman(predicted, measured)
             val_loss = float(self.loss_fn(outputs))
             logs.update({"val_loss": val_loss, "val_pearson": pearson, "val_spearman": spearman,
                          "val_pearson_plus_spearman": pearson + spearman})

@@ -73,7 +73,7 @@ SUBFIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "model": {"architecture": (str,), "config": (dict,), "init_from": (str,)},
     "data": {"train": (str,), "val": (str,), "val_fraction": (float, int), "split_seed": (int,),
              "on_invalid": (str,), "cache_dir": (str,), "sample_weight": (dict, type(None)),
-             "filter": (dict, type(None))},
+             "filter": (dict, type(None)), "table": (dict, type(None))},
     "augment": {"reverse_complement": (bool,), "shift": (int,), "conjoined_rc": (bool,),
                 "label_noise": (dict, type(None))},
     "callbacks": {"early_stopping": (dict, type(None)), "best_model": (dict, type(None)),
@@ -248,6 +248,10 @@ def validate_config(config: Mapping[str, Any]) -> None:
     if noise:
         if set(noise) - {"std", "clip"} or not isinstance(noise.get("std"), (int, float)) or noise["std"] <= 0:
             raise ConfigError(f"augment.label_noise: expected {{std: > 0, clip: [low, high] or null}}, got {noise!r}")
+    if data.get("table") is not None:  # a file with a header and named target columns
+        from seq2exp.data.formats import TableSpec
+
+        TableSpec.from_dict(data["table"])
     if data.get("on_invalid", "error") not in ("error", "skip"):
         raise ConfigError(f"data.on_invalid: unknown choice {data['on_invalid']!r}; choose one of: error, skip")
     if config.get("augment", {}).get("shift", 0) < 0:

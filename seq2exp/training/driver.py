@@ -45,13 +45,19 @@ def _resolve_paths(config: dict, data: str | Path | None, val: str | Path | None
     return train_path, (Path(val_path) if val_path else None)
 
 
-def _open_cache(path: Path, sha256: str, cache_root: Path, role: str, on_invalid: str):
+def _open_cache(path: Path, sha256: str, cache_root: Path, role: str, on_invalid: str, table=None):
     """The parsed cache of ``path``, in ``cache_root/<role>-<sha256[:16]>-<options>`` (built if missing or stale):
-    a folder name per content and options, so runs sharing ``cache_root`` never read each other's rows."""
+    a folder name per content and options, so runs sharing ``cache_root`` never read each other's rows.
+    ``table``: the config's ``data.table`` (a file with a header and named target columns)."""
     from seq2exp.data.cache import build_cache
 
-    return build_cache(path, cache_root / f"{role}-{sha256[:16]}-{on_invalid}", on_invalid=on_invalid,
-                       source_sha256=sha256)
+    name = f"{role}-{sha256[:16]}-{on_invalid}"
+    if table is not None:
+        import hashlib
+        import json
+
+        name += "-table-" + hashlib.sha256(json.dumps(table.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    return build_cache(path, cache_root / name, on_invalid=on_invalid, source_sha256=sha256, table=table)
 
 
 DATA_RECORD = "data.json"  # in RUN/checkpoints: what the run's training state was trained on
@@ -160,14 +166,17 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     cache_root = Path(config["data"].get("cache_dir") or out / "cache")
     train_sha = sha256_file(train_path)
     val_sha = sha256_file(val_path) if val_path else None
-    train_cache = _open_cache(train_path, train_sha, cache_root, "train", on_invalid)
+    from seq2exp.data.formats import TableSpec
+
+    table = TableSpec.from_dict(config["data"].get("table"))
+    train_cache = _open_cache(train_path, train_sha, cache_root, "train", on_invalid, table)
     row_filter = config["data"].get("filter")
 
     def kept_rows(cache) -> np.ndarray:
         return np.flatnonzero(_filter_mask(cache, row_filter)) if row_filter else np.arange(cache.n)
 
     if val_path is not None:
-        val_cache = _open_cache(val_path, val_sha, cache_root, "val", on_invalid)
+        val_cache = _open_cache(val_path, val_sha, cache_root, "val", on_invalid, table)
         train_indices, val_indices = kept_rows(train_cache), kept_rows(val_cache)
     else:  # the team's order: filter the rows, then split what is left
         val_cache = train_cache
@@ -179,6 +188,14 @@ def prepare(config: Mapping[str, Any] | str | Path, data: str | Path | None, val
     _warn_rows_without_flanks(train_cache, train_indices, encoder.construct, train_path)
     model_config = _fit_input_embeddings(architecture, model_config, train_cache, train_indices, out,
                                          construct=encoder.construct)
+    if table is not None and len(table.targets) > 1:  # several tasks: [B, T] outputs, a masked loss per task
+        from seq2exp.training.losses import multitask_loss
+
+        if config["data"].get("sample_weight") or row_filter or augment.get("label_noise"):
+            raise ConfigError("data.table with several targets: data.sample_weight, data.filter and "
+                              "augment.label_noise are for one target; remove them")
+        model_config = {**model_config, "tasks": list(table.targets)}
+        loss = multitask_loss(loss, len(table.targets))
     target_transform = fit_target_transform(config.get("target"),
                                             np.asarray(train_cache.targets)[train_indices])
     steps = config.get("steps_per_epoch") or max(1, math.ceil(len(train_indices) / config["batch_size"]))
@@ -369,6 +386,7 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
     from seq2exp.inference.graph import TTA
 
     info = {
+        "tasks": setup.task_names,
         "architecture": setup.architecture,
         "model_config": setup.model_config,
         "encoding": setup.encoder.spec.to_dict(),
@@ -398,7 +416,14 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
         graph = run.prediction_graph()
         sequences = codes_to_sequences(codes, lengths)
         raw = graph.predict_outputs(sequences)["expression"]
-        metrics["val_pearson"], metrics["val_spearman"] = pearson_spearman(raw, measured)
+        if np.ndim(measured) == 2:  # several tasks: each task's, and their mean
+            names = setup.task_names or [f"task{j}" for j in range(measured.shape[1])]
+            scores = {name: pearson_spearman(raw[:, j], measured[:, j]) for j, name in enumerate(names)}
+            metrics["tasks"] = {name: {"pearson": p, "spearman": r} for name, (p, r) in scores.items()}
+            metrics["val_pearson"] = float(np.mean([p for p, _ in scores.values()]))
+            metrics["val_spearman"] = float(np.mean([r for _, r in scores.values()]))
+        else:
+            metrics["val_pearson"], metrics["val_spearman"] = pearson_spearman(raw, measured)
         if graph.batch_postprocess:
             final = graph.predict(sequences)
             metrics["val_pearson_postprocessed"], metrics["val_spearman_postprocessed"] = \

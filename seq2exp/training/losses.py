@@ -181,3 +181,35 @@ def get_loss(spec: Mapping[str, Any] | str) -> LossSpec:
         raise ConfigError(f"loss: unknown parameter(s) {unknown} for {name!r}; valid: {sorted(allowed) or '(none)'}")
     output = spec.get("output", output)
     return LossSpec(name, output, target_factory(params), loss_factory(params), params)
+
+
+def multitask_loss(loss: LossSpec, n_tasks: int) -> LossSpec:
+    """``loss`` over ``n_tasks`` tasks: targets ``[B, T]`` of measured values (NaN where missing), predictions
+    ``[B, T]`` (``[B, T, 18]`` for bins). Per sample, the sum over tasks of the loss on that task's column
+    (the Prix Fixe benchmarks' ``MSE(dev) + MSE(hk)`` when nothing is missing); a missing target contributes 0
+    (masked, never imputed), and its NaN never reaches a gradient."""
+    import tensorflow as tf
+
+    def make_target(y, z):
+        y = tf.cast(y, tf.float32)
+        columns = []
+        for task in range(n_tasks):
+            target = tf.cast(loss.make_target(y[:, task], z[:, task]), tf.float32)
+            missing = tf.math.is_nan(y[:, task])
+            missing = tf.reshape(missing, tf.concat([tf.shape(missing), tf.ones([tf.rank(target) - 1], tf.int32)], 0))
+            columns.append(tf.where(missing, tf.constant(float("nan")), target))
+        return tf.stack(columns, axis=1)
+
+    def fn(target, prediction):
+        target = tf.cast(target, tf.float32)
+        total = 0.0
+        for task in range(n_tasks):
+            t, p = target[:, task], prediction[:, task]
+            missing = tf.math.is_nan(t)
+            if t.shape.rank > 1:
+                missing = tf.reduce_any(missing, axis=list(range(1, t.shape.rank)))
+            safe = tf.where(tf.math.is_nan(t), tf.zeros_like(t), t)
+            total += tf.where(missing, 0.0, loss.fn(safe, p))
+        return total
+
+    return LossSpec(loss.name, loss.output, make_target, fn, {**loss.params, "tasks": n_tasks})

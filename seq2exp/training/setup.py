@@ -44,6 +44,13 @@ class TrainingSetup:
     data_info: dict = field(default_factory=dict)
 
     @property
+    def task_names(self) -> list[str] | None:
+        """The task names when the data has several target columns (``targets`` ``[n, T]``), else ``None``."""
+        if np.ndim(self.train_cache.targets) != 2:
+            return None
+        return list(self.train_cache.target_names or [f"task{j}" for j in range(self.train_cache.targets.shape[1])])
+
+    @property
     def batch_size(self) -> int:
         return int(self.config["batch_size"])
 
@@ -76,9 +83,10 @@ class TrainingSetup:
         import tensorflow as tf
 
         loss, transform = self.loss, self.target_transform
+        several = self.task_names is not None
 
         def to_targets(y):
-            y = tf.reshape(tf.cast(y, tf.float32), [-1])
+            y = tf.cast(y, tf.float32) if several else tf.reshape(tf.cast(y, tf.float32), [-1])
             return {loss.output: loss.make_target(y, transform.tf_forward(y))}
 
         return to_targets
@@ -188,13 +196,27 @@ def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callabl
 
     graph = inference.PredictionGraph(model, setup.encoder, None, setup.target_transform, None)
     codes, lengths, measured = setup.validation_data()
-    model_outputs = tf.function(graph.tf_model_outputs, reduce_retracing=True)
+    # rows measured in reverse orientation (a table's data.table.orientation) set the is_reverse channel, as in
+    # training (the served graph, which sees sequences only, predicts every row as forward)
+    orientation = setup.val_cache.orientation(setup.val_indices)
+    if setup.val_cache.reverse is None or not (setup.encoder.spec.kind == "onehot" and setup.encoder.spec.rc_channel):
+        model_outputs = tf.function(graph.tf_model_outputs, reduce_retracing=True)
+    else:
+        @tf.function(reduce_retracing=True)
+        def model_outputs(codes_batch, lengths_batch, orientation_batch):
+            def encode(c, n, **options):
+                return setup.encoder.tf_encode(c, n, orientation=orientation_batch, **options)
+
+            return graph.tf_model_outputs(codes_batch, lengths_batch, encode=encode)
     batch = max(setup.batch_size, 256)
 
     def predict_fn():
         parts: dict[str, list] = {}
         for start in range(0, len(codes), batch):
-            outputs = model_outputs(tf.constant(codes[start:start + batch]), tf.constant(lengths[start:start + batch]))
+            extra = () if setup.val_cache.reverse is None or not setup.encoder.spec.rc_channel else (
+                tf.constant(orientation[start:start + batch]),)
+            outputs = model_outputs(tf.constant(codes[start:start + batch]), tf.constant(lengths[start:start + batch]),
+                                    *extra)
             for name, value in outputs.items():
                 parts.setdefault(name, []).append(value)
         outputs = {name: tf.concat(values, 0) for name, values in parts.items()}
@@ -223,7 +245,8 @@ def validation_callback(setup: TrainingSetup, model):
     return cb.ValidationCallback(
         predict_fn, loss_fn, setup.out, model, monitor=monitor, stop_monitor=stopping.get("monitor", monitor),
         patience=stopping.get("patience"), min_delta=stopping.get("min_delta", 0.0),
-        model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON)
+        model_file=inference.MODEL_FILE, metrics_csv=inference.METRICS_CSV, metrics_json=inference.METRICS_JSON,
+        task_names=setup.task_names)
 
 
 def compile_model(setup: TrainingSetup, model, optimizer):

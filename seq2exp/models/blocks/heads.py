@@ -3,7 +3,9 @@
 Outputs are float32 even under a mixed-precision policy."""
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+import contextvars
+from typing import Iterator, Sequence
 
 import keras
 
@@ -11,14 +13,47 @@ from seq2exp.models.blocks.conv import TORCH_BN, activation_layer, torch_conv_in
 from seq2exp.models.blocks.layers import ExpectedBin, SqueezeLast
 
 
+# How many tasks the model being built predicts (set by ``registry.Architecture.build_from`` from a model config's
+# ``"tasks"``): heads give ``expression`` ``[B]`` for one task (unchanged), ``[B, T]`` for T tasks.
+_TASKS: contextvars.ContextVar[int] = contextvars.ContextVar("seq2exp_tasks", default=1)
+
+
+@contextlib.contextmanager
+def building_tasks(n_tasks: int) -> Iterator[None]:
+    """Build heads for ``n_tasks`` tasks inside this block (see :func:`n_tasks`)."""
+    token = _TASKS.set(int(n_tasks))
+    try:
+        yield
+    finally:
+        _TASKS.reset(token)
+
+
+def n_tasks() -> int:
+    """The number of tasks of the model being built: the width of its last regression layer."""
+    return _TASKS.get()
+
+
+def expression_output(x, name: str = "expression", **kwargs):
+    """The ``expression`` output from the last ``[B, T]`` layer: squeezed to ``[B]`` for one task (exactly the
+    single-task models' :class:`SqueezeLast`), kept ``[B, T]`` (float32) for several."""
+    if n_tasks() == 1:
+        return SqueezeLast(name=name, **kwargs)(x)
+    return keras.layers.Activation("linear", dtype="float32", name=name)(x)
+
+
 def apply_soft_bin_head(x, *, name: str, n_bins: int = 18, activation: str | None = "silu") -> dict:
     """Autosome's head: Conv1x1(-> n_bins, bias) -> activation -> mean over length -> softmax; the expression is
-    the expected bin ``Σ p_i · i``. (The submission applies SiLU before the softmax; Prix Fixe's port does not.)"""
-    x = keras.layers.Conv1D(n_bins, 1, use_bias=True, kernel_initializer=torch_conv_init(1, n_bins),
+    the expected bin ``Σ p_i · i``. (The submission applies SiLU before the softmax; Prix Fixe's port does not.)
+    With T tasks: T soft-bin heads in one Conv1x1(T * n_bins): ``bins`` ``[B, T, n_bins]``, ``expression``
+    ``[B, T]``."""
+    tasks = n_tasks()
+    x = keras.layers.Conv1D(n_bins * tasks, 1, use_bias=True, kernel_initializer=torch_conv_init(1, n_bins * tasks),
                             name=f"{name}_conv")(x)
     if activation:
         x = activation_layer(activation, f"{name}_act")(x)
     logits = keras.layers.GlobalAveragePooling1D(name=f"{name}_pool")(x)
+    if tasks > 1:
+        logits = keras.layers.Reshape((tasks, n_bins), name=f"{name}_tasks")(logits)
     bins = keras.layers.Activation("softmax", dtype="float32", name="bins")(logits)
     expression = ExpectedBin(dtype="float32", name="expression")(bins)
     return {"bins": bins, "expression": expression}
@@ -46,12 +81,12 @@ def apply_mlp_regression_head(
         x = activation_layer(activation, f"{name}_act{index}")(x)
         if rate and (index > 0 or first_dropout):
             x = keras.layers.Dropout(rate, name=f"{name}_dropout{index}")(x)
-    x = keras.layers.Dense(1, name=f"{name}_output")(x)
+    x = keras.layers.Dense(n_tasks(), name=f"{name}_output")(x)
     if output_activation:
         x = activation_layer(output_activation, f"{name}_output_act")(x)
-    return {"expression": SqueezeLast(dtype="float32", name="expression")(x)}
+    return {"expression": expression_output(x, dtype="float32")}
 
 
 def regression_outputs(x, name: str = "expression") -> dict:
-    """``{"expression": [B]}`` (float32) from a ``[B, 1]`` tensor."""
-    return {"expression": SqueezeLast(name=name)(x)}
+    """``{"expression": [B]}`` (float32) from a ``[B, 1]`` tensor (``[B, T]`` kept for several tasks)."""
+    return {"expression": expression_output(x, name=name)}

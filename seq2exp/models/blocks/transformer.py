@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from seq2exp.models.blocks.attention import AddPositionEmbedding, PrependTokens, RelativeMultiHeadAttention
+from seq2exp.models.blocks.heads import n_tasks
 
 
 @keras.saving.register_keras_serializable(package="seq2exp")
@@ -132,7 +133,7 @@ def apply_bert_pooler_head(sequence, *, name: str, dropout: float = 0.1) -> dict
     pooled = keras.layers.Dense(sequence.shape[-1], activation="tanh", kernel_initializer=init,
                                 name=f"{name}_pooler")(cls)
     pooled = keras.layers.Dropout(dropout, name=f"{name}_dropout")(pooled)
-    return keras.layers.Dense(1, kernel_initializer=init, name=f"{name}_output")(pooled)
+    return keras.layers.Dense(n_tasks(), kernel_initializer=init, name=f"{name}_output")(pooled)
 
 
 def apply_bert_regressor(tokens, config: dict, *, pad_token: int | None = None, name: str = "bert"):

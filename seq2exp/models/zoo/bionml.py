@@ -42,7 +42,7 @@ from seq2exp.models.blocks.attention import (
     apply_swiglu_feedforward,
 )
 from seq2exp.models.blocks.conv import KERAS_BN
-from seq2exp.models.blocks.layers import SqueezeLast
+from seq2exp.models.blocks.heads import expression_output, n_tasks
 from seq2exp.models.prixfixe import model_input, reverse_complement
 from seq2exp.models.registry import Architecture, register
 
@@ -174,8 +174,8 @@ def build_bionml(config: dict) -> keras.Model:
     x = layers.Add(name="repr_residual")([x, residual])
     x = layers.Dense(config["representation_dim"], kernel_regularizer=keras.regularizers.L2(
         config["pred_repr_kernel_l2"]) if config["pred_repr_kernel_l2"] else None, name="prediction_repr")(x)
-    x = layers.Dense(1, name="prediction_head")(x)
-    return keras.Model(inputs, {"expression": SqueezeLast(name="expression")(x)}, name="bionml")
+    x = layers.Dense(n_tasks(), name="prediction_head")(x)
+    return keras.Model(inputs, {"expression": expression_output(x)}, name="bionml")
 
 
 register(Architecture(

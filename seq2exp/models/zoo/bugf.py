@@ -29,6 +29,7 @@ import keras
 from keras import layers
 
 from seq2exp.models.blocks.attention import ALiBiBias, BiasedMultiHeadAttention, apply_swiglu_feedforward
+from seq2exp.models.blocks.heads import n_tasks
 from seq2exp.models.blocks.layers import ExpectedBin, SqueezeLast
 from seq2exp.models.blocks.objectives import MutationDetectionLoss, PairWithMutated, SplitPairedBatch
 from seq2exp.models.prixfixe import model_input
@@ -91,7 +92,9 @@ def build_bugf(config: dict) -> keras.Model:
     clean, mutated = SplitPairedBatch(name="split_paired")(x)
 
     pooled = layers.GlobalAveragePooling1D(name="mean_pool")(clean)
-    logits = layers.Dense(config["n_bins"], name="to_bins")(pooled)
+    logits = layers.Dense(config["n_bins"] * n_tasks(), name="to_bins")(pooled)
+    if n_tasks() > 1:  # one bin distribution per task: bins [B, T, n_bins], expression [B, T]
+        logits = layers.Reshape((n_tasks(), config["n_bins"]), name="to_task_bins")(logits)
     bins = layers.Activation("softmax", dtype="float32", name="bins")(logits)
     expression = ExpectedBin(dtype="float32", name="expression")(bins)
     mutation_logits = SqueezeLast(name="mutation_logits")(layers.Dense(1, name="to_mutations")(mutated))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.heads import n_tasks, regression_outputs
 from seq2exp.models.blocks.layers import append_n_channel
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input, require_acgt_channels
@@ -110,7 +110,7 @@ def build_drashok_and_friends(config: dict) -> keras.Model:
         x = keras.layers.BatchNormalization(name=f"dense{index + 1}_bn")(x)
         x = keras.layers.Activation("gelu", name=f"dense{index + 1}_gelu")(x)
         x = keras.layers.Dropout(config["dense_dropout"], name=f"dense{index + 1}_dropout")(x)
-    x = keras.layers.Dense(1, name="output")(x)
+    x = keras.layers.Dense(n_tasks(), name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="drashok_and_friends")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.heads import n_tasks, regression_outputs
 from seq2exp.models.blocks.transformer import apply_pre_norm_relative_transformer_block
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -67,7 +67,7 @@ def build_madlab(config: dict) -> keras.Model:
     lstm = keras.layers.LSTM(config["lstm_units"], activation=activation, kernel_initializer="he_normal",
                              name="bilstm_lstm")
     x = keras.layers.Bidirectional(lstm, name="bilstm")(x)
-    x = keras.layers.Dense(1, kernel_regularizer=regularizer(), name="output")(x)
+    x = keras.layers.Dense(n_tasks(), kernel_regularizer=regularizer(), name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="madlab")
 
 

@@ -35,12 +35,12 @@ from typing import Sequence
 import numpy as np
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from seq2exp.errors import ConfigError
 from seq2exp.models.blocks.attention import BiasedMultiHeadAttention, RelativePositionBucketBias
 from seq2exp.models.blocks.conv import TORCH_BN, apply_conv_bn_act
-from seq2exp.models.blocks.layers import SqueezeLast
+from seq2exp.models.blocks.heads import expression_output, n_tasks
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -288,9 +288,12 @@ def build_nad(config: dict) -> keras.Model:
     heads = []
     for index, (level, depth) in enumerate(zip(levels, config["transformer_depths"])):
         pooled = apply_x_transformer_encoder(level, depth, config, name=f"t{index + 1}")
-        heads.append(layers.Dense(1, name=f"r{index + 1}")(pooled))
-    level_outputs = layers.Concatenate(name="levels", dtype="float32")(heads)
-    expression = SqueezeLast(name="expression")(layers.Average(name="level_mean")(heads))
+        heads.append(layers.Dense(n_tasks(), name=f"r{index + 1}")(pooled))
+    if n_tasks() == 1:
+        level_outputs = layers.Concatenate(name="levels", dtype="float32")(heads)
+    else:  # [B, T, 4]: each task's four level heads (a loss on "levels" compares each with the task's target)
+        level_outputs = layers.Activation("linear", dtype="float32", name="levels")(ops.stack(heads, axis=-1))
+    expression = expression_output(layers.Average(name="level_mean")(heads))
     model = keras.Model(inputs, {"expression": expression, "levels": level_outputs}, name="nad")
     if config.get("kmer_embeddings_path"):
         load_kmer_embeddings(model, config["kmer_embeddings_path"])

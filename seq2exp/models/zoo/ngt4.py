@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.heads import n_tasks, regression_outputs
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -102,7 +102,7 @@ def build_ngt4(config: dict) -> keras.Model:
         x = keras.layers.BatchNormalization(name=f"exit_bn{index + 3}")(x)
         x = keras.layers.Activation("relu", name=f"exit_relu{index + 3}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dense(1, kernel_initializer="he_normal", name="output")(x)
+    x = keras.layers.Dense(n_tasks(), kernel_initializer="he_normal", name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="ngt4")
 
 

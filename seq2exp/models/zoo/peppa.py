@@ -25,7 +25,7 @@ from __future__ import annotations
 import keras
 
 from seq2exp.models.blocks.conv import TORCH_BN, activation_layer
-from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.heads import n_tasks, regression_outputs
 from seq2exp.models.blocks.transformer import apply_pre_norm_relative_transformer_block
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -89,7 +89,7 @@ def build_peppa(config: dict) -> keras.Model:
     x = keras.layers.Dropout(config["final_dropout"], name="final_dropout")(x)
     x = activation_layer("gelu_sigmoid", "final_gelu")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(1, activation="softplus", name="output")(x)
+    x = keras.layers.Dense(n_tasks(), activation="softplus", name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="peppa")
 
 

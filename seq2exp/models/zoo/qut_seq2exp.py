@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.heads import n_tasks, regression_outputs
 from seq2exp.models.blocks.transformer import SinusoidalPositionEncoding, apply_post_norm_transformer_stack
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -53,7 +53,7 @@ def build_qut_seq2exp(config: dict) -> keras.Model:
     x = apply_post_norm_transformer_stack(x, num_layers=config["num_layers"], num_heads=config["num_heads"],
                                           ff_dim=config["ff_dim"], dropout=config["dropout"], name="encoder")
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(1, name="output")(x)
+    x = keras.layers.Dense(n_tasks(), name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="qut_seq2exp")
 
 

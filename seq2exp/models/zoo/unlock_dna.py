@@ -32,7 +32,7 @@ from seq2exp.models.blocks.attention import (
     ReverseComplementTokens,
     apply_conformer_swiglu_block,
 )
-from seq2exp.models.blocks.layers import SqueezeLast
+from seq2exp.models.blocks.heads import expression_output, n_tasks
 from seq2exp.models.blocks.objectives import MaskedTokenLoss, RandomTokenMasking
 from seq2exp.models.prixfixe import AUTOSOME_INPUT, compose, model_input, register_block
 from seq2exp.models.registry import Architecture, register
@@ -87,8 +87,8 @@ def build_unlock_dna(config: dict) -> keras.Model:
 
     projectors = layers.Cropping1D((0, n_positions), name="projector_outputs")(x)
     projectors = layers.Dropout(config["dropout"], name="expression_dropout")(projectors)
-    projectors = layers.Dense(1, name="expression_dense")(projectors)
-    expression = SqueezeLast(name="expression")(layers.GlobalAveragePooling1D(name="expression_mean")(projectors))
+    projectors = layers.Dense(n_tasks(), name="expression_dense")(projectors)
+    expression = expression_output(layers.GlobalAveragePooling1D(name="expression_mean")(projectors))
 
     positions = layers.Cropping1D((config["num_projectors"], 0), name="sequence_outputs")(x)
     logits = layers.Dense(MASK_TOKEN, dtype="float32", name="nucleotide_dense")(positions)

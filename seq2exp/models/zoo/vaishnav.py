@@ -38,7 +38,7 @@ from keras import layers
 
 from seq2exp.errors import ConfigError
 from seq2exp.models.blocks.attention import ReverseComplementConv1D
-from seq2exp.models.blocks.layers import SqueezeLast
+from seq2exp.models.blocks.heads import expression_output, n_tasks
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -117,8 +117,8 @@ def build_vaishnav(config: dict) -> keras.Model:
         x = layers.Dense(config["n_hidden"], activation="relu", kernel_initializer="he_normal",
                          kernel_regularizer=regularizer(), name=f"dense{index}")(x)
         x = layers.Dropout(config["dropout_rate"], name=f"dense{index}_dropout")(x)
-    x = layers.Dense(1, kernel_initializer="he_normal", kernel_regularizer=regularizer(), name="output")(x)
-    return keras.Model(inputs, {"expression": SqueezeLast(name="expression")(x)}, name="vaishnav")
+    x = layers.Dense(n_tasks(), kernel_initializer="he_normal", kernel_regularizer=regularizer(), name="output")(x)
+    return keras.Model(inputs, {"expression": expression_output(x)}, name="vaishnav")
 
 
 register(Architecture(

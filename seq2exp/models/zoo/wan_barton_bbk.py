@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import keras
 
-from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.heads import n_tasks, regression_outputs
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -74,7 +74,7 @@ def build_wan_barton_bbk(config: dict) -> keras.Model:
                                  name=f"tcn{level + 1}", initializer=init)
     last = keras.layers.Cropping1D((x.shape[1] - 1, 0), name="last_position")(x)
     last = keras.layers.Flatten(name="flatten")(last)
-    x = keras.layers.Dense(1, kernel_initializer=init, name="output")(last)
+    x = keras.layers.Dense(n_tasks(), kernel_initializer=init, name="output")(last)
     return keras.Model(inputs, regression_outputs(x), name="wan_barton_bbk")
 
 

@@ -30,7 +30,7 @@ import keras
 from keras import ops
 
 from seq2exp.models.blocks.conv import apply_squeeze_excitation
-from seq2exp.models.blocks.heads import regression_outputs
+from seq2exp.models.blocks.heads import n_tasks, regression_outputs
 from seq2exp.models.blocks.layers import append_n_channel
 from seq2exp.models.blocks.transformer import apply_post_norm_transformer_block
 from seq2exp.models.prixfixe import model_input, require_acgt_channels
@@ -143,7 +143,7 @@ def build_wen_group(config: dict) -> keras.Model:
         x = keras.layers.Dense(units, name=f"dense{index + 1}")(x)
         x = keras.layers.LeakyReLU(negative_slope=config["leaky_slope"], name=f"dense{index + 1}_act")(x)
         x = keras.layers.Dropout(rate, name=f"dense{index + 1}_dropout")(x)
-    x = keras.layers.Dense(1, name="output")(x)
+    x = keras.layers.Dense(n_tasks(), name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="wen_group")
 
 

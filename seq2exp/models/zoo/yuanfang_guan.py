@@ -25,6 +25,7 @@ from keras import ops
 
 from seq2exp.models.blocks.attention import BiasedMultiHeadAttention
 from seq2exp.models.blocks.conv import KERAS_BN
+from seq2exp.models.blocks.heads import n_tasks
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -65,7 +66,7 @@ def apply_guan_tower(x, config: dict, *, name: str):
     x = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_attention_norm")(x)
     x = keras.layers.GlobalAveragePooling1D(name=f"{name}_pool")(x)
     x = keras.layers.Dense(config["dense_units"], activation="relu", name=f"{name}_dense")(x)
-    return keras.layers.Dense(1, activation="sigmoid", name=f"{name}_output")(x)
+    return keras.layers.Dense(n_tasks(), activation="sigmoid", name=f"{name}_output")(x)
 
 
 def build_yuanfang_guan(config: dict) -> keras.Model:
@@ -73,7 +74,10 @@ def build_yuanfang_guan(config: dict) -> keras.Model:
     inputs = model_input(config)
     x = keras.layers.ZeroPadding1D((0, config["padded_length"] - inputs.shape[1]), name="zero_pad")(inputs)
     towers = [apply_guan_tower(x, config, name=f"tower{index + 1}") for index in range(config["towers"])]
-    stacked = keras.layers.Concatenate(axis=-1, name="towers")(towers) if len(towers) > 1 else towers[0]
+    if n_tasks() > 1:  # [B, T, towers]
+        stacked = keras.layers.Activation("linear", name="towers")(ops.stack(towers, axis=-1))
+    else:
+        stacked = keras.layers.Concatenate(axis=-1, name="towers")(towers) if len(towers) > 1 else towers[0]
     expression = keras.layers.Activation("linear", dtype="float32", name="expression")(ops.mean(stacked, axis=-1))
     return keras.Model(inputs, {"expression": expression, "towers": stacked}, name="yuanfang_guan")
 

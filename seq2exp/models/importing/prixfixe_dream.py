@@ -1,0 +1,186 @@
+"""Prix Fixe DREAM-CNN / DREAM-RNN: the paper's ``PrixFixeNet`` ``state_dict`` -> seq2exp ``dream_cnn`` / ``dream_rnn``.
+
+The authors' code (``prixfixe/``, ``notebooks/DREAMNets_BuildModel_Train_and_Predict.py``): a ``PrixFixeNet`` of
+``first`` (``BHIFirstLayersBlock``: parallel Conv1d branches ``first.conv_list.<i>.conv``), ``core``
+(``AutosomeCoreBlock``: ``core.seqextractor.{inv_res,resize}_blc<i>`` for DREAM-CNN; ``BHICoreBlock``: ``core.lstm``
++ ``core.conv_list.<i>.conv`` for DREAM-RNN) and ``final`` (``AutosomeFinalLayersBlock``: ``final.mapper.0`` and the
+``final.bins`` buffer). ``Trainer`` saves ``torch.save(model.state_dict(), model_dir / f"model_{epoch}.pth")`` (and
+``model_best.pth``); ``AutosomePredictor.predict`` is the prediction path:
+
+- encoding: the 17-bp 5' adapter replaced by the 150 bp of the plasmid upstream of the insert, the last 150 bp kept
+  (``_add_plasmid``); one-hot in ``n2id``'s order **A, G, C, T**; ``N`` all zeros (``Seq2Tensor`` drops the 5th
+  class in training; the predictor writes 0.25 into an int64 tensor, which stores 0); then the ``is_reverse``
+  channel and the ``is_singleton`` channel (0 for prediction).
+- test-time augmentation: the mean of the forward window and its reverse complement (``is_reverse`` = 1).
+- output: the expected bin ``Σ softmax(mean(mapper(x)))·bins`` (the final block has no SiLU: it is commented out).
+
+Widths, kernel sizes, LSTM units, block sizes, SE reduction, bins and input channels are read off the tensors.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource, grouped_layout
+from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.prixfixe import AUTOSOME_INPUT
+
+_BN = (("gamma", "weight"), ("beta", "bias"), ("moving_mean", "running_mean"), ("moving_variance", "running_var"))
+
+CARD = {"team": "Prix Fixe (DREAM Challenge consortium)",
+        "citation": "Rafi AM, Nogina D, Penzar D, et al. A community effort to optimize sequence-based deep learning "
+                    "models of gene regulation. Nature Biotechnology (2024). doi:10.1038/s41587-024-02414-w",
+        "code": "https://github.com/de-Boer-Lab/random-promoter-dream-challenge-2022 (prixfixe/)"}
+
+
+def _batchnorm(keras_layer: str, team_prefix: str) -> list:
+    return [(f"{keras_layer}/{k}", f"{team_prefix}.{t}", "copy") for k, t in _BN]
+
+
+def _branches(source: TensorSource, prefix: str) -> list[tuple[int, int, int]]:
+    """``(out channels, in channels, kernel size)`` of each BHI ``ConvBlock`` under ``prefix``."""
+    shapes = []
+    while f"{prefix}.{len(shapes)}.conv.weight" in source:
+        shape = source.shape(f"{prefix}.{len(shapes)}.conv.weight")
+        if len(shape) != 3:
+            raise CheckpointError(f"{source.describe}: tensor '{prefix}.{len(shapes)}.conv.weight' has shape "
+                                  f"{shape}, expected a Conv1d weight [out, in, k]")
+        shapes.append(shape)
+    if not shapes:
+        raise CheckpointError(f"{source.describe}: missing tensor '{prefix}.0.conv.weight'")
+    if len({out for out, _, _ in shapes}) != 1:
+        raise CheckpointError(f"{source.describe}: the {prefix} branches have different widths "
+                              f"{[out for out, _, _ in shapes]}")
+    return shapes
+
+
+def _first_and_final(source: TensorSource) -> tuple[dict, dict, dict]:
+    """``(input, first, final)`` config sections: BHI first block + autosome final block."""
+    first = _branches(source, "first.conv_list")
+    in_channels = first[0][1]
+    if in_channels not in (5, 6):
+        raise CheckpointError(f"{source.describe}: tensor 'first.conv_list.0.conv.weight' reads {in_channels} input "
+                              "channels; the Prix Fixe DREAM nets read 6 (AGCT + is_reverse + is_singleton) or 5")
+    encoding = {**AUTOSOME_INPUT, "onehot_letters": "AGCT", "n_value": 0.0, "singleton_channel": in_channels == 6}
+    return (encoding,
+            {"filters": sum(out for out, _, _ in first), "kernel_sizes": [k for _, _, k in first]},
+            {"n_bins": source.shape("final.mapper.0.weight")[0], "activation": None})
+
+
+def _first_final_pairs(source: TensorSource, config: dict) -> list:
+    n_bins = config["final"]["n_bins"]
+    bins = source.take("final.bins", (n_bins,))
+    if not np.array_equal(bins, np.arange(n_bins)):
+        raise CheckpointError(f"{source.describe}: tensor 'final.bins' is not 0..{n_bins - 1}; the expected bin "
+                              "would differ")
+    pairs = []
+    for index in range(len(config["first"]["kernel_sizes"])):
+        pairs += [(f"first_branch{index}_conv/kernel", f"first.conv_list.{index}.conv.weight", "conv"),
+                  (f"first_branch{index}_conv/bias", f"first.conv_list.{index}.conv.bias", "copy")]
+    return pairs + [("final_conv/kernel", "final.mapper.0.weight", "conv"),
+                    ("final_conv/bias", "final.mapper.0.bias", "copy")]
+
+
+# ------------------------------------------------------------------------------------------------------ DREAM-CNN
+def cnn_config_from(source: TensorSource) -> dict:
+    """The ``dream_cnn`` config a ``PrixFixeNet(BHIFirst, AutosomeCore, AutosomeFinal)`` state_dict describes."""
+    encoding, first, final = _first_and_final(source)
+    team = "core.seqextractor"
+    blocks = []
+    while f"{team}.resize_blc{len(blocks)}.0.weight" in source:
+        blocks.append(source.shape(f"{team}.resize_blc{len(blocks)}.0.weight")[0])
+    if not blocks:
+        raise CheckpointError(f"{source.describe}: missing tensor '{team}.resize_blc0.0.weight'")
+    expanded = source.shape(f"{team}.inv_res_blc0.0.weight")[0]
+    hidden = source.shape(f"{team}.inv_res_blc0.6.fc.0.weight")[0]
+    reduction = first["filters"] // hidden if first["filters"] % hidden == 0 else first["filters"] / hidden
+    return {
+        "input": encoding, "first": first, "final": final,
+        "core": {"block_sizes": blocks, "kernel_size": source.shape(f"{team}.inv_res_blc0.3.weight")[2],
+                 "resize_factor": expanded // blocks[0],
+                 "filters_per_group": source.shape(f"{team}.inv_res_blc0.3.weight")[1],
+                 "se_reduction": reduction, "bilinear": False},
+    }
+
+
+def cnn_mapping(source: TensorSource, config: dict) -> list:
+    """Conv1d [out, in, k] -> [k, in, out]; the grouped conv into ``GroupedConv1D``'s layout; ``SELayerSimple``'s
+    Linear layers transposed; BatchNorm weight/bias/running statistics (``num_batches_tracked`` unused)."""
+    source.skip(lambda name: name.endswith(".num_batches_tracked"))
+    pairs = _first_final_pairs(source, config)
+    core = config["core"]
+    for index, size in enumerate(core["block_sizes"]):
+        stage, team = f"core_stage{index}", f"core.seqextractor.inv_res_blc{index}"
+        expanded = size * core["resize_factor"]
+        pairs += [
+            (f"{stage}_expand_conv/kernel", f"{team}.0.weight", "conv"), *_batchnorm(f"{stage}_expand_bn", f"{team}.1"),
+            (f"{stage}_grouped_conv/kernel", f"{team}.3.weight",
+             grouped_layout(expanded // core["filters_per_group"])),
+            *_batchnorm(f"{stage}_grouped_bn", f"{team}.4"),
+            (f"{stage}_se_fc1/kernel", f"{team}.6.fc.0.weight", "dense"),
+            (f"{stage}_se_fc1/bias", f"{team}.6.fc.0.bias", "copy"),
+            (f"{stage}_se_fc3/kernel", f"{team}.6.fc.2.weight", "dense"),
+            (f"{stage}_se_fc3/bias", f"{team}.6.fc.2.bias", "copy"),
+            (f"{stage}_project_conv/kernel", f"{team}.7.weight", "conv"),
+            *_batchnorm(f"{stage}_project_bn", f"{team}.8"),
+            (f"{stage}_resize_conv/kernel", f"core.seqextractor.resize_blc{index}.0.weight", "conv"),
+            *_batchnorm(f"{stage}_resize_bn", f"core.seqextractor.resize_blc{index}.1"),
+        ]
+    return pairs
+
+
+# ------------------------------------------------------------------------------------------------------ DREAM-RNN
+def rnn_config_from(source: TensorSource) -> dict:
+    """The ``dream_rnn`` config a ``PrixFixeNet(BHIFirst, BHICore, AutosomeFinal)`` state_dict describes."""
+    encoding, first, final = _first_and_final(source)
+    second = _branches(source, "core.conv_list")
+    return {
+        "input": encoding, "first": first, "final": final,
+        "core": {"lstm_units": source.shape("core.lstm.weight_hh_l0")[1],
+                 "filters": sum(out for out, _, _ in second), "kernel_sizes": [k for _, _, k in second]},
+    }
+
+
+def rnn_mapping(source: TensorSource, config: dict) -> list:
+    """Conv1d transposed; LSTM weight_ih/hh [4H, in] -> kernel/recurrent_kernel [in, 4H] (gate order i, f, g, o in
+    both), ``bias_ih + bias_hh`` -> Keras's one bias; ``_reverse`` -> the backward LSTM."""
+    pairs = _first_final_pairs(source, config)
+    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
+        cell = f"core_bilstm/{direction}_core_bilstm_lstm/lstm_cell"
+        pairs += [(f"{cell}/kernel", f"core.lstm.weight_ih_l0{suffix}", "dense"),
+                  (f"{cell}/recurrent_kernel", f"core.lstm.weight_hh_l0{suffix}", "dense"),
+                  (f"{cell}/bias", (f"core.lstm.bias_ih_l0{suffix}", f"core.lstm.bias_hh_l0{suffix}"), "copy")]
+    for index in range(len(config["core"]["kernel_sizes"])):
+        pairs += [(f"core_convs_branch{index}_conv/kernel", f"core.conv_list.{index}.conv.weight", "conv"),
+                  (f"core_convs_branch{index}_conv/bias", f"core.conv_list.{index}.conv.bias", "copy")]
+    return pairs
+
+
+def recipe(config: dict) -> dict:
+    """``AutosomePredictor.predict``: forward + reverse-complement mean of the expected bin, no transform."""
+    return {"tta": {"reverse_complement": True}, "target_transform": {"name": "identity"}, "postprocess": [],
+            "notes": "prixfixe/autosome/predictor.py (AutosomePredictor): plasmid left padding to 150 bp (adapter "
+                     "replaced by the vector upstream of the insert, last 150 bp kept), one-hot A,G,C,T (N = 0) + "
+                     "is_reverse + is_singleton (0); mean of the forward and reverse-complement expected bins "
+                     "(softmax(mean(mapper(x))) . bins)"}
+
+
+def _has(*prefixes: str):
+    return lambda tensors: all(any(name.startswith(p) for name in tensors) for p in prefixes)
+
+
+_SOURCE = ("prixfixe/prixfixe/prix_fixe_net.py:PrixFixeNet({first}, {core}, AutosomeFinalLayersBlock) as built in "
+           "notebooks/DREAMNets_BuildModel_Train_and_Predict.py (saved by prixfixe/trainer.py: "
+           "torch.save(model.state_dict()); predicted by prixfixe/autosome/predictor.py: AutosomePredictor)")
+
+CNN_IMPORTER = register_importer(Importer(
+    architecture="dream_cnn", format="pytorch_state_dict", team="Prix Fixe DREAM-CNN",
+    source=_SOURCE.format(first="BHIFirstLayersBlock", core="AutosomeCoreBlock"),
+    signature=_has("first.conv_list.", "core.seqextractor.", "final.mapper."), config_from=cnn_config_from,
+    mapping=cnn_mapping, recipe=recipe, card={**CARD, "model": "DREAM-CNN (BHI first + autosome core + final)"},
+))
+RNN_IMPORTER = register_importer(Importer(
+    architecture="dream_rnn", format="pytorch_state_dict", team="Prix Fixe DREAM-RNN",
+    source=_SOURCE.format(first="BHIFirstLayersBlock", core="BHICoreBlock"),
+    signature=_has("first.conv_list.", "core.lstm.", "final.mapper."), config_from=rnn_config_from,
+    mapping=rnn_mapping, recipe=recipe, card={**CARD, "model": "DREAM-RNN (BHI first + BHI core + autosome final)"},
+))

@@ -1,0 +1,118 @@
+"""``seq2exp import dream_cnn`` / ``dream_rnn``: the authors' own PrixFixeNet (``../shared/reference/prixfixe``, built
+as DREAMNets_BuildModel_Train_and_Predict.py builds it) with random weights and BatchNorm statistics, saved as their
+Trainer saves it (``torch.save(model.state_dict())``), imported, and compared with their own ``AutosomePredictor``
+(plasmid padding, A/G/C/T one-hot, is_reverse channel, reverse-complement averaging, expected bin) — in process and
+through the exported SavedModel on TF Serving's session path. The authors' code runs in a child process."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED, require_shared
+from tests.models.team_code import demo_rows, run_python
+
+torch = pytest.importorskip("torch")
+
+REFERENCE = SHARED / "reference"
+
+# the oracle: the authors' blocks, PrixFixeNet, Trainer's save, AutosomePredictor.predict (cwd holds data/plasmid.json)
+_ORACLE = r"""
+import json, sys
+import torch
+spec = json.loads(sys.argv[1])
+sys.path.insert(0, spec["reference"])
+from prixfixe.autosome import AutosomeCoreBlock, AutosomeFinalLayersBlock, AutosomePredictor
+from prixfixe.bhi import BHIFirstLayersBlock, BHICoreBlock
+from prixfixe.prixfixe import PrixFixeNet
+from tests.models.team_code import randomize_torch_model
+
+generator = torch.Generator()
+generator.manual_seed(2147483647)
+first = BHIFirstLayersBlock(in_channels=6, out_channels=spec["first"], seqsize=150, kernel_sizes=[9, 15],
+                            pool_size=1, dropout=0.2)
+if spec["net"] == "dream_cnn":
+    core = AutosomeCoreBlock(in_channels=first.out_channels, out_channels=spec["core_out"],
+                             seqsize=first.infer_outseqsize())
+else:
+    core = BHICoreBlock(in_channels=first.out_channels, out_channels=spec["core_out"],
+                        seqsize=first.infer_outseqsize(), lstm_hidden_channels=spec["lstm"], kernel_sizes=[9, 15],
+                        pool_size=1, dropout1=0.2, dropout2=0.5)
+final = AutosomeFinalLayersBlock(in_channels=core.out_channels, seqsize=core.infer_outseqsize())
+model = PrixFixeNet(first=first, core=core, final=final, generator=generator)
+randomize_torch_model(model, spec["seed"])
+with torch.no_grad():  # a sharper head: predictions spread over the bins, so the comparison means something
+    model.final.mapper[0].weight.mul_(spec["head_scale"])
+torch.save(model.state_dict(), spec["weights"])
+predictor = AutosomePredictor(model=model, model_pth=spec["weights"], device=torch.device("cpu"))
+with torch.no_grad():
+    values = [predictor.predict(s) for s in spec["sequences"]]
+json.dump(values, open(spec["output"], "w"))
+"""
+
+SMALL = {"dream_cnn": {"first": 16, "core_out": 16}, "dream_rnn": {"first": 16, "core_out": 8, "lstm": 8}}
+REAL = {"dream_cnn": {"first": 320, "core_out": 64}, "dream_rnn": {"first": 320, "core_out": 320, "lstm": 320}}
+
+
+def authors_model_and_predictions(net: str, shape: dict, sequences: list[str], workdir: Path, seed: int = 0,
+                                  head_scale: float = 10.0) -> tuple[Path, np.ndarray]:
+    """Build, randomise and save the authors' PrixFixeNet; their AutosomePredictor's predictions on ``sequences``."""
+    require_shared(REFERENCE / "prixfixe" / "autosome" / "predictor.py")
+    (workdir / "data").mkdir(exist_ok=True)
+    plasmid = workdir / "data" / "plasmid.json"
+    if not plasmid.exists():
+        os.symlink(require_shared(REFERENCE / "data" / "plasmid.json"), plasmid)
+    weights, output = workdir / f"{net}_model_best.pth", workdir / f"{net}_predictions.json"
+    spec = {"reference": str(REFERENCE), "net": net, **shape, "seed": seed, "head_scale": head_scale,
+            "weights": str(weights), "output": str(output), "sequences": sequences}
+    repo = str(Path(__file__).resolve().parents[2])
+    run_python(_ORACLE.replace("spec = json.loads(sys.argv[1])", f"spec = json.loads({json.dumps(spec)!r})"),
+               env={"PYTHONPATH": repo}, cwd=workdir)
+    return weights, np.asarray(json.loads(output.read_text()), np.float32)
+
+
+def served_expression(run_dir: Path, model_base: Path, sequences: list[str]) -> np.ndarray:
+    from seq2exp.serving import signatures as names
+    from seq2exp.serving.export import export_run
+    from tests.serving.conftest import session_run
+
+    export_run(run_dir, model_base, "dream", 1)
+    request = {names.SEQUENCES_INPUT: np.array([s.encode() for s in sequences])}
+    (served,) = session_run(model_base / "dream" / "1", [(names.SERVING_DEFAULT, request)])
+    return np.asarray(served[names.EXPRESSION_OUTPUT])
+
+
+def check_parity(net: str, tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
+    from seq2exp.inference.runs import load_run
+    from seq2exp.training import import_weights
+
+    sequences = demo_rows(demo_train, n_regular)
+    started = time.perf_counter()
+    weights, expected = authors_model_and_predictions(net, shape, sequences, tmp_path)
+    authors_seconds = time.perf_counter() - started
+    run_dir = import_weights(net, weights, tmp_path / "run")
+    in_process = load_run(run_dir).predict(sequences)
+    served = served_expression(run_dir, tmp_path / "models", sequences)
+    assert np.ptp(expected) > 0.1  # random weights that move the prediction: the comparison means something
+    diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
+             "served": float(np.max(np.abs(served - expected))), "n_rows": len(sequences),
+             "authors_predictor_s": round(authors_seconds, 1)}
+    print(net, shape, json.dumps(diffs))
+    assert diffs["in_process"] <= 1e-4, diffs
+    assert diffs["served"] <= 1e-4, diffs
+    return diffs
+
+
+@pytest.mark.parametrize("net", ["dream_cnn", "dream_rnn"])
+def test_imported_dream_net_predicts_what_the_authors_predictor_predicts(net, tmp_path, demo_train):
+    check_parity(net, tmp_path, demo_train, SMALL[net], n_regular=6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("net", ["dream_cnn", "dream_rnn"])
+def test_the_real_size_dream_net_imports_equal_to_the_authors(net, tmp_path, demo_train):
+    check_parity(net, tmp_path, demo_train, REAL[net], n_regular=16)

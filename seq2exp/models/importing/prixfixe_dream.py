@@ -1,9 +1,11 @@
-"""Prix Fixe DREAM-CNN / DREAM-RNN: the paper's ``PrixFixeNet`` ``state_dict`` -> seq2exp ``dream_cnn`` / ``dream_rnn``.
+"""Prix Fixe DREAM-CNN / -RNN / -Attn: the paper's ``PrixFixeNet`` ``state_dict`` -> ``dream_cnn`` / ``dream_rnn`` /
+``dream_attn``.
 
 The authors' code (``prixfixe/``, ``notebooks/DREAMNets_BuildModel_Train_and_Predict.py``): a ``PrixFixeNet`` of
 ``first`` (``BHIFirstLayersBlock``: parallel Conv1d branches ``first.conv_list.<i>.conv``), ``core``
 (``AutosomeCoreBlock``: ``core.seqextractor.{inv_res,resize}_blc<i>`` for DREAM-CNN; ``BHICoreBlock``: ``core.lstm``
-+ ``core.conv_list.<i>.conv`` for DREAM-RNN) and ``final`` (``AutosomeFinalLayersBlock``: ``final.mapper.0`` and the
++ ``core.conv_list.<i>.conv`` for DREAM-RNN; DREAM-Attn: ``AutosomeFirstLayersBlock`` ``first.block`` +
+``UnlockDNACoreBlock`` ``core.pos_embedding`` / ``core.blocks.<i>``) and ``final`` (``AutosomeFinalLayersBlock``: ``final.mapper.0`` and the
 ``final.bins`` buffer). ``Trainer`` saves ``torch.save(model.state_dict(), model_dir / f"model_{epoch}.pth")`` (and
 ``model_best.pth``); ``AutosomePredictor.predict`` is the prediction path:
 
@@ -155,6 +157,85 @@ def rnn_mapping(source: TensorSource, config: dict) -> list:
     return pairs
 
 
+# ----------------------------------------------------------------------------------------------------- DREAM-Attn
+def attn_config_from(source: TensorSource) -> dict:
+    """The ``dream_attn`` config a ``PrixFixeNet(AutosomeFirst, UnlockDNACore, AutosomeFinal)`` state_dict
+    describes. The head count is not in the tensors: ``ConformerSASwiGLULayer`` builds ``nn.MultiheadAttention(...,
+    num_heads=4)`` whatever ``num_heads`` the notebook passes, so it is 4."""
+    stem = source.shape("first.block.0.weight")
+    if len(stem) != 3 or stem[1] not in (5, 6):
+        raise CheckpointError(f"{source.describe}: tensor 'first.block.0.weight' has shape {stem}, expected a Conv1d "
+                              "weight [out, 6 or 5, k] (AGCT + is_reverse [+ is_singleton])")
+    n_blocks = 0
+    while f"core.blocks.{n_blocks}.attn.in_proj_weight" in source:
+        n_blocks += 1
+    if not n_blocks:
+        raise CheckpointError(f"{source.describe}: missing tensor 'core.blocks.0.attn.in_proj_weight'")
+    width = stem[0]
+    return {
+        "input": {**AUTOSOME_INPUT, "onehot_letters": "AGCT", "n_value": 0.0, "singleton_channel": stem[1] == 6},
+        "first": {"filters": width, "kernel_size": stem[2]},
+        "core": {"n_blocks": n_blocks, "kernel_size": source.shape("core.blocks.0.conv.0.weight")[2], "num_heads": 4,
+                 "key_dim": None, "ff_mult": source.shape("core.blocks.0.ff1.linear1.weight")[0] // width,
+                 "conv_adds_norm": True},
+        "final": {"n_bins": source.shape("final.mapper.0.weight")[0], "activation": None},
+    }
+
+
+def _in_projection(part: int, bias: bool):
+    """``nn.MultiheadAttention``'s packed ``in_proj_weight [3D, D]`` / ``in_proj_bias [3D]`` (q, k, v) -> Keras
+    ``MultiHeadAttention``'s query/key/value ``kernel [D, H, d]`` / ``bias [H, d]``."""
+    def layout(keras_shape):
+        size = keras_shape[-2] * keras_shape[-1]
+        if bias:
+            return (3 * size,), lambda a: a[part * size:(part + 1) * size].reshape(keras_shape)
+        return (3 * size, keras_shape[0]), lambda a: a[part * size:(part + 1) * size].T.reshape(keras_shape)
+    return layout
+
+
+def _out_projection(keras_shape):  # out_proj.weight [D, H·d] -> Keras attention_output kernel [H, d, D]
+    return (keras_shape[2], keras_shape[0] * keras_shape[1]), lambda a: a.T.reshape(keras_shape)
+
+
+def _depthwise(keras_shape):  # torch depthwise Conv1d [D, 1, k] -> Keras SeparableConv1D depthwise [k, D, 1]
+    return (keras_shape[1], 1, keras_shape[0]), lambda a: np.transpose(a, (2, 0, 1))
+
+
+def attn_mapping(source: TensorSource, config: dict) -> list:
+    """The autosome stem (conv + BatchNorm), the position embedding, per Conformer block: both SwiGLU feed-forwards
+    (LayerNorm, Linear transposed, no biases), the depthwise + pointwise convolution, the packed attention
+    projections split into query/key/value, and the autosome final block."""
+    source.skip(lambda name: name.endswith(".num_batches_tracked"))
+    pairs = [("first_conv/kernel", "first.block.0.weight", "conv"), *_batchnorm("first_bn", "first.block.1"),
+             ("core_position_embedding/embeddings", "core.pos_embedding.weight", "copy")]
+    for index in range(config["core"]["n_blocks"]):
+        keras, team = f"core_block{index}", f"core.blocks.{index}"
+        for ff in ("ff1", "ff2"):
+            pairs += [(f"{keras}_{ff}_norm/gamma", f"{team}.{ff}.layernorm.weight", "copy"),
+                      (f"{keras}_{ff}_norm/beta", f"{team}.{ff}.layernorm.bias", "copy"),
+                      (f"{keras}_{ff}_expand/kernel", f"{team}.{ff}.linear1.weight", "dense"),
+                      (f"{keras}_{ff}_project/kernel", f"{team}.{ff}.linear2.weight", "dense")]
+        attention = f"{keras}_attention"
+        pairs += [(f"{keras}_conv_norm/gamma", f"{team}.layernorm1.weight", "copy"),
+                  (f"{keras}_conv_norm/beta", f"{team}.layernorm1.bias", "copy"),
+                  (f"{keras}_conv/depthwise_kernel", f"{team}.conv.0.weight", _depthwise),
+                  (f"{keras}_conv/pointwise_kernel", f"{team}.conv.1.weight", "conv"),
+                  (f"{keras}_conv/bias", f"{team}.conv.1.bias", "copy"),
+                  (f"{attention}_norm/gamma", f"{team}.layernorm2.weight", "copy"),
+                  (f"{attention}_norm/beta", f"{team}.layernorm2.bias", "copy"),
+                  (f"{attention}/attention_output/kernel", f"{team}.attn.out_proj.weight", _out_projection),
+                  (f"{attention}/attention_output/bias", f"{team}.attn.out_proj.bias", "copy")]
+        for part, name in enumerate(("query", "key", "value")):
+            pairs += [(f"{attention}/{name}/kernel", f"{team}.attn.in_proj_weight", _in_projection(part, False)),
+                      (f"{attention}/{name}/bias", f"{team}.attn.in_proj_bias", _in_projection(part, True))]
+    n_bins = config["final"]["n_bins"]
+    if not np.array_equal(source.take("final.bins", (n_bins,)), np.arange(n_bins)):
+        raise CheckpointError(f"{source.describe}: tensor 'final.bins' is not 0..{n_bins - 1}; the expected bin "
+                              "would differ")
+    return pairs + [("final_conv/kernel", "final.mapper.0.weight", "conv"),
+                    ("final_conv/bias", "final.mapper.0.bias", "copy")]
+
+
 def recipe(config: dict) -> dict:
     """``AutosomePredictor.predict``: forward + reverse-complement mean of the expected bin, no transform."""
     return {"tta": {"reverse_complement": True}, "target_transform": {"name": "identity"}, "postprocess": [],
@@ -177,6 +258,13 @@ CNN_IMPORTER = register_importer(Importer(
     source=_SOURCE.format(first="BHIFirstLayersBlock", core="AutosomeCoreBlock"),
     signature=_has("first.conv_list.", "core.seqextractor.", "final.mapper."), config_from=cnn_config_from,
     mapping=cnn_mapping, recipe=recipe, card={**CARD, "model": "DREAM-CNN (BHI first + autosome core + final)"},
+))
+ATTN_IMPORTER = register_importer(Importer(
+    architecture="dream_attn", format="pytorch_state_dict", team="Prix Fixe DREAM-Attn",
+    source=_SOURCE.format(first="AutosomeFirstLayersBlock", core="UnlockDNACoreBlock"),
+    signature=_has("first.block.", "core.blocks.", "final.mapper."), config_from=attn_config_from,
+    mapping=attn_mapping, recipe=recipe,
+    card={**CARD, "model": "DREAM-Attn (autosome first + Unlock_DNA core + autosome final)"},
 ))
 RNN_IMPORTER = register_importer(Importer(
     architecture="dream_rnn", format="pytorch_state_dict", team="Prix Fixe DREAM-RNN",

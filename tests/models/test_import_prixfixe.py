@@ -126,3 +126,60 @@ def test_imported_dream_net_predicts_what_the_authors_predictor_predicts(net, tm
 @pytest.mark.parametrize("net", ["dream_cnn", "dream_rnn", "dream_attn"])
 def test_the_real_size_dream_net_imports_equal_to_the_authors(net, tmp_path, demo_train):
     check_parity(net, tmp_path, demo_train, REAL[net], n_regular=16)
+
+
+@pytest.fixture(scope="module")
+def small_rnn_file(tmp_path_factory, demo_train) -> Path:
+    """The authors' small DREAM-RNN, saved as their Trainer saves it."""
+    workdir = tmp_path_factory.mktemp("dream_rnn")
+    weights, _ = authors_model_and_predictions("dream_rnn", SMALL["dream_rnn"], demo_rows(demo_train, 1)[:2], workdir)
+    return weights
+
+
+def refused(tmp_path: Path, capsys, architecture: str, weights: Path) -> str:
+    """``seq2exp import`` refuses: exit 2, one error line, no run folder (nor a temporary one) written."""
+    from seq2exp import cli
+
+    out = tmp_path / "run"
+    code = cli.main(["import", architecture, str(weights), "--out", str(out)])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("seq2exp import: error:"), err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
+    return lines[0]
+
+
+def test_a_dream_rnn_file_given_as_dream_cnn_is_one_clear_error(tmp_path, capsys, small_rnn_file):
+    line = refused(tmp_path, capsys, "dream_cnn", small_rnn_file)
+    assert "not a checkpoint of Prix Fixe DREAM-CNN's model" in line and "dream_rnn" in line, line
+    line = refused(tmp_path, capsys, "dream_attn", small_rnn_file)
+    assert "not a checkpoint of Prix Fixe DREAM-Attn's model" in line and "dream_rnn" in line, line
+
+
+def test_a_missing_or_unexpected_dream_rnn_tensor_is_named(tmp_path, capsys, small_rnn_file):
+    state = torch.load(small_rnn_file)
+    missing = dict(state)
+    del missing["core.lstm.bias_hh_l0_reverse"]
+    torch.save(missing, tmp_path / "missing.pth")
+    line = refused(tmp_path, capsys, "dream_rnn", tmp_path / "missing.pth")
+    assert "missing tensor 'core.lstm.bias_hh_l0_reverse'" in line, line
+    torch.save(dict(state, **{"core.lstm.weight_ih_l1": state["core.lstm.weight_ih_l0"]}), tmp_path / "extra.pth")
+    line = refused(tmp_path, capsys, "dream_rnn", tmp_path / "extra.pth")
+    assert "unexpected tensor 'core.lstm.weight_ih_l1'" in line, line
+
+
+def test_the_dream_run_records_the_authors_recipe(tmp_path, small_rnn_file):
+    from seq2exp.models.cli import describe
+    from seq2exp.training import import_weights
+
+    info = json.loads((import_weights("dream_rnn", small_rnn_file, tmp_path / "run") / "run.json").read_text())
+    config = info["model_config"]
+    assert config["first"]["filters"] == 16 and config["first"]["kernel_sizes"] == [9, 15]
+    assert config["core"]["lstm_units"] == 8 and config["core"]["filters"] == 8
+    assert info["encoding"]["onehot_letters"] == "AGCT" and info["encoding"]["n_value"] == 0.0
+    assert info["encoding"]["pad"] == "plasmid_left" and info["encoding"]["length"] == 150
+    assert info["encoding"]["rc_channel"] is True and info["encoding"]["singleton_channel"] is True
+    assert info["tta"]["reverse_complement"] is True and info["postprocess"] == []
+    assert "Prix Fixe" in info["imported_from"]["team"]
+    for net in ("dream_cnn", "dream_rnn", "dream_attn"):
+        assert describe(net, count_params=False)["imports"] == "pytorch_state_dict"

@@ -64,8 +64,8 @@ json.dump(values, open(spec["output"], "w"))
 
 SMALL = {"dream_cnn": {"first": 16, "core_out": 16}, "dream_rnn": {"first": 16, "core_out": 8, "lstm": 8},
          "dream_attn": {"first": 16, "n_blocks": 2, "head_scale": 1.0}}
-REAL = {"dream_cnn": {"first": 320, "core_out": 64}, "dream_rnn": {"first": 320, "core_out": 320, "lstm": 320},
-        "dream_attn": {"first": 256, "n_blocks": 4, "head_scale": 1.0}}  # DREAMNets_BuildModel_Train_and_Predict.py
+REAL = {"dream_cnn": {"first": 320, "core_out": 64, "head_scale": 3.0}, "dream_rnn": {"first": 320, "core_out": 320, "lstm": 320},
+        "dream_attn": {"first": 256, "n_blocks": 4, "head_scale": 3.0}}  # DREAMNets_BuildModel_Train_and_Predict.py
 
 
 def authors_model_and_predictions(net: str, shape: dict, sequences: list[str], workdir: Path, seed: int = 0,
@@ -111,7 +111,9 @@ def check_parity(net: str, tmp_path: Path, demo_train: Path, shape: dict, n_regu
              "served": float(np.max(np.abs(served - expected))), "n_rows": len(sequences),
              "authors_predictor_s": round(authors_seconds, 1)}
     print(net, shape, json.dumps(diffs), "spread", float(np.ptp(expected)))
-    assert np.ptp(expected) > 0.1  # random weights that move the prediction: the comparison means something
+    # rows whose predictions differ by 200x the tolerance: the comparison means something (deep random nets at the
+    # real size pool most of the row-to-row variation away; the head scale keeps the softmax off saturation)
+    assert np.ptp(expected) > 0.02
     assert diffs["in_process"] <= 1e-4, diffs
     assert diffs["served"] <= 1e-4, diffs
     return diffs

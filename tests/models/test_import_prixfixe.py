@@ -1,4 +1,5 @@
-"""``seq2exp import dream_cnn`` / ``dream_rnn`` / ``dream_attn``: the authors' own PrixFixeNet (``../shared/reference/prixfixe``, built
+"""``seq2exp import dream_cnn`` / ``dream_rnn`` / ``dream_attn`` (and the two-task Drosophila benchmark DREAM-RNN,
+against the benchmark notebook's own prediction cells): the authors' own PrixFixeNet (``../shared/reference/prixfixe``, built
 as DREAMNets_BuildModel_Train_and_Predict.py builds it) with random weights and BatchNorm statistics, saved as their
 Trainer saves it (``torch.save(model.state_dict())``), imported, and compared with their own ``AutosomePredictor``
 (plasmid padding, A/G/C/T one-hot, is_reverse channel, reverse-complement averaging, expected bin) — in process and
@@ -185,3 +186,64 @@ def test_the_dream_run_records_the_authors_recipe(tmp_path, small_rnn_file):
     assert "Prix Fixe" in info["imported_from"]["team"]
     for net in ("dream_cnn", "dream_rnn", "dream_attn"):
         assert describe(net, count_params=False)["imports"] == "pytorch_state_dict"
+
+
+# ------------------------------------------------------------------------------- the Drosophila benchmark (2 tasks)
+_BENCHMARK_ORACLE = r"""
+import json, sys
+import numpy as np, pandas as pd, torch
+from tqdm import tqdm
+spec = json.loads(SPEC)
+sys.path.insert(0, spec["reference"])
+from prixfixe.autosome import AutosomeFinalLayersBlock
+from prixfixe.bhi import BHIFirstLayersBlock, BHICoreBlock
+from prixfixe.prixfixe import PrixFixeNet
+from tests.models.team_code import randomize_torch_model
+
+first = BHIFirstLayersBlock(in_channels=5, out_channels=spec["first"], seqsize=249, kernel_sizes=[9, 15],
+                            pool_size=1, dropout=0.2)
+core = BHICoreBlock(in_channels=first.out_channels, out_channels=spec["core_out"], seqsize=first.infer_outseqsize(),
+                    lstm_hidden_channels=spec["lstm"], kernel_sizes=[9, 15], pool_size=1, dropout1=0.2, dropout2=0.5)
+final = AutosomeFinalLayersBlock(in_channels=core.out_channels)
+model = PrixFixeNet(first=first, core=core, final=final, generator=torch.Generator().manual_seed(42))
+randomize_torch_model(model, spec["seed"])
+torch.save(model.state_dict(), "model_weight/model_best_MSE.pth")  # what the notebook's cell 16 loads
+TEST_DATA_PATH, MODEL_LOG_DIR, device = spec["test"], "model_weight", torch.device("cpu")
+notebook = json.load(open(spec["notebook"]))
+for index in (16, 17):  # the notebook's prediction cells, as they are
+    exec("".join(notebook["cells"][index]["source"]))
+json.dump({"dev": [v[0] for v in pred_expr_dev], "hk": [v[0] for v in pred_expr_hk]}, open("predictions.json", "w"))
+"""
+
+
+def test_the_drosophila_two_task_dream_rnn_imports_equal_to_the_benchmark_notebook(tmp_path):
+    from seq2exp.inference.runs import load_run
+    from seq2exp.training import import_weights
+
+    bench = REFERENCE / "prixfixe_benchmarks" / "drosophila"
+    notebook = require_shared(bench / "DREAMNets_buildModel_Train_Predict.ipynb")
+    table = require_shared(SHARED / "data" / "dream_benchmarks" / "drosophila_starr" / "sample_test.txt")
+    lines = table.read_text().splitlines()
+    header = lines[0].split("\t")
+    plus = [line for line in lines[1:] if "_+_" in line.split("\t")[header.index("ID")]][:12]
+    (tmp_path / "test.txt").write_text("\n".join([lines[0], *plus]) + "\n")
+    (tmp_path / "model_weight").mkdir()
+    spec = {"reference": str(bench), "first": 16, "core_out": 8, "lstm": 8, "seed": 0,
+            "test": str(tmp_path / "test.txt"), "notebook": str(notebook)}
+    repo = str(Path(__file__).resolve().parents[2])
+    run_python(_BENCHMARK_ORACLE.replace("SPEC", repr(json.dumps(spec))), env={"PYTHONPATH": repo}, cwd=tmp_path)
+    authors = json.loads((tmp_path / "predictions.json").read_text())
+    expected = np.stack([authors["dev"], authors["hk"]], axis=1).astype(np.float32)
+
+    run_dir = import_weights("dream_rnn", tmp_path / "model_weight" / "model_best_MSE.pth", tmp_path / "run")
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["model_config"]["tasks"] == ["y1", "y2"] and info["encoding"]["length"] == 249
+    assert info["encoding"]["singleton_channel"] is False and info["tta"]["reverse_complement"] is False
+    sequences = [line.split("\t")[header.index("Sequence")] for line in plus]
+    got = np.asarray(load_run(run_dir).predict(sequences))
+    served = served_expression(run_dir, tmp_path / "models", sequences)
+    assert got.shape == served.shape == expected.shape == (len(plus), 2)
+    diffs = {"in_process": float(np.max(np.abs(got - expected))), "served": float(np.max(np.abs(served - expected))),
+             "n_rows": len(plus), "spread": float(np.min(np.ptp(expected, axis=0)))}
+    print("drosophila dream_rnn", json.dumps(diffs))
+    assert diffs["spread"] > 0.02 and diffs["in_process"] <= 1e-4 and diffs["served"] <= 1e-4, diffs

@@ -55,37 +55,81 @@ def _branches(source: TensorSource, prefix: str) -> list[tuple[int, int, int]]:
     return shapes
 
 
-def _first_and_final(source: TensorSource) -> tuple[dict, dict, dict]:
-    """``(input, first, final)`` config sections: BHI first block + autosome final block."""
-    first = _branches(source, "first.conv_list")
-    in_channels = first[0][1]
+def _benchmark_tasks(source: TensorSource) -> list[str] | None:
+    """The head of the generalisation benchmarks' ``AutosomeFinalLayersBlock`` (``prixfixe_benchmarks/``):
+    ``None`` for the yeast soft-bin head (``final.mapper.0`` + ``final.bins``); ``[prefix]`` for the human one
+    (``final.mapper`` + ``final.linear.0``); ``["final.mapper1", "final.mapper2"]`` for Drosophila's two tasks."""
+    if "final.mapper.0.weight" in source:
+        return None
+    if "final.mapper.weight" in source:
+        return [""]
+    tasks = []
+    while f"final.mapper{len(tasks) + 1}.weight" in source:
+        tasks.append(str(len(tasks) + 1))
+    if not tasks:
+        raise CheckpointError(f"{source.describe}: missing tensor 'final.mapper.0.weight' (the autosome final block)")
+    return tasks
+
+
+# the benchmark notebooks' SEQ_SIZE (the length is not in the tensors of the convolutional/recurrent nets)
+BENCHMARK_LENGTH = {1: 230, 2: 249}  # human lentiMPRA (one task), Drosophila STARR-seq (Dev, Hk)
+
+
+def _encoding_and_final(source: TensorSource, in_channels: int, what: str) -> tuple[dict, dict, dict]:
+    """``(input, final, extra)`` config sections; ``extra`` holds ``tasks`` for the two-task benchmark head."""
+    tasks = _benchmark_tasks(source)
     if in_channels not in (5, 6):
-        raise CheckpointError(f"{source.describe}: tensor 'first.conv_list.0.conv.weight' reads {in_channels} input "
-                              "channels; the Prix Fixe DREAM nets read 6 (AGCT + is_reverse + is_singleton) or 5")
-    encoding = {**AUTOSOME_INPUT, "onehot_letters": "AGCT", "n_value": 0.0, "singleton_channel": in_channels == 6}
-    return (encoding,
-            {"filters": sum(out for out, _, _ in first), "kernel_sizes": [k for _, _, k in first]},
-            {"n_bins": source.shape("final.mapper.0.weight")[0], "activation": None})
+        raise CheckpointError(f"{source.describe}: tensor {what!r} reads {in_channels} input channels; the Prix Fixe "
+                              "DREAM nets read 6 (AGCT + is_reverse + is_singleton) or 5 (no is_singleton)")
+    if tasks is None:
+        encoding = {**AUTOSOME_INPUT, "onehot_letters": "AGCT", "n_value": 0.0, "singleton_channel": in_channels == 6}
+        return encoding, {"n_bins": source.shape("final.mapper.0.weight")[0], "activation": None}, {}
+    encoding = {"kind": "onehot", "length": BENCHMARK_LENGTH.get(len(tasks), 249), "region": "full",
+                "pad": "n_right", "trim": "right", "n_value": 0.0, "rc_channel": True,
+                "singleton_channel": in_channels == 6, "onehot_letters": "AGCT"}
+    final = {"block": "autosome_regression", "activation": None,
+             "channels": source.shape(f"final.mapper{tasks[0]}.weight")[0]}
+    return encoding, final, ({"tasks": [f"y{t}" for t in tasks]} if len(tasks) > 1 else {})
+
+
+def _first_and_final(source: TensorSource) -> tuple[dict, dict, dict, dict]:
+    """``(input, first, final, extra)`` config sections: BHI first block + an autosome final block."""
+    first = _branches(source, "first.conv_list")
+    encoding, final, extra = _encoding_and_final(source, first[0][1], "first.conv_list.0.conv.weight")
+    return (encoding, {"filters": sum(out for out, _, _ in first), "kernel_sizes": [k for _, _, k in first]},
+            final, extra)
+
+
+def _final_pairs(source: TensorSource, config: dict) -> list:
+    tasks = _benchmark_tasks(source)
+    if tasks is not None:  # per task: Conv1x1 mapper -> mean -> Linear(1)
+        pairs = []
+        for index, task in enumerate(tasks):
+            suffix = "" if len(tasks) == 1 else f"_task{index}"
+            pairs += [(f"final_mapper{suffix}/kernel", f"final.mapper{task}.weight", "conv"),
+                      (f"final_mapper{suffix}/bias", f"final.mapper{task}.bias", "copy"),
+                      (f"final_linear{suffix}/kernel", f"final.linear{task}.0.weight", "dense"),
+                      (f"final_linear{suffix}/bias", f"final.linear{task}.0.bias", "copy")]
+        return pairs
+    n_bins = config["final"]["n_bins"]
+    if not np.array_equal(source.take("final.bins", (n_bins,)), np.arange(n_bins)):
+        raise CheckpointError(f"{source.describe}: tensor 'final.bins' is not 0..{n_bins - 1}; the expected bin "
+                              "would differ")
+    return [("final_conv/kernel", "final.mapper.0.weight", "conv"), ("final_conv/bias", "final.mapper.0.bias", "copy")]
 
 
 def _first_final_pairs(source: TensorSource, config: dict) -> list:
-    n_bins = config["final"]["n_bins"]
-    bins = source.take("final.bins", (n_bins,))
-    if not np.array_equal(bins, np.arange(n_bins)):
-        raise CheckpointError(f"{source.describe}: tensor 'final.bins' is not 0..{n_bins - 1}; the expected bin "
-                              "would differ")
     pairs = []
     for index in range(len(config["first"]["kernel_sizes"])):
         pairs += [(f"first_branch{index}_conv/kernel", f"first.conv_list.{index}.conv.weight", "conv"),
                   (f"first_branch{index}_conv/bias", f"first.conv_list.{index}.conv.bias", "copy")]
-    return pairs + [("final_conv/kernel", "final.mapper.0.weight", "conv"),
-                    ("final_conv/bias", "final.mapper.0.bias", "copy")]
+    return pairs + _final_pairs(source, config)
 
 
 # ------------------------------------------------------------------------------------------------------ DREAM-CNN
 def cnn_config_from(source: TensorSource) -> dict:
     """The ``dream_cnn`` config a ``PrixFixeNet(BHIFirst, AutosomeCore, AutosomeFinal)`` state_dict describes."""
-    encoding, first, final = _first_and_final(source)
+    encoding, first, final, extra = _first_and_final(source)
     team = "core.seqextractor"
     blocks = []
     while f"{team}.resize_blc{len(blocks)}.0.weight" in source:
@@ -96,7 +140,7 @@ def cnn_config_from(source: TensorSource) -> dict:
     hidden = source.shape(f"{team}.inv_res_blc0.6.fc.0.weight")[0]
     reduction = first["filters"] // hidden if first["filters"] % hidden == 0 else first["filters"] / hidden
     return {
-        "input": encoding, "first": first, "final": final,
+        **extra, "input": encoding, "first": first, "final": final,
         "core": {"block_sizes": blocks, "kernel_size": source.shape(f"{team}.inv_res_blc0.3.weight")[2],
                  "resize_factor": expanded // blocks[0],
                  "filters_per_group": source.shape(f"{team}.inv_res_blc0.3.weight")[1],
@@ -133,10 +177,10 @@ def cnn_mapping(source: TensorSource, config: dict) -> list:
 # ------------------------------------------------------------------------------------------------------ DREAM-RNN
 def rnn_config_from(source: TensorSource) -> dict:
     """The ``dream_rnn`` config a ``PrixFixeNet(BHIFirst, BHICore, AutosomeFinal)`` state_dict describes."""
-    encoding, first, final = _first_and_final(source)
+    encoding, first, final, extra = _first_and_final(source)
     second = _branches(source, "core.conv_list")
     return {
-        "input": encoding, "first": first, "final": final,
+        **extra, "input": encoding, "first": first, "final": final,
         "core": {"lstm_units": source.shape("core.lstm.weight_hh_l0")[1],
                  "filters": sum(out for out, _, _ in second), "kernel_sizes": [k for _, _, k in second]},
     }
@@ -163,9 +207,11 @@ def attn_config_from(source: TensorSource) -> dict:
     describes. The head count is not in the tensors: ``ConformerSASwiGLULayer`` builds ``nn.MultiheadAttention(...,
     num_heads=4)`` whatever ``num_heads`` the notebook passes, so it is 4."""
     stem = source.shape("first.block.0.weight")
-    if len(stem) != 3 or stem[1] not in (5, 6):
+    if len(stem) != 3:
         raise CheckpointError(f"{source.describe}: tensor 'first.block.0.weight' has shape {stem}, expected a Conv1d "
-                              "weight [out, 6 or 5, k] (AGCT + is_reverse [+ is_singleton])")
+                              "weight [out, in, k]")
+    encoding, final, extra = _encoding_and_final(source, stem[1], "first.block.0.weight")
+    encoding["length"] = source.shape("core.pos_embedding.weight")[0]  # UnlockDNACoreBlock's seqsize
     n_blocks = 0
     while f"core.blocks.{n_blocks}.attn.in_proj_weight" in source:
         n_blocks += 1
@@ -173,12 +219,11 @@ def attn_config_from(source: TensorSource) -> dict:
         raise CheckpointError(f"{source.describe}: missing tensor 'core.blocks.0.attn.in_proj_weight'")
     width = stem[0]
     return {
-        "input": {**AUTOSOME_INPUT, "onehot_letters": "AGCT", "n_value": 0.0, "singleton_channel": stem[1] == 6},
+        **extra, "input": encoding, "final": final,
         "first": {"filters": width, "kernel_size": stem[2]},
         "core": {"n_blocks": n_blocks, "kernel_size": source.shape("core.blocks.0.conv.0.weight")[2], "num_heads": 4,
                  "key_dim": None, "ff_mult": source.shape("core.blocks.0.ff1.linear1.weight")[0] // width,
                  "conv_adds_norm": True},
-        "final": {"n_bins": source.shape("final.mapper.0.weight")[0], "activation": None},
     }
 
 
@@ -228,16 +273,19 @@ def attn_mapping(source: TensorSource, config: dict) -> list:
         for part, name in enumerate(("query", "key", "value")):
             pairs += [(f"{attention}/{name}/kernel", f"{team}.attn.in_proj_weight", _in_projection(part, False)),
                       (f"{attention}/{name}/bias", f"{team}.attn.in_proj_bias", _in_projection(part, True))]
-    n_bins = config["final"]["n_bins"]
-    if not np.array_equal(source.take("final.bins", (n_bins,)), np.arange(n_bins)):
-        raise CheckpointError(f"{source.describe}: tensor 'final.bins' is not 0..{n_bins - 1}; the expected bin "
-                              "would differ")
-    return pairs + [("final_conv/kernel", "final.mapper.0.weight", "conv"),
-                    ("final_conv/bias", "final.mapper.0.bias", "copy")]
+    return pairs + _final_pairs(source, config)
 
 
 def recipe(config: dict) -> dict:
-    """``AutosomePredictor.predict``: forward + reverse-complement mean of the expected bin, no transform."""
+    """``AutosomePredictor.predict``: forward + reverse-complement mean of the expected bin, no transform; the
+    benchmark nets: the benchmark notebooks' prediction cells (forward only, the raw per-task regression)."""
+    if config["final"].get("block") == "autosome_regression":
+        return {"tta": {}, "target_transform": {"name": "identity"}, "postprocess": [],
+                "notes": "prixfixe_benchmarks/<benchmark>/DREAMNets_buildModel_Train_Predict.ipynb prediction cells: "
+                         "one-hot A,G,C,T (N = 0), is_reverse channel, no test-time augmentation, the per-task "
+                         "outputs y1, y2 as they are. The notebook sets is_reverse = 1 for rows whose ID contains "
+                         "'-_'; seq2exp's sequence input sets 0 (predict such rows from a table with "
+                         "data.table.orientation, as the benchmark training configs do)"}
     return {"tta": {"reverse_complement": True}, "target_transform": {"name": "identity"}, "postprocess": [],
             "notes": "prixfixe/autosome/predictor.py (AutosomePredictor): plasmid left padding to 150 bp (adapter "
                      "replaced by the vector upstream of the insert, last 150 bp kept), one-hot A,G,C,T (N = 0) + "
@@ -256,19 +304,19 @@ _SOURCE = ("prixfixe/prixfixe/prix_fixe_net.py:PrixFixeNet({first}, {core}, Auto
 CNN_IMPORTER = register_importer(Importer(
     architecture="dream_cnn", format="pytorch_state_dict", team="Prix Fixe DREAM-CNN",
     source=_SOURCE.format(first="BHIFirstLayersBlock", core="AutosomeCoreBlock"),
-    signature=_has("first.conv_list.", "core.seqextractor.", "final.mapper."), config_from=cnn_config_from,
+    signature=_has("first.conv_list.", "core.seqextractor.", "final.mapper"), config_from=cnn_config_from,
     mapping=cnn_mapping, recipe=recipe, card={**CARD, "model": "DREAM-CNN (BHI first + autosome core + final)"},
 ))
 ATTN_IMPORTER = register_importer(Importer(
     architecture="dream_attn", format="pytorch_state_dict", team="Prix Fixe DREAM-Attn",
     source=_SOURCE.format(first="AutosomeFirstLayersBlock", core="UnlockDNACoreBlock"),
-    signature=_has("first.block.", "core.blocks.", "final.mapper."), config_from=attn_config_from,
+    signature=_has("first.block.", "core.blocks.", "final.mapper"), config_from=attn_config_from,
     mapping=attn_mapping, recipe=recipe,
     card={**CARD, "model": "DREAM-Attn (autosome first + Unlock_DNA core + autosome final)"},
 ))
 RNN_IMPORTER = register_importer(Importer(
     architecture="dream_rnn", format="pytorch_state_dict", team="Prix Fixe DREAM-RNN",
     source=_SOURCE.format(first="BHIFirstLayersBlock", core="BHICoreBlock"),
-    signature=_has("first.conv_list.", "core.lstm.", "final.mapper."), config_from=rnn_config_from,
+    signature=_has("first.conv_list.", "core.lstm.", "final.mapper"), config_from=rnn_config_from,
     mapping=rnn_mapping, recipe=recipe, card={**CARD, "model": "DREAM-RNN (BHI first + BHI core + autosome final)"},
 ))

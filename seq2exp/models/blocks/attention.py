@@ -622,6 +622,7 @@ def apply_conformer_swiglu_block(
     dropout: float = 0.1,
     use_bias: bool = False,
     norm_epsilon: float = 1e-6,
+    conv_adds_norm: bool = False,
     name: str,
 ):
     """Unlock_DNA's Macaron/Conformer layer (``ConformerSASwiGLULayer``) on ``x [B, L, D]``.
@@ -629,6 +630,8 @@ def apply_conformer_swiglu_block(
     ``x + 0.5 FF1(x)`` -> ``x + Conv(x)`` (LN -> SeparableConv1D(D, k, relu) -> Dropout) -> LayerNorm (not
     residual) -> ``x + MHA(x, x)`` (``keras.layers.MultiHeadAttention``, ``key_dim`` default = D per head as in
     the original) -> ``x + 0.5 FF2(x)``; FF = LN -> Dense(ff_mult D) -> SwiGLU -> Dropout -> Dense(D) -> Dropout.
+    ``conv_adds_norm``: the Prix Fixe PyTorch port's convolution residual ``x + (LN(x) + Conv(LN(x)))``
+    (``prixfixe/unlockdna/add_blocks.py``: ``x1 = layernorm1(x); x1 = x1 + conv(x1); x = x + x1``).
     """
     width = int(x.shape[-1])
     half = lambda t, n: layers.Rescaling(0.5, name=n)(t)  # noqa: E731
@@ -636,9 +639,11 @@ def apply_conformer_swiglu_block(
     ff = apply_swiglu_feedforward(x, ff_mult * width, width, use_bias=use_bias, dropout=dropout,
                                   output_dropout=dropout, norm_epsilon=norm_epsilon, name=f"{name}_ff1")
     x = layers.Add(name=f"{name}_ff1_residual")([x, half(ff, f"{name}_ff1_half")])
-    conv = layers.LayerNormalization(epsilon=norm_epsilon, name=f"{name}_conv_norm")(x)
-    conv = layers.SeparableConv1D(width, kernel_size, padding="same", activation="relu", name=f"{name}_conv")(conv)
+    normed = layers.LayerNormalization(epsilon=norm_epsilon, name=f"{name}_conv_norm")(x)
+    conv = layers.SeparableConv1D(width, kernel_size, padding="same", activation="relu", name=f"{name}_conv")(normed)
     conv = layers.Dropout(dropout, name=f"{name}_conv_dropout")(conv)
+    if conv_adds_norm:
+        conv = layers.Add(name=f"{name}_conv_norm_residual")([normed, conv])
     x = layers.Add(name=f"{name}_conv_residual")([x, conv])
     x = layers.LayerNormalization(epsilon=norm_epsilon, name=f"{name}_attention_norm")(x)
     attention = layers.MultiHeadAttention(num_heads=num_heads, key_dim=int(key_dim or width),

@@ -66,7 +66,8 @@ def apply_unlock_dna_trunk(x, config: dict, *, name: str):
     for index in range(config["n_blocks"]):
         x = apply_conformer_swiglu_block(
             x, num_heads=config["num_heads"], key_dim=config.get("key_dim"), ff_mult=config["ff_mult"],
-            kernel_size=config["kernel_size"], dropout=config["dropout"], name=f"{name}_block{index}")
+            kernel_size=config["kernel_size"], dropout=config["dropout"],
+            conv_adds_norm=bool(config.get("conv_adds_norm", False)), name=f"{name}_block{index}")
     return x
 
 
@@ -97,11 +98,13 @@ def build_unlock_dna(config: dict) -> keras.Model:
 
 
 @register_block("core", "unlock_dna", defaults={"n_blocks": 4, "num_heads": 8, "key_dim": None, "ff_mult": 4,
-                                               "kernel_size": 15, "dropout": 0.1})
+                                               "kernel_size": 15, "dropout": 0.1, "conv_adds_norm": False})
 def unlock_dna_core(x, config: dict, name: str):
     """Unlock_DNA core (Prix Fixe ``UnlockDNACoreBlock``): position embedding + Conformer-SwiGLU blocks.
 
-    ``key_dim=None`` is the Prix Fixe port's ``nn.MultiheadAttention`` (``width / num_heads`` per head).
+    ``key_dim=None`` is the Prix Fixe port's ``nn.MultiheadAttention`` (``width / num_heads`` per head);
+    ``conv_adds_norm=True`` its convolution residual ``x + LN(x) + Conv(LN(x))`` (see
+    :func:`~seq2exp.models.blocks.attention.apply_conformer_swiglu_block`).
     """
     config = dict(config)
     if config.get("key_dim") is None:
@@ -112,7 +115,10 @@ def unlock_dna_core(x, config: dict, name: str):
 DREAM_ATTN = {
     "input": AUTOSOME_INPUT,
     "first": {"block": "autosome", "filters": 256},
-    "core": {"block": "unlock_dna", "n_blocks": 4, "kernel_size": 15, "dropout": 0.1, "num_heads": 8},
+    # prixfixe/unlockdna/add_blocks.py: nn.MultiheadAttention(num_heads=4) whatever num_heads the notebook passes
+    # (8), and the convolution residual x + LN(x) + Conv(LN(x))
+    "core": {"block": "unlock_dna", "n_blocks": 4, "kernel_size": 15, "dropout": 0.1, "num_heads": 4,
+             "conv_adds_norm": True},
     "final": {"block": "autosome", "activation": None},
 }
 

@@ -22,6 +22,7 @@ def test_export_logs_no_capture_renaming_and_replays_warmup_without_deprecated_c
 
     monkeypatch.setattr(tf.compat.v1.io, "tf_record_iterator", deprecated)
     run = make_tiny_run(tmp_path / "run", seed=2)
+    caplog.set_level(logging.DEBUG, logger="absl")  # whatever an earlier test left absl's level at: INFO records reach us
     with caplog.at_level(logging.DEBUG):
         result = export_run(run, tmp_path / "models", "tiny")
     assert result.metadata["check"]["warmup_requests_replayed"] == names.N_WARMUP_REQUESTS

@@ -344,7 +344,7 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0) ->
         logger.warning("this model's batch post-processing %s is not applied by batch inference",
                        meta["batch_postprocess_not_in_graph"])
     info = {"source": "saved_model", "name": name, "version": version, "path": str(version_dir),
-            "sha256": saved_model_checksum(version_dir)}
+            "sha256": saved_model_checksum(version_dir), "tasks": meta.get("tasks")}
     handler = SessionModelHandler(str(version_dir), f"{name}:{version}", intra_op_threads)
     return ModelSource(handler, meta.get("max_sequence_length"), info)
 
@@ -357,7 +357,7 @@ def server_source(target: str, model: str, *, version: int | None = None, label:
     backend.close()
     pinned, max_length = backend.version, backend.max_length
     info = {"source": "server", "name": model, "version": pinned, "target": target, "label": label,
-            "sha256": None}  # a server does not publish its files' checksum
+            "sha256": None, "tasks": backend.task_names}  # a server does not publish its files' checksum
     handler = ServerModelHandler(target, model, pinned, batch_size=batch_size, concurrency=concurrency,
                                  timeout=timeout)
     return ModelSource(handler, max_length, info)
@@ -522,6 +522,10 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
 
     if output_format not in OUTPUT_FORMATS:
         raise ConfigError(f"output format {output_format!r}; valid: {sorted(OUTPUT_FORMATS)}")
+    tasks = source.info.get("tasks") or []
+    if len(tasks) > 1:  # before anything is read or created
+        raise ConfigError(f"model {source.info['name']} predicts {len(tasks)} tasks ({', '.join(tasks)}); seq2exp "
+                          "batch writes one value per row: use seq2exp predict --format tsv for a multi-task model")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     if shard_rows < batch_size:

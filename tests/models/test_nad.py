@@ -85,3 +85,20 @@ def test_real_size_training_steps_lower_the_loss(demo_train):
     sequences, expression = harness.demo_examples(demo_train, 8, seed=5)
     inputs = harness.encode(models.get("nad").config(), sequences)
     harness.assert_train_steps_lower_loss(model, models.get("nad").head, inputs, expression, steps=4)
+
+
+def test_every_weight_of_the_teams_model_has_its_place(tmp_path):
+    """The team's own ``Model()`` (Util/SimpleViTModel.py under x-transformers 0.28.4, its requirements' pin) holds as
+    many numbers as the seq2exp model without its frozen GloVe table (the input the team embeds outside the model):
+    no output-projection bias in the attention, the rest shape for shape."""
+    pytest.importorskip("torch")
+    pytest.importorskip("x_transformers")
+    from tests.models.team_code import import_team_module
+
+    team = import_team_module("nad", "Util.SimpleViTModel").Model().state_dict()
+    team_count = sum(v.numel() for k, v in team.items() if not k.endswith("num_batches_tracked"))
+    model = models.build("nad")
+    ours = sum(int(np.prod(w.shape)) for w in model.weights if not w.path.startswith(nad.EMBEDDING_LAYER))
+    assert ours == team_count
+    assert not any(k.endswith("to_out.bias") for k in team)
+    assert sum(1 for w in model.weights if w.path.endswith("attention/output/bias")) == 0

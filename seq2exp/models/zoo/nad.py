@@ -21,10 +21,11 @@ d5 = Conv1x1(c5), d4 = ConvT(k3, s2)(d5) + Conv1x1(c4), d3 = ..., d2 = ... (256 
 transformers (x-transformers ``Encoder(dim 256, heads 8, rel_pos_bias, sandwich_norm)``; depths 3/3/2/2 on
 d5/d4/d3/d2) -> LayerNorm -> mean over tokens -> Dense(1) each.
 
-Assumptions (x-transformers 0.28.4 defaults, not in the team's files): 64 dims per head, q/k/v without bias and
-output projection with bias, T5 relative position bias (32 buckets, max distance 128, scaled by sqrt(64), shared by
-the layers of one encoder), pre-norm + sandwich (post-branch) LayerNorms, feed-forward ×4 with GELU. This gives
-~14.2M trainable parameters (+131k frozen embedding), 9% under Table 1's 15.5M.
+Assumptions (x-transformers 0.28.4 defaults, not in the team's files): 64 dims per head, q/k/v and the output
+projection without bias (0.28.4's ``Model().state_dict()`` has no ``to_out.bias``), T5 relative position bias (32
+buckets, max distance 128, scaled by sqrt(64), shared by the layers of one encoder), pre-norm + sandwich
+(post-branch) LayerNorms, feed-forward ×4 with GELU. This gives ~14.2M trainable parameters (+131k frozen
+embedding), 9% under Table 1's 15.5M.
 """
 from __future__ import annotations
 
@@ -242,7 +243,7 @@ def apply_x_transformer_encoder(x, depth: int, config: dict, *, name: str):
     for index in range(depth):
         prefix = f"{name}_layer{index}"
         h = layers.LayerNormalization(epsilon=1e-5, name=f"{prefix}_attention_norm")(x)
-        h = BiasedMultiHeadAttention(heads, dim_head, use_bias=False, output_bias=True, output_dim=width,
+        h = BiasedMultiHeadAttention(heads, dim_head, use_bias=False, output_bias=False, output_dim=width,
                                      name=f"{prefix}_attention")(h, attention_bias=relative(h))
         h = layers.LayerNormalization(epsilon=1e-5, name=f"{prefix}_attention_post_norm")(h)
         x = layers.Add(name=f"{prefix}_attention_residual")([x, h])

@@ -18,7 +18,7 @@ read off the tensors.
 """
 from __future__ import annotations
 
-from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
+from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource, bilstm_pairs
 from seq2exp.models.importing.core import Importer, register_importer
 
 BHI_LOC = 0.06201038511068657  # postprocess_txt.py: the mean of the standardised training expression
@@ -64,11 +64,7 @@ def mapping(source: TensorSource, config: dict) -> list:
     for index in range(len(config["first"]["kernel_sizes"])):
         pairs += [(f"first_branch{index}_conv/kernel", f"conv_blocks1.{index}.conv.weight", "conv"),
                   (f"first_branch{index}_conv/bias", f"conv_blocks1.{index}.conv.bias", "copy")]
-    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
-        cell = f"core_bilstm/{direction}_core_bilstm_lstm/lstm_cell"
-        pairs += [(f"{cell}/kernel", f"bi_lstm.weight_ih_l0{suffix}", "dense"),
-                  (f"{cell}/recurrent_kernel", f"bi_lstm.weight_hh_l0{suffix}", "dense"),
-                  (f"{cell}/bias", (f"bi_lstm.bias_ih_l0{suffix}", f"bi_lstm.bias_hh_l0{suffix}"), "copy")]
+    pairs += bilstm_pairs("core_bilstm", "bi_lstm")
     for index in range(len(config["core"]["kernel_sizes"])):
         pairs += [(f"core_convs_branch{index}_conv/kernel", f"conv_blocks2.{index}.conv.weight", "conv"),
                   (f"core_convs_branch{index}_conv/bias", f"conv_blocks2.{index}.conv.bias", "copy")]

@@ -209,6 +209,20 @@ def grouped_layout(groups: int) -> Callable:
 LAYOUTS: dict[str, Callable] = {"conv": _conv, "dense": _dense, "copy": _copy}
 
 
+def bilstm_pairs(keras_layer: str, torch_lstm: str) -> list[tuple[str, str | tuple[str, str], str]]:
+    """Mapping pairs of a PyTorch bidirectional one-layer ``nn.LSTM`` (``torch_lstm``: its state_dict prefix) onto
+    the Keras ``Bidirectional(LSTM)`` named ``keras_layer``: ``weight_ih``/``weight_hh`` ``[4H, in]`` ->
+    ``kernel``/``recurrent_kernel`` ``[in, 4H]`` (gate order i, f, g, o in both), ``bias_ih + bias_hh`` -> Keras's
+    one bias, ``_reverse`` -> the backward LSTM."""
+    pairs = []
+    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
+        cell = f"{keras_layer}/{direction}_{keras_layer}_lstm/lstm_cell"
+        pairs += [(f"{cell}/kernel", f"{torch_lstm}.weight_ih_l0{suffix}", "dense"),
+                  (f"{cell}/recurrent_kernel", f"{torch_lstm}.weight_hh_l0{suffix}", "dense"),
+                  (f"{cell}/bias", (f"{torch_lstm}.bias_ih_l0{suffix}", f"{torch_lstm}.bias_hh_l0{suffix}"), "copy")]
+    return pairs
+
+
 class TensorSource:
     """The tensors of one checkpoint, handed out by name; what was not taken is reported at the end.
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource, grouped_layout
+from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource, bilstm_pairs, grouped_layout
 from seq2exp.models.importing.core import Importer, register_importer
 from seq2exp.models.prixfixe import AUTOSOME_INPUT
 
@@ -190,11 +190,7 @@ def rnn_mapping(source: TensorSource, config: dict) -> list:
     """Conv1d transposed; LSTM weight_ih/hh [4H, in] -> kernel/recurrent_kernel [in, 4H] (gate order i, f, g, o in
     both), ``bias_ih + bias_hh`` -> Keras's one bias; ``_reverse`` -> the backward LSTM."""
     pairs = _first_final_pairs(source, config)
-    for direction, suffix in (("forward", ""), ("backward", "_reverse")):
-        cell = f"core_bilstm/{direction}_core_bilstm_lstm/lstm_cell"
-        pairs += [(f"{cell}/kernel", f"core.lstm.weight_ih_l0{suffix}", "dense"),
-                  (f"{cell}/recurrent_kernel", f"core.lstm.weight_hh_l0{suffix}", "dense"),
-                  (f"{cell}/bias", (f"core.lstm.bias_ih_l0{suffix}", f"core.lstm.bias_hh_l0{suffix}"), "copy")]
+    pairs += bilstm_pairs("core_bilstm", "core.lstm")
     for index in range(len(config["core"]["kernel_sizes"])):
         pairs += [(f"core_convs_branch{index}_conv/kernel", f"core.conv_list.{index}.conv.weight", "conv"),
                   (f"core_convs_branch{index}_conv/bias", f"core.conv_list.{index}.conv.bias", "copy")]

@@ -30,6 +30,18 @@ SHARED = Path(os.environ.get("SEQ2EXP_SHARED", REPO.parent / "shared"))
 TUNED_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
 SHAPES = {"drosophila": {"length": 249, "tasks": 2}, "human": {"length": 230, "tasks": 1}}
 
+# the same timing in both children: untimed warm-up steps, then the median of the timed ones
+_TIMED = r"""
+import statistics, time
+def timed(step, warmup, steps):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+"""
+
 _TORCH = r"""
 import json, resource, statistics, sys, time
 import numpy as np, torch
@@ -67,13 +79,6 @@ if spec["tasks"] == 1:
     y = y[:, 0]
 optimizer = torch.optim.AdamW(model.parameters(), lr=0.005, weight_decay=0.01)
 schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.005, total_steps=1000, pct_start=0.3)
-def timed(step, warmup, steps):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
-    return statistics.median(times)
 def train_step():
     model.train()
     optimizer.zero_grad()
@@ -114,13 +119,6 @@ model.compile(optimizer=build_optimizer(config["optimizer"], config.get("schedul
 rng = np.random.default_rng(0)
 x = tf.constant(np.eye(model.input_shape[-1], dtype=np.float32)[rng.integers(0, 4, (B, L))])
 y = {"expression": tf.constant(rng.normal(size=(B, T) if T > 1 else (B,)).astype(np.float32))}
-def timed(step, warmup, steps):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
-    return statistics.median(times)
 build_optimizer_variables(model)
 train_s = timed(lambda: model.train_on_batch(x, y), spec["warmup"], spec["steps"])
 folded = fold_batchnorm(model)
@@ -133,7 +131,7 @@ print(json.dumps({"train_step_s": train_s, "infer_step_s": infer_s,
 
 
 def _child(code: str, spec: dict, env: dict | None = None) -> dict:
-    result = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", _TIMED + code, json.dumps(spec)], capture_output=True, text=True,
                             env={**os.environ, **(env or {})}, cwd=REPO, timeout=3600)
     if result.returncode:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}

@@ -14,7 +14,8 @@ names) or behind a TF Serving endpoint (:class:`ServerModelHandler`: the TensorF
 :class:`~seq2exp.serving.client.Client`, one pinned model version for the whole run).
 
 Output rows are exactly ``seq2exp predict``'s (``dream``: ``sequence<TAB>prediction``; ``tsv``: ``id``,
-``sequence``, ``expression`` with a header). Shard ``FFFFF-SSSSS`` holds rows of input file ``FFFFF`` (its index in
+``sequence``, ``expression`` with a header, or ``id``, ``sequence``, ``<task 1>``, ``<task 2>``, ... for a model with
+several tasks: the columns and order of ``seq2exp predict --format tsv``, from the same backends). Shard ``FFFFF-SSSSS`` holds rows of input file ``FFFFF`` (its index in
 the manifest's ``inputs``) in input order, so the shards in name order are the inputs in order, and every row can
 be joined back to its file and line through the manifest. A bad row (bad letter, empty, too long, a malformed
 line, a failed model call) never stops the job and is never dropped silently: it lands in ``rejected-FFFFF-SSSSS.tsv``
@@ -51,7 +52,7 @@ from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError  # noqa: E402
 from seq2exp.jsonio import loads  # noqa: E402
 from seq2exp.serving import signatures as names  # noqa: E402
-from seq2exp.serving.predict import TSV_HEADER, ServerBackend, format_row  # noqa: E402
+from seq2exp.serving.predict import SavedModelBackend, ServerBackend, format_row, tsv_header  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -245,21 +246,6 @@ def validate_chunk(chunk: Chunk, max_length: int | None) -> Chunk:
 # ----------------------------------------------------------------------------------------------------------------
 # Models
 # ----------------------------------------------------------------------------------------------------------------
-class SessionPredictor:
-    """An exported version run the way TensorFlow Serving runs it: :class:`seq2exp.serving.session.SessionModel`
-    (the session loader + ``Session.run`` of the ``serving_default`` SignatureDef by its tensor names)."""
-
-    def __init__(self, path: str, intra_op_threads: int = 0):
-        from seq2exp.serving.session import SessionModel
-
-        self.model = SessionModel(path, intra_op_threads=intra_op_threads)
-
-    def predict(self, sequences: Sequence[str]) -> np.ndarray:
-        outputs = self.model.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array(sequences, dtype=object)},
-                                 output_filter=[names.EXPRESSION_OUTPUT])
-        return np.asarray(outputs[names.EXPRESSION_OUTPUT], np.float32)
-
-
 class SessionModelHandler(ModelHandler):
     """RunInference handler for an exported SavedModel loaded in each worker (one model per worker process).
 
@@ -269,13 +255,13 @@ class SessionModelHandler(ModelHandler):
         super().__init__(min_batch_size=1, max_batch_size=1)
         self.path, self.model_id, self.intra_op_threads = path, model_id, intra_op_threads
 
-    def load_model(self) -> SessionPredictor:
-        return SessionPredictor(self.path, self.intra_op_threads)
+    def load_model(self) -> SavedModelBackend:
+        # seq2exp predict's backend: TF Serving's session path, its task columns (one chunk = one model call)
+        return SavedModelBackend(self.path, batch_size=1 << 30, intra_op_threads=self.intra_op_threads, warn=False)
 
-    def run_inference(self, batch: Sequence[Chunk], model: SessionPredictor,
+    def run_inference(self, batch: Sequence[Chunk], model: SavedModelBackend,
                       inference_args: dict | None = None) -> Iterable[PredictionResult]:
-        return [PredictionResult(chunk, model.predict(chunk.sequences) if chunk.sequences else
-                                 np.zeros([0], np.float32), self.model_id) for chunk in batch]
+        return [PredictionResult(chunk, model.predict(chunk.sequences), self.model_id) for chunk in batch]
 
     def get_num_bytes(self, batch: Sequence[Chunk]) -> int:
         return sum(len(s) for chunk in batch for s in chunk.sequences)
@@ -302,15 +288,16 @@ class ServerModelHandler(RemoteModelHandler):
         self.batch_size, self.concurrency, self.timeout = batch_size, concurrency, timeout
         self.model_id = f"{model}:{version}@{target}"
 
-    def create_client(self):
-        from seq2exp.serving.client import Client
+    def create_client(self) -> ServerBackend:
+        # seq2exp predict --server's backend, on the pinned version: the same client calls and task columns
+        return ServerBackend(self.target, self.model, version=self.version, batch_size=self.batch_size,
+                             max_concurrency=self.concurrency, timeout=self.timeout)
 
-        return Client(self.target, self.model, version=self.version, batch_size=self.batch_size,
-                      max_concurrency=self.concurrency, timeout=self.timeout)
-
-    def request(self, batch: Sequence[Chunk], model, inference_args: dict | None = None) -> list[PredictionResult]:
+    def request(self, batch: Sequence[Chunk], model: ServerBackend,
+                inference_args: dict | None = None) -> list[PredictionResult]:
         return [PredictionResult(chunk, model.predict(chunk.sequences) if chunk.sequences else
-                                 np.zeros([0], np.float32), self.model_id) for chunk in batch]
+                                 np.zeros([0, len(model.tasks)] if model.tasks else [0], np.float32), self.model_id)
+                for chunk in batch]
 
     def batch_elements_kwargs(self) -> dict:
         return {"min_batch_size": 1, "max_batch_size": 1}
@@ -344,7 +331,9 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0) ->
         logger.warning("this model's batch post-processing %s is not applied by batch inference",
                        meta["batch_postprocess_not_in_graph"])
     info = {"source": "saved_model", "name": name, "version": version, "path": str(version_dir),
-            "sha256": saved_model_checksum(version_dir), "tasks": meta.get("tasks")}
+            "sha256": saved_model_checksum(version_dir),
+            # the task columns in seq2exp predict's order (its backends' task_names: the signature's task outputs)
+            "tasks": list(names.task_outputs(meta.get("outputs") or [])) or None}
     handler = SessionModelHandler(str(version_dir), f"{name}:{version}", intra_op_threads)
     return ModelSource(handler, meta.get("max_sequence_length"), info)
 
@@ -380,15 +369,19 @@ def saved_model_checksum(version_dir: str | os.PathLike) -> str:
 # Outputs
 # ----------------------------------------------------------------------------------------------------------------
 def format_rows(chunk: Chunk, values: np.ndarray, output_format: str) -> str:
-    """The chunk's output rows, exactly as ``seq2exp predict`` writes them (its :func:`format_row`)."""
-    return "".join(format_row(n, s, float(v), output_format) for n, s, v in zip(chunk.names, chunk.sequences, values))
+    """The chunk's output rows, exactly as ``seq2exp predict`` writes them (its :func:`format_row`; one value per
+    task for a model with several)."""
+    return "".join(format_row(n, s, v, output_format) for n, s, v in zip(chunk.names, chunk.sequences, values))
 
 
-def to_result(prediction: PredictionResult, output_format: str) -> ChunkResult:
+def to_result(prediction: PredictionResult, output_format: str, n_tasks: int = 1) -> ChunkResult:
     chunk: Chunk = prediction.example
     values = np.asarray(prediction.inference)
     if len(values) != len(chunk.sequences):
         raise Seq2ExpError(f"the model returned {len(values)} values for {len(chunk.sequences)} rows")
+    columns = values.shape[1] if values.ndim == 2 else 1
+    if columns != n_tasks:
+        raise Seq2ExpError(f"the model returned {columns} task column(s), the run was launched for {n_tasks}")
     return ChunkResult(chunk.file_index, chunk.index, format_rows(chunk, values, output_format), len(values),
                        chunk.rows_in, chunk.first_line, chunk.last_line, chunk.rejected)
 
@@ -421,15 +414,17 @@ class WriteShard(beam.DoFn):
     """``((file_index, shard), [ChunkResult])`` -> one predictions file (+ a rejected file when there are dead
     letters), each written to a temporary name and renamed; yields the shard's manifest entry."""
 
-    def __init__(self, output_dir: str, output_format: str, input_paths: Sequence[str]):
+    def __init__(self, output_dir: str, output_format: str, input_paths: Sequence[str],
+                 task_names: Sequence[str] | None = None):
         self.output_dir, self.output_format, self.input_paths = output_dir, output_format, list(input_paths)
+        self.task_names = list(task_names or []) or None
 
     def process(self, element: tuple[tuple[int, int], Iterable[ChunkResult]]) -> Iterator[dict]:
         (file_index, shard), results = element
         results = sorted(results, key=lambda r: r.index)
         stem = f"{file_index:05d}-{shard:05d}"
         name = f"{PREDICTIONS_PREFIX}-{stem}{OUTPUT_FORMATS[self.output_format]}"
-        header = TSV_HEADER if self.output_format == "tsv" else ""
+        header = tsv_header(self.task_names) if self.output_format == "tsv" else ""
         _write_atomically(FileSystems.join(self.output_dir, name), header + "".join(r.text for r in results))
         rejected = sorted((x for r in results for x in r.rejected), key=lambda x: x.line)
         rejected_name = None
@@ -522,10 +517,10 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
 
     if output_format not in OUTPUT_FORMATS:
         raise ConfigError(f"output format {output_format!r}; valid: {sorted(OUTPUT_FORMATS)}")
-    tasks = source.info.get("tasks") or []
-    if len(tasks) > 1:  # before anything is read or created
-        raise ConfigError(f"model {source.info['name']} predicts {len(tasks)} tasks ({', '.join(tasks)}); seq2exp "
-                          "batch writes one value per row: use seq2exp predict --format tsv for a multi-task model")
+    tasks = list(source.info.get("tasks") or []) if len(source.info.get("tasks") or []) > 1 else []
+    if tasks and output_format == "dream":  # before anything is read or created, as seq2exp predict refuses it
+        raise ConfigError(f"model {source.info['name']} predicts {len(tasks)} tasks ({', '.join(tasks)}); the dream "
+                          "format has one value column: use --format tsv (id, sequence, one column per task)")
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     if shard_rows < batch_size:
@@ -551,12 +546,12 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
                   | "Spread" >> beam.Reshuffle()
                   | "Validate" >> beam.Map(validate_chunk, source.max_length))
         main, dead = chunks | "Predict" >> RunInference(source.handler).with_exception_handling()
-        results = (main | "Format" >> beam.Map(to_result, output_format),
+        results = (main | "Format" >> beam.Map(to_result, output_format, max(len(tasks), 1)),
                    dead.failed_inferences | "FailedRows" >> beam.FlatMap(failed_to_results)) | beam.Flatten()
         shards = (results
                   | "ByShard" >> beam.Map(shard_key, chunks_per_shard)
                   | "Group" >> beam.GroupByKey()
-                  | "Write" >> beam.ParDo(WriteShard(output_dir, output_format, paths)))
+                  | "Write" >> beam.ParDo(WriteShard(output_dir, output_format, paths, tasks)))
         _ = (shards
              | "AllShards" >> beam.combiners.ToList()
              | "Manifest" >> beam.Map(write_manifest, output_dir, static))

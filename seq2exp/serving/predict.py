@@ -138,11 +138,12 @@ class SavedModelBackend:
     """Predictions in-process from an exported SavedModel (its ``serving_default`` signature), run on TF Serving's
     loading path (:class:`~seq2exp.serving.session.SessionModel`)."""
 
-    def __init__(self, path: str | os.PathLike, *, batch_size: int = 1024):
+    def __init__(self, path: str | os.PathLike, *, batch_size: int = 1024, intra_op_threads: int = 0,
+                 warn: bool = True):
         from seq2exp.serving.session import SessionModel
 
         self.path = resolve_saved_model_dir(path)
-        self._model = SessionModel(self.path)
+        self._model = SessionModel(self.path, intra_op_threads=intra_op_threads)
         self.batch_size = batch_size
         self.version = int(self.path.name) if self.path.name.isdigit() else None
         self.model = self.path.parent.name
@@ -151,7 +152,7 @@ class SavedModelBackend:
         self.max_length = meta.get("max_sequence_length")
         self.construct = trained_construct(meta)
         self.strips_flanks = (meta.get("encoding") or {}).get("region") == "variable"
-        if meta.get("batch_postprocess_not_in_graph"):
+        if warn and meta.get("batch_postprocess_not_in_graph"):
             logger.warning("this model's batch post-processing %s is not applied by streaming prediction",
                            meta["batch_postprocess_not_in_graph"])
         self.description = f"SavedModel {self.path}"

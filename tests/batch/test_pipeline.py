@@ -196,23 +196,3 @@ def test_dream_dead_letters_keep_the_sequence_as_fasta_ones_do(tmp_path):
     (chunk,) = list(ReadChunks(10).process((0, str(path))))
     assert chunk.sequences == ["ACGTACGT", "AAAACCCC"]
     assert [(r.line, r.sequence) for r in chunk.rejected] == [(2, "ACGZACGT"), (3, "ACGTTTTT")]
-
-
-def test_a_multi_task_model_is_refused_before_anything_is_written(inputs, tiny_model_base, tmp_path, capsys):
-    """batch writes one value per row: a model whose export metadata names two tasks is one clear error, no -o."""
-    import shutil
-
-    from seq2exp.serving import signatures as names
-
-    version = tmp_path / "M" / "two" / "1"
-    shutil.copytree(tiny_model_base / "tiny" / "1", version)
-    meta_path = version / names.METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["tasks"] = ["dev", "hk"]
-    meta_path.write_text(json.dumps(meta))
-    out = tmp_path / "out"
-    capsys.readouterr()
-    assert cli_main(["batch", str(inputs["a"]), "-o", str(out), "--saved-model", str(version)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "predicts 2 tasks (dev, hk)" in err[0] and "predict --format tsv" in err[0], err
-    assert not out.exists()

@@ -649,6 +649,8 @@ class SequenceRecord:
     name: str
     sequence: str
     line: int
+    # a TSV row's fields by lower-case header name (seq2exp predict reads an orientation column from them)
+    fields: dict | None = field(default=None, compare=False, repr=False)
 
 
 def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
@@ -728,7 +730,8 @@ def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str]
                 continue
             name = fields[name_column].strip() if name_column is not None and name_column < len(fields) \
                 else str(line_number - 2)
-            yield SequenceRecord(name, fields[sequence_column].strip().upper(), line_number)
+            yield SequenceRecord(name, fields[sequence_column].strip().upper(), line_number,
+                                 dict(zip(header, (field.strip() for field in fields))))
 
 
 def read_sequences(

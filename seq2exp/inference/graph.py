@@ -92,16 +92,38 @@ class _InProcessPrediction:
     ``postprocess`` (the single and the ensemble graph share it)."""
 
     _compiled = None
+    _compiled_oriented = None
 
-    def _compiled_predict(self):
+    def _compiled_predict(self, oriented: bool = False):
         import tensorflow as tf
 
+        if oriented:
+            if self._compiled_oriented is None:
+                self._compiled_oriented = tf.function(
+                    lambda codes, lengths, orientation: self.tf_predict_codes(codes, lengths,
+                                                                              orientation=orientation),
+                    input_signature=[tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None], tf.int32),
+                                     tf.TensorSpec([None], tf.bool)])
+            return self._compiled_oriented
         if self._compiled is None:
             self._compiled = tf.function(
                 self.tf_predict_codes,
                 input_signature=[tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None], tf.int32)],
             )
         return self._compiled
+
+    def check_orientation(self, orientation: Sequence[bool] | np.ndarray | None, rows: int) -> np.ndarray | None:
+        """``orientation`` as bool ``[rows]`` (``None`` stays ``None``: every row forward); a ``ConfigError`` when
+        the graph has no ``is_reverse`` channel to feed it to, or when the length differs."""
+        if orientation is None:
+            return None
+        if not self.has_orientation:
+            raise ConfigError("this model has no is_reverse input channel (its encoding's rc_channel is off): a "
+                              "row's orientation cannot reach it; predict without an orientation")
+        flags = np.asarray(orientation, dtype=bool).reshape(-1)
+        if flags.shape[0] != rows:
+            raise ConfigError(f"orientation has {flags.shape[0]} flags for {rows} sequences")
+        return flags
 
     def tf_predict_strings(self, sequences) -> dict:
         """string [B] -> outputs; a bad letter / empty / over-long string fails naming the row."""
@@ -110,16 +132,23 @@ class _InProcessPrediction:
         codes, lengths = encoding.tf_strings_to_codes(sequences, self.max_sequence_length)
         return self.tf_predict_codes(codes, lengths)
 
-    def predict_outputs(self, sequences: Sequence[str], batch_size: int = 1024) -> dict[str, np.ndarray]:
-        """All graph outputs for ``sequences`` (before batch post-processing)."""
+    def predict_outputs(self, sequences: Sequence[str], batch_size: int = 1024,
+                        orientation: Sequence[bool] | np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """All graph outputs for ``sequences`` (before batch post-processing). ``orientation``: per row, whether it
+        was measured in reverse orientation (sets the ``is_reverse`` channel, as in training; models with that
+        channel only, see :attr:`has_orientation`); ``None``: every row forward."""
         from seq2exp.data import encoding
 
-        predict = self._compiled_predict()
+        flags = self.check_orientation(orientation, len(sequences))
+        predict = self._compiled_predict(oriented=flags is not None)
         chunks: dict[str, list[np.ndarray]] = {}
         for start in range(0, len(sequences), batch_size):
             codes, lengths = encoding.sequences_to_codes(list(sequences[start:start + batch_size]),
                                                          max_length=self.max_sequence_length)
-            outputs = predict(np.asarray(codes, dtype=np.uint8), np.asarray(lengths, dtype=np.int32))
+            arguments = [np.asarray(codes, dtype=np.uint8), np.asarray(lengths, dtype=np.int32)]
+            if flags is not None:
+                arguments.append(flags[start:start + batch_size])
+            outputs = predict(*arguments)
             for name, value in outputs.items():
                 chunks.setdefault(name, []).append(value.numpy())
         if not chunks:
@@ -129,9 +158,11 @@ class _InProcessPrediction:
             return empty
         return {name: np.concatenate(parts) for name, parts in chunks.items()}
 
-    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        """Expression predictions for ``sequences``: the graph, then the batch post-processing steps."""
-        expression = self.predict_outputs(sequences, batch_size)["expression"]
+    def predict(self, sequences: Sequence[str], batch_size: int = 1024,
+                orientation: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
+        """Expression predictions for ``sequences``: the graph, then the batch post-processing steps
+        (``orientation``: see :meth:`predict_outputs`)."""
+        expression = self.predict_outputs(sequences, batch_size, orientation)["expression"]
         return postprocess_lib.apply_batch_steps(self.postprocess, expression)
 
     @property
@@ -156,7 +187,13 @@ class PredictionGraph(_InProcessPrediction):
         self.task_names = model_task_names(model)  # None, or the names of expression's T columns (T >= 1)
 
     # --- TensorFlow graph pieces (also used by the serving export) ---------------------------------------------
-    def tf_model_outputs(self, codes, lengths, encode=None) -> dict:
+    @property
+    def has_orientation(self) -> bool:
+        """Whether the model reads an ``is_reverse`` channel, so a row's measured orientation can be fed to it."""
+        spec = self.encoder.spec
+        return spec.kind == "onehot" and bool(spec.rc_channel)
+
+    def tf_model_outputs(self, codes, lengths, encode=None, orientation=None) -> dict:
         """Mean of the model outputs over the TTA variants, in the model's target units.
 
         Each variant is ``Encoder.tf_encode(codes, lengths, reverse=..., shift=...)``: the encoder shifts the row
@@ -164,6 +201,8 @@ class PredictionGraph(_InProcessPrediction):
         reverse-complements the model's input window (``reverse_complement_codes``; sets ``is_reverse`` when the
         spec has that channel), so TTA and training augmentation share one definition. ``encode`` replaces
         ``Encoder.tf_encode`` (same arguments; interpretation passes a differentiable one-hot version).
+        ``orientation``: bool ``[B]``, the rows measured in reverse orientation (``Encoder.tf_encode``'s
+        ``orientation``: the ``is_reverse`` channel is ``orientation XOR reverse``, as in training).
         """
         import tensorflow as tf
 
@@ -173,16 +212,17 @@ class PredictionGraph(_InProcessPrediction):
         variants = self.tta.variants()
         encode = encode or self.encoder.tf_encode
         for shift, reverse in variants:
-            inputs = encode(codes, lengths, reverse=reverse, shift=shift if shift else None)
+            options = {} if orientation is None else {"orientation": orientation}
+            inputs = encode(codes, lengths, reverse=reverse, shift=shift if shift else None, **options)
             outputs = _as_output_dict(self.model(inputs, training=False))
             total = outputs if total is None else {k: total[k] + outputs[k] for k in total}
         return {k: v / float(len(variants)) for k, v in total.items()}
 
-    def tf_predict_codes(self, codes, lengths, encode=None) -> dict:
+    def tf_predict_codes(self, codes, lengths, encode=None, orientation=None) -> dict:
         """codes [B, L] + lengths [B] -> ``{"expression": [B]}`` (+ ``"bins": [B, 18]`` for bin models).
 
-        ``encode``: see :meth:`tf_model_outputs`."""
-        averaged = self.tf_model_outputs(codes, lengths, encode)
+        ``encode``, ``orientation``: see :meth:`tf_model_outputs`."""
+        averaged = self.tf_model_outputs(codes, lengths, encode, orientation)
         model_units = averaged["expression"]
         expression = self.target_transform.tf_inverse(model_units)
         expression = postprocess_lib.apply_graph_steps(self.postprocess, model_units, expression)
@@ -228,13 +268,19 @@ class EnsembleGraph(_InProcessPrediction):
         self.tta = None
 
     @property
+    def has_orientation(self) -> bool:
+        """Whether every member reads an ``is_reverse`` channel."""
+        return all(member.has_orientation for member in self.members)
+
+    @property
     def max_sequence_length(self) -> int:
         """The longest sequence every member accepts."""
         return min(member.max_sequence_length for member in self.members)
 
-    def tf_predict_codes(self, codes, lengths) -> dict:
+    def tf_predict_codes(self, codes, lengths, orientation=None) -> dict:
         """codes [B, L] + lengths [B] -> ``{"expression": [B]}``: the members' mean (+ mean ``bins``)."""
-        outputs = [member.tf_predict_codes(codes, lengths) for member in self.members]
+        options = {} if orientation is None else {"orientation": orientation}
+        outputs = [member.tf_predict_codes(codes, lengths, **options) for member in self.members]
         keys = ["expression"] + (["bins"] if self.has_bins else [])
         return {key: sum(output[key] for output in outputs) / float(len(outputs)) for key in keys}
 

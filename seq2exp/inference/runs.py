@@ -67,8 +67,10 @@ class Run:
         return PredictionGraph(fold_batchnorm(self.model), self.encoder, self.tta if tta is None else tta,
                                self.target_transform, self.postprocess)
 
-    def predict(self, sequences: Sequence[str], batch_size: int = 1024) -> np.ndarray:
-        return self.prediction_graph().predict(sequences, batch_size)
+    def predict(self, sequences: Sequence[str], batch_size: int = 1024,
+                orientation: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
+        """Predictions of the run's graph (``orientation``: per-row reverse flags, see ``PredictionGraph``)."""
+        return self.prediction_graph().predict(sequences, batch_size, orientation)
 
 
 def load_run(path: str | Path, *, compile: bool = False) -> Run:

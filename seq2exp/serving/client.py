@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import grpc
 import numpy as np
@@ -232,27 +232,42 @@ class Client:
         return max(available)
 
     def predict(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
-                label: str | None = None) -> np.ndarray:
-        """Expression predictions (float32 ``[n]``) for DNA strings, in input order."""
-        return self.predict_outputs(sequences, version=version, label=label)[names.EXPRESSION_OUTPUT]
+                label: str | None = None, is_reverse: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
+        """Expression predictions (float32 ``[n]``) for DNA strings, in input order (``is_reverse``: see
+        :meth:`predict_outputs`)."""
+        return self.predict_outputs(sequences, version=version, label=label,
+                                    is_reverse=is_reverse)[names.EXPRESSION_OUTPUT]
 
     def predict_tasks(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
-                      label: str | None = None) -> dict[str, np.ndarray]:
+                      label: str | None = None,
+                      is_reverse: Sequence[bool] | np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Named predictions: ``{task: float32 [n]}`` for a model with several tasks (its ``expression_<task>``
         outputs), ``{"expression": [n]}`` for a single-task model."""
-        result = self.predict_outputs(sequences, version=version, label=label)
+        result = self.predict_outputs(sequences, version=version, label=label, is_reverse=is_reverse)
         tasks = names.task_outputs(result)
         return {task: result[alias] for task, alias in tasks.items()} or \
             {names.EXPRESSION_OUTPUT: result[names.EXPRESSION_OUTPUT]}
 
     def predict_outputs(self, sequences: Sequence[str] | np.ndarray | str, *, version: int | None = None,
-                        label: str | None = None, outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """Every output (``expression`` and, for bin models, ``bins``) for DNA strings, in input order."""
+                        label: str | None = None, outputs: Sequence[str] | None = None,
+                        is_reverse: Sequence[bool] | np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every output (``expression`` and, for bin models, ``bins``) for DNA strings, in input order.
+
+        ``is_reverse``: one flag per sequence, ``True`` for a row measured in reverse orientation; sent with the
+        sequences to the ``serving_oriented`` signature (models with an ``is_reverse`` channel only). ``None``: the
+        client's signature (``serving_default``: every row forward)."""
         if isinstance(sequences, (str, bytes)):
             sequences = [sequences]
         items = [s.encode("ascii", "replace") if isinstance(s, str) else bytes(s) for s in sequences]
-        return self._predict_chunks(items, names.SEQUENCES_INPUT, signature=self.signature, version=version,
-                                    label=label, outputs=outputs)
+        if is_reverse is None:
+            return self._predict_chunks(items, names.SEQUENCES_INPUT, signature=self.signature, version=version,
+                                        label=label, outputs=outputs)
+        flags = np.asarray(is_reverse, dtype=bool).reshape(-1)
+        if len(flags) != len(items):
+            raise ValueError(f"is_reverse has {len(flags)} flags for {len(items)} sequences")
+        return self._predict_chunks(items, names.SEQUENCES_INPUT, signature=names.ORIENTED_SIGNATURE,
+                                    version=version, label=label, outputs=outputs,
+                                    extra={names.IS_REVERSE_INPUT: flags})
 
     def predict_onehot(self, onehot: np.ndarray, *, version: int | None = None, label: str | None = None,
                        outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -261,13 +276,13 @@ class Client:
         return self._predict_chunks(array, names.ONEHOT_INPUT, signature=names.ONEHOT_SIGNATURE, version=version,
                                     label=label, outputs=outputs)
 
-    def _chunks(self, values: Any) -> list[tuple[int, int]]:
+    def _chunks(self, values: Any, extra_row_bytes: int = 0) -> list[tuple[int, int]]:
         """[start, stop) row ranges of at most batch_size rows and (roughly) under the message limit."""
         n_rows = len(values)
         if isinstance(values, np.ndarray):
-            row_bytes = [values[0].nbytes] * n_rows if n_rows else []
+            row_bytes = [values[0].nbytes + extra_row_bytes] * n_rows if n_rows else []
         else:
-            row_bytes = [len(v) + _STRING_BYTES_OVERHEAD for v in values]
+            row_bytes = [len(v) + _STRING_BYTES_OVERHEAD + extra_row_bytes for v in values]
         limit = max(self.max_message_bytes - 4096, 1)
         ranges, start, size = [], 0, 0
         for row in range(n_rows):
@@ -286,8 +301,12 @@ class Client:
             return self._pool
 
     def _predict_chunks(self, values: Any, input_name: str, *, signature: str, version: int | None,
-                        label: str | None, outputs: Sequence[str] | None) -> dict[str, np.ndarray]:
-        ranges = self._chunks(values)
+                        label: str | None, outputs: Sequence[str] | None,
+                        extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """``values`` under ``input_name`` (and the ``extra`` inputs, one row per value, cut at the same rows) in
+        requests of at most ``batch_size`` rows."""
+        extra = dict(extra or {})
+        ranges = self._chunks(values, sum(int(array[:1].nbytes) + 2 for array in extra.values()))
         if not ranges:
             return {names.EXPRESSION_OUTPUT: np.zeros([0], np.float32)}
         explicit = version is not None or label is not None or self.version is not None or self.label is not None
@@ -301,12 +320,15 @@ class Client:
             what = f"Predict({self.model} version {pinned}, rows {bounds[0]}-{bounds[1]})"
             if self.transport == "rest":
                 result = self._rest_predict(values[bounds[0]:bounds[1]], input_name, signature, pinned, outputs,
-                                            what)
+                                            what, {key: array[bounds[0]:bounds[1]] for key, array in extra.items()})
             else:
                 request = wire.PredictRequest()
                 self._model_spec(request.model_spec, version=pinned, label=None, signature=signature)
                 request.inputs[input_name].CopyFrom(
                     tensors.make_tensor_proto(values[bounds[0]:bounds[1]], wire.TensorProto))
+                for key, array in extra.items():
+                    request.inputs[key].CopyFrom(tensors.make_tensor_proto(array[bounds[0]:bounds[1]],
+                                                                           wire.TensorProto))
                 if outputs:
                     request.output_filter.extend(outputs)
                 response = self._call(self._predict, request, what)
@@ -328,12 +350,14 @@ class Client:
         return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
     def _rest_predict(self, values: Any, input_name: str, signature: str, version: int,
-                      outputs: Sequence[str] | None, what: str) -> dict[str, np.ndarray]:
+                      outputs: Sequence[str] | None, what: str,
+                      extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """One columnar REST Predict (``/versions/N`` pins the version); TF Serving's REST has no output_filter,
         so the outputs are selected here."""
         column = values.tolist() if isinstance(values, np.ndarray) else [v.decode("ascii", "replace") for v in values]
+        inputs = {input_name: column, **{key: array.tolist() for key, array in (extra or {}).items()}}
         body = self._rest(f"{self._rest_path(version, None)}:predict",
-                          {"signature_name": signature, "inputs": {input_name: column}}, what)
+                          {"signature_name": signature, "inputs": inputs}, what)
         answer = body.get("outputs")
         answer = answer if isinstance(answer, dict) else {names.EXPRESSION_OUTPUT: answer}
         result = {key: np.asarray(value, dtype=np.float32) for key, value in answer.items()

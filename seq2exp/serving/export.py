@@ -134,13 +134,31 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
         codes, lengths = tf_onehot_to_codes(onehot)
         return select(predict_codes(codes, lengths))
 
+    functions = {names.SERVING_DEFAULT: serve_sequences.get_concrete_function(),
+                 names.ONEHOT_SIGNATURE: serve_onehot.get_concrete_function()}
+    if getattr(graph, "has_orientation", False):  # the is_reverse channel: a third signature, the others unchanged
+        predict_oriented = tf.function(
+            lambda codes, lengths, orientation: graph.tf_predict_codes(codes, lengths, orientation=orientation),
+            input_signature=[tf.TensorSpec([None, None], tf.uint8, name="codes"),
+                             tf.TensorSpec([None], tf.int32, name="lengths"),
+                             tf.TensorSpec([None], tf.bool, name="orientation")])
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=names.SEQUENCES_INPUT),
+                                      tf.TensorSpec([None], tf.bool, name=names.IS_REVERSE_INPUT)])
+        def serve_oriented(sequences, is_reverse):
+            codes, lengths = encoding.tf_strings_to_codes(sequences, max_length)
+            tf.debugging.assert_equal(tf.shape(is_reverse)[0], tf.shape(sequences)[0],
+                                      message="is_reverse needs one flag per sequence")
+            return select(predict_oriented(tf.cast(codes, tf.uint8), tf.cast(lengths, tf.int32), is_reverse))
+
+        functions[names.ORIENTED_SIGNATURE] = serve_oriented.get_concrete_function()
+
     module = tf.Module(name="seq2exp_serving")
     # Track the tf.Variables behind Keras 3's Variable wrappers: tracking the wrappers saves a second set of
     # variable handles that the restore op fills while the functions read the first set, so TF Serving's session
     # loader fails with "Could not find variable" (../shared/KNOWN_ISSUES.md, "TensorFlow Serving's loading path").
     module.model_variables = backing_variables(graph.model)  # tracked: saved with the graph
-    return module, {names.SERVING_DEFAULT: serve_sequences.get_concrete_function(),
-                    names.ONEHOT_SIGNATURE: serve_onehot.get_concrete_function()}
+    return module, functions
 
 
 def backing_variables(model: Any) -> list:
@@ -239,6 +257,10 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         "construct": construct.to_dict() if construct is not None else None,
         **dict(metadata or {}),
     }
+    info["orientation"] = orientation_record(graph, info.get("config"))
+    if info["orientation"] is not None:
+        info["signatures"][names.ORIENTED_SIGNATURE] = {"inputs": {names.SEQUENCES_INPUT: ["DT_STRING", [-1]],
+                                                                   names.IS_REVERSE_INPUT: ["DT_BOOL", [-1]]}}
     with atomic_dir(final) as tmp:
         module, functions = serving_functions(graph, onehot_length, onehot_length)
         # no gradients are served: skip tracing them (it doubled the export time)
@@ -252,6 +274,21 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         _make_world_readable(tmp)
     logger.info("exported %s version %d to %s", name, version, final)
     return ExportResult(final, name, version, info)
+
+
+def orientation_record(graph: Any, config: Mapping[str, Any] | None) -> dict | None:
+    """The export metadata's ``orientation``: the ``serving_oriented`` signature and its ``is_reverse`` input, and the rule
+    the run's table used to tell reverse rows (``data.table.orientation``: ``{column, contains | values}``;
+    ``seq2exp predict`` applies it to its input rows); ``None`` for a model without an ``is_reverse`` channel
+    (a training table's orientation is then ignored, with a logged note)."""
+    table = ((config or {}).get("data") or {}).get("table") if isinstance(config, Mapping) else None
+    rule = table.get("orientation") if isinstance(table, Mapping) else None
+    if not getattr(graph, "has_orientation", False):
+        if rule:
+            logger.info("the run's table marks reverse-orientation rows (%s), but the model has no is_reverse "
+                        "channel: the export predicts every row as given", rule)
+        return None
+    return {"signature": names.ORIENTED_SIGNATURE, "input": names.IS_REVERSE_INPUT, "rule": rule or None}
 
 
 def max_sequence_length(graph: Any) -> int:
@@ -279,12 +316,21 @@ def _verify(saved_dir: Path, graph: Any, sequences: Sequence[str]) -> dict:
             served = model.run(names.SERVING_DEFAULT,
                                {names.SEQUENCES_INPUT: np.array([s.encode("ascii") for s in sequences], object)})
             served_onehot = model.run(names.ONEHOT_SIGNATURE, {names.ONEHOT_INPUT: onehot})
+            oriented = []
+            if names.ORIENTED_SIGNATURE in model.signatures:  # every other row reverse, against the graph
+                flags = np.arange(len(sequences)) % 2 == 1
+                oriented_reference = graph.tf_predict_codes(tf.constant(codes, tf.uint8),
+                                                            tf.constant(lengths, tf.int32),
+                                                            orientation=tf.constant(flags))
+                oriented = [(oriented_reference, model.run(names.ORIENTED_SIGNATURE, {
+                    names.SEQUENCES_INPUT: np.array([s.encode("ascii") for s in sequences], object),
+                    names.IS_REVERSE_INPUT: flags}))]
     except tf.errors.OpError as error:
         raise Seq2ExpError(f"the export does not run on TensorFlow Serving's session path: "
                            f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
     worst = 0.0
-    for key, value in reference.items():
-        for outputs in (served, served_onehot):
+    for expected, outputs in [(reference, served), (reference, served_onehot), *oriented]:
+        for key, value in expected.items():
             worst = max(worst, float(np.max(np.abs(outputs[key] - value.numpy()))))
     if not worst <= 1e-4:
         raise Seq2ExpError(f"exported graph disagrees with the in-process prediction (max |diff| {worst:.3g})")

@@ -105,16 +105,21 @@ class ServerBackend:
 
         outputs = meta["signatures"].get(names.SERVING_DEFAULT, {}).get("outputs", {})
         self.tasks = names.task_outputs(outputs)  # {task: output alias}; empty for one task
+        self.oriented = names.ORIENTED_SIGNATURE in meta["signatures"]  # an is_reverse channel to feed
+        self.orientation_rule = None  # not in TF Serving's metadata: give it (seq2exp predict --orientation)
+        self.orientation_ignored = None
 
     @property
     def task_names(self) -> list[str] | None:
         """The model's task names (the columns :meth:`predict` returns), or ``None`` for a single-task model."""
         return list(self.tasks) or None
 
-    def predict(self, sequences: list[str]) -> np.ndarray:
+    def predict(self, sequences: list[str], is_reverse: np.ndarray | None = None) -> np.ndarray:
+        """``[n]`` (``[n, T]`` for T tasks); ``is_reverse``: per row, through the ``serving_oriented`` signature."""
         if not self.tasks:
-            return self.client.predict(sequences, version=self.version)
-        result = self.client.predict_outputs(sequences, version=self.version, outputs=list(self.tasks.values()))
+            return self.client.predict(sequences, version=self.version, is_reverse=is_reverse)
+        result = self.client.predict_outputs(sequences, version=self.version, outputs=list(self.tasks.values()),
+                                             is_reverse=is_reverse)
         return np.stack([result[alias] for alias in self.tasks.values()], axis=1)
 
     def close(self) -> None:
@@ -157,18 +162,32 @@ class SavedModelBackend:
                            meta["batch_postprocess_not_in_graph"])
         self.description = f"SavedModel {self.path}"
         self.tasks = names.task_outputs(self._model.signatures[names.SERVING_DEFAULT].outputs)
+        self.oriented = names.ORIENTED_SIGNATURE in self._model.signatures  # an is_reverse channel to feed
+        self.orientation_rule = (meta.get("orientation") or {}).get("rule")  # the training table's rule
+        table = ((meta.get("config") or {}).get("data") or {}).get("table") or {}
+        self.orientation_ignored = table.get("orientation") if not self.oriented else None
 
     @property
     def task_names(self) -> list[str] | None:
         """The model's task names (the columns :meth:`predict` returns), or ``None`` for a single-task model."""
         return list(self.tasks) or None
 
-    def predict(self, sequences: list[str]) -> np.ndarray:
+    def predict(self, sequences: list[str], is_reverse: np.ndarray | None = None) -> np.ndarray:
+        """``[n]`` (``[n, T]`` for T tasks); ``is_reverse``: per row, through the ``serving_oriented`` signature."""
         parts = []
         wanted = list(self.tasks.values()) or [names.EXPRESSION_OUTPUT]
+        if is_reverse is not None:
+            is_reverse = np.asarray(is_reverse, dtype=bool).reshape(-1)
+            if len(is_reverse) != len(sequences):
+                raise ConfigError(f"is_reverse has {len(is_reverse)} flags for {len(sequences)} sequences")
         for start in range(0, len(sequences), self.batch_size):
             batch = np.array([s.encode("ascii") for s in sequences[start:start + self.batch_size]], dtype=object)
-            result = self._model.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: batch}, wanted)
+            if is_reverse is None:
+                result = self._model.run(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: batch}, wanted)
+            else:
+                result = self._model.run(names.ORIENTED_SIGNATURE, {
+                    names.SEQUENCES_INPUT: batch,
+                    names.IS_REVERSE_INPUT: is_reverse[start:start + self.batch_size]}, wanted)
             parts.append(np.stack([result[key] for key in wanted], axis=1) if self.tasks
                          else result[names.EXPRESSION_OUTPUT])
         if not parts:
@@ -214,6 +233,56 @@ class FlankCheck:
                 f"{len(self.first.sequence)} bp) lack the constant flanks the model was trained with: "
                 f"{c.describe()}; they were predicted as given, but the model never saw such rows. Add the flanks "
                 f"({c.flank5}...{c.flank3}) to get the trained model's predictions")
+
+
+ORIENTATION_AUTO = "auto"
+
+
+def parse_orientation(text: str | None) -> str | dict | None:
+    """``seq2exp predict --orientation``: ``auto`` (the rule the export recorded from its training table, if any),
+    ``none`` (every row forward), ``COLUMN~TEXT`` (reverse where the field contains TEXT, e.g. ``seq_id~_Reversed:``)
+    or ``COLUMN=V1,V2`` (reverse where the field is one of the values, e.g. ``strand=-``): the rule form of a
+    training config's ``data.table.orientation``."""
+    if text is None or text == ORIENTATION_AUTO:
+        return ORIENTATION_AUTO
+    if text == "none":
+        return None
+    column, sep, rest = text.partition("~")
+    if sep and column and rest:
+        return {"column": column, "contains": rest}
+    column, sep, rest = text.partition("=")
+    values = [value for value in rest.split(",") if value]
+    if sep and column and values:
+        return {"column": column, "values": values}
+    raise ConfigError(f"--orientation {text!r}: expected auto, none, COLUMN~TEXT (e.g. seq_id~_Reversed:) or "
+                      "COLUMN=V1,V2 (e.g. strand=-)")
+
+
+def row_is_reverse(record: Record, rule: dict) -> bool:
+    """Whether ``record`` was measured in reverse orientation under ``rule`` (``{column, contains | values}``, as
+    ``data.table.orientation``): the rule's column of a TSV row, else the row's id (a FASTA name, a TSV's id)."""
+    from seq2exp.data.formats import _is_reverse  # the training table reader's own test
+
+    fields = record.fields or {}
+    value = fields.get(str(rule["column"]).strip().lower())
+    return _is_reverse(record.name if value is None else value, rule)
+
+
+def resolve_orientation(backend: Any, orientation: str | dict | None) -> dict | None:
+    """The rule to apply (``None``: every row forward). An explicit rule for a model without an ``is_reverse``
+    channel is a ``ConfigError``; ``auto`` uses the export's recorded rule, and notes an ignored training one."""
+    oriented = getattr(backend, "oriented", False)
+    if orientation == ORIENTATION_AUTO:
+        ignored = getattr(backend, "orientation_ignored", None)
+        if ignored:
+            logger.info("the model was trained on a table with an orientation (%s) but has no is_reverse channel: "
+                        "every row is predicted as given", ignored)
+        return getattr(backend, "orientation_rule", None) if oriented else None
+    if orientation is not None and not oriented:
+        raise ConfigError(f"--orientation: {getattr(backend, 'description', 'the model')} has no "
+                          f"'{names.ORIENTED_SIGNATURE}' signature (its architecture has no is_reverse channel), so "
+                          "a row's orientation cannot reach it; use --orientation none or leave it out")
+    return orientation
 
 
 def format_row(name: str, sequence: str, value, output_format: str) -> str:
@@ -307,12 +376,18 @@ class PredictSummary:
     output: Path
     model_version: int | None = None  # the one version every row came from (also in OUTPUT.model.json)
     rows_missing_flanks: int = 0  # rows (of this call) without the trained construct's flanks; warned about
+    rows_reverse: int = 0  # rows (of this call) predicted in reverse orientation (the is_reverse channel set)
+    orientation: dict | None = None  # the rule that told them
 
 
 def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, backend: Backend, *,
                  output_format: str = "dream", chunk_rows: int = 8192, resume: bool = False,
-                 progress: bool = True) -> PredictSummary:
-    """Predict every row of ``input_path`` into ``output_path`` (atomically; ``resume`` continues a partial run)."""
+                 progress: bool = True, orientation: str | dict | None = ORIENTATION_AUTO) -> PredictSummary:
+    """Predict every row of ``input_path`` into ``output_path`` (atomically; ``resume`` continues a partial run).
+
+    ``orientation``: see :func:`parse_orientation` (``auto``: the export's recorded rule; ``None``: all forward).
+    Rows it marks reverse are predicted with the model's ``is_reverse`` channel set (the ``serving_oriented`` signature).
+    """
     import time
 
     from tqdm import tqdm
@@ -330,6 +405,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     if task_names and output_format == "dream":
         raise ConfigError(f"the model predicts {len(task_names)} tasks ({', '.join(task_names)}); the dream format "
                           "has one value column: use --format tsv")
+    rule = resolve_orientation(backend, orientation)
+    reverse_rows = 0
     records = iter_records(input_text)
     if resume and partial.exists():
         skip, digest = _resume(partial, fingerprint_path, output_format, input_text, records)
@@ -349,7 +426,12 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
             for chunk in _chunks(records, chunk_rows):
                 check_records(chunk, input_text, backend.max_length)
                 flanks.add(chunk)
-                values = backend.predict([record.sequence for record in chunk])
+                if rule is None:
+                    values = backend.predict([record.sequence for record in chunk])
+                else:
+                    flags = np.array([row_is_reverse(record, rule) for record in chunk], dtype=bool)
+                    reverse_rows += int(flags.sum())
+                    values = backend.predict([record.sequence for record in chunk], is_reverse=flags)
                 handle.write("".join(format_row(r.name, r.sequence, v, output_format)
                                      for r, v in zip(chunk, values)))
                 handle.flush()  # a killed run keeps whole chunks for --resume
@@ -375,7 +457,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         record.write(json.dumps({"model": getattr(backend, "model", None), "version": version,
                                  "source": getattr(backend, "description", None), "rows": rows}) + "\n")
     return PredictSummary(rows=rows, resumed_from=skip, seconds=time.monotonic() - started, output=output,
-                          model_version=version, rows_missing_flanks=flanks.missing)
+                          model_version=version, rows_missing_flanks=flanks.missing, rows_reverse=reverse_rows,
+                          orientation=rule)
 
 
 def check_output_path(output: Path) -> None:

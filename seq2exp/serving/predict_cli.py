@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight (with --server)")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT.partial of an interrupted run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--orientation", metavar="RULE", default="auto",
+                        help="rows measured in reverse orientation, for models with an is_reverse channel: auto "
+                             "(default: the rule the export recorded from its training table; none with --server), "
+                             "none (every row forward), COLUMN~TEXT (the TSV column, or the row id, contains TEXT, "
+                             "e.g. 'seq_id~_Reversed:') or COLUMN=V1,V2 (e.g. strand=-)")
     parser.add_argument("--construct", metavar="NAME",
                         help="with --server: warn about rows that lack this construct's flanks (a built-in name, e.g. "
                              "dream_yeast; TF Serving's metadata does not say). An export records its own")
@@ -37,9 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from seq2exp.serving.predict import SavedModelBackend, ServerBackend, check_output_path, iter_records, predict_file
+    from seq2exp.serving.predict import (SavedModelBackend, ServerBackend, check_output_path, iter_records,
+                                         parse_orientation, predict_file)
 
     check_model_source(args)
+    orientation = parse_orientation(args.orientation)  # a malformed rule fails before anything runs
     if args.construct:
         from seq2exp.data.construct import resolve_construct
         from seq2exp.errors import ConfigError
@@ -62,12 +69,12 @@ def main(args: argparse.Namespace) -> int:
     try:
         summary = predict_file(args.input, args.output, backend, output_format=args.format,
                                chunk_rows=args.chunk_rows, resume=args.resume,
-                               progress=not args.no_progress and sys.stderr.isatty())
+                               progress=not args.no_progress and sys.stderr.isatty(), orientation=orientation)
     finally:
         backend.close()
     print(json.dumps({"output": str(summary.output), "rows": summary.rows, "resumed_from": summary.resumed_from,
                       "seconds": round(summary.seconds, 3),
                       "rows_per_s": round((summary.rows - summary.resumed_from) / max(summary.seconds, 1e-9), 1),
                       "model": backend.description, "model_version": summary.model_version,
-                      "rows_missing_flanks": summary.rows_missing_flanks}))
+                      "rows_missing_flanks": summary.rows_missing_flanks, "rows_reverse": summary.rows_reverse}))
     return 0

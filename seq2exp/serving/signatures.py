@@ -15,6 +15,12 @@ SIGNATURE_NAMES = (SERVING_DEFAULT, ONEHOT_SIGNATURE)
 SEQUENCES_INPUT = "sequences"  # string [None]
 ONEHOT_INPUT = "onehot"  # float32 [None, L, 4], L = the model's maximum sequence length
 SIGNATURE_INPUTS = {SERVING_DEFAULT: SEQUENCES_INPUT, ONEHOT_SIGNATURE: ONEHOT_INPUT}
+# Models with an is_reverse input channel (rows measured in both orientations, e.g. human lentiMPRA) also have
+# "serving_oriented": sequences string [None] + is_reverse bool [None] (True: the row was measured in reverse
+# orientation) -> the same outputs. Its key sorts after serving_default, so the SignatureDefs of serving_default and
+# onehot keep their tensor names; both still predict every row as forward.
+ORIENTED_SIGNATURE = "serving_oriented"
+IS_REVERSE_INPUT = "is_reverse"  # bool [None]
 
 # Output tensor names.
 EXPRESSION_OUTPUT = "expression"  # float32 [None]

@@ -10,9 +10,10 @@ from pathlib import Path
 
 
 def make_tiny_variant_run(path: Path, *, tasks: list[str] | None = None, rc_channel: bool = False,
-                          seed: int = 0) -> Path:
+                          seed: int = 0, config: dict | None = None) -> Path:
     """A run folder (``model.keras`` + ``run.json``) whose model predicts ``len(tasks)`` columns (stamped with the
-    task names, as the registry stamps its models) and, with ``rc_channel``, reads a 5th ``is_reverse`` channel."""
+    task names, as the registry stamps its models) and, with ``rc_channel``, reads a 5th ``is_reverse`` channel;
+    ``config``: the run's ``config.yaml`` (e.g. its ``data.table``)."""
     import keras
 
     from seq2exp.data.encoding import Encoder
@@ -28,11 +29,14 @@ def make_tiny_variant_run(path: Path, *, tasks: list[str] | None = None, rc_chan
     dense = keras.layers.Dense(width)(hidden)
     expression = dense if width > 1 else keras.layers.Flatten(name="expression")(dense)
     model = keras.Model(inputs, {"expression": expression})
-    config = {"input": encoding, **({"tasks": list(tasks)} if tasks else {})}
-    registry.stamp(model, "tiny", config)
+    registry.stamp(model, "tiny", {"input": encoding, **({"tasks": list(tasks)} if tasks else {})})
     path.mkdir(parents=True, exist_ok=True)
     model.save(path / "model.keras")
     info = {"architecture": "tiny", "encoding": encoding, "target_transform": None, "tta": {}, "postprocess": [],
             "data": {"train_sha256": "2" * 64}, "metrics": {"val_pearson": 0.1}}
     (path / "run.json").write_text(json.dumps(info))
+    if config is not None:
+        import yaml
+
+        (path / "config.yaml").write_text(yaml.safe_dump(config))
     return path

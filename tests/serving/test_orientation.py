@@ -1,0 +1,200 @@
+"""Orientation reaches the served model: rows measured in reverse orientation (the human lentiMPRA's ``_Reversed:``
+ids, or an orientation column) set the model's ``is_reverse`` channel through the export's ``serving_oriented`` signature.
+
+The oracle is independent of the encoder: the model called on a one-hot built here with numpy plus a channel of
+ones (reverse) or zeros (forward). The export is read with TF Serving's own session loader, the official
+``tensorflow_serving.apis`` gRPC client and plain HTTP; ``serving_default`` and ``onehot`` stay as they were."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import numpy as np
+import pytest
+
+from seq2exp.cli import main as cli_main
+from seq2exp.serving import signatures as names
+
+from .conftest import random_promoters, session_run
+from .tiny_variants import make_tiny_variant_run
+
+ROWS = random_promoters(6, seed=21, variable_lengths=False)  # 110 bp = the model's window: no padding
+REVERSE = np.array([False, True, True, False, True, False])
+RULE = {"column": "seq_id", "contains": "_Reversed:"}  # the human benchmark configs' data.table.orientation
+IDS = [f"s{i}_Reversed:" if flag else f"s{i}_F" for i, flag in enumerate(REVERSE)]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from seq2exp.inference.runs import load_run
+    from seq2exp.serving.export import export_run
+
+    root = tmp_path_factory.mktemp("oriented")
+    config = {"data": {"table": {"targets": ["mean_value"], "orientation": RULE}}}
+    oriented = make_tiny_variant_run(root / "run", rc_channel=True, seed=4, config=config)
+    plain = make_tiny_variant_run(root / "plain_run", seed=4, config=config)  # no is_reverse channel
+    results = {"human": export_run(oriented, root / "models", "human"),
+               "plain": export_run(plain, root / "models", "plain")}
+    return root, load_run(oriented), results
+
+
+def independent(run, flags) -> np.ndarray:
+    """The model on numpy's one-hot (A, C, G, T) plus a channel of ones where ``flags`` (zeros elsewhere)."""
+    onehot = np.eye(4, dtype=np.float32)[[["ACGT".index(c) for c in s] for s in ROWS]]
+    channel = np.broadcast_to(np.asarray(flags, np.float32)[:, None, None], (len(ROWS), 110, 1))
+    return np.asarray(run.model(np.concatenate([onehot, channel], axis=2), training=False)["expression"]).ravel()
+
+
+def _strings(rows) -> np.ndarray:
+    return np.array([s.encode() for s in rows], dtype=object)
+
+
+def test_export_adds_the_oriented_signature_and_keeps_the_others(exported):
+    import tensorflow as tf
+
+    root, _, results = exported
+    assert results["human"].metadata["orientation"] == {"signature": "serving_oriented",
+                                                        "input": "is_reverse", "rule": RULE}
+    assert results["plain"].metadata["orientation"] is None  # no channel: the table's rule is ignored (noted)
+    signature_defs = {}
+    for name, result in results.items():
+        with tf.compat.v1.Session(graph=tf.Graph()) as session:
+            signature_defs[name] = dict(tf.compat.v1.saved_model.loader.load(session, ["serve"],
+                                                                             str(result.path)).signature_def)
+    human, plain = signature_defs["human"], signature_defs["plain"]
+    assert set(human) - {"__saved_model_init_op"} == {names.SERVING_DEFAULT, names.ONEHOT_SIGNATURE,
+                                                       "serving_oriented"}
+    assert set(plain) - {"__saved_model_init_op"} == {names.SERVING_DEFAULT, names.ONEHOT_SIGNATURE}
+    for key in (names.SERVING_DEFAULT, names.ONEHOT_SIGNATURE):  # the existing signatures: the same SignatureDefs
+        assert human[key].SerializeToString(deterministic=True) == plain[key].SerializeToString(deterministic=True)
+    oriented = human["serving_oriented"]
+    assert {alias: (info.dtype, [d.size for d in info.tensor_shape.dim]) for alias, info in oriented.inputs.items()} \
+        == {"sequences": (tf.string.as_datatype_enum, [-1]), "is_reverse": (tf.bool.as_datatype_enum, [-1])}
+    assert set(oriented.outputs) == set(human[names.SERVING_DEFAULT].outputs)
+    assert oriented.method_name == names.PREDICT_METHOD_NAME
+
+
+def test_session_path_equals_the_model_with_a_channel_of_ones(exported):
+    root, run, results = exported
+    (oriented, default) = session_run(results["human"].path, [
+        ("serving_oriented", {"sequences": _strings(ROWS), "is_reverse": REVERSE}),
+        (names.SERVING_DEFAULT, {"sequences": _strings(ROWS)})])
+    expected, forward = independent(run, REVERSE), independent(run, np.zeros(len(ROWS)))
+    worst = float(np.max(np.abs(oriented[names.EXPRESSION_OUTPUT] - expected)))
+    print(f"oriented signature vs numpy one-hot + is_reverse channel: max |diff| {worst:.3g}")
+    assert worst < 1e-5
+    np.testing.assert_allclose(default[names.EXPRESSION_OUTPUT], forward, atol=1e-5, rtol=0)  # still all forward
+    gap = np.abs(expected - forward)
+    assert gap[REVERSE].min() > 1e-3 and gap[~REVERSE].max() == 0  # reverse rows differ, forward rows do not
+    graph = run.prediction_graph()  # the in-process predictor, with the same flags
+    np.testing.assert_allclose(graph.predict(ROWS, orientation=REVERSE), expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(graph.predict(ROWS), forward, atol=1e-5, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    from seq2exp.serving.config import discover_models
+    from seq2exp.serving.server import ModelServer
+
+    root, _, _ = exported
+    srv = ModelServer(discover_models(root / "models"), port=0, rest_port=0, poll_seconds=0).start()
+    yield srv
+    srv.stop(grace=1)
+
+
+def test_official_grpc_client_plain_rest_and_the_tf_free_client(exported, server):
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    root, run, _ = exported
+    expected = independent(run, REVERSE)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name, request.model_spec.signature_name = "human", "serving_oriented"
+    request.inputs["sequences"].CopyFrom(tf.make_tensor_proto([s.encode() for s in ROWS], dtype=tf.string))
+    request.inputs["is_reverse"].CopyFrom(tf.make_tensor_proto(REVERSE, dtype=tf.bool))
+    with grpc.insecure_channel(server.target) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=60)
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["expression"]), expected, atol=1e-5, rtol=0)
+
+    body = {"signature_name": "serving_oriented",
+            "instances": [{"sequences": s, "is_reverse": bool(f)} for s, f in zip(ROWS, REVERSE)]}
+    http = urllib.request.Request(f"{server.rest_url}/v1/models/human:predict", data=json.dumps(body).encode(),
+                                  headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(http, timeout=60) as answer:
+        predictions = json.loads(answer.read())["predictions"]
+    np.testing.assert_allclose(predictions, expected, atol=1e-5, rtol=0)
+
+    from seq2exp.serving.client import Client
+
+    for transport, target in (("grpc", server.target), ("rest", server.rest_url)):
+        with Client(target, "human", transport=transport, batch_size=4) as client:  # two requests of rows + flags
+            np.testing.assert_allclose(client.predict(ROWS, is_reverse=REVERSE), expected, atol=1e-5, rtol=0)
+            np.testing.assert_allclose(client.predict(ROWS), independent(run, np.zeros(len(ROWS))), atol=1e-5,
+                                       rtol=0)
+
+
+def _tsv(path, extra_column: bool = False):
+    header = "seq_id\tseq\tmean_value" + ("\tstrand" if extra_column else "")
+    rows = [f"{i}\t{s}\t0.5" + (f"\t{'-' if f else '+'}" if extra_column else "")
+            for i, s, f in zip(IDS, ROWS, REVERSE)]
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def _predict(args, out, capsys) -> tuple[np.ndarray, dict]:
+    capsys.readouterr()
+    assert cli_main(["predict", *map(str, args), "-o", str(out), "--format", "tsv", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    lines = out.read_text().splitlines()
+    assert lines[0] == "id\tsequence\texpression"
+    return np.array([float(line.split("\t")[2]) for line in lines[1:]]), summary
+
+
+def test_seq2exp_predict_uses_each_rows_orientation(exported, server, tmp_path, capsys):
+    root, run, results = exported
+    expected, forward = independent(run, REVERSE), independent(run, np.zeros(len(ROWS)))
+    table = _tsv(tmp_path / "human.tsv")
+    model = ["--saved-model", results["human"].path]
+    values, summary = _predict([table, *model], tmp_path / "auto.tsv", capsys)  # the export's recorded rule
+    np.testing.assert_allclose(values, expected, atol=2e-6, rtol=1e-6)
+    assert summary["rows_reverse"] == int(REVERSE.sum())
+    values, summary = _predict([table, *model, "--orientation", "none"], tmp_path / "none.tsv", capsys)
+    np.testing.assert_allclose(values, forward, atol=2e-6, rtol=1e-6)
+    assert summary["rows_reverse"] == 0
+    fasta = tmp_path / "human.fa"  # FASTA: the rule reads the record names
+    fasta.write_text("".join(f">{i}\n{s}\n" for i, s in zip(IDS, ROWS)))
+    values, _ = _predict([fasta, *model], tmp_path / "fasta.tsv", capsys)
+    np.testing.assert_allclose(values, expected, atol=2e-6, rtol=1e-6)
+    strand = _tsv(tmp_path / "strand.tsv", extra_column=True)  # an orientation column of its own
+    values, _ = _predict([strand, *model, "--orientation", "strand=-"], tmp_path / "strand_out.tsv", capsys)
+    np.testing.assert_allclose(values, expected, atol=2e-6, rtol=1e-6)
+    for transport, target in (("grpc", server.target), ("rest", server.rest_url)):  # a server has no rule: give it
+        values, summary = _predict([table, "--server", target, "--model", "human", "--transport", transport,
+                                    "--orientation", "seq_id~_Reversed:"], tmp_path / f"{transport}.tsv", capsys)
+        np.testing.assert_allclose(values, expected, atol=2e-6, rtol=1e-6)
+        assert summary["rows_reverse"] == int(REVERSE.sum())
+
+
+def test_a_model_without_the_channel_ignores_or_refuses_orientation(exported, tmp_path, capsys, caplog):
+    from seq2exp.errors import ConfigError
+    from seq2exp.inference.runs import load_run
+
+    root, _, results = exported
+    table = _tsv(tmp_path / "human.tsv")
+    model = ["--saved-model", results["plain"].path]
+    with caplog.at_level("INFO", logger="seq2exp.serving.predict"):
+        values, summary = _predict([table, *model], tmp_path / "auto.tsv", capsys)  # auto: ignored, with a note
+    assert summary["rows_reverse"] == 0 and "no is_reverse channel" in caplog.text
+    plain = load_run(root / "plain_run")
+    np.testing.assert_allclose(values, plain.predict(ROWS), atol=2e-6, rtol=1e-6)
+    out = tmp_path / "refused.tsv"
+    capsys.readouterr()
+    assert cli_main(["predict", str(table), "-o", str(out), *map(str, model), "--format", "tsv",
+                     "--orientation", "seq_id~_Reversed:"]) == 2  # asked for explicitly: refused
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no 'serving_oriented' signature" in err[0] and "is_reverse" in err[0], err
+    assert not out.exists() and not list(tmp_path.glob("refused.tsv*"))
+    assert cli_main(["predict", str(table), "-o", str(out), *map(str, model), "--orientation", "sideways"]) == 2
+    with pytest.raises(ConfigError, match="no is_reverse input channel"):
+        plain.predict(ROWS, orientation=REVERSE)

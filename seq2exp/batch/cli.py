@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight per worker (with --server)")
     parser.add_argument("--intra-op-threads", type=nonnegative_int, default=0,
                         help="TensorFlow threads per worker model (0: TensorFlow's default)")
+    parser.add_argument("--orientation", metavar="RULE", default="auto",
+                        help="rows measured in reverse orientation, for models with an is_reverse channel, as "
+                             "`seq2exp predict --orientation`: auto (the export's recorded rule; none with --server), "
+                             "none, COLUMN~TEXT or COLUMN=V1,V2")
     parser.add_argument("--beam-option", action="append", default=[], metavar="KEY=VALUE", help=BEAM_HELP)
 
 
@@ -55,15 +59,18 @@ def main(args: argparse.Namespace) -> int:
     except ImportError:
         raise ConfigError('seq2exp batch needs Apache Beam: pip install "seq2exp[beam]"') from None
     from seq2exp.batch.pipeline import run_batch, saved_model_source, server_source
+    from seq2exp.serving.predict import parse_orientation
 
     check_model_source(args)
+    orientation = parse_orientation(args.orientation)
     if args.intra_op_threads < 0:
         raise ConfigError(f"--intra-op-threads must be >= 0, got {args.intra_op_threads}")
     if args.server:
         source = server_source(args.server, args.model, version=args.version, label=args.label,
-                               batch_size=args.batch_size, concurrency=args.concurrency)
+                               batch_size=args.batch_size, concurrency=args.concurrency, orientation=orientation)
     else:
-        source = saved_model_source(args.saved_model, intra_op_threads=args.intra_op_threads)
+        source = saved_model_source(args.saved_model, intra_op_threads=args.intra_op_threads,
+                                    orientation=orientation)
     summary = run_batch(args.inputs, args.output, source, output_format=args.format, batch_size=args.batch_size,
                         shard_rows=args.shard_rows, beam_options=args.beam_option)
     manifest = summary.manifest

@@ -15,9 +15,11 @@ names) or behind a TF Serving endpoint (:class:`ServerModelHandler`: the TensorF
 
 Output rows are exactly ``seq2exp predict``'s (``dream``: ``sequence<TAB>prediction``; ``tsv``: ``id``,
 ``sequence``, ``expression`` with a header, or ``id``, ``sequence``, ``<task 1>``, ``<task 2>``, ... for a model with
-several tasks: the columns and order of ``seq2exp predict --format tsv``, from the same backends). Shard ``FFFFF-SSSSS`` holds rows of input file ``FFFFF`` (its index in
-the manifest's ``inputs``) in input order, so the shards in name order are the inputs in order, and every row can
-be joined back to its file and line through the manifest. A bad row (bad letter, empty, too long, a malformed
+several tasks: the columns and order of ``seq2exp predict --format tsv``, from the same backends; rows measured in
+reverse orientation set the model's ``is_reverse`` channel under the same rule as ``seq2exp predict --orientation``).
+Shard ``FFFFF-SSSSS`` holds rows of input file ``FFFFF`` (its index in the manifest's ``inputs``) in input order,
+so the shards in name order are the inputs in order, and every row can be joined back to its file and line through
+the manifest. A bad row (bad letter, empty, too long, a malformed
 line, a failed model call) never stops the job and is never dropped silently: it lands in ``rejected-FFFFF-SSSSS.tsv``
 (``file``, ``line``, ``id``, ``reason``, ``sequence``), and the manifest's counts add up:
 ``rows_in == rows_out + rows_rejected``.
@@ -91,6 +93,7 @@ class Chunk:
     rows_in: int = 0
     first_line: int = 0
     last_line: int = 0
+    reverse: list[bool] | None = None  # per row, measured in reverse orientation (when an orientation rule applies)
 
 
 @dataclass
@@ -167,12 +170,18 @@ class ReadChunks(beam.DoFn):
     FASTA, DREAM, TSV with a header, gzip). A row the reader refuses (a bad DREAM row, a malformed TSV line) becomes
     a dead letter and reading goes on; an error of the whole file (unreadable, not gzip, binary) is one dead letter."""
 
-    def __init__(self, chunk_rows: int):
+    def __init__(self, chunk_rows: int, orientation: dict | None = None):
         self.chunk_rows = chunk_rows
+        self.orientation = orientation  # seq2exp predict's rule (row_is_reverse): each row's is_reverse flag
+
+    def _new_chunk(self, file_index: int, index: int) -> Chunk:
+        return Chunk(file_index, index, reverse=None if self.orientation is None else [])
 
     def process(self, element: tuple[int, str]) -> Iterator[Chunk]:
+        from seq2exp.serving.predict import row_is_reverse
+
         file_index, path = element
-        chunk = Chunk(file_index, 0)
+        chunk = self._new_chunk(file_index, 0)
         errors: list = []
         try:
             for record in _records(path, errors):
@@ -183,11 +192,13 @@ class ReadChunks(beam.DoFn):
                 chunk.names.append(record.name)
                 chunk.sequences.append(record.sequence)
                 chunk.lines.append(record.line)
+                if chunk.reverse is not None:
+                    chunk.reverse.append(row_is_reverse(record, self.orientation))
                 chunk.rows_in += 1
                 chunk.last_line = max(chunk.last_line, record.line)
                 if chunk.rows_in >= self.chunk_rows:
                     yield chunk
-                    chunk = Chunk(file_index, chunk.index + 1)
+                    chunk = self._new_chunk(file_index, chunk.index + 1)
             self._reject(chunk, errors, path)
         except (Seq2ExpError, OSError, EOFError, UnicodeError, ValueError) as error:  # gzip/zlib errors are OSError
             self._reject(chunk, errors, path)
@@ -240,6 +251,8 @@ def validate_chunk(chunk: Chunk, max_length: int | None) -> Chunk:
     chunk.names = [chunk.names[i] for i in keep]
     chunk.sequences = [chunk.sequences[i] for i in keep]
     chunk.lines = [chunk.lines[i] for i in keep]
+    if chunk.reverse is not None:
+        chunk.reverse = [chunk.reverse[i] for i in keep]
     return chunk
 
 
@@ -261,13 +274,19 @@ class SessionModelHandler(ModelHandler):
 
     def run_inference(self, batch: Sequence[Chunk], model: SavedModelBackend,
                       inference_args: dict | None = None) -> Iterable[PredictionResult]:
-        return [PredictionResult(chunk, model.predict(chunk.sequences), self.model_id) for chunk in batch]
+        return [PredictionResult(chunk, model.predict(chunk.sequences, **_orientation(chunk)), self.model_id)
+                for chunk in batch]
 
     def get_num_bytes(self, batch: Sequence[Chunk]) -> int:
         return sum(len(s) for chunk in batch for s in chunk.sequences)
 
     def get_metrics_namespace(self) -> str:
         return "seq2exp_batch"
+
+
+def _orientation(chunk: Chunk) -> dict:
+    """The backends' ``is_reverse`` argument for a chunk (none without an orientation rule)."""
+    return {} if chunk.reverse is None else {"is_reverse": np.array(chunk.reverse, dtype=bool)}
 
 
 def _retryable(error: Exception) -> bool:
@@ -295,9 +314,9 @@ class ServerModelHandler(RemoteModelHandler):
 
     def request(self, batch: Sequence[Chunk], model: ServerBackend,
                 inference_args: dict | None = None) -> list[PredictionResult]:
-        return [PredictionResult(chunk, model.predict(chunk.sequences) if chunk.sequences else
-                                 np.zeros([0, len(model.tasks)] if model.tasks else [0], np.float32), self.model_id)
-                for chunk in batch]
+        empty = np.zeros([0, len(model.tasks)] if model.tasks else [0], np.float32)
+        return [PredictionResult(chunk, model.predict(chunk.sequences, **_orientation(chunk)) if chunk.sequences
+                                 else empty, self.model_id) for chunk in batch]
 
     def batch_elements_kwargs(self) -> dict:
         return {"min_batch_size": 1, "max_batch_size": 1}
@@ -316,9 +335,13 @@ class ModelSource:
     info: dict
 
 
-def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0) -> ModelSource:
-    """A version folder ``M/NAME/V`` (or ``M/NAME``: its latest version) run inside the workers."""
-    from seq2exp.serving.predict import resolve_saved_model_dir
+def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0,
+                       orientation: str | dict | None = "auto") -> ModelSource:
+    """A version folder ``M/NAME/V`` (or ``M/NAME``: its latest version) run inside the workers. ``orientation``:
+    as ``seq2exp predict --orientation`` (``auto``: the rule the export recorded)."""
+    from types import SimpleNamespace
+
+    from seq2exp.serving.predict import resolve_orientation, resolve_saved_model_dir
 
     version_dir = resolve_saved_model_dir(path).resolve()
     meta_path = version_dir / names.METADATA_FILE
@@ -334,19 +357,30 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0) ->
             "sha256": saved_model_checksum(version_dir),
             # the task columns in seq2exp predict's order (its backends' task_names: the signature's task outputs)
             "tasks": list(names.task_outputs(meta.get("outputs") or [])) or None}
+    table = ((meta.get("config") or {}).get("data") or {}).get("table") or {}
+    described = SimpleNamespace(oriented=bool(meta.get("orientation")), description=f"SavedModel {version_dir}",
+                                orientation_rule=(meta.get("orientation") or {}).get("rule"),
+                                orientation_ignored=None if meta.get("orientation") else table.get("orientation"))
+    info["orientation"] = resolve_orientation(described, orientation)  # before anything is read or created
     handler = SessionModelHandler(str(version_dir), f"{name}:{version}", intra_op_threads)
     return ModelSource(handler, meta.get("max_sequence_length"), info)
 
 
 def server_source(target: str, model: str, *, version: int | None = None, label: str | None = None,
-                  batch_size: int = 1024, concurrency: int = 4, timeout: float = 120.0) -> ModelSource:
+                  batch_size: int = 1024, concurrency: int = 4, timeout: float = 120.0,
+                  orientation: str | dict | None = "auto") -> ModelSource:
     """A model behind a TF Serving endpoint; the version (given, or the label's / the latest) is pinned at launch,
-    as ``seq2exp predict --server`` pins it (its :class:`~seq2exp.serving.predict.ServerBackend`)."""
+    as ``seq2exp predict --server`` pins it (its :class:`~seq2exp.serving.predict.ServerBackend`). ``orientation``:
+    as ``seq2exp predict --orientation`` (a server records no rule: give one)."""
+    from seq2exp.serving.predict import resolve_orientation
+
     backend = ServerBackend(target, model, version=version, label=label, timeout=timeout)
     backend.close()
+    rule = resolve_orientation(backend, orientation)
     pinned, max_length = backend.version, backend.max_length
     info = {"source": "server", "name": model, "version": pinned, "target": target, "label": label,
-            "sha256": None, "tasks": backend.task_names}  # a server does not publish its files' checksum
+            "sha256": None, "tasks": backend.task_names,  # a server does not publish its files' checksum
+            "orientation": rule}
     handler = ServerModelHandler(target, model, pinned, batch_size=batch_size, concurrency=concurrency,
                                  timeout=timeout)
     return ModelSource(handler, max_length, info)
@@ -542,7 +576,7 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
     with beam.Pipeline(options=options) as pipeline:
         chunks = (pipeline
                   | "Inputs" >> beam.Create(list(enumerate(paths)))
-                  | "Read" >> beam.ParDo(ReadChunks(batch_size))
+                  | "Read" >> beam.ParDo(ReadChunks(batch_size, source.info.get("orientation")))
                   | "Spread" >> beam.Reshuffle()
                   | "Validate" >> beam.Map(validate_chunk, source.max_length))
         main, dead = chunks | "Predict" >> RunInference(source.handler).with_exception_handling()

@@ -277,7 +277,7 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
 
 
 def orientation_record(graph: Any, config: Mapping[str, Any] | None) -> dict | None:
-    """The export metadata's ``orientation``: the ``serving_oriented`` signature and its ``is_reverse`` input, and the rule
+    """The export metadata's ``orientation``: the ``serving_oriented`` signature, its ``is_reverse`` input and the rule
     the run's table used to tell reverse rows (``data.table.orientation``: ``{column, contains | values}``;
     ``seq2exp predict`` applies it to its input rows); ``None`` for a model without an ``is_reverse`` channel
     (a training table's orientation is then ignored, with a logged note)."""

@@ -386,7 +386,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     """Predict every row of ``input_path`` into ``output_path`` (atomically; ``resume`` continues a partial run).
 
     ``orientation``: see :func:`parse_orientation` (``auto``: the export's recorded rule; ``None``: all forward).
-    Rows it marks reverse are predicted with the model's ``is_reverse`` channel set (the ``serving_oriented`` signature).
+    Rows it marks reverse are predicted with the model's ``is_reverse`` channel set (``serving_oriented`` signature).
     """
     import time
 

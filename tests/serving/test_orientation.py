@@ -1,5 +1,6 @@
 """Orientation reaches the served model: rows measured in reverse orientation (the human lentiMPRA's ``_Reversed:``
-ids, or an orientation column) set the model's ``is_reverse`` channel through the export's ``serving_oriented`` signature.
+ids, or an orientation column) set the model's ``is_reverse`` channel through the export's ``serving_oriented``
+signature.
 
 The oracle is independent of the encoder: the model called on a one-hot built here with numpy plus a channel of
 ones (reverse) or zeros (forward). The export is read with TF Serving's own session loader, the official

@@ -63,13 +63,15 @@ class RunOptions:
 
 
 def run_conditions(options: RunOptions) -> list[str] | None:
-    """The condition (task) names of a multi-condition run, ``None`` for the one-condition yeast job."""
+    """The condition (task) names of a multi-condition run, ``None`` for the one-condition yeast job (one condition,
+    named or not, is that job)."""
     if options.conditions in (None, 1):
         return None
     from seq2exp.simulate.conditions import resolve_conditions
 
     conditions = list(options.conditions) if isinstance(options.conditions, tuple) else options.conditions
-    return [condition.name for condition in resolve_conditions(conditions)]
+    names = [condition.name for condition in resolve_conditions(conditions)]
+    return names if len(names) > 1 else None
 
 
 def training_config(options: RunOptions) -> dict:
@@ -445,7 +447,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strategy", default=defaults.strategy, help="tf.distribute strategy (see seq2exp train)")
     parser.add_argument("--conditions", type=condition_names, default=None, metavar="N|NAME,NAME",
                         help="simulate N conditions (a count, or names dev,hk) with condition-specific TF activities "
-                             "and train, serve and score a model with one task per condition (default: one)")
+                             "and train, serve and score a model with one task per condition (default, or one "
+                             "condition: the DREAM yeast job)")
     parser.add_argument("--planted-sites", type=int_range(0, 20), default=defaults.planted_sites,
                         help="with --conditions: TF consensus sites planted in each simulated insert (default 0)")
     parser.add_argument("--force", action="store_true", help="re-run every stage")

@@ -73,6 +73,7 @@ def test_the_run_config_reads_the_simulated_table():
     assert config["data"]["table"] == {"targets": ["cond1", "cond2"]}
     assert "table" not in training_config(RunOptions())["data"]  # one condition: today's config
     assert "table" not in training_config(RunOptions(conditions=1))["data"]
+    assert "table" not in training_config(RunOptions(conditions=["dev"]))["data"]
 
 
 @pytest.mark.parametrize("value, message", [("9", "expected between 1 and 8 conditions, got 9"),

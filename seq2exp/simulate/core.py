@@ -208,7 +208,7 @@ def _table_rows(model: PromoterModel, design: TableDesign, rng: np.random.Genera
 def _write_table(path: Path, prefix: str, codes: np.ndarray, lengths: np.ndarray, values: np.ndarray,
                  names: list[str]) -> None:
     """A header table ``id, sequence, <condition 1>, ...`` (``predict --format tsv``'s layout and writer)."""
-    from seq2exp.serving.predict import format_row, tsv_header
+    from seq2exp.data.formats import format_row, tsv_header
     from seq2exp.simulate.model import to_strings
 
     sequences = to_strings(codes, lengths)

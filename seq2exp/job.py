@@ -8,7 +8,10 @@ Every stage writes its outputs under ``--workdir`` and a stamp ``.stages/<stage>
 with; re-running in the same workdir skips a stage whose stamp matches and whose outputs exist, and re-runs it (and
 the stages after it) otherwise. A training run killed midway is resumed by the next ``seq2exp run`` (same
 parameters), not started again. The report ranks the network against the k-mer ridge baseline with the bootstrap,
-so it shows what the network adds. Library code does not print: progress goes to ``logging`` and to the optional
+so it shows what the network adds. With ``--conditions`` (several simulated conditions) the job is multi-task: a
+header table with one target per condition, a T-task model served with named outputs, ``predictions.tsv``, and a
+report with Pearson and Spearman per task (vs measured and vs the noise-free truth; no k-mer baseline, which fits
+one task). Library code does not print: progress goes to ``logging`` and to the optional
 ``announce`` callable (the CLI passes ``print``).
 """
 from __future__ import annotations

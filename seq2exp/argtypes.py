@@ -109,3 +109,22 @@ def int_list(low: int | None = None, high: int | None = None, *, unique: bool = 
 
     parse.__name__ = "integers"
     return parse
+
+
+def condition_names(text: str) -> int | tuple[str, ...]:
+    """A ``type=`` for ``--conditions``: a count (``2``) or comma-separated names (``dev,hk``), checked by the
+    simulator's validator (``seq2exp.simulate.conditions.resolve_conditions``); returns the count or the names."""
+    from seq2exp.errors import ConfigError
+    from seq2exp.simulate.conditions import resolve_conditions
+
+    text = str(text).strip()
+    value: int | tuple[str, ...] = int(text) if text.isdigit() and len(text) < 4 else tuple(
+        item.strip() for item in text.split(","))
+    try:
+        resolve_conditions(list(value) if isinstance(value, tuple) else value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("conditions: ")) from None
+    return value
+
+
+condition_names.__name__ = "conditions"

@@ -8,7 +8,10 @@ Every stage writes its outputs under ``--workdir`` and a stamp ``.stages/<stage>
 with; re-running in the same workdir skips a stage whose stamp matches and whose outputs exist, and re-runs it (and
 the stages after it) otherwise. A training run killed midway is resumed by the next ``seq2exp run`` (same
 parameters), not started again. The report ranks the network against the k-mer ridge baseline with the bootstrap,
-so it shows what the network adds. Library code does not print: progress goes to ``logging`` and to the optional
+so it shows what the network adds. With ``--conditions`` (several simulated conditions) the job is multi-task: a
+header table with one target per condition, a T-task model served with named outputs, ``predictions.tsv``, and a
+report with Pearson and Spearman per task (vs measured and vs the noise-free truth; no k-mer baseline, which fits
+one task). Library code does not print: progress goes to ``logging`` and to the optional
 ``announce`` callable (the CLI passes ``print``).
 """
 from __future__ import annotations
@@ -58,6 +61,20 @@ class RunOptions:
     strategy: str = "auto"
     extra_model_config: dict = field(default_factory=dict)
     baseline: bool = True
+    conditions: Any = None        # None / 1: the DREAM yeast job; N or [names]: N simulated conditions, a T-task model
+    planted_sites: int = 0        # with conditions: TF consensus sites planted in each simulated insert
+
+
+def run_conditions(options: RunOptions) -> list[str] | None:
+    """The condition (task) names of a multi-condition run, ``None`` for the one-condition yeast job (one condition,
+    named or not, is that job)."""
+    if options.conditions in (None, 1):
+        return None
+    from seq2exp.simulate.conditions import resolve_conditions
+
+    conditions = list(options.conditions) if isinstance(options.conditions, tuple) else options.conditions
+    names = [condition.name for condition in resolve_conditions(conditions)]
+    return names if len(names) > 1 else None
 
 
 def training_config(options: RunOptions) -> dict:
@@ -75,10 +92,14 @@ def training_config(options: RunOptions) -> dict:
 
     head = models.get(options.architecture).head
     loss = {"name": "kl_bins", "shift": 0.5, "scale": 0.5} if head == "bins" else {"name": "mse"}
+    data: dict[str, Any] = {"val_fraction": 0.05, "split_seed": options.seed}
+    tasks = run_conditions(options)
+    if tasks is not None:  # the simulated header table: one target column per condition
+        data["table"] = {"targets": tasks}
     return {
         "name": f"seq2exp-run-{options.architecture}",
         "model": model,
-        "data": {"val_fraction": 0.05, "split_seed": options.seed},
+        "data": data,
         "target": {"transform": "identity"},
         "loss": loss,
         "optimizer": {"name": "adamw", "learning_rate": 0.005 if head == "bins" else 0.001, "weight_decay": 0.01},
@@ -136,6 +157,9 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
     ``quiet``), at DEBUG level otherwise (each line is shown once).
     """
     options = options or RunOptions(**kwargs)
+    tasks = run_conditions(options)  # validates --conditions before anything is written
+    if tasks is not None and options.baseline:
+        options = RunOptions(**{**asdict(options), "baseline": False})  # the k-mer ridge fits one task
 
     def _announce(options: RunOptions, index: int, stage: str, text: str) -> None:
         line = f"[{index}/{len(STAGE_NAMES)}] {stage}: {text}"
@@ -154,7 +178,7 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
         "baseline": workdir / "baseline",
         "baseline_predictions": workdir / "predictions_kmer_ridge.txt",
         "models": workdir / "models",
-        "predictions": workdir / "predictions.txt",
+        "predictions": workdir / ("predictions.txt" if tasks is None else "predictions.tsv"),
         "report": workdir / "report",
     }
     timings: dict[str, float] = {}
@@ -173,17 +197,25 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
         return result
 
     # 1. simulate ------------------------------------------------------------------------------------------------
-    sim_params = {"n_train": options.n_train, "n_test": options.n_test, "seed": options.seed}
+    sim_params: dict[str, Any] = {"n_train": options.n_train, "n_test": options.n_test, "seed": options.seed}
+    if tasks is not None:  # (absent for the yeast job: its stamps stay valid)
+        sim_params.update(conditions=tasks, planted_sites=options.planted_sites)
+    sim_outputs = ([paths["data"] / "train.txt", paths["data"] / "test.txt"] if tasks is None
+                   else [paths["data"] / name for name in ("train.tsv", "test.tsv", "ground_truth.tsv")])
 
     def do_simulate() -> dict:
         from seq2exp.simulate import simulate
 
         _announce(options, 1, "simulate", f"{options.n_train:,} training + {options.n_test:,} test sequences "
                                           f"-> {paths['data']}")
-        out = simulate(paths["data"], n_train=options.n_train, n_test=options.n_test, seed=options.seed)
+        if tasks is None:
+            out = simulate(paths["data"], n_train=options.n_train, n_test=options.n_test, seed=options.seed)
+        else:
+            out = simulate(paths["data"], n_train=options.n_train, n_test=options.n_test, seed=options.seed,
+                           conditions=tasks, planted_sites=options.planted_sites)
         return out.as_dict()
 
-    sim = stage(1, "simulate", sim_params, [paths["data"] / "train.txt", paths["data"] / "test.txt"], do_simulate)
+    sim = stage(1, "simulate", sim_params, sim_outputs, do_simulate)
 
     # 2. train ---------------------------------------------------------------------------------------------------
     config = training_config(options)
@@ -244,7 +276,8 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
             _announce(options, 4, "predict", f"embedded gRPC server on {server.target}; predicting {sim['test']}")
             backend = ServerBackend(server.target, MODEL_NAME)
             try:
-                summary = predict_file(sim["test"], paths["predictions"], backend, progress=not options.quiet)
+                summary = predict_file(sim["test"], paths["predictions"], backend, progress=not options.quiet,
+                                       output_format="dream" if tasks is None else "tsv")
             finally:
                 backend.close()
         finally:
@@ -265,6 +298,8 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
     def do_score() -> dict:
         from seq2exp.evaluation import bootstrap_ranks, prepare, score, score_data, write_report
 
+        if tasks is not None:
+            return score_tasks_report()
         subsets = paths["data"] / "test_subset_ids"
         sources = {options.architecture: paths["predictions"]}
         if baseline is not None:
@@ -282,6 +317,20 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
         written = write_report(paths["report"], scores, data=data, bootstrap=boot)
         return {"scores": scores, "report": {k: str(v) for k, v in written.items()}}
 
+    def score_tasks_report() -> dict:
+        """Each task scored on its own (``seq2exp score``'s per-task scoring): vs measured and vs the truth."""
+        from seq2exp.evaluation import write_report
+        from seq2exp.evaluation.tasks import score_tasks
+
+        measured = score_tasks(paths["predictions"], sim["test"])
+        truth = score_tasks(paths["predictions"], sim["ground_truth"])
+        scores = {}
+        for task in tasks:
+            scores[f"{task} vs measured"] = measured["tasks"][task]
+            scores[f"{task} vs noise-free truth"] = truth["tasks"][task]
+        written = write_report(paths["report"], scores)
+        return {"scores": scores, "tasks": tasks, "report": {k: str(v) for k, v in written.items()}}
+
     scored = stage(5, "score", {"predict": predicted, "bootstrap": options.bootstrap},
                    [paths["report"] / "scores.json"], do_score)
 
@@ -292,6 +341,7 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
         "export": exported,
         "predict": predicted,
         "scores": scored["scores"],
+        **({"tasks": scored["tasks"]} if scored.get("tasks") else {}),
         "report": scored["report"],
         "seconds": timings,
         "options": asdict(options),
@@ -321,16 +371,11 @@ def _predict_in_process(run_dir: Path, test_file: str | Path, out: Path) -> Path
 def headline(summary: dict) -> list[str]:
     """The closing lines of ``seq2exp run``: where things are, the network's scores beside the k-mer ridge
     baseline's (with a warning when the baseline wins), the bootstrap interval and the validation figures named."""
-    measured = summary["scores"]["model vs measured"]
     network = summary.get("options", {}).get("architecture", "network")
-    lines = ["", "seq2exp run finished",
-             f"  workdir        {summary['workdir']}",
-             f"  data           {summary['data']['out_dir']}",
-             f"  trained run    {summary['run']['run']}",
-             f"  SavedModel     {summary['export']['saved_model']}",
-             f"  predictions    {summary['predict']['predictions']}",
-             f"  report         {Path(summary['report']['json']).parent}  (scores.md, scores.json, plots)",
-             "  test scores    (vs measured test values, challenge weights)"]
+    if summary.get("tasks"):
+        return _task_headline(summary, network)
+    measured = summary["scores"]["model vs measured"]
+    lines = _locations(summary) + ["  test scores    (vs measured test values, challenge weights)"]
     models = {network: measured}
     base = summary["scores"].get(f"{BASELINE_MODEL} vs measured")
     if base is not None:
@@ -356,6 +401,30 @@ def headline(summary: dict) -> list[str]:
     return lines
 
 
+def _locations(summary: dict) -> list[str]:
+    return ["", "seq2exp run finished",
+            f"  workdir        {summary['workdir']}",
+            f"  data           {summary['data']['out_dir']}",
+            f"  trained run    {summary['run']['run']}",
+            f"  SavedModel     {summary['export']['saved_model']}",
+            f"  predictions    {summary['predict']['predictions']}",
+            f"  report         {Path(summary['report']['json']).parent}  (scores.md, scores.json, plots)"]
+
+
+def _task_headline(summary: dict, network: str) -> list[str]:
+    """The closing lines of a multi-condition run: Pearson and Spearman per task, vs measured and vs the truth."""
+    lines = _locations(summary) + [f"  test scores    per task ({network}; no designed subsets, no k-mer baseline: "
+                                   "it fits one task)"]
+    width = max(len(task) for task in summary["tasks"])
+    for task in summary["tasks"]:
+        measured = summary["scores"][f"{task} vs measured"]["subsets"]["all"]
+        truth = summary["scores"][f"{task} vs noise-free truth"]["subsets"]["all"]
+        lines.append(f"    {task:<{width}}  Pearson r {measured['pearson']:.4f}   Spearman rho "
+                     f"{measured['spearman']:.4f}   (vs noise-free truth: r {truth['pearson']:.4f}, "
+                     f"rho {truth['spearman']:.4f})")
+    return lines
+
+
 def _print_summary(summary: dict) -> None:
     for line in headline(summary):
         print(line)
@@ -363,7 +432,7 @@ def _print_summary(summary: dict) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``seq2exp run``."""
-    from seq2exp.argtypes import nonnegative_int, port_int, positive_float, positive_int
+    from seq2exp.argtypes import condition_names, int_range, nonnegative_int, port_int, positive_float, positive_int
 
     defaults = RunOptions()
     parser.add_argument("--workdir", default=defaults.workdir, help="where everything goes (default: %(default)s)")
@@ -379,6 +448,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port_int, default=defaults.port, help="gRPC port on 127.0.0.1 (0 = any free)")
     parser.add_argument("--bootstrap", type=nonnegative_int, default=defaults.bootstrap, help="bootstrap samples (0 = none)")
     parser.add_argument("--strategy", default=defaults.strategy, help="tf.distribute strategy (see seq2exp train)")
+    parser.add_argument("--conditions", type=condition_names, default=None, metavar="N|NAME,NAME",
+                        help="simulate N conditions (a count, or names dev,hk) with condition-specific TF activities "
+                             "and train, serve and score a model with one task per condition (default, or one "
+                             "condition: the DREAM yeast job)")
+    parser.add_argument("--planted-sites", type=int_range(0, 20), default=defaults.planted_sites,
+                        help="with --conditions: TF consensus sites planted in each simulated insert (default 0)")
     parser.add_argument("--force", action="store_true", help="re-run every stage")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -388,7 +463,9 @@ def main(args: argparse.Namespace) -> int:
     options = RunOptions(workdir=args.workdir, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
                          architecture=args.architecture, width=args.width, epochs=args.epochs,
                          batch_size=args.batch_size, port=args.port, bootstrap=args.bootstrap,
-                         force=args.force, quiet=args.quiet, strategy=args.strategy)
+                         force=args.force, quiet=args.quiet, strategy=args.strategy,
+                         conditions=list(args.conditions) if isinstance(args.conditions, tuple) else args.conditions,
+                         planted_sites=args.planted_sites)
     summary = run(options, announce=lambda line: print(line, flush=True))
     _print_summary(summary)
     return 0

@@ -496,6 +496,20 @@ def write_dream(path: str | os.PathLike, sequences: Sequence[str], values: Seque
         handle.write(text)
 
 
+def format_row(name: str, sequence: str, value, output_format: str) -> str:
+    """One output row: ``sequence<TAB>value`` (``dream``) or ``id<TAB>sequence<TAB>value`` (``tsv``; one value per
+    task for a model with several)."""
+    if output_format == "dream":
+        return f"{sequence}\t{float(value):.7g}\n"
+    values = "\t".join(f"{float(v):.7g}" for v in np.ravel(value))
+    return f"{name}\t{sequence}\t{values}\n"
+
+
+def tsv_header(task_names) -> str:
+    """The ``tsv`` output's header: ``id, sequence, expression`` or ``id, sequence, <task 1>, <task 2>, ...``."""
+    return "id\tsequence\t" + ("\t".join(task_names) if task_names else "expression") + "\n"
+
+
 def _format_value(value: float) -> str:
     """Shortest text that reads back to the same float (empty for NaN)."""
     if not math.isfinite(value):

@@ -185,5 +185,10 @@ def _fold(model):
     for conv_name, bn_name in pairs:
         kernel, bias = _folded_weights(model.get_layer(conv_name), model.get_layer(bn_name))
         folded.get_layer(conv_name).set_weights([kernel, bias])
+    info = getattr(model, "seq2exp_build", None)
+    if info is not None:  # the copy says what built it too (its task names name the export's outputs)
+        from seq2exp.models.registry import stamp
+
+        stamp(folded, info["architecture"], info["config"])
     logger.debug("fold_batchnorm: folded %d BatchNorm layers of %s", len(pairs), model.name)
     return folded

@@ -31,6 +31,7 @@ from typing import Any, Iterator, Protocol
 import numpy as np
 
 from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH, SequenceRecord, iter_sequence_records
+from seq2exp.data.formats import format_row, tsv_header  # noqa: F401 (the output rows; also the simulator's tables)
 from seq2exp import jsonio
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
 from seq2exp.serving import signatures as names
@@ -283,20 +284,6 @@ def resolve_orientation(backend: Any, orientation: str | dict | None) -> dict | 
                           f"'{names.ORIENTED_SIGNATURE}' signature (its architecture has no is_reverse channel), so "
                           "a row's orientation cannot reach it; use --orientation none or leave it out")
     return orientation
-
-
-def format_row(name: str, sequence: str, value, output_format: str) -> str:
-    """One output row: ``sequence<TAB>value`` (``dream``) or ``id<TAB>sequence<TAB>value`` (``tsv``; one value per
-    task for a model with several)."""
-    if output_format == "dream":
-        return f"{sequence}\t{float(value):.7g}\n"
-    values = "\t".join(f"{float(v):.7g}" for v in np.ravel(value))
-    return f"{name}\t{sequence}\t{values}\n"
-
-
-def tsv_header(task_names) -> str:
-    """The ``tsv`` output's header: ``id, sequence, expression`` or ``id, sequence, <task 1>, <task 2>, ...``."""
-    return "id\tsequence\t" + ("\t".join(task_names) if task_names else "expression") + "\n"
 
 
 def served_max_length(meta: dict) -> int | None:

@@ -35,7 +35,7 @@ class SimulationOutput:
     out_dir: Path
     train: Path
     test: Path
-    subsets: Path
+    subsets: Path | None          # None for a multi-condition simulation (no designed subsets)
     ground_truth: Path
     manifest: Path
     calibration: Path | None = None
@@ -149,10 +149,120 @@ def write_test_set(out_dir: Path, n_test: int, seed: int) -> dict[str, Path]:
     return paths
 
 
+# -- several conditions, any construct and insert length -----------------------------------------------------------
+MAX_INSERT_LENGTH = 5000
+MAX_PLANTED_SITES = 20
+
+
+@dataclass(frozen=True)
+class TableDesign:
+    """What a table simulation (:func:`simulate_tables`) makes: checked before anything is written."""
+
+    conditions: tuple
+    construct: object
+    length: int
+    planted_sites: int
+
+    @property
+    def names(self) -> list[str]:
+        return [condition.name for condition in self.conditions]
+
+
+def table_design(conditions=None, construct=None, length: int | None = None, planted_sites: int = 0) -> TableDesign:
+    """Validate the multi-condition options (``ConfigError`` naming the field); see :func:`simulate`."""
+    from seq2exp.data.construct import resolve_construct
+    from seq2exp.simulate.conditions import resolve_conditions
+
+    resolved = resolve_conditions(conditions)
+    construct = resolve_construct(construct)
+    if length is None:
+        length = construct.insert_length
+        if length is None:
+            raise ConfigError(f"length: {construct.describe()} has no insert length; give one (length=, --length)")
+    if isinstance(length, bool) or not isinstance(length, int) or not motif_lib.SITE_K <= length <= MAX_INSERT_LENGTH:
+        raise ConfigError(f"length: expected an insert length between {motif_lib.SITE_K} and {MAX_INSERT_LENGTH} bp, "
+                          f"got {length!r}")
+    if isinstance(planted_sites, bool) or not isinstance(planted_sites, int) \
+            or not 0 <= planted_sites <= MAX_PLANTED_SITES:
+        raise ConfigError(f"planted_sites: expected an integer between 0 and {MAX_PLANTED_SITES}, got {planted_sites!r}")
+    return TableDesign(resolved, construct, length, planted_sites)
+
+
+def _table_rows(model: PromoterModel, design: TableDesign, rng: np.random.Generator,
+                n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(codes ``[n, flanks + length]``, lengths, log-expression ``[n, T]``) of ``n`` random rows of the design."""
+    from seq2exp.simulate.conditions import activity_matrix
+    from seq2exp.simulate.library import random_inserts
+
+    c = design.construct
+    consensus = tuple(model.tables.consensus[name] for name in model.names)
+    inserts = random_inserts(rng, n, design.length, planted_sites=design.planted_sites, consensus=consensus)
+    flank5, _ = to_codes([c.flank5]) if c.flank5 else (np.zeros((1, 0), np.uint8), None)
+    flank3, _ = to_codes([c.flank3]) if c.flank3 else (np.zeros((1, 0), np.uint8), None)
+    codes = np.concatenate([np.repeat(flank5, n, 0), inserts, np.repeat(flank3, n, 0)], axis=1)
+    lengths = np.full(n, codes.shape[1], dtype=np.int32)
+    x = model.predict_conditions(codes, lengths, activity_matrix(design.conditions, model.names))
+    return codes, lengths, x
+
+
+def _write_table(path: Path, prefix: str, codes: np.ndarray, lengths: np.ndarray, values: np.ndarray,
+                 names: list[str]) -> None:
+    """A header table ``id, sequence, <condition 1>, ...`` (``predict --format tsv``'s layout and writer)."""
+    from seq2exp.data.formats import format_row, tsv_header
+    from seq2exp.simulate.model import to_strings
+
+    sequences = to_strings(codes, lengths)
+    with atomic_write(path) as handle:
+        handle.write(tsv_header(names))
+        for start in range(0, len(sequences), CHUNK_ROWS):
+            handle.write("".join(format_row(f"{prefix}{i}", sequences[i], values[i], "tsv")
+                                 for i in range(start, min(start + CHUNK_ROWS, len(sequences)))))
+
+
+def simulate_tables(out: Path, n_train: int, n_test: int, seed: int, design: TableDesign) -> SimulationOutput:
+    """The multi-condition simulation (see :func:`simulate`); ``design`` from :func:`table_design`."""
+    started = time.perf_counter()
+    model = PromoterModel(construct=design.construct)
+    assay = AssayParams()
+    names = design.names
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"train": "train.tsv", "test": "test.tsv", "ground_truth": "ground_truth.tsv"}
+    for part, n, key in (("train", n_train, 2), ("test", n_test, 3)):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
+        codes, lengths, x = _table_rows(model, design, rng, n)
+        measured = np.stack([measure(rng, x[:, t], sample_cell_counts(rng, n, assay, test=part == "test"), assay)
+                             for t in range(x.shape[1])], axis=1)
+        _write_table(out / files[part], f"{part}_", codes, lengths, measured, names)
+        if part == "test":
+            _write_table(out / files["ground_truth"], "test_", codes, lengths,
+                         expected_mean_bin(x, assay.cell_sigma), names)
+    manifest = {
+        "generator": "seq2exp.simulate",
+        "seed": seed, "n_train": n_train, "n_test": n_test,
+        "conditions": [condition.to_dict() for condition in design.conditions],
+        "table": {"targets": names},
+        "construct": design.construct.to_dict(), "insert_length": design.length,
+        "planted_sites": design.planted_sites,
+        "jaspar_release": motif_lib.JASPAR_RELEASE,
+        "tfs": [{"name": tf.name, "jaspar": tf.matrix_id, "effect": tf.effect} for tf in motif_lib.TF_TABLE],
+        "interactions": [list(item) for item in motif_lib.INTERACTIONS],
+        "model": asdict(ModelParams()), "assay": asdict(AssayParams()),
+        "files": files,
+        "notes": "train.tsv / test.tsv hold measured values per condition (a few cells per training row, ~100 per "
+                 "test row); ground_truth.tsv the noise-free expected mean bin of each test row in each condition.",
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    with atomic_write(out / "simulation.json") as handle:
+        json.dump(manifest, handle, indent=2)
+    return SimulationOutput(out, out / files["train"], out / files["test"], None, out / files["ground_truth"],
+                            out / "simulation.json")
+
+
 # -- entry point -------------------------------------------------------------------------------------------------
 def simulate(out_dir: str | os.PathLike, n_train: int = FULL_TRAIN_SIZE, n_test: int = FULL_TEST_SIZE,
              seed: int = 0, *, workers: int | None = None, calibrate_against: str | os.PathLike | None = None,
-             chunk_rows: int = CHUNK_ROWS) -> SimulationOutput:
+             chunk_rows: int = CHUNK_ROWS, conditions=None, construct=None, length: int | None = None,
+             planted_sites: int = 0) -> SimulationOutput:
     """Simulate a random-promoter experiment with ground truth and write it in the challenge's formats.
 
     Writes ``out_dir/train.txt`` (DREAM training file), ``test.txt`` (test sequences with their measured values),
@@ -162,11 +272,26 @@ def simulate(out_dir: str | os.PathLike, n_train: int = FULL_TRAIN_SIZE, n_test:
     The output depends only on the arguments (not on ``workers``). From 300,000 rows on, the training file is made
     by spawned worker processes: in a script, call ``simulate`` under ``if __name__ == "__main__":`` (as for any
     multiprocessing code) or pass ``workers=1``.
+
+    **Several conditions, any construct and insert length.** With ``conditions`` (a count ``2``, names
+    ``"dev,hk"``, or a list of ``{name, activity}``: ``seq2exp.simulate.conditions``), a ``construct`` other than
+    ``dream_yeast`` (a built-in name or an inline mapping, ``seq2exp.data.construct``), a ``length`` (insert bp;
+    default the construct's) or ``planted_sites`` (a designed library: that many TF consensus sites planted in each
+    insert), the library is ``flank5 + random insert + flank3`` rows of one length, and the files are header tables
+    ``id, sequence, <condition 1>, ...`` that ``seq2exp.data.formats.read_table`` (and a training config's
+    ``data.table``) reads: ``train.tsv``, ``test.tsv`` (measured), ``ground_truth.tsv`` (noise-free, per
+    condition), plus ``simulation.json``; no designed test subsets (``subsets`` is ``None``).
     """
     if n_train < 1 or n_test < 100:
         raise ConfigError(f"n_train must be >= 1 and n_test >= 100 (got n_train={n_train}, n_test={n_test})")
     if seed < 0:
         raise ConfigError(f"seed must be >= 0 (got {seed})")
+    if conditions not in (None, 1) or construct is not None or length is not None or planted_sites:
+        design = table_design(conditions, construct, length, planted_sites)
+        if calibrate_against is not None:
+            raise ConfigError("calibrate_against compares with the real DREAM yeast file: only for the default "
+                              "(one-condition yeast) simulation")
+        return simulate_tables(Path(out_dir), n_train, n_test, seed, design)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

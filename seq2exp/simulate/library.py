@@ -133,3 +133,29 @@ def format_dream_rows(codes: np.ndarray, lengths: np.ndarray, values: np.ndarray
     keep = (column < lengths[:, None]) | (column == width) | (column == row.shape[1] - 1)
     keep |= (column > width) & (column <= width + value_length[:, None])
     return row[keep].tobytes()
+
+
+def random_inserts(rng: np.random.Generator, n: int, length: int, *, planted_sites: int = 0,
+                   consensus: tuple[str, ...] = ()) -> np.ndarray:
+    """``n`` random inserts of ``length`` bp as codes ``[n, length]`` (the library's base composition and GC spread).
+
+    ``planted_sites``: a designed library: each insert also carries that many TF sites, each the consensus of a TF
+    drawn uniformly from ``consensus``, on a random strand at a random position (later sites may overwrite earlier
+    ones, as in any overlapping design).
+    """
+    level = rng.integers(0, N_GC_LEVELS, size=(n, 1), dtype=np.uint16) << 8
+    codes = _BYTE_TO_BASE[rng.integers(0, 256, size=(n, length), dtype=np.uint8) | level]
+    if planted_sites and consensus:
+        sites = [LETTER_TO_CODE[np.frombuffer(site.encode(), dtype=np.uint8)] for site in consensus]
+        for _ in range(planted_sites):
+            which = rng.integers(0, len(sites), size=n)
+            reverse = rng.random(n) < 0.5
+            for k, site in enumerate(sites):
+                rows = np.flatnonzero(which == k)
+                width = min(len(site), length)
+                starts = rng.integers(0, length - width + 1, size=len(rows))
+                for strand, pattern in ((False, site[:width]), (True, (3 - site[::-1])[:width])):
+                    chosen = reverse[rows] == strand
+                    columns = starts[chosen, None] + np.arange(width)[None, :]
+                    codes[rows[chosen, None], columns] = pattern
+    return codes

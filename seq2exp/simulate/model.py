@@ -174,21 +174,32 @@ class PromoterModel:
         """Saturating dosage of each TF from its summed occupancy."""
         return self.saturation * (1.0 - np.exp(-occupancy / self.saturation))
 
-    def raw_activity(self, dosage: np.ndarray, gc: np.ndarray, *, additive: bool = False) -> np.ndarray:
+    def raw_activity(self, dosage: np.ndarray, gc: np.ndarray, *, additive: bool = False,
+                     activity: np.ndarray | None = None) -> np.ndarray:
         """Regulatory activity from dosages; ``additive=True`` gives the naive sum-of-sites model (no gating,
-        quenching or pairwise terms) that the "challenging" subset is designed to fool."""
+        quenching or pairwise terms) that the "challenging" subset is designed to fool.
+
+        ``activity`` (``[n_tfs]``, one condition's TF activities, see ``seq2exp.simulate.conditions``) scales each
+        TF's effect and repressor quench, and each pairwise term by the product of its two TFs' activities; binding
+        and the pioneers' chromatin gate are shared by every condition. ``None``: every TF fully active.
+        """
         p = self.params
-        effects = dosage * self.effect
+        effect, quench_of, pair_effect = self.effect, self.quench, self.pair_effect
+        if activity is not None:
+            activity = np.asarray(activity, dtype=np.float64)
+            effect, quench_of = effect * activity, quench_of * activity
+            pair_effect = pair_effect * activity[self.pairs[:, 0]] * activity[self.pairs[:, 1]]
+        effects = dosage * effect
         gc_term = p.gc_effect * (gc - 0.47) + p.gc_curvature * (gc - 0.47) ** 2
         if additive:
             return effects.sum(axis=1) + gc_term
         activation = np.where(effects > 0, effects, 0).sum(axis=1)
         repression = -np.where(effects < 0, effects, 0).sum(axis=1)
-        pair = dosage[:, self.pairs[:, 0]] * dosage[:, self.pairs[:, 1]] * self.pair_effect
+        pair = dosage[:, self.pairs[:, 0]] * dosage[:, self.pairs[:, 1]] * pair_effect
         cooperation = np.where(pair > 0, pair, 0).sum(axis=1)
         competition = np.where(pair < 0, pair, 0).sum(axis=1)
         gate = 1.0 / (1.0 + np.exp(-(p.gate_bias + p.gate_pioneer * dosage[:, self.pioneer].sum(axis=1))))
-        quench = 1.0 + (dosage * self.quench).sum(axis=1)
+        quench = 1.0 + (dosage * quench_of).sum(axis=1)
         return 2.0 * gate * (activation + cooperation) / quench - repression + competition + gc_term
 
     def log_expression(self, raw: np.ndarray) -> np.ndarray:
@@ -202,6 +213,14 @@ class PromoterModel:
         """Codes -> log-expression ``x`` (``[B]`` float64)."""
         dosage = self.dosage(self.tf_occupancy(codes, lengths))
         return self.log_expression(self.raw_activity(dosage, self.gc_fraction(codes, lengths), additive=additive))
+
+    def predict_conditions(self, codes: np.ndarray, lengths: np.ndarray, activities: np.ndarray) -> np.ndarray:
+        """Codes -> log-expression in each condition, ``[B, T]`` float64 (``activities``: ``[T, n_tfs]``); binding is
+        computed once and shared by the conditions."""
+        dosage = self.dosage(self.tf_occupancy(codes, lengths))
+        gc = self.gc_fraction(codes, lengths)
+        return np.stack([self.log_expression(self.raw_activity(dosage, gc, activity=row))
+                         for row in np.atleast_2d(activities)], axis=1)
 
     def predict_strings(self, sequences: list[str], *, additive: bool = False) -> np.ndarray:
         """Convenience: strings -> log-expression."""

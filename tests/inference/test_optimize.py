@@ -81,3 +81,16 @@ def test_a_model_without_conv_batchnorm_pairs_is_returned_unchanged():
     model = keras.Model(inputs, keras.layers.BatchNormalization()(keras.layers.Dense(3)(inputs)))
     assert find_conv_bn_pairs(model) == []
     assert fold_batchnorm(model) is model
+
+
+def test_the_folded_copy_keeps_the_build_record_and_its_task_names():
+    """A multi-task model's folded copy still names its tasks (the export names its per-task outputs from them)."""
+    from seq2exp.inference.graph import model_task_names
+    from seq2exp.models import registry
+
+    spec = registry.get("autosome")
+    model = spec.build_from(spec.config({"tasks": ["dev", "hk"]}, smoke=True))
+    folded = fold_batchnorm(model)
+    assert folded is not model and find_conv_bn_pairs(model)
+    assert model_task_names(folded) == ["dev", "hk"]
+    assert registry.build_info(folded) == registry.build_info(model)

@@ -268,3 +268,104 @@ def test_the_real_size_model_maps_all_365_tensors(tmp_path):
     vectors = glove_table(tmp_path / "vectors.txt")
     assert np.allclose(table[0], vectors["AAAAA"]) and np.allclose(table[4**5 - 1], vectors["TTTTT"])
     assert np.allclose(table[int("0123", 4) * 4 + 2], vectors["ACGTG"]) and not table[4**5].any()
+
+
+# --------------------------------------------------------------------------------------------- files that do not fit
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory) -> dict:
+    """The small team Model's state_dict and a matching GloVe file (dimension 16)."""
+    workdir = tmp_path_factory.mktemp("nad_small")
+    weights = save_team_model(workdir, SMALL, seed=1)
+    return {"state": torch.load(weights), "weights": weights,
+            "vectors": write_glove(workdir / "vectors.txt", SMALL["dim"], seed=1)}
+
+
+def refused(tmp_path, capsys, weights: Path, vectors: Path | None, *expected_words, architecture: str = "nad") -> str:
+    """``seq2exp import``: exit code 2, one line on stderr naming the problem, nothing written."""
+    from seq2exp import cli
+
+    out = tmp_path / "run"
+    argv = ["import", architecture, str(weights), "--out", str(out)]
+    argv += ["--embedding", str(vectors)] if vectors is not None else []
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("seq2exp import: error:"), err
+    for word in expected_words:
+        assert word in lines[0], lines[0]
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
+    return lines[0]
+
+
+def saved(tmp_path: Path, state: dict) -> Path:
+    torch.save(state, tmp_path / "best.pth")
+    return tmp_path / "best.pth"
+
+
+def test_a_missing_relative_position_table_is_named(tmp_path, capsys, small_files):
+    state = dict(small_files["state"])
+    del state["t3.transformer.rel_pos.relative_attention_bias.weight"]
+    refused(tmp_path, capsys, saved(tmp_path, state), small_files["vectors"], "missing tensor",
+            "t3.transformer.rel_pos.relative_attention_bias.weight")
+
+
+def test_an_unexpected_tensor_is_named(tmp_path, capsys, small_files):
+    state = dict(small_files["state"], **{"t1.transformer.final_norm.weight": torch.ones(32)})
+    refused(tmp_path, capsys, saved(tmp_path, state), small_files["vectors"], "unexpected tensor",
+            "t1.transformer.final_norm.weight")
+
+
+def test_a_wrong_shape_is_named_with_both_shapes(tmp_path, capsys, small_files):
+    state = dict(small_files["state"], **{"u3.weight": torch.zeros(32, 32, 5)})
+    refused(tmp_path, capsys, saved(tmp_path, state), small_files["vectors"], "'u3.weight'", "(32, 32, 5)",
+            "(32, 32, 3)")
+
+
+def test_another_teams_file_and_a_truncated_file_are_refused(tmp_path, capsys, small_files):
+    other = import_team_module("autosome", "model").SeqNN(seqsize=150, use_single_channel=True,
+                                                          block_sizes=[16, 8], ks=5)
+    line = refused(tmp_path, capsys, saved(tmp_path, other.state_dict()), small_files["vectors"],
+                   "not a checkpoint of NAD's model", "autosome")
+    assert "looks like a autosome checkpoint" in line
+    data = small_files["weights"].read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
+    refused(tmp_path, capsys, tmp_path / "cut.pth", small_files["vectors"], "not a readable PyTorch state_dict")
+    # and NAD's file given to another importer is recognised
+    line = refused(tmp_path, capsys, small_files["weights"], None, "looks like a nad checkpoint",
+                   architecture="autosome")
+
+
+def test_glove_files_that_do_not_fit_are_refused(tmp_path, capsys, small_files):
+    weights = small_files["weights"]
+    refused(tmp_path, capsys, weights, write_glove(tmp_path / "v8.txt", 8), "v8.txt", "8 dimensions", "'c1.0.weight'",
+            "16")
+    text = small_files["vectors"].read_text()
+    (tmp_path / "cut.txt").write_text(text[: len(text) // 2])  # truncated: no <unk> line at the end
+    refused(tmp_path, capsys, weights, tmp_path / "cut.txt", "cut.txt", "<unk>", "truncated")
+    lines = text.splitlines()
+    (tmp_path / "ragged.txt").write_text("\n".join(lines[:5] + [lines[5].rsplit(" ", 1)[0]] + lines[6:]) + "\n")
+    refused(tmp_path, capsys, weights, tmp_path / "ragged.txt", "ragged.txt", "line 6", "15 values")
+    (tmp_path / "words.txt").write_text("\n".join(lines[:2] + ["the" + lines[2][5:]] + lines[3:]) + "\n")
+    refused(tmp_path, capsys, weights, tmp_path / "words.txt", "line 3", "'the'", "5-mer")
+    (tmp_path / "twice.txt").write_text("\n".join(lines[:3] + [lines[0]] + lines[3:]) + "\n")
+    refused(tmp_path, capsys, weights, tmp_path / "twice.txt", "line 4", "again")
+    (tmp_path / "vectors.bin").write_bytes(np.random.default_rng(0).random(400).astype(np.float64).tobytes())
+    refused(tmp_path, capsys, weights, tmp_path / "vectors.bin", "vectors.bin", "binary")
+    refused(tmp_path, capsys, weights, tmp_path / "absent.txt", "absent.txt", "no such file")
+
+
+def test_the_glove_file_is_required_and_only_nad_takes_one(tmp_path, capsys, small_files):
+    refused(tmp_path, capsys, small_files["weights"], None, "nad", "GloVe", "--embedding FILE")
+    autosome = import_team_module("autosome", "model").SeqNN(seqsize=150, use_single_channel=True,
+                                                             block_sizes=[16, 8], ks=5)
+    refused(tmp_path, capsys, saved(tmp_path, autosome.state_dict()), small_files["vectors"], "autosome",
+            "no embedding file", architecture="autosome")
+
+
+def test_missing_kmers_get_the_zero_vector_and_are_logged(tmp_path, caplog, small_files):
+    from seq2exp.models.importing.nad import EMBEDDING, read_glove_vectors
+
+    kmers = [k for k in ("".join(p) for p in itertools.product("ACGT", repeat=5)) if k != "CCCCC"]
+    table = read_glove_vectors(write_glove(tmp_path / "v.txt", 4, kmers=kmers))[EMBEDDING]
+    assert table.shape == (4**5 + 1, 4) and not table[int("11111", 4)].any() and table[0].any()
+    assert "1 of the 1024 5-mers have no vector" in caplog.text

@@ -79,6 +79,12 @@ def team_model(shape: dict, workdir: Path):
 def save_team_model(workdir: Path, shape: dict, seed: int = 0) -> Path:
     model = team_model(shape, workdir)
     randomize_torch_model(model, seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("rel_pos.relative_attention_bias.weight"):  # x-transformers scales it by sqrt(64):
+                parameter.mul_(0.1)  # keep the position bias from drowning the content logits (q.k must matter)
+            elif name.startswith("r") and name.endswith(".0.weight"):  # the heads read a mean over tokens:
+                parameter.mul_(10)  # spread the predictions so that a wrong mapping shows far above float noise
     path = workdir / "best.pth"
     torch.save(model.state_dict().copy(), path)  # main.py: best_weights = model.state_dict().copy(); torch.save
     return path
@@ -217,7 +223,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_rows: int, cap
              "spread": float(np.ptp(team)), "n_rows": len(rows), "n_other_rows": len(others),
              "other_lengths": sorted({len(s) for s in others}), "team_s": round(team_seconds, 1)}
     print("nad", {k: v for k, v in shape.items() if k != "builder"}, json.dumps(diffs))
-    assert diffs["spread"] > 0.01  # rows told apart
+    assert diffs["spread"] > 0.1  # rows told apart
     assert diffs["in_process"] <= 1e-4 and diffs["served"] <= 1e-4, diffs
     assert np.array_equal(seq2exp_ranks, ranks), (seq2exp_ranks, ranks)  # test_predict.py's rank / N
     assert np.allclose(ranks, np.argsort(expected).argsort() / len(expected))
@@ -234,6 +240,7 @@ def test_imported_nad_predicts_what_the_teams_code_predicts(tmp_path, demo_train
     check_parity(tmp_path, demo_train, SMALL, n_rows=12, capsys=capsys)
 
 
+@pytest.mark.slow
 def test_the_teams_code_reads_only_110_bp_rows(tmp_path, demo_train):
     """Why the other rows are compared through the recipe: test_predict.py fails on a 109- or 111-bp row."""
     for length in (109, 111):

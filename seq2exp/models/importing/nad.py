@@ -187,7 +187,8 @@ def mapping(source: TensorSource, config: dict) -> list:
                       (f"{ours}_b_conv/kernel", f"{theirs}.conv2.weight", "conv"),
                       *_batchnorm(f"{ours}_b_bn", f"{theirs}.bn2")]
     for team_index, level in enumerate((5, 4, 3, 2), start=1):  # l1 reads c5 ... l4 reads c2
-        pairs += [(f"l{level}/kernel", f"l{team_index}.weight", "conv"), (f"l{level}/bias", f"l{team_index}.bias", "copy")]
+        pairs += [(f"l{level}/kernel", f"l{team_index}.weight", "conv"),
+                  (f"l{level}/bias", f"l{team_index}.bias", "copy")]
     for team_index, level in ((2, 4), (3, 3), (4, 2)):  # u2 makes d4, ...; d2 is the aa block on d4, ...
         pairs += [(f"u{level}_convt/kernel", f"u{team_index}.weight", _conv_transpose),
                   (f"u{level}_convt/bias", f"u{team_index}.bias", "copy"),

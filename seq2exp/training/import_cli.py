@@ -1,6 +1,7 @@
 """``seq2exp import``: a team's own trained weights -> a seq2exp run folder (export / serve / predict / score it).
 
     seq2exp import autosome model_80.pth --out runs/legnet          # a file you have, in the team's format
+    seq2exp import nad best.pth --embedding vectors.txt --out runs/nad   # NAD's model + its GloVe vectors
     seq2exp import --list                                            # published checkpoints and importers
     seq2exp import autosome-dream2022 --fetch --out runs/legnet      # download a published one, then import it
 """
@@ -24,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                "~/.cache/seq2exp/checkpoints)")
     parser.add_argument("--url", help="with --fetch: download from this URL instead (a mirror, file://)")
     parser.add_argument("--sha256", help="with --fetch: the checksum the file must have")
+    parser.add_argument("--embedding", help="nad: the GloVe vectors file the team's model was built with (its "
+                                            "data/vectors.txt, as GloVe writes it)")
     parser.add_argument("--config", help="model config overrides the file cannot tell, as JSON "
                                          "(e.g. '{\"input\": {\"length\": 150}}')")
 
@@ -91,7 +94,9 @@ def main(args: argparse.Namespace) -> int:
     else:
         weights = Path(args.weights)
     architecture = published.architecture if published else args.target
-    run = import_weights(architecture, weights, out, config=overrides, card=published.card() if published else None)
+    files = {"embedding": args.embedding} if args.embedding else None
+    run = import_weights(architecture, weights, out, config=overrides, card=published.card() if published else None,
+                         files=files)
     print(json.dumps({"run": str(run), "architecture": architecture, "weights": str(weights),
                       "checkpoint": published.name if published else None}))
     return 0

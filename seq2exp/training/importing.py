@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 def import_weights(architecture: str, weights: str | os.PathLike, out: str | os.PathLike, *,
-                   config: Mapping[str, Any] | None = None, card: Mapping[str, Any] | None = None) -> Path:
+                   config: Mapping[str, Any] | None = None, card: Mapping[str, Any] | None = None,
+                   files: Mapping[str, str | os.PathLike] | None = None) -> Path:
     """Import a team's saved weights as the run folder ``out`` (which must not exist yet, or be empty).
 
     Args:
@@ -30,6 +31,9 @@ def import_weights(architecture: str, weights: str | os.PathLike, out: str | os.
         out: the run folder to write.
         config: model config overrides the file cannot tell (read off the tensors otherwise).
         card: model-card fields (provenance, training data, licence, reported scores) stored in ``run.json``.
+        files: the files besides the weights that the importer needs, ``{option: path}`` (NAD:
+            ``{"embedding": "vectors.txt"}``, the GloVe vectors its model was built with); recorded with their
+            SHA-256 in ``run.json``.
 
     Returns the run folder. Raises :class:`CheckpointError` (a file that does not fit) or ``ConfigError`` before
     anything is written.
@@ -46,7 +50,7 @@ def import_weights(architecture: str, weights: str | os.PathLike, out: str | os.
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"{out}: already exists and is not an empty folder; choose a new --out")
     importer = get_importer(architecture)
-    model, model_config, _source = build_imported_model(architecture, weights, config)
+    model, model_config, source = build_imported_model(architecture, weights, config, files)
     recipe = importer.recipe(model_config)
     tta = TTA.from_dict(recipe.get("tta")).to_dict()
     target_transform = TargetTransform.from_dict(recipe.get("target_transform")).to_dict()
@@ -55,6 +59,8 @@ def import_weights(architecture: str, weights: str | os.PathLike, out: str | os.
                 "team_code": importer.source, "file": str(weights.resolve()), "file_name": weights.name,
                 "sha256": fingerprint(weights), "size": _size(weights),
                 "recipe_notes": recipe.get("notes", ""),
+                "files": {option: {"file": str(path.resolve()), "file_name": path.name, "sha256": fingerprint(path),
+                                   "size": _size(path)} for option, path in source.files.items()},
                 "imported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     model_card = {**dict(importer.card), **dict(card or {}), "weights_sha256": imported["sha256"]}
     info = {

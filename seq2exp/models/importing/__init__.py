@@ -15,6 +15,7 @@ from seq2exp.models.importing.checkpoint import (
     read_torch_state_dict,
 )
 from seq2exp.models.importing.core import (
+    ExtraFile,
     Importer,
     build_imported_model,
     get_importer,
@@ -22,5 +23,5 @@ from seq2exp.models.importing.core import (
     read_checkpoint,
 )
 
-__all__ = ["CheckpointError", "Importer", "build_imported_model", "get_importer", "importers",
+__all__ = ["CheckpointError", "ExtraFile", "Importer", "build_imported_model", "get_importer", "importers",
            "read_checkpoint", "read_keras_weights", "read_tf_checkpoint", "read_torch_state_dict"]

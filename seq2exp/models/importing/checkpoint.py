@@ -233,6 +233,7 @@ class TensorSource:
         self.tensors = dict(tensors)
         self.describe = describe
         self.taken: set[str] = set()
+        self.files: dict[str, Path] = {}  # the importer's extra files read into it: {option: path}
 
     def __contains__(self, name: str) -> bool:
         return name in self.tensors

@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from seq2exp.errors import ConfigError
 from seq2exp.models.importing.checkpoint import (
@@ -34,6 +34,22 @@ READERS: dict[str, tuple[Callable[[str | os.PathLike], dict], str]] = {
 
 
 @dataclass(frozen=True)
+class ExtraFile:
+    """A file besides the weights that the team's model was built with (NAD's GloVe ``vectors.txt``).
+
+    Attributes:
+        option: its name in ``files={option: path}`` and the CLI flag ``--<option> FILE``.
+        help: what the file is, for messages and ``--help``.
+        reader: ``path -> {tensor name: array}``: the tensors it adds to the checkpoint's (checked and mapped like
+            the others); raises :class:`CheckpointError` naming the file and the problem.
+    """
+
+    option: str
+    help: str
+    reader: Callable[[Path], dict]
+
+
+@dataclass(frozen=True)
 class Importer:
     """How one team's saved model becomes a seq2exp architecture.
 
@@ -48,6 +64,7 @@ class Importer:
         mapping: ``(TensorSource, model config) -> [(keras weight path, team tensor name, layout)]``.
         recipe: ``model config -> {"tta", "target_transform", "postprocess", "notes"}``: the team's inference.
         card: model-card fields every import of this architecture carries (citation, code licence, ...).
+        extra_files: files the team's model needs besides the weights (:class:`ExtraFile`), all required.
     """
 
     architecture: str
@@ -59,11 +76,12 @@ class Importer:
     mapping: Callable[[TensorSource, dict], list]
     recipe: Callable[[dict], dict]
     card: Mapping[str, Any] = field(default_factory=dict)
+    extra_files: Sequence[ExtraFile] = ()
 
 
 _IMPORTERS: dict[str, Importer] = {}
 # seq2exp.models.importing.<module> registers its importer when imported
-_MODULES = ("autosome", "bhi", "bugf", "camformers", "mt", "prixfixe_dream", "unlock_dna")
+_MODULES = ("autosome", "bhi", "bugf", "camformers", "mt", "nad", "prixfixe_dream", "unlock_dna")
 
 
 def register_importer(importer: Importer) -> Importer:
@@ -92,9 +110,12 @@ def get_importer(architecture: str) -> Importer:
     return known[architecture]
 
 
-def read_checkpoint(architecture: str, weights: str | os.PathLike) -> TensorSource:
-    """The tensors of ``weights``, read in the team's format and recognised as this architecture's file."""
+def read_checkpoint(architecture: str, weights: str | os.PathLike,
+                    files: Mapping[str, str | os.PathLike] | None = None) -> TensorSource:
+    """The tensors of ``weights``, read in the team's format and recognised as this architecture's file, plus those
+    of the importer's extra files (``files``: ``{option: path}``, see :class:`ExtraFile`)."""
     importer = get_importer(architecture)
+    files = check_extra_files(importer, files)
     reader, what = READERS[importer.format]
     tensors = reader(weights)
     source = TensorSource(tensors, f"{Path(weights).name} ({importer.team} {what.split(' (')[0]})")
@@ -108,7 +129,29 @@ def read_checkpoint(architecture: str, weights: str | os.PathLike) -> TensorSour
                 else f"none of its {importer.team} layers")
         raise CheckpointError(f"{Path(weights)}: not a checkpoint of {importer.team}'s model ({architecture}; "
                               f"{what}){hint}")
+    for extra in importer.extra_files:
+        path = Path(files[extra.option])
+        for name, value in extra.reader(path).items():
+            if name in source:
+                raise CheckpointError(f"{path}: its tensor {name!r} is also in {source.describe}")
+            source.tensors[name] = value
+        source.files[extra.option] = path
     return source
+
+
+def check_extra_files(importer: Importer, files: Mapping[str, str | os.PathLike] | None) -> dict[str, Path]:
+    """``files`` checked against the importer's :class:`ExtraFile` s (each given, none unknown) as paths."""
+    files = {str(option): Path(path) for option, path in dict(files or {}).items() if path is not None}
+    wanted = {extra.option: extra for extra in importer.extra_files}
+    unknown = sorted(set(files) - set(wanted))
+    if unknown:
+        raise ConfigError(f"{importer.architecture}: the import takes no {unknown[0]} file (--{unknown[0]}); "
+                          + (f"it takes: {', '.join('--' + o for o in wanted)}" if wanted else "only the weights"))
+    for option, extra in wanted.items():
+        if option not in files:
+            raise ConfigError(f"{importer.architecture}: the team's model also needs {extra.help}: give it with "
+                              f"--{option} FILE")
+    return files
 
 
 def _recognises(importer: Importer, tensors: Mapping[str, Any]) -> bool:
@@ -118,13 +161,15 @@ def _recognises(importer: Importer, tensors: Mapping[str, Any]) -> bool:
 
 
 def build_imported_model(architecture: str, weights: str | os.PathLike,
-                         config: Mapping[str, Any] | None = None) -> tuple[Any, dict, TensorSource]:
+                         config: Mapping[str, Any] | None = None,
+                         files: Mapping[str, str | os.PathLike] | None = None) -> tuple[Any, dict, TensorSource]:
     """Read ``weights``, build the seq2exp model its shapes describe and set every weight: ``(model, config,
-    source)``. ``config``: overrides the checkpoint cannot say (e.g. ``{"input": {"length": 150}}``)."""
+    source)``. ``config``: overrides the checkpoint cannot say (e.g. ``{"input": {"length": 150}}``); ``files``:
+    the importer's extra files (``{"embedding": "vectors.txt"}`` for NAD)."""
     from seq2exp.models import registry
 
     importer = get_importer(architecture)
-    source = read_checkpoint(architecture, weights)
+    source = read_checkpoint(architecture, weights, files)
     overrides = registry.deep_merge(importer.config_from(source), dict(config or {}))
     spec = registry.get(architecture)
     model_config = spec.config(overrides)

@@ -62,7 +62,7 @@ if spec["mode"] == "save":
         else:
             value = rng.normal(0, 0.3, shape)
         variable.assign(np.asarray(value, "float32"))
-    model.save_weights(spec["weights"])  # ModelCheckpoint(filepath=".../fine_tune_v7_best_weights.h5", save_weights_only=True)
+    model.save_weights(spec["weights"])  # what ModelCheckpoint(".../*.h5", save_weights_only=True) calls
 else:  # run_config_v1.py --predict_only, its statements from load_weights to model.predict
     model.load_weights(spec["weights"])
     preprocessing_params = params["preprocessing"]

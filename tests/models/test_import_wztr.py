@@ -57,7 +57,7 @@ trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress
                      enable_model_summary=False, enable_checkpointing=False)
 if spec["mode"] == "save":
     randomize_torch_model(model, seed=spec["seed"])
-    with torch.no_grad():  # random weights, but an output bias that keeps most rows above the final ReLU's zero
+    with torch.no_grad():  # random weights, but an output bias that keeps most rows above the final ReLU's zero,
         generator = torch.Generator().manual_seed(1)
         bases = torch.nn.functional.one_hot(torch.randint(0, 4, (64, 110), generator=generator), 4).float()
         probe = torch.nn.functional.pad(bases, (0, 0, 0, 32))  # DF2array's 142, zeros on the right
@@ -65,7 +65,12 @@ if spec["mode"] == "save":
         hook = model.out[0].register_forward_hook(lambda module, inputs, output: captured.append(output))
         model(probe)
         hook.remove()
-        model.out[0].bias.add_(3 * captured[0].std() - captured[0].median())
+        # and an output layer scaled to unit spread (a random 18-block residual net grows its activations ~1e5)
+        out = model.out[0]
+        spread = captured[0].std()
+        out.weight.div_(spread)
+        out.bias.div_(spread)
+        out.bias.add_(3 - (captured[0] / spread).median())
     trainer.strategy.connect(model)
     trainer.save_checkpoint(spec["ckpt"])  # what ModelCheckpoint writes (best_checkpoint.ckpt)
     trainner.Trainner(model, None, None, "cpu", None, None)._save_model(spec["pt"])  # torch.save(state_dict)

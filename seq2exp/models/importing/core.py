@@ -63,7 +63,7 @@ class Importer:
 
 _IMPORTERS: dict[str, Importer] = {}
 # seq2exp.models.importing.<module> registers its importer when imported
-_MODULES = ("autosome", "bhi", "bionml", "bugf", "camformers", "mt", "prixfixe_dream", "unlock_dna", "wztr")
+_MODULES = ("autosome", "bhi", "bionml", "bugf", "camformers", "high_schoolers", "mt", "prixfixe_dream", "unlock_dna", "wztr")
 
 
 def register_importer(importer: Importer) -> Importer:

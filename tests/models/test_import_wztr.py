@@ -61,11 +61,25 @@ if spec["mode"] == "save":
         generator = torch.Generator().manual_seed(1)
         bases = torch.nn.functional.one_hot(torch.randint(0, 4, (64, 110), generator=generator), 4).float()
         probe = torch.nn.functional.pad(bases, (0, 0, 0, 32))  # DF2array's 142, zeros on the right
+        # BatchNorm statistics: each layer's statistics on random sequences, then randomised around them (scaled
+        # variances, shifted means), so that 18 residual blocks keep their activations near 1 instead of ~1e5
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative: the probe batch's own statistics
+        model.train()
+        model(probe)
+        model.eval()
+        for norm in norms:
+            norm.momentum = 0.1
+            norm.running_var.mul_(torch.rand(norm.running_var.shape, generator=generator) * 1.5 + 0.5)
+            norm.running_mean.add_(torch.randn(norm.running_mean.shape, generator=generator) * 0.3
+                                   * norm.running_var.sqrt())
         captured = []
         hook = model.out[0].register_forward_hook(lambda module, inputs, output: captured.append(output))
         model(probe)
         hook.remove()
-        # and an output layer scaled to unit spread (a random 18-block residual net grows its activations ~1e5)
+        # and an output layer scaled to unit spread
         out = model.out[0]
         spread = captured[0].std()
         out.weight.div_(spread)

@@ -28,9 +28,10 @@ INTERPRET = ["modisco-lite==3.0.0", "memelite==0.5.0", "logomaker==0.8.7"]
 IMPORT = ["torch==2.13.0"]
 # The teams' own code, used only by the tests as the oracle of `seq2exp import`: autosome's tltorch bilinear layer,
 # Unlock_DNA's TF 2.6 Keras notebook (tf-keras = Keras 2 under TF_USE_LEGACY_KERAS=1, Bio.Seq), BUGF's einops, NAD's
-# x-transformers (its requirements' pin; imports entmax).
+# x-transformers (its requirements' pin; imports entmax), BioNML's scikit-learn OneHotEncoder, wztr's LightningModule
+# (pytorch-lightning: the newest that leaves torch and numpy as they are).
 TEAM_CODE = ["tensorly-torch==0.5.0", "tensorly==0.10.0", "packaging>=23", "tf-keras==2.21.0", "biopython>=1.80",
-             "einops==0.4.1", "x-transformers==0.28.4", "entmax==1.3"]
+             "einops==0.4.1", "x-transformers==0.28.4", "entmax==1.3", "scikit-learn>=1.3", "pytorch-lightning==2.6.6"]
 # The documentation site (mkdocs build --strict runs in tests/docs/test_site.py), pinned as tested, and the tutorial
 # notebook's test run.
 DOCS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8", "mkdocstrings-python==2.0.11",

@@ -293,7 +293,8 @@ def assign_weights(model, source: TensorSource, mapping: Sequence[tuple[str, str
             value = convert(sum(source.take(name, team_shape) for name in team_name))
         else:
             value = convert(source.take(team_name, team_shape))
-        pending[keras_path] = np.ascontiguousarray(value, dtype=weights[keras_path].dtype)
+        # reshape: ascontiguousarray makes a 0-d tensor (a learnable scalar, BioNML's Swish beta) 1-d
+        pending[keras_path] = np.ascontiguousarray(value, dtype=weights[keras_path].dtype).reshape(keras_shape)
     unset = sorted(set(weights) - set(pending))
     if unset:
         raise CheckpointError(f"{source.describe}: no tensor maps onto the model weight {unset[0]!r}")

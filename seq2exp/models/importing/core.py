@@ -81,7 +81,8 @@ class Importer:
 
 _IMPORTERS: dict[str, Importer] = {}
 # seq2exp.models.importing.<module> registers its importer when imported
-_MODULES = ("autosome", "bhi", "bugf", "camformers", "mt", "nad", "prixfixe_dream", "unlock_dna")
+_MODULES = ("autosome", "bhi", "bionml", "bugf", "camformers", "high_schoolers", "mt", "nad", "prixfixe_dream",
+            "unlock_dna", "wztr")
 
 
 def register_importer(importer: Importer) -> Importer:

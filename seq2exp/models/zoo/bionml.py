@@ -21,6 +21,11 @@ LayerNorm on both; MHA 16 heads with a softsign query projection; SwiGLU feed-fo
 learnable swish) -> LayerNorm -> CLS token -> DenseResidual (BN-Swish-Dense(256)-BN-Swish-Dense(896), + x) ->
 Dense(512, L2 2e-4) -> Dense(1).
 
+``flanks`` (a construct name, e.g. ``"dream_yeast"``; default none): the input is the variable region only
+(``input.region: "variable"``, 80 bp N-padded on both sides / cut to its centre) and the model puts the construct's
+constant 17 / 13-bp flanks around it: the team's ``seq_to_one_hot(trim_pad_unique_oligo=True)`` (N padding inside
+the flanks), used by ``seq2exp import bionml``.
+
 The k-mer detector kernel follows ``motif.load_kmers``: a one-hot k-mer matrix floored at 0.001, log2(p / 0.25),
 divided by the sum of the row maxima (2k), centred in the 6-wide kernel; a window scores 1 exactly when it matches.
 """
@@ -62,6 +67,7 @@ DEFAULT_CONFIG = {
     "query_dense_activation": "softsign",
     "representation_dim": 512,
     "pred_repr_kernel_l2": 2e-4,
+    "flanks": None,
 }
 SMOKE_CONFIG = {"motif_size": 8, "kmer_lengths": [2], "kmer_length_max": 2, "latent_dim": 16,
                 "inception_kernel_lengths": [1, 3], "encoder_layer_number": 1, "num_heads": 2,
@@ -99,6 +105,44 @@ class KmerDetectorInitializer(keras.initializers.Initializer):
 
     def get_config(self) -> dict:
         return {"kmer_lengths": self.kmer_lengths}
+
+
+@keras.saving.register_keras_serializable(package="seq2exp")
+class ConstantFlanks(layers.Layer):
+    """``[B, L, 4]`` one-hot (A, C, G, T) -> ``[B, len(left) + L + len(right), 4]`` with the constant one-hot
+    ``left`` / ``right`` sequences around every row (N: all zeros)."""
+
+    def __init__(self, left: str = "", right: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.left, self.right = str(left).upper(), str(right).upper()
+
+    @staticmethod
+    def _onehot(sequence: str) -> np.ndarray:
+        table = np.zeros((len(sequence), 4), np.float32)
+        for position, letter in enumerate(sequence):
+            if letter in "ACGT":
+                table[position, "ACGT".index(letter)] = 1.0
+        return table
+
+    def call(self, x):
+        batch = keras.ops.shape(x)[0]
+        parts = []
+        for sequence, inside in ((self.left, None), ("", x), (self.right, None)):
+            if inside is not None:
+                parts.append(inside)
+            elif sequence:
+                constant = keras.ops.convert_to_tensor(self._onehot(sequence)[None], dtype=x.dtype)
+                parts.append(keras.ops.broadcast_to(constant, (batch, len(sequence), 4)))
+        return keras.ops.concatenate(parts, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        length = None if input_shape[1] is None else input_shape[1] + len(self.left) + len(self.right)
+        return (input_shape[0], length, input_shape[2])
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(left=self.left, right=self.right)
+        return config
 
 
 def apply_bn_swish(x, *, name: str):
@@ -141,17 +185,27 @@ def build_bionml(config: dict) -> keras.Model:
     width = config["latent_dim"] + config["latent_dim"] // 2 + config["latent_dim"] // 4
     if width % config["num_heads"]:
         raise ValueError(f"bionml: model width {width} must be divisible by num_heads {config['num_heads']}")
-    inputs = model_input(config)
-    reverse = reverse_complement(config)(inputs)
+    inputs = x = model_input(config)
+    if config.get("flanks"):
+        from seq2exp.data.construct import resolve_construct
+        from seq2exp.data.encoding import BASES, EncodingSpec
+
+        spec = EncodingSpec.from_dict(config["input"])
+        if spec.region != "variable" or spec.kind != "onehot" or spec.onehot_letters != BASES:
+            raise ValueError("bionml: flanks need a one-hot ACGT input of the variable region (input.region: "
+                             f"variable), got region {spec.region!r}, kind {spec.kind!r}")
+        construct = resolve_construct(config["flanks"])
+        x = ConstantFlanks(construct.flank5, construct.flank3, name="construct_flanks")(inputs)
+    reverse = reverse_complement(config)(x)
     motif_conv = layers.Conv1D(config["motif_size"], config["motif_length_max"], padding="same", use_bias=False,
                                kernel_initializer="he_normal", name="motif_scan")
     motif_swish = LearnableSwish(name="motif_swish")
-    motifs = layers.Concatenate(axis=-1, name="motif_fwd_rc")([motif_swish(motif_conv(inputs)),
+    motifs = layers.Concatenate(axis=-1, name="motif_fwd_rc")([motif_swish(motif_conv(x)),
                                                                motif_swish(motif_conv(reverse))])
     n_kmers = sum(4**k for k in config["kmer_lengths"])
     kmers = layers.Conv1D(n_kmers, config["kmer_length_max"], padding="same", use_bias=False,
                           kernel_initializer=KmerDetectorInitializer(config["kmer_lengths"]),
-                          trainable=bool(config["kmer_scanning_trainable"]), name="kmer_scan")(inputs)
+                          trainable=bool(config["kmer_scanning_trainable"]), name="kmer_scan")(x)
     kmers = LearnableSwish(name="kmer_swish")(kmers)
     y = layers.Concatenate(axis=-1, name="scan_concat")([motifs, kmers])
     y = apply_bn_swish(y, name="embedding")

@@ -199,3 +199,53 @@ def test_a_model_without_the_channel_ignores_or_refuses_orientation(exported, tm
     assert cli_main(["predict", str(table), "-o", str(out), *map(str, model), "--orientation", "sideways"]) == 2
     with pytest.raises(ConfigError, match="no is_reverse input channel"):
         plain.predict(ROWS, orientation=REVERSE)
+
+
+def test_resume_is_refused_under_another_orientation_rule(exported, tmp_path, capsys):
+    """``seq2exp predict --resume`` records the resolved rule in its fingerprint: the same rule continues the partial
+    output (equal to an uninterrupted run), another rule is refused with one line, exit 2, nothing written."""
+    from seq2exp.errors import Seq2ExpError
+    from seq2exp.serving.predict import SavedModelBackend, predict_file
+
+    root, run, results = exported
+    table = _tsv(tmp_path / "human.tsv")
+    model = ["--saved-model", str(results["human"].path)]
+    full, _ = _predict([table, *model], tmp_path / "full.tsv", capsys)  # auto: the export's seq_id~_Reversed:
+    full_text = (tmp_path / "full.tsv").read_text()
+
+    class FailsAfterOneChunk:
+        def __init__(self, inner):
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name):  # oriented, orientation_rule, max_length, ...: the real backend's
+            return getattr(self.inner, name)
+
+        def predict(self, sequences, **kwargs):
+            self.calls += 1
+            if self.calls > 1:
+                raise Seq2ExpError("worker went away")
+            return self.inner.predict(sequences, **kwargs)
+
+    out = tmp_path / "out.tsv"
+    backend = SavedModelBackend(results["human"].path)
+    try:
+        with pytest.raises(Seq2ExpError, match="worker went away"):
+            predict_file(table, out, FailsAfterOneChunk(backend), output_format="tsv", chunk_rows=3, progress=False)
+    finally:
+        backend.close()
+    partial, fingerprint = tmp_path / "out.tsv.partial", tmp_path / "out.tsv.partial.json"
+    assert fingerprint.exists(), sorted(p.name for p in tmp_path.iterdir())
+    assert json.loads(fingerprint.read_text())["orientation"] == RULE
+    before = (partial.read_bytes(), fingerprint.read_bytes())
+    assert len(partial.read_text().splitlines()) == 1 + 3  # the header and the first chunk
+    for other in ("none", "strand=-", "seq_id~_F"):  # another rule: refused before anything is written
+        capsys.readouterr()
+        assert cli_main(["predict", str(table), "-o", str(out), *model, "--format", "tsv", "--no-progress",
+                         "--resume", "--orientation", other]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--orientation seq_id~_Reversed:, not " + other in err[0], err
+        assert (partial.read_bytes(), fingerprint.read_bytes()) == before and not out.exists()
+    values, summary = _predict([table, *model, "--resume", "--orientation", "seq_id~_Reversed:"], out, capsys)
+    assert summary["resumed_from"] == 3 and summary["rows_reverse"] == int(REVERSE[3:].sum())
+    assert out.read_text() == full_text  # the same rule, spelled out: the same file as an uninterrupted run
+    np.testing.assert_allclose(values, independent(run, REVERSE), atol=2e-6, rtol=1e-6)

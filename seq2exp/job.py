@@ -9,10 +9,12 @@ with; re-running in the same workdir skips a stage whose stamp matches and whose
 the stages after it) otherwise. A training run killed midway is resumed by the next ``seq2exp run`` (same
 parameters), not started again. The report ranks the network against the k-mer ridge baseline with the bootstrap,
 so it shows what the network adds. With ``--conditions`` (several simulated conditions) the job is multi-task: a
-header table with one target per condition, a T-task model served with named outputs, ``predictions.tsv``, and a
-report with Pearson and Spearman per task (vs measured and vs the noise-free truth; no k-mer baseline, which fits
-one task). Library code does not print: progress goes to ``logging`` and to the optional
-``announce`` callable (the CLI passes ``print``).
+header table with one target per condition, a T-task model served with named outputs, ``predictions.tsv``, one
+k-mer ridge per task (the same ridge, fitted on that task's column of the same rows and split; rows missing that
+task's value left out), ``predictions_kmer_ridge.tsv``, and a report with Pearson and Spearman per task for both
+(vs measured; the network also vs the noise-free truth), warning where the ridge beats the network on a task.
+Library code does not print: progress goes to ``logging`` and to the optional ``announce`` callable (the CLI passes
+``print``).
 """
 from __future__ import annotations
 
@@ -113,11 +115,27 @@ def training_config(options: RunOptions) -> dict:
     }
 
 
-def baseline_config(options: RunOptions) -> dict:
-    """The k-mer ridge baseline's config: same split (val_fraction, split_seed) as :func:`training_config`."""
-    return {"name": "seq2exp-run-kmer-ridge", "model": {"architecture": BASELINE_MODEL, "config": BASELINE_CONFIG},
-            "data": {"val_fraction": 0.05, "split_seed": options.seed}, "batch_size": 128, "epochs": 1,
-            "seed": options.seed, "callbacks": {"tensorboard": False}}
+def baseline_config(options: RunOptions, task: str | None = None) -> dict:
+    """The k-mer ridge baseline's config: same split (val_fraction, split_seed) as :func:`training_config`; with
+    ``task``, fitted on that one target column of the multi-condition header table."""
+    config = {"name": "seq2exp-run-kmer-ridge", "model": {"architecture": BASELINE_MODEL, "config": BASELINE_CONFIG},
+              "data": {"val_fraction": 0.05, "split_seed": options.seed}, "batch_size": 128, "epochs": 1,
+              "seed": options.seed, "callbacks": {"tensorboard": False}}
+    if task is not None:
+        config["name"] = f"seq2exp-run-kmer-ridge-{task}"
+        config["data"]["table"] = {"targets": [task]}
+    return config
+
+
+def baseline_configs(options: RunOptions) -> dict | None:
+    """The baseline(s) of the run: the one k-mer ridge config (the yeast job), ``{task: config}`` (one ridge per
+    condition), or ``None`` without a baseline."""
+    if not options.baseline:
+        return None
+    tasks = run_conditions(options)
+    if tasks is None:
+        return baseline_config(options)
+    return {task: baseline_config(options, task) for task in tasks}
 
 
 class _Stamps:
@@ -158,8 +176,6 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
     """
     options = options or RunOptions(**kwargs)
     tasks = run_conditions(options)  # validates --conditions before anything is written
-    if tasks is not None and options.baseline:
-        options = RunOptions(**{**asdict(options), "baseline": False})  # the k-mer ridge fits one task
 
     def _announce(options: RunOptions, index: int, stage: str, text: str) -> None:
         line = f"[{index}/{len(STAGE_NAMES)}] {stage}: {text}"
@@ -176,7 +192,8 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
         "data": workdir / "data",
         "run": workdir / "run",
         "baseline": workdir / "baseline",
-        "baseline_predictions": workdir / "predictions_kmer_ridge.txt",
+        "baseline_predictions": workdir / ("predictions_kmer_ridge.txt" if tasks is None
+                                           else "predictions_kmer_ridge.tsv"),
         "models": workdir / "models",
         "predictions": workdir / ("predictions.txt" if tasks is None else "predictions.tsv"),
         "report": workdir / "report",
@@ -219,7 +236,9 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
 
     # 2. train ---------------------------------------------------------------------------------------------------
     config = training_config(options)
-    baseline = baseline_config(options) if options.baseline else None
+    baseline = baseline_configs(options)  # with tasks: {task: config}, one ridge per task
+    baseline_runs = ({} if baseline is None else {None: paths["baseline"]} if tasks is None
+                     else {task: paths["baseline"] / task for task in tasks})
     train_params = {"config": config, "baseline": baseline, "data": sim_params, "strategy": options.strategy}
 
     def train_or_resume(run_config: dict, out: Path, strategy: str) -> None:
@@ -240,13 +259,19 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
         _announce(options, 2, "train", f"{options.architecture} for {options.epochs} epoch(s) -> {paths['run']}")
         train_or_resume(config, paths["run"], options.strategy)
         result = {"run": str(paths["run"]), "validation": _validation_metrics(paths["run"])}
-        if baseline is not None:
+        if baseline is not None and tasks is None:
             _announce(options, 2, "train", f"baseline {BASELINE_MODEL} on the same rows -> {paths['baseline']}")
             train_or_resume(baseline, paths["baseline"], "default")
             result["baseline"] = {"run": str(paths["baseline"]), "validation": _validation_metrics(paths["baseline"])}
+        elif baseline is not None:
+            result["baseline"] = {"run": str(paths["baseline"]), "tasks": {}}
+            for task, out in baseline_runs.items():
+                _announce(options, 2, "train", f"baseline {BASELINE_MODEL} for task {task} on the same rows -> {out}")
+                train_or_resume(baseline[task], out, "default")
+                result["baseline"]["tasks"][task] = {"run": str(out), "validation": _validation_metrics(out)}
         return result
 
-    train_outputs = [paths["run"] / "run.json"] + ([paths["baseline"] / "run.json"] if baseline else [])
+    train_outputs = [paths["run"] / "run.json"] + [out / "run.json" for out in baseline_runs.values()]
     trained = stage(2, "train", train_params, train_outputs, do_train)
 
     # 3. export --------------------------------------------------------------------------------------------------
@@ -287,8 +312,11 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
                   "rows": int(getattr(summary, "rows", 0))}
         if baseline is not None:
             _announce(options, 4, "predict", f"baseline {BASELINE_MODEL} in process -> {paths['baseline_predictions']}")
-            result["baseline_predictions"] = str(_predict_in_process(paths["baseline"], sim["test"],
-                                                                     paths["baseline_predictions"]))
+            if tasks is None:
+                written = _predict_in_process(paths["baseline"], sim["test"], paths["baseline_predictions"])
+            else:
+                written = _predict_tasks_in_process(baseline_runs, sim["test"], paths["baseline_predictions"])
+            result["baseline_predictions"] = str(written)
         return result
 
     predict_outputs = [paths["predictions"]] + ([paths["baseline_predictions"]] if baseline else [])
@@ -324,10 +352,13 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
 
         measured = score_tasks(paths["predictions"], sim["test"])
         truth = score_tasks(paths["predictions"], sim["ground_truth"])
+        base = score_tasks(predicted["baseline_predictions"], sim["test"]) if baseline is not None else None
         scores = {}
         for task in tasks:
             scores[f"{task} vs measured"] = measured["tasks"][task]
             scores[f"{task} vs noise-free truth"] = truth["tasks"][task]
+            if base is not None:
+                scores[task_baseline_key(task)] = base["tasks"][task]
         written = write_report(paths["report"], scores)
         return {"scores": scores, "tasks": tasks, "report": {k: str(v) for k, v in written.items()}}
 
@@ -356,6 +387,31 @@ def _validation_metrics(run_dir: Path) -> dict:
     if not info.exists():
         return {}
     return load_file(info, expect=dict).get("metrics", {})
+
+
+def task_baseline_key(task: str) -> str:
+    """The report's key of a task's k-mer ridge scores in a multi-condition run."""
+    return f"{BASELINE_MODEL} {task} vs measured"
+
+
+def _predict_tasks_in_process(runs: dict, test_file: str | Path, out: Path) -> Path:
+    """One k-mer ridge run folder per task, each predicting the test table in this process; one TSV out (``id,
+    sequence, <task 1>, ...``: the network's predictions file's layout, read by ``score_tasks``)."""
+    import numpy as np
+
+    from seq2exp.data.formats import format_row, read_table, tsv_header
+    from seq2exp.inference.runs import load_run
+
+    tasks = list(runs)
+    table = read_table(test_file, {"targets": tasks}, max_length=None)
+    ids = (table.ids or {}).get("id") or [str(row) for row in range(len(table))]
+    values = np.stack([np.asarray(load_run(runs[task]).predict(table.sequences), np.float64).reshape(-1)
+                       for task in tasks], axis=1)
+    with atomic_write(out) as handle:
+        handle.write(tsv_header(tasks))
+        handle.write("".join(format_row(name, sequence, row, "tsv")
+                             for name, sequence, row in zip(ids, table.sequences, values)))
+    return out
 
 
 def _predict_in_process(run_dir: Path, test_file: str | Path, out: Path) -> Path:
@@ -412,17 +468,38 @@ def _locations(summary: dict) -> list[str]:
 
 
 def _task_headline(summary: dict, network: str) -> list[str]:
-    """The closing lines of a multi-condition run: Pearson and Spearman per task, vs measured and vs the truth."""
-    lines = _locations(summary) + [f"  test scores    per task ({network}; no designed subsets, no k-mer baseline: "
-                                   "it fits one task)"]
-    width = max(len(task) for task in summary["tasks"])
-    for task in summary["tasks"]:
+    """The closing lines of a multi-condition run: Pearson and Spearman per task, vs measured and vs the truth, the
+    task's k-mer ridge beside it, and a warning for each task on which the ridge beats the network."""
+    tasks = summary["tasks"]
+    with_baseline = all(task_baseline_key(task) in summary["scores"] for task in tasks)
+    note = (f"{BASELINE_MODEL}: one k-mer ridge per task, same rows" if with_baseline
+            else "no k-mer baseline")
+    lines = _locations(summary)
+    if with_baseline and summary.get("predict", {}).get("baseline_predictions"):
+        lines.append(f"  baseline       {summary['predict']['baseline_predictions']}")
+    lines.append(f"  test scores    per task ({network}; no designed subsets; {note})")
+    ridge = f"{BASELINE_MODEL} (baseline)"
+    width = max(len(task) for task in tasks)
+    warnings = []
+    for task in tasks:
         measured = summary["scores"][f"{task} vs measured"]["subsets"]["all"]
         truth = summary["scores"][f"{task} vs noise-free truth"]["subsets"]["all"]
         lines.append(f"    {task:<{width}}  Pearson r {measured['pearson']:.4f}   Spearman rho "
                      f"{measured['spearman']:.4f}   (vs noise-free truth: r {truth['pearson']:.4f}, "
                      f"rho {truth['spearman']:.4f})")
-    return lines
+        if not with_baseline:
+            continue
+        base = summary["scores"][task_baseline_key(task)]["subsets"]["all"]
+        lines.append(f"    {'':<{width}}  Pearson r {base['pearson']:.4f}   Spearman rho {base['spearman']:.4f}   "
+                     f"({ridge})")
+        losses = [key for key in ("pearson", "spearman") if base[key] > measured[key]]
+        if losses:
+            words = " and ".join("Pearson r" if key == "pearson" else "Spearman rho" for key in losses)
+            warnings.append(f"  WARNING: the k-mer ridge baseline beats {network} on task {task}'s {words} "
+                            f"({', '.join(f'{base[k]:.4f} vs {measured[k]:.4f}' for k in losses)}): the network has "
+                            "not learnt more than k-mer counts there; train longer (--epochs), on more rows "
+                            "(--n-train) or wider (--width)")
+    return lines + warnings
 
 
 def _print_summary(summary: dict) -> None:

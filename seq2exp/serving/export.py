@@ -9,7 +9,8 @@
   Both call the run's :class:`~seq2exp.inference.graph.PredictionGraph`, so the run's test-time augmentation,
   inverse target transform and graph post-processing are in the served graph and served values equal in-process
   ones. A bad letter, an empty or an over-long sequence fails the request with ``INVALID_ARGUMENT``.
-* ``assets.extra/tf_serving_warmup_requests``: a TFRecord of ``PredictionLog`` that TF Serving replays on load.
+* ``assets.extra/tf_serving_warmup_requests``: a TFRecord of ``PredictionLog`` that TF Serving replays on load
+  (``serving_default`` requests; ``serving_oriented`` ones too where the model has an ``is_reverse`` channel).
 * ``assets.extra/seq2exp_metadata.json``: architecture, config, data checksum, validation metrics, lengths, and the
   construct the model was trained in (``construct``: :class:`seq2exp.data.construct.Construct` as a dict; an export
   without one is ``dream_yeast``).
@@ -193,22 +194,32 @@ def graph_construct(graph: Any) -> Any:
     return None
 
 
-def write_warmup_requests(path: Path, model_name: str, sequences: Sequence[str]) -> int:
-    """Write ``assets.extra/tf_serving_warmup_requests`` (TFRecord of ``PredictionLog``); returns the count."""
+def write_warmup_requests(path: Path, model_name: str, sequences: Sequence[str], oriented: bool = False) -> int:
+    """Write ``assets.extra/tf_serving_warmup_requests`` (TFRecord of ``PredictionLog``); returns the count.
+
+    ``serving_default`` requests of two rows each; with ``oriented`` (a model with an ``is_reverse`` channel) the
+    same rows follow as ``serving_oriented`` requests, every other row reverse, so TF Serving's load warms that
+    signature too. Without it the file is what it always was."""
     import tensorflow as tf
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    signatures = [names.SERVING_DEFAULT] + ([names.ORIENTED_SIGNATURE] if oriented else [])
     n_requests = 0
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for start in range(0, len(sequences), 2):
-            request = predict_pb2.PredictRequest(
-                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=names.SERVING_DEFAULT))
-            request.inputs[names.SEQUENCES_INPUT].CopyFrom(
-                tf.make_tensor_proto([s.encode("ascii") for s in sequences[start:start + 2]], dtype=tf.string))
-            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-            writer.write(log.SerializeToString())
-            n_requests += 1
+        for signature in signatures:
+            for start in range(0, len(sequences), 2):
+                rows = sequences[start:start + 2]
+                request = predict_pb2.PredictRequest(
+                    model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
+                request.inputs[names.SEQUENCES_INPUT].CopyFrom(
+                    tf.make_tensor_proto([s.encode("ascii") for s in rows], dtype=tf.string))
+                if signature == names.ORIENTED_SIGNATURE:
+                    request.inputs[names.IS_REVERSE_INPUT].CopyFrom(tf.make_tensor_proto(
+                        [(start + i) % 2 == 1 for i in range(len(rows))], dtype=tf.bool))
+                log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+                writer.write(log.SerializeToString())
+                n_requests += 1
     return n_requests
 
 
@@ -267,7 +278,8 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         with _captured_inputs_renaming_unlogged():
             tf.saved_model.save(module, str(tmp), signatures=functions,
                                 options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
-        write_warmup_requests(tmp / names.WARMUP_FILE, name, check_sequences)
+        write_warmup_requests(tmp / names.WARMUP_FILE, name, check_sequences,
+                              oriented=names.ORIENTED_SIGNATURE in functions)
         if verify:
             info["check"] = _verify(tmp, graph, check_sequences)
         (tmp / names.METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")

@@ -303,20 +303,32 @@ def _record_digest(digest: "hashlib._Hash", record: Record) -> None:
     digest.update(f"{len(record.name)}:{record.name}\t{record.sequence}\n".encode("utf-8"))
 
 
-def _write_fingerprint(path: Path, rows: int, digest: "hashlib._Hash", output_format: str, input_text: str) -> None:
+def orientation_text(rule: dict | None) -> str:
+    """A resolved orientation rule as ``--orientation`` spells it: ``none``, ``COLUMN~TEXT`` or ``COLUMN=V1,V2``."""
+    if not rule:
+        return "none"
+    if "contains" in rule:
+        return f"{rule['column']}~{rule['contains']}"
+    return f"{rule['column']}=" + ",".join(str(value) for value in rule.get("values", []))
+
+
+def _write_fingerprint(path: Path, rows: int, digest: "hashlib._Hash", output_format: str, input_text: str,
+                       orientation: dict | None = None) -> None:
     from seq2exp.utils import atomic_write
 
     with atomic_write(path) as handle:
-        json.dump({"rows": rows, "sha256": digest.hexdigest(), "format": output_format, "input": input_text},
-                  handle)
+        json.dump({"rows": rows, "sha256": digest.hexdigest(), "format": output_format, "input": input_text,
+                   "orientation": orientation}, handle)
 
 
 def _resume(partial: Path, fingerprint_path: Path, output_format: str, input_text: str,
-            records: Iterator[Record]) -> tuple[int, "hashlib._Hash"]:
+            records: Iterator[Record], orientation: dict | None = None) -> tuple[int, "hashlib._Hash"]:
     """Check that ``partial`` was written from this input; cut it to its fingerprinted rows; return (rows, digest).
 
-    The fingerprint beside ``OUT.partial`` holds the number of input rows written and the SHA-256 of their ids and
-    sequences; the same rows of this input must hash the same, else the resume is refused.
+    The fingerprint beside ``OUT.partial`` holds the number of input rows written, the SHA-256 of their ids and
+    sequences, the output format and the resolved orientation rule; the same rows of this input must hash the same,
+    and the format and rule must be the same (rows predicted under two rules are never mixed), else the resume is
+    refused before anything is written.
     """
     remedy = f"delete {partial} and {fingerprint_path.name} or run without --resume"
     try:
@@ -330,6 +342,11 @@ def _resume(partial: Path, fingerprint_path: Path, output_format: str, input_tex
                                path=input_text) from None
     if saved_format != output_format:
         raise ConfigError(f"--resume: {partial} was written with --format {saved_format}, not {output_format}")
+    saved_rule = saved.get("orientation")  # a fingerprint without the key predates orientation: all forward
+    if orientation_text(saved_rule) != orientation_text(orientation):
+        raise ConfigError(f"--resume: {partial} was predicted with --orientation {orientation_text(saved_rule)}, not "
+                          f"{orientation_text(orientation)} (rows under two rules are never mixed): rerun with "
+                          f"--orientation {orientation_text(saved_rule)}, or {remedy}")
     ends = _complete_rows(partial, output_format)
     if len(ends) < rows:
         raise InputFormatError(f"--resume: {partial} holds {len(ends)} complete rows, its fingerprint {rows} "
@@ -396,7 +413,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     reverse_rows = 0
     records = iter_records(input_text)
     if resume and partial.exists():
-        skip, digest = _resume(partial, fingerprint_path, output_format, input_text, records)
+        skip, digest = _resume(partial, fingerprint_path, output_format, input_text, records, rule)
         mode = "a"
     else:
         skip, digest, mode = 0, hashlib.sha256(), "w"
@@ -409,7 +426,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 if output_format == "tsv":
                     handle.write(tsv_header(task_names))
                 handle.flush()
-                _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text)
+                _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text, rule)
             for chunk in _chunks(records, chunk_rows):
                 check_records(chunk, input_text, backend.max_length)
                 flanks.add(chunk)
@@ -425,7 +442,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 for record in chunk:
                     _record_digest(digest, record)
                 rows += len(chunk)
-                _write_fingerprint(fingerprint_path, rows, digest, output_format, input_text)
+                _write_fingerprint(fingerprint_path, rows, digest, output_format, input_text, rule)
                 bar.update(len(chunk))
             os.fsync(handle.fileno())
     except Seq2ExpError as error:  # the same error, with what to do about the partial output

@@ -35,6 +35,8 @@ def _accumulate(feature_model, dataset) -> tuple[np.ndarray, np.ndarray, float, 
     for inputs, y in dataset:
         x = feature_model(inputs, training=False).numpy().astype(np.float64)
         y = np.asarray(y["expression"] if isinstance(y, Mapping) else y, np.float64).reshape(-1)
+        measured = np.isfinite(y)  # a row without this task's value (NaN) is left out of the fit, never imputed
+        x, y = x[measured], y[measured]
         if gram is None:
             gram, sums, xty = np.zeros((x.shape[1],) * 2), np.zeros(x.shape[1]), np.zeros(x.shape[1])
         gram += x.T @ x
@@ -53,6 +55,7 @@ def fit_kmer_ridge(config: Mapping[str, Any], train_dataset, val_dataset, val_ta
         config: a :func:`kmer_model_config` dict.
         train_dataset / val_dataset: one pass of ``(inputs, {"expression": y})`` batches (``make_dataset``).
         val_targets: measured expression of the validation rows, in ``val_dataset`` order.
+    Rows whose target is missing (NaN) are left out of the fit and of the validation Pearson r.
     Returns ``(model, {"alpha": ..., "val_pearson_by_alpha": {...}})``.
     """
     from seq2exp.training.callbacks import pearson_spearman
@@ -78,7 +81,7 @@ def fit_kmer_ridge(config: Mapping[str, Any], train_dataset, val_dataset, val_ta
         weights = cho_solve(cho_factor(regularised, check_finite=False), standardised_xty, check_finite=False) / std
         bias = y_mean - mean @ weights
         predicted = val_features @ weights + bias
-        scores[float(alpha)] = pearson_spearman(predicted, val_targets)[0]
+        scores[float(alpha)] = pearson_spearman(predicted, val_targets)[0]  # NaN rows left out
         solutions[float(alpha)] = (weights, bias)
     best_alpha = max(scores, key=lambda a: -np.inf if not np.isfinite(scores[a]) else scores[a])
     weights, bias = solutions[best_alpha]

@@ -59,7 +59,11 @@ def test_warmup_requests_and_metadata(model_base):
     version_dir = model_base / "autosome" / "1"
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy())
             for r in tf.data.TFRecordDataset(str(version_dir / names.WARMUP_FILE))]
-    assert len(logs) == names.N_WARMUP_REQUESTS
+    meta = json.loads((version_dir / names.METADATA_FILE).read_text())
+    oriented = names.ORIENTED_SIGNATURE in meta["signatures"]  # LegNet's is_reverse channel: its requests follow
+    assert [log.predict_log.request.model_spec.signature_name for log in logs] == \
+        [names.SERVING_DEFAULT] * names.N_WARMUP_REQUESTS + [names.ORIENTED_SIGNATURE] * (names.N_WARMUP_REQUESTS
+                                                                                           if oriented else 0)
     request = logs[0].predict_log.request
     assert request.model_spec.name == "autosome"
     assert request.model_spec.signature_name == names.SERVING_DEFAULT

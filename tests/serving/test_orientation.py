@@ -39,11 +39,63 @@ def exported(tmp_path_factory):
     return root, load_run(oriented), results
 
 
-def independent(run, flags) -> np.ndarray:
+def independent(run, flags, rows=ROWS) -> np.ndarray:
     """The model on numpy's one-hot (A, C, G, T) plus a channel of ones where ``flags`` (zeros elsewhere)."""
-    onehot = np.eye(4, dtype=np.float32)[[["ACGT".index(c) for c in s] for s in ROWS]]
-    channel = np.broadcast_to(np.asarray(flags, np.float32)[:, None, None], (len(ROWS), 110, 1))
+    onehot = np.eye(4, dtype=np.float32)[[["ACGT".index(c) for c in s] for s in rows]]
+    channel = np.broadcast_to(np.asarray(flags, np.float32)[:, None, None], (len(rows), 110, 1))
     return np.asarray(run.model(np.concatenate([onehot, channel], axis=2), training=False)["expression"]).ravel()
+
+
+def _warmup_records(version_dir) -> list:
+    """The warm-up file's records, parsed with TF Serving's own ``PredictionLog`` proto."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    return [prediction_log_pb2.PredictionLog.FromString(record) for record in
+            tf.compat.v1.io.tf_record_iterator(str(version_dir / names.WARMUP_FILE))]
+
+
+def test_warmup_file_warms_the_oriented_signature(exported):
+    """The warm-up file of a model with an is_reverse channel also holds ``serving_oriented`` requests; replayed on
+    TF Serving's session path each runs, and equals the model on a numpy one-hot + is_reverse channel and the
+    in-process oriented prediction. A model without the channel: only the ``serving_default`` requests, as before."""
+    import tensorflow as tf
+
+    root, run, results = exported
+    plain = _warmup_records(results["plain"].path)
+    assert [log.predict_log.request.model_spec.signature_name for log in plain] == \
+        [names.SERVING_DEFAULT] * names.N_WARMUP_REQUESTS
+    logs = _warmup_records(results["human"].path)
+    assert all(log.WhichOneof("log_type") == "predict_log" for log in logs)  # the record form TF Serving replays
+    requests = [log.predict_log.request for log in logs]
+    assert [r.model_spec.signature_name for r in requests] == \
+        [names.SERVING_DEFAULT] * names.N_WARMUP_REQUESTS + ["serving_oriented"] * names.N_WARMUP_REQUESTS
+    assert {r.model_spec.name for r in requests} == {"human"}
+    for default, other in zip(plain, logs):  # the serving_default records: the plain model's, but for the name
+        request = type(default.predict_log.request)()
+        request.CopyFrom(default.predict_log.request)
+        request.model_spec.name = "human"
+        assert request.SerializeToString(deterministic=True) == \
+            other.predict_log.request.SerializeToString(deterministic=True)
+    oriented = [r for r in requests if r.model_spec.signature_name == "serving_oriented"]
+    assert {alias: proto.dtype for alias, proto in oriented[0].inputs.items()} == \
+        {"sequences": tf.string.as_datatype_enum, "is_reverse": tf.bool.as_datatype_enum}
+    feeds = [(r.model_spec.signature_name, {alias: tf.make_ndarray(proto) for alias, proto in r.inputs.items()})
+             for r in requests]
+    replayed = session_run(results["human"].path, feeds)  # every request runs, by the SignatureDef's names
+    rows = [s.decode() for _, feed in feeds[len(feeds) // 2:] for s in feed["sequences"]]
+    flags = np.concatenate([feed["is_reverse"] for _, feed in feeds[len(feeds) // 2:]])
+    assert flags.dtype == bool and flags.any() and not flags.all()
+    served = np.concatenate([out[names.EXPRESSION_OUTPUT] for out in replayed[len(feeds) // 2:]])
+    expected = independent(run, flags, rows)
+    print(f"replayed serving_oriented warm-up vs numpy one-hot + is_reverse: max |diff| "
+          f"{float(np.max(np.abs(served - expected))):.3g}")
+    np.testing.assert_allclose(served, expected, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(served, run.prediction_graph().predict(rows, orientation=flags), atol=1e-5, rtol=0)
+    forward = np.concatenate([out[names.EXPRESSION_OUTPUT] for out in replayed[:len(feeds) // 2]])
+    np.testing.assert_allclose(forward, independent(run, np.zeros(len(rows)), rows), atol=1e-5, rtol=0)
+    assert results["human"].metadata["check"]["warmup_requests_replayed"] == 2 * names.N_WARMUP_REQUESTS
+    assert results["plain"].metadata["check"]["warmup_requests_replayed"] == names.N_WARMUP_REQUESTS
 
 
 def _strings(rows) -> np.ndarray:
@@ -199,3 +251,53 @@ def test_a_model_without_the_channel_ignores_or_refuses_orientation(exported, tm
     assert cli_main(["predict", str(table), "-o", str(out), *map(str, model), "--orientation", "sideways"]) == 2
     with pytest.raises(ConfigError, match="no is_reverse input channel"):
         plain.predict(ROWS, orientation=REVERSE)
+
+
+def test_resume_is_refused_under_another_orientation_rule(exported, tmp_path, capsys):
+    """``seq2exp predict --resume`` records the resolved rule in its fingerprint: the same rule continues the partial
+    output (equal to an uninterrupted run), another rule is refused with one line, exit 2, nothing written."""
+    from seq2exp.errors import Seq2ExpError
+    from seq2exp.serving.predict import SavedModelBackend, predict_file
+
+    root, run, results = exported
+    table = _tsv(tmp_path / "human.tsv")
+    model = ["--saved-model", str(results["human"].path)]
+    full, _ = _predict([table, *model], tmp_path / "full.tsv", capsys)  # auto: the export's seq_id~_Reversed:
+    full_text = (tmp_path / "full.tsv").read_text()
+
+    class FailsAfterOneChunk:
+        def __init__(self, inner):
+            self.inner, self.calls = inner, 0
+
+        def __getattr__(self, name):  # oriented, orientation_rule, max_length, ...: the real backend's
+            return getattr(self.inner, name)
+
+        def predict(self, sequences, **kwargs):
+            self.calls += 1
+            if self.calls > 1:
+                raise Seq2ExpError("worker went away")
+            return self.inner.predict(sequences, **kwargs)
+
+    out = tmp_path / "out.tsv"
+    backend = SavedModelBackend(results["human"].path)
+    try:
+        with pytest.raises(Seq2ExpError, match="worker went away"):
+            predict_file(table, out, FailsAfterOneChunk(backend), output_format="tsv", chunk_rows=3, progress=False)
+    finally:
+        backend.close()
+    partial, fingerprint = tmp_path / "out.tsv.partial", tmp_path / "out.tsv.partial.json"
+    assert fingerprint.exists(), sorted(p.name for p in tmp_path.iterdir())
+    assert json.loads(fingerprint.read_text())["orientation"] == RULE
+    before = (partial.read_bytes(), fingerprint.read_bytes())
+    assert len(partial.read_text().splitlines()) == 1 + 3  # the header and the first chunk
+    for other in ("none", "strand=-", "seq_id~_F"):  # another rule: refused before anything is written
+        capsys.readouterr()
+        assert cli_main(["predict", str(table), "-o", str(out), *model, "--format", "tsv", "--no-progress",
+                         "--resume", "--orientation", other]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--orientation seq_id~_Reversed:, not " + other in err[0], err
+        assert (partial.read_bytes(), fingerprint.read_bytes()) == before and not out.exists()
+    values, summary = _predict([table, *model, "--resume", "--orientation", "seq_id~_Reversed:"], out, capsys)
+    assert summary["resumed_from"] == 3 and summary["rows_reverse"] == int(REVERSE[3:].sum())
+    assert out.read_text() == full_text  # the same rule, spelled out: the same file as an uninterrupted run
+    np.testing.assert_allclose(values, independent(run, REVERSE), atol=2e-6, rtol=1e-6)

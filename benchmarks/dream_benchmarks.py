@@ -135,9 +135,9 @@ def verdict(ours: dict, theirs: dict) -> str:
 
 
 def net_predictions(config: Path, train_path: Path, val_path: Path, test, out: Path, *, epochs: int, seed: int,
-                    sizes: dict | None) -> np.ndarray:
+                    sizes: dict | None) -> tuple[np.ndarray, int]:
     """Train a benchmark config (``sizes``: model-config overrides), predict the test rows with their
-    orientation flags: [n, T]."""
+    orientation flags: ([n, T], trainable parameter count)."""
     import tensorflow as tf
 
     from seq2exp.data.alphabet import sequences_to_codes
@@ -153,7 +153,7 @@ def net_predictions(config: Path, train_path: Path, val_path: Path, test, out: P
         return encoder.tf_encode(c, n, orientation=tf.constant(test.reverse), **options)
 
     values = graph.tf_predict_codes(tf.constant(codes), tf.constant(lengths), encode=encode)["expression"].numpy()
-    return values.reshape(len(test), -1)
+    return values.reshape(len(test), -1), int(sum(int(np.prod(w.shape)) for w in run.model.trainable_weights))
 
 
 def authors_predictions(benchmark: str, net: str, paths: dict, workdir: Path, *, epochs: int, seed: int,
@@ -264,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
                 ours, theirs, timing = [], [], {"ours_s": [], "theirs_s": []}
                 for seed in seeds:
                     t0 = time.perf_counter()
-                    ours.append(net_predictions(config_dir / f"{name}_dream_{net}.yaml", paths["train"],
-                                                paths["val"], test_t, Path(tmp) / f"{name}_{net}_{seed}",
-                                                epochs=epochs, seed=seed, sizes=our_sizes))
+                    predicted, our_params = net_predictions(
+                        config_dir / f"{name}_dream_{net}.yaml", paths["train"], paths["val"], test_t,
+                        Path(tmp) / f"{name}_{net}_{seed}", epochs=epochs, seed=seed, sizes=our_sizes)
+                    ours.append(predicted)
                     timing["ours_s"].append(round(time.perf_counter() - t0, 1))
                     t0 = time.perf_counter()
                     authors = authors_predictions(name, net, paths, Path(tmp) / f"{name}_{net}_{seed}_authors",
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                         for j, t in enumerate(tasks)) + f" ({timing['ours_s'][-1]} s / {timing['theirs_s'][-1]} s)",
                         file=sys.stderr, flush=True)
                 entry[f"dream_{net}"] = {"per_task": compare(tasks, test_t.targets, ridge, ours, theirs),
-                                         "theirs_params": authors["params"], **timing}
+                                         "ours_params": our_params, "theirs_params": authors["params"], **timing}
             entry["notes"] = ridge_notes(entry)
             results["benchmarks"][name] = entry
     results["seconds"] = round(time.perf_counter() - started, 1)

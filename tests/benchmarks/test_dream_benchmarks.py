@@ -1,6 +1,7 @@
 """benchmarks/dream_benchmarks.py's pieces against independent computations: the paired bootstrap over test rows
-(several seeds a side) against scipy on the same resamples, and the authors' own data encoding (their
-``SeqDatasetProb`` via ``benchmarks/_prixfixe.py``, and the notebook's prediction cell) against a plain one-hot."""
+(several seeds a side) against scipy on the same resamples; the authors' own data encoding (their ``SeqDatasetProb``
+via ``benchmarks/_prixfixe.py``, and the notebook's prediction cell) against a plain one-hot; the benchmark's batched
+predictions of the authors' net against the notebook's row-by-row prediction loop."""
 from __future__ import annotations
 
 import importlib.util
@@ -71,6 +72,17 @@ for spec in specs:  # both benchmarks in one process: load() swaps the two 'prix
     frame = pd.read_csv(spec["file"], sep="\t")
     onehot = np.array([names["one_hot_encode"](s) for s in frame[spec["column"]]], np.float32)
     np.save(spec["out"] + "_x.npy", x); np.save(spec["out"] + "_y.npy", y); np.save(spec["out"] + "_nb.npy", onehot)
+    # predictions: the benchmark's batched predict against the notebook's row-by-row loop (pred[0], pred[1] per task)
+    import torch
+    model = _prixfixe.build_net(spec["benchmark"], "rnn", torch.Generator().manual_seed(0),
+                                {"first": 16, "lstm": 8, "core": 8})
+    model.eval()
+    rows = []
+    for one in x:
+        pred = model(torch.tensor(one[None], dtype=torch.float32))
+        heads = [pred[0], pred[1]] if spec["benchmark"] == "drosophila" else [pred]
+        rows.append([h.detach().cpu().flatten().tolist()[0] for h in heads])
+    np.save(spec["out"] + "_loop.npy", np.array(rows)); np.save(spec["out"] + "_pred.npy", _prixfixe.predict(model, x))
 """
 # name: (folder, id column, sequence column, targets, the id mark of a reverse-orientation row in the authors' add_rev)
 CASES = {"drosophila": ("drosophila_starr", "ID", "Sequence", ["Dev_log2_enrichment", "Hk_log2_enrichment"], "-_"),
@@ -95,14 +107,14 @@ def authors_encoding(tmp_path_factory):
                       "file": str(folder / f"{name}.txt"), "notebook": str(notebook), "column": sequence_column,
                       "out": str(folder / name)})
     subprocess.run([sys.executable, "-c", _ENCODE, json.dumps(specs)], check=True, cwd=folder)
-    return {name: (rows[name], *(np.load(folder / f"{name}_{part}.npy") for part in ("x", "y", "nb")))
+    return {name: (rows[name], *(np.load(folder / f"{name}_{part}.npy") for part in ("x", "y", "nb", "loop", "pred")))
             for name in CASES}
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_authors_encoding_is_a_plain_one_hot_with_the_orientation_channel(authors_encoding, name):
     _, id_column, sequence_column, targets, mark = CASES[name]
-    (header, rows), x, y, notebook_onehot = authors_encoding[name]
+    (header, rows), x, y, notebook_onehot, _, _ = authors_encoding[name]
     # independent: A, G, C, T columns (N all zero), then 1.0 on every position of a reverse-orientation row
     letters = {"A": 0, "G": 1, "C": 2, "T": 3}
     fields = [line.split("\t") for line in rows]
@@ -117,3 +129,11 @@ def test_the_authors_encoding_is_a_plain_one_hot_with_the_orientation_channel(au
     np.testing.assert_allclose(y, [[float(f[header.index(t)]) for t in targets] for f in fields], rtol=1e-6)
     # the notebook's test-time one_hot_encode gives the same four channels
     np.testing.assert_array_equal(notebook_onehot.transpose(0, 2, 1), expected[:, :4])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_batched_predictions_equal_the_notebooks_row_by_row_loop(authors_encoding, name):
+    *_, loop, predicted = authors_encoding[name]
+    assert predicted.shape == (6, len(CASES[name][3]))  # [rows, tasks], tasks in the file's order
+    np.testing.assert_allclose(predicted, loop, rtol=1e-5, atol=1e-9)
+    assert np.ptp(loop, axis=0).min() > 0  # rows differ: the comparison sees each row

@@ -5,9 +5,10 @@ Run from the repository root: ``python3 benchmarks/dream_nets.py [--quick] [--ne
 human: 230 bp x 1 task; 4 one-hot channels + is_reverse) each side trains and predicts in its own fresh process:
 
 - the authors: their ``PrixFixeNet`` from ``../shared/reference/prixfixe_benchmarks/<shape>/prixfixe`` built with
-  the benchmark notebook's arguments, trained with their own ``train_step`` (summed per-task MSE) and AdamW +
-  OneCycleLR as their ``AutosomeTrainer`` does, inference = ``model(x)`` under ``torch.no_grad`` in eval mode;
-  ``torch.set_num_threads(2)`` and glibc malloc tuned as for the LegNet peer (``GLIBC_TUNABLES``);
+  the benchmark notebook's arguments (``_prixfixe.build_net``, as ``dream_benchmarks.py`` builds it), trained with
+  their own ``train_step`` (summed per-task MSE) and AdamW + OneCycleLR as their ``AutosomeTrainer`` does,
+  inference = ``model(x)`` under ``torch.no_grad`` in eval mode; ``torch.set_num_threads(2)`` and glibc malloc
+  tuned as for the LegNet peer (``GLIBC_TUNABLES``);
 - seq2exp: the same architecture from the benchmark recipe (``training/configs/benchmarks/<shape>_dream_<net>.yaml``),
   seq2exp's AdamW + one-cycle built before the first step, ``train_on_batch`` on the masked per-task MSE; inference =
   the BatchNorm-folded model that prediction and export use, in a ``tf.function``.
@@ -26,7 +27,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SEQ2EXP_SHARED", REPO.parent / "shared"))
 TUNED_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
 SHAPES = {"drosophila": {"length": 249, "tasks": 2}, "human": {"length": 230, "tasks": 1}}
 
@@ -46,30 +46,12 @@ _TORCH = r"""
 import json, resource, statistics, sys, time
 import numpy as np, torch
 spec = json.loads(sys.argv[1])
-sys.path.insert(0, spec["reference"])
+sys.path.insert(0, spec["benchmarks"])
+from _prixfixe import build_net  # the authors' PrixFixeNet as the benchmark notebook builds it
 torch.set_num_threads(2)
 torch.manual_seed(0)
 L, B, net = spec["length"], spec["batch"], spec["net"]
-from prixfixe.prixfixe import PrixFixeNet
-from prixfixe.autosome import AutosomeFinalLayersBlock
-g = torch.Generator().manual_seed(42)
-if net == "rnn":
-    from prixfixe.bhi import BHIFirstLayersBlock, BHICoreBlock
-    first = BHIFirstLayersBlock(in_channels=5, out_channels=320, seqsize=L, kernel_sizes=[9, 15], pool_size=1, dropout=0.2)
-    core = BHICoreBlock(in_channels=first.out_channels, out_channels=320, seqsize=first.infer_outseqsize(),
-                        lstm_hidden_channels=320, kernel_sizes=[9, 15], pool_size=1, dropout1=0.2, dropout2=0.5)
-elif net == "cnn":
-    from prixfixe.bhi import BHIFirstLayersBlock
-    from prixfixe.autosome import AutosomeCoreBlock
-    first = BHIFirstLayersBlock(in_channels=5, out_channels=320, seqsize=L, kernel_sizes=[9, 15], pool_size=1, dropout=0.2)
-    core = AutosomeCoreBlock(in_channels=first.out_channels, out_channels=64, seqsize=first.infer_outseqsize())
-else:
-    from prixfixe.autosome import AutosomeFirstLayersBlock
-    from prixfixe.unlockdna import UnlockDNACoreBlock
-    first = AutosomeFirstLayersBlock(in_channels=5, out_channels=256, seqsize=L)
-    core = UnlockDNACoreBlock(in_channels=first.out_channels, out_channels=first.out_channels, seqsize=L,
-                              n_blocks=4, kernel_size=15, rate=0.1, num_heads=8)
-model = PrixFixeNet(first=first, core=core, final=AutosomeFinalLayersBlock(in_channels=core.out_channels), generator=g)
+model = build_net(spec["shape"], net, torch.Generator().manual_seed(42))
 rng = np.random.default_rng(0)
 x = np.zeros((B, 5, L), np.float32)
 x[np.arange(B)[:, None], rng.integers(0, 4, (B, L)), np.arange(L)[None, :]] = 1.0
@@ -154,7 +136,7 @@ def main() -> None:
     for shape in shapes:
         for net in nets:
             spec = {"net": net, "batch": args.batch_size, "warmup": args.warmup, "steps": steps, **SHAPES[shape],
-                    "reference": str(SHARED / "reference" / "prixfixe_benchmarks" / shape), "repo": str(REPO),
+                    "shape": shape, "benchmarks": str(REPO / "benchmarks"), "repo": str(REPO),
                     "recipe": str(REPO / "training" / "configs" / "benchmarks" / f"{shape}_dream_{net}.yaml")}
             keras_row = _child(_KERAS, spec)
             torch_row = _child(_TORCH, spec, {"GLIBC_TUNABLES": TUNED_MALLOC})

@@ -142,24 +142,16 @@ def validation_rows(run) -> tuple[list[str], Any]:
 
 
 def paired_bootstrap(measured, first, second, samples: int = 10_000, seed: int = 0, folds=None) -> dict:
-    """Pearson r of ``first`` minus that of ``second`` on the same resampled rows (numpy, vectorised). With
-    ``folds`` (a list of row-index arrays), rows are resampled within each fold and the difference is the
-    row-weighted mean over folds of each fold's difference (the cross-validated r is a per-fold r)."""
+    """Pearson r of ``first`` minus that of ``second`` on the same resampled rows (``_common``'s paired bootstrap,
+    numpy, vectorised). With ``folds`` (a list of row-index arrays), rows are resampled within each fold and the
+    difference is the row-weighted mean over folds of each fold's difference (the cross-validated r is a per-fold r)."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    measured, first, second = (np.asarray(values, np.float64) for values in (measured, first, second))
+    if str(Path(__file__).resolve().parent) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import paired_pearson_differences
 
-    def pearson(predicted, rows):
-        x, y = predicted[rows], measured[rows]
-        x, y = x - x.mean(1, keepdims=True), y - y.mean(1, keepdims=True)
-        return (x * y).sum(1) / np.sqrt((x * x).sum(1) * (y * y).sum(1))
-
-    groups = [np.arange(len(measured))] if folds is None else [np.asarray(fold) for fold in folds]
-    difference = np.zeros(samples)
-    for group in groups:
-        rows = group[rng.integers(0, len(group), size=(samples, len(group)))]
-        difference += (pearson(first, rows) - pearson(second, rows)) * len(group) / len(measured)
+    difference = paired_pearson_differences(measured, first, second, samples, seed, folds)
     return {"margin_ci95": [float(np.quantile(difference, 0.025)), float(np.quantile(difference, 0.975))],
             "p_autosome_not_better": float(np.mean(difference <= 0)), "bootstrap_samples": samples}
 

@@ -151,3 +151,21 @@ def run_python(code: str, *, env: Mapping[str, str] | None = None, cwd: Path | N
     if result.returncode != 0:
         raise AssertionError(f"the team's code failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+def rewrite_h5(source: Path, target: Path, edit, group: str | None = None) -> Path:
+    """A copy of a Keras HDF5 weights/model file with ``edit`` applied to its root (or to ``group`` in it, e.g. a
+    whole-model file's ``model_weights``): how the import tests make a bad checkpoint from a good one."""
+    import shutil
+
+    import h5py
+
+    shutil.copy(source, target)
+    with h5py.File(target, "r+") as handle:
+        edit(handle if group is None else handle[group])
+    return target
+
+
+def h5_weight_names(group) -> list[str]:
+    """A Keras HDF5 layer group's ``weight_names`` attribute as text."""
+    return [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]

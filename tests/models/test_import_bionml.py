@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, run_python
+from tests.models.team_code import demo_rows, h5_weight_names, rewrite_h5, run_python
 
 pytest.importorskip("tf_keras")
 pytest.importorskip("sklearn")  # seq_to_one_hot's OneHotEncoder
@@ -138,18 +138,6 @@ def small_weights(tmp_path_factory) -> Path:
     return workdir / WEIGHTS
 
 
-def _rewrite(source: Path, target: Path, edit) -> Path:
-    """A copy of the team's HDF5 weights file with ``edit(h5py.File)`` applied."""
-    import shutil
-
-    import h5py
-
-    shutil.copy(source, target)
-    with h5py.File(target, "r+") as handle:
-        edit(handle)
-    return target
-
-
 def _import_fails(weights: Path, out: Path, match: str) -> None:
     from seq2exp.models.importing import CheckpointError
     from seq2exp.training import import_weights
@@ -159,32 +147,28 @@ def _import_fails(weights: Path, out: Path, match: str) -> None:
     assert not out.exists()
 
 
-def _weight_names(group) -> list[str]:
-    return [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
-
-
 def test_a_missing_tensor_is_named_and_nothing_is_written(small_weights, tmp_path):
     def drop(handle):
         group = handle["Prediction_repr"]
-        group.attrs["weight_names"] = [n.encode() for n in _weight_names(group) if not n.endswith("bias:0")]
-    _import_fails(_rewrite(small_weights, tmp_path / "w.h5", drop), tmp_path / "run", "Prediction_repr/bias")
+        group.attrs["weight_names"] = [n.encode() for n in h5_weight_names(group) if not n.endswith("bias:0")]
+    _import_fails(rewrite_h5(small_weights, tmp_path / "w.h5", drop), tmp_path / "run", "Prediction_repr/bias")
 
 
 def test_an_unexpected_tensor_is_named(small_weights, tmp_path):
     def add(handle):
         group = handle["Prediction_head"]
         group.create_dataset("Prediction_head/extra:0", data=np.zeros(3, np.float32))
-        group.attrs["weight_names"] = [n.encode() for n in _weight_names(group) + ["Prediction_head/extra:0"]]
-    _import_fails(_rewrite(small_weights, tmp_path / "w.h5", add), tmp_path / "run", "Prediction_head/extra")
+        group.attrs["weight_names"] = [n.encode() for n in h5_weight_names(group) + ["Prediction_head/extra:0"]]
+    _import_fails(rewrite_h5(small_weights, tmp_path / "w.h5", add), tmp_path / "run", "Prediction_head/extra")
 
 
 def test_a_wrong_shape_is_named(small_weights, tmp_path):
     def reshape(handle):
         group = handle["Prediction_head"]
-        name = next(n for n in _weight_names(group) if n.endswith("kernel:0"))
+        name = next(n for n in h5_weight_names(group) if n.endswith("kernel:0"))
         del group[name]
         group.create_dataset(name, data=np.zeros((15, 1), np.float32))
-    _import_fails(_rewrite(small_weights, tmp_path / "w.h5", reshape), tmp_path / "run", "Prediction_head/kernel")
+    _import_fails(rewrite_h5(small_weights, tmp_path / "w.h5", reshape), tmp_path / "run", "Prediction_head/kernel")
 
 
 def test_truncated_and_foreign_files_are_one_clear_error(small_weights, tmp_path):

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, run_python
+from tests.models.team_code import demo_rows, h5_weight_names, rewrite_h5, run_python
 
 pytest.importorskip("tf_keras")
 
@@ -126,17 +126,6 @@ def test_imported_model_predicts_what_get_predictions_predicts(team_model, tmp_p
     assert diffs["in_process"] <= 1e-4 and diffs["served"] <= 1e-4, diffs
 
 
-def _rewrite(source: Path, target: Path, edit) -> Path:
-    import shutil
-
-    import h5py
-
-    shutil.copy(source, target)
-    with h5py.File(target, "r+") as handle:
-        edit(handle["model_weights"])
-    return target
-
-
 def _import_fails(weights: Path, out: Path, match: str) -> None:
     from seq2exp.models.importing import CheckpointError
     from seq2exp.training import import_weights
@@ -146,32 +135,29 @@ def _import_fails(weights: Path, out: Path, match: str) -> None:
     assert not out.exists()
 
 
-def _names(group) -> list[str]:
-    return [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
-
-
 def test_a_missing_tensor_is_named(team_model, tmp_path):
     def drop(root):
         group = root["layer_normalization_1"]
-        group.attrs["weight_names"] = [n.encode() for n in _names(group) if "beta" not in n]
-    _import_fails(_rewrite(team_model, tmp_path / "w.h5", drop), tmp_path / "run", "layer_normalization_1/beta")
+        group.attrs["weight_names"] = [n.encode() for n in h5_weight_names(group) if "beta" not in n]
+    _import_fails(rewrite_h5(team_model, tmp_path / "w.h5", drop, "model_weights"), tmp_path / "run",
+                  "layer_normalization_1/beta")
 
 
 def test_an_unexpected_tensor_is_named(team_model, tmp_path):
     def add(root):
         group = root["dense_7"]
         group.create_dataset("dense_7/extra:0", data=np.zeros(3, np.float32))
-        group.attrs["weight_names"] = [n.encode() for n in _names(group) + ["dense_7/extra:0"]]
-    _import_fails(_rewrite(team_model, tmp_path / "w.h5", add), tmp_path / "run", "dense_7/extra")
+        group.attrs["weight_names"] = [n.encode() for n in h5_weight_names(group) + ["dense_7/extra:0"]]
+    _import_fails(rewrite_h5(team_model, tmp_path / "w.h5", add, "model_weights"), tmp_path / "run", "dense_7/extra")
 
 
 def test_a_wrong_shape_is_named(team_model, tmp_path):
     def reshape(root):
         group = root["dense_7"]
-        name = next(n for n in _names(group) if n.endswith("bias:0"))
+        name = next(n for n in h5_weight_names(group) if n.endswith("bias:0"))
         del group[name]
         group.create_dataset(name, data=np.zeros(2, np.float32))
-    _import_fails(_rewrite(team_model, tmp_path / "w.h5", reshape), tmp_path / "run", "dense_7/bias")
+    _import_fails(rewrite_h5(team_model, tmp_path / "w.h5", reshape, "model_weights"), tmp_path / "run", "dense_7/bias")
 
 
 def test_truncated_and_foreign_files_are_one_clear_error(team_model, tmp_path):

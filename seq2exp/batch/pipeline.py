@@ -341,7 +341,7 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0,
     as ``seq2exp predict --orientation`` (``auto``: the rule the export recorded)."""
     from types import SimpleNamespace
 
-    from seq2exp.serving.predict import resolve_orientation, resolve_saved_model_dir
+    from seq2exp.serving.predict import recorded_orientation, resolve_orientation, resolve_saved_model_dir
 
     version_dir = resolve_saved_model_dir(path).resolve()
     meta_path = version_dir / names.METADATA_FILE
@@ -357,10 +357,10 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0,
             "sha256": saved_model_checksum(version_dir),
             # the task columns in seq2exp predict's order (its backends' task_names: the signature's task outputs)
             "tasks": list(names.task_outputs(meta.get("outputs") or [])) or None}
-    table = ((meta.get("config") or {}).get("data") or {}).get("table") or {}
-    described = SimpleNamespace(oriented=bool(meta.get("orientation")), description=f"SavedModel {version_dir}",
-                                orientation_rule=(meta.get("orientation") or {}).get("rule"),
-                                orientation_ignored=None if meta.get("orientation") else table.get("orientation"))
+    oriented = bool(meta.get("orientation"))
+    rule, ignored = recorded_orientation(meta, oriented)
+    described = SimpleNamespace(oriented=oriented, description=f"SavedModel {version_dir}", orientation_rule=rule,
+                                orientation_ignored=ignored)
     info["orientation"] = resolve_orientation(described, orientation)  # before anything is read or created
     handler = SessionModelHandler(str(version_dir), f"{name}:{version}", intra_op_threads)
     return ModelSource(handler, meta.get("max_sequence_length"), info)

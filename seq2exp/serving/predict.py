@@ -164,9 +164,7 @@ class SavedModelBackend:
         self.description = f"SavedModel {self.path}"
         self.tasks = names.task_outputs(self._model.signatures[names.SERVING_DEFAULT].outputs)
         self.oriented = names.ORIENTED_SIGNATURE in self._model.signatures  # an is_reverse channel to feed
-        self.orientation_rule = (meta.get("orientation") or {}).get("rule")  # the training table's rule
-        table = ((meta.get("config") or {}).get("data") or {}).get("table") or {}
-        self.orientation_ignored = table.get("orientation") if not self.oriented else None
+        self.orientation_rule, self.orientation_ignored = recorded_orientation(meta, self.oriented)
 
     @property
     def task_names(self) -> list[str] | None:
@@ -267,6 +265,13 @@ def row_is_reverse(record: Record, rule: dict) -> bool:
     fields = record.fields or {}
     value = fields.get(str(rule["column"]).strip().lower())
     return _is_reverse(record.name if value is None else value, rule)
+
+
+def recorded_orientation(meta: dict, oriented: bool) -> tuple[dict | None, Any]:
+    """From an export's metadata: the orientation rule it recorded (its training table's), and the training table's
+    rule that a model without an ``is_reverse`` channel (``oriented`` false) ignores (else ``None``)."""
+    table = ((meta.get("config") or {}).get("data") or {}).get("table") or {}
+    return (meta.get("orientation") or {}).get("rule"), (None if oriented else table.get("orientation"))
 
 
 def resolve_orientation(backend: Any, orientation: str | dict | None) -> dict | None:

@@ -169,3 +169,19 @@ def rewrite_h5(source: Path, target: Path, edit, group: str | None = None) -> Pa
 def h5_weight_names(group) -> list[str]:
     """A Keras HDF5 layer group's ``weight_names`` attribute as text."""
     return [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+
+
+def served_expression(run_dir: Path, rows: Sequence[str], model_base: Path, name: str):
+    """``export_run`` of an imported run as ``model_base/name/1``, then its ``expression`` for ``rows`` through TF
+    Serving's session path (``loader.load`` + ``Session.run`` by the ``serving_default`` SignatureDef's tensor
+    names): the served side of every import parity test."""
+    import numpy as np
+
+    import seq2exp.serving.signatures as names
+    from seq2exp.serving.export import export_run
+    from tests.serving.conftest import session_run
+
+    export_run(run_dir, model_base, name, 1)
+    (served,) = session_run(model_base / name / "1",
+                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
+    return np.asarray(served[names.EXPRESSION_OUTPUT])

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.models.team_code import demo_rows, import_team_module, randomize_torch_model, run_team_script, team_dir
+from tests.models.team_code import (
+    demo_rows, import_team_module, randomize_torch_model, run_team_script, served_expression, team_dir)
 
 torch = pytest.importorskip("torch")
 
@@ -66,9 +67,6 @@ def predictions_with(run_dir: Path, sequences, workdir: Path, **changes) -> np.n
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int, short_rows: bool = True) -> dict:
     from seq2exp.inference.runs import load_run
     from seq2exp.training import import_weights
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
-    from tests.serving.conftest import session_run
 
     rows = demo_rows(demo_train, n_regular)
     whole = [s for s in rows if len(s) >= 110]
@@ -81,10 +79,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int, 
     team_seconds = time.perf_counter() - started
     run_dir = import_weights("bhi", weights, tmp_path / "run")
     in_process = load_run(run_dir).predict(whole)
-    export_run(run_dir, tmp_path / "models", "deepgxp", 1)
-    (served,) = session_run(tmp_path / "models" / "deepgxp" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in whole])})])
-    served = np.asarray(served[names.EXPRESSION_OUTPUT])
+    served = served_expression(run_dir, whole, tmp_path / "models", "deepgxp")
     assert np.ptp(expected) > 0.05
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
              "served": float(np.max(np.abs(served - expected))), "n_rows": len(whole),

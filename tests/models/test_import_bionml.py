@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, h5_weight_names, rewrite_h5, run_python
+from tests.models.team_code import demo_rows, h5_weight_names, rewrite_h5, run_python, served_expression
 
 pytest.importorskip("tf_keras")
 pytest.importorskip("sklearn")  # seq_to_one_hot's OneHotEncoder
@@ -95,10 +95,7 @@ def team_predictions(workdir: Path, shape: dict, sequences: list[str]) -> np.nda
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
     from seq2exp.training import import_weights
-    from tests.serving.conftest import session_run
 
     rows = demo_rows(demo_train, n_regular)
     started = time.perf_counter()
@@ -108,10 +105,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     run_dir = import_weights("bionml", tmp_path / WEIGHTS, tmp_path / "run",
                              config={"num_heads": shape.get("num_heads", 16)})
     in_process = load_run(run_dir).predict(rows)
-    export_run(run_dir, tmp_path / "models", "bionml", 1)
-    (served,) = session_run(tmp_path / "models" / "bionml" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
-    served = np.asarray(served[names.EXPRESSION_OUTPUT])
+    served = served_expression(run_dir, rows, tmp_path / "models", "bionml")
     assert np.ptp(expected) > 0.05, expected
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
              "served": float(np.max(np.abs(served - expected))), "n_rows": len(rows),

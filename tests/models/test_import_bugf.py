@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.models.team_code import demo_rows, import_team_module, randomize_torch_model, run_team_script, team_dir
+from tests.models.team_code import (
+    demo_rows, import_team_module, randomize_torch_model, run_team_script, served_expression, team_dir)
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("einops")  # the team's nndef_exp_alibi.py imports it (README: einops 0.4.1)
@@ -52,10 +53,7 @@ def team_predictions(workdir: Path, shape: dict, sequences: list[str]) -> np.nda
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
     from seq2exp.training import import_weights
-    from tests.serving.conftest import session_run
 
     rows = demo_rows(demo_train, n_regular)
     assert any("N" in s for s in rows)
@@ -65,10 +63,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     team_seconds = time.perf_counter() - started
     run_dir = import_weights("bugf", weights, tmp_path / "run", config={"heads": shape["heads"]})
     in_process = load_run(run_dir).predict(rows)
-    export_run(run_dir, tmp_path / "models", "bugf", 1)
-    (served,) = session_run(tmp_path / "models" / "bugf" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
-    served = np.asarray(served[names.EXPRESSION_OUTPUT])
+    served = served_expression(run_dir, rows, tmp_path / "models", "bugf")
     scale = max(1.0, float(np.max(np.abs(expected))))
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
              "served": float(np.max(np.abs(served - expected))), "max_abs_prediction": scale,

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.models.team_code import demo_rows, import_team_module, randomize_torch_model, run_team_script, team_dir
+from tests.models.team_code import (
+    demo_rows, import_team_module, randomize_torch_model, run_team_script, served_expression, team_dir)
 
 torch = pytest.importorskip("torch")
 
@@ -57,9 +58,6 @@ def team_predictions(weights: Path, shape: dict, sequences: list[str], workdir: 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
     from seq2exp.training import import_weights
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
-    from tests.serving.conftest import session_run
 
     rows = [s for s in demo_rows(demo_train, n_regular) if abs(len(s) - 110) <= 3 and s.count("N") <= 3]
     sequences = [s for s in demo_train.read_text().split() if len(s) > 20]
@@ -75,10 +73,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     team_seconds = time.perf_counter() - started
     run_dir = import_weights("camformers", weights, tmp_path / "run")
     in_process = load_run(run_dir).predict(rows)
-    export_run(run_dir, tmp_path / "models", "camformers", 1)
-    (served,) = session_run(tmp_path / "models" / "camformers" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
-    served = np.asarray(served[names.EXPRESSION_OUTPUT])
+    served = served_expression(run_dir, rows, tmp_path / "models", "camformers")
     assert np.ptp(expected) > 0.05
     scale = max(1.0, float(np.max(np.abs(expected))))
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, h5_weight_names, rewrite_h5, run_python
+from tests.models.team_code import demo_rows, h5_weight_names, rewrite_h5, run_python, served_expression
 
 pytest.importorskip("tf_keras")
 
@@ -96,10 +96,7 @@ def team_model(tmp_path_factory) -> Path:
 
 def test_imported_model_predicts_what_get_predictions_predicts(team_model, tmp_path, demo_train):
     from seq2exp.inference.runs import load_run
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
     from seq2exp.training import import_weights
-    from tests.serving.conftest import session_run
 
     every = [line.split("\t")[0] for line in demo_train.read_text().splitlines()]
     rows = [s for s in demo_rows(demo_train, 8) if len(s) <= 111]  # convert_one_hot has no room for longer rows
@@ -113,10 +110,7 @@ def test_imported_model_predicts_what_get_predictions_predicts(team_model, tmp_p
     expected = np.asarray(json.loads((workdir / "team.json").read_text()), np.float32)
     run_dir = import_weights("high_schoolers", team_model, tmp_path / "run")
     in_process = load_run(run_dir).predict(rows)
-    export_run(run_dir, tmp_path / "models", "hs", 1)
-    (served,) = session_run(tmp_path / "models" / "hs" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
-    served = np.asarray(served[names.EXPRESSION_OUTPUT])
+    served = served_expression(run_dir, rows, tmp_path / "models", "hs")
     assert np.ptp(expected) > 0.05, expected
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
              "served": float(np.max(np.abs(served - expected))), "n_rows": len(rows),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, run_python
+from tests.models.team_code import demo_rows, run_python, served_expression
 
 pytest.importorskip("tf_keras")
 
@@ -74,9 +74,6 @@ def run_team(mode: str, workdir: Path, shape: dict) -> None:
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, whole_notebook: bool) -> dict:
     from seq2exp.inference.runs import load_run
     from seq2exp.training import import_weights
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
-    from tests.serving.conftest import session_run
 
     rows = demo_rows(demo_train, 8)
     every = [line.split("\t")[0] for line in demo_train.read_text().splitlines()]
@@ -92,10 +89,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, whole_notebook: 
     expected = np.asarray([float(line.split("\t")[1]) for line in lines[: len(rows)]], np.float32)
     run_dir = import_weights("mt", tmp_path / "sub_model.11.h5", tmp_path / "run")
     in_process = load_run(run_dir).predict(rows)
-    export_run(run_dir, tmp_path / "models", "mt", 1)
-    (served,) = session_run(tmp_path / "models" / "mt" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
-    served = np.asarray(served[names.EXPRESSION_OUTPUT])
+    served = served_expression(run_dir, rows, tmp_path / "models", "mt")
     assert np.ptp(expected) > 0.01
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
              "served": float(np.max(np.abs(served - expected))), "n_rows": len(rows),

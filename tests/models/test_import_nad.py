@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.models.team_code import import_team_module, randomize_torch_model, run_team_script, team_dir
+from tests.models.team_code import (
+    import_team_module, randomize_torch_model, run_team_script, served_expression, team_dir)
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("x_transformers")  # the team's pin: x_transformers==0.28.4 (requirements.txt)
@@ -184,9 +185,6 @@ def demo_others(demo_train: Path) -> list[str]:
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_rows: int, capsys=None) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
-    from tests.serving.conftest import session_run
 
     rows = demo_110(demo_train, n_rows)
     others = demo_others(demo_train)
@@ -212,10 +210,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_rows: int, cap
     graph = load_run(run_dir).prediction_graph()
     in_process = to_team_units(graph.predict_outputs(rows + others)["expression"])  # before the batch step
     seq2exp_ranks = graph.predict(rows)  # with the batch step 'rank' over the file
-    export_run(run_dir, tmp_path / "models", "nad", 1)
-    (served,) = session_run(tmp_path / "models" / "nad" / "1", [
-        (names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows + others])})])
-    served = to_team_units(served[names.EXPRESSION_OUTPUT])
+    served = to_team_units(served_expression(run_dir, rows + others, tmp_path / "models", "nad"))
     team = np.concatenate([expected, expected_others])
     diffs = {"in_process": float(np.max(np.abs(in_process - team))),
              "served": float(np.max(np.abs(served - team))),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, run_python
+from tests.models.team_code import demo_rows, run_python, served_expression
 
 pytest.importorskip("tf_keras")  # the team's Keras 2 code runs on tf-keras (dev extra)
 
@@ -99,9 +99,6 @@ def team_predictions(workdir: Path, shape: dict, sequences: list[str]) -> np.nda
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
     from seq2exp.training import import_weights
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
-    from tests.serving.conftest import session_run
 
     rows = [s for s in demo_rows(demo_train, n_regular) if len(s) - 30 <= 100]  # cell 70 asserts <= 100 bp
     assert min(map(len, rows)) < 110 < max(map(len, rows))
@@ -112,10 +109,7 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
     run_dir = import_weights("unlock_dna", tmp_path / "tf_ckpts", tmp_path / "run",
                              config={"num_projectors": shape["num_projectors"]})
     in_process = load_run(run_dir).predict(rows)
-    export_run(run_dir, tmp_path / "models", "unlock", 1)
-    (served,) = session_run(tmp_path / "models" / "unlock" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
-    served = np.asarray(served[names.EXPRESSION_OUTPUT])
+    served = served_expression(run_dir, rows, tmp_path / "models", "unlock")
     assert np.ptp(expected) > 0.05
     diffs = {"in_process": float(np.max(np.abs(in_process - expected))),
              "served": float(np.max(np.abs(served - expected))), "n_rows": len(rows),

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, randomize_torch_model
+from tests.models.team_code import demo_rows, randomize_torch_model, served_expression
 
 pytest.importorskip("torch")
 pytest.importorskip("pytorch_lightning")  # the team's models.py imports it (team-code extra)
@@ -108,10 +108,7 @@ def run_team(mode: str, workdir: Path, shape: dict, **extra) -> None:
 
 def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) -> dict:
     from seq2exp.inference.runs import load_run
-    from seq2exp.serving import signatures as names
-    from seq2exp.serving.export import export_run
     from seq2exp.training import import_weights
-    from tests.serving.conftest import session_run
 
     rows = demo_rows(demo_train, n_regular)
     test = tmp_path / "test_sequences.txt"
@@ -129,10 +126,8 @@ def check_parity(tmp_path: Path, demo_train: Path, shape: dict, n_regular: int) 
         run_dir = import_weights("wztr", tmp_path / weights, tmp_path / f"run_{kind}")
         in_process = load_run(run_dir).predict(rows)
         diffs[f"{kind}_in_process"] = float(np.max(np.abs(in_process - expected)))
-    export_run(tmp_path / "run_ckpt", tmp_path / "models", "wztr", 1)
-    (served,) = session_run(tmp_path / "models" / "wztr" / "1",
-                            [(names.SERVING_DEFAULT, {names.SEQUENCES_INPUT: np.array([s.encode() for s in rows])})])
-    diffs["served"] = float(np.max(np.abs(np.asarray(served[names.EXPRESSION_OUTPUT]) - expected)))
+    served = served_expression(tmp_path / "run_ckpt", rows, tmp_path / "models", "wztr")
+    diffs["served"] = float(np.max(np.abs(served - expected)))
     print("wztr", shape, json.dumps(diffs))
     assert max(value for key, value in diffs.items() if key.endswith(("process", "served"))) <= 1e-4, diffs
     return diffs

@@ -15,7 +15,9 @@ human: 230 bp x 1 task; 4 one-hot channels + is_reverse) each side trains and pr
 
 Random one-hot batches are made before timing; ``--warmup`` steps are untimed; the median of the timed steps gives
 sequences/s. Reported per pair: train and inference seq/s of each, the ratios (goal: training >= 1.2x, inference
->= 1.5x), peak RSS of each process, parameter counts. The last stdout line is one JSON object.
+>= 1.5x), peak RSS of each process, parameter counts, and how close each side runs to the machine's limit
+(``_peak.py``: forward FLOPs per sequence of the Keras model, LSTM products added from their shapes; GFLOP/s and
+fractions of the nominal FP32 peak and of a measured large matmul). The last stdout line is one JSON object.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _peak import fractions, nominal_peak_gflops  # noqa: E402
 TUNED_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
 SHAPES = {"drosophila": {"length": 249, "tasks": 2}, "human": {"length": 230, "tasks": 1}}
 
@@ -106,7 +110,10 @@ train_s = timed(lambda: model.train_on_batch(x, y), spec["warmup"], spec["steps"
 folded = fold_batchnorm(model)
 predict = tf.function(lambda v: folded(v, training=False))
 infer_s = timed(lambda: np.asarray(predict(x)["expression"]), spec["warmup"], spec["steps"])
-print(json.dumps({"train_step_s": train_s, "infer_step_s": infer_s,
+sys.path.insert(0, spec["benchmarks"])
+from _peak import forward_flops, matmul_gflops  # after timing: the FLOP count and the matmul ceiling
+print(json.dumps({"train_step_s": train_s, "infer_step_s": infer_s, **forward_flops(folded),
+                  "matmul_gflops": matmul_gflops(),
                   "params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -133,6 +140,7 @@ def main() -> None:
     shapes = ["drosophila"] if args.quick else args.shapes.split(",")
     steps = 3 if args.quick else args.steps
     rows = []
+    peak = nominal_peak_gflops()
     for shape in shapes:
         for net in nets:
             spec = {"net": net, "batch": args.batch_size, "warmup": args.warmup, "steps": steps, **SHAPES[shape],
@@ -147,9 +155,13 @@ def main() -> None:
                     row[f"{phase}_seq_per_s_keras"] = round(args.batch_size / keras_row[f"{phase}_step_s"], 1)
                     row[f"{phase}_seq_per_s_torch"] = round(args.batch_size / torch_row[f"{phase}_step_s"], 1)
                     row[f"{phase}_ratio"] = round(torch_row[f"{phase}_step_s"] / keras_row[f"{phase}_step_s"], 3)
+                for side in ("keras", "torch"):  # the same architecture: both sides' rates against the same limits
+                    row[f"{side}_peak"] = fractions(keras_row["forward_flops_per_seq"], row[f"train_seq_per_s_{side}"],
+                                                    row[f"infer_seq_per_s_{side}"], peak, keras_row["matmul_gflops"])
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     print(json.dumps({"benchmark": "dream_nets", "goal": {"train_ratio": 1.2, "infer_ratio": 1.5}, "results": rows,
+                      "cpu": peak,
                       "cpu_count": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}))
 
 

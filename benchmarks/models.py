@@ -17,7 +17,10 @@ variables, tracing, graph optimisation, first run) minus that median. Inference 
 ``--glibc-malloc-tuned``, its stronger setting) at the same batch size, in the same run, when a Python with torch is
 given (``--torch-python``; default ``/work/torchvenv/bin/python`` if present), as ``--pairs`` back-to-back
 (Keras, PyTorch) pairs: each pair's ratio is taken under the same background load, and ``legnet_vs_torch`` reports
-every pair plus the median, min, max and spread of the ratios. The last stdout line is one JSON
+every pair plus the median, min, max and spread of the ratios. How close each runs to the machine's limit
+(``benchmarks/_peak.py``): forward FLOPs per sequence counted by TensorFlow's profiler, training taken as 3x,
+as GFLOP/s and as fractions of the cores' nominal FP32 peak and of a measured 2048^3 matmul (``cpu`` in the report;
+the PyTorch peer's pairs get the same figures). The last stdout line is one JSON
 object (CONTRACT.md: ``results`` = list of ``{name, params, batch_size, dtype, train_seq_per_s, infer_seq_per_s,
 train_peak_rss_mib, infer_peak_rss_mib}``).
 """
@@ -35,6 +38,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from _peak import fractions, nominal_peak_gflops  # noqa: E402
 TORCH_REFERENCE = REPO.parent / "shared" / "bench" / "legnet_torch_ref.py"
 DEFAULT_TORCH_PYTHON = Path("/work/torchvenv/bin/python")
 DEFAULT_MODELS = "autosome,bhi,camformers,wztr,mt"
@@ -162,6 +167,10 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
     }
     if phase == "train":
         result.update(loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
+    else:  # after timing: the FLOP count and the matmul ceiling, with this process's thread settings
+        from _peak import forward_flops, matmul_gflops
+
+        result.update(forward_flops(model), matmul_gflops=matmul_gflops())
     result["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
     result["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
     return result
@@ -291,10 +300,12 @@ def main() -> int:
         return 0
 
     started = time.perf_counter()
-    results = []
+    peak = nominal_peak_gflops()
+    results, infer_runs = [], []
     for name in names:
         train = run_phase(args, "train", name)
         infer = run_phase(args, "infer", name)
+        infer_runs.append(infer)
         results.append({
             "name": name, "params": train.get("params", infer.get("params")), "batch_size": args.batch_size,
             "dtype": args.dtype, "jit_compile": args.jit_compile,
@@ -303,13 +314,24 @@ def main() -> int:
             "train_first_step_s": train.get("first_step_s"), "infer_first_step_s": infer.get("first_step_s"),
             "train_first_step_overhead_s": train.get("first_step_overhead_s"),
             "train_timed_steps": train.get("timed_steps"), "infer_timed_steps": infer.get("timed_steps"),
+            "forward_flops_per_seq": infer.get("forward_flops_per_seq"), "flops_count_has_loops": infer.get("has_loops"),
+            **(fractions(infer["forward_flops_per_seq"], train.get("seq_per_s"), infer.get("seq_per_s"), peak,
+                         infer.get("matmul_gflops")) if infer.get("forward_flops_per_seq") else {}),
             **({"train_error": train["error"]} if "error" in train else {}),
             **({"infer_error": infer["error"]} if "error" in infer else {}),
         })
+    matmul = [row for row in (run.get("matmul_gflops") for run in infer_runs) if row]
     report = {"benchmark": "models", "results": results, "threads": os.cpu_count(),
+              "cpu": {**peak, "matmul_gflops": statistics.median(matmul) if matmul else None},
               "python": platform.python_version(), "load_average_1min_start": _load()}
     if "autosome" in names and args.torch_python:
-        report["legnet_vs_torch"] = legnet_pairs(args, next(row for row in results if row["name"] == "autosome"))
+        legnet = next(row for row in results if row["name"] == "autosome")
+        report["legnet_vs_torch"] = legnet_pairs(args, legnet)
+        if legnet.get("forward_flops_per_seq"):  # the same architecture: the peer's rates against the same peak
+            for pair in report["legnet_vs_torch"].get("pairs", []):
+                pair.update({f"torch_{key}": value for key, value in fractions(
+                    legnet["forward_flops_per_seq"], pair["torch_train_seq_per_s"], pair["torch_infer_seq_per_s"],
+                    peak, report["cpu"]["matmul_gflops"]).items()})
     report["wall_s"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report), flush=True)
     return 0

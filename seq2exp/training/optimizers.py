@@ -257,27 +257,67 @@ def _fused_adam(optimizer) -> None:
     """Adam's and AdamW's per-weight update as TensorFlow's fused kernel (``ResourceApplyAdam``: Keras's formula,
     ``alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``, ``m += (g - m)(1 - beta_1)``, ``v += (g^2 - v)(1 - beta_2)``,
     ``w -= alpha m / (sqrt(v) + epsilon)``) instead of about 25 separate ops per weight; AdamW's decoupled decay
-    stays Keras's. Sparse gradients, AMSGrad and other backends keep Keras's own update."""
+    (Keras's ``w -= w * weight_decay * lr`` before the update, same variables) is one multiply and one subtraction
+    per weight. The step's scalars (``beta^t``, the learning rate, the decay factor) are computed once per optimiser
+    step and graph, not once per weight: about 21 graph ops per weight became 5, a third of LegNet's traced training
+    step. Sparse gradients, AMSGrad and other backends keep Keras's own update."""
     if keras.backend.backend() != "tensorflow" or getattr(optimizer, "amsgrad", True):
         return
     import tensorflow as tf
 
     keras_update_step = optimizer.update_step
+    keras_apply = optimizer.apply
+    step_scalars: dict = {}  # (graph, dtype, what) -> tensor, for the current apply() only
+
+    def step_scalar(dtype, what: str, learning_rate=None):
+        key = (tf.compat.v1.get_default_graph(), dtype, what, id(learning_rate))
+        if key not in step_scalars:
+            if what == "adam":
+                step = tf.cast(optimizer.iterations + 1, dtype)
+                beta_1, beta_2 = tf.cast(optimizer.beta_1, dtype), tf.cast(optimizer.beta_2, dtype)
+                value = {"beta1_power": tf.pow(beta_1, step), "beta2_power": tf.pow(beta_2, step),
+                         "lr": tf.cast(learning_rate, dtype), "beta1": beta_1, "beta2": beta_2,
+                         "epsilon": tf.cast(optimizer.epsilon, dtype)}
+            else:  # the decoupled decay factor, with the learning rate Keras's decay reads
+                value = tf.cast(optimizer.weight_decay, dtype) * tf.cast(optimizer.learning_rate, dtype)
+            step_scalars[key] = (value, learning_rate)  # keeps learning_rate alive while its id is a key
+        return step_scalars[key][0]
 
     def fused_update_step(gradient, variable, learning_rate):
         if isinstance(gradient, tf.IndexedSlices) or not isinstance(variable, tf.Variable):
             return keras_update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
-        step = tf.cast(optimizer.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(optimizer.beta_1, dtype), tf.cast(optimizer.beta_2, dtype)
         index = optimizer._get_variable_index(variable)
         m, v = optimizer._momentums[index].value, optimizer._velocities[index].value
-        return tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle, m=m.handle, v=v.handle, beta1_power=tf.pow(beta_1, step),
-            beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
-            epsilon=tf.cast(optimizer.epsilon, dtype), grad=tf.cast(gradient, dtype))
+        return tf.raw_ops.ResourceApplyAdam(var=variable.handle, m=m.handle, v=v.handle,
+                                            grad=tf.cast(gradient, dtype), **step_scalar(dtype, "adam", learning_rate))
+
+    def weight_decay(variables):
+        if optimizer.weight_decay is None:
+            return
+
+        def distributed(distribution, variables, **kwargs):
+            def decay(variable):
+                if optimizer._use_weight_decay(variable):
+                    variable.assign_sub(variable * step_scalar(variable.dtype, "decay"))
+
+            for variable in variables:
+                variable = variable.value if isinstance(variable, keras.Variable) else variable
+                distribution.extended.update(variable, decay, group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(distributed, optimizer._distribution_strategy, variables)
+
+    def apply_with_step_scalars(grads, trainable_variables=None):
+        step_scalars.clear()
+        try:
+            return keras_apply(grads, trainable_variables)
+        finally:
+            step_scalars.clear()
 
     optimizer.update_step = fused_update_step
+    if hasattr(optimizer, "_distribution_strategy") and hasattr(optimizer, "_use_weight_decay"):
+        optimizer._apply_weight_decay = weight_decay
+    optimizer.apply = apply_with_step_scalars
 
 
 def _one_cycle_beta_1(total_steps: int, pct_start: float, base: float, peak: float) -> Callable:

@@ -406,6 +406,7 @@ def test_fused_adam_update_equals_keras_own_optimizer(name):
     steps = {"ours": traced_step(ours, ours_vars), "theirs": traced_step(theirs, theirs_vars)}
     graph = steps["ours"].get_concrete_function([tf.TensorSpec(shape, tf.float32) for shape in shapes]).graph
     assert sum(op.type == "ResourceApplyAdam" for op in graph.get_operations()) == len(shapes)
+    assert sum(op.type == "Pow" for op in graph.get_operations()) == 2  # beta_1^t, beta_2^t: once per step
     for _ in range(total):
         grads = [tf.constant(rng.normal(size=shape).astype(np.float32)) for shape in shapes]
         steps["ours"](grads)
@@ -413,6 +414,33 @@ def test_fused_adam_update_equals_keras_own_optimizer(name):
     for a, b in zip(ours_vars, theirs_vars):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-6, atol=1e-7)
     assert not np.allclose(ours_vars[0].numpy(), start[0])
+
+
+def test_fused_adamw_equals_keras_adamw_in_fit_under_a_mirrored_strategy():
+    """The driver's path: ``model.fit`` under ``tf.distribute.MirroredStrategy``, where the update and AdamW's decay go
+    through the strategy's merge call; our AdamW (decay factor once per step) against Keras's AdamW."""
+    from seq2exp.training.optimizers import WarmupCosine, build_optimizer
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 5)).astype(np.float32), rng.normal(size=(64, 2)).astype(np.float32)
+    spec = {"name": "adamw", "learning_rate": 0.03, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6,
+            "weight_decay": 0.3}
+    weights = {}
+    for which in ("ours", "theirs"):
+        with strategy.scope():
+            keras.utils.set_random_seed(1)
+            model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+            optimizer = (build_optimizer(spec, {"name": "cosine", "warmup_steps": 3}, 8) if which == "ours" else
+                         keras.optimizers.AdamW(learning_rate=WarmupCosine(0.03, 8, warmup_steps=3),
+                                                **{k: v for k, v in spec.items() if k not in ("name", "learning_rate")}))
+            model.compile(optimizer=optimizer, loss="mse")
+        start = [w.numpy() for w in model.weights]
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        weights[which] = [w.numpy() for w in model.weights]
+    for ours, theirs, first in zip(weights["ours"], weights["theirs"], start):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-6, atol=1e-6)
+        assert not np.allclose(ours, first)
 
 
 def test_clipvalue_and_clipnorm_together_in_tf_keras_2_order():

@@ -183,15 +183,14 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         x = tf.expand_dims(ops.cast(inputs, "float32"), 2)  # NHWC with W = 1, float32 as Keras computes BN
         gamma, beta = ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32")
         if training and self.trainable:
-            if self.activation == "silu":
+            if self.activation == "silu":  # returns the biased variance (it needs it for the recompute)
                 y, mean, variance = _batchnorm_silu_training(x, gamma, beta, epsilon=float(self.epsilon))
             else:
                 y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
                     x=x, scale=gamma, offset=beta, mean=tf.constant([], tf.float32),
                     variance=tf.constant([], tf.float32), epsilon=self.epsilon, exponential_avg_factor=1.0,
                     data_format="NHWC", is_training=True)
-            count = ops.cast(ops.shape(inputs)[0] * ops.shape(inputs)[1], "float32")
-            variance = variance * (count - 1.0) / count  # the kernel returns the Bessel-corrected variance
+                variance = _biased_variance(variance, x, gamma)  # the kernel returns the Bessel-corrected one
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
             self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         else:
@@ -203,10 +202,19 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         return ops.cast(tf.squeeze(y, 2), self.compute_dtype)
 
 
+def _biased_variance(variance, x, gamma):
+    """The batch variance as Keras keeps it (divided by n) from the Bessel-corrected one (n - 1) the kernel returns,
+    n = the values per channel."""
+    import tensorflow as tf
+
+    count = tf.cast(tf.size(x) // tf.size(gamma), tf.float32)
+    return variance * (count - 1.0) / count
+
+
 def _batchnorm_silu_training(x, gamma, beta, *, epsilon: float):
-    """``SiLU(FusedBatchNormV3(x))`` in training mode, with the batch mean and (Bessel-corrected) variance, whose
-    gradient keeps only ``x`` and the per-channel statistics: the normalised values are recomputed in the backward
-    pass (one multiply-add per element), then TensorFlow's fused BatchNorm gradient takes over."""
+    """``SiLU(FusedBatchNormV3(x))`` in training mode, with the batch mean and the biased batch variance (as Keras
+    keeps it), whose gradient keeps only ``x`` and the per-channel statistics: the normalised values are recomputed
+    in the backward pass (one multiply-add per element), then TensorFlow's fused BatchNorm gradient takes over."""
     import tensorflow as tf
 
     @tf.custom_gradient
@@ -214,8 +222,7 @@ def _batchnorm_silu_training(x, gamma, beta, *, epsilon: float):
         y, mean, variance, reserve_1, reserve_2, reserve_3 = tf.raw_ops.FusedBatchNormV3(
             x=x, scale=gamma, offset=beta, mean=tf.constant([], tf.float32), variance=tf.constant([], tf.float32),
             epsilon=epsilon, exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
-        count = tf.cast(tf.size(x) // tf.size(gamma), tf.float32)
-        biased_variance = tf.stop_gradient(variance) * (count - 1.0) / count
+        biased_variance = tf.stop_gradient(_biased_variance(variance, x, gamma))
         mean_kept = tf.stop_gradient(mean)
 
         def backward(d_outputs, d_mean=None, d_variance=None):  # noqa: ARG001 - the statistics only feed the averages
@@ -231,7 +238,8 @@ def _batchnorm_silu_training(x, gamma, beta, *, epsilon: float):
                 reserve_space_3=reserve_3, epsilon=epsilon, data_format="NHWC", is_training=True)
             return d_x, d_gamma, d_beta
 
-        return (tf.nn.silu(y), tf.stop_gradient(mean), tf.stop_gradient(variance)), backward
+        # y * sigmoid(y) is tf.nn.silu's value without its own custom-gradient wrapper (this one replaces it)
+        return (y * tf.sigmoid(y), mean_kept, biased_variance), backward
 
     return forward(x, gamma, beta)
 

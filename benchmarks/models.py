@@ -10,7 +10,9 @@ Training = ``model.train_on_batch`` (forward + loss + backward + optimizer step:
 first step as the training driver builds it, KL divergence on ``bins`` for bin heads, MSE on ``expression``
 otherwise) on random one-hot batches made before timing; the first ``--warmup`` steps (graph tracing) are not timed;
 the median of the timed steps gives sequences/s, and ``train_first_step_overhead_s`` is the first step (optimiser
-variables, tracing, graph optimisation, first run) minus that median. Inference =
+variables, tracing, graph optimisation, first run) minus that median, split into ``train_trace_s`` (Python tracing
+of the step function) and ``train_optimise_and_first_run_s`` (the rest: TensorFlow's graph optimisation, kernel
+set-up and the first run's extra). Inference =
 ``model(x, training=False)`` of the BatchNorm-folded model that prediction and export use
 (``seq2exp.inference.optimize.fold_batchnorm``; ``SEQ2EXP_BENCH_NO_FOLD=1`` times the unfolded one), same protocol. The headline compares the Keras LegNet
 (``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
@@ -111,6 +113,28 @@ def _timed(run_step, warmup: int, steps: int, budget_s: float) -> tuple[list[flo
     return times, (first if first is not None else time.perf_counter() - start)
 
 
+class _trace_timer:
+    """Seconds spent building TensorFlow function graphs (Python tracing: ``func_graph_from_py_func``) while active;
+    the rest of the first step's overhead is TensorFlow's graph optimisation and the first run."""
+
+    def __init__(self):
+        from tensorflow.python.framework import func_graph
+
+        self.seconds, self._module, self._original = 0.0, func_graph, func_graph.func_graph_from_py_func
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return self._original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+
+        func_graph.func_graph_from_py_func = timed
+
+    def stop(self) -> None:
+        self._module.func_graph_from_py_func = self._original
+
+
 def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: bool, warmup: int, steps: int,
                budget_s: float, threads: dict | None = None) -> dict:
     """One phase (``train`` or ``infer``) of one model, in this (fresh) process."""
@@ -153,7 +177,9 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
             outputs = predict(inputs_tensor)
             float(np.asarray(outputs["expression"])[0])
 
+    traced = _trace_timer()
     times, first_step_s = _timed(run_step, warmup, steps, budget_s)
+    traced.stop()
     median = statistics.median(times)
     result = {
         "phase": phase,
@@ -162,6 +188,7 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
         "timed_steps": len(times),
         "first_step_s": round(first_step_s, 1),
         "first_step_overhead_s": round(first_step_s - median, 1),
+        "trace_s": round(traced.seconds, 2),  # Python tracing of the step function(s), part of the first step
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
     }
@@ -313,6 +340,9 @@ def main() -> int:
             "train_peak_rss_mib": train.get("peak_rss_mib"), "infer_peak_rss_mib": infer.get("peak_rss_mib"),
             "train_first_step_s": train.get("first_step_s"), "infer_first_step_s": infer.get("first_step_s"),
             "train_first_step_overhead_s": train.get("first_step_overhead_s"),
+            "train_trace_s": train.get("trace_s"),
+            "train_optimise_and_first_run_s": (round(train["first_step_overhead_s"] - train["trace_s"], 1)
+                                               if "trace_s" in train else None),
             "train_timed_steps": train.get("timed_steps"), "infer_timed_steps": infer.get("timed_steps"),
             "forward_flops_per_seq": infer.get("forward_flops_per_seq"), "flops_count_has_loops": infer.get("has_loops"),
             **(fractions(infer["forward_flops_per_seq"], train.get("seq_per_s"), infer.get("seq_per_s"), peak,

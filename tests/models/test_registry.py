@@ -2,9 +2,8 @@
 
 Real size: parameter count vs ``paper_params`` (``harness.param_tolerance``; the few documented mismatches in
 ``PARAM_COUNT_MISMATCHES`` are pinned instead) and a forward pass on real demo sequences (small batch).
-Smoke size (``SMOKE_CONFIG``): ``.keras`` round trip, SavedModel export of a ``tf.function``, a few ``model.fit``
-steps that lower the loss, and (in one subprocess with two logical CPUs, ``tests/models/two_replicas.py``) a build
-+ distributed forward pass under a two-replica ``MirroredStrategy``.
+Smoke size: in one subprocess with two logical CPUs (``tests/models/two_replicas.py``) a build + distributed
+forward pass under a two-replica ``MirroredStrategy``; the other smoke-size checks are in ``test_registry_smoke.py``.
 """
 from __future__ import annotations
 
@@ -12,9 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 
-import numpy as np
 import keras
 import pytest
 
@@ -28,28 +25,9 @@ NAMES = models.names()
 PACKAGED = [name for name in NAMES if models.get(name).builder.__module__.startswith("seq2exp.")]
 
 
-@dataclass
-class SmokeCase:
-    name: str
-    architecture: models.Architecture
-    model: object
-    inputs: np.ndarray
-    expression: np.ndarray
-
-
 @pytest.fixture(scope="module")
 def demo_rows(demo_train):
     return harness.demo_examples(demo_train, 32, seed=0)
-
-
-@pytest.fixture(scope="module", params=NAMES)
-def smoke(request, demo_rows) -> SmokeCase:
-    architecture = models.get(request.param)
-    sequences, expression = demo_rows
-    config = architecture.config(smoke=True)
-    keras.utils.set_random_seed(0)  # reproducible initial weights (a tiny ReLU-output model can start dead)
-    return SmokeCase(request.param, architecture, architecture.build(smoke=True),
-                     harness.encode(config, sequences), expression)
 
 
 # name -> (low, high) bounds of trainable / paper_params, and why the port differs from the stated count (each also
@@ -78,23 +56,6 @@ def test_real_size_parameters_and_forward_pass(name, demo_rows):
     sequences, _ = demo_rows
     inputs = harness.encode(architecture.config(), sequences[:4])
     harness.assert_outputs(model, harness.predict(model, inputs), architecture.head, batch_size=4)
-
-
-def test_smoke_outputs(smoke):
-    harness.assert_outputs(smoke.model, harness.predict(smoke.model, smoke.inputs), smoke.architecture.head,
-                           batch_size=len(smoke.inputs))
-
-
-def test_smoke_keras_round_trip(smoke, tmp_path):
-    harness.assert_keras_round_trip(smoke.model, smoke.inputs, tmp_path)
-
-
-def test_smoke_saved_model_export(smoke, tmp_path):
-    harness.assert_export_safe(smoke.model, smoke.inputs[:4], tmp_path)
-
-
-def test_smoke_training_lowers_loss(smoke):
-    harness.assert_training_lowers_loss(smoke.model, smoke.architecture.head, smoke.inputs, smoke.expression)
 
 
 TWO_REPLICAS_TEST = "test_every_packaged_architecture_builds_and_runs_under_two_replicas"
@@ -243,18 +204,6 @@ def test_unknown_model_config_key_is_refused_for_every_architecture(name):
         with pytest.raises(ConfigError, match=rf"model.config.{nested}: unknown key\(s\) \['no_such_option'\]"):
             architecture.config({nested: {"no_such_option": 1}})
     architecture.config(smoke=True)  # the smoke overrides themselves pass the same check
-
-
-def test_smoke_model_carries_its_architecture_and_config_into_the_keras_file(smoke, tmp_path):
-    from seq2exp.models import registry
-
-    assert registry.build_info(smoke.model) == {"architecture": smoke.name,
-                                                "config": json.loads(json.dumps(smoke.architecture.config(smoke=True)))}
-    if smoke.name != "kmer_ridge":  # saving every smoke model once more costs time: the baseline stands for all
-        return
-    path = tmp_path / "model.keras"
-    smoke.model.save(path)
-    assert registry.build_info(path)["architecture"] == "kmer_ridge"
 
 
 def test_a_broken_zoo_module_fails_loudly_and_every_time(monkeypatch):

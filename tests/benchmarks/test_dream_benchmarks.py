@@ -4,7 +4,6 @@ via ``benchmarks/_prixfixe.py``, and the notebook's prediction cell) against a p
 predictions of the authors' net against the notebook's row-by-row prediction loop."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
+from tests.benchmarks import load_benchmark
 from tests.conftest import REPO_ROOT, SHARED, require_shared
 
 BENCH = SHARED / "data" / "dream_benchmarks"
@@ -21,11 +21,7 @@ REFERENCE = SHARED / "reference" / "prixfixe_benchmarks"
 
 @pytest.fixture(scope="module")
 def dream_benchmarks():
-    spec = importlib.util.spec_from_file_location("dream_benchmarks_benchmark",
-                                                  REPO_ROOT / "benchmarks" / "dream_benchmarks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("dream_benchmarks.py")
 
 
 def test_paired_bootstrap_over_seeds_matches_scipy(dream_benchmarks):

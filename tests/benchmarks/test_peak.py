@@ -2,19 +2,14 @@
 independently, and the fractions' arithmetic."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def peak():
-    spec = importlib.util.spec_from_file_location("peak_benchmark", REPO_ROOT / "benchmarks" / "_peak.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("_peak.py")
 
 
 def test_forward_flops_equal_a_hand_count(peak):

@@ -2,21 +2,17 @@
 values' text kept, and the within-fold paired bootstrap matches a direct scipy computation on the same resamples."""
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pytest
 from scipy.stats import pearsonr
 
-from tests.conftest import REPO_ROOT
+from tests.benchmarks import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def real_data():
-    spec = importlib.util.spec_from_file_location("real_data_benchmark", REPO_ROOT / "benchmarks" / "real_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("real_data.py")
 
 
 def test_folds_partition_the_rows_and_keep_their_text(real_data, demo_dir, tmp_path):

@@ -8,7 +8,8 @@ a large matrix product reaches here.
   shapes: length x 2 x (inputs + units) x gates*units per direction (``recurrent_flops_per_seq``; their
   elementwise gate arithmetic, a few percent, is left out).
 - ``nominal_peak_gflops()``: cores x clock x FP32 FLOPs per cycle of the widest FMA the CPU flags show (AVX-512:
-  2 units x 16 lanes x 2 = 64; AVX2+FMA: 2 x 8 x 2 = 32), i.e. what the silicon could do with every port busy.
+  2 units x 16 lanes x 2 = 64; AVX2+FMA: 2 x 8 x 2 = 32), i.e. what the silicon could do with every port busy;
+  with ``ONEDNN_MAX_CPU_ISA=AVX2`` (oneDNN kept to AVX2 on an AVX-512 machine) the AVX2 figure.
 - ``matmul_gflops()``: the measured rate of a 2048^3 float32 ``tf.matmul`` with TensorFlow's threads (oneDNN), the
   practical ceiling for dense layers here.
 
@@ -83,6 +84,9 @@ def _cpu_mhz() -> float | None:
 def nominal_peak_gflops() -> dict:
     """Cores x MHz x FP32 FLOPs per cycle (two FMA units of the widest vector width the flags show)."""
     flags = _cpu_flags()
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").lower()  # oneDNN kept to a narrower ISA (e.g. AVX2 on AVX-512)
+    if cap.startswith("avx2") or cap in ("avx", "sse41"):
+        flags = flags - {"avx512f"}
     if "avx512f" in flags:
         isa, per_cycle = "avx512", 64
     elif {"avx2", "fma"} <= flags:

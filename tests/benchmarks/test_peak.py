@@ -51,7 +51,19 @@ def test_recurrent_layers_are_counted_per_step_and_direction(peak):
     assert counted["forward_flops_per_seq"] > counted["recurrent_flops_per_seq"]
 
 
-def test_nominal_peak_reads_cpuinfo(peak):
+def test_nominal_peak_follows_a_onednn_isa_cap(peak, monkeypatch):
+    monkeypatch.setattr(peak, "_cpu_flags", lambda: {"avx2", "fma", "avx512f"})
+    monkeypatch.setattr(peak, "_cpu_mhz", lambda: 2000.0)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    cores = peak.nominal_peak_gflops()["cores"]
+    assert peak.nominal_peak_gflops()["nominal_peak_gflops"] == cores * 2000.0 * 64 / 1e3
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert peak.nominal_peak_gflops()["isa"] == "avx2"
+    assert peak.nominal_peak_gflops()["nominal_peak_gflops"] == cores * 2000.0 * 32 / 1e3
+
+
+def test_nominal_peak_reads_cpuinfo(peak, monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     with open("/proc/cpuinfo") as handle:
         text = handle.read()
     flags = next(line for line in text.splitlines() if line.startswith("flags")).split()

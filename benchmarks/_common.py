@@ -93,3 +93,15 @@ def paired_pearson_differences(measured, first, second, samples: int = 10_000, s
         rows = group[rng.integers(0, len(group), size=(samples, len(group)))]
         difference += (mean_r(first, rows) - mean_r(second, rows)) * len(group) / len(measured)
     return difference
+
+
+def ratio_spread(values: list) -> dict:
+    """Median, min, max and (max - min) / median in percent of per-pair ratios (``None`` entries skipped)."""
+    import statistics
+
+    values = [v for v in values if v is not None]
+    if not values:
+        return {}
+    median = statistics.median(values)
+    return {"median": round(median, 3), "min": round(min(values), 3), "max": round(max(values), 3),
+            "spread_pct": round(100.0 * (max(values) - min(values)) / median, 1), "n": len(values)}

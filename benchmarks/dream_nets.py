@@ -14,7 +14,9 @@ human: 230 bp x 1 task; 4 one-hot channels + is_reverse) each side trains and pr
   the BatchNorm-folded model that prediction and export use, in a ``tf.function``.
 
 Random one-hot batches are made before timing; ``--warmup`` steps are untimed; the median of the timed steps gives
-sequences/s. Reported per pair: train and inference seq/s of each, the ratios (goal: training >= 1.2x, inference
+sequences/s. ``--repeats N`` runs N back-to-back pairs per net and shape and reports the spread of their ratios
+(the first pair's figures stay at the top level of each row, the others under ``pairs``). Reported per pair: train
+and inference seq/s of each, the ratios (goal: training >= 1.2x, inference
 >= 1.5x), peak RSS of each process, parameter counts, and how close each side runs to the machine's limit
 (``_peak.py``: forward FLOPs per sequence of the Keras model, LSTM products added from their shapes; GFLOP/s and
 fractions of the nominal FP32 peak and of a measured large matmul). The last stdout line is one JSON object.
@@ -30,6 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _common import ratio_spread  # noqa: E402
 from _peak import fractions, nominal_peak_gflops  # noqa: E402
 TUNED_MALLOC = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
 SHAPES = {"drosophila": {"length": 249, "tasks": 2}, "human": {"length": 230, "tasks": 1}}
@@ -135,6 +138,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="the authors' batch size (32)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="back-to-back (seq2exp, authors) pairs per net and shape; the ratios' median, min, max "
+                             "and spread are reported")
     args = parser.parse_args()
     nets = ["rnn"] if args.quick else args.nets.split(",")
     shapes = ["drosophila"] if args.quick else args.shapes.split(",")
@@ -146,18 +152,26 @@ def main() -> None:
             spec = {"net": net, "batch": args.batch_size, "warmup": args.warmup, "steps": steps, **SHAPES[shape],
                     "shape": shape, "benchmarks": str(REPO / "benchmarks"), "repo": str(REPO),
                     "recipe": str(REPO / "training" / "configs" / "benchmarks" / f"{shape}_dream_{net}.yaml")}
-            keras_row = _child(_KERAS, spec)
-            torch_row = _child(_TORCH, spec, {"GLIBC_TUNABLES": TUNED_MALLOC})
+            pairs = []
+            for _ in range(args.repeats):  # back-to-back (seq2exp, authors) pairs: each ratio under one load
+                keras_row = _child(_KERAS, spec)
+                torch_row = _child(_TORCH, spec, {"GLIBC_TUNABLES": TUNED_MALLOC})
+                pair = {"keras": keras_row, "torch": torch_row}
+                if "error" not in keras_row and "error" not in torch_row:
+                    for phase in ("train", "infer"):
+                        pair[f"{phase}_seq_per_s_keras"] = round(args.batch_size / keras_row[f"{phase}_step_s"], 1)
+                        pair[f"{phase}_seq_per_s_torch"] = round(args.batch_size / torch_row[f"{phase}_step_s"], 1)
+                        pair[f"{phase}_ratio"] = round(torch_row[f"{phase}_step_s"] / keras_row[f"{phase}_step_s"], 3)
+                    for side in ("keras", "torch"):  # the same architecture: both sides against the same limits
+                        pair[f"{side}_peak"] = fractions(
+                            keras_row["forward_flops_per_seq"], pair[f"train_seq_per_s_{side}"],
+                            pair[f"infer_seq_per_s_{side}"], peak, keras_row["matmul_gflops"])
+                pairs.append(pair)
             row = {"net": f"dream_{net}", "shape": shape, "length": spec["length"], "tasks": spec["tasks"],
-                   "batch_size": args.batch_size, "keras": keras_row, "torch": torch_row}
-            if "error" not in keras_row and "error" not in torch_row:
-                for phase in ("train", "infer"):
-                    row[f"{phase}_seq_per_s_keras"] = round(args.batch_size / keras_row[f"{phase}_step_s"], 1)
-                    row[f"{phase}_seq_per_s_torch"] = round(args.batch_size / torch_row[f"{phase}_step_s"], 1)
-                    row[f"{phase}_ratio"] = round(torch_row[f"{phase}_step_s"] / keras_row[f"{phase}_step_s"], 3)
-                for side in ("keras", "torch"):  # the same architecture: both sides' rates against the same limits
-                    row[f"{side}_peak"] = fractions(keras_row["forward_flops_per_seq"], row[f"train_seq_per_s_{side}"],
-                                                    row[f"infer_seq_per_s_{side}"], peak, keras_row["matmul_gflops"])
+                   "batch_size": args.batch_size, **pairs[0],  # the first pair's figures, as before
+                   "train_ratio_spread": ratio_spread([pair.get("train_ratio") for pair in pairs]),
+                   "infer_ratio_spread": ratio_spread([pair.get("infer_ratio") for pair in pairs]),
+                   "pairs": pairs[1:]}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     print(json.dumps({"benchmark": "dream_nets", "goal": {"train_ratio": 1.2, "infer_ratio": 1.5}, "results": rows,

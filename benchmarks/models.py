@@ -41,6 +41,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _common import ratio_spread  # noqa: E402
 from _peak import fractions, nominal_peak_gflops  # noqa: E402
 TORCH_REFERENCE = REPO.parent / "shared" / "bench" / "legnet_torch_ref.py"
 DEFAULT_TORCH_PYTHON = Path("/work/torchvenv/bin/python")
@@ -249,16 +250,6 @@ def _load() -> float | None:
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
-def _spread(values: list[float]) -> dict:
-    """Median, min, max and (max - min) / median in percent of the per-pair ratios."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return {}
-    median = statistics.median(values)
-    return {"median": round(median, 3), "min": round(min(values), 3), "max": round(max(values), 3),
-            "spread_pct": round(100.0 * (max(values) - min(values)) / median, 1), "n": len(values)}
-
-
 def legnet_pairs(args: argparse.Namespace, first_keras: dict) -> dict:
     """Keras LegNet vs the PyTorch peer as ``--pairs`` back-to-back (Keras, PyTorch) pairs; the ratio of each pair
     is measured under the same background load, and the spread of the ratios says how far to trust them."""
@@ -287,8 +278,8 @@ def legnet_pairs(args: argparse.Namespace, first_keras: dict) -> dict:
     return {
         "batch_size": args.batch_size, "torch_params": torch_result["n_params"],
         "torch_glibc_tunables": torch_result.get("glibc_tunables"), "pairs": pairs,
-        "train_ratio": _spread([pair["train_ratio"] for pair in pairs]),
-        "infer_ratio": _spread([pair["infer_ratio"] for pair in pairs]),
+        "train_ratio": ratio_spread([pair["train_ratio"] for pair in pairs]),
+        "infer_ratio": ratio_spread([pair["infer_ratio"] for pair in pairs]),
         "keras_train_peak_rss_mib_max": max(pair["keras_train_peak_rss_mib"] or 0 for pair in pairs),
     }
 

@@ -11,6 +11,13 @@ import argparse
 import json
 
 
+
+def _print_columns(rows: list[list[str]]) -> None:
+    """Rows as left-aligned columns as wide as their longest cell, indented by two spaces."""
+    widths = [max(len(str(row[column])) for row in rows) for column in range(len(rows[0]))] if rows else []
+    for row in rows:
+        print("  " + "  ".join(f"{cell!s:<{width}}" for cell, width in zip(row, widths)).rstrip())
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", help="an architecture (seq2exp import --list) or a published "
                                                   "checkpoint's name")
@@ -54,11 +61,10 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=1))
             return 0
         print("architectures that import a team's weights:")
-        for row in rows["importers"]:
-            print(f"  {row['architecture']:<14} {row['team']:<20} {row['format']}")
+        _print_columns([[row["architecture"], row["team"], row["format"]] for row in rows["importers"]])
         print("published checkpoints (seq2exp import NAME --fetch --out RUN):")
-        for row in rows["published"]:
-            print(f"  {row['name']:<22} {row['architecture']:<12} sha256: {row['checksum']}  {row['url']}")
+        _print_columns([[row["name"], row["architecture"], f"sha256: {row['checksum']}", row["url"]]
+                        for row in rows["published"]])
         return 0
     if not args.target or not args.out:
         raise ConfigError("usage: seq2exp import ARCHITECTURE WEIGHTS --out RUN | seq2exp import NAME --fetch "

@@ -134,6 +134,19 @@ def test_list_shows_the_importers_and_the_published_checkpoints(capsys):
     assert published["autosome-dream2022"]["checksum"] == "unverified"  # never an invented checksum
 
 
+def test_list_text_lines_up_its_columns_with_every_team_name(capsys):
+    """The plain listing: each column starts at the same place on every row, however long a team's name is."""
+    code, out, _ = run_cli(["import", "--list"], capsys)
+    rows = json.loads(run_cli(["import", "--list", "--json"], capsys)[1])
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("  ")][:len(rows["importers"])]
+    assert len(lines) == len(rows["importers"])
+    for column in ("team", "format"):
+        starts = {line.index(row[column], len(row["architecture"]) + 2) for line, row in zip(lines, rows["importers"])}
+        assert len(starts) == 1, (column, starts)
+    assert any(len(row["team"]) > 20 for row in rows["importers"])  # the name that used to push its row out
+
+
 def test_the_registry_is_honest_package_data():
     from seq2exp.models.importing import importers
     from seq2exp.models.importing.published import REGISTRY_PATH, load_registry

@@ -147,6 +147,19 @@ def test_list_text_lines_up_its_columns_with_every_team_name(capsys):
     assert any(len(row["team"]) > 20 for row in rows["importers"])  # the name that used to push its row out
 
 
+def test_every_dream_team_card_cites_the_challenge_paper_for_its_own_team():
+    from seq2exp.models.importing.core import importers
+
+    dream_teams = {name: importer for name, importer in importers().items()
+                   if "DREAM 2022 challenge" in importer.card.get("citation", "")}
+    assert {"bhi", "bionml", "bugf", "camformers", "high_schoolers", "mt", "nad", "unlock_dna", "wztr"} <= set(dream_teams)
+    for importer in dream_teams.values():
+        citation = importer.card["citation"]
+        assert citation.startswith("Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory "
+                                   "deep learning models. bioRxiv (2023). doi:10.1101/2023.04.26.538471")
+        assert citation.endswith(f"(the DREAM 2022 challenge; team {importer.team})")
+
+
 def test_the_registry_is_honest_package_data():
     from seq2exp.models.importing import importers
     from seq2exp.models.importing.published import REGISTRY_PATH, load_registry

@@ -19,7 +19,7 @@ read off the tensors.
 from __future__ import annotations
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource, bilstm_pairs
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 BHI_LOC = 0.06201038511068657  # postprocess_txt.py: the mean of the standardised training expression
 
@@ -90,7 +90,6 @@ IMPORTER = register_importer(Importer(
            "by infer_txt.py --tta 5 + postprocess_txt.py)",
     signature="bi_lstm.weight_ih_l0", config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "BHI", "model": "DeepGXP (DanQ-derived CNN-BiLSTM-CNN)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team BHI)",
+          "citation": dream_citation("BHI"),
           "code": "https://github.com/Sangyeup/BHI-DREAM-Challenge"},
 ))

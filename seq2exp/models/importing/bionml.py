@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 INCEPTION = "Scan_to_latent/latent/latent_inception"
 RESIDUAL = "Prediction_repr_residual_expansion"
@@ -185,7 +185,5 @@ IMPORTER = register_importer(Importer(
     signature=is_bionml, config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "BioNML", "model": "motif/k-mer scanning + Inception + cross-attention ViT "
                                      "(new_BioNML_CrossAtt_v3, config39v3)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team "
-                      "BioNML)"},
+          "citation": dream_citation("BioNML")},
 ))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 HEADS = 16  # pytorch_challenge.py / pytorch_xla_train.py: TransformerNet(512, 16, 16)
 _LAYER = "shared_encoder_layer"
@@ -108,7 +108,5 @@ IMPORTER = register_importer(Importer(
            "pytorch_xla_train.py, renamed FINAL_exp_model.pt); predicted by pytorch_challenge.py",
     signature="seqencoder.0.attn.to_query.weight", config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "BUGF", "model": "weight-tied ALiBi + PEG transformer (TransformerNet)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team "
-                      "BUGF)"},
+          "citation": dream_citation("BUGF")},
 ))

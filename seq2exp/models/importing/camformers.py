@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 POOL_SIZES, POOL_STRIDES = [1, 1, 1, 1, 10, 1], [1, 1, 1, 1, 4, 1]  # camformers_submission.py config block
 LENGTH = 110  # target_len
@@ -120,7 +120,5 @@ IMPORTER = register_importer(Importer(
            "'Models/trained_model.pt')); predicted by predict_test.py",
     signature="CNN_layers.0.0.conv.weight", config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "Camformers", "model": "residual CNN (CNN)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team "
-                      "Camformers)"},
+          "citation": dream_citation("Camformers")},
 ))

@@ -79,6 +79,12 @@ class Importer:
     extra_files: Sequence[ExtraFile] = ()
 
 
+def dream_citation(team: str) -> str:
+    """The DREAM 2022 challenge paper, cited for a participating ``team``'s model card."""
+    return ("Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning models. "
+            f"bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team {team})")
+
+
 _IMPORTERS: dict[str, Importer] = {}
 # seq2exp.models.importing.<module> registers its importer when imported
 _MODULES = ("autosome", "bhi", "bionml", "bugf", "camformers", "high_schoolers", "mt", "nad", "prixfixe_dream",

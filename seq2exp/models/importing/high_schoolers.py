@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 POOLS = (4, 4, 2)  # ModelTraining.py: AttentionPooling(4), (4), (2)
 _BN = ("gamma", "beta", "moving_mean", "moving_variance")
@@ -171,7 +171,5 @@ IMPORTER = register_importer(Importer(
     signature=is_high_schoolers, config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "High Schoolers Are All You Need",
           "model": "RC conv + dilated residual CNN + attention pooling + relative-position attention",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team High "
-                      "Schoolers Are All You Need)"},
+          "citation": dream_citation("High Schoolers Are All You Need")},
 ))

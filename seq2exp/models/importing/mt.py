@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 LENGTH = 142  # max_seq_len of the team's training set (cell 7)
 
@@ -121,6 +121,5 @@ IMPORTER = register_importer(Importer(
            "ModelCheckpoint('sub_model.{epoch}.h5') (cell 36), predicted by make_prediction (cell 37)",
     signature=_is_mt, config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "mt", "model": "BiGRU-CNN-MLP (build_model)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team mt)"},
+          "citation": dream_citation("mt")},
 ))

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import ExtraFile, Importer, register_importer
+from seq2exp.models.importing.core import ExtraFile, Importer, dream_citation, register_importer
 
 logger = logging.getLogger(__name__)
 
@@ -244,8 +244,7 @@ IMPORTER = register_importer(Importer(
     signature="t1.transformer.rel_pos.relative_attention_bias.weight", config_from=config_from, mapping=mapping,
     recipe=recipe,
     card={"team": "NAD", "model": "GloVe 5-mer CNN + FPN + transformers (Model)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team NAD)"},
+          "citation": dream_citation("NAD")},
     extra_files=(ExtraFile("embedding", "the GloVe k-mer vectors file it was built with (data/vectors.txt of the "
                                         "team's Step1.sh)", read_glove_vectors),),
 ))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 TOKENS = 5  # A C G T N: the seq2exp model's one-hot depth (the team's 6th, M, only appears in training masks)
 
@@ -130,8 +130,6 @@ IMPORTER = register_importer(Importer(
            "save_weights_only=True) (cell 59), predicted by cells 68-79",
     signature="pos_embedding/embeddings", config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "Unlock_DNA", "model": "Conformer/Macaron transformer regressor (Regressor)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team "
-                      "Unlock_DNA)",
+          "citation": dream_citation("Unlock_DNA"),
           "code": "https://github.com/gongx030/dream_PGE"},
 ))

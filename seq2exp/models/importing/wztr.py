@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from seq2exp.models.importing.checkpoint import CheckpointError, TensorSource
-from seq2exp.models.importing.core import Importer, register_importer
+from seq2exp.models.importing.core import Importer, dream_citation, register_importer
 
 LENGTH = 142  # tools.DF2array's array length (data.load_data's default)
 DILATIONS = [1, 2, 4, 6]  # train_model.py --dilation_list "1 2 4 6"
@@ -138,6 +138,5 @@ IMPORTER = register_importer(Importer(
            "trainer.predict",
     signature=is_wztr, config_from=config_from, mapping=mapping, recipe=recipe,
     card={"team": "wztr", "model": "Hybrid_CNN (hybrid dilated-convolution ResNet)",
-          "citation": "Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory deep learning "
-                      "models. bioRxiv (2023). doi:10.1101/2023.04.26.538471 (the DREAM 2022 challenge; team wztr)"},
+          "citation": dream_citation("wztr")},
 ))

@@ -171,6 +171,34 @@ def h5_weight_names(group) -> list[str]:
     return [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
 
 
+def assert_import_refused(architecture: str, weights: Path, out: Path, match: str,
+                          config: Mapping | None = None) -> None:
+    """``import_weights`` refuses ``weights`` with a CheckpointError matching ``match`` and writes no ``out``."""
+    import pytest
+
+    from seq2exp.models.importing import CheckpointError
+    from seq2exp.training import import_weights
+
+    with pytest.raises(CheckpointError, match=match):
+        import_weights(architecture, weights, out, config=config)
+    assert not out.exists()
+
+
+def assert_truncated_and_foreign_h5_refused(weights: Path, tmp_path: Path, architecture: str, team: str,
+                                            config: Mapping | None = None) -> None:
+    """A Keras HDF5 importer refuses the first 4 KiB of ``weights`` and another model's weights file, each with one
+    clear error naming what is wrong (the team for the foreign file)."""
+    import keras
+
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(weights.read_bytes()[:4096])
+    assert_import_refused(architecture, truncated, tmp_path / "run1", "not a readable Keras HDF5", config)
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="dense_out")])
+    other.save_weights(tmp_path / "other.weights.h5")
+    assert_import_refused(architecture, tmp_path / "other.weights.h5", tmp_path / "run2",
+                          f"not a checkpoint of {team}", config)
+
+
 def served_expression(run_dir: Path, rows: Sequence[str], model_base: Path, name: str):
     """``export_run`` of an imported run as ``model_base/name/1``, then its ``expression`` for ``rows`` through TF
     Serving's session path (``loader.load`` + ``Session.run`` by the ``serving_default`` SignatureDef's tensor

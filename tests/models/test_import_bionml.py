@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import SHARED
-from tests.models.team_code import demo_rows, h5_weight_names, rewrite_h5, run_python, served_expression
+from tests.models.team_code import (assert_import_refused, assert_truncated_and_foreign_h5_refused, demo_rows,
+                                     h5_weight_names, rewrite_h5, run_python, served_expression)
 
 pytest.importorskip("tf_keras")
 pytest.importorskip("sklearn")  # seq_to_one_hot's OneHotEncoder
@@ -133,12 +134,7 @@ def small_weights(tmp_path_factory) -> Path:
 
 
 def _import_fails(weights: Path, out: Path, match: str) -> None:
-    from seq2exp.models.importing import CheckpointError
-    from seq2exp.training import import_weights
-
-    with pytest.raises(CheckpointError, match=match):
-        import_weights("bionml", weights, out, config={"num_heads": 2})
-    assert not out.exists()
+    assert_import_refused("bionml", weights, out, match, config={"num_heads": 2})
 
 
 def test_a_missing_tensor_is_named_and_nothing_is_written(small_weights, tmp_path):
@@ -166,11 +162,4 @@ def test_a_wrong_shape_is_named(small_weights, tmp_path):
 
 
 def test_truncated_and_foreign_files_are_one_clear_error(small_weights, tmp_path):
-    truncated = tmp_path / "truncated.h5"
-    truncated.write_bytes(small_weights.read_bytes()[:4096])
-    _import_fails(truncated, tmp_path / "run1", "not a readable Keras HDF5")
-    import keras
-
-    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="dense_out")])
-    other.save_weights(tmp_path / "other.weights.h5")
-    _import_fails(tmp_path / "other.weights.h5", tmp_path / "run2", "not a checkpoint of BioNML")
+    assert_truncated_and_foreign_h5_refused(small_weights, tmp_path, "bionml", "BioNML", config={"num_heads": 2})

@@ -319,11 +319,11 @@ def main() -> int:
 
     started = time.perf_counter()
     peak = nominal_peak_gflops()
-    results, infer_runs = [], []
+    results, matmuls = [], []
     for name in names:
         train = run_phase(args, "train", name)
         infer = run_phase(args, "infer", name)
-        infer_runs.append(infer)
+        matmuls += [infer["matmul_gflops"]] if infer.get("matmul_gflops") else []
         results.append({
             "name": name, "params": train.get("params", infer.get("params")), "batch_size": args.batch_size,
             "dtype": args.dtype, "jit_compile": args.jit_compile,
@@ -335,15 +335,15 @@ def main() -> int:
             "train_optimise_and_first_run_s": (round(train["first_step_overhead_s"] - train["trace_s"], 1)
                                                if "trace_s" in train else None),
             "train_timed_steps": train.get("timed_steps"), "infer_timed_steps": infer.get("timed_steps"),
-            "forward_flops_per_seq": infer.get("forward_flops_per_seq"), "flops_count_has_loops": infer.get("has_loops"),
+            "forward_flops_per_seq": infer.get("forward_flops_per_seq"),
+            "flops_count_has_loops": infer.get("has_loops"),
             **(fractions(infer["forward_flops_per_seq"], train.get("seq_per_s"), infer.get("seq_per_s"), peak,
                          infer.get("matmul_gflops")) if infer.get("forward_flops_per_seq") else {}),
             **({"train_error": train["error"]} if "error" in train else {}),
             **({"infer_error": infer["error"]} if "error" in infer else {}),
         })
-    matmul = [row for row in (run.get("matmul_gflops") for run in infer_runs) if row]
     report = {"benchmark": "models", "results": results, "threads": os.cpu_count(),
-              "cpu": {**peak, "matmul_gflops": statistics.median(matmul) if matmul else None},
+              "cpu": {**peak, "matmul_gflops": statistics.median(matmuls) if matmuls else None},
               "python": platform.python_version(), "load_average_1min_start": _load()}
     if "autosome" in names and args.torch_python:
         legnet = next(row for row in results if row["name"] == "autosome")

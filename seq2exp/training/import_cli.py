@@ -11,12 +11,12 @@ import argparse
 import json
 
 
-
 def _print_columns(rows: list[list[str]]) -> None:
     """Rows as left-aligned columns as wide as their longest cell, indented by two spaces."""
     widths = [max(len(str(row[column])) for row in rows) for column in range(len(rows[0]))] if rows else []
     for row in rows:
         print("  " + "  ".join(f"{cell!s:<{width}}" for cell, width in zip(row, widths)).rstrip())
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", help="an architecture (seq2exp import --list) or a published "

@@ -267,7 +267,9 @@ def _fused_adam(optimizer) -> None:
 
     keras_update_step = optimizer.update_step
     keras_apply = optimizer.apply
-    step_scalars: dict = {}  # (graph, dtype, what) -> tensor, for the current apply() only
+    # (graph, dtype, "adam" | "decay", id(learning rate)) -> (the step's scalar(s), that learning rate), kept for the
+    # current apply() only
+    step_scalars: dict = {}
 
     def step_scalar(dtype, what: str, learning_rate=None):
         key = (tf.compat.v1.get_default_graph(), dtype, what, id(learning_rate))

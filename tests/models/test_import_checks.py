@@ -152,7 +152,8 @@ def test_every_dream_team_card_cites_the_challenge_paper_for_its_own_team():
 
     dream_teams = {name: importer for name, importer in importers().items()
                    if "DREAM 2022 challenge" in importer.card.get("citation", "")}
-    assert {"bhi", "bionml", "bugf", "camformers", "high_schoolers", "mt", "nad", "unlock_dna", "wztr"} <= set(dream_teams)
+    assert {"bhi", "bionml", "bugf", "camformers", "high_schoolers", "mt", "nad", "unlock_dna",
+            "wztr"} <= set(dream_teams)
     for importer in dream_teams.values():
         citation = importer.card["citation"]
         assert citation.startswith("Rafi AM, et al. Evaluation and optimization of sequence-based gene regulatory "

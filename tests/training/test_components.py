@@ -426,14 +426,14 @@ def test_fused_adamw_equals_keras_adamw_in_fit_under_a_mirrored_strategy():
     x, y = rng.normal(size=(64, 5)).astype(np.float32), rng.normal(size=(64, 2)).astype(np.float32)
     spec = {"name": "adamw", "learning_rate": 0.03, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6,
             "weight_decay": 0.3}
+    keras_settings = {k: v for k, v in spec.items() if k not in ("name", "learning_rate")}
     weights = {}
     for which in ("ours", "theirs"):
         with strategy.scope():
             keras.utils.set_random_seed(1)
             model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.Dense(2)])
             optimizer = (build_optimizer(spec, {"name": "cosine", "warmup_steps": 3}, 8) if which == "ours" else
-                         keras.optimizers.AdamW(learning_rate=WarmupCosine(0.03, 8, warmup_steps=3),
-                                                **{k: v for k, v in spec.items() if k not in ("name", "learning_rate")}))
+                         keras.optimizers.AdamW(learning_rate=WarmupCosine(0.03, 8, warmup_steps=3), **keras_settings))
             model.compile(optimizer=optimizer, loss="mse")
         start = [w.numpy() for w in model.weights]
         model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)

@@ -165,12 +165,14 @@ def head_loss(head: str):
 
 
 def compile_for_head(model: keras.Model, head: str, learning_rate: float = 1e-3) -> keras.Model:
-    """Compile for a quick fit: KL divergence on ``bins`` for bin heads, MSE on ``expression`` otherwise. The
-    optimiser's variables are created here, as the training driver does, so that the first step is traced once."""
-    from seq2exp.training.optimizers import build_optimizer_variables
+    """Compile for a quick fit: KL divergence on ``bins`` for bin heads, MSE on ``expression`` otherwise, with the
+    Adam that ``seq2exp train`` builds (TensorFlow's fused update). Its variables are created here, as the training
+    driver does, so that the first step is traced once."""
+    from seq2exp.training.optimizers import build_optimizer, build_optimizer_variables
 
     output, loss = head_loss(head)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss={output: loss}, jit_compile=False)
+    optimizer = build_optimizer({"name": "adam", "learning_rate": learning_rate}, None, total_steps=1)
+    model.compile(optimizer=optimizer, loss={output: loss}, jit_compile=False)
     build_optimizer_variables(model)
     return model
 

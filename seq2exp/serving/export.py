@@ -95,8 +95,10 @@ def _captured_inputs_renaming_unlogged() -> Iterator[None]:
         absl_logger.removeFilter(keep)
 
 
-def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[Any, dict]:
-    """(a ``tf.Module`` holding the model's variables, {signature key: concrete function}).
+def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[Any, dict, dict]:
+    """(a ``tf.Module`` holding the model's variables, {signature key: concrete function}, the traced prediction
+    functions the signatures call: ``{"codes": f(codes, lengths)}`` and, with an ``is_reverse`` channel,
+    ``{"oriented": f(codes, lengths, orientation)}``; the export's check runs them in process).
 
     THE one place where a prediction graph becomes the saved functions: a graph rewrite for serving (e.g. folding
     BatchNorm into convolutions) transforms ``graph`` before this call, and everything below sees the result.
@@ -137,6 +139,7 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
 
     functions = {names.SERVING_DEFAULT: serve_sequences.get_concrete_function(),
                  names.ONEHOT_SIGNATURE: serve_onehot.get_concrete_function()}
+    traced = {"codes": predict_codes}
     if getattr(graph, "has_orientation", False):  # the is_reverse channel: a third signature, the others unchanged
         predict_oriented = tf.function(
             lambda codes, lengths, orientation: graph.tf_predict_codes(codes, lengths, orientation=orientation),
@@ -153,13 +156,14 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
             return select(predict_oriented(tf.cast(codes, tf.uint8), tf.cast(lengths, tf.int32), is_reverse))
 
         functions[names.ORIENTED_SIGNATURE] = serve_oriented.get_concrete_function()
+        traced["oriented"] = predict_oriented
 
     module = tf.Module(name="seq2exp_serving")
     # Track the tf.Variables behind Keras 3's Variable wrappers: tracking the wrappers saves a second set of
     # variable handles that the restore op fills while the functions read the first set, so TF Serving's session
     # loader fails with "Could not find variable" (../shared/KNOWN_ISSUES.md, "TensorFlow Serving's loading path").
     module.model_variables = backing_variables(graph.model)  # tracked: saved with the graph
-    return module, functions
+    return module, functions, traced
 
 
 def backing_variables(model: Any) -> list:
@@ -273,7 +277,7 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         info["signatures"][names.ORIENTED_SIGNATURE] = {"inputs": {names.SEQUENCES_INPUT: ["DT_STRING", [-1]],
                                                                    names.IS_REVERSE_INPUT: ["DT_BOOL", [-1]]}}
     with atomic_dir(final) as tmp:
-        module, functions = serving_functions(graph, onehot_length, onehot_length)
+        module, functions, traced = serving_functions(graph, onehot_length, onehot_length)
         # no gradients are served: skip tracing them (it doubled the export time)
         with _captured_inputs_renaming_unlogged():
             tf.saved_model.save(module, str(tmp), signatures=functions,
@@ -281,7 +285,7 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
         write_warmup_requests(tmp / names.WARMUP_FILE, name, check_sequences,
                               oriented=names.ORIENTED_SIGNATURE in functions)
         if verify:
-            info["check"] = _verify(tmp, graph, check_sequences)
+            info["check"] = _verify(tmp, graph, check_sequences, traced)
         (tmp / names.METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
         _make_world_readable(tmp)
     logger.info("exported %s version %d to %s", name, version, final)
@@ -311,16 +315,18 @@ def max_sequence_length(graph: Any) -> int:
     return int(value)
 
 
-def _verify(saved_dir: Path, graph: Any, sequences: Sequence[str]) -> dict:
+def _verify(saved_dir: Path, graph: Any, sequences: Sequence[str], traced: Mapping[str, Any]) -> dict:
     """Load the version the way TensorFlow Serving does (session loader, ``Session.run`` by SignatureDef tensor
-    names), replay its warm-up requests, and compare both signatures with the in-process graph on ``sequences``."""
+    names), replay its warm-up requests, and compare both signatures with the in-process graph on ``sequences``:
+    ``traced``'s functions of ``graph.tf_predict_codes`` (see :func:`serving_functions`), run in this process on
+    codes made in numpy. (Run eagerly instead, a recurrent model's loop steps one op at a time: 10x slower.)"""
     import tensorflow as tf
 
     from seq2exp.data.alphabet import sequences_to_codes
     from seq2exp.serving.session import SessionModel
 
     codes, lengths = sequences_to_codes(list(sequences))
-    reference = graph.tf_predict_codes(tf.constant(codes, tf.uint8), tf.constant(lengths, tf.int32))
+    reference = traced["codes"](tf.constant(codes, tf.uint8), tf.constant(lengths, tf.int32))
     onehot = codes_to_onehot(codes, lengths, max_sequence_length(graph))
     try:
         with SessionModel(saved_dir) as model:
@@ -331,9 +337,8 @@ def _verify(saved_dir: Path, graph: Any, sequences: Sequence[str]) -> dict:
             oriented = []
             if names.ORIENTED_SIGNATURE in model.signatures:  # every other row reverse, against the graph
                 flags = np.arange(len(sequences)) % 2 == 1
-                oriented_reference = graph.tf_predict_codes(tf.constant(codes, tf.uint8),
-                                                            tf.constant(lengths, tf.int32),
-                                                            orientation=tf.constant(flags))
+                oriented_reference = traced["oriented"](tf.constant(codes, tf.uint8), tf.constant(lengths, tf.int32),
+                                                        tf.constant(flags))
                 oriented = [(oriented_reference, model.run(names.ORIENTED_SIGNATURE, {
                     names.SEQUENCES_INPUT: np.array([s.encode("ascii") for s in sequences], object),
                     names.IS_REVERSE_INPUT: flags}))]

@@ -49,6 +49,7 @@ class Run:
     info: dict
     encoder: Any = None
     metrics: dict = field(default_factory=dict)
+    _graphs: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def target_transform(self) -> TargetTransform:
@@ -63,9 +64,22 @@ class Run:
         return postprocess_lib.validate_postprocess(self.info.get("postprocess"))
 
     def prediction_graph(self, *, tta: TTA | Mapping | None = None) -> PredictionGraph:
-        """The prediction graph of this run (its recorded TTA unless ``tta`` overrides it)."""
-        return PredictionGraph(fold_batchnorm(self.model), self.encoder, self.tta if tta is None else tta,
-                               self.target_transform, self.postprocess)
+        """The prediction graph of this run (its recorded TTA unless ``tta`` overrides it).
+
+        The graph is kept and returned again while the model's weights, the encoder and the run's TTA / target
+        transform / post-processing stay the same, so repeated predictions reuse its traced function instead of
+        tracing the model again (seconds per call); a change to any of them builds a new one."""
+        tta = self.tta if tta is None else tta if isinstance(tta, TTA) else TTA.from_dict(tta)
+        model = fold_batchnorm(self.model)  # the same copy while the weights are unchanged
+        recorded = json.dumps([tta.to_dict(), self.info.get("target_transform"), self.info.get("postprocess")],
+                              sort_keys=True, default=str)
+        key = (id(model), id(self.encoder), recorded)
+        cached = self._graphs.get(key)
+        if cached is None or cached.model is not model or cached.encoder is not self.encoder:
+            self._graphs.clear()  # one graph per run: an older one holds an older model copy
+            cached = self._graphs[key] = PredictionGraph(model, self.encoder, tta, self.target_transform,
+                                                         self.postprocess)
+        return cached
 
     def predict(self, sequences: Sequence[str], batch_size: int = 1024,
                 orientation: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:

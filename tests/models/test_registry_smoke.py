@@ -1,6 +1,7 @@
 """Every registered architecture at smoke size (``SMOKE_CONFIG``) through the shared harness: outputs, ``.keras``
-round trip, SavedModel export of a ``tf.function``, a few ``model.fit`` steps that lower the loss, and the build
-info carried into the Keras file.
+round trip, a few ``model.fit`` steps that lower the loss, and the build info carried into the Keras file. The
+SavedModel export of a ``tf.function`` runs here for the architectures whose product export is proven only with
+``-m slow`` (``tests/serving/test_session_path.py`` proves the others on TF Serving's session path).
 
 The architectures are split into two classes (alternate names) so that the two test processes (``--dist
 loadscope``: one class per process) share them; each smoke model is built once per class and reused by its tests.
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.models import harness
+from tests.serving.test_session_path import SLOW as SESSION_PATH_SLOW
 from seq2exp import models
 
 NAMES = models.names()
@@ -52,9 +54,6 @@ class SmokeChecks:
     def test_smoke_keras_round_trip(self, smoke, tmp_path):
         harness.assert_keras_round_trip(smoke.model, smoke.inputs, tmp_path)
 
-    def test_smoke_saved_model_export(self, smoke, tmp_path):
-        harness.assert_export_safe(smoke.model, smoke.inputs[:4], tmp_path)
-
     def test_smoke_training_lowers_loss(self, smoke):
         harness.assert_training_lowers_loss(smoke.model, smoke.architecture.head, smoke.inputs, smoke.expression)
 
@@ -78,6 +77,18 @@ class TestSmokeFirstOfPairs(SmokeChecks):
 @pytest.mark.parametrize("smoke", NAMES[1::2], indirect=True, scope="class")
 class TestSmokeSecondOfPairs(SmokeChecks):
     pass
+
+
+@pytest.mark.parametrize("name", sorted(SESSION_PATH_SLOW))
+def test_smoke_saved_model_export(name, demo_rows, tmp_path):
+    """A ``tf.function`` calling the smoke model saves as a SavedModel and reloads with the same outputs, for the
+    architectures whose product export (TF Serving's session path, ``tests/serving/test_session_path.py``) runs
+    only with ``-m slow``; that test proves every other architecture's export in the default run."""
+    architecture = models.get(name)
+    keras.utils.set_random_seed(0)
+    model = architecture.build(smoke=True)
+    sequences, _ = demo_rows
+    harness.assert_export_safe(model, harness.encode(architecture.config(smoke=True), sequences[:4]), tmp_path)
 
 
 def test_the_two_classes_cover_every_architecture_once():

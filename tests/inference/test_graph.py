@@ -119,3 +119,28 @@ def test_bad_sequence_names_the_row(model):
     graph = PredictionGraph(model, Encoder(SPEC))
     with pytest.raises(tf.errors.InvalidArgumentError, match="row"):
         graph.tf_predict_strings(tf.constant(["ACGT", "ACXGT"]))
+
+
+def test_one_trace_of_the_model_serves_every_tta_variant_and_export_signature(model):
+    """Six TTA variants, the in-process prediction and the export's signatures call one traced model function; the
+    predictions are still the independent numpy TTA's."""
+    from seq2exp.serving.export import serving_functions
+
+    traces = []
+
+    class Counted(keras.Model):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def call(self, inputs, training=False):
+            traces.append(inputs.shape)
+            return self.inner(inputs, training=training)
+
+    counted = Counted(model)
+    graph = PredictionGraph(counted, Encoder(SPEC), {"reverse_complement": True, "shifts": [-1, 1]})
+    predicted = graph.predict(SEQUENCES)
+    serving_functions(graph, onehot_length=110, max_length=110)
+    assert len(traces) == 1, traces
+    expected = _reference_tta(model, SPEC, SEQUENCES, [-1, 1], True)["expression"]
+    np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-5)

@@ -103,8 +103,9 @@ def serving_functions(graph: Any, onehot_length: int, max_length: int) -> tuple[
     THE one place where a prediction graph becomes the saved functions: a graph rewrite for serving (e.g. folding
     BatchNorm into convolutions) transforms ``graph`` before this call, and everything below sees the result.
 
-    Both signatures turn their input into codes and call ONE traced function of ``graph.tf_predict_codes`` (the
-    model and its TTA variants are traced once). The module tracks the variables, not the Keras object, and the
+    Both signatures turn their input into codes and call ONE traced function of ``graph.tf_predict_codes`` (its TTA
+    variants are traced once; the model itself once for every variant and function, through the graph's kept model
+    function). The module tracks the variables, not the Keras object, and the
     functions are not attributes of it, so saving neither walks the Keras layers nor traces anything again.
     """
     import tensorflow as tf

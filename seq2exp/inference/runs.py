@@ -49,7 +49,7 @@ class Run:
     info: dict
     encoder: Any = None
     metrics: dict = field(default_factory=dict)
-    _graphs: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _graph: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def target_transform(self) -> TargetTransform:
@@ -69,17 +69,18 @@ class Run:
         The graph is kept and returned again while the model's weights, the encoder and the run's TTA / target
         transform / post-processing stay the same, so repeated predictions reuse its traced function instead of
         tracing the model again (seconds per call); a change to any of them builds a new one."""
-        tta = self.tta if tta is None else tta if isinstance(tta, TTA) else TTA.from_dict(tta)
+        if tta is None:
+            tta = self.tta
+        elif not isinstance(tta, TTA):
+            tta = TTA.from_dict(tta)
         model = fold_batchnorm(self.model)  # the same copy while the weights are unchanged
         recorded = json.dumps([tta.to_dict(), self.info.get("target_transform"), self.info.get("postprocess")],
                               sort_keys=True, default=str)
-        key = (id(model), id(self.encoder), recorded)
-        cached = self._graphs.get(key)
-        if cached is None or cached.model is not model or cached.encoder is not self.encoder:
-            self._graphs.clear()  # one graph per run: an older one holds an older model copy
-            cached = self._graphs[key] = PredictionGraph(model, self.encoder, tta, self.target_transform,
-                                                         self.postprocess)
-        return cached
+        kept = self._graph
+        if kept is None or kept[0] is not model or kept[1] is not self.encoder or kept[2] != recorded:
+            graph = PredictionGraph(model, self.encoder, tta, self.target_transform, self.postprocess)
+            self._graph = (model, self.encoder, recorded, graph)  # one per run: an older one holds an older copy
+        return self._graph[3]
 
     def predict(self, sequences: Sequence[str], batch_size: int = 1024,
                 orientation: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:

@@ -1,6 +1,7 @@
 """fold_batchnorm: folded (convolution -> BatchNorm) pairs give the original model's inference outputs."""
 from __future__ import annotations
 
+import re
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ import keras
 
 from seq2exp import models
 from seq2exp.inference.optimize import find_conv_bn_pairs, fold_batchnorm
+from seq2exp.models.blocks.layers import GatedPointwiseConv1D, GroupedConv1D
 
 
 def _randomise_batchnorms(model, seed=0):
@@ -94,3 +96,124 @@ def test_the_folded_copy_keeps_the_build_record_and_its_task_names():
     assert folded is not model and find_conv_bn_pairs(model)
     assert model_task_names(folded) == ["dev", "hk"]
     assert registry.build_info(folded) == registry.build_info(model)
+
+
+def _numpy_conv1d(x, kernel, bias, *, strides=1, dilation=1, padding="valid", groups=1):
+    """Reference 1-D convolution (channels last, TensorFlow's "same" padding rule), kernel ``[k, C_in/groups, F]``
+    with output channel ``f`` reading input group ``f // (F / groups)``."""
+    batch, length, channels = x.shape
+    width, per_group, filters = kernel.shape
+    span = dilation * (width - 1) + 1
+    if padding == "same":
+        out_length = -(-length // strides)
+        total = max((out_length - 1) * strides + span - length, 0)
+        x = np.pad(x, ((0, 0), (total // 2, total - total // 2), (0, 0)))
+    else:
+        out_length = -(-(length - span + 1) // strides)
+    out = np.zeros((batch, out_length, filters))
+    out_per_group = filters // groups
+    for f in range(filters):
+        group = f // out_per_group
+        inputs = x[:, :, group * per_group:(group + 1) * per_group]
+        for t in range(out_length):
+            window = inputs[:, t * strides:t * strides + span:dilation, :]  # [B, k, C_in/groups]
+            out[:, t, f] = np.einsum("bkc,kc->b", window, kernel[:, :, f])
+    return out + bias
+
+
+def _silu(values):
+    return values / (1.0 + np.exp(-values))
+
+
+FUSED_CASES = {  # (layer builder, its call's inputs, BatchNorm activation)
+    "conv_strided_same": (lambda: keras.layers.Conv1D(5, 3, strides=2, padding="same", use_bias=True), "silu"),
+    "conv_dilated_valid": (lambda: keras.layers.Conv1D(5, 3, dilation_rate=2, padding="valid"), None),
+    "grouped_same": (lambda: GroupedConv1D(6, 3, groups=2, padding="same", use_bias=True), "silu"),
+    "gated_pointwise": (lambda: GatedPointwiseConv1D(5, use_bias=True), "silu"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FUSED_CASES))
+def test_fused_folded_convolutions_match_a_numpy_convolution_batchnorm_and_silu(case):
+    """Each 1-D convolution kind with its BatchNorm (and SiLU) folded runs as one FoldedConv1D; its outputs are
+    numpy's convolution -> BatchNorm -> SiLU on the original weights (non-trivial statistics, odd lengths)."""
+    from seq2exp.models.blocks.layers import FusedBatchNorm
+
+    build, activation = FUSED_CASES[case]
+    rng = np.random.default_rng(5)
+    x_in = keras.Input((11, 4))
+    conv = build()
+    gated = isinstance(conv, GatedPointwiseConv1D)
+    gates_in = keras.Input((1, 4))
+    y = conv([x_in, gates_in] if gated else x_in)
+    y = FusedBatchNorm(epsilon=1e-3, activation=activation, name="bn")(y)
+    model = keras.Model([x_in, gates_in] if gated else x_in, y)
+    _randomise_batchnorms(model, seed=6)
+    for weight in conv.weights:
+        weight.assign(rng.normal(size=weight.shape))
+    x = rng.normal(size=(3, 11, 4)).astype(np.float32)
+    gates = rng.uniform(0.1, 1.0, size=(3, 1, 4)).astype(np.float32)
+
+    folded = fold_batchnorm(model)
+    assert type(folded.get_layer(conv.name)).__name__ == "FoldedConv1D"
+    got = folded([x, gates] if gated else x).numpy()
+
+    kernel = np.asarray(conv.kernel.numpy(), np.float64)
+    bias = conv.bias.numpy() if conv.bias is not None else np.zeros(conv.filters)
+    if isinstance(conv, GroupedConv1D):
+        kernel = np.asarray(conv.grouped_kernel(conv.kernel), np.float64)
+        values = _numpy_conv1d(x, kernel, bias, padding="same", groups=2)
+    elif gated:
+        values = _numpy_conv1d(x * gates, kernel, bias)
+    else:
+        values = _numpy_conv1d(x, kernel, bias, strides=conv.strides[0], dilation=conv.dilation_rate[0],
+                               padding=conv.padding)
+    bn = model.get_layer("bn")
+    expected = ((values - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3) * bn.gamma.numpy()
+                + bn.beta.numpy())
+    expected = _silu(expected) if activation == "silu" else expected
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_tf_servings_session_runs_each_folded_convolution_as_one_fused_kernel(legnet, tmp_path):
+    """The exported folded LegNet, loaded by TF Serving's own loading path and run with a full trace: every
+    convolution executes as one fused kernel with its bias (no BiasAdd / AddV2 of its own), and with oneDNN also
+    with its SiLU, except the grouped ones (oneDNN runs their SiLU post-op slower than a separate pass)."""
+    import tensorflow as tf
+
+    from seq2exp.inference.graph import PredictionGraph
+    from seq2exp.models.blocks.layers import native_grouped_convolution
+    from seq2exp.serving import signatures as names
+    from seq2exp.serving.export import export_graph
+    from seq2exp.data.encoding import Encoder
+
+    folded = fold_batchnorm(legnet)
+    convolutions = {layer.name: layer for layer in folded.layers if type(layer).__name__ == "FoldedConv1D"}
+    assert len(convolutions) == len(find_conv_bn_pairs(legnet))
+    config = models.get("autosome").config(smoke=True)
+    version = export_graph(PredictionGraph(folded, Encoder(config["input"]), {}), tmp_path, "autosome",
+                           version=1, verify=False).path
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version))
+        signature = meta_graph.signature_def[names.ONEHOT_SIGNATURE]
+        shape = [dim.size for dim in signature.inputs[names.ONEHOT_INPUT].tensor_shape.dim]
+        x = np.eye(shape[-1], dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (4, shape[1]))]
+        options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+        metadata = tf.compat.v1.RunMetadata()
+        session.run({alias: info.name for alias, info in signature.outputs.items()},
+                    {signature.inputs[names.ONEHOT_INPUT].name: x}, options=options, run_metadata=metadata)
+    executed = [node.timeline_label for device in metadata.step_stats.dev_stats for node in device.node_stats
+                if " = " in node.timeline_label]
+    onednn = native_grouped_convolution()  # TensorFlow's oneDNN kernels are on
+    for name, layer in convolutions.items():
+        scope = re.compile(rf"/{name}(_\d+)?/")  # Keras scopes a layer's ops as <name> or <name>_<n>
+        ops = [label.split(" = ")[1].split("(")[0] for label in executed if scope.search(label.split(" = ")[0])]
+        kernels = [op for op in ops if "Conv2D" in op]
+        assert len(kernels) == 1 and "Fused" in kernels[0], (name, ops)
+        assert not any(op in ("BiasAdd", "AddV2", "Add") for op in ops), (name, ops)
+        activation_ops = [op for op in ops if "Swish" in op or op == "Sigmoid" or (op == "Mul" and not layer.gated)]
+        if onednn and layer.groups == 1:  # (a gated convolution's own Mul is its gating)
+            assert not activation_ops, (name, ops)
+        elif onednn:
+            assert activation_ops, (name, ops)

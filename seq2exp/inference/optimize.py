@@ -277,8 +277,11 @@ def _fold(model):
             return folded_class(name=layer.name, dtype=layer.dtype_policy, activation=activation)
         return layer.__class__.from_config(config)
 
+    # clone_model compiles a compiled model's copy from its compile config, which fails for a loss that is not
+    # registered (a model straight from `seq2exp train`, with its multi-task loss): clone an uncompiled view of it
+    source = keras.Model(model.input, model.output, name=model.name) if getattr(model, "compiled", False) else model
     try:
-        folded = keras.models.clone_model(model, clone_function=clone)
+        folded = keras.models.clone_model(source, clone_function=clone)
     except Exception as error:  # noqa: BLE001 - an unusual model: predict with the original graph
         logger.warning("fold_batchnorm: cannot rebuild %s (%s); using it unchanged", model.name, error)
         return model

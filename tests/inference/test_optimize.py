@@ -217,3 +217,22 @@ def test_tf_servings_session_runs_each_folded_convolution_as_one_fused_kernel(le
             assert not activation_ops, (name, ops)
         elif onednn:
             assert activation_ops, (name, ops)
+
+
+def test_a_model_compiled_with_an_unregistered_loss_still_folds(demo_train):
+    """A model fresh from training is compiled, often with a loss Keras cannot deserialise (seq2exp's multi-task
+    loss is a closure); clone_model would re-compile the copy from that config and fail, and prediction and export
+    would silently run the unfolded graph."""
+    model = harness.seeded_smoke_model("autosome", seed=3)
+    _randomise_batchnorms(model, seed=4)
+
+    def unregistered_loss(y_true, y_pred):
+        return keras.ops.mean(keras.ops.square(y_true - y_pred))
+
+    model.compile(optimizer="adam", loss={"expression": unregistered_loss})
+    folded = fold_batchnorm(model)
+    assert folded is not model
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    inputs = harness.demo_inputs(demo_train, "autosome", 8)
+    np.testing.assert_allclose(harness.predict(folded, inputs)["expression"],
+                               harness.predict(model, inputs)["expression"], rtol=1e-5, atol=1e-5)

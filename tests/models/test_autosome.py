@@ -119,18 +119,19 @@ def test_fused_batchnorm_equals_keras_batchnorm_in_both_modes():
     assert np.abs(results[0][4]).max() > 0.1  # the moving statistics really moved
 
 
-@pytest.mark.parametrize("shape", [(4, 13, 6), (3, 150, 8)])
-def test_fused_batchnorm_silu_equals_keras_batchnorm_then_silu(shape):
-    """``FusedBatchNorm(activation="silu")`` (its gradient recomputes the normalised values) against Keras's own
-    BatchNormalization followed by SiLU, differentiated by TensorFlow: outputs, gradients for x, gamma and beta,
-    moving statistics and the inference-mode output."""
+@pytest.mark.parametrize("shape, epsilon", [((4, 13, 6), 1e-5), ((3, 150, 8), 1e-5), ((4, 13, 6), 0.7)])
+def test_fused_batchnorm_silu_equals_keras_batchnorm_then_silu(shape, epsilon):
+    """``FusedBatchNorm(activation="silu")`` (its gradient recomputes the normalised values, XLA-compiled) against
+    Keras's own BatchNormalization followed by SiLU, differentiated by TensorFlow: outputs, gradients for x, gamma
+    and beta, moving statistics and the inference-mode output. An epsilon near the batch variance (4) exposes one
+    the recompute gets wrong."""
     import tensorflow as tf
 
     channels = shape[-1]
     x = tf.constant(np.random.default_rng(4).normal(1.0, 2.0, size=shape).astype(np.float32))
     weights = tf.constant(np.random.default_rng(5).normal(size=shape).astype(np.float32))
-    plain = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
-    fused = FusedBatchNorm(momentum=0.9, epsilon=1e-5, activation="silu")
+    plain = keras.layers.BatchNormalization(momentum=0.9, epsilon=epsilon)
+    fused = FusedBatchNorm(momentum=0.9, epsilon=epsilon, activation="silu")
     results = []
     for layer, activate in ((plain, keras.activations.silu), (fused, lambda y: y)):
         layer.build(x.shape)

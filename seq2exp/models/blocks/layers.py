@@ -148,8 +148,9 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
 
     ``activation="silu"`` applies SiLU to the output in the same layer (``BatchNorm -> SiLU``, same maths). In
     training its gradient recomputes the normalised values from the input and the batch statistics (with the SiLU
-    gradient, one XLA-compiled element-wise kernel) instead of keeping them: a separate SiLU layer keeps its input (the BatchNorm's output, as large as the activations) alive
-    until the backward pass, which is a quarter of LegNet's training memory at batch 1024.
+    gradient, one XLA-compiled element-wise kernel) instead of keeping them: a separate SiLU layer keeps its input
+    (the BatchNorm's output, as large as the activations) alive until the backward pass, which is a quarter of
+    LegNet's training memory at batch 1024.
     """
 
     ACTIVATIONS = (None, "silu")

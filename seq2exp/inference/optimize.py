@@ -278,7 +278,7 @@ def _fold(model):
         return layer.__class__.from_config(config)
 
     # clone_model compiles a compiled model's copy from its compile config, which fails for a loss that is not
-    # registered (a model straight from `seq2exp train`, with its multi-task loss): clone an uncompiled view of it
+    # registered (e.g. seq2exp's multi-task loss, a closure): clone an uncompiled view of it
     source = keras.Model(model.input, model.output, name=model.name) if getattr(model, "compiled", False) else model
     try:
         folded = keras.models.clone_model(source, clone_function=clone)

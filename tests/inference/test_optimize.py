@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+
 import numpy as np
 import pytest
 
@@ -182,11 +183,11 @@ def test_tf_servings_session_runs_each_folded_convolution_as_one_fused_kernel(le
     with its SiLU, except the grouped ones (oneDNN runs their SiLU post-op slower than a separate pass)."""
     import tensorflow as tf
 
+    from seq2exp.data.encoding import Encoder
     from seq2exp.inference.graph import PredictionGraph
     from seq2exp.models.blocks.layers import native_grouped_convolution
     from seq2exp.serving import signatures as names
     from seq2exp.serving.export import export_graph
-    from seq2exp.data.encoding import Encoder
 
     folded = fold_batchnorm(legnet)
     convolutions = {layer.name: layer for layer in folded.layers if type(layer).__name__ == "FoldedConv1D"}
@@ -220,9 +221,8 @@ def test_tf_servings_session_runs_each_folded_convolution_as_one_fused_kernel(le
 
 
 def test_a_model_compiled_with_an_unregistered_loss_still_folds(demo_train):
-    """A model fresh from training is compiled, often with a loss Keras cannot deserialise (seq2exp's multi-task
-    loss is a closure); clone_model would re-compile the copy from that config and fail, and prediction and export
-    would silently run the unfolded graph."""
+    """A model compiled with a loss Keras cannot deserialise (as seq2exp's multi-task loss, a closure): clone_model
+    would re-compile the copy from that config and fail, and prediction would silently run the unfolded graph."""
     model = harness.seeded_smoke_model("autosome", seed=3)
     _randomise_batchnorms(model, seed=4)
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras
 from keras import layers
@@ -213,3 +214,55 @@ def test_custom_layers_round_trip_through_their_config():
                   objectives.MaskedTokenLoss(0.5), objectives.MutationDetectionLoss(2.0)):
         clone = layers.deserialize(layers.serialize(layer))
         assert type(clone) is type(layer) and clone.get_config() == layer.get_config()
+
+
+def _attention_gradients(layer, query, value, **kwargs):
+    query, value = tf.constant(query), tf.constant(value)
+    with tf.GradientTape() as tape:
+        tape.watch([query, value])
+        outputs = layer(query, value, **kwargs)
+        loss = tf.reduce_sum(outputs * tf.sin(outputs))
+    return [np.asarray(t) for t in [outputs, *tape.gradient(loss, [query, value, *layer.trainable_weights])]]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"num_heads": 4, "key_dim": 16},
+    {"num_heads": 2, "key_dim": 24, "value_dim": 8, "output_shape": 64},
+    {"num_heads": 3, "key_dim": 8, "use_bias": False, "dropout": 0.5},  # dropout only in training
+])
+def test_matmul_attention_matches_keras_multi_head_attention_with_the_same_weights(kwargs):
+    """Outputs and every gradient (inputs and the eight weights) equal Keras's einsum layer's, cross-attention of
+    40 queries over 33 keys of another width."""
+    rng = np.random.default_rng(0)
+    query, value = rng.normal(size=(3, 40, 128)).astype("float32"), rng.normal(size=(3, 33, 96)).astype("float32")
+    fused, reference = attention.MatMulMultiHeadAttention(**kwargs), layers.MultiHeadAttention(**kwargs)
+    fused(query, value)
+    reference(query, value)
+    weights = [rng.normal(size=w.shape).astype("float32") * 0.2 for w in reference.get_weights()]
+    fused.set_weights(weights)
+    reference.set_weights(weights)
+    assert fused._plain(tf.constant(query), tf.constant(value), tf.constant(value), (None,) * 4 + (False, False))
+    got, want = _attention_gradients(fused, query, value), _attention_gradients(reference, query, value)
+    largest = max(float(np.abs(b).max()) for b in want)
+    for index, (a, b) in enumerate(zip(got, want)):
+        # the key bias (index 6) adds a constant to each query's logits, which softmax ignores: its gradient is
+        # rounding noise on both sides, compared on the scale of the largest gradient
+        scale = largest if index == 6 else float(np.abs(b).max())
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * scale, err_msg=str(index))
+
+
+def test_matmul_attention_runs_keras_code_for_masks_and_attention_scores():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 10, 16)).astype("float32")
+    mask = rng.uniform(size=(2, 10, 10)) > 0.3
+    fused, reference = attention.MatMulMultiHeadAttention(2, 8), layers.MultiHeadAttention(2, 8)
+    fused(x, x)
+    reference(x, x)
+    fused.set_weights(reference.get_weights())
+    np.testing.assert_allclose(np.asarray(fused(x, x, attention_mask=mask)),
+                               np.asarray(reference(x, x, attention_mask=mask)), atol=1e-6)
+    out, scores = fused(x, x, return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(scores), np.asarray(reference(x, x, return_attention_scores=True)[1]),
+                               atol=1e-6)
+    np.testing.assert_allclose(np.asarray(fused(x, x, use_causal_mask=True)),
+                               np.asarray(reference(x, x, use_causal_mask=True)), atol=1e-6)

@@ -45,6 +45,21 @@ def _warmup_feeds(version_dir):
     return feeds.get(names.SERVING_DEFAULT, []), feeds
 
 
+def _xla_functions(version_dir) -> list[str]:
+    """Names of the exported graph's functions and nodes marked for XLA compilation."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
+    marked = []
+    for meta_graph in saved.meta_graphs:
+        for function in meta_graph.graph_def.library.function:
+            if function.attr["_XlaMustCompile"].b:
+                marked.append(function.signature.name)
+            marked += [node.name for node in function.node_def if node.attr["_XlaMustCompile"].b]
+        marked += [node.name for node in meta_graph.graph_def.node if node.attr["_XlaMustCompile"].b]
+    return marked
+
+
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_export_runs_on_tf_servings_session_path(tmp_path, architecture):
     import keras
@@ -104,6 +119,9 @@ def test_export_runs_on_tf_servings_session_path(tmp_path, architecture):
         for key, value in team.items():
             np.testing.assert_allclose(served[0][key], value, atol=1e-5, rtol=0, err_msg=f"{key} team's input")
             np.testing.assert_allclose(served_onehot[key], value, atol=1e-5, rtol=0, err_msg=f"{key} team's input")
+    # TensorFlow Serving compiles nothing with XLA unless started with --xla_cpu_compilation_enabled: no function in
+    # the export asks for it (the training-only XLA kernels of the fused layers stay out of the serving graph)
+    assert not _xla_functions(version_dir)
     # readable by a server running as another uid (the Dockerfile's images)
     for path in [version_dir, *version_dir.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)

@@ -10,7 +10,14 @@ from typing import Sequence
 
 import keras
 
-from seq2exp.models.blocks.layers import CPBilinear, FusedBatchNorm, GatedPointwiseConv1D, GroupedConv1D, SigmoidGELU
+from seq2exp.models.blocks.layers import (
+    CPBilinear,
+    FusedBatchNorm,
+    FusedDropout,
+    GatedPointwiseConv1D,
+    GroupedConv1D,
+    SigmoidGELU,
+)
 
 TORCH_BN = {"momentum": 0.9, "epsilon": 1e-5}
 KERAS_BN = {"momentum": 0.99, "epsilon": 1e-3}
@@ -83,7 +90,7 @@ def apply_parallel_convs(
         if pool_size > 1:
             branch = keras.layers.MaxPooling1D(pool_size, name=f"{branch_name}_pool")(branch)
         if dropout:
-            branch = keras.layers.Dropout(dropout, name=f"{branch_name}_dropout")(branch)
+            branch = FusedDropout(dropout, name=f"{branch_name}_dropout")(branch)
         branches.append(branch)
     if len(branches) == 1:
         return branches[0]
@@ -157,7 +164,7 @@ def apply_conv_pool_dropout(x, filters: int, kernel_size: int, *, name: str, poo
     if pool_size > 1:
         x = keras.layers.MaxPooling1D(pool_size, strides=pool_stride or pool_size, name=f"{name}_pool")(x)
     if dropout:
-        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+        x = FusedDropout(dropout, name=f"{name}_dropout")(x)
     return x
 
 

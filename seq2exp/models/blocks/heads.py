@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 import keras
 
 from seq2exp.models.blocks.conv import TORCH_BN, activation_layer, torch_conv_init
-from seq2exp.models.blocks.layers import ExpectedBin, SqueezeLast
+from seq2exp.models.blocks.layers import ExpectedBin, FusedDropout, SqueezeLast
 
 
 # How many tasks the model being built predicts (set by ``registry.Architecture.build_from`` from a model config's
@@ -70,7 +70,7 @@ def apply_mlp_regression_head(
     first hidden layer (wztr).
     """
     if input_dropout:
-        x = keras.layers.Dropout(input_dropout, name=f"{name}_input_dropout")(x)
+        x = FusedDropout(input_dropout, name=f"{name}_input_dropout")(x)
     if flatten and len(x.shape) > 2:
         x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     rates = list(dropout) if isinstance(dropout, (list, tuple)) else [dropout] * len(hidden_units)
@@ -80,7 +80,7 @@ def apply_mlp_regression_head(
             x = keras.layers.BatchNormalization(**(bn or TORCH_BN), name=f"{name}_bn{index}")(x)
         x = activation_layer(activation, f"{name}_act{index}")(x)
         if rate and (index > 0 or first_dropout):
-            x = keras.layers.Dropout(rate, name=f"{name}_dropout{index}")(x)
+            x = FusedDropout(rate, name=f"{name}_dropout{index}")(x)
     x = keras.layers.Dense(n_tasks(), name=f"{name}_output")(x)
     if output_activation:
         x = activation_layer(output_activation, f"{name}_output_act")(x)

@@ -7,6 +7,9 @@
   and the same maths either way.
 - ``FusedBatchNorm``: ``BatchNormalization`` (same weights and maths) on TensorFlow's fused kernel, optionally with
   the SiLU after it (its gradient recomputes instead of keeping the normalised values).
+- ``FusedLayerNormalization`` / ``FusedDropout``: ``LayerNormalization`` and ``Dropout`` (same weights, maths and
+  distribution) whose training passes run as XLA-compiled kernels on TensorFlow (the dropout mask redrawn from its
+  seed in the backward pass instead of kept).
 - ``GatedPointwiseConv1D``: an SE scale and the pointwise convolution after it, ``Conv1D(f, 1)(x * gates)``,
   whose gradient recomputes the product instead of keeping it.
 - ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
@@ -339,6 +342,146 @@ def _gated_pointwise_training(x, gates, kernel):
         return outputs, backward
 
     return forward(x, gates, kernel)
+
+
+# Activations smaller than this (per example) take Keras's own kernels: compiling an XLA kernel for a shape costs
+# about 0.1 s, more than the few passes it saves on a small tensor.
+MIN_FUSED_ELEMENTS = 4096
+
+
+def _fusable_on_tensorflow(inputs) -> bool:
+    """TensorFlow backend, a static per-example shape and at least :data:`MIN_FUSED_ELEMENTS` values per example."""
+    per_example = inputs.shape[1:]
+    return (keras.backend.backend() == "tensorflow" and None not in per_example
+            and math.prod(per_example) >= MIN_FUSED_ELEMENTS)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FusedLayerNormalization(keras.layers.LayerNormalization):
+    """``keras.layers.LayerNormalization`` (same arguments, weights and maths) with fewer passes over the
+    activations on TensorFlow, for the usual case (normalised over the last axis, with scale and centre).
+
+    Training runs the forward pass and the gradient each as one XLA-compiled kernel (``tf.function(jit_compile=
+    True)``, one compile per shape); Keras's TensorFlow ops take about ten passes forward and twenty backward.
+    Inference (prediction and the exported serving graph, which TensorFlow Serving runs without XLA) subtracts the
+    mean once and scales by ``rsqrt(variance + epsilon)`` with plain TensorFlow ops: Keras builds
+    ``gamma * rsqrt(...)`` and ``-mean * that`` as full-size tensors first. Other cases run Keras's own code.
+    """
+
+    def _fusable(self, inputs) -> bool:
+        axes = list(self.axis) if isinstance(self.axis, (list, tuple)) else [self.axis]
+        rank = len(inputs.shape)
+        return (_fusable_on_tensorflow(inputs) and len(axes) == 1 and axes[0] in (-1, rank - 1)
+                and self.scale and self.center and not self.rms_scaling
+                and keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16", "float32"))
+
+    def call(self, inputs, training=None):
+        if not self._fusable(inputs):
+            return super().call(inputs)
+        x = ops.cast(inputs, "float32")  # Keras computes layer norm in at least float32
+        gamma, beta = ops.cast(self.gamma, "float32"), ops.cast(self.beta, "float32")
+        if training:
+            outputs = _layer_norm_training(x, gamma, beta, epsilon=float(self.epsilon))
+        else:
+            import tensorflow as tf
+
+            centred = x - tf.reduce_mean(x, axis=-1, keepdims=True)
+            inverse_std = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True) + self.epsilon)
+            outputs = centred * inverse_std * gamma + beta
+        return ops.cast(outputs, self.compute_dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _layer_norm_kernels(epsilon: float):
+    """The forward and backward XLA kernels of :class:`FusedLayerNormalization` (last axis) for one epsilon."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True, autograph=False)
+    def forward(x, gamma, beta):
+        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+        centred = x - mean
+        inverse_std = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True) + epsilon)
+        return centred * inverse_std * gamma + beta, mean, inverse_std
+
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(x, mean, inverse_std, gamma, d_outputs):
+        normalised = (x - mean) * inverse_std
+        d_normalised = d_outputs * gamma
+        d_x = inverse_std * (d_normalised - tf.reduce_mean(d_normalised, axis=-1, keepdims=True)
+                             - normalised * tf.reduce_mean(d_normalised * normalised, axis=-1, keepdims=True))
+        batch_axes = list(range(len(x.shape) - 1))
+        return d_x, tf.reduce_sum(d_outputs * normalised, axis=batch_axes), tf.reduce_sum(d_outputs, axis=batch_axes)
+
+    return forward, backward
+
+
+def _layer_norm_training(x, gamma, beta, *, epsilon: float):
+    """Layer norm over the last axis whose gradient keeps ``x`` and the per-row mean and inverse deviation."""
+    import tensorflow as tf
+
+    forward_kernel, backward_kernel = _layer_norm_kernels(epsilon)
+
+    @tf.custom_gradient
+    def forward(x, gamma, beta):
+        outputs, mean, inverse_std = forward_kernel(x, gamma, beta)
+
+        def backward(d_outputs):
+            return backward_kernel(x, mean, inverse_std, gamma, d_outputs)
+
+        return outputs, backward
+
+    return forward(x, gamma, beta)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FusedDropout(keras.layers.Dropout):
+    """``keras.layers.Dropout`` (same arguments and distribution: each value kept with probability ``1 - rate``
+    and scaled by ``1 / (1 - rate)``) whose training pass on TensorFlow is one XLA-compiled kernel.
+
+    The keep mask is drawn (counter-based ThreeFry, seeded from the layer's seed generator as Keras seeds it) and
+    applied in the same pass, and the gradient draws the same mask again from the same seed instead of keeping it.
+    Keras's dropout is four kernels (uniform draw, compare, scale, select) and keeps a boolean mask per value until
+    the backward pass. ``noise_shape`` and small inputs run Keras's own dropout; the mask's random stream differs
+    from Keras's (a different generator), not its distribution.
+    """
+
+    def call(self, inputs, training=False):
+        if not (training and 0.0 < self.rate < 1.0 and self.noise_shape is None
+                and _fusable_on_tensorflow(inputs)):
+            return super().call(inputs, training=training)
+        import tensorflow as tf
+
+        seed = self.seed_generator.next()
+        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)  # as Keras casts it for tf.random
+        return _dropout_training(inputs, seed, float(self.rate))
+
+
+@functools.lru_cache(maxsize=None)
+def _dropout_kernel(rate: float):
+    """``where(uniform(seed) >= rate, x / (1 - rate), 0)`` as one XLA kernel; the same seed gives the same mask."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True, autograph=False)
+    def apply_mask(x, seed):
+        keep = tf.random.stateless_uniform(tf.shape(x), seed, alg="threefry") >= rate
+        return tf.where(keep, x * tf.cast(1.0 / (1.0 - rate), x.dtype), tf.zeros_like(x))
+
+    return apply_mask
+
+
+def _dropout_training(x, seed, rate: float):
+    import tensorflow as tf
+
+    apply_mask = _dropout_kernel(rate)
+
+    @tf.custom_gradient
+    def forward(x):
+        def backward(d_outputs):
+            return apply_mask(d_outputs, seed)  # the same mask, drawn again
+
+        return apply_mask(x, seed), backward
+
+    return forward(x)
 
 
 def cp_rank(in_features: int, out_features: int, rank_fraction: float) -> int:

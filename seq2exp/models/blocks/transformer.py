@@ -12,8 +12,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from seq2exp.models.blocks.attention import AddPositionEmbedding, PrependTokens, RelativeMultiHeadAttention
+from seq2exp.models.blocks.attention import (
+    AddPositionEmbedding,
+    MatMulMultiHeadAttention,
+    PrependTokens,
+    RelativeMultiHeadAttention,
+)
 from seq2exp.models.blocks.heads import n_tasks
+from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization
 
 
 @keras.saving.register_keras_serializable(package="seq2exp")
@@ -69,17 +75,17 @@ def apply_post_norm_transformer_block(
             ``LayerNorm([L, D])``, Zeta).
         attention_mask: optional boolean ``[B, T, S]`` (or broadcastable ``[B, 1, S]``) mask, True = attend.
     """
-    attended = keras.layers.MultiHeadAttention(num_heads, key_dim, dropout=attention_dropout,
+    attended = MatMulMultiHeadAttention(num_heads, key_dim, dropout=attention_dropout,
                                                kernel_initializer=kernel_initializer, name=f"{name}_attention")(
         x, x, attention_mask=attention_mask)
-    attended = keras.layers.Dropout(dropout, name=f"{name}_attention_dropout")(attended)
+    attended = FusedDropout(dropout, name=f"{name}_attention_dropout")(attended)
     x = keras.layers.Add(name=f"{name}_attention_add")([x, attended])
-    x = keras.layers.LayerNormalization(axis=norm_axis, epsilon=epsilon, name=f"{name}_attention_norm")(x)
+    x = FusedLayerNormalization(axis=norm_axis, epsilon=epsilon, name=f"{name}_attention_norm")(x)
     fed = apply_feedforward(x, ff_dim, name=f"{name}_ffn", activation=ff_activation,
                             kernel_initializer=kernel_initializer)
-    fed = keras.layers.Dropout(dropout, name=f"{name}_ffn_dropout")(fed)
+    fed = FusedDropout(dropout, name=f"{name}_ffn_dropout")(fed)
     x = keras.layers.Add(name=f"{name}_ffn_add")([x, fed])
-    return keras.layers.LayerNormalization(axis=norm_axis, epsilon=epsilon, name=f"{name}_ffn_norm")(x)
+    return FusedLayerNormalization(axis=norm_axis, epsilon=epsilon, name=f"{name}_ffn_norm")(x)
 
 
 def apply_post_norm_transformer_stack(
@@ -112,8 +118,8 @@ def apply_bert_encoder(tokens, *, vocab_size: int, hidden_size: int, num_layers:
         tokens)
     x = PrependTokens(1, initializer=init, name=f"{name}_cls")(x)
     x = AddPositionEmbedding(initializer=init, name=f"{name}_position_embedding")(x)
-    x = keras.layers.LayerNormalization(epsilon=1e-12, name=f"{name}_embedding_norm")(x)
-    x = keras.layers.Dropout(dropout, name=f"{name}_embedding_dropout")(x)
+    x = FusedLayerNormalization(epsilon=1e-12, name=f"{name}_embedding_norm")(x)
+    x = FusedDropout(dropout, name=f"{name}_embedding_dropout")(x)
     mask = None
     if pad_token is not None:
         mask = TokenAttentionMask(pad_token, prepended=1, name=f"{name}_attention_mask")(tokens)
@@ -132,7 +138,7 @@ def apply_bert_pooler_head(sequence, *, name: str, dropout: float = 0.1) -> dict
     cls = keras.layers.Flatten(name=f"{name}_cls_flatten")(cls)
     pooled = keras.layers.Dense(sequence.shape[-1], activation="tanh", kernel_initializer=init,
                                 name=f"{name}_pooler")(cls)
-    pooled = keras.layers.Dropout(dropout, name=f"{name}_dropout")(pooled)
+    pooled = FusedDropout(dropout, name=f"{name}_dropout")(pooled)
     return keras.layers.Dense(n_tasks(), kernel_initializer=init, name=f"{name}_output")(pooled)
 
 
@@ -183,14 +189,14 @@ def apply_pre_norm_relative_transformer_block(
     learned ``r_w``/``r_r``) with key = value size ``D / num_heads``.
     """
     dim = int(x.shape[-1])
-    y = keras.layers.LayerNormalization(epsilon=epsilon, name=f"{name}_attention_norm")(x)
+    y = FusedLayerNormalization(epsilon=epsilon, name=f"{name}_attention_norm")(x)
     y = RelativeMultiHeadAttention(num_heads, dim, position_dropout=position_dropout, name=f"{name}_attention")(y)
-    y = keras.layers.Dropout(dropout, name=f"{name}_attention_dropout")(y)
+    y = FusedDropout(dropout, name=f"{name}_attention_dropout")(y)
     x = keras.layers.Add(name=f"{name}_attention_add")([x, y])
-    y = keras.layers.LayerNormalization(epsilon=epsilon, name=f"{name}_ffn_norm")(x)
+    y = FusedLayerNormalization(epsilon=epsilon, name=f"{name}_ffn_norm")(x)
     y = keras.layers.Dense(ff_dim, name=f"{name}_ffn_dense1")(y)
-    y = keras.layers.Dropout(dropout, name=f"{name}_ffn_dropout1")(y)
+    y = FusedDropout(dropout, name=f"{name}_ffn_dropout1")(y)
     y = keras.layers.Activation(ff_activation, name=f"{name}_ffn_act")(y)
     y = keras.layers.Dense(dim, name=f"{name}_ffn_dense2")(y)
-    y = keras.layers.Dropout(dropout, name=f"{name}_ffn_dropout2")(y)
+    y = FusedDropout(dropout, name=f"{name}_ffn_dropout2")(y)
     return keras.layers.Add(name=f"{name}_ffn_add")([x, y])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import keras
 
 from seq2exp.models.blocks.heads import apply_mlp_regression_head
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -43,9 +44,9 @@ def build_auth(config: dict) -> keras.Model:
     inputs = model_input(config)
     x = keras.layers.Conv1D(config["conv_filters"], config["conv_kernel"], activation="relu", name="conv")(inputs)
     x = keras.layers.MaxPooling1D(config["pool"], strides=config["pool"], name="pool")(x)
-    x = keras.layers.Dropout(config["dropout"], name="conv_dropout")(x)
+    x = FusedDropout(config["dropout"], name="conv_dropout")(x)
     x = apply_bidirectional_rnn(x, config["lstm_units"], name="bilstm", kernel_initializer="he_normal")
-    x = keras.layers.Dropout(config["dropout"], name="lstm_dropout")(x)
+    x = FusedDropout(config["dropout"], name="lstm_dropout")(x)
     outputs = apply_mlp_regression_head(x, config["dense_units"], name="head")
     return keras.Model(inputs, outputs, name="auth")
 

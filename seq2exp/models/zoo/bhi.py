@@ -15,6 +15,7 @@ import keras
 
 from seq2exp.models.blocks.conv import apply_parallel_convs
 from seq2exp.models.blocks.heads import apply_mlp_regression_head
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import compose, register_block
 from seq2exp.models.registry import Architecture, register
@@ -50,7 +51,7 @@ def bhi_core(x, config: dict, name: str):
     x = apply_parallel_convs(x, config["filters"], config["kernel_sizes"], pool_size=config["pool_size"],
                              dropout=config["dropout"], name=f"{name}_convs")
     if config["output_dropout"]:
-        x = keras.layers.Dropout(config["output_dropout"], name=f"{name}_dropout")(x)
+        x = FusedDropout(config["output_dropout"], name=f"{name}_dropout")(x)
     return x
 
 

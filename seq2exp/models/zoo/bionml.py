@@ -48,6 +48,7 @@ from seq2exp.models.blocks.attention import (
 )
 from seq2exp.models.blocks.conv import KERAS_BN
 from seq2exp.models.blocks.heads import expression_output, n_tasks
+from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization
 from seq2exp.models.prixfixe import model_input, reverse_complement
 from seq2exp.models.registry import Architecture, register
 
@@ -168,13 +169,13 @@ def apply_cross_attention_block(query, key_value, config: dict, *, name: str):
     LN -> SwiGLU (model width) -> Dropout -> Dense -> Dropout -> + x."""
     width = int(query.shape[-1])
     rate = config["dropout_transformer"]
-    norm = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm0")
+    norm = FusedLayerNormalization(epsilon=1e-6, name=f"{name}_norm0")
     attended = BiasedMultiHeadAttention(config["num_heads"], width // config["num_heads"],
                                         query_activation=config["query_dense_activation"],
                                         name=f"{name}_attention")(norm(query), norm(key_value))
-    attended = layers.Dropout(rate, name=f"{name}_attention_dropout")(attended)
+    attended = FusedDropout(rate, name=f"{name}_attention_dropout")(attended)
     x = layers.Add(name=f"{name}_attention_residual")([attended, query])
-    y = layers.LayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(x)
+    y = FusedLayerNormalization(epsilon=1e-6, name=f"{name}_norm2")(x)
     y = apply_swiglu_feedforward(y, 2 * width, width, use_bias=True, dropout=rate, output_dropout=rate,
                                  learnable_beta=True, name=f"{name}_mlp")
     return layers.Add(name=f"{name}_mlp_residual")([x, y])
@@ -209,7 +210,7 @@ def build_bionml(config: dict) -> keras.Model:
     kmers = LearnableSwish(name="kmer_swish")(kmers)
     y = layers.Concatenate(axis=-1, name="scan_concat")([motifs, kmers])
     y = apply_bn_swish(y, name="embedding")
-    y = layers.Dropout(config["dropout"], name="embedding_dropout")(y)
+    y = FusedDropout(config["dropout"], name="embedding_dropout")(y)
     y = apply_inception(y, config["latent_dim"], config["inception_kernel_lengths"], name="inception")
 
     y = PrependTokens(1, distinct=True, initializer="zeros", name="cls_token")(y)
@@ -217,7 +218,7 @@ def build_bionml(config: dict) -> keras.Model:
     query = y
     for index in range(config["encoder_layer_number"]):
         query = apply_cross_attention_block(query, y, config, name=f"encoder{index}")
-    x = layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(query)
+    x = FusedLayerNormalization(epsilon=1e-6, name="encoder_norm")(query)
     x = layers.Cropping1D((0, int(x.shape[1]) - 1), name="cls_output")(x)
     x = layers.Flatten(name="cls_flatten")(x)
 

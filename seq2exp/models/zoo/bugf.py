@@ -30,7 +30,7 @@ from keras import layers
 
 from seq2exp.models.blocks.attention import ALiBiBias, BiasedMultiHeadAttention, apply_swiglu_feedforward
 from seq2exp.models.blocks.heads import n_tasks
-from seq2exp.models.blocks.layers import ExpectedBin, SqueezeLast
+from seq2exp.models.blocks.layers import ExpectedBin, FusedDropout, FusedLayerNormalization, SqueezeLast
 from seq2exp.models.blocks.objectives import MutationDetectionLoss, PairWithMutated, SplitPairedBatch
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -58,16 +58,16 @@ def build_shared_encoder_layer(length: int, config: dict, name: str = "shared_en
     """BUGF's ``SeqEncoderLayer`` as a small functional model, so that calling it ``depth`` times ties the weights."""
     width, heads = config["width"], config["heads"]
     x = keras.Input(shape=(length, width), name=f"{name}_input")
-    h = layers.LayerNormalization(epsilon=1e-5, name=f"{name}_attention_norm")(x)
+    h = FusedLayerNormalization(epsilon=1e-5, name=f"{name}_attention_norm")(x)
     gate = layers.Dense(width, activation="sigmoid", kernel_initializer="zeros", bias_initializer="ones",
                         name=f"{name}_gate")(h)
     bias = ALiBiBias(heads, max_distance=config["alibi_max_distance"], name=f"{name}_alibi")(h)
     attention = BiasedMultiHeadAttention(heads, width // heads, use_bias=False, output_bias=True,
                                          name=f"{name}_attention")(h, attention_bias=bias)
     attention = layers.Multiply(name=f"{name}_gated")([gate, attention])
-    attention = layers.Dropout(config["dropout"], name=f"{name}_attention_dropout")(attention)
+    attention = FusedDropout(config["dropout"], name=f"{name}_attention_dropout")(attention)
     y = layers.Add(name=f"{name}_attention_residual")([x, attention])
-    h = layers.LayerNormalization(epsilon=1e-5, name=f"{name}_ff_norm")(y)
+    h = FusedLayerNormalization(epsilon=1e-5, name=f"{name}_ff_norm")(y)
     ff = apply_swiglu_feedforward(h, config["ff_mult"] * width, width, use_bias=True, dropout=config["dropout"],
                                   output_initializer="zeros", name=f"{name}_ff")
     y = layers.Add(name=f"{name}_ff_residual")([y, ff])

@@ -24,7 +24,7 @@ import keras
 from keras import ops
 
 from seq2exp.models.blocks.heads import n_tasks, regression_outputs
-from seq2exp.models.blocks.layers import append_n_channel
+from seq2exp.models.blocks.layers import FusedDropout, append_n_channel
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input, require_acgt_channels
 from seq2exp.models.registry import Architecture, register
@@ -97,19 +97,19 @@ def build_drashok_and_friends(config: dict) -> keras.Model:
         if index in config["pool_after"]:
             x = keras.layers.BatchNormalization(name=f"convlstm{index + 1}_bn")(x)
             x = keras.layers.Activation("relu", name=f"convlstm{index + 1}_relu")(x)
-            x = keras.layers.Dropout(config["conv_dropout"], name=f"convlstm{index + 1}_dropout")(x)
+            x = FusedDropout(config["conv_dropout"], name=f"convlstm{index + 1}_dropout")(x)
             x = keras.layers.MaxPooling2D((2, 2), name=f"convlstm{index + 1}_pool")(x)
     x = keras.layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]), name="flatten_steps")(x)
     last = len(config["lstm_units"]) - 1
     for index, units in enumerate(config["lstm_units"]):
         x = apply_bidirectional_rnn(x, units, name=f"bilstm{index + 1}")
         x = PositionBiasedAttention(return_sequences=index < last, name=f"attention{index + 1}")(x)
-        x = keras.layers.Dropout(config["lstm_dropout"], name=f"attention{index + 1}_dropout")(x)
+        x = FusedDropout(config["lstm_dropout"], name=f"attention{index + 1}_dropout")(x)
     for index, units in enumerate(config["dense_units"]):
         x = keras.layers.Dense(units, name=f"dense{index + 1}", **dense_init)(x)
         x = keras.layers.BatchNormalization(name=f"dense{index + 1}_bn")(x)
         x = keras.layers.Activation("gelu", name=f"dense{index + 1}_gelu")(x)
-        x = keras.layers.Dropout(config["dense_dropout"], name=f"dense{index + 1}_dropout")(x)
+        x = FusedDropout(config["dense_dropout"], name=f"dense{index + 1}_dropout")(x)
     x = keras.layers.Dense(n_tasks(), name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="drashok_and_friends")
 

@@ -26,9 +26,10 @@ import keras
 
 from seq2exp.models.blocks.attention import ReverseComplementConv1D
 from seq2exp.models.blocks.conv import KERAS_BN, apply_conv_bn_act
-from seq2exp.models.blocks.transformer import apply_post_norm_transformer_block
 from seq2exp.models.blocks.heads import apply_mlp_regression_head
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
+from seq2exp.models.blocks.transformer import apply_post_norm_transformer_block
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -60,9 +61,9 @@ def apply_attention_lstm_block(x, config: dict, *, name: str):
         epsilon=config["layer_norm_epsilon"], name=f"{name}_transformer")
     # the LSTM's input dropout as a Dropout layer in front: Keras's in-cell RNN dropout creates a seed generator
     # that tf.saved_model cannot track (export fails); per-step instead of per-sequence masks, same rate
-    x = keras.layers.Dropout(config["dropout_rate"], name=f"{name}_bilstm_input_dropout")(x)
+    x = FusedDropout(config["dropout_rate"], name=f"{name}_bilstm_input_dropout")(x)
     x = apply_bidirectional_rnn(x, heads, name=f"{name}_bilstm", kernel_initializer="he_normal")
-    return keras.layers.Dropout(config["dropout_rate"], name=f"{name}_dropout")(x)
+    return FusedDropout(config["dropout_rate"], name=f"{name}_dropout")(x)
 
 
 def build_dream_team(config: dict) -> keras.Model:

@@ -26,6 +26,7 @@ from keras import layers
 from seq2exp.models.blocks.attention import AttentionPooling1D, RelativeMultiHeadAttention, ReverseComplementConv1D
 from seq2exp.models.blocks.conv import KERAS_BN
 from seq2exp.models.blocks.heads import apply_mlp_regression_head
+from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -70,7 +71,7 @@ def apply_dilated_residual_block(x, num_layers: int, *, name: str, kernel_size: 
     y = layers.BatchNormalization(**KERAS_BN, name=f"{name}_bn0")(y)
     for index in range(1, num_layers):
         y = layers.Activation("relu", name=f"{name}_relu{index}")(y)
-        y = layers.Dropout(dropout, name=f"{name}_dropout{index}")(y)
+        y = FusedDropout(dropout, name=f"{name}_dropout{index}")(y)
         y = layers.Conv1D(filters, kernel_size, padding="same", dilation_rate=2**index, name=f"{name}_conv{index}")(y)
         y = layers.BatchNormalization(**KERAS_BN, name=f"{name}_bn{index}")(y)
     y = layers.Add(name=f"{name}_residual")([x, y])
@@ -95,22 +96,22 @@ def build_high_schoolers(config: dict) -> keras.Model:
         x = apply_dilated_residual_block(x, stage["residual_layers"], dropout=config["residual_dropout"],
                                          name=f"{name}_residual")
         if stage["dropout_before_pool"]:
-            x = layers.Dropout(stage["dropout_before_pool"], name=f"{name}_dropout")(x)
+            x = FusedDropout(stage["dropout_before_pool"], name=f"{name}_dropout")(x)
         x = AttentionPooling1D(stage["pool"], name=f"{name}_pool")(x)
         if stage["dropout_after_pool"]:
-            x = layers.Dropout(stage["dropout_after_pool"], name=f"{name}_pool_dropout")(x)
+            x = FusedDropout(stage["dropout_after_pool"], name=f"{name}_pool_dropout")(x)
 
     rate = config["transformer_dropout"]
     attended = RelativeMultiHeadAttention(config["attention_heads"], int(x.shape[-1]), position_dropout=rate,
                                           name="attention")(x)
-    attended = layers.Dropout(rate, name="attention_dropout")(attended)
-    x = layers.LayerNormalization(name="attention_norm")(layers.Add(name="attention_residual")([x, attended]))
+    attended = FusedDropout(rate, name="attention_dropout")(attended)
+    x = FusedLayerNormalization(name="attention_norm")(layers.Add(name="attention_residual")([x, attended]))
     ffn = layers.Conv1D(config["ffn_units"], 1, name="ffn_expand")(x)
-    ffn = layers.Dropout(rate, name="ffn_dropout")(ffn)
+    ffn = FusedDropout(rate, name="ffn_dropout")(ffn)
     ffn = layers.Activation("relu", name="ffn_relu")(ffn)
     ffn = layers.Conv1D(int(x.shape[-1]), 1, name="ffn_project")(ffn)
-    ffn = layers.Dropout(rate, name="ffn_output_dropout")(ffn)
-    x = layers.LayerNormalization(name="ffn_norm")(layers.Add(name="ffn_residual")([x, ffn]))
+    ffn = FusedDropout(rate, name="ffn_output_dropout")(ffn)
+    x = FusedLayerNormalization(name="ffn_norm")(layers.Add(name="ffn_residual")([x, ffn]))
     outputs = apply_mlp_regression_head(x, config["mlp_units"], activation="relu", dropout=config["mlp_dropout"],
                                         batch_norm=True, bn=KERAS_BN, name="head")
     return keras.Model(inputs, outputs, name="high_schoolers")

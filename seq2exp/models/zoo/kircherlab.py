@@ -20,6 +20,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -68,12 +69,12 @@ def build_kircherlab(config: dict) -> keras.Model:
         x = keras.layers.BatchNormalization(name=f"conv{index + 1}_bn")(x)
         if index % 2 == 1:
             x = keras.layers.MaxPooling1D(config["pool_after"][index // 2], name=f"maxpool{index // 2 + 1}")(x)
-            x = keras.layers.Dropout(config["conv_dropout"], name=f"conv_dropout{index // 2 + 1}")(x)
+            x = FusedDropout(config["conv_dropout"], name=f"conv_dropout{index // 2 + 1}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for index, units in enumerate(config["dense_units"]):
         x = keras.layers.Dense(units, activation=config["dense_activation"], name=f"dense{index + 1}")(x)
         if index == 0:
-            x = keras.layers.Dropout(config["dense_dropout"], name="dense_dropout")(x)
+            x = FusedDropout(config["dense_dropout"], name="dense_dropout")(x)
     scores = keras.layers.Dense(config["n_bins"], name="bin_scores")(x)
     expression = WeightedBinMean(dtype="float32", name="expression")(scores)
     return keras.Model(inputs, {"expression": expression, "bin_scores": scores}, name="kircherlab")

@@ -19,6 +19,7 @@ import keras
 
 from seq2exp.models.blocks.attention import ContextAttentionPooling
 from seq2exp.models.blocks.heads import n_tasks, regression_outputs
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -48,7 +49,7 @@ def build_metformin_121(config: dict) -> keras.Model:
     x = ContextAttentionPooling(name="attention")(x)
     x = keras.layers.BatchNormalization(name="attention_bn")(x)
     x = keras.layers.LeakyReLU(negative_slope=config["leaky_slope"], name="leaky_relu")(x)
-    x = keras.layers.Dropout(config["dropout"], name="dropout")(x)
+    x = FusedDropout(config["dropout"], name="dropout")(x)
     x = keras.layers.Dense(n_tasks(), activation=config["output_activation"], name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="metformin_121")
 

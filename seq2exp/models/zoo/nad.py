@@ -42,6 +42,7 @@ from seq2exp.errors import ConfigError
 from seq2exp.models.blocks.attention import BiasedMultiHeadAttention, RelativePositionBucketBias
 from seq2exp.models.blocks.conv import TORCH_BN, apply_conv_bn_act
 from seq2exp.models.blocks.heads import expression_output, n_tasks
+from seq2exp.models.blocks.layers import FusedLayerNormalization
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -242,17 +243,17 @@ def apply_x_transformer_encoder(x, depth: int, config: dict, *, name: str):
                                           scale=dim_head**0.5, name=f"{name}_rel_pos")
     for index in range(depth):
         prefix = f"{name}_layer{index}"
-        h = layers.LayerNormalization(epsilon=1e-5, name=f"{prefix}_attention_norm")(x)
+        h = FusedLayerNormalization(epsilon=1e-5, name=f"{prefix}_attention_norm")(x)
         h = BiasedMultiHeadAttention(heads, dim_head, use_bias=False, output_bias=False, output_dim=width,
                                      name=f"{prefix}_attention")(h, attention_bias=relative(h))
-        h = layers.LayerNormalization(epsilon=1e-5, name=f"{prefix}_attention_post_norm")(h)
+        h = FusedLayerNormalization(epsilon=1e-5, name=f"{prefix}_attention_post_norm")(h)
         x = layers.Add(name=f"{prefix}_attention_residual")([x, h])
-        h = layers.LayerNormalization(epsilon=1e-5, name=f"{prefix}_ff_norm")(x)
+        h = FusedLayerNormalization(epsilon=1e-5, name=f"{prefix}_ff_norm")(x)
         h = layers.Dense(config["ff_mult"] * width, activation="gelu", name=f"{prefix}_ff_expand")(h)
         h = layers.Dense(width, name=f"{prefix}_ff_project")(h)
-        h = layers.LayerNormalization(epsilon=1e-5, name=f"{prefix}_ff_post_norm")(h)
+        h = FusedLayerNormalization(epsilon=1e-5, name=f"{prefix}_ff_post_norm")(h)
         x = layers.Add(name=f"{prefix}_ff_residual")([x, h])
-    x = layers.LayerNormalization(epsilon=1e-5, name=f"{name}_norm")(x)
+    x = FusedLayerNormalization(epsilon=1e-5, name=f"{name}_norm")(x)
     return layers.GlobalAveragePooling1D(name=f"{name}_mean")(x)
 
 

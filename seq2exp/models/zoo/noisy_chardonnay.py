@@ -23,6 +23,7 @@ import keras
 
 from seq2exp.models.blocks.conv import KERAS_BN, apply_conv_bn_act
 from seq2exp.models.blocks.heads import apply_mlp_regression_head
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -52,7 +53,7 @@ def build_noisy_chardonnay(config: dict) -> keras.Model:
     for index, (filters, kernel) in enumerate(config["convs"]):
         x = apply_conv_bn_act(x, filters, kernel, name=f"conv{index + 1}", bn=KERAS_BN)
     x = apply_bidirectional_rnn(x, config["lstm_units"], name="bilstm")
-    x = keras.layers.Dropout(config["lstm_dropout"], name="lstm_dropout")(x)
+    x = FusedDropout(config["lstm_dropout"], name="lstm_dropout")(x)
     outputs = apply_mlp_regression_head(x, config["dense_units"], name="head", dropout=config["dense_dropout"])
     return keras.Model(inputs, outputs, name="noisy_chardonnay")
 

@@ -26,6 +26,7 @@ import keras
 
 from seq2exp.models.blocks.conv import TORCH_BN, activation_layer
 from seq2exp.models.blocks.heads import n_tasks, regression_outputs
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.blocks.transformer import apply_pre_norm_relative_transformer_block
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -86,7 +87,7 @@ def build_peppa(config: dict) -> keras.Model:
             position_dropout=config["position_dropout"], name=f"transformer{index + 1}")
     x = apply_enformer_conv_block(x, channels, 1, name="final_pointwise")
     x = keras.layers.MaxPooling1D(2, padding="same", name="final_pool")(x)
-    x = keras.layers.Dropout(config["final_dropout"], name="final_dropout")(x)
+    x = FusedDropout(config["final_dropout"], name="final_dropout")(x)
     x = activation_layer("gelu_sigmoid", "final_gelu")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(n_tasks(), activation="softplus", name="output")(x)

@@ -33,6 +33,7 @@ from seq2exp.models.blocks.attention import (
     apply_conformer_swiglu_block,
 )
 from seq2exp.models.blocks.heads import expression_output, n_tasks
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.blocks.objectives import MaskedTokenLoss, RandomTokenMasking
 from seq2exp.models.prixfixe import AUTOSOME_INPUT, compose, model_input, register_block
 from seq2exp.models.registry import Architecture, register
@@ -87,7 +88,7 @@ def build_unlock_dna(config: dict) -> keras.Model:
     x = apply_unlock_dna_trunk(x, config, name="core")
 
     projectors = layers.Cropping1D((0, n_positions), name="projector_outputs")(x)
-    projectors = layers.Dropout(config["dropout"], name="expression_dropout")(projectors)
+    projectors = FusedDropout(config["dropout"], name="expression_dropout")(projectors)
     projectors = layers.Dense(n_tasks(), name="expression_dense")(projectors)
     expression = expression_output(layers.GlobalAveragePooling1D(name="expression_mean")(projectors))
 
@@ -137,7 +138,8 @@ register(Architecture(
 ))
 register(Architecture(
     name="dream_attn", builder=build_dream_attn, default_config=DREAM_ATTN,
-    smoke_config={"first": {"filters": 16}, "core": {"n_blocks": 1, "num_heads": 2}},
+    # 32 filters x 150 positions: wide enough for the fused layer norm and dropout (training) to run
+    smoke_config={"first": {"filters": 32}, "core": {"n_blocks": 1, "num_heads": 2}},
     head="bins", team="Prix Fixe DREAM-Attn", source="prixfixe/notebooks/DREAMNets_BuildModel_Train_and_Predict.py",
     fidelity="faithful", rank=None, description="Prix Fixe hybrid: autosome first + Unlock_DNA core + autosome final",
 ))

@@ -18,7 +18,7 @@ early stopping on validation r² (patience 10) -> the training config.
 Keras 3 equivalents: the 2 × 30 cooperativity Conv2D over the stacked strands is exactly a Conv1D(128, 30, valid)
 over the forward ‖ reverse channels after the same (14, 15) zero padding; the two per-strand BatchNorms are one
 BatchNorm over the 512 concatenated channels (per-channel statistics either way); ``keras-multi-head``'s
-``MultiHeadAttention(head_num=8)`` on 128 features is ``keras.layers.MultiHeadAttention(8, key_dim=16)`` (same
+``MultiHeadAttention(head_num=8)`` on 128 features is ``MatMulMultiHeadAttention(8, key_dim=16)`` (same
 projections and parameter count).
 
 Assumptions where the description is incomplete (what the organisers changed for DREAM is not published):
@@ -37,8 +37,9 @@ import keras
 from keras import layers
 
 from seq2exp.errors import ConfigError
-from seq2exp.models.blocks.attention import ReverseComplementConv1D
+from seq2exp.models.blocks.attention import MatMulMultiHeadAttention, ReverseComplementConv1D
 from seq2exp.models.blocks.heads import expression_output, n_tasks
+from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -93,30 +94,30 @@ def build_vaishnav(config: dict) -> keras.Model:
     epsilon = config["layer_norm_epsilon"]
     for index in range(config["n_attention_layers"]):
         name = f"attention{index}"
-        attended = layers.MultiHeadAttention(config["n_heads"], hidden // config["n_heads"],
+        attended = MatMulMultiHeadAttention(config["n_heads"], hidden // config["n_heads"],
                                              kernel_regularizer=regularizer(), name=name)(x, x)
-        attended = layers.Dropout(config["attention_dropout_rate"], name=f"{name}_dropout")(attended)
-        x = layers.LayerNormalization(epsilon=epsilon, name=f"{name}_norm")(
+        attended = FusedDropout(config["attention_dropout_rate"], name=f"{name}_dropout")(attended)
+        x = FusedLayerNormalization(epsilon=epsilon, name=f"{name}_norm")(
             layers.Add(name=f"{name}_residual")([x, attended]))
         ff = layers.Dense(config["n_heads"], activation="relu", kernel_regularizer=regularizer(),
                           name=f"{name}_ff_hidden")(x)
         ff = layers.Dense(hidden, kernel_regularizer=regularizer(), name=f"{name}_ff_output")(ff)
-        ff = layers.Dropout(config["attention_dropout_rate"], name=f"{name}_ff_dropout")(ff)
-        x = layers.LayerNormalization(epsilon=epsilon, name=f"{name}_ff_norm")(
+        ff = FusedDropout(config["attention_dropout_rate"], name=f"{name}_ff_dropout")(ff)
+        x = FusedLayerNormalization(epsilon=epsilon, name=f"{name}_ff_norm")(
             layers.Add(name=f"{name}_ff_residual")([x, ff]))
 
     # LSTM(dropout=rate) = one input-dropout mask per sequence, constant over time. Keras 3's LSTM(dropout > 0)
     # inside Bidirectional captures an untracked seed generator and cannot be exported (tf.saved_model.save), so
     # the same mask is drawn by a Dropout constant over the length axis, shared by the two directions.
-    x = layers.Dropout(config["dropout_rate"], noise_shape=(None, 1, hidden), name="bilstm_input_dropout")(x)
+    x = FusedDropout(config["dropout_rate"], noise_shape=(None, 1, hidden), name="bilstm_input_dropout")(x)
     x = layers.Bidirectional(layers.LSTM(config["n_heads"], return_sequences=True, kernel_initializer="he_normal",
                                          kernel_regularizer=regularizer()), name="bilstm")(x)
-    x = layers.Dropout(config["dropout_rate"], name="bilstm_dropout")(x)
+    x = FusedDropout(config["dropout_rate"], name="bilstm_dropout")(x)
     x = layers.Flatten(name="flatten")(x)
     for index in range(2):
         x = layers.Dense(config["n_hidden"], activation="relu", kernel_initializer="he_normal",
                          kernel_regularizer=regularizer(), name=f"dense{index}")(x)
-        x = layers.Dropout(config["dropout_rate"], name=f"dense{index}_dropout")(x)
+        x = FusedDropout(config["dropout_rate"], name=f"dense{index}_dropout")(x)
     x = layers.Dense(n_tasks(), kernel_initializer="he_normal", kernel_regularizer=regularizer(), name="output")(x)
     return keras.Model(inputs, {"expression": expression_output(x)}, name="vaishnav")
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import keras
 
 from seq2exp.models.blocks.heads import n_tasks, regression_outputs
+from seq2exp.models.blocks.layers import FusedDropout
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -54,7 +55,7 @@ def apply_temporal_block(x, channels: int, kernel_size: int, dilation: int, drop
         x = keras.layers.Conv1D(channels, kernel_size, padding="causal", dilation_rate=dilation,
                                 kernel_initializer=initializer, name=f"{name}_conv{index}")(x)
         x = keras.layers.Activation("relu", name=f"{name}_relu{index}")(x)
-        x = keras.layers.Dropout(dropout, name=f"{name}_dropout{index}")(x)
+        x = FusedDropout(dropout, name=f"{name}_dropout{index}")(x)
     if residual.shape[-1] != channels:
         residual = keras.layers.Conv1D(channels, 1, kernel_initializer=initializer, name=f"{name}_downsample")(residual)
     x = keras.layers.Add(name=f"{name}_add")([x, residual])
@@ -68,7 +69,7 @@ def build_wan_barton_bbk(config: dict) -> keras.Model:
     x = keras.layers.Embedding(config["vocab_size"], config["embedding_dim"],
                                embeddings_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
                                name="embedding")(inputs)
-    x = keras.layers.Dropout(config["embedding_dropout"], name="embedding_dropout")(x)
+    x = FusedDropout(config["embedding_dropout"], name="embedding_dropout")(x)
     for level in range(config["levels"]):
         x = apply_temporal_block(x, config["channels"], config["kernel_size"], 2**level, config["dropout"],
                                  name=f"tcn{level + 1}", initializer=init)

@@ -31,7 +31,7 @@ from keras import ops
 
 from seq2exp.models.blocks.conv import apply_squeeze_excitation
 from seq2exp.models.blocks.heads import n_tasks, regression_outputs
-from seq2exp.models.blocks.layers import append_n_channel
+from seq2exp.models.blocks.layers import FusedDropout, append_n_channel
 from seq2exp.models.blocks.transformer import apply_post_norm_transformer_block
 from seq2exp.models.prixfixe import model_input, require_acgt_channels
 from seq2exp.models.registry import Architecture, register
@@ -118,7 +118,7 @@ def build_wen_group(config: dict) -> keras.Model:
     for index, (filters, condense) in enumerate(zip(config["encoder_filters"], config["encoder_condense"])):
         name = f"encoder{index + 1}"
         x = apply_se_conv_pair(x, filters, config, name=name, frozen_last_bn=config["frozen_encoder_bn"])
-        x = keras.layers.Dropout(config["encoder_dropout"], name=f"{name}_dropout")(x)
+        x = FusedDropout(config["encoder_dropout"], name=f"{name}_dropout")(x)
         skips.append(x)
         if condense:
             x = _conv(x, filters, config["kernel_size"], strides=2, name=f"{name}_condense")
@@ -142,7 +142,7 @@ def build_wen_group(config: dict) -> keras.Model:
     for index, (units, rate) in enumerate(zip(config["dense_units"], config["dense_dropout"])):
         x = keras.layers.Dense(units, name=f"dense{index + 1}")(x)
         x = keras.layers.LeakyReLU(negative_slope=config["leaky_slope"], name=f"dense{index + 1}_act")(x)
-        x = keras.layers.Dropout(rate, name=f"dense{index + 1}_dropout")(x)
+        x = FusedDropout(rate, name=f"dense{index + 1}_dropout")(x)
     x = keras.layers.Dense(n_tasks(), name="output")(x)
     return keras.Model(inputs, regression_outputs(x), name="wen_group")
 

@@ -26,6 +26,7 @@ from keras import ops
 from seq2exp.models.blocks.attention import BiasedMultiHeadAttention
 from seq2exp.models.blocks.conv import KERAS_BN
 from seq2exp.models.blocks.heads import n_tasks
+from seq2exp.models.blocks.layers import FusedLayerNormalization
 from seq2exp.models.blocks.recurrent import apply_bidirectional_rnn
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
@@ -63,7 +64,7 @@ def apply_guan_tower(x, config: dict, *, name: str):
     model_dim = config["attention_model_dim"]
     x = BiasedMultiHeadAttention(config["attention_heads"], config["attention_key_dim"], output_dim=model_dim,
                                  use_bias=False, scale=1.0 / math.sqrt(model_dim), name=f"{name}_attention")(x)
-    x = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{name}_attention_norm")(x)
+    x = FusedLayerNormalization(epsilon=1e-6, name=f"{name}_attention_norm")(x)
     x = keras.layers.GlobalAveragePooling1D(name=f"{name}_pool")(x)
     x = keras.layers.Dense(config["dense_units"], activation="relu", name=f"{name}_dense")(x)
     return keras.layers.Dense(n_tasks(), activation="sigmoid", name=f"{name}_output")(x)

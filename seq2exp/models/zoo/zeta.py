@@ -21,8 +21,8 @@ import math
 
 import keras
 
+from seq2exp.models.blocks.layers import ExpectedBin, FusedDropout
 from seq2exp.models.blocks.transformer import SinusoidalPositionEncoding, apply_post_norm_transformer_stack
-from seq2exp.models.blocks.layers import ExpectedBin
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -51,7 +51,7 @@ def build_zeta(config: dict) -> keras.Model:
     dim = config["embedding_dim"]
     x = keras.layers.Embedding(config["vocab_size"], dim, name="embedding")(inputs)
     x = SinusoidalPositionEncoding(input_scale=math.sqrt(dim), name="position_encoding")(x)
-    x = keras.layers.Dropout(config["dropout"], name="embedding_dropout")(x)
+    x = FusedDropout(config["dropout"], name="embedding_dropout")(x)
     x = apply_post_norm_transformer_stack(x, num_layers=config["num_layers"], num_heads=config["num_heads"],
                                           ff_dim=config["ff_dim"], dropout=config["dropout"], norm_axis=[1, 2],
                                           name="encoder")

@@ -1,0 +1,119 @@
+"""``FusedLayerNormalization`` and ``FusedDropout`` (``seq2exp.models.blocks.layers``) against a numpy reference
+and against the Keras layers they replace (same weights), in training and in inference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+
+from seq2exp.models.blocks.layers import MIN_FUSED_ELEMENTS, FusedDropout, FusedLayerNormalization
+
+
+def numpy_layer_norm(x, gamma, beta, epsilon):
+    x = x.astype(np.float64)
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def _gradients(layer, x, training, weights_of=None):
+    """Outputs and the gradients of a loss that weights every output differently (a plain sum would give a zero
+    input gradient through a normalisation)."""
+    x = tf.constant(x)
+    probe = tf.constant(np.random.default_rng(7).normal(size=x.shape).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outputs = layer(x, training=training) if training is not None else layer(x)
+        loss = tf.reduce_sum(outputs * probe) + 0.1 * tf.reduce_sum(tf.square(outputs))
+    weights = (weights_of or layer).trainable_weights
+    return [np.asarray(t) for t in [outputs, *tape.gradient(loss, [x, *weights])]]
+
+
+# epsilon 0.7 is of the order of the rows' variance: a dropped or doubled epsilon moves the outputs
+@pytest.mark.parametrize("epsilon", [1e-3, 0.7])
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_layer_norm_matches_numpy_and_keras_gradients(epsilon, training):
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(3, 40, 128)) * rng.uniform(0.5, 2.0, size=(3, 40, 1)) + 1.5).astype("float32")
+    fused, reference = FusedLayerNormalization(epsilon=epsilon), keras.layers.LayerNormalization(epsilon=epsilon)
+    fused.build(x.shape)
+    reference.build(x.shape)
+    gamma, beta = rng.normal(size=128).astype("float32"), rng.normal(size=128).astype("float32")
+    fused.set_weights([gamma, beta])
+    reference.set_weights([gamma, beta])
+    assert fused._fusable(tf.constant(x))
+    got, want = _gradients(fused, x, training), _gradients(reference, x, None)
+    np.testing.assert_allclose(got[0], numpy_layer_norm(x, gamma, beta, epsilon), rtol=1e-5, atol=2e-5)
+    for name, a, b in zip(["outputs", "d_x", "d_gamma", "d_beta"], got, want):
+        scale = float(np.abs(b).max())
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * scale, err_msg=name)
+
+
+def test_fused_layer_norm_falls_back_to_keras_where_not_fused():
+    """Two axes, no centre, a small input: Keras's own code runs, with the same results."""
+    rng = np.random.default_rng(1)
+    for kwargs, shape in [({"axis": [1, 2]}, (2, 40, 128)), ({"center": False}, (2, 40, 128)), ({}, (2, 8, 16))]:
+        x = rng.normal(size=shape).astype("float32")
+        fused, reference = FusedLayerNormalization(**kwargs), keras.layers.LayerNormalization(**kwargs)
+        fused.build(shape)
+        reference.build(shape)
+        weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+        fused.set_weights(weights)
+        reference.set_weights(weights)
+        assert not fused._fusable(tf.constant(x))
+        for a, b in zip(_gradients(fused, x, True), _gradients(reference, x, None)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_layer_norm_under_mixed_precision_returns_the_compute_dtype():
+    x = np.random.default_rng(2).normal(size=(2, 40, 128)).astype("float16")
+    layer = FusedLayerNormalization(dtype="mixed_float16")
+    out = layer(x, training=True)
+    assert out.dtype == tf.float16
+    np.testing.assert_allclose(np.asarray(out, np.float32), numpy_layer_norm(x, 1.0, 0.0, 1e-3), atol=5e-3)
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.1])
+def test_fused_dropout_keeps_one_minus_rate_scaled_and_its_gradient_uses_the_same_mask(rate):
+    layer = FusedDropout(rate, seed=11)
+    x = np.random.default_rng(3).uniform(1.0, 2.0, size=(8, 50, 128)).astype("float32")  # no zeros of its own
+    outputs, d_x = _gradients(layer, x, True)
+    kept = outputs != 0
+    n = kept.size
+    # the kept fraction within 5 binomial standard deviations of 1 - rate
+    assert abs(kept.mean() - (1 - rate)) < 5 * np.sqrt(rate * (1 - rate) / n)
+    np.testing.assert_allclose(outputs[kept], x[kept] / (1 - rate), rtol=1e-6)
+    probe = np.random.default_rng(7).normal(size=x.shape).astype("float32")
+    expected = np.where(kept, (probe + 0.2 * outputs) / (1 - rate), 0.0)  # d/dx of sum(y * probe) + 0.1 sum(y^2)
+    np.testing.assert_allclose(d_x, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_dropout_draws_a_new_mask_per_call_reproducibly_and_is_identity_in_inference():
+    x = np.ones((4, 50, 128), "float32")
+    first, second = FusedDropout(0.5, seed=5), FusedDropout(0.5, seed=5)
+    masks = [np.asarray(first(x, training=True)) != 0 for _ in range(2)]
+    assert (masks[0] != masks[1]).any()
+    np.testing.assert_array_equal(np.asarray(second(x, training=True)) != 0, masks[0])  # same seed, same masks
+    np.testing.assert_array_equal(np.asarray(first(x, training=False)), x)
+    np.testing.assert_array_equal(np.asarray(first(x)), x)
+
+
+def test_fused_dropout_with_a_noise_shape_or_a_small_input_runs_keras_dropout():
+    x = np.ones((4, 50, 128), "float32")
+    shared = np.asarray(FusedDropout(0.5, noise_shape=(4, 1, 128), seed=3)(x, training=True))
+    np.testing.assert_array_equal(shared, np.broadcast_to(shared[:, :1], shared.shape))  # one mask per position
+    small = np.ones((4, MIN_FUSED_ELEMENTS - 1), "float32")
+    layer = FusedDropout(0.5, seed=3)
+    assert not (np.asarray(layer(small, training=True)) == 1).all()
+
+
+def test_fused_layers_round_trip_through_a_keras_file(tmp_path):
+    inputs = keras.Input((40, 128))
+    outputs = FusedDropout(0.2, seed=1)(FusedLayerNormalization(epsilon=0.01)(inputs))
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert [type(layer).__name__ for layer in loaded.layers[1:]] == ["FusedLayerNormalization", "FusedDropout"]
+    assert loaded.layers[1].epsilon == 0.01 and loaded.layers[2].rate == 0.2

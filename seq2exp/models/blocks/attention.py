@@ -28,6 +28,7 @@ Block functions (``apply_*``, every layer named from ``name``):
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 import keras
 from keras import layers, ops
 
-from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization
+from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization, fusable_on_tensorflow
 
 PACKAGE = "seq2exp"
 
@@ -444,11 +445,47 @@ class LearnableSwish(layers.Layer):
         return config
 
 
+@functools.lru_cache(maxsize=None)
+def _swiglu_kernels():
+    """The forward and backward XLA kernels of :class:`SwiGLU` (fixed beta)."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True, autograph=False)
+    def forward(x):
+        value, gate = tf.split(x, 2, axis=-1)
+        return value * gate * tf.sigmoid(gate)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(x, d_outputs):
+        value, gate = tf.split(x, 2, axis=-1)
+        sigmoid = tf.sigmoid(gate)
+        d_value = d_outputs * gate * sigmoid
+        d_gate = d_outputs * value * sigmoid * (1.0 + gate * (1.0 - sigmoid))
+        return tf.concat([d_value, d_gate], axis=-1)
+
+    return forward, backward
+
+
+def _swiglu_training(x):
+    """``a * swish(b)`` of the halves of ``x``, whose gradient keeps only ``x``."""
+    import tensorflow as tf
+
+    forward_kernel, backward_kernel = _swiglu_kernels()
+
+    @tf.custom_gradient
+    def forward(x):
+        return forward_kernel(x), lambda d_outputs: backward_kernel(x, d_outputs)
+
+    return forward(x)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SwiGLU(layers.Layer):
     """Gated linear unit with swish: the last axis is split in halves ``(a, b)`` and ``a * swish(b)`` returned.
 
     ``learnable_beta=True`` uses ``swish_beta(b) = b * sigmoid(beta * b)`` with a trainable ``beta`` (BioNML).
+    Training on TensorFlow (fixed beta) runs the split, the swish and the product as one XLA-compiled kernel and
+    the gradient as another, which keeps only the input; prediction and export run the plain ops.
     """
 
     def __init__(self, learnable_beta: bool = False, **kwargs):
@@ -462,7 +499,9 @@ class SwiGLU(layers.Layer):
             self.beta = self.add_weight(name="beta", shape=(), initializer="ones")
         self.built = True
 
-    def call(self, x):
+    def call(self, x, training=None):
+        if training and not self.learnable_beta and fusable_on_tensorflow(x):
+            return _swiglu_training(x)
         value, gate = ops.split(x, 2, axis=-1)
         if self.learnable_beta:
             return value * gate * ops.sigmoid(ops.cast(self.beta, gate.dtype) * gate)

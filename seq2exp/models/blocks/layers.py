@@ -349,7 +349,7 @@ def _gated_pointwise_training(x, gates, kernel):
 MIN_FUSED_ELEMENTS = 4096
 
 
-def _fusable_on_tensorflow(inputs) -> bool:
+def fusable_on_tensorflow(inputs) -> bool:
     """TensorFlow backend, a static per-example shape and at least :data:`MIN_FUSED_ELEMENTS` values per example."""
     per_example = inputs.shape[1:]
     return (keras.backend.backend() == "tensorflow" and None not in per_example
@@ -371,7 +371,7 @@ class FusedLayerNormalization(keras.layers.LayerNormalization):
     def _fusable(self, inputs) -> bool:
         axes = list(self.axis) if isinstance(self.axis, (list, tuple)) else [self.axis]
         rank = len(inputs.shape)
-        return (_fusable_on_tensorflow(inputs) and len(axes) == 1 and axes[0] in (-1, rank - 1)
+        return (fusable_on_tensorflow(inputs) and len(axes) == 1 and axes[0] in (-1, rank - 1)
                 and self.scale and self.center and not self.rms_scaling
                 and keras.backend.standardize_dtype(inputs.dtype) in ("float16", "bfloat16", "float32"))
 
@@ -447,7 +447,7 @@ class FusedDropout(keras.layers.Dropout):
 
     def call(self, inputs, training=False):
         if not (training and 0.0 < self.rate < 1.0 and self.noise_shape is None
-                and _fusable_on_tensorflow(inputs)):
+                and fusable_on_tensorflow(inputs)):
             return super().call(inputs, training=training)
         import tensorflow as tf
 

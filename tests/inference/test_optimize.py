@@ -236,3 +236,31 @@ def test_a_model_compiled_with_an_unregistered_loss_still_folds(demo_train):
     inputs = harness.demo_inputs(demo_train, "autosome", 8)
     np.testing.assert_allclose(harness.predict(folded, inputs)["expression"],
                                harness.predict(model, inputs)["expression"], rtol=1e-5, atol=1e-5)
+
+
+def test_dense_swiglu_pairs_run_as_one_layer_with_a_numpy_swiglu_and_the_originals_outputs():
+    """A linear Dense -> fixed-beta SwiGLU becomes one SwiGLUDense (two products with the kernel's halves): its
+    outputs equal numpy's ``a * b * sigmoid(b)`` of the original Dense, and the whole model's outputs the original's.
+    A learnable-beta SwiGLU and a Dense with a second consumer are left alone."""
+    from seq2exp.inference.optimize import find_dense_swiglu_pairs
+    from seq2exp.models.blocks.attention import SwiGLU
+
+    rng = np.random.default_rng(3)
+    inputs = keras.Input((30, 24))
+    expanded = keras.layers.Dense(40, name="expand")(inputs)
+    glu = SwiGLU(name="glu")(expanded)
+    shared = keras.layers.Dense(16, use_bias=False, name="shared")(glu)  # feeds a SwiGLU and the output
+    learnable = SwiGLU(learnable_beta=True, name="learnable")(keras.layers.Dense(32, name="expand2")(glu))
+    model = keras.Model(inputs, keras.layers.Concatenate()([SwiGLU(name="glu3")(shared), shared, learnable]))
+    for weight in model.weights:
+        weight.assign(rng.normal(size=weight.shape).astype("float32") * 0.5)
+    assert find_dense_swiglu_pairs(model) == [("expand", "glu")]
+    folded = fold_batchnorm(model)
+    assert type(folded.get_layer("expand")).__name__ == "SwiGLUDense"
+    assert type(folded.get_layer("learnable")).__name__ == "SwiGLU"
+    x = rng.normal(size=(5, 30, 24)).astype("float32")
+    kernel, bias = [np.asarray(w, np.float64) for w in model.get_layer("expand").weights]
+    a, b = np.split(x @ kernel + bias, 2, axis=-1)
+    probe = keras.Model(folded.input, folded.get_layer("expand").output)
+    np.testing.assert_allclose(np.asarray(probe(x)), a * b / (1 + np.exp(-b)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-5)

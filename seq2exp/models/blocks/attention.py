@@ -8,7 +8,6 @@ Layers (all ``@keras.saving.register_keras_serializable(package="seq2exp")`` wit
 
 - :class:`MatMulMultiHeadAttention`: ``keras.layers.MultiHeadAttention`` (same weights) run as 2-D and batched matrix
   products instead of einsums on TensorFlow (the zoo's ``MultiHeadAttention``).
-
 - :class:`BiasedMultiHeadAttention`: q/k/v/out projections + ``dot_product_attention`` with an optional additive
   bias, an optional query activation (BioNML's softsign) and separate query / key-value streams (cross-attention).
 - :class:`ALiBiBias`: symmetric ALiBi bias ``-slope_h * min(|i - j|, max_distance)`` (BUGF).
@@ -751,7 +750,7 @@ def apply_conformer_swiglu_block(
     x = layers.Add(name=f"{name}_conv_residual")([x, conv])
     x = FusedLayerNormalization(epsilon=norm_epsilon, name=f"{name}_attention_norm")(x)
     attention = MatMulMultiHeadAttention(num_heads=num_heads, key_dim=int(key_dim or width),
-                                          name=f"{name}_attention")(x, x)
+                                         name=f"{name}_attention")(x, x)
     x = layers.Add(name=f"{name}_attention_residual")([x, attention])
     ff = apply_swiglu_feedforward(x, ff_mult * width, width, use_bias=use_bias, dropout=dropout,
                                   output_dropout=dropout, norm_epsilon=norm_epsilon, name=f"{name}_ff2")

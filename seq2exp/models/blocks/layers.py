@@ -384,12 +384,18 @@ class FusedLayerNormalization(keras.layers.LayerNormalization):
         if training:
             outputs = _layer_norm_training(x, gamma, beta, epsilon=float(self.epsilon))
         else:
-            import tensorflow as tf
-
-            centred = x - tf.reduce_mean(x, axis=-1, keepdims=True)
-            inverse_std = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True) + self.epsilon)
-            outputs = centred * inverse_std * gamma + beta
+            outputs, _, _ = _layer_norm_last_axis(x, gamma, beta, float(self.epsilon))
         return ops.cast(outputs, self.compute_dtype)
+
+
+def _layer_norm_last_axis(x, gamma, beta, epsilon: float):
+    """Layer norm over the last axis with TensorFlow ops: the outputs, the per-row mean and inverse deviation."""
+    import tensorflow as tf
+
+    mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+    centred = x - mean
+    inverse_std = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True) + epsilon)
+    return centred * inverse_std * gamma + beta, mean, inverse_std
 
 
 @functools.lru_cache(maxsize=None)
@@ -399,10 +405,7 @@ def _layer_norm_kernels(epsilon: float):
 
     @tf.function(jit_compile=True, autograph=False)
     def forward(x, gamma, beta):
-        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-        centred = x - mean
-        inverse_std = tf.math.rsqrt(tf.reduce_mean(tf.square(centred), axis=-1, keepdims=True) + epsilon)
-        return centred * inverse_std * gamma + beta, mean, inverse_std
+        return _layer_norm_last_axis(x, gamma, beta, epsilon)
 
     @tf.function(jit_compile=True, autograph=False)
     def backward(x, mean, inverse_std, gamma, d_outputs):

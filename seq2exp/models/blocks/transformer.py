@@ -76,7 +76,7 @@ def apply_post_norm_transformer_block(
         attention_mask: optional boolean ``[B, T, S]`` (or broadcastable ``[B, 1, S]``) mask, True = attend.
     """
     attended = MatMulMultiHeadAttention(num_heads, key_dim, dropout=attention_dropout,
-                                               kernel_initializer=kernel_initializer, name=f"{name}_attention")(
+                                        kernel_initializer=kernel_initializer, name=f"{name}_attention")(
         x, x, attention_mask=attention_mask)
     attended = FusedDropout(dropout, name=f"{name}_attention_dropout")(attended)
     x = keras.layers.Add(name=f"{name}_attention_add")([x, attended])

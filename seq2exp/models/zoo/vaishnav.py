@@ -18,7 +18,7 @@ early stopping on validation r² (patience 10) -> the training config.
 Keras 3 equivalents: the 2 × 30 cooperativity Conv2D over the stacked strands is exactly a Conv1D(128, 30, valid)
 over the forward ‖ reverse channels after the same (14, 15) zero padding; the two per-strand BatchNorms are one
 BatchNorm over the 512 concatenated channels (per-channel statistics either way); ``keras-multi-head``'s
-``MultiHeadAttention(head_num=8)`` on 128 features is ``MatMulMultiHeadAttention(8, key_dim=16)`` (same
+``MultiHeadAttention(head_num=8)`` on 128 features is ``keras.layers.MultiHeadAttention(8, key_dim=16)`` (same
 projections and parameter count).
 
 Assumptions where the description is incomplete (what the organisers changed for DREAM is not published):
@@ -95,7 +95,7 @@ def build_vaishnav(config: dict) -> keras.Model:
     for index in range(config["n_attention_layers"]):
         name = f"attention{index}"
         attended = MatMulMultiHeadAttention(config["n_heads"], hidden // config["n_heads"],
-                                             kernel_regularizer=regularizer(), name=name)(x, x)
+                                            kernel_regularizer=regularizer(), name=name)(x, x)
         attended = FusedDropout(config["attention_dropout_rate"], name=f"{name}_dropout")(attended)
         x = FusedLayerNormalization(epsilon=epsilon, name=f"{name}_norm")(
             layers.Add(name=f"{name}_residual")([x, attended]))

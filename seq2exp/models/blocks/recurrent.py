@@ -1,7 +1,7 @@
 """Recurrent blocks (channels last), as ``apply_*(x, ..., name=)`` functions on symbolic tensors, and the layer they
 use:
 
-- :class:`FusedBidirectional`: ``keras.layers.Bidirectional`` (same arguments, weights and maths) whose LSTM
+- :class:`FusedBidirectional`: ``keras.layers.Bidirectional`` (same arguments, weights and maths) whose LSTM or GRU
   training pass on TensorFlow runs each direction as one time-major loop with a hand-written gradient.
 """
 from __future__ import annotations
@@ -34,32 +34,32 @@ def apply_bidirectional_rnn(
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FusedBidirectional(keras.layers.Bidirectional):
-    """``keras.layers.Bidirectional`` (same arguments, weights and maths) that trains a plain LSTM faster on
+    """``keras.layers.Bidirectional`` (same arguments, weights and maths) that trains a plain LSTM or GRU faster on
     TensorFlow.
 
-    Keras's LSTM on CPU steps a ``while_loop`` over its cell: every step multiplies the input and the state by
-    their kernels, and the loop's generated gradient makes four small products per step. Here, in training, each
+    Keras's LSTM and GRU on CPU step a ``while_loop`` over their cell: every step multiplies the input and the state
+    by their kernels, and the loop's generated gradient makes four small products per step. Here, in training, each
     direction runs as one loop with a hand-written gradient (``tf.custom_gradient``): the input projection of all
     steps is one product before the loop, the state is kept as ``[units, batch]`` so the gates are row blocks
-    (sliced without copies; the kernels' columns are reordered i, f, o, g so the three sigmoid gates are one block),
-    and the gradient's loop makes one product per step, the weight and input gradients one product each after it.
-    The two directions are independent loops, which TensorFlow runs side by side. At DREAM-RNN's BiLSTM
+    (sliced without copies; an LSTM's kernel columns are reordered i, f, o, g so that its three sigmoid gates are one
+    block), and the gradient's loop makes one product per step, the weight and input gradients one product each
+    after it. The two directions are independent loops, which TensorFlow runs side by side. At DREAM-RNN's BiLSTM
     (``[32, 249, 320]``, 320 units per direction, 2 CPU cores) forward and backward take 0.39 s instead of 0.58 s
     (the authors' PyTorch ``nn.LSTM``, which calls oneDNN's fused LSTM: 0.42 s).
 
     Prediction and export run Keras's own loop (as fast as this one forward). So do masks, initial states,
-    dropout, other activations, ``return_state``, ``return_sequences=False``, other merge modes, GRUs, dtypes
-    other than float32 and inputs without a static length.
+    dropout, other activations, GRUs with ``reset_after=False``, ``return_state``, ``return_sequences=False``, other
+    merge modes, dtypes other than float32 and inputs without a static length.
     """
 
     def _fusable(self, sequences, mask, initial_state, training) -> bool:
         forward, backward = self.forward_layer, self.backward_layer
-        layers_ok = all(
-            type(layer) is keras.layers.LSTM and layer.built and not layer.stateful and layer.return_sequences
+        layers_ok = type(forward) in _TRAINING_LOOPS and all(
+            type(layer) is type(forward) and layer.built and not layer.stateful and layer.return_sequences
             and not layer.return_state and layer.cell.use_bias and not layer.cell.dropout
             and not layer.cell.recurrent_dropout and layer.cell.activation is keras.activations.tanh
             and layer.cell.recurrent_activation is keras.activations.sigmoid
-            and layer.cell.units == forward.cell.units
+            and getattr(layer.cell, "reset_after", True) and layer.cell.units == forward.cell.units
             for layer in (forward, backward))
         return (training is True and keras.backend.backend() == "tensorflow" and layers_ok
                 and not forward.go_backwards and backward.go_backwards and self.merge_mode == "concat"
@@ -73,14 +73,15 @@ class FusedBidirectional(keras.layers.Bidirectional):
             return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
         import tensorflow as tf
 
+        run = _TRAINING_LOOPS[type(self.forward_layer)]
+
         def weights(layer):
             cell = layer.cell
             return [tf.convert_to_tensor(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
 
         time_major = tf.transpose(sequences, (1, 0, 2))
-        forward = _lstm_time_major_training(time_major, *weights(self.forward_layer))
-        backward = tf.reverse(
-            _lstm_time_major_training(tf.reverse(time_major, [0]), *weights(self.backward_layer)), [0])
+        forward = run(time_major, *weights(self.forward_layer))
+        backward = tf.reverse(run(tf.reverse(time_major, [0]), *weights(self.backward_layer)), [0])
         return tf.transpose(tf.concat([forward, backward], -1), (1, 0, 2))
 
 
@@ -150,3 +151,70 @@ def _lstm_time_major_training(inputs, kernel, recurrent_kernel, bias):
         return tf.transpose(states, (0, 2, 1)), gradient
 
     return run(inputs, kernel, recurrent_kernel, bias)
+
+
+def _gru_time_major_training(inputs, kernel, recurrent_kernel, bias):
+    """One GRU direction (Keras's ``reset_after=True``: gates z, r, h; input and recurrent biases ``bias [2, 3U]``;
+    zero initial state) over time-major ``inputs [T, B, D]``, returning every state ``[T, B, U]``; its gradient is
+    written out (see :class:`FusedBidirectional`)."""
+    import tensorflow as tf
+
+    units = recurrent_kernel.shape[0]
+
+    @tf.custom_gradient
+    def run(inputs, kernel, recurrent_kernel, bias):
+        steps, batch, features = tf.shape(inputs)[0], tf.shape(inputs)[1], inputs.shape[-1]
+        flat_inputs = tf.reshape(inputs, (-1, features))
+        projected = tf.matmul(flat_inputs, kernel) + bias[0]
+        projected = tf.transpose(tf.reshape(projected, (steps, batch, 3 * units)), (0, 2, 1))   # [T, 3U, B]
+        recurrent_t, recurrent_bias = tf.transpose(recurrent_kernel), bias[1][:, None]           # [3U, U], [3U, 1]
+        zeros = tf.zeros((units, batch), inputs.dtype)
+        arrays = [tf.TensorArray(inputs.dtype, size=steps, element_shape=(rows, None))
+                  for rows in (units, 2 * units, units, units)]
+
+        def step(t, h, states, sigmoid_gates, candidates, recurrent_candidates):
+            x_z = projected[t]
+            m = tf.matmul(recurrent_t, h) + recurrent_bias
+            gates = tf.sigmoid(x_z[:2 * units] + m[:2 * units])
+            update_gate, reset_gate = tf.split(gates, 2, axis=0)
+            recurrent_candidate = m[2 * units:]
+            candidate = tf.tanh(x_z[2 * units:] + reset_gate * recurrent_candidate)
+            h = candidate + update_gate * (h - candidate)
+            return (t + 1, h, states.write(t, h), sigmoid_gates.write(t, gates), candidates.write(t, candidate),
+                    recurrent_candidates.write(t, recurrent_candidate))
+
+        _, _, *arrays = tf.while_loop(lambda t, *_: t < steps, step, (0, zeros, *arrays))
+        states, sigmoid_gates, candidates, recurrent_candidates = (array.stack() for array in arrays)
+
+        def gradient(d_outputs):
+            d_states = tf.transpose(d_outputs, (0, 2, 1))                                       # [T, U, B]
+            previous_states = tf.concat([zeros[None], states[:-1]], 0)
+            d_arrays = [tf.TensorArray(inputs.dtype, size=steps, element_shape=(3 * units, None)) for _ in range(2)]
+
+            def back_step(t, d_h, d_inputs_side, d_recurrent_side):
+                gates, candidate = sigmoid_gates[t], candidates[t]
+                update_gate, reset_gate = tf.split(gates, 2, axis=0)
+                d_h = d_h + d_states[t]
+                d_candidate = d_h * (1 - update_gate) * (1 - candidate * candidate)
+                d_gates = tf.concat([d_h * (previous_states[t] - candidate), d_candidate * recurrent_candidates[t]],
+                                    0) * gates * (1 - gates)
+                d_x = tf.concat([d_gates, d_candidate], 0)                                      # [3U, B]
+                d_m = tf.concat([d_gates, d_candidate * reset_gate], 0)
+                return (t - 1, tf.matmul(recurrent_kernel, d_m) + d_h * update_gate,
+                        d_inputs_side.write(t, d_x), d_recurrent_side.write(t, d_m))
+
+            *_, d_x_array, d_m_array = tf.while_loop(lambda t, *_: t >= 0, back_step, (steps - 1, zeros, *d_arrays))
+            d_x, d_m = (tf.reshape(tf.transpose(a.stack(), (0, 2, 1)), (-1, 3 * units)) for a in (d_x_array, d_m_array))
+            flat_previous = tf.reshape(tf.transpose(previous_states, (0, 2, 1)), (-1, units))
+            d_recurrent = tf.matmul(flat_previous, d_m, transpose_a=True)
+            d_kernel = tf.matmul(flat_inputs, d_x, transpose_a=True)
+            d_bias = tf.stack([tf.reduce_sum(d_x, 0), tf.reduce_sum(d_m, 0)])
+            d_inputs = tf.reshape(tf.matmul(d_x, kernel, transpose_b=True), (steps, batch, features))
+            return d_inputs, d_kernel, d_recurrent, d_bias
+
+        return tf.transpose(states, (0, 2, 1)), gradient
+
+    return run(inputs, kernel, recurrent_kernel, bias)
+
+
+_TRAINING_LOOPS = {keras.layers.LSTM: _lstm_time_major_training, keras.layers.GRU: _gru_time_major_training}

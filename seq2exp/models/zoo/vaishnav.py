@@ -40,6 +40,7 @@ from seq2exp.errors import ConfigError
 from seq2exp.models.blocks.attention import MatMulMultiHeadAttention, ReverseComplementConv1D
 from seq2exp.models.blocks.heads import expression_output, n_tasks
 from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization
+from seq2exp.models.blocks.recurrent import FusedBidirectional
 from seq2exp.models.prixfixe import model_input
 from seq2exp.models.registry import Architecture, register
 
@@ -110,8 +111,8 @@ def build_vaishnav(config: dict) -> keras.Model:
     # inside Bidirectional captures an untracked seed generator and cannot be exported (tf.saved_model.save), so
     # the same mask is drawn by a Dropout constant over the length axis, shared by the two directions.
     x = FusedDropout(config["dropout_rate"], noise_shape=(None, 1, hidden), name="bilstm_input_dropout")(x)
-    x = layers.Bidirectional(layers.LSTM(config["n_heads"], return_sequences=True, kernel_initializer="he_normal",
-                                         kernel_regularizer=regularizer()), name="bilstm")(x)
+    x = FusedBidirectional(layers.LSTM(config["n_heads"], return_sequences=True, kernel_initializer="he_normal",
+                                       kernel_regularizer=regularizer()), name="bilstm")(x)
     x = FusedDropout(config["dropout_rate"], name="bilstm_dropout")(x)
     x = layers.Flatten(name="flatten")(x)
     for index in range(2):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import keras
 
+from seq2exp.models.blocks import recurrent
 from seq2exp.models.blocks.recurrent import FusedBidirectional, apply_bidirectional_rnn
 
 BATCH, STEPS, FEATURES, UNITS = 3, 11, 5, 7  # all different, so a transposed or swapped axis cannot pass
@@ -88,10 +89,15 @@ def test_fused_bidirectional_training_matches_numpy_and_keras_gradients(cell):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * float(np.abs(b).max()), err_msg=name)
 
 
-@pytest.mark.parametrize("case", ["inference", "mask", "dropout", "relu", "no_sequences", "gru_reset_before"])
-def test_fused_bidirectional_leaves_other_cases_to_keras(case):
+@pytest.mark.parametrize("case", ["inference", "mask", "dropout", "relu", "no_sequences", "gru_reset_before", "gpu",
+                                  "bfloat16"])
+def test_fused_bidirectional_leaves_other_cases_to_keras(case, monkeypatch):
+    """Each case runs Keras's own code, with Keras's results (on a GPU: its cuDNN kernels)."""
+    if case == "gpu":
+        monkeypatch.setattr(recurrent, "_gpu_visible", lambda: True)
     kwargs = {"dropout": {"dropout": 0.3}, "relu": {"activation": "relu"},
-              "gru_reset_before": {"cell": "gru", "reset_after": False}}.get(case, {})
+              "gru_reset_before": {"cell": "gru", "reset_after": False}, "bfloat16": {"dtype": "mixed_bfloat16"}
+              }.get(case, {})
     fused, reference, _ = _pair(**kwargs)
     x = tf.constant(np.random.default_rng(2).normal(size=(BATCH, STEPS, FEATURES)).astype("float32"))
     mask = tf.constant(np.arange(STEPS)[None] < np.array([[STEPS], [4], [9]])) if case == "mask" else None

@@ -44,10 +44,11 @@ class FusedBidirectional(keras.layers.Bidirectional):
     (sliced without copies; an LSTM's kernel columns are reordered i, f, o, g so that its three sigmoid gates are one
     block), and the gradient's loop makes one product per step, the weight and input gradients one product each
     after it. The two directions are independent loops, which TensorFlow runs side by side. At DREAM-RNN's BiLSTM
-    (``[32, 249, 320]``, 320 units per direction, 2 CPU cores) forward and backward take 0.39 s instead of 0.58 s
-    (the authors' PyTorch ``nn.LSTM``, which calls oneDNN's fused LSTM: 0.42 s).
+    (``[32, 249, 320]``, 320 units per direction, 2 CPU cores) forward and backward take 0.41 s instead of 0.64 s
+    (PyTorch's ``nn.LSTM``, which calls oneDNN's fused LSTM: 0.41 s); ``benchmarks/recurrent.py``.
 
-    Prediction and export run Keras's own loop (as fast as this one forward). So do masks, initial states,
+    Where TensorFlow sees a GPU, Keras's cuDNN kernels run. Prediction and export run Keras's own loop (as fast as
+    this one forward). So do masks, initial states,
     dropout, other activations, GRUs with ``reset_after=False``, ``return_state``, ``return_sequences=False``, other
     merge modes, dtypes other than float32 and inputs without a static length.
     """
@@ -60,8 +61,9 @@ class FusedBidirectional(keras.layers.Bidirectional):
             and not layer.cell.recurrent_dropout and layer.cell.activation is keras.activations.tanh
             and layer.cell.recurrent_activation is keras.activations.sigmoid
             and getattr(layer.cell, "reset_after", True) and layer.cell.units == forward.cell.units
+            and layer.compute_dtype == "float32"
             for layer in (forward, backward))
-        return (training is True and keras.backend.backend() == "tensorflow" and layers_ok
+        return (training is True and keras.backend.backend() == "tensorflow" and layers_ok and not _gpu_visible()
                 and not forward.go_backwards and backward.go_backwards and self.merge_mode == "concat"
                 and mask is None and initial_state is None and getattr(sequences, "_keras_mask", None) is None
                 and len(sequences.shape) == 3 and sequences.shape[1] is not None and sequences.shape[1] > 0
@@ -83,6 +85,13 @@ class FusedBidirectional(keras.layers.Bidirectional):
         forward = run(time_major, *weights(self.forward_layer))
         backward = tf.reverse(run(tf.reverse(time_major, [0]), *weights(self.backward_layer)), [0])
         return tf.transpose(tf.concat([forward, backward], -1), (1, 0, 2))
+
+
+def _gpu_visible() -> bool:
+    """Whether TensorFlow sees a GPU (there Keras's LSTM and GRU train on cuDNN)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def _lstm_time_major_training(inputs, kernel, recurrent_kernel, bias):

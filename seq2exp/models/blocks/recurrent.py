@@ -182,12 +182,12 @@ def _gru_time_major_training(inputs, kernel, recurrent_kernel, bias):
                   for rows in (units, 2 * units, units, units)]
 
         def step(t, h, states, sigmoid_gates, candidates, recurrent_candidates):
-            x_z = projected[t]
-            m = tf.matmul(recurrent_t, h) + recurrent_bias
-            gates = tf.sigmoid(x_z[:2 * units] + m[:2 * units])
+            from_input = projected[t]                                   # [3U, B]: z, r, h rows
+            from_state = tf.matmul(recurrent_t, h) + recurrent_bias
+            gates = tf.sigmoid(from_input[:2 * units] + from_state[:2 * units])
             update_gate, reset_gate = tf.split(gates, 2, axis=0)
-            recurrent_candidate = m[2 * units:]
-            candidate = tf.tanh(x_z[2 * units:] + reset_gate * recurrent_candidate)
+            recurrent_candidate = from_state[2 * units:]
+            candidate = tf.tanh(from_input[2 * units:] + reset_gate * recurrent_candidate)
             h = candidate + update_gate * (h - candidate)
             return (t + 1, h, states.write(t, h), sigmoid_gates.write(t, gates), candidates.write(t, candidate),
                     recurrent_candidates.write(t, recurrent_candidate))

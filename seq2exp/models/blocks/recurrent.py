@@ -133,7 +133,7 @@ def _lstm_time_major_training(inputs, kernel, recurrent_kernel, bias):
 
         def gradient(d_outputs):
             d_states = tf.transpose(d_outputs, (0, 2, 1))                                       # [T, U, B]
-            previous_cells = tf.concat([zeros[None], cells[:-1]], 0)
+            previous_cells = _one_step_back(cells)
             d_preactivations = tf.TensorArray(inputs.dtype, size=steps, element_shape=(4 * units, None))
 
             def back_step(t, d_h, d_c, d_preactivations):
@@ -148,9 +148,8 @@ def _lstm_time_major_training(inputs, kernel, recurrent_kernel, bias):
 
             *_, d_preactivations = tf.while_loop(lambda t, *_: t >= 0, back_step,
                                                  (steps - 1, zeros, zeros, d_preactivations))
-            d_z = tf.reshape(tf.transpose(d_preactivations.stack(), (0, 2, 1)), (-1, 4 * units))   # [T*B, 4U]
-            previous_states = tf.concat([zeros[None], states[:-1]], 0)
-            previous_states = tf.reshape(tf.transpose(previous_states, (0, 2, 1)), (-1, units))
+            d_z = _example_rows(d_preactivations.stack())                                      # [T*B, 4U]
+            previous_states = _example_rows(_one_step_back(states))
             d_recurrent = tf.gather(tf.matmul(previous_states, d_z, transpose_a=True), restore, axis=1)
             d_kernel = tf.gather(tf.matmul(flat_inputs, d_z, transpose_a=True), restore, axis=1)
             d_bias = tf.gather(tf.reduce_sum(d_z, 0), restore)
@@ -197,7 +196,7 @@ def _gru_time_major_training(inputs, kernel, recurrent_kernel, bias):
 
         def gradient(d_outputs):
             d_states = tf.transpose(d_outputs, (0, 2, 1))                                       # [T, U, B]
-            previous_states = tf.concat([zeros[None], states[:-1]], 0)
+            previous_states = _one_step_back(states)
             d_arrays = [tf.TensorArray(inputs.dtype, size=steps, element_shape=(3 * units, None)) for _ in range(2)]
 
             def back_step(t, d_h, d_inputs_side, d_recurrent_side):
@@ -213,8 +212,8 @@ def _gru_time_major_training(inputs, kernel, recurrent_kernel, bias):
                         d_inputs_side.write(t, d_x), d_recurrent_side.write(t, d_m))
 
             *_, d_x_array, d_m_array = tf.while_loop(lambda t, *_: t >= 0, back_step, (steps - 1, zeros, *d_arrays))
-            d_x, d_m = (tf.reshape(tf.transpose(a.stack(), (0, 2, 1)), (-1, 3 * units)) for a in (d_x_array, d_m_array))
-            flat_previous = tf.reshape(tf.transpose(previous_states, (0, 2, 1)), (-1, units))
+            d_x, d_m = _example_rows(d_x_array.stack()), _example_rows(d_m_array.stack())     # [T*B, 3U]
+            flat_previous = _example_rows(previous_states)
             d_recurrent = tf.matmul(flat_previous, d_m, transpose_a=True)
             d_kernel = tf.matmul(flat_inputs, d_x, transpose_a=True)
             d_bias = tf.stack([tf.reduce_sum(d_x, 0), tf.reduce_sum(d_m, 0)])
@@ -224,6 +223,20 @@ def _gru_time_major_training(inputs, kernel, recurrent_kernel, bias):
         return tf.transpose(states, (0, 2, 1)), gradient
 
     return run(inputs, kernel, recurrent_kernel, bias)
+
+
+def _one_step_back(values):
+    """``values [T, R, B]`` moved one step later: step ``t`` holds step ``t - 1``'s values, zeros at step 0."""
+    import tensorflow as tf
+
+    return tf.concat([tf.zeros_like(values[:1]), values[:-1]], 0)
+
+
+def _example_rows(values):
+    """Time-major ``[T, R, B]`` as one row per step and example, ``[T * B, R]``."""
+    import tensorflow as tf
+
+    return tf.reshape(tf.transpose(values, (0, 2, 1)), (-1, values.shape[1]))
 
 
 _TRAINING_LOOPS = {keras.layers.LSTM: _lstm_time_major_training, keras.layers.GRU: _gru_time_major_training}

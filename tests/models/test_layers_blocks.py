@@ -8,7 +8,10 @@ import tensorflow as tf
 
 import keras
 
-from seq2exp.models.blocks.layers import MIN_FUSED_ELEMENTS, FusedDropout, FusedLayerNormalization
+from seq2exp.models.blocks import layers as blocks_layers
+from seq2exp.models.blocks.layers import (
+    MIN_FUSED_ELEMENTS, FusedDropout, FusedLayerNormalization, FusedSeparableConv1D, onednn_enabled,
+)
 
 
 def numpy_layer_norm(x, gamma, beta, epsilon):
@@ -22,11 +25,12 @@ def _gradients(layer, x, training, weights_of=None):
     """Outputs and the gradients of a loss that weights every output differently (a plain sum would give a zero
     input gradient through a normalisation)."""
     x = tf.constant(x)
-    probe = tf.constant(np.random.default_rng(7).normal(size=x.shape).astype("float32"))
     with tf.GradientTape() as tape:
         tape.watch(x)
         outputs = layer(x, training=training) if training is not None else layer(x)
-        loss = tf.reduce_sum(outputs * probe) + 0.1 * tf.reduce_sum(tf.square(outputs))
+        probe = tf.constant(np.random.default_rng(7).normal(size=outputs.shape).astype("float32"))
+        values = tf.cast(outputs, "float32")
+        loss = tf.reduce_sum(values * probe) + 0.1 * tf.reduce_sum(tf.square(values))
     weights = (weights_of or layer).trainable_weights
     return [np.asarray(t) for t in [outputs, *tape.gradient(loss, [x, *weights])]]
 
@@ -117,3 +121,85 @@ def test_fused_layers_round_trip_through_a_keras_file(tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras")
     assert [type(layer).__name__ for layer in loaded.layers[1:]] == ["FusedLayerNormalization", "FusedDropout"]
     assert loaded.layers[1].epsilon == 0.01 and loaded.layers[2].rate == 0.2
+
+
+def numpy_separable_conv1d(x, depthwise, pointwise, bias, padding):
+    """float64 separable convolution (stride 1, TensorFlow's SAME split), its pre-activation output and the gradients
+    of ``sum(relu(z) * probe)`` for the depthwise kernel: the oracle for :class:`FusedSeparableConv1D`."""
+    x = x.astype(np.float64)
+    size, channels, multiplier = depthwise.shape
+    if padding == "same":
+        before = (size - 1) // 2
+        x = np.pad(x, ((0, 0), (before, size - 1 - before), (0, 0)))
+    length = x.shape[1] - size + 1
+    windows = np.stack([x[:, j:j + length] for j in range(size)], axis=2)  # [B, L, k, C]
+    mid = np.einsum("bljc,jcq->blcq", windows, depthwise).reshape(x.shape[0], length, channels * multiplier)
+    z = mid @ pointwise[0] + bias
+    return z, windows
+
+
+@pytest.mark.skipif(not onednn_enabled(), reason="the fast path runs on TensorFlow's oneDNN kernels only")
+@pytest.mark.parametrize("size, padding, multiplier", [(15, "same", 1), (16, "same", 2), (14, "valid", 1)])
+def test_fused_separable_conv_matches_numpy_and_keras_gradients(size, padding, multiplier):
+    """k=16 and valid padding expose the padding split; a depth multiplier of 2 the kernel-gradient layout."""
+    rng = np.random.default_rng(size)
+    x = rng.normal(size=(3, 40, 24)).astype("float32")
+    kwargs = dict(filters=20, kernel_size=size, padding=padding, depth_multiplier=multiplier, activation="relu")
+    fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
+    fused.build(x.shape)
+    reference.build(x.shape)
+    weights = [(rng.normal(size=w.shape) * 0.3).astype("float32") for w in reference.get_weights()]
+    fused.set_weights(weights)
+    reference.set_weights(weights)
+    assert fused._fast_training(tf.constant(x), True)
+    got, want = _gradients(fused, x, True), _gradients(reference, x, None)
+    depthwise, pointwise, bias = weights
+    z, windows = numpy_separable_conv1d(x, depthwise, pointwise, bias, padding)
+    np.testing.assert_allclose(got[0], np.maximum(z, 0), rtol=0, atol=1e-5)
+    # d loss / d z for loss = sum(y * probe) + 0.1 sum(y^2), y = relu(z); then through the pointwise kernel
+    probe = np.random.default_rng(7).normal(size=z.shape)
+    d_z = np.where(z > 0, probe + 0.2 * np.maximum(z, 0), 0.0)
+    d_mid = (d_z @ pointwise[0].T).reshape(*z.shape[:2], x.shape[-1], multiplier)
+    d_depthwise = np.einsum("bljc,blcq->jcq", windows, d_mid)
+    np.testing.assert_allclose(got[2], d_depthwise, rtol=0, atol=1e-4 * np.abs(d_depthwise).max())
+    for name, a, b in zip(["outputs", "d_x", "d_depthwise", "d_pointwise", "d_bias"], got, want):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * float(np.abs(b).max()), err_msg=name)
+
+
+@pytest.mark.parametrize("case", ["inference", "short_kernel", "strides", "dilation", "bfloat16", "gpu", "no_onednn"])
+def test_fused_separable_conv_leaves_other_cases_to_keras(case, monkeypatch):
+    """Each case runs Keras's own code, with Keras's results."""
+    if case == "gpu":
+        monkeypatch.setattr(blocks_layers, "gpu_visible", lambda: True)
+    if case == "no_onednn":
+        monkeypatch.setattr(blocks_layers, "onednn_enabled", lambda: False)
+    kwargs = dict(filters=8, kernel_size=15, padding="same", activation="relu")
+    kwargs.update({"short_kernel": {"kernel_size": 13}, "strides": {"strides": 2}, "dilation": {"dilation_rate": 2},
+                   "bfloat16": {"dtype": "mixed_bfloat16"}}.get(case, {}))
+    rng = np.random.default_rng(3)
+    # 32 channels: TensorFlow's oneDNN bfloat16 depthwise convolution with k=15 never returns on 12 or 16
+    x = rng.normal(size=(2, 40, 32)).astype("float32")
+    fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
+    fused.build(x.shape)
+    reference.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    fused.set_weights(weights)
+    reference.set_weights(weights)
+    training = case != "inference"
+    assert not fused._fast_training(tf.constant(x), training)
+    for a, b in zip(_gradients(fused, x, training), _gradients(reference, x, None)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fused_separable_conv_round_trips_through_a_keras_file_and_builds_the_conformer(tmp_path):
+    from seq2exp.models.blocks.attention import apply_conformer_swiglu_block
+
+    inputs = keras.Input((40, 32))
+    model = keras.Model(inputs, apply_conformer_swiglu_block(inputs, num_heads=2, kernel_size=15, name="block"))
+    conv = model.get_layer("block_conv")
+    assert type(conv) is FusedSeparableConv1D and conv.kernel_size == (15,)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.get_layer("block_conv")) is FusedSeparableConv1D
+    x = np.random.default_rng(4).normal(size=(2, 40, 32)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))

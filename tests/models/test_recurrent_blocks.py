@@ -94,7 +94,7 @@ def test_fused_bidirectional_training_matches_numpy_and_keras_gradients(cell):
 def test_fused_bidirectional_leaves_other_cases_to_keras(case, monkeypatch):
     """Each case runs Keras's own code, with Keras's results (on a GPU: its cuDNN kernels)."""
     if case == "gpu":
-        monkeypatch.setattr(recurrent, "_gpu_visible", lambda: True)
+        monkeypatch.setattr(recurrent, "gpu_visible", lambda: True)
     kwargs = {"dropout": {"dropout": 0.3}, "relu": {"activation": "relu"},
               "gru_reset_before": {"cell": "gru", "reset_after": False}, "bfloat16": {"dtype": "mixed_bfloat16"}
               }.get(case, {})

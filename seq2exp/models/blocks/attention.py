@@ -36,7 +36,9 @@ import numpy as np
 import keras
 from keras import layers, ops
 
-from seq2exp.models.blocks.layers import FusedDropout, FusedLayerNormalization, fusable_on_tensorflow
+from seq2exp.models.blocks.layers import (
+    FusedDropout, FusedLayerNormalization, FusedSeparableConv1D, fusable_on_tensorflow,
+)
 
 PACKAGE = "seq2exp"
 
@@ -743,7 +745,7 @@ def apply_conformer_swiglu_block(
                                   output_dropout=dropout, norm_epsilon=norm_epsilon, name=f"{name}_ff1")
     x = layers.Add(name=f"{name}_ff1_residual")([x, half(ff, f"{name}_ff1_half")])
     normed = FusedLayerNormalization(epsilon=norm_epsilon, name=f"{name}_conv_norm")(x)
-    conv = layers.SeparableConv1D(width, kernel_size, padding="same", activation="relu", name=f"{name}_conv")(normed)
+    conv = FusedSeparableConv1D(width, kernel_size, padding="same", activation="relu", name=f"{name}_conv")(normed)
     conv = FusedDropout(dropout, name=f"{name}_conv_dropout")(conv)
     if conv_adds_norm:
         conv = layers.Add(name=f"{name}_conv_norm_residual")([normed, conv])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from seq2exp.models.blocks.layers import PACKAGE
+from seq2exp.models.blocks.layers import PACKAGE, gpu_visible
 
 RNN_CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
@@ -63,7 +63,7 @@ class FusedBidirectional(keras.layers.Bidirectional):
             and getattr(layer.cell, "reset_after", True) and layer.cell.units == forward.cell.units
             and layer.compute_dtype == "float32"
             for layer in (forward, backward))
-        return (training is True and keras.backend.backend() == "tensorflow" and layers_ok and not _gpu_visible()
+        return (training is True and keras.backend.backend() == "tensorflow" and layers_ok and not gpu_visible()
                 and not forward.go_backwards and backward.go_backwards and self.merge_mode == "concat"
                 and mask is None and initial_state is None and getattr(sequences, "_keras_mask", None) is None
                 and len(sequences.shape) == 3 and sequences.shape[1] is not None and sequences.shape[1] > 0
@@ -85,13 +85,6 @@ class FusedBidirectional(keras.layers.Bidirectional):
         forward = run(time_major, *weights(self.forward_layer))
         backward = tf.reverse(run(tf.reverse(time_major, [0]), *weights(self.backward_layer)), [0])
         return tf.transpose(tf.concat([forward, backward], -1), (1, 0, 2))
-
-
-def _gpu_visible() -> bool:
-    """Whether TensorFlow sees a GPU (there Keras's LSTM and GRU train on cuDNN)."""
-    import tensorflow as tf
-
-    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def _lstm_time_major_training(inputs, kernel, recurrent_kernel, bias):

@@ -166,7 +166,7 @@ def test_fused_separable_conv_matches_numpy_and_keras_gradients(size, padding, m
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-5 * float(np.abs(b).max()), err_msg=name)
 
 
-@pytest.mark.parametrize("case", ["inference", "short_kernel", "strides", "dilation", "bfloat16", "gpu", "no_onednn"])
+@pytest.mark.parametrize("case", ["inference", "short_kernel", "strides", "dilation", "float16", "gpu", "no_onednn"])
 def test_fused_separable_conv_leaves_other_cases_to_keras(case, monkeypatch):
     """Each case runs Keras's own code, with Keras's results."""
     if case == "gpu":
@@ -175,9 +175,8 @@ def test_fused_separable_conv_leaves_other_cases_to_keras(case, monkeypatch):
         monkeypatch.setattr(blocks_layers, "onednn_enabled", lambda: False)
     kwargs = dict(filters=8, kernel_size=15, padding="same", activation="relu")
     kwargs.update({"short_kernel": {"kernel_size": 13}, "strides": {"strides": 2}, "dilation": {"dilation_rate": 2},
-                   "bfloat16": {"dtype": "mixed_bfloat16"}}.get(case, {}))
+                   "float16": {"dtype": "mixed_float16"}}.get(case, {}))
     rng = np.random.default_rng(3)
-    # 32 channels: TensorFlow's oneDNN bfloat16 depthwise convolution with k=15 never returns on 12 or 16
     x = rng.normal(size=(2, 40, 32)).astype("float32")
     fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
     fused.build(x.shape)
@@ -203,3 +202,23 @@ def test_fused_separable_conv_round_trips_through_a_keras_file_and_builds_the_co
     assert type(loaded.get_layer("block_conv")) is FusedSeparableConv1D
     x = np.random.default_rng(4).normal(size=(2, 40, 32)).astype("float32")
     np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(model(x)))
+
+
+@pytest.mark.skipif(not onednn_enabled(), reason="the fast path runs on TensorFlow's oneDNN kernels only")
+def test_fused_separable_conv_under_mixed_bfloat16_matches_keras_to_bfloat16_precision():
+    # 32 channels: TensorFlow's oneDNN bfloat16 depthwise convolution with k=15 never returns on 12 or 16 (checked)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 40, 32)).astype("float32")
+    kwargs = dict(filters=8, kernel_size=15, padding="same", activation="relu", dtype="mixed_bfloat16")
+    fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
+    fused.build(x.shape)
+    reference.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    fused.set_weights(weights)
+    reference.set_weights(weights)
+    assert fused._fast_training(tf.cast(x, "bfloat16"), True)
+    got, want = _gradients(fused, x, True), _gradients(reference, x, None)
+    assert got[0].dtype == want[0].dtype  # bfloat16 outputs; float32 weight gradients
+    for name, a, b in zip(["outputs", "d_x", "d_depthwise", "d_pointwise", "d_bias"], got, want):
+        a, b = np.asarray(a, "float32"), np.asarray(b, "float32")
+        np.testing.assert_allclose(a, b, rtol=0, atol=3e-2 * float(np.abs(b).max()), err_msg=name)

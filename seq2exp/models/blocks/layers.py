@@ -520,8 +520,8 @@ class FusedSeparableConv1D(keras.layers.SeparableConv1D):
     There, in training, the depthwise kernel's gradient is computed as a forward depthwise convolution over the
     batch and channel axes side by side (oneDNN's own kernel-gradient kernel is 4x slower at these sizes: 4.4 ms
     against 17 ms at ``[32, 249, 256]``, k=15), and the pointwise convolution runs as one matrix product. Prediction
-    and export, other kernel sizes, strides, dilations, mixed precision, a visible GPU and TensorFlow without oneDNN
-    run Keras's own code.
+    and export, other kernel sizes, strides, dilations, dtypes other than float32 and bfloat16 (``mixed_bfloat16``:
+    the sum over the examples in float32), a visible GPU and TensorFlow without oneDNN run Keras's own code.
     """
 
     def _fast_training(self, inputs, training) -> bool:
@@ -530,20 +530,22 @@ class FusedSeparableConv1D(keras.layers.SeparableConv1D):
                 and tuple(self.strides) == (1,) and tuple(self.dilation_rate) == (1,)
                 and self.data_format == "channels_last"
                 and len(inputs.shape) == 3 and None not in inputs.shape[1:]
-                and keras.backend.standardize_dtype(inputs.dtype) == "float32" and self.compute_dtype == "float32")
+                and self.compute_dtype in ("float32", "bfloat16")
+                and keras.backend.standardize_dtype(inputs.dtype) == self.compute_dtype)
 
     def call(self, inputs, training=None):
         if not self._fast_training(inputs, training):
             return super().call(inputs)
         import tensorflow as tf
 
-        depthwise = _depthwise_conv1d_training(inputs, tf.convert_to_tensor(self.depthwise_kernel), self.padding)
-        pointwise = tf.convert_to_tensor(self.pointwise_kernel)[0]  # [C * depth_multiplier, filters]
+        dtype = self.compute_dtype
+        depthwise = _depthwise_conv1d_training(inputs, ops.cast(self.depthwise_kernel, dtype), self.padding)
+        pointwise = ops.cast(self.pointwise_kernel, dtype)[0]  # [C * depth_multiplier, filters]
         shape = tf.shape(depthwise)
         outputs = tf.matmul(tf.reshape(depthwise, (-1, pointwise.shape[0])), pointwise)
         outputs = tf.reshape(outputs, tf.concat([shape[:2], [self.filters]], 0))
         if self.use_bias:
-            outputs = outputs + tf.convert_to_tensor(self.bias)
+            outputs = outputs + ops.cast(self.bias, dtype)
         return outputs if self.activation is None else self.activation(outputs)
 
 
@@ -584,8 +586,9 @@ def _depthwise_kernel_gradient(x, d_outputs, kernel_shape, padding: str):
     rows = tf.reshape(tf.transpose(x, (1, 0, 2)), (1, 1, length, -1))
     d_rows = tf.reshape(d_outputs, (-1, out_length, channels, multiplier))
     d_rows = tf.reshape(tf.transpose(d_rows, (1, 0, 2, 3)), (1, out_length, -1, multiplier))
-    per_example = tf.nn.depthwise_conv2d(rows, d_rows, (1, 1, 1, 1), "VALID")
-    return tf.reduce_sum(tf.reshape(per_example, (kernel_size, -1, channels, multiplier)), axis=1)
+    per_example = tf.cast(tf.nn.depthwise_conv2d(rows, d_rows, (1, 1, 1, 1), "VALID"), "float32")
+    d_kernel = tf.reduce_sum(tf.reshape(per_example, (kernel_size, -1, channels, multiplier)), axis=1)
+    return tf.cast(d_kernel, d_outputs.dtype)
 
 
 def cp_rank(in_features: int, out_features: int, rank_fraction: float) -> int:

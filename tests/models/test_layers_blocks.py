@@ -138,19 +138,25 @@ def numpy_separable_conv1d(x, depthwise, pointwise, bias, padding):
     return z, windows
 
 
+def _separable_pair(shape, rng, scale=1.0, **kwargs):
+    """A FusedSeparableConv1D and a Keras SeparableConv1D built for ``shape`` with the same random weights."""
+    fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
+    fused.build(shape)
+    reference.build(shape)
+    weights = [(rng.normal(size=w.shape) * scale).astype("float32") for w in reference.get_weights()]
+    fused.set_weights(weights)
+    reference.set_weights(weights)
+    return fused, reference, weights
+
+
 @pytest.mark.skipif(not onednn_enabled(), reason="the fast path runs on TensorFlow's oneDNN kernels only")
 @pytest.mark.parametrize("size, padding, multiplier", [(15, "same", 1), (16, "same", 2), (14, "valid", 1)])
 def test_fused_separable_conv_matches_numpy_and_keras_gradients(size, padding, multiplier):
     """k=16 and valid padding expose the padding split; a depth multiplier of 2 the kernel-gradient layout."""
     rng = np.random.default_rng(size)
     x = rng.normal(size=(3, 40, 24)).astype("float32")
-    kwargs = dict(filters=20, kernel_size=size, padding=padding, depth_multiplier=multiplier, activation="relu")
-    fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
-    fused.build(x.shape)
-    reference.build(x.shape)
-    weights = [(rng.normal(size=w.shape) * 0.3).astype("float32") for w in reference.get_weights()]
-    fused.set_weights(weights)
-    reference.set_weights(weights)
+    fused, reference, weights = _separable_pair(x.shape, rng, 0.3, filters=20, kernel_size=size, padding=padding,
+                                                depth_multiplier=multiplier, activation="relu")
     assert fused._fast_training(tf.constant(x), True)
     got, want = _gradients(fused, x, True), _gradients(reference, x, None)
     depthwise, pointwise, bias = weights
@@ -178,12 +184,7 @@ def test_fused_separable_conv_leaves_other_cases_to_keras(case, monkeypatch):
                    "float16": {"dtype": "mixed_float16"}}.get(case, {}))
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 40, 32)).astype("float32")
-    fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
-    fused.build(x.shape)
-    reference.build(x.shape)
-    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
-    fused.set_weights(weights)
-    reference.set_weights(weights)
+    fused, reference, _ = _separable_pair(x.shape, rng, **kwargs)
     training = case != "inference"
     assert not fused._fast_training(tf.constant(x), training)
     for a, b in zip(_gradients(fused, x, training), _gradients(reference, x, None)):
@@ -210,12 +211,7 @@ def test_fused_separable_conv_under_mixed_bfloat16_matches_keras_to_bfloat16_pre
     rng = np.random.default_rng(5)
     x = rng.normal(size=(2, 40, 32)).astype("float32")
     kwargs = dict(filters=8, kernel_size=15, padding="same", activation="relu", dtype="mixed_bfloat16")
-    fused, reference = FusedSeparableConv1D(**kwargs), keras.layers.SeparableConv1D(**kwargs)
-    fused.build(x.shape)
-    reference.build(x.shape)
-    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
-    fused.set_weights(weights)
-    reference.set_weights(weights)
+    fused, reference, _ = _separable_pair(x.shape, rng, **kwargs)
     assert fused._fast_training(tf.cast(x, "bfloat16"), True)
     got, want = _gradients(fused, x, True), _gradients(reference, x, None)
     assert got[0].dtype == want[0].dtype  # bfloat16 outputs; float32 weight gradients

@@ -520,26 +520,40 @@ class FusedSeparableConv1D(keras.layers.SeparableConv1D):
     There, in training, the depthwise kernel's gradient is computed as a forward depthwise convolution over the
     batch and channel axes side by side (oneDNN's own kernel-gradient kernel is 4x slower at these sizes: 4.4 ms
     against 17 ms at ``[32, 249, 256]``, k=15), and the pointwise convolution runs as one matrix product. Prediction
-    and export, other kernel sizes, strides, dilations, dtypes other than float32 and bfloat16 (``mixed_bfloat16``:
-    the sum over the examples in float32), a visible GPU and TensorFlow without oneDNN run Keras's own code.
+    and export, other kernel sizes, strides, dilations, dtypes other than float32 and bfloat16, a visible GPU and
+    TensorFlow without oneDNN run Keras's own code. Under ``mixed_bfloat16`` (oneDNN, long kernel) the depthwise
+    part runs in float32 in training and prediction alike, the pointwise part in bfloat16: oneDNN's bfloat16
+    depthwise convolution never returns there on 16 channels or fewer, and is no faster on more.
     """
 
-    def _fast_training(self, inputs, training) -> bool:
-        return (training is True and keras.backend.backend() == "tensorflow" and onednn_enabled()
-                and not gpu_visible() and self.kernel_size[0] >= DEPTHWISE_GRADIENT_AS_CONVOLUTION_FROM
-                and tuple(self.strides) == (1,) and tuple(self.dilation_rate) == (1,)
-                and self.data_format == "channels_last"
-                and len(inputs.shape) == 3 and None not in inputs.shape[1:]
+    def _onednn_long_kernel(self, inputs) -> bool:
+        return (keras.backend.backend() == "tensorflow" and onednn_enabled() and not gpu_visible()
+                and self.kernel_size[0] >= DEPTHWISE_GRADIENT_AS_CONVOLUTION_FROM
+                and self.data_format == "channels_last" and len(inputs.shape) == 3 and None not in inputs.shape[1:]
                 and self.compute_dtype in ("float32", "bfloat16")
                 and keras.backend.standardize_dtype(inputs.dtype) == self.compute_dtype)
 
+    def _fast_training(self, inputs, training) -> bool:
+        return (training is True and self._onednn_long_kernel(inputs)
+                and tuple(self.strides) == (1,) and tuple(self.dilation_rate) == (1,))
+
     def call(self, inputs, training=None):
-        if not self._fast_training(inputs, training):
+        # under mixed_bfloat16 the depthwise part runs in float32: oneDNN's bfloat16 depthwise convolution with a long
+        # kernel never returns on 16 channels or fewer (k=15, 17 and 31 checked; 24 or more channels return)
+        in_float32 = self._onednn_long_kernel(inputs) and self.compute_dtype == "bfloat16"
+        fast = self._fast_training(inputs, training)
+        if not (fast or in_float32):
             return super().call(inputs)
         import tensorflow as tf
 
         dtype = self.compute_dtype
-        depthwise = _depthwise_conv1d_training(inputs, ops.cast(self.depthwise_kernel, dtype), self.padding)
+        x, kernel = ops.cast(inputs, "float32"), ops.cast(self.depthwise_kernel, "float32")
+        if fast:
+            depthwise = _depthwise_conv1d_training(x, kernel, self.padding)
+        else:
+            depthwise = ops.depthwise_conv(x, kernel, strides=self.strides, padding=self.padding,
+                                           dilation_rate=self.dilation_rate, data_format=self.data_format)
+        depthwise = ops.cast(depthwise, dtype)
         pointwise = ops.cast(self.pointwise_kernel, dtype)[0]  # [C * depth_multiplier, filters]
         shape = tf.shape(depthwise)
         outputs = tf.matmul(tf.reshape(depthwise, (-1, pointwise.shape[0])), pointwise)
@@ -586,9 +600,8 @@ def _depthwise_kernel_gradient(x, d_outputs, kernel_shape, padding: str):
     rows = tf.reshape(tf.transpose(x, (1, 0, 2)), (1, 1, length, -1))
     d_rows = tf.reshape(d_outputs, (-1, out_length, channels, multiplier))
     d_rows = tf.reshape(tf.transpose(d_rows, (1, 0, 2, 3)), (1, out_length, -1, multiplier))
-    per_example = tf.cast(tf.nn.depthwise_conv2d(rows, d_rows, (1, 1, 1, 1), "VALID"), "float32")
-    d_kernel = tf.reduce_sum(tf.reshape(per_example, (kernel_size, -1, channels, multiplier)), axis=1)
-    return tf.cast(d_kernel, d_outputs.dtype)
+    per_example = tf.nn.depthwise_conv2d(rows, d_rows, (1, 1, 1, 1), "VALID")
+    return tf.reduce_sum(tf.reshape(per_example, (kernel_size, -1, channels, multiplier)), axis=1)
 
 
 def cp_rank(in_features: int, out_features: int, rank_fraction: float) -> int:

@@ -95,6 +95,20 @@ def paired_pearson_differences(measured, first, second, samples: int = 10_000, s
     return difference
 
 
+def median_step_seconds(step, warmup: int, steps: int) -> float:
+    """The median wall time of ``steps`` calls of ``step`` after ``warmup`` untimed ones."""
+    import statistics
+
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def ratio_spread(values: list) -> dict:
     """Median, min, max and (max - min) / median in percent of per-pair ratios (``None`` entries skipped)."""
     import statistics

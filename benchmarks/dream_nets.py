@@ -39,14 +39,9 @@ SHAPES = {"drosophila": {"length": 249, "tasks": 2}, "human": {"length": 230, "t
 
 # the same timing in both children: untimed warm-up steps, then the median of the timed ones
 _TIMED = r"""
-import statistics, time
-def timed(step, warmup, steps):
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter(); step(); times.append(time.perf_counter() - t)
-    return statistics.median(times)
+import json, sys
+sys.path.insert(0, json.loads(sys.argv[1])["benchmarks"])
+from _common import median_step_seconds as timed
 """
 
 _TORCH = r"""

@@ -17,30 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _common import ratio_spread  # noqa: E402
+from _common import median_step_seconds, ratio_spread  # noqa: E402
 
 CASES = {
     "dream_rnn_bilstm": {"cell": "lstm", "batch": 32, "length": 249, "features": 320, "units": 320},
     "mt_bigru": {"cell": "gru", "batch": 32, "length": 142, "features": 6, "units": 256},
     "metformin_bigru": {"cell": "gru", "batch": 32, "length": 142, "features": 128, "units": 64},
 }
-
-
-def _median_seconds(function, steps: int) -> float:
-    function()
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def _keras_sides(case: dict, seed: int):
@@ -116,7 +104,7 @@ def main(argv=None) -> dict:
         torch_side = _torch_side(case, seed=0, threads=threads)
         rounds = []
         for _ in range(args.repeats):
-            seconds = {side: [_median_seconds(f, steps) for f in functions]
+            seconds = {side: [median_step_seconds(f, 1, steps) for f in functions]
                        for side, functions in (*keras_sides.items(), ("torch", torch_side))}
             rounds.append({f"{side}_{kind}_s": round(values[index], 4) for side, values in seconds.items()
                            for index, kind in enumerate(("train", "infer"))})

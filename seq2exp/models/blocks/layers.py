@@ -334,6 +334,16 @@ class GatedPointwiseConv1D(keras.layers.Layer):
         return config
 
 
+def _matmul_last_axis(x, kernel):
+    """``x [B, L, C] @ kernel [C, F] -> [B, L, F]`` on TensorFlow as one 2-D matrix product (a pointwise
+    convolution)."""
+    import tensorflow as tf
+
+    shape = tf.shape(x)
+    outputs = tf.matmul(tf.reshape(x, (-1, kernel.shape[0])), kernel)
+    return tf.reshape(outputs, tf.concat([shape[:2], [kernel.shape[1]]], 0))
+
+
 def _gated_pointwise_training(x, gates, kernel):
     """``(x * gates) @ kernel`` whose gradient keeps ``x``, ``gates`` and ``kernel`` but not the product."""
     import tensorflow as tf
@@ -342,8 +352,7 @@ def _gated_pointwise_training(x, gates, kernel):
     def forward(x, gates, kernel):
         shape = tf.shape(x)
         channels, filters = kernel.shape[0], kernel.shape[1]
-        flat = tf.reshape(x * gates, [-1, channels])
-        outputs = tf.reshape(tf.matmul(flat, kernel), tf.concat([shape[:2], [filters]], 0))
+        outputs = _matmul_last_axis(x * gates, kernel)
 
         def backward(d_outputs):
             d_flat = tf.reshape(d_outputs, [-1, filters])
@@ -544,7 +553,6 @@ class FusedSeparableConv1D(keras.layers.SeparableConv1D):
         fast = self._fast_training(inputs, training)
         if not (fast or in_float32):
             return super().call(inputs)
-        import tensorflow as tf
 
         dtype = self.compute_dtype
         x, kernel = ops.cast(inputs, "float32"), ops.cast(self.depthwise_kernel, "float32")
@@ -553,11 +561,8 @@ class FusedSeparableConv1D(keras.layers.SeparableConv1D):
         else:
             depthwise = ops.depthwise_conv(x, kernel, strides=self.strides, padding=self.padding,
                                            dilation_rate=self.dilation_rate, data_format=self.data_format)
-        depthwise = ops.cast(depthwise, dtype)
         pointwise = ops.cast(self.pointwise_kernel, dtype)[0]  # [C * depth_multiplier, filters]
-        shape = tf.shape(depthwise)
-        outputs = tf.matmul(tf.reshape(depthwise, (-1, pointwise.shape[0])), pointwise)
-        outputs = tf.reshape(outputs, tf.concat([shape[:2], [self.filters]], 0))
+        outputs = _matmul_last_axis(ops.cast(depthwise, dtype), pointwise)
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, dtype)
         return outputs if self.activation is None else self.activation(outputs)

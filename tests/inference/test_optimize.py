@@ -177,6 +177,28 @@ def test_fused_folded_convolutions_match_a_numpy_convolution_batchnorm_and_silu(
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
+
+def test_folded_grouped_conv_of_512_channels_in_chunks_matches_numpy():
+    """A folded 512-channel grouped convolution (LegNet's widest, run in 128-channel chunks on oneDNN) with its
+    BatchNorm and SiLU equals numpy's convolution -> BatchNorm -> SiLU on the original weights."""
+    from seq2exp.models.blocks.layers import FusedBatchNorm
+
+    rng = np.random.default_rng(7)
+    x_in = keras.Input((9, 512))
+    conv = GroupedConv1D(512, 7, groups=256, padding="same", use_bias=True)
+    model = keras.Model(x_in, FusedBatchNorm(epsilon=1e-3, activation="silu", name="bn")(conv(x_in)))
+    _randomise_batchnorms(model, seed=8)
+    for weight in conv.weights:
+        weight.assign(rng.normal(size=weight.shape))
+    x = rng.normal(size=(2, 9, 512)).astype(np.float32)
+    got = fold_batchnorm(model)(x).numpy()
+    kernel = np.asarray(conv.grouped_kernel(conv.kernel), np.float64)
+    values = _numpy_conv1d(x, kernel, conv.bias.numpy(), padding="same", groups=256)
+    bn = model.get_layer("bn")
+    expected = _silu((values - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3)
+                     * bn.gamma.numpy() + bn.beta.numpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
 def test_tf_servings_session_runs_each_folded_convolution_as_one_fused_kernel(legnet, tmp_path):
     """The exported folded LegNet, loaded by TF Serving's own loading path and run with a full trace: every
     convolution executes as one fused kernel with its bias (no BiasAdd / AddV2 of its own), and with oneDNN also

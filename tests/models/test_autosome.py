@@ -97,6 +97,46 @@ def test_grouped_conv_native_path_equals_the_depthwise_path_with_gradients():
     assert np.isfinite(tape.gradient(loss, layer.kernel).numpy()).all()
 
 
+
+@pytest.mark.parametrize("channels,groups,itemsize,chunks", [
+    (512, 256, 4, 4), (1024, 512, 4, 8), (1024, 512, 2, 8),  # rows of 2 / 4 / 2 KiB: chunks of 128 channels
+    (528, 264, 4, 1), (768, 384, 4, 1), (256, 128, 4, 1), (512, 256, 2, 1),  # no 2 KiB multiple: one call
+    (512, 2, 4, 1),  # 4 chunks would cut a group in two
+])
+def test_grouped_convolution_chunks_only_where_a_position_spans_a_multiple_of_2_kib(channels, groups, itemsize,
+                                                                                     chunks):
+    from seq2exp.models.blocks.layers import grouped_convolution_chunks
+
+    assert grouped_convolution_chunks(channels, groups, itemsize) == chunks
+
+
+def test_grouped_conv_of_512_channels_runs_in_chunks_with_the_same_outputs_and_gradients():
+    """LegNet's 512-wide grouped convolution (2 filters per group) is split into 128-channel chunks on oneDNN: its
+    outputs equal numpy's grouped convolution and its gradients the (unsplit) depthwise + group-sum form's."""
+    import tensorflow as tf
+
+    from seq2exp.models.blocks.layers import gpu_visible, native_grouped_convolution
+
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.normal(size=(2, 9, 512)).astype(np.float32))
+    layer = GroupedConv1D(512, 7, groups=256, use_bias=True, bias_initializer="random_normal")
+    layer.build(x.shape)
+    expected = _numpy_grouped_conv(x.numpy(), layer.kernel.numpy(), 256) + layer.bias.numpy()
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-4)
+    results = []
+    for path in (layer.call, lambda inputs: layer._depthwise_sum(inputs) + layer.bias):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = path(x)
+            loss = tf.reduce_sum(y * tf.cos(y))
+        results.append([g.numpy() for g in tape.gradient(loss, [x, layer.kernel, layer.bias])])
+    for chunked, reference in zip(*results):
+        np.testing.assert_allclose(chunked, reference, rtol=1e-4, atol=1e-4)
+    convolutions = [op for op in tf.function(layer.call).get_concrete_function(x).graph.get_operations()
+                    if op.type == "Conv2D"]
+    assert len(convolutions) == (4 if native_grouped_convolution() and not gpu_visible() else
+                                 int(native_grouped_convolution()))
+
 def test_fused_batchnorm_equals_keras_batchnorm_in_both_modes():
     import tensorflow as tf
 

@@ -81,13 +81,36 @@ def _cpu_mhz() -> float | None:
         return None
 
 
+def _cpu_vendor_family() -> tuple[str | None, int | None]:
+    """``vendor_id`` and ``cpu family`` of /proc/cpuinfo (None where not read)."""
+    vendor = family = None
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "vendor_id" and vendor is None:
+                    vendor = value.strip()
+                elif key.strip() == "cpu family" and family is None:
+                    family = int(value.strip())
+    except (OSError, ValueError):
+        pass
+    return vendor, family
+
+
+# AMD Zen 4 (family 25) runs AVX-512 on its two 256-bit FMA pipes: AVX2's 32 FP32 FLOPs per cycle, not 64
+HALF_WIDTH_AVX512 = {("AuthenticAMD", 25)}
+
+
 def nominal_peak_gflops() -> dict:
-    """Cores x MHz x FP32 FLOPs per cycle (two FMA units of the widest vector width the flags show)."""
+    """Cores x MHz x FP32 FLOPs per cycle (two FMA units of the widest vector width the flags show; AVX-512 on a
+    256-bit datapath, as on AMD Zen 4, counts as 256-bit)."""
     flags = _cpu_flags()
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").lower()  # oneDNN kept to a narrower ISA (e.g. AVX2 on AVX-512)
     if cap.startswith("avx2") or cap in ("avx", "sse41"):
         flags = flags - {"avx512f"}
-    if "avx512f" in flags:
+    if "avx512f" in flags and _cpu_vendor_family() in HALF_WIDTH_AVX512:
+        isa, per_cycle = "avx512 (256-bit datapath)", 32
+    elif "avx512f" in flags:
         isa, per_cycle = "avx512", 64
     elif {"avx2", "fma"} <= flags:
         isa, per_cycle = "avx2", 32

@@ -54,6 +54,7 @@ def test_recurrent_layers_are_counted_per_step_and_direction(peak):
 def test_nominal_peak_follows_a_onednn_isa_cap(peak, monkeypatch):
     monkeypatch.setattr(peak, "_cpu_flags", lambda: {"avx2", "fma", "avx512f"})
     monkeypatch.setattr(peak, "_cpu_mhz", lambda: 2000.0)
+    monkeypatch.setattr(peak, "_cpu_vendor_family", lambda: ("GenuineIntel", 6))
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     cores = peak.nominal_peak_gflops()["cores"]
     assert peak.nominal_peak_gflops()["nominal_peak_gflops"] == cores * 2000.0 * 64 / 1e3
@@ -68,13 +69,27 @@ def test_nominal_peak_reads_cpuinfo(peak, monkeypatch):
         text = handle.read()
     flags = next(line for line in text.splitlines() if line.startswith("flags")).split()
     mhz = max(float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz"))
-    per_cycle = 64 if "avx512f" in flags else 32 if {"avx2", "fma"} <= set(flags) else 8
+    zen4 = "vendor_id\t: AuthenticAMD" in text and "cpu family\t: 25" in text  # AVX-512 on 256-bit pipes
+    per_cycle = 64 if "avx512f" in flags and not zen4 else 32 if {"avx2", "fma"} <= set(flags) else 8
     import os
 
     nominal = peak.nominal_peak_gflops()
     assert nominal["flops_per_cycle_per_core"] == per_cycle
     assert nominal["nominal_peak_gflops"] == pytest.approx(len(os.sched_getaffinity(0)) * mhz * per_cycle / 1e3,
                                                            abs=0.05)
+
+
+@pytest.mark.parametrize("vendor,family,per_cycle", [("AuthenticAMD", 25, 32), ("AuthenticAMD", 26, 64),
+                                                     ("GenuineIntel", 6, 64)])
+def test_avx512_on_a_256_bit_datapath_counts_as_256_bit(peak, monkeypatch, vendor, family, per_cycle):
+    """AMD Zen 4 (family 25) executes AVX-512 on two 256-bit FMA pipes; Zen 5 and Intel on 512-bit ones."""
+    monkeypatch.setattr(peak, "_cpu_flags", lambda: {"avx2", "fma", "avx512f"})
+    monkeypatch.setattr(peak, "_cpu_mhz", lambda: 3000.0)
+    monkeypatch.setattr(peak, "_cpu_vendor_family", lambda: (vendor, family))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    nominal = peak.nominal_peak_gflops()
+    assert nominal["flops_per_cycle_per_core"] == per_cycle
+    assert nominal["nominal_peak_gflops"] == nominal["cores"] * 3000.0 * per_cycle / 1e3
 
 
 def test_fractions(peak):

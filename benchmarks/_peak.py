@@ -61,40 +61,37 @@ def recurrent_flops(model) -> int:
     return total
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo(key: str) -> list[str]:
+    """The values of ``key`` on every /proc/cpuinfo line that names it (none where it is not read)."""
     try:
         with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+            lines = [line.partition(":") for line in handle]
     except OSError:
-        pass
-    return set()
+        return []
+    return [value.strip() for name, _, value in lines if name.strip() == key]
+
+
+def _cpu_flags() -> set[str]:
+    values = _cpuinfo("flags")
+    return set(values[0].split()) if values else set()
 
 
 def _cpu_mhz() -> float | None:
     try:
-        with open("/proc/cpuinfo") as handle:
-            values = [float(line.split(":", 1)[1]) for line in handle if line.startswith("cpu MHz")]
-        return max(values) if values else None
-    except (OSError, ValueError):
+        values = [float(value) for value in _cpuinfo("cpu MHz")]
+    except ValueError:
         return None
+    return max(values) if values else None
 
 
 def _cpu_vendor_family() -> tuple[str | None, int | None]:
     """``vendor_id`` and ``cpu family`` of /proc/cpuinfo (None where not read)."""
-    vendor = family = None
+    vendors, families = _cpuinfo("vendor_id"), _cpuinfo("cpu family")
     try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "vendor_id" and vendor is None:
-                    vendor = value.strip()
-                elif key.strip() == "cpu family" and family is None:
-                    family = int(value.strip())
-    except (OSError, ValueError):
-        pass
-    return vendor, family
+        family = int(families[0]) if families else None
+    except ValueError:
+        family = None
+    return (vendors[0] if vendors else None), family
 
 
 # AMD Zen 4 (family 25) runs AVX-512 on its two 256-bit FMA pipes: AVX2's 32 FP32 FLOPs per cycle, not 64

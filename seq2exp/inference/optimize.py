@@ -107,16 +107,15 @@ def _folded_conv_class():
             if self.gated:
                 x, gates = inputs
                 x = x * ops.cast(gates, x.dtype)
+
             def convolve(x, kernel, bias):  # [B, 1, L, C] -> [B, 1, L', filters]
                 outputs = tf.nn.conv2d(x, tf.expand_dims(kernel, 0), strides=[1, 1, self.strides, 1],
                                        padding=self.padding.upper(), dilations=[1, 1, self.dilation_rate, 1])
                 return tf.nn.bias_add(outputs, bias)
 
             kernel, bias = ops.cast(self.kernel, x.dtype), ops.cast(self.bias, x.dtype)
-            if self.groups > 1:
-                outputs = convolve_grouped_in_chunks(convolve, tf.expand_dims(x, 1), kernel, self.groups, bias)
-            else:
-                outputs = convolve(tf.expand_dims(x, 1), kernel, bias)
+            # one call unless a grouped convolution has to run in chunks (groups == 1 never does)
+            outputs = convolve_grouped_in_chunks(convolve, tf.expand_dims(x, 1), kernel, self.groups, bias)
             if self.fuse_activation:
                 return tf.squeeze(self._activate(outputs), 1)
             return self._activate(tf.squeeze(outputs, 1))

@@ -177,7 +177,6 @@ def test_fused_folded_convolutions_match_a_numpy_convolution_batchnorm_and_silu(
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
-
 def test_folded_grouped_conv_of_512_channels_in_chunks_matches_numpy():
     """A folded 512-channel grouped convolution (LegNet's widest, run in 128-channel chunks on oneDNN) with its
     BatchNorm and SiLU equals numpy's convolution -> BatchNorm -> SiLU on the original weights."""
@@ -198,6 +197,7 @@ def test_folded_grouped_conv_of_512_channels_in_chunks_matches_numpy():
     expected = _silu((values - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3)
                      * bn.gamma.numpy() + bn.beta.numpy())
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
 
 def test_tf_servings_session_runs_each_folded_convolution_as_one_fused_kernel(legnet, tmp_path):
     """The exported folded LegNet, loaded by TF Serving's own loading path and run with a full trace: every

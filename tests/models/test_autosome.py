@@ -97,7 +97,6 @@ def test_grouped_conv_native_path_equals_the_depthwise_path_with_gradients():
     assert np.isfinite(tape.gradient(loss, layer.kernel).numpy()).all()
 
 
-
 @pytest.mark.parametrize("channels,groups,itemsize,chunks", [
     (512, 256, 4, 4), (1024, 512, 4, 8), (1024, 512, 2, 8),  # rows of 2 / 4 / 2 KiB: chunks of 128 channels
     (528, 264, 4, 1), (768, 384, 4, 1), (256, 128, 4, 1), (512, 256, 2, 1),  # no 2 KiB multiple: one call
@@ -136,6 +135,7 @@ def test_grouped_conv_of_512_channels_runs_in_chunks_with_the_same_outputs_and_g
                     if op.type == "Conv2D"]
     assert len(convolutions) == (4 if native_grouped_convolution() and not gpu_visible() else
                                  int(native_grouped_convolution()))
+
 
 def test_fused_batchnorm_equals_keras_batchnorm_in_both_modes():
     import tensorflow as tf

@@ -177,10 +177,15 @@ def test_fused_folded_convolutions_match_a_numpy_convolution_batchnorm_and_silu(
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_folded_grouped_conv_of_512_channels_in_chunks_matches_numpy():
-    """A folded 512-channel grouped convolution (LegNet's widest, run in 128-channel chunks on oneDNN) with its
-    BatchNorm and SiLU equals numpy's convolution -> BatchNorm -> SiLU on the original weights."""
+@pytest.mark.parametrize("avx512", [True, False])
+def test_folded_grouped_conv_of_512_channels_in_chunks_matches_numpy(avx512, monkeypatch):
+    """A folded 512-channel grouped convolution (LegNet's widest, run in 128-channel chunks by oneDNN's AVX-512
+    kernels, whole on its AVX2 ones) with its BatchNorm and SiLU equals numpy's convolution -> BatchNorm -> SiLU on
+    the original weights."""
+    from seq2exp.models.blocks import layers
     from seq2exp.models.blocks.layers import FusedBatchNorm
+
+    monkeypatch.setattr(layers, "onednn_avx512", lambda: avx512)
 
     rng = np.random.default_rng(7)
     x_in = keras.Input((9, 512))

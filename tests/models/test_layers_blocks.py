@@ -255,3 +255,31 @@ def test_fused_separable_conv_under_mixed_bfloat16_returns_on_16_channels_with_f
         assert len(result[mode]) == len(names)
         for name, relative in zip(names, result[mode]):
             assert relative < 3e-2, (mode, name, relative)
+
+
+_ISA_PROBE = """
+import seq2exp.models.blocks.layers as layers
+import tensorflow as tf
+tf.nn.conv2d(tf.ones([1, 1, 8, 4]), tf.ones([1, 3, 4, 4]), 1, "SAME")  # oneDNN reports its ISA on first use
+print("onednn_avx512", layers.onednn_avx512())
+"""
+
+
+@pytest.mark.parametrize("cap", [None, "AVX2", "AVX512_CORE"])
+def test_onednn_avx512_agrees_with_the_isa_onednn_reports(cap):
+    """``onednn_avx512()`` (which decides whether grouped convolutions run in chunks) against oneDNN's own word:
+    the ISA line of ``ONEDNN_VERBOSE``, on this CPU and with ``ONEDNN_MAX_CPU_ISA`` keeping it narrower."""
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key not in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")}
+    env.update(ONEDNN_VERBOSE="1", TF_ENABLE_ONEDNN_OPTS="1", **({"ONEDNN_MAX_CPU_ISA": cap} if cap else {}))
+    done = subprocess.run([sys.executable, "-c", _ISA_PROBE], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    output = done.stdout + done.stderr
+    isa = [line.rpartition("isa:")[2] for line in output.splitlines() if ",info,cpu,isa:" in line]
+    assert isa, output[-2000:]
+    assert f"onednn_avx512 {'AVX-512' in isa[0]}" in output, (isa[0], cap)
+    if cap == "AVX2":
+        assert "AVX-512" not in isa[0]

@@ -41,16 +41,17 @@ def session_run(version_dir, requests) -> list[dict]:
         return results
 
 
-def make_run(path: Path, architecture: str, tta: dict, seed: int = 0) -> Path:
-    """A run folder as ``seq2exp train`` writes it (model.keras, run.json, config.yaml), with untrained weights."""
+def make_run(path: Path, architecture: str, tta: dict, seed: int = 0, overrides: dict | None = None) -> Path:
+    """A run folder as ``seq2exp train`` writes it (model.keras, run.json, config.yaml), with untrained weights:
+    the smoke config, then ``overrides``."""
     import keras
     import yaml
 
     from seq2exp.models import registry
 
     keras.utils.set_random_seed(seed)
-    config = registry.get(architecture).config(smoke=True)
-    model = registry.build(architecture, smoke=True)
+    config = registry.get(architecture).config(overrides, smoke=True)
+    model = registry.build(architecture, overrides, smoke=True)
     path.mkdir(parents=True, exist_ok=True)
     model.save(path / "model.keras")
     info = {"architecture": architecture, "model_config": config, "encoding": config["input"],

@@ -244,3 +244,52 @@ def test_export_fails_when_the_onehot_signature_disagrees(tmp_path, monkeypatch)
     assert not (base / "swapped" / "1").exists()
     leftovers = list((base / "swapped").iterdir()) if (base / "swapped").exists() else []
     assert leftovers == []  # no temporary folder either
+
+
+def test_chunked_grouped_convolutions_run_on_tf_servings_loading_path(tmp_path, sequences, monkeypatch):
+    """LegNet with a 512-wide first stage (2 KiB per position: with oneDNN's AVX-512 kernels and no GPU its grouped
+    convolution runs in 4 chunks of 128 channels, folded with its BatchNorm): the export holds the chunked
+    convolutions, and TF Serving's session loader runs them to the numbers of the unfolded Keras model with its
+    grouped convolution in one piece."""
+    import keras
+
+    from seq2exp.inference.runs import load_run
+    from seq2exp.models.blocks import layers
+
+    from .conftest import make_run
+
+    run_dir = make_run(tmp_path / "run", "autosome", {}, seed=3, overrides={"core": {"block_sizes": [128, 8]}})
+    run = load_run(run_dir)
+    model = run.model
+    assert model.get_layer("core_stage0_grouped_conv").kernel.shape[1] == 512  # [k, in_channels, 2]
+    rng = np.random.default_rng(0)  # BatchNorms that are not the identity, so the fold changes the weights
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
+            layer.beta.assign(rng.normal(0, 0.2, layer.beta.shape))
+            layer.moving_mean.assign(rng.normal(0, 0.2, layer.moving_mean.shape))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape))
+    model.save(run_dir / "model.keras")
+    monkeypatch.setattr(layers, "onednn_avx512", lambda: True)  # chunked on AVX2-only CPUs too
+    chunks = 4 if layers.onednn_enabled() and not layers.gpu_visible() else 1
+    export_run(run_dir, tmp_path / "models", "legnet512", verify=False)
+
+    from seq2exp.data.alphabet import sequences_to_codes
+
+    codes, lengths = sequences_to_codes(sequences[:64])
+    onehot = codes_to_onehot(codes, lengths, run.encoder.max_sequence_length)
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        version = str(tmp_path / "models" / "legnet512" / "1")
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], version)
+        signature = meta_graph.signature_def[names.ONEHOT_SIGNATURE]
+        (input_info,) = signature.inputs.values()
+        served = session.run({k: v.name for k, v in signature.outputs.items()}, {input_info.name: onehot})
+        convolutions = [node for function in meta_graph.graph_def.library.function for node in function.node_def
+                        if node.op == "Conv2D" and "stage0_grouped_conv" in node.name]
+    assert len({node.name for node in convolutions}) == chunks
+
+    monkeypatch.setattr(layers, "grouped_convolution_chunks", lambda *args: 1)  # the oracle: one grouped convolution
+    expected = model(run.encoder.encode(sequences[:64]), training=False)
+    for key in (names.EXPRESSION_OUTPUT, names.BINS_OUTPUT):
+        np.testing.assert_allclose(served[key], np.asarray(expected[key]), atol=2e-5, rtol=1e-4)
+    assert np.ptp(served[names.EXPRESSION_OUTPUT]) > 0

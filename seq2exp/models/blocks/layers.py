@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import keras
 from keras import ops
@@ -53,6 +54,32 @@ def onednn_enabled() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+# what oneDNN's AVX-512 kernels (avx512_core) need, as /proc/cpuinfo names the flags
+AVX512_CORE_FLAGS = frozenset({"avx512f", "avx512bw", "avx512vl", "avx512dq"})
+
+
+def _cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+@functools.lru_cache(maxsize=None)
+def onednn_avx512() -> bool:
+    """Whether oneDNN runs its AVX-512 kernels here: the CPU has AVX-512 F/BW/VL/DQ and ``ONEDNN_MAX_CPU_ISA`` (or
+    the older ``DNNL_MAX_CPU_ISA``) does not keep oneDNN to a narrower ISA such as ``AVX2``."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().lower()
+    if cap and cap not in ("all", "default") and not cap.startswith(("avx512", "avx10")):
+        return False
+    return AVX512_CORE_FLAGS <= _cpu_flags()
+
+
 def gpu_visible() -> bool:
     """Whether TensorFlow sees a GPU (there the layers below keep TensorFlow's and Keras's own GPU kernels)."""
     import tensorflow as tf
@@ -60,10 +87,11 @@ def gpu_visible() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-# oneDNN's channels-last grouped convolution slows 3-4x when one position's input channels span a multiple of 2 KiB
-# (512 or 1024 float32 channels; 496, 528 and 768 run at full speed), as strided reads of one address set would:
+# oneDNN's AVX-512 channels-last grouped convolution slows 3-4x when one position's input channels span a multiple of
+# 2 KiB (512 or 1024 float32 channels; 496, 528 and 768 run at full speed), as strided reads of one address set would:
 # LegNet's 512-wide grouped convolutions ([1024, 150, 512], k=7, 2 filters per group) took 350 ms where 528 channels
-# take 120 ms (AMD EPYC, 2 cores). Chunks of 128 channels, each its own convolution, avoid it.
+# take 120 ms (AMD EPYC, 2 cores). Chunks of 128 channels, each its own convolution, avoid it. Its AVX2 kernels do
+# not slow down there, and chunks would cost them a quarter more (forward 164-171 -> 223-227 ms), so they run whole.
 ALIASED_ROW_BYTES = 2048
 GROUPED_CHUNK_CHANNELS = 128
 
@@ -80,12 +108,12 @@ def grouped_convolution_chunks(channels: int, groups: int, itemsize: int) -> int
 
 def convolve_grouped_in_chunks(convolve, inputs, kernel, groups: int, *per_filter):
     """``convolve(inputs, kernel, *per_filter)`` for a native grouped convolution (``kernel``'s and ``per_filter``'s
-    last axis the filters, group-major), split on oneDNN without a GPU into chunks of whole groups
+    last axis the filters, group-major), split with oneDNN's AVX-512 kernels and no GPU into chunks of whole groups
     (:func:`grouped_convolution_chunks`), each convolved on its own and concatenated: the same numbers."""
     import tensorflow as tf
 
     channels, chunks = inputs.shape[-1], 1
-    if channels is not None and onednn_enabled() and not gpu_visible():
+    if channels is not None and onednn_enabled() and onednn_avx512() and not gpu_visible():
         chunks = grouped_convolution_chunks(int(channels), groups, tf.as_dtype(inputs.dtype).size)
     if chunks == 1:
         return convolve(inputs, kernel, *per_filter)

@@ -12,7 +12,9 @@ otherwise) on random one-hot batches made before timing; the first ``--warmup`` 
 the median of the timed steps gives sequences/s, and ``train_first_step_overhead_s`` is the first step (optimiser
 variables, tracing, graph optimisation, first run) minus that median, split into ``train_trace_s`` (Python tracing
 of the step function) and ``train_optimise_and_first_run_s`` (the rest: TensorFlow's graph optimisation, kernel
-set-up and the first run's extra). Inference =
+set-up and the first run's extra); ``train_first_step_minor_faults`` against ``train_step_minor_faults`` and
+``train_first_step_extra_system_s`` (kernel CPU seconds over a timed step's) show how much of that extra is the
+first touch of the memory the steps keep reusing, which grows with the batch. Inference =
 ``model(x, training=False)`` of the BatchNorm-folded model that prediction and export use
 (``seq2exp.inference.optimize.fold_batchnorm``; ``SEQ2EXP_BENCH_NO_FOLD=1`` times the unfolded one), same protocol. The headline compares the Keras LegNet
 (``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
@@ -94,24 +96,40 @@ def _build(name: str, dtype: str, jit_compile: bool, compile_model: bool):
     return architecture, model
 
 
-def _timed(run_step, warmup: int, steps: int, budget_s: float) -> tuple[list[float], float]:
-    """Run ``warmup`` untimed + up to ``steps`` timed steps (at least 2 timed, then stop past ``budget_s``)."""
-    start = time.perf_counter()
-    first = None
+def _usage() -> tuple[int, float]:
+    """(minor page faults, kernel CPU seconds) of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt, usage.ru_stime
+
+
+def _timed(run_step, warmup: int, steps: int, budget_s: float) -> tuple[list[float], float, dict]:
+    """Run ``warmup`` untimed + up to ``steps`` timed steps (at least 2 timed, then stop past ``budget_s``); also
+    the page faults and kernel time of the first step against the median timed step (first touch of new memory)."""
+    start, started_usage = time.perf_counter(), _usage()
+    first, first_usage = None, None
     for _ in range(warmup):
-        t0 = time.perf_counter()
+        before, t0 = _usage(), time.perf_counter()
         run_step()
-        first = first or time.perf_counter() - t0
+        if first is None:
+            first, first_usage = time.perf_counter() - t0, [a - b for a, b in zip(_usage(), before)]
     times: list[float] = []
+    usages: list[list[float]] = []
     phase = time.perf_counter()
     for index in range(steps):
-        t0 = time.perf_counter()
+        before, t0 = _usage(), time.perf_counter()
         run_step()
         times.append(time.perf_counter() - t0)
+        usages.append([a - b for a, b in zip(_usage(), before)])
         print(f"  step {index}: {times[-1]:.2f}s", file=sys.stderr, flush=True)
         if index >= 1 and time.perf_counter() - phase > budget_s:
             break
-    return times, (first if first is not None else time.perf_counter() - start)
+    if first_usage is None:  # no warm-up: the first timed step stands for it
+        first_usage = [a - b for a, b in zip(_usage(), started_usage)]
+    faults = statistics.median(usage[0] for usage in usages)
+    system_s = statistics.median(usage[1] for usage in usages)
+    memory = {"first_step_minor_faults": int(first_usage[0]), "step_minor_faults": int(faults),
+              "first_step_extra_system_s": round(first_usage[1] - system_s, 1)}
+    return times, (first if first is not None else time.perf_counter() - start), memory
 
 
 class _trace_timer:
@@ -179,7 +197,7 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
             float(np.asarray(outputs["expression"])[0])
 
     traced = _trace_timer()
-    times, first_step_s = _timed(run_step, warmup, steps, budget_s)
+    times, first_step_s, memory = _timed(run_step, warmup, steps, budget_s)
     traced.stop()
     median = statistics.median(times)
     result = {
@@ -190,6 +208,7 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
         "first_step_s": round(first_step_s, 1),
         "first_step_overhead_s": round(first_step_s - median, 1),
         "trace_s": round(traced.seconds, 2),  # Python tracing of the step function(s), part of the first step
+        **memory,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
     }
@@ -334,6 +353,9 @@ def main() -> int:
             "train_trace_s": train.get("trace_s"),
             "train_optimise_and_first_run_s": (round(train["first_step_overhead_s"] - train["trace_s"], 1)
                                                if "trace_s" in train else None),
+            "train_first_step_minor_faults": train.get("first_step_minor_faults"),
+            "train_step_minor_faults": train.get("step_minor_faults"),
+            "train_first_step_extra_system_s": train.get("first_step_extra_system_s"),
             "train_timed_steps": train.get("timed_steps"), "infer_timed_steps": infer.get("timed_steps"),
             "forward_flops_per_seq": infer.get("forward_flops_per_seq"),
             "flops_count_has_loops": infer.get("has_loops"),

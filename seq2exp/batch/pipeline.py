@@ -339,9 +339,7 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0,
                        orientation: str | dict | None = "auto") -> ModelSource:
     """A version folder ``M/NAME/V`` (or ``M/NAME``: its latest version) run inside the workers. ``orientation``:
     as ``seq2exp predict --orientation`` (``auto``: the rule the export recorded)."""
-    from types import SimpleNamespace
-
-    from seq2exp.serving.predict import recorded_orientation, resolve_orientation, resolve_saved_model_dir
+    from seq2exp.serving.predict import ModelOrientation, resolve_orientation, resolve_saved_model_dir
 
     version_dir = resolve_saved_model_dir(path).resolve()
     meta_path = version_dir / names.METADATA_FILE
@@ -357,11 +355,9 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0,
             "sha256": saved_model_checksum(version_dir),
             # the task columns in seq2exp predict's order (its backends' task_names: the signature's task outputs)
             "tasks": list(names.task_outputs(meta.get("outputs") or [])) or None}
-    oriented = bool(meta.get("orientation"))
-    rule, ignored = recorded_orientation(meta, oriented)
-    described = SimpleNamespace(oriented=oriented, description=f"SavedModel {version_dir}", orientation_rule=rule,
-                                orientation_ignored=ignored)
-    info["orientation"] = resolve_orientation(described, orientation)  # before anything is read or created
+    model_orientation = ModelOrientation.from_metadata(meta, bool(meta.get("orientation")),
+                                                       f"SavedModel {version_dir}")
+    info["orientation"] = resolve_orientation(model_orientation, orientation)  # before anything is read or created
     handler = SessionModelHandler(str(version_dir), f"{name}:{version}", intra_op_threads)
     return ModelSource(handler, meta.get("max_sequence_length"), info)
 
@@ -376,7 +372,7 @@ def server_source(target: str, model: str, *, version: int | None = None, label:
 
     backend = ServerBackend(target, model, version=version, label=label, timeout=timeout)
     backend.close()
-    rule = resolve_orientation(backend, orientation)
+    rule = resolve_orientation(backend.orientation, orientation)
     pinned, max_length = backend.version, backend.max_length
     info = {"source": "server", "name": model, "version": pinned, "target": target, "label": label,
             "sha256": None, "tasks": backend.task_names,  # a server does not publish its files' checksum

@@ -72,10 +72,30 @@ def check_records(records: list[Record], path: str, max_length: int | None) -> N
 MODEL_RECORD_SUFFIX = ".model.json"  # beside the output: the model and the ONE version that predicted it
 
 
+@dataclass(frozen=True)
+class ModelOrientation:
+    """What a model says about its rows' orientation: whether it reads an ``is_reverse`` channel (an ``oriented``
+    signature), the rule its export recorded from its training table, and the training table's rule it ignores
+    because it has no such channel. The default: a model that takes every row as given."""
+
+    description: str = "the model"
+    oriented: bool = False
+    recorded_rule: dict | None = None
+    ignored_rule: Any = None
+
+    @classmethod
+    def from_metadata(cls, meta: dict, oriented: bool, description: str) -> "ModelOrientation":
+        """From an export's metadata (``seq2exp_metadata.json``) and whether its signatures take ``is_reverse``."""
+        table = ((meta.get("config") or {}).get("data") or {}).get("table") or {}
+        return cls(description, oriented, (meta.get("orientation") or {}).get("rule"),
+                   None if oriented else table.get("orientation"))
+
+
 class Backend(Protocol):
     """Where predictions come from."""
 
     max_length: int | None
+    orientation: ModelOrientation
 
     def predict(self, sequences: list[str]) -> np.ndarray: ...
 
@@ -106,9 +126,8 @@ class ServerBackend:
 
         outputs = meta["signatures"].get(names.SERVING_DEFAULT, {}).get("outputs", {})
         self.tasks = names.task_outputs(outputs)  # {task: output alias}; empty for one task
-        self.oriented = names.ORIENTED_SIGNATURE in meta["signatures"]  # an is_reverse channel to feed
-        self.orientation_rule = None  # not in TF Serving's metadata: give it (seq2exp predict --orientation)
-        self.orientation_ignored = None
+        # an is_reverse channel to feed; TF Serving's metadata records no rule: give it (seq2exp predict --orientation)
+        self.orientation = ModelOrientation(self.description, names.ORIENTED_SIGNATURE in meta["signatures"])
 
     @property
     def task_names(self) -> list[str] | None:
@@ -163,8 +182,8 @@ class SavedModelBackend:
                            meta["batch_postprocess_not_in_graph"])
         self.description = f"SavedModel {self.path}"
         self.tasks = names.task_outputs(self._model.signatures[names.SERVING_DEFAULT].outputs)
-        self.oriented = names.ORIENTED_SIGNATURE in self._model.signatures  # an is_reverse channel to feed
-        self.orientation_rule, self.orientation_ignored = recorded_orientation(meta, self.oriented)
+        self.orientation = ModelOrientation.from_metadata(
+            meta, names.ORIENTED_SIGNATURE in self._model.signatures, self.description)  # an is_reverse channel?
 
     @property
     def task_names(self) -> list[str] | None:
@@ -267,25 +286,16 @@ def row_is_reverse(record: Record, rule: dict) -> bool:
     return _is_reverse(record.name if value is None else value, rule)
 
 
-def recorded_orientation(meta: dict, oriented: bool) -> tuple[dict | None, Any]:
-    """From an export's metadata: the orientation rule it recorded (its training table's), and the training table's
-    rule that a model without an ``is_reverse`` channel (``oriented`` false) ignores (else ``None``)."""
-    table = ((meta.get("config") or {}).get("data") or {}).get("table") or {}
-    return (meta.get("orientation") or {}).get("rule"), (None if oriented else table.get("orientation"))
-
-
-def resolve_orientation(backend: Any, orientation: str | dict | None) -> dict | None:
+def resolve_orientation(model: ModelOrientation, orientation: str | dict | None) -> dict | None:
     """The rule to apply (``None``: every row forward). An explicit rule for a model without an ``is_reverse``
     channel is a ``ConfigError``; ``auto`` uses the export's recorded rule, and notes an ignored training one."""
-    oriented = getattr(backend, "oriented", False)
     if orientation == ORIENTATION_AUTO:
-        ignored = getattr(backend, "orientation_ignored", None)
-        if ignored:
+        if model.ignored_rule:
             logger.info("the model was trained on a table with an orientation (%s) but has no is_reverse channel: "
-                        "every row is predicted as given", ignored)
-        return getattr(backend, "orientation_rule", None) if oriented else None
-    if orientation is not None and not oriented:
-        raise ConfigError(f"--orientation: {getattr(backend, 'description', 'the model')} has no "
+                        "every row is predicted as given", model.ignored_rule)
+        return model.recorded_rule if model.oriented else None
+    if orientation is not None and not model.oriented:
+        raise ConfigError(f"--orientation: {model.description} has no "
                           f"'{names.ORIENTED_SIGNATURE}' signature (its architecture has no is_reverse channel), so "
                           "a row's orientation cannot reach it; use --orientation none or leave it out")
     return orientation
@@ -414,7 +424,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     if task_names and output_format == "dream":
         raise ConfigError(f"the model predicts {len(task_names)} tasks ({', '.join(task_names)}); the dream format "
                           "has one value column: use --format tsv")
-    rule = resolve_orientation(backend, orientation)
+    rule = resolve_orientation(backend.orientation, orientation)
     reverse_rows = 0
     records = iter_records(input_text)
     if resume and partial.exists():

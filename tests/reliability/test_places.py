@@ -10,7 +10,7 @@ import pytest
 
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
 from seq2exp.serving.config import check_model_name, clean_stale_exports, list_versions, parse_version
-from seq2exp.serving.predict import predict_file
+from seq2exp.serving.predict import ModelOrientation, predict_file
 from tests.reliability.conftest import assert_one_line_error, random_promoters, run_cli
 
 
@@ -73,6 +73,7 @@ class GCBackend:
     """Deterministic stand-in predictions (GC fraction): the files, not the model, are under test here."""
 
     max_length = 200
+    orientation = ModelOrientation()  # every row as given
 
     def __init__(self, fail_after_calls: int | None = None):
         self.calls, self.fail_after_calls = 0, fail_after_calls

@@ -79,7 +79,7 @@ def test_resume_continues_a_partial_run(server, dream_file, expected, tmp_path):
 
     class FailsAfterTwoChunks:
         def __init__(self, inner):
-            self.inner, self.calls, self.max_length = inner, 0, inner.max_length
+            self.inner, self.calls, self.max_length, self.orientation = inner, 0, inner.max_length, inner.orientation
 
         def predict(self, sequences):
             self.calls += 1

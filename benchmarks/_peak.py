@@ -20,7 +20,15 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
+
+try:
+    from seq2exp.utils import cpuinfo_values
+except ImportError:  # run from a checkout without the package installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from seq2exp.utils import cpuinfo_values
 
 
 def forward_flops(model) -> dict:
@@ -61,24 +69,14 @@ def recurrent_flops(model) -> int:
     return total
 
 
-def _cpuinfo(key: str) -> list[str]:
-    """The values of ``key`` on every /proc/cpuinfo line that names it (none where it is not read)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            lines = [line.partition(":") for line in handle]
-    except OSError:
-        return []
-    return [value.strip() for name, _, value in lines if name.strip() == key]
-
-
 def _cpu_flags() -> set[str]:
-    values = _cpuinfo("flags")
+    values = cpuinfo_values("flags")
     return set(values[0].split()) if values else set()
 
 
 def _cpu_mhz() -> float | None:
     try:
-        values = [float(value) for value in _cpuinfo("cpu MHz")]
+        values = [float(value) for value in cpuinfo_values("cpu MHz")]
     except ValueError:
         return None
     return max(values) if values else None
@@ -86,7 +84,7 @@ def _cpu_mhz() -> float | None:
 
 def _cpu_vendor_family() -> tuple[str | None, int | None]:
     """``vendor_id`` and ``cpu family`` of /proc/cpuinfo (None where not read)."""
-    vendors, families = _cpuinfo("vendor_id"), _cpuinfo("cpu family")
+    vendors, families = cpuinfo_values("vendor_id"), cpuinfo_values("cpu family")
     try:
         family = int(families[0]) if families else None
     except ValueError:

@@ -58,6 +58,17 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def cpuinfo_values(key: str) -> list[str]:
+    """The values of ``key`` (e.g. ``flags``, ``cpu MHz``) on every /proc/cpuinfo line that names it, one per
+    logical CPU (none where the file cannot be read, as off Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            lines = [line.partition(":") for line in handle]
+    except OSError:
+        return []
+    return [value.strip() for name, _, value in lines if name.strip() == key]
+
+
 _GLOG_PREFIX = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ ")
 
 

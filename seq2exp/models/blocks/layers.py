@@ -60,14 +60,10 @@ AVX512_CORE_FLAGS = frozenset({"avx512f", "avx512bw", "avx512vl", "avx512dq"})
 
 def _cpu_flags() -> frozenset[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return frozenset(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return frozenset()
+    from seq2exp.utils import cpuinfo_values
+
+    values = cpuinfo_values("flags")
+    return frozenset(values[0].split()) if values else frozenset()
 
 
 @functools.lru_cache(maxsize=None)

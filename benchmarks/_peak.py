@@ -25,10 +25,10 @@ import time
 from pathlib import Path
 
 try:
-    from seq2exp.utils import cpuinfo_values
+    from seq2exp.utils import cpu_flags, cpuinfo_values, onednn_isa_below_avx512
 except ImportError:  # run from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from seq2exp.utils import cpuinfo_values
+    from seq2exp.utils import cpu_flags, cpuinfo_values, onednn_isa_below_avx512
 
 
 def forward_flops(model) -> dict:
@@ -69,9 +69,7 @@ def recurrent_flops(model) -> int:
     return total
 
 
-def _cpu_flags() -> set[str]:
-    values = cpuinfo_values("flags")
-    return set(values[0].split()) if values else set()
+_cpu_flags = cpu_flags  # a module name of its own, so a test can stand in for the CPU
 
 
 def _cpu_mhz() -> float | None:
@@ -100,8 +98,7 @@ def nominal_peak_gflops() -> dict:
     """Cores x MHz x FP32 FLOPs per cycle (two FMA units of the widest vector width the flags show; AVX-512 on a
     256-bit datapath, as on AMD Zen 4, counts as 256-bit)."""
     flags = _cpu_flags()
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").lower()  # oneDNN kept to a narrower ISA (e.g. AVX2 on AVX-512)
-    if cap.startswith("avx2") or cap in ("avx", "sse41"):
+    if onednn_isa_below_avx512():  # oneDNN kept to a narrower ISA (e.g. AVX2 on AVX-512)
         flags = flags - {"avx512f"}
     if "avx512f" in flags and _cpu_vendor_family() in HALF_WIDTH_AVX512:
         isa, per_cycle = "avx512 (256-bit datapath)", 32

@@ -69,6 +69,19 @@ def cpuinfo_values(key: str) -> list[str]:
     return [value.strip() for name, _, value in lines if name.strip() == key]
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+    values = cpuinfo_values("flags")
+    return frozenset(values[0].split()) if values else frozenset()
+
+
+def onednn_isa_below_avx512() -> bool:
+    """Whether ``ONEDNN_MAX_CPU_ISA`` (or the older ``DNNL_MAX_CPU_ISA``) keeps oneDNN to an ISA narrower than
+    AVX-512, such as ``AVX2`` (read now; oneDNN itself reads it once, at its first use)."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().lower()
+    return bool(cap) and cap not in ("all", "default") and not cap.startswith(("avx512", "avx10"))
+
+
 _GLOG_PREFIX = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ ")
 
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 
 import keras
 from keras import ops
+
+from seq2exp.utils import cpu_flags, onednn_isa_below_avx512
 
 PACKAGE = "seq2exp"
 
@@ -58,22 +59,11 @@ def onednn_enabled() -> bool:
 AVX512_CORE_FLAGS = frozenset({"avx512f", "avx512bw", "avx512vl", "avx512dq"})
 
 
-def _cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
-    from seq2exp.utils import cpuinfo_values
-
-    values = cpuinfo_values("flags")
-    return frozenset(values[0].split()) if values else frozenset()
-
-
 @functools.lru_cache(maxsize=None)
 def onednn_avx512() -> bool:
     """Whether oneDNN runs its AVX-512 kernels here: the CPU has AVX-512 F/BW/VL/DQ and ``ONEDNN_MAX_CPU_ISA`` (or
     the older ``DNNL_MAX_CPU_ISA``) does not keep oneDNN to a narrower ISA such as ``AVX2``."""
-    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().lower()
-    if cap and cap not in ("all", "default") and not cap.startswith(("avx512", "avx10")):
-        return False
-    return AVX512_CORE_FLAGS <= _cpu_flags()
+    return not onednn_isa_below_avx512() and AVX512_CORE_FLAGS <= cpu_flags()
 
 
 def gpu_visible() -> bool:

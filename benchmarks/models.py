@@ -14,7 +14,11 @@ variables, tracing, graph optimisation, first run) minus that median, split into
 of the step function) and ``train_optimise_and_first_run_s`` (the rest: TensorFlow's graph optimisation, kernel
 set-up and the first run's extra); ``train_first_step_minor_faults`` against ``train_step_minor_faults`` and
 ``train_first_step_extra_system_s`` (kernel CPU seconds over a timed step's) show how much of that extra is the
-first touch of the memory the steps keep reusing, which grows with the batch. Inference =
+first touch of the memory the steps keep reusing, which grows with the batch; ``--first-step-split`` measures that
+part directly: each training phase runs once more after filling and freeing its peak memory through TensorFlow's
+allocator (``train_pretouch_s``), and ``train_first_step_overhead_pretouched_s`` is what is left (tracing, graph
+optimisation, kernel set-up). Each LegNet pair also gives both sides' first-step overhead (the PyTorch peer's from
+its step log): PyTorch builds no graph, so its overhead is the first touch of its memory. Inference =
 ``model(x, training=False)`` of the BatchNorm-folded model that prediction and export use
 (``seq2exp.inference.optimize.fold_batchnorm``; ``SEQ2EXP_BENCH_NO_FOLD=1`` times the unfolded one), same protocol. The headline compares the Keras LegNet
 (``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
@@ -34,6 +38,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -132,6 +137,18 @@ def _timed(run_step, warmup: int, steps: int, budget_s: float) -> tuple[list[flo
     return times, (first if first is not None else time.perf_counter() - start), memory
 
 
+def _pretouch(tf, mib: float) -> dict:
+    """Fill and free ``mib`` MiB through TensorFlow's CPU allocator, which keeps the memory, so that a first step
+    run after it no longer pays the first touch of that memory (``--first-step-split``); its cost and faults."""
+    block = 256 * 2**20 // 4  # float32 elements per 256 MiB block
+    before, started = _usage(), time.perf_counter()
+    blocks = [tf.fill([block], 1.0) for _ in range(max(1, int(mib // 256)))]
+    touched = sum(float(b[-1]) for b in blocks)  # eager ops ran: every block is written
+    del blocks
+    return {"pretouch_s": round(time.perf_counter() - started, 1), "pretouch_mib": int(touched * 256),
+            "pretouch_minor_faults": int(_usage()[0] - before[0])}
+
+
 class _trace_timer:
     """Seconds spent building TensorFlow function graphs (Python tracing: ``func_graph_from_py_func``) while active;
     the rest of the first step's overhead is TensorFlow's graph optimisation and the first run."""
@@ -168,6 +185,8 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
         tf.config.threading.set_inter_op_parallelism_threads(threads["inter"])
     if threads.get("intra"):
         tf.config.threading.set_intra_op_parallelism_threads(threads["intra"])
+    pretouched = _pretouch(tf, float(os.environ["SEQ2EXP_BENCH_PRETOUCH_MIB"])) if os.environ.get(
+        "SEQ2EXP_BENCH_PRETOUCH_MIB") else {}
     architecture, model = _build(name, dtype, jit_compile, compile_model=(phase == "train"))
     inputs, targets = _random_batch(model, architecture.head, batch_size, seed=0)
     inputs_tensor = tf.constant(inputs)
@@ -209,6 +228,7 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
         "first_step_overhead_s": round(first_step_s - median, 1),
         "trace_s": round(traced.seconds, 2),  # Python tracing of the step function(s), part of the first step
         **memory,
+        **pretouched,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "params": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
     }
@@ -224,8 +244,9 @@ def child_main(phase: str, name: str, batch_size: int, dtype: str, jit_compile: 
 
 
 # ------------------------------------------------------------------------------------------------ parent
-def run_phase(args: argparse.Namespace, phase: str, name: str) -> dict:
-    """Run one phase in a subprocess; a failure or timeout is recorded, not raised."""
+def run_phase(args: argparse.Namespace, phase: str, name: str, env: dict | None = None) -> dict:
+    """Run one phase in a subprocess (``env``: extra environment variables); a failure or timeout is recorded,
+    not raised."""
     command = [sys.executable, __file__, "--child", phase, "--models", name, "--batch-size", str(args.batch_size),
                "--dtype", args.dtype, "--warmup", str(args.warmup), "--steps", str(args.steps),
                "--phase-budget-s", str(args.phase_budget_s), "--inter-op", str(args.inter_op),
@@ -234,7 +255,8 @@ def run_phase(args: argparse.Namespace, phase: str, name: str) -> dict:
           file=sys.stderr, flush=True)
     started = time.perf_counter()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=args.phase_timeout_s, cwd=REPO)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.phase_timeout_s, cwd=REPO,
+                              env={**os.environ, **(env or {})})
     except subprocess.TimeoutExpired:
         return {"phase": phase, "error": f"timed out after {args.phase_timeout_s} s"}
     sys.stderr.write(done.stderr[-2000:] if done.returncode else "")
@@ -262,7 +284,17 @@ def run_torch_reference(args: argparse.Namespace) -> dict | None:
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode or not lines:
         return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1][:300]}
-    return json.loads(lines[-1])
+    result = json.loads(lines[-1])
+    for train in result.get("train", []):
+        train["first_step_s"] = torch_first_step_s(done.stderr, train["batch_size"])
+    return result
+
+
+def torch_first_step_s(log: str, batch_size: int) -> float | None:
+    """The PyTorch peer's first (untimed) training step at ``batch_size``, from its progress lines on stderr
+    (``  train bs=1024 step 0 warm 35.04s ...``); None if it printed none."""
+    match = re.search(rf"^\s*train bs={batch_size} step 0 \w+ ([0-9.]+)s", log, re.MULTILINE)
+    return float(match.group(1)) if match else None
 
 
 def _load() -> float | None:
@@ -278,17 +310,23 @@ def legnet_pairs(args: argparse.Namespace, first_keras: dict) -> dict:
         if index:
             train, infer = run_phase(args, "train", "autosome"), run_phase(args, "infer", "autosome")
             keras_row = {"train_seq_per_s": train.get("seq_per_s"), "infer_seq_per_s": infer.get("seq_per_s"),
+                         "train_first_step_overhead_s": train.get("first_step_overhead_s"),
                          "train_peak_rss_mib": train.get("peak_rss_mib"), "infer_peak_rss_mib": infer.get("peak_rss_mib")}
         torch_result = run_torch_reference(args)
         if not torch_result or "error" in torch_result:
             return {"error": (torch_result or {}).get("error", "no PyTorch result"), "pairs": pairs}
         torch_train = torch_result["train"][0]["seq_per_s"]
+        torch_first = torch_result["train"][0].get("first_step_s")
         torch_infer = torch_result["infer"][0]["seq_per_s"]
         pairs.append({
             "keras_train_seq_per_s": keras_row["train_seq_per_s"], "torch_train_seq_per_s": torch_train,
             "keras_infer_seq_per_s": keras_row["infer_seq_per_s"], "torch_infer_seq_per_s": torch_infer,
             "keras_train_peak_rss_mib": keras_row["train_peak_rss_mib"],
             "torch_train_peak_rss_mib": torch_result["train"][0]["peak_rss_mib"],
+            # what each waits before steady training: PyTorch has no graph to build, only memory to touch
+            "keras_train_first_step_overhead_s": keras_row.get("train_first_step_overhead_s"),
+            "torch_train_first_step_overhead_s": (round(torch_first - torch_result["train"][0]["step_s_median"], 1)
+                                                  if torch_first is not None else None),
             "train_ratio": round(keras_row["train_seq_per_s"] / torch_train, 3) if keras_row["train_seq_per_s"] else None,
             "infer_ratio": round(keras_row["infer_seq_per_s"] / torch_infer, 3) if keras_row["infer_seq_per_s"] else None,
             "load_average_1min": _load(),
@@ -321,6 +359,9 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=None,
                         help="(Keras, PyTorch) LegNet pairs run back to back; ratios per pair + spread (default 3, "
                              "quick 1)")
+    parser.add_argument("--first-step-split", action="store_true",
+                        help="run each training phase once more after filling and freeing its peak memory through "
+                             "TensorFlow's allocator: the first-step overhead without the first touch of memory")
     parser.add_argument("--quick", action="store_true", help="batch 256, 2 timed steps")
     parser.add_argument("--child", choices=["train", "infer"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -341,6 +382,8 @@ def main() -> int:
     results, matmuls = [], []
     for name in names:
         train = run_phase(args, "train", name)
+        split = (run_phase(args, "train", name, env={"SEQ2EXP_BENCH_PRETOUCH_MIB": str(train["peak_rss_mib"])})
+                 if args.first_step_split and train.get("peak_rss_mib") else {})
         infer = run_phase(args, "infer", name)
         matmuls += [infer["matmul_gflops"]] if infer.get("matmul_gflops") else []
         results.append({
@@ -356,6 +399,11 @@ def main() -> int:
             "train_first_step_minor_faults": train.get("first_step_minor_faults"),
             "train_step_minor_faults": train.get("step_minor_faults"),
             "train_first_step_extra_system_s": train.get("first_step_extra_system_s"),
+            **({"train_first_step_overhead_pretouched_s": split.get("first_step_overhead_s"),
+                "train_pretouch_s": split.get("pretouch_s"), "train_pretouch_mib": split.get("pretouch_mib"),
+                "train_pretouch_minor_faults": split.get("pretouch_minor_faults"),
+                "train_first_step_minor_faults_pretouched": split.get("first_step_minor_faults")}
+               if args.first_step_split else {}),
             "train_timed_steps": train.get("timed_steps"), "infer_timed_steps": infer.get("timed_steps"),
             "forward_flops_per_seq": infer.get("forward_flops_per_seq"),
             "flops_count_has_loops": infer.get("has_loops"),

@@ -18,7 +18,7 @@ first touch of the memory the steps keep reusing, which grows with the batch; ``
 part directly: each training phase runs once more after filling and freeing its peak memory through TensorFlow's
 allocator (``train_pretouch_s``), and ``train_first_step_overhead_pretouched_s`` is what is left (tracing, graph
 optimisation, kernel set-up). Each LegNet pair also gives both sides' first-step overhead (the PyTorch peer's from
-its step log): PyTorch builds no graph, so its overhead is the first touch of its memory. Inference =
+its step log): PyTorch builds no graph, so its overhead is mostly the first touch of its memory. Inference =
 ``model(x, training=False)`` of the BatchNorm-folded model that prediction and export use
 (``seq2exp.inference.optimize.fold_batchnorm``; ``SEQ2EXP_BENCH_NO_FOLD=1`` times the unfolded one), same protocol. The headline compares the Keras LegNet
 (``autosome``) with the PyTorch LegNet peer ``../shared/bench/legnet_torch_ref.py`` (run with
@@ -323,7 +323,7 @@ def legnet_pairs(args: argparse.Namespace, first_keras: dict) -> dict:
             "keras_infer_seq_per_s": keras_row["infer_seq_per_s"], "torch_infer_seq_per_s": torch_infer,
             "keras_train_peak_rss_mib": keras_row["train_peak_rss_mib"],
             "torch_train_peak_rss_mib": torch_result["train"][0]["peak_rss_mib"],
-            # what each waits before steady training: PyTorch has no graph to build, only memory to touch
+            # what each waits before steady training (PyTorch builds no graph: mostly its memory's first touch)
             "keras_train_first_step_overhead_s": keras_row.get("train_first_step_overhead_s"),
             "torch_train_first_step_overhead_s": (round(torch_first - torch_result["train"][0]["step_s_median"], 1)
                                                   if torch_first is not None else None),

@@ -101,14 +101,24 @@ def _folded_conv_class():
         def call(self, inputs):
             import tensorflow as tf
 
-            from seq2exp.models.blocks.layers import convolve_grouped_in_chunks
+            from seq2exp.models.blocks.layers import (
+                convolve_grouped_in_chunks,
+                convolve_in_halves,
+                convolve_kernel_in_halves,
+            )
 
             x = inputs
             if self.gated:
                 x, gates = inputs
                 x = x * ops.cast(gates, x.dtype)
 
+            def convolve_valid(x, kernel):
+                return tf.nn.conv2d(x, tf.expand_dims(kernel, 0), strides=[1, 1, 1, 1], padding="VALID")
+
             def convolve(x, kernel, bias):  # [B, 1, L, C] -> [B, 1, L', filters]
+                if convolve_kernel_in_halves(x.shape[-1], self.kernel_size, strides=self.strides,
+                                             dilation_rate=self.dilation_rate, groups=self.groups):
+                    return tf.nn.bias_add(convolve_in_halves(convolve_valid, x, kernel, self.padding, axis=2), bias)
                 outputs = tf.nn.conv2d(x, tf.expand_dims(kernel, 0), strides=[1, 1, self.strides, 1],
                                        padding=self.padding.upper(), dilations=[1, 1, self.dilation_rate, 1])
                 return tf.nn.bias_add(outputs, bias)

@@ -291,3 +291,33 @@ def test_dense_swiglu_pairs_run_as_one_layer_with_a_numpy_swiglu_and_the_origina
     probe = keras.Model(folded.input, folded.get_layer("expand").output)
     np.testing.assert_allclose(np.asarray(probe(x)), a * b / (1 + np.exp(-b)), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("avx512", [True, False])
+def test_a_folded_long_kernel_runs_in_halves_on_avx512_with_numpys_outputs(avx512, monkeypatch):
+    """A folded 15-tap convolution over 64 channels with its BatchNorm and SiLU (DREAM-RNN's and BHI's kernel width)
+    runs as two convolutions on oneDNN's AVX-512 kernels and one elsewhere, and equals numpy's convolution ->
+    BatchNorm -> SiLU on the original weights."""
+    import tensorflow as tf
+
+    from seq2exp.models.blocks import layers
+    from seq2exp.models.blocks.layers import FusedBatchNorm, LongKernelConv1D, onednn_enabled
+
+    monkeypatch.setattr(layers, "onednn_avx512", lambda: avx512)
+    rng = np.random.default_rng(9)
+    x_in = keras.Input((19, 64))
+    conv = LongKernelConv1D(5, 15, padding="same", use_bias=True)
+    model = keras.Model(x_in, FusedBatchNorm(epsilon=1e-3, activation="silu", name="bn")(conv(x_in)))
+    _randomise_batchnorms(model, seed=10)
+    for weight in conv.weights:
+        weight.assign(rng.normal(size=weight.shape) * 0.2)
+    x = rng.normal(size=(2, 19, 64)).astype(np.float32)
+    folded = fold_batchnorm(model)
+    assert type(folded.get_layer(conv.name)).__name__ == "FoldedConv1D"
+    graph = tf.function(folded).get_concrete_function(tf.TensorSpec(x.shape)).graph
+    assert sum(op.type == "Conv2D" for op in graph.get_operations()) == (2 if avx512 and onednn_enabled() else 1)
+    values = _numpy_conv1d(x, conv.kernel.numpy().astype(np.float64), conv.bias.numpy(), padding="same")
+    bn = model.get_layer("bn")
+    expected = _silu((values - bn.moving_mean.numpy()) / np.sqrt(bn.moving_variance.numpy() + 1e-3)
+                     * bn.gamma.numpy() + bn.beta.numpy())
+    np.testing.assert_allclose(folded(x).numpy(), expected, rtol=1e-4, atol=1e-4)

@@ -283,3 +283,56 @@ def test_onednn_avx512_agrees_with_the_isa_onednn_reports(cap):
     assert f"onednn_avx512 {'AVX-512' in isa[0]}" in output, (isa[0], cap)
     if cap == "AVX2":
         assert "AVX-512" not in isa[0]
+
+
+def _conv2d_count(function, *specs) -> int:
+    return sum(op.type == "Conv2D" for op in function.get_concrete_function(*specs).graph.get_operations())
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("avx512", [True, False])
+def test_a_long_kernel_runs_in_halves_on_avx512_with_numpys_outputs_and_keras_gradients(avx512, padding,
+                                                                                       monkeypatch):
+    """A 14-tap ``LongKernelConv1D`` over 64 channels (an even width: "same" pads one more on the right) runs as two convolutions on oneDNN's AVX-512 kernels and as one
+    elsewhere; either way its outputs are numpy's convolution and its gradients those of ``keras.layers.Conv1D``
+    with the same weights (TensorFlow's own convolution gradients)."""
+    from seq2exp.models.blocks.layers import LongKernelConv1D
+    from tests.inference.test_optimize import _numpy_conv1d
+
+    monkeypatch.setattr(blocks_layers, "onednn_avx512", lambda: avx512)
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(3, 23, 64)).astype(np.float32)
+    layer = LongKernelConv1D(6, 14, padding=padding, activation="relu", use_bias=True)
+    layer.build(x.shape)
+    layer.set_weights([rng.normal(size=(14, 64, 6)).astype(np.float32) * 0.1,
+                       rng.normal(size=6).astype(np.float32)])
+    keras_conv = keras.layers.Conv1D(6, 14, padding=padding, activation="relu", use_bias=True)
+    keras_conv.build(x.shape)
+    keras_conv.set_weights(layer.get_weights())
+
+    expected = np.maximum(_numpy_conv1d(x.astype(np.float64), layer.kernel.numpy().astype(np.float64),
+                                        layer.bias.numpy(), padding=padding), 0.0)
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-4, atol=1e-4)
+    halved = onednn_enabled() and avx512
+    assert _conv2d_count(tf.function(layer), tf.TensorSpec(x.shape)) == (2 if halved else 1)
+
+    weights = tf.constant(rng.normal(size=expected.shape).astype(np.float32))
+    gradients = []
+    for conv in (layer, keras_conv):
+        inputs = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(conv(inputs) * weights)
+        gradients.append(tape.gradient(loss, [inputs, conv.kernel, conv.bias]))
+    for got, want in zip(*gradients):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_blocks_build_a_long_kernel_conv_only_for_14_to_21_taps():
+    from seq2exp.models.blocks.conv import apply_conv_bn_act
+    from seq2exp.models.blocks.layers import LongKernelConv1D
+
+    inputs = keras.Input((30, 8))
+    kinds = {taps: type(keras.Model(inputs, apply_conv_bn_act(inputs, 4, taps, name=f"c{taps}")).get_layer(
+        f"c{taps}_conv")) for taps in (13, 14, 21, 22)}
+    assert kinds == {13: keras.layers.Conv1D, 14: LongKernelConv1D, 21: LongKernelConv1D, 22: keras.layers.Conv1D}

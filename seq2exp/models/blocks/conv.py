@@ -11,11 +11,13 @@ from typing import Sequence
 import keras
 
 from seq2exp.models.blocks.layers import (
+    HALVED_KERNEL_TAPS,
     CPBilinear,
     FusedBatchNorm,
     FusedDropout,
     GatedPointwiseConv1D,
     GroupedConv1D,
+    LongKernelConv1D,
     SigmoidGELU,
 )
 
@@ -47,9 +49,11 @@ def apply_conv_bn_act(
     batch_norm: bool = True, dilation_rate: int = 1, padding: str = "same", bn: dict | None = None,
     kernel_initializer="glorot_uniform",
 ):
-    """Conv1D -> (BatchNorm) -> activation."""
-    x = keras.layers.Conv1D(filters, kernel_size, padding=padding, dilation_rate=dilation_rate, use_bias=use_bias,
-                            kernel_initializer=kernel_initializer, name=f"{name}_conv")(x)
+    """Conv1D -> (BatchNorm) -> activation; a 14-21-tap kernel is a ``LongKernelConv1D`` (Conv1D's weights and
+    maths, faster on oneDNN's AVX-512 kernels)."""
+    conv = LongKernelConv1D if kernel_size in HALVED_KERNEL_TAPS else keras.layers.Conv1D
+    x = conv(filters, kernel_size, padding=padding, dilation_rate=dilation_rate, use_bias=use_bias,
+             kernel_initializer=kernel_initializer, name=f"{name}_conv")(x)
     if batch_norm:
         return apply_batchnorm_act(x, activation, bn=bn or TORCH_BN, name=name)
     if activation:

@@ -12,6 +12,8 @@
   seed in the backward pass instead of kept).
 - ``FusedSeparableConv1D``: ``SeparableConv1D`` (same weights and maths) whose training pass on oneDNN computes a
   long depthwise kernel's gradient as a forward convolution.
+- ``LongKernelConv1D``: ``Conv1D`` (same weights and maths) that runs a 14-21-tap kernel as its two halves on
+  oneDNN's AVX-512 kernels, which run such kernels slower whole.
 - ``GatedPointwiseConv1D``: an SE scale and the pointwise convolution after it, ``Conv1D(f, 1)(x * gates)``,
   whose gradient recomputes the product instead of keeping it.
 - ``CPBilinear``: low-rank (CP-factorised) bilinear map ``y = W(x ⊗ x) + b`` with ``W = Σ_r w_r a_r ∘ b_r ∘ c_r``;
@@ -106,6 +108,67 @@ def convolve_grouped_in_chunks(convolve, inputs, kernel, groups: int, *per_filte
     pieces = zip(tf.split(inputs, chunks, axis=-1), tf.split(kernel, chunks, axis=-1),
                  *(tf.split(values, chunks, axis=-1) for values in per_filter))
     return tf.concat([convolve(*piece) for piece in pieces], axis=-1)
+
+
+# oneDNN's AVX-512 convolutions run a kernel of 14 to 21 taps 15-25% slower than its two halves convolved apart and
+# summed (the same FLOPs; forward, input and weight gradients alike): [32, 230, 640] -> 160 filters, k=15, forward
+# 135-138 ms whole, 111-113 ms in halves; 13 taps run at full speed (AMD EPYC Zen 4, 2 cores). DREAM-RNN's and BHI's
+# 15-tap convolutions are such. Measured no gain: 5 input channels, 64 taps (slower split), and the AVX2 kernels
+# (DREAM-RNN's training step slower in halves).
+HALVED_KERNEL_TAPS = range(14, 22)
+MIN_HALVED_KERNEL_CHANNELS = 64
+
+
+def convolve_kernel_in_halves(channels: int | None, taps: int, *, strides: int = 1, dilation_rate: int = 1,
+                              groups: int = 1) -> bool:
+    """Whether :func:`convolve_in_halves` should run this 1-D convolution (``channels`` inputs, a ``taps``-wide
+    kernel): oneDNN's AVX-512 kernels, no GPU, stride and dilation 1, no groups, see ``HALVED_KERNEL_TAPS``."""
+    return (taps in HALVED_KERNEL_TAPS and channels is not None and channels >= MIN_HALVED_KERNEL_CHANNELS
+            and strides == 1 and dilation_rate == 1 and groups == 1 and onednn_enabled() and onednn_avx512()
+            and not gpu_visible())
+
+
+def convolve_in_halves(convolve_valid, inputs, kernel, padding: str, axis: int):
+    """The ``padding`` (``"same"`` or ``"valid"``) convolution of ``inputs`` along ``axis`` by ``kernel`` (taps
+    first) as the sum of its two halves' convolutions: taps ``[0, h)`` over the (padded) inputs less their last
+    ``k - h`` positions, taps ``[h, k)`` over them less their first ``h``. ``convolve_valid(inputs, kernel)`` is a
+    stride-1, undilated ``valid`` convolution; the same numbers up to the order of the sums."""
+    import tensorflow as tf
+
+    taps = int(kernel.shape[0])
+    half = (taps + 1) // 2
+    if padding == "same":
+        pads = [[0, 0]] * len(inputs.shape)
+        pads[axis] = [(taps - 1) // 2, taps - 1 - (taps - 1) // 2]
+        inputs = tf.pad(inputs, pads)
+    first = [slice(None)] * len(inputs.shape)
+    second = list(first)
+    first[axis], second[axis] = slice(0, -(taps - half)), slice(half, None)
+    return (convolve_valid(inputs[tuple(first)], kernel[:half])
+            + convolve_valid(inputs[tuple(second)], kernel[half:]))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LongKernelConv1D(keras.layers.Conv1D):
+    """``keras.layers.Conv1D`` (same arguments, weights, config and maths) that runs a kernel of 14 to 21 taps as its
+    two halves where oneDNN's AVX-512 kernels would run it whole slower (:func:`convolve_kernel_in_halves`);
+    anywhere else, and for other paddings, strides, dilations or groups, Keras's own convolution runs."""
+
+    def call(self, inputs):
+        channels = inputs.shape[-1]
+        if (keras.backend.backend() != "tensorflow" or self.padding not in ("same", "valid")
+                or self.data_format != "channels_last" or not convolve_kernel_in_halves(
+                    channels, int(self.kernel_size[0]), strides=int(self.strides[0]),
+                    dilation_rate=int(self.dilation_rate[0]), groups=self.groups)):
+            return super().call(inputs)
+        import tensorflow as tf
+
+        kernel = ops.cast(self.kernel, inputs.dtype)
+        outputs = convolve_in_halves(lambda x, k: tf.nn.conv1d(x, k, 1, "VALID"), inputs, kernel, self.padding,
+                                     axis=1)
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return self.activation(outputs) if self.activation is not None else outputs
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

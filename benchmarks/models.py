@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _common import ratio_spread  # noqa: E402
 from _peak import fractions, nominal_peak_gflops  # noqa: E402
-TORCH_REFERENCE = REPO.parent / "shared" / "bench" / "legnet_torch_ref.py"
+TORCH_REFERENCE = Path(os.environ.get("SEQ2EXP_SHARED", REPO.parent / "shared")) / "bench" / "legnet_torch_ref.py"
 DEFAULT_TORCH_PYTHON = Path("/work/torchvenv/bin/python")
 DEFAULT_MODELS = "autosome,bhi,camformers,wztr,mt"
 

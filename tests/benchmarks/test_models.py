@@ -23,8 +23,9 @@ def test_the_torch_peers_first_step_is_read_from_its_own_log(monkeypatch):
     monkeypatch.setattr(models.subprocess, "run", recorded_run)
     args = argparse.Namespace(torch_python=sys.executable, batch_size=3, steps=2, phase_budget_s=1.0,
                               phase_timeout_s=300)
+    assert models.TORCH_REFERENCE.exists(), f"{models.TORCH_REFERENCE}: the shared folder's PyTorch LegNet peer"
     result = models.run_torch_reference(args)
-    assert "error" not in result, result
+    assert result is not None and "error" not in result, result
     train = result["train"][0]
     assert train["batch_size"] == 3 and train["timed_steps"] == 2
     steps = {}  # "  train bs=3 step 0 warm 1.23s loss=..." -> {0: 1.23, 1: ..., 2: ...}

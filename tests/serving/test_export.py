@@ -293,3 +293,42 @@ def test_chunked_grouped_convolutions_run_on_tf_servings_loading_path(tmp_path, 
     for key in (names.EXPRESSION_OUTPUT, names.BINS_OUTPUT):
         np.testing.assert_allclose(served[key], np.asarray(expected[key]), atol=2e-5, rtol=1e-4)
     assert np.ptp(served[names.EXPRESSION_OUTPUT]) > 0
+
+
+def test_long_kernels_in_halves_run_on_tf_servings_loading_path(tmp_path, sequences, monkeypatch):
+    """DREAM-RNN with a 64-wide BiLSTM output, so that its 15-tap core convolution runs in two halves with oneDNN's
+    AVX-512 kernels and no GPU: the export holds both halves, and TF Serving's session loader runs them to the
+    numbers of the Keras model with that convolution whole."""
+    from seq2exp.inference.runs import load_run
+    from seq2exp.models.blocks import layers
+
+    from .conftest import make_run
+
+    run_dir = make_run(tmp_path / "run", "dream_rnn", {}, seed=4, overrides={"core": {"lstm_units": 32}})
+    run = load_run(run_dir)
+    model = run.model
+    conv = model.get_layer("core_convs_branch1_conv")
+    assert type(conv) is layers.LongKernelConv1D and conv.kernel.shape[:2] == (15, 64)
+    monkeypatch.setattr(layers, "onednn_avx512", lambda: True)  # in halves on AVX2-only CPUs too
+    halves = 2 if layers.onednn_enabled() and not layers.gpu_visible() else 1
+    export_run(run_dir, tmp_path / "models", "rnn64", verify=False)
+
+    from seq2exp.data.alphabet import sequences_to_codes
+
+    codes, lengths = sequences_to_codes(sequences[:64])
+    onehot = codes_to_onehot(codes, lengths, run.encoder.max_sequence_length)
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(tmp_path / "models" / "rnn64" / "1"))
+        signature = meta_graph.signature_def[names.ONEHOT_SIGNATURE]
+        (input_info,) = signature.inputs.values()
+        served = session.run({k: v.name for k, v in signature.outputs.items()}, {input_info.name: onehot})
+        convolutions = {node.name for function in meta_graph.graph_def.library.function
+                        for node in function.node_def
+                        if node.op == "Conv2D" and "core_convs_branch1_conv" in node.name}
+    assert len(convolutions) == halves
+
+    monkeypatch.setattr(layers, "onednn_avx512", lambda: False)  # the oracle: the convolution whole
+    expected = model(run.encoder.encode(sequences[:64]), training=False)
+    np.testing.assert_allclose(served[names.EXPRESSION_OUTPUT], np.asarray(expected[names.EXPRESSION_OUTPUT]),
+                               atol=2e-5, rtol=1e-4)
+    assert np.ptp(served[names.EXPRESSION_OUTPUT]) > 0

@@ -293,9 +293,10 @@ def _conv2d_count(function, *specs) -> int:
 @pytest.mark.parametrize("avx512", [True, False])
 def test_a_long_kernel_runs_in_halves_on_avx512_with_numpys_outputs_and_keras_gradients(avx512, padding,
                                                                                        monkeypatch):
-    """A 14-tap ``LongKernelConv1D`` over 64 channels (an even width: "same" pads one more on the right) runs as two convolutions on oneDNN's AVX-512 kernels and as one
-    elsewhere; either way its outputs are numpy's convolution and its gradients those of ``keras.layers.Conv1D``
-    with the same weights (TensorFlow's own convolution gradients)."""
+    """A 14-tap ``LongKernelConv1D`` over 64 channels (an even width: "same" pads one more on the right) runs as two
+    convolutions on oneDNN's AVX-512 kernels and as one elsewhere; either way its outputs are numpy's convolution
+    and its gradients those of ``keras.layers.Conv1D`` with the same weights (TensorFlow's own convolution
+    gradients)."""
     from seq2exp.models.blocks.layers import LongKernelConv1D
     from tests.inference.test_optimize import _numpy_conv1d
 

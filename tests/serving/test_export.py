@@ -246,6 +246,24 @@ def test_export_fails_when_the_onehot_signature_disagrees(tmp_path, monkeypatch)
     assert leftovers == []  # no temporary folder either
 
 
+
+def _serve_onehot(version_dir: Path, run, sequences: list[str], layer_name: str) -> tuple[dict, set[str]]:
+    """``sequences`` through TF Serving's own loading path (``loader.load`` + ``Session.run`` of the ``onehot``
+    signature by tensor names), and the names of the saved graph's Conv2D nodes of ``layer_name``."""
+    from seq2exp.data.alphabet import sequences_to_codes
+
+    codes, lengths = sequences_to_codes(sequences)
+    onehot = codes_to_onehot(codes, lengths, run.encoder.max_sequence_length)
+    with tf.compat.v1.Session(graph=tf.Graph()) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(version_dir))
+        signature = meta_graph.signature_def[names.ONEHOT_SIGNATURE]
+        (input_info,) = signature.inputs.values()
+        served = session.run({k: v.name for k, v in signature.outputs.items()}, {input_info.name: onehot})
+    convolutions = {node.name for function in meta_graph.graph_def.library.function for node in function.node_def
+                    if node.op == "Conv2D" and layer_name in node.name}
+    return served, convolutions
+
+
 def test_chunked_grouped_convolutions_run_on_tf_servings_loading_path(tmp_path, sequences, monkeypatch):
     """LegNet with a 512-wide first stage (2 KiB per position: with oneDNN's AVX-512 kernels and no GPU its grouped
     convolution runs in 4 chunks of 128 channels, folded with its BatchNorm): the export holds the chunked
@@ -273,20 +291,9 @@ def test_chunked_grouped_convolutions_run_on_tf_servings_loading_path(tmp_path, 
     monkeypatch.setattr(layers, "onednn_avx512", lambda: True)  # chunked on AVX2-only CPUs too
     chunks = 4 if layers.onednn_enabled() and not layers.gpu_visible() else 1
     export_run(run_dir, tmp_path / "models", "legnet512", verify=False)
-
-    from seq2exp.data.alphabet import sequences_to_codes
-
-    codes, lengths = sequences_to_codes(sequences[:64])
-    onehot = codes_to_onehot(codes, lengths, run.encoder.max_sequence_length)
-    with tf.compat.v1.Session(graph=tf.Graph()) as session:
-        version = str(tmp_path / "models" / "legnet512" / "1")
-        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], version)
-        signature = meta_graph.signature_def[names.ONEHOT_SIGNATURE]
-        (input_info,) = signature.inputs.values()
-        served = session.run({k: v.name for k, v in signature.outputs.items()}, {input_info.name: onehot})
-        convolutions = [node for function in meta_graph.graph_def.library.function for node in function.node_def
-                        if node.op == "Conv2D" and "stage0_grouped_conv" in node.name]
-    assert len({node.name for node in convolutions}) == chunks
+    served, convolutions = _serve_onehot(tmp_path / "models" / "legnet512" / "1", run, sequences[:64],
+                                         "stage0_grouped_conv")
+    assert len(convolutions) == chunks
 
     monkeypatch.setattr(layers, "grouped_convolution_chunks", lambda *args: 1)  # the oracle: one grouped convolution
     expected = model(run.encoder.encode(sequences[:64]), training=False)
@@ -312,19 +319,8 @@ def test_long_kernels_in_halves_run_on_tf_servings_loading_path(tmp_path, sequen
     monkeypatch.setattr(layers, "onednn_avx512", lambda: True)  # in halves on AVX2-only CPUs too
     halves = 2 if layers.onednn_enabled() and not layers.gpu_visible() else 1
     export_run(run_dir, tmp_path / "models", "rnn64", verify=False)
-
-    from seq2exp.data.alphabet import sequences_to_codes
-
-    codes, lengths = sequences_to_codes(sequences[:64])
-    onehot = codes_to_onehot(codes, lengths, run.encoder.max_sequence_length)
-    with tf.compat.v1.Session(graph=tf.Graph()) as session:
-        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(tmp_path / "models" / "rnn64" / "1"))
-        signature = meta_graph.signature_def[names.ONEHOT_SIGNATURE]
-        (input_info,) = signature.inputs.values()
-        served = session.run({k: v.name for k, v in signature.outputs.items()}, {input_info.name: onehot})
-        convolutions = {node.name for function in meta_graph.graph_def.library.function
-                        for node in function.node_def
-                        if node.op == "Conv2D" and "core_convs_branch1_conv" in node.name}
+    served, convolutions = _serve_onehot(tmp_path / "models" / "rnn64" / "1", run, sequences[:64],
+                                         "core_convs_branch1_conv")
     assert len(convolutions) == halves
 
     monkeypatch.setattr(layers, "onednn_avx512", lambda: False)  # the oracle: the convolution whole

@@ -75,6 +75,13 @@ def gpu_visible() -> bool:
     return bool(tf.config.list_logical_devices("GPU"))
 
 
+def onednn_avx512_kernels_run() -> bool:
+    """Whether TensorFlow's convolutions here run on oneDNN's AVX-512 kernels: oneDNN on, AVX-512 not capped
+    (:func:`onednn_avx512`), no GPU. The grouped-convolution chunks and the long-kernel halves below are for those
+    kernels only."""
+    return onednn_enabled() and onednn_avx512() and not gpu_visible()
+
+
 # oneDNN's AVX-512 channels-last grouped convolution slows 3-4x when one position's input channels span a multiple of
 # 2 KiB (512 or 1024 float32 channels; 496, 528 and 768 run at full speed), as strided reads of one address set would:
 # LegNet's 512-wide grouped convolutions ([1024, 150, 512], k=7, 2 filters per group) took 350 ms where 528 channels
@@ -101,7 +108,7 @@ def convolve_grouped_in_chunks(convolve, inputs, kernel, groups: int, *per_filte
     import tensorflow as tf
 
     channels, chunks = inputs.shape[-1], 1
-    if channels is not None and onednn_enabled() and onednn_avx512() and not gpu_visible():
+    if channels is not None and onednn_avx512_kernels_run():
         chunks = grouped_convolution_chunks(int(channels), groups, tf.as_dtype(inputs.dtype).size)
     if chunks == 1:
         return convolve(inputs, kernel, *per_filter)
@@ -124,8 +131,7 @@ def convolve_kernel_in_halves(channels: int | None, taps: int, *, strides: int =
     """Whether :func:`convolve_in_halves` should run this 1-D convolution (``channels`` inputs, a ``taps``-wide
     kernel): oneDNN's AVX-512 kernels, no GPU, stride and dilation 1, no groups, see ``HALVED_KERNEL_TAPS``."""
     return (taps in HALVED_KERNEL_TAPS and channels is not None and channels >= MIN_HALVED_KERNEL_CHANNELS
-            and strides == 1 and dilation_rate == 1 and groups == 1 and onednn_enabled() and onednn_avx512()
-            and not gpu_visible())
+            and strides == 1 and dilation_rate == 1 and groups == 1 and onednn_avx512_kernels_run())
 
 
 def convolve_in_halves(convolve_valid, inputs, kernel, padding: str, axis: int):

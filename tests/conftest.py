@@ -2,19 +2,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# The suite starts well over a hundred Python processes (CLI runs, servers, team scripts, pytest's own workers, which
-# start after this file is read). With PYTHONDONTWRITEBYTECODE set, as on the project's machines, each of them
-# compiled seq2exp's modules from source again and each worker rewrote every test module: the default run took
-# 9 min 45 s against 8 min 3 s with bytecode cached (AMD EPYC, 2 cores). Cache it (``__pycache__``, ignored by git).
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-sys.dont_write_bytecode = False
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEQ2EXP_SHARED", REPO_ROOT.parent / "shared"))

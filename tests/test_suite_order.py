@@ -21,3 +21,9 @@ def test_long_scopes_rank_first_in_their_listed_order():
     assert long_scope_rank(f"{second}::test_b") == 1
     assert long_scope_rank("tests/models/test_registry_smoke.py::test_elsewhere") == len(LONG_SCOPES_FIRST)
     assert long_scope_rank(first.replace(".py", "_more.py") + "::test_c") == len(LONG_SCOPES_FIRST)
+
+
+def test_this_session_runs_the_long_scopes_first(request):
+    """``pytest_collection_modifyitems`` sorted the collected tests by :func:`long_scope_rank`."""
+    ranks = [long_scope_rank(item.nodeid) for item in request.session.items]
+    assert ranks == sorted(ranks)

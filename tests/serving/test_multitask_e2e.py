@@ -98,8 +98,14 @@ def test_predict_tsv_and_per_task_score(exported, tmp_path):
     written = pd.read_csv(tmp_path / "pred.tsv", sep="\t")
     assert list(written.columns) == ["id", "sequence", *TASKS]
     assert written["id"].tolist() == frame["ID"].tolist()
-    in_process = run.prediction_graph().predict_outputs(frame["Sequence"].tolist())["expression"]
+    # the config's orientation rule (ID contains "-_"), applied here with pandas: predict reads it from the export
+    reverse = frame["ID"].str.contains("-_", regex=False).to_numpy()
+    assert 0 < reverse.sum() < len(reverse)
+    graph = run.prediction_graph()
+    in_process = graph.predict_outputs(frame["Sequence"].tolist(), orientation=reverse)["expression"]
     np.testing.assert_allclose(written[TASKS].to_numpy(), in_process, atol=2e-6, rtol=1e-6)
+    all_forward = graph.predict_outputs(frame["Sequence"].tolist())["expression"]
+    assert np.abs(written[TASKS].to_numpy() - all_forward)[reverse].max(axis=1).min() > 1e-5  # each reverse row moved
     scores = score_tasks(tmp_path / "pred.tsv", test)
     from scipy.stats import pearsonr, spearmanr
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 try:
@@ -12,6 +13,15 @@ except ImportError:  # the dev extra installs Beam: a missing one is a broken in
     raise ImportError('tests/batch need apache-beam: pip install -e ".[dev]" (or "seq2exp[beam]")') from None
 
 from tests.serving.conftest import make_tiny_run, random_promoters
+
+
+def assert_same_rows(ours: list[list[str]], reference: list[list[str]]) -> None:
+    """Prediction rows (``id, sequence, value...``) with the same ids and sequences in the same order, and the same
+    values up to float32 rounding: ``seq2exp batch`` and ``seq2exp predict`` group rows into different batches, and
+    oneDNN's AVX2 kernels can round a row differently in another batch size (its last printed digit)."""
+    assert [row[:2] for row in ours] == [row[:2] for row in reference]
+    np.testing.assert_allclose(np.array([row[2:] for row in ours], dtype=float),
+                               np.array([row[2:] for row in reference], dtype=float), rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from seq2exp.cli import main as cli_main
+from tests.batch.conftest import assert_same_rows
 from tests.serving.tiny_variants import make_tiny_variant_run
 
 TASKS = ["hk", "dev"]  # task order of the model; predict's columns are its expression_<task> outputs, sorted
@@ -46,14 +46,10 @@ def _predict_lines(source: Path, base: Path, out: Path) -> list[str]:
 
 
 def _assert_same_rows(got: list[str], expected: list[str]) -> None:
-    """The same ids and sequences in the same order, and the same values up to float32 rounding: batch and predict
-    group rows into different batches, and oneDNN's AVX2 kernels round a row differently in another batch size (the
-    last printed digit, ONEDNN_MAX_CPU_ISA=AVX2 here)."""
-    got_rows, expected_rows = [line.split("\t") for line in got], [line.split("\t") for line in expected]
-    assert [row[:2] for row in got_rows] == [row[:2] for row in expected_rows]
-    assert all(len(row) == 4 for row in got_rows)
-    np.testing.assert_allclose(np.array([row[2:] for row in got_rows], dtype=float),
-                               np.array([row[2:] for row in expected_rows], dtype=float), rtol=1e-5, atol=1e-6)
+    """:func:`assert_same_rows` over TSV lines, each with one value column per task."""
+    got_rows = [line.split("\t") for line in got]
+    assert all(len(row) == 2 + len(COLUMNS) for row in got_rows)
+    assert_same_rows(got_rows, [line.split("\t") for line in expected])
 
 
 def test_batch_writes_predict_tsv_row_for_row_in_both_modes(two_task_base, inputs, tmp_path):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from seq2exp.cli import main as cli_main
+from tests.batch.conftest import assert_same_rows
 
 BATCH_OPTIONS = ["--format", "tsv", "--batch-size", "64", "--shard-rows", "128"]  # several chunks and shards a file
 
@@ -41,11 +42,6 @@ def _batch_rows(out: Path, input_index: int) -> list[list[str]]:
     return [row for shard in shards for row in _rows(shard)]
 
 
-def _assert_same_rows(ours: list[list[str]], reference: list[list[str]]) -> None:
-    assert [r[:2] for r in ours] == [r[:2] for r in reference]  # ids and sequences, in order
-    np.testing.assert_allclose([float(r[2]) for r in ours], [float(r[2]) for r in reference], rtol=1e-5, atol=1e-6)
-
-
 def test_outputs_equal_seq2exp_predict_row_for_row(local_run, inputs, tiny_model_base, tmp_path):
     paths = [Path(entry["path"]) for entry in local_run["manifest"]["inputs"]]
     assert [p.name for p in paths] == ["a.fasta", "b.txt.gz", "c.tsv", "d.txt"]  # the glob expanded in sorted order
@@ -54,7 +50,7 @@ def test_outputs_equal_seq2exp_predict_row_for_row(local_run, inputs, tiny_model
         expected = tmp_path / f"{index}.tsv"
         assert cli_main(["predict", str(source), "-o", str(expected), "--saved-model", str(tiny_model_base / "tiny"),
                          "--format", "tsv", "--no-progress"]) == 0
-        _assert_same_rows(_batch_rows(local_run["out"], index), _rows(expected))
+        assert_same_rows(_batch_rows(local_run["out"], index), _rows(expected))
     # d.txt (DREAM): ids are line numbers, so only sequences and values are compared with predict over d_good.txt
     expected = tmp_path / "d.tsv"
     assert cli_main(["predict", str(inputs["d_good"]), "-o", str(expected), "--saved-model",
@@ -125,7 +121,7 @@ def test_remote_model_mode_against_the_embedded_server(local_run, tiny_server, i
     for key in ("rows_in", "rows_out", "rows_rejected"):
         assert remote["manifest"][key] == local_run["manifest"][key]
     for index in range(4):
-        _assert_same_rows(_batch_rows(remote["out"], index), _batch_rows(local_run["out"], index))
+        assert_same_rows(_batch_rows(remote["out"], index), _batch_rows(local_run["out"], index))
 
 
 def test_bad_arguments_are_one_line_errors(local_run, inputs, tiny_model_base, tmp_path, capsys):
@@ -157,7 +153,7 @@ def test_multi_process_direct_runner_gives_the_same_outputs(local_run, tiny_mode
     manifest = json.loads((out / "manifest.json").read_text())
     assert [s["file"] for s in manifest["shards"]] == [s["file"] for s in local_run["manifest"]["shards"]]
     for index in range(4):
-        _assert_same_rows(_batch_rows(out, index), _batch_rows(local_run["out"], index))
+        assert_same_rows(_batch_rows(out, index), _batch_rows(local_run["out"], index))
     rejected = sorted(p.name for p in out.glob("rejected-*"))
     assert rejected == sorted(p.name for p in local_run["out"].glob("rejected-*"))
     for name in rejected:

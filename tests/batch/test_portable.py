@@ -13,7 +13,8 @@ from seq2exp.batch.pipeline import pipeline_options
 from seq2exp.batch.portable import local_worker_pool, portable_beam_options
 from seq2exp.cli import main as cli_main
 from seq2exp.errors import ConfigError
-from tests.batch.test_pipeline import BATCH_OPTIONS, _assert_same_rows, _batch_rows, _rows
+from tests.batch.conftest import assert_same_rows
+from tests.batch.test_pipeline import BATCH_OPTIONS, _batch_rows, _rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ def test_portable_runner_with_external_workers_equals_predict(inputs, tiny_model
         expected = tmp_path / f"{index}.tsv"
         assert cli_main(["predict", str(source), "-o", str(expected), "--saved-model", model, "--format", "tsv",
                          "--no-progress"]) == 0
-        _assert_same_rows(_batch_rows(out, index), _rows(expected))
+        assert_same_rows(_batch_rows(out, index), _rows(expected))
     rejected = [line.split("\t") for path in sorted(out.glob("rejected-00002-*.tsv"))
                 for line in path.read_text().splitlines()[1:]]
     assert sorted(int(row[1]) for row in rejected) == sorted([*inputs["bad_lines"], inputs["noseq_line"]])

@@ -1,6 +1,8 @@
 """Batch inference over FASTA / TSV / DREAM files (``seq2exp predict``), through a server or a SavedModel.
 
-Input is streamed in chunks, so memory stays constant however many rows there are. Output rows are in input order:
+Input is streamed in chunks, so memory stays constant however many rows there are. Every row is read and checked
+first (:func:`check_input`, seconds for a million rows), so a bad row fails the call before any output is created or
+changed, and the progress bar knows the total. Output rows are in input order:
 
 * ``dream`` (default): ``sequence<TAB>prediction``, the challenge's submission format that ``seq2exp score`` reads;
 * ``tsv``: a header ``id<TAB>sequence<TAB>expression`` and one row per input (FASTA names, a TSV's ``id``/``name``
@@ -67,6 +69,17 @@ def check_records(records: list[Record], path: str, max_length: int | None) -> N
         problem = describe_bad_sequence(record.sequence, max_length) or str(error)
         raise InputFormatError(f"row {record.name!r}: {problem}", path=path, line=record.line,
                                field="sequence") from None
+
+
+def check_input(path: str, max_length: int | None, chunk_rows: int = 16384) -> int:
+    """Read and check every row of ``path`` (the reader's format checks and :func:`check_records`); return the
+    number of rows. :func:`predict_file` calls it before it creates or changes any output, so a bad row is an
+    ``InputFormatError`` naming its file, line and field in seconds, not after the rows before it were predicted."""
+    rows = 0
+    for chunk in _chunks(iter_records(path), chunk_rows):
+        check_records(chunk, path, max_length)
+        rows += len(chunk)
+    return rows
 
 
 MODEL_RECORD_SUFFIX = ".model.json"  # beside the output: the model and the ONE version that predicted it
@@ -425,6 +438,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise ConfigError(f"the model predicts {len(task_names)} tasks ({', '.join(task_names)}); the dream format "
                           "has one value column: use --format tsv")
     rule = resolve_orientation(backend.orientation, orientation)
+    total = check_input(input_text, backend.max_length)  # every row, before any output is created or changed
     reverse_rows = 0
     records = iter_records(input_text)
     if resume and partial.exists():
@@ -436,7 +450,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     flanks = FlankCheck(None if getattr(backend, "strips_flanks", False) else getattr(backend, "construct", None))
     try:
         with open(partial, mode, encoding="utf-8") as handle, \
-                tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, dynamic_ncols=True) as bar:
+                tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, total=total,
+                     dynamic_ncols=True) as bar:
             if mode == "w":
                 if output_format == "tsv":
                     handle.write(tsv_header(task_names))
@@ -461,6 +476,10 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 bar.update(len(chunk))
             os.fsync(handle.fileno())
     except Seq2ExpError as error:  # the same error, with what to do about the partial output
+        if rows == 0:  # nothing predicted: leave nothing behind
+            partial.unlink(missing_ok=True)
+            fingerprint_path.unlink(missing_ok=True)
+            raise
         error.args = (f"{error} [{partial} keeps the {rows} rows predicted so far: rerun with --resume to continue "
                       f"(the rows done are checked against the input), or delete it]",)
         raise

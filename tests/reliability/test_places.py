@@ -132,18 +132,37 @@ def test_resume_without_a_fingerprint_is_refused(tmp_path):
         predict_file(source, tmp_path / "pred.txt", GCBackend(), resume=True, progress=False)
 
 
-def test_tsv_resume_after_a_bad_row_is_fixed(tmp_path):
+def test_a_bad_row_fails_before_any_output_is_created(tmp_path):
+    """The row checks run over the whole input first: a bad row in the last of three chunks fails the call naming
+    its line, with no model call and no output file (not even OUT.partial); after the fix the run completes."""
     rows = random_promoters(25, seed=2)
     broken = rows.copy()
-    broken[17] = broken[17][:5] + "Q" + broken[17][6:]
+    broken[21] = broken[21][:5] + "Q" + broken[21][6:]
     source = tmp_path / "in.tsv"
     source.write_text("id\tsequence\n" + "".join(f"r{i}\t{s}\n" for i, s in enumerate(broken)))
-    out = tmp_path / "p.tsv"
-    with pytest.raises(InputFormatError, match=r"line 19, field 'sequence'.*'Q'.*keeps the 10 rows.*--resume"):
-        predict_file(source, out, GCBackend(), output_format="tsv", chunk_rows=10, progress=False)
+    out, backend = tmp_path / "p.tsv", GCBackend()
+    with pytest.raises(InputFormatError, match=r"line 23, field 'sequence'.*'Q'") as caught:
+        predict_file(source, out, backend, output_format="tsv", chunk_rows=10, progress=False)
+    assert "--resume" not in str(caught.value) and backend.calls == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tsv"]
     source.write_text("id\tsequence\n" + "".join(f"r{i}\t{s}\n" for i, s in enumerate(rows)))
-    summary = predict_file(source, out, GCBackend(), output_format="tsv", chunk_rows=10, resume=True, progress=False)
-    assert (summary.resumed_from, summary.rows) == (10, 25)
+    summary = predict_file(source, out, GCBackend(), output_format="tsv", chunk_rows=10, progress=False)
+    assert (summary.resumed_from, summary.rows) == (0, 25)
     lines = out.read_text().splitlines()
     assert lines[0] == "id\tsequence\texpression" and [line.split("\t")[0] for line in lines[1:]] == \
         [f"r{i}" for i in range(25)]
+
+
+def test_a_failure_in_the_first_chunk_leaves_nothing_behind(tmp_path):
+    """A model that fails on the first chunk: the error as it is, and no empty OUT.partial to --resume from."""
+    source = tmp_path / "a.txt"
+    source.write_text("\n".join(random_promoters(30, seed=3)) + "\n")
+    assert _interrupted(source, tmp_path / "pred.txt", chunks=0) == "connection lost"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_the_progress_bar_counts_towards_the_input_rows(tmp_path, capsys):
+    source = tmp_path / "a.txt"
+    source.write_text("\n".join(random_promoters(23, seed=4)) + "\n")
+    predict_file(source, tmp_path / "pred.txt", GCBackend(), chunk_rows=10, progress=True)
+    assert "23/23" in capsys.readouterr().err

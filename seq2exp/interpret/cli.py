@@ -267,7 +267,7 @@ def read_variants(path: str) -> dict:
     try:
         header = next(reader, [])
         columns = [c.strip() for c in header]
-        rows = []
+        rows, row_lines = [], []  # row_lines: each row's 1-based line in the file (blank lines are skipped)
         for line, fields in enumerate(reader, start=2):
             if not any(field.strip() for field in fields):
                 continue
@@ -275,6 +275,7 @@ def read_variants(path: str) -> dict:
                 raise InputFormatError(f"{len(fields)} fields but the header has {len(columns)} ({columns})",
                                        path=path, line=line)
             rows.append({name: value.strip() for name, value in zip(columns, fields)})
+            row_lines.append(line)
     except csv.Error as error:
         raise InputFormatError(f"not a tab-separated table ({error})", path=path) from None
     if len(set(columns)) != len(columns):
@@ -299,23 +300,24 @@ def read_variants(path: str) -> dict:
     for i, row in enumerate(rows):
         for key in ("ref", "alt") + (("sequence",) if snv else ()):
             if not row[key]:
-                raise InputFormatError(f"empty {key}", path=path, line=i + 2, field=key)
+                raise InputFormatError(f"empty {key}", path=path, line=row_lines[i], field=key)
         if snv and (len(row["alt"]) != 1 or len(row["ref"]) != 1):
             raise InputFormatError(f"an SNV's ref and alt are one letter each, got ref {row['ref']!r} alt "
                                    f"{row['alt']!r} (give other variants as whole ref and alt sequences)",
-                                   path=path, line=i + 2, field="alt" if len(row["alt"]) != 1 else "ref")
+                                   path=path, line=row_lines[i], field="alt" if len(row["alt"]) != 1 else "ref")
     if snv:
-        positions = [number(row, i + 2, "position", int) for i, row in enumerate(rows)]
+        positions = [number(row, row_lines[i], "position", int) for i, row in enumerate(rows)]
         refs = [row["sequence"] for row in rows]
-        alts = apply_snvs(refs, positions, [row["ref"] for row in rows], [row["alt"] for row in rows], what=path)
+        alts = apply_snvs(refs, positions, [row["ref"] for row in rows], [row["alt"] for row in rows], what=path,
+                           lines=row_lines)
     else:
         refs, alts = [row["ref"] for row in rows], [row["alt"] for row in rows]
     measured_delta = measured = None
     if "delta" in columns:
-        measured_delta = [number(row, i + 2, "delta") for i, row in enumerate(rows)]
+        measured_delta = [number(row, row_lines[i], "delta") for i, row in enumerate(rows)]
     elif {"ref_value", "alt_value"} <= set(columns):
-        measured = ([number(row, i + 2, "ref_value") for i, row in enumerate(rows)],
-                    [number(row, i + 2, "alt_value") for i, row in enumerate(rows)])
+        measured = ([number(row, row_lines[i], "ref_value") for i, row in enumerate(rows)],
+                    [number(row, row_lines[i], "alt_value") for i, row in enumerate(rows)])
         measured_delta = [a - r for r, a in zip(*measured)]
     return {"names": names, "ref": refs, "alt": alts, "measured_delta": measured_delta, "measured": measured}
 

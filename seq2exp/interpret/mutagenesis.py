@@ -223,19 +223,26 @@ def variant_effects(predictor: Predictor, ref: Sequence[str], alt: Sequence[str]
 
 
 def apply_snvs(sequences: Sequence[str], positions: Sequence[int], refs: Sequence[str], alts: Sequence[str], *,
-               what: str = "variants") -> list[str]:
+               what: str = "variants", lines: Sequence[int] | None = None) -> list[str]:
     """The alt sequence of each SNV (0-based ``positions``); a position outside the sequence or a ref letter that
-    does not match raises ``InputFormatError`` naming the row."""
+    does not match raises ``InputFormatError`` naming the row (its file line and field when ``lines`` gives each
+    row's 1-based line in ``what``)."""
     out = []
     for row, (sequence, position, ref, alt) in enumerate(zip(sequences, positions, refs, alts)):
         sequence, ref, alt = sequence.strip().upper(), ref.strip().upper(), alt.strip().upper()
+
+        def bad(message: str, field: str) -> InputFormatError:
+            if lines is None:
+                return InputFormatError(f"row {row}: {message}", path=what)
+            return InputFormatError(message, path=what, line=lines[row], field=field)
+
         if not 0 <= int(position) < len(sequence):
-            raise InputFormatError(f"row {row}: position {position} outside the {len(sequence)}-bp sequence "
-                                   "(positions are 0-based)", path=what)
+            raise bad(f"position {position} outside the {len(sequence)}-bp sequence (positions are 0-based)",
+                      "position")
         if ref and sequence[position:position + len(ref)] != ref:
-            raise InputFormatError(f"row {row}: ref {ref!r} does not match the sequence at {position} "
-                                   f"({sequence[position:position + len(ref)]!r})", path=what)
+            raise bad(f"ref {ref!r} does not match the sequence at {position} "
+                      f"({sequence[position:position + len(ref)]!r})", "ref")
         if not alt or set(alt) - set("ACGTN"):
-            raise InputFormatError(f"row {row}: alt {alt!r} is not DNA", path=what)
+            raise bad(f"alt {alt!r} is not DNA", "alt")
         out.append(sequence[:position] + alt + sequence[position + max(len(ref), 1):])
     return out

@@ -34,6 +34,7 @@ import grpc
 import numpy as np
 
 from seq2exp.errors import Seq2ExpError
+from seq2exp.jsonio import type_name
 from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
 from seq2exp.serving.config import BatchingOptions, ModelConfig, list_versions
@@ -215,8 +216,8 @@ def _json_array(alias: str, values: Any, spec: TensorSpec) -> np.ndarray:
                                        f"input {alias!r}: a \"b64\" value is not valid base64 ({error})") from None
             if isinstance(item, str):
                 return item.encode("utf-8", "surrogatepass")
-            kind = "an object" if isinstance(item, dict) else f"a JSON {type(item).__name__}"
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r} must be DT_STRING, got {kind}")
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {alias!r} must be DT_STRING, got {type_name(item)}")
 
         array = np.empty(len(leaves), dtype=object)
         array[:] = [to_bytes(item) for item in leaves]

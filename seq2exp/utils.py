@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import importlib
 import importlib.abc
+import itertools
 import os
 import re
 import shutil
@@ -37,8 +38,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; on success rename it to ``path`` (which must not exist yet)."""
+    """Yield a temporary folder beside ``path``; on success rename it to ``path`` (which must not exist yet). On
+    error the temporary folder is removed, and so are the missing parents this call created (when still empty)."""
     path = Path(path)
+    created = list(itertools.takewhile(lambda folder: not folder.exists(), (path.parent, *path.parent.parents)))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
@@ -46,6 +49,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in created:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:  # no longer empty (another writer) or already gone
+                break
         raise
 
 

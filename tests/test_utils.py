@@ -1,10 +1,10 @@
-"""``seq2exp.utils``: staged output folders (``staged_dir``) and the output-folder check."""
+"""``seq2exp.utils``: staged output folders (``staged_dir``, ``atomic_dir``) and the output-folder check."""
 from __future__ import annotations
 
 import pytest
 
 from seq2exp.errors import ConfigError
-from seq2exp.utils import check_output_folder, staged_dir
+from seq2exp.utils import atomic_dir, check_output_folder, staged_dir
 
 
 def test_staged_dir_moves_entries_on_success_and_keeps_others(tmp_path):
@@ -32,6 +32,24 @@ def test_staged_dir_leaves_nothing_on_error(tmp_path):
             (stage / "half.txt").write_text("half")
             raise RuntimeError("stage failed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_on_error_removes_the_parents_it_created_only(tmp_path):
+    (tmp_path / "kept").mkdir()
+    target = tmp_path / "kept" / "run" / "cache" / "train"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            assert (tmp_path / "kept" / "run" / "cache").is_dir()
+            (tmp / "half.npy").write_bytes(b"x")
+            raise RuntimeError("bad row")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"] and list((tmp_path / "kept").iterdir()) == []
+    with atomic_dir(target) as tmp:
+        (tmp / "rows.npy").write_bytes(b"x")
+    assert [p.name for p in target.iterdir()] == ["rows.npy"]
+    with pytest.raises(RuntimeError):  # the parents exist now: an error leaves them, and the earlier result
+        with atomic_dir(target.parent / "val"):
+            raise RuntimeError("bad row")
+    assert [p.name for p in target.parent.iterdir()] == ["train"]
 
 
 def test_check_output_folder_refuses_files(tmp_path):

@@ -210,6 +210,9 @@ CASES: list[tuple[str, str, Callable[[Path], list], str]] = [
      lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG.replace("batch_size: 1024", "batch_size: lots")), "--smoke"),
      r"batch_size: expected int"),
     ("train-config-missing", "train", lambda t: _train(t, t / "none.yaml"), r"config file not found"),
+    ("train-data-bad-letter", "train",  # found while the cache is built: no run folder (nor its cache folder) left
+     lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), data=_file(t, "d.txt", TRUTH_TEXT * 2 + "ACGTXACGT\t3\n")),
+     r"d\.txt, line \d+, field 'sequence': letter 'X' at position 5"),
     ("train-out-is-a-file", "train", lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), out=_file(t, "o", "x")),
      r"/o(/cache)?: (Not a directory|File exists)"),
 ]
@@ -224,8 +227,8 @@ smoke: {batch_size: 16, epochs: 1, steps_per_epoch: 2}
 """
 
 
-def _train(tmp: Path, config: Path, *extra: str, out: Path | None = None) -> list:
-    data = _file(tmp, "train.txt", TRUTH_TEXT * 5)
+def _train(tmp: Path, config: Path, *extra: str, out: Path | None = None, data: Path | None = None) -> list:
+    data = data or _file(tmp, "train.txt", TRUTH_TEXT * 5)
     return ["train", config, "--data", data, "--out", out or tmp / "run", "--quiet", *extra]
 
 

@@ -189,7 +189,11 @@ def test_failed_export_removes_its_temporary_folder(tmp_path, runs, monkeypatch)
     monkeypatch.setattr(export, "write_warmup_requests", fail)
     with pytest.raises(KeyboardInterrupt):
         export_run(runs["tiny"], tmp_path / "M", "tiny", verify=False)
-    assert list((tmp_path / "M" / "tiny").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # nor the M/tiny folders this export created
+    (tmp_path / "M" / "tiny").mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):
+        export_run(runs["tiny"], tmp_path / "M", "tiny", verify=False)
+    assert list((tmp_path / "M" / "tiny").iterdir()) == []  # a model folder that was there stays
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from seq2exp.jsonio import load_file
+from seq2exp.jsonio import dumps, load_file
 from seq2exp.utils import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -160,8 +160,8 @@ class _Stamps:
 
     def mark(self, stage: str, params: dict, result: dict) -> None:
         with atomic_write(self.folder / f"{stage}.json") as handle:
-            json.dump({"fingerprint": self.fingerprint(params), "params": params, "result": result,
-                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}, handle, indent=2, default=str)
+            handle.write(dumps({"fingerprint": self.fingerprint(params), "params": params, "result": result,
+                                "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=2, default=str))
 
     def result(self, stage: str) -> dict:
         return load_file(self.folder / f"{stage}.json", expect=dict)["result"]
@@ -378,7 +378,7 @@ def run(options: RunOptions | None = None, *, announce: Callable[[str], None] | 
         "options": asdict(options),
     }
     with atomic_write(workdir / "summary.json") as handle:
-        json.dump(summary, handle, indent=2, default=str)
+        handle.write(dumps(summary, indent=2, default=str))
     return summary
 
 

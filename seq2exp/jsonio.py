@@ -1,4 +1,5 @@
-"""The one JSON reader of the package: REST bodies, configs, run records, leaderboard ids, plasmids, checksums.
+"""The one JSON reader (and strict writer) of the package: REST bodies, configs, run records, leaderboard ids,
+plasmids, checksums.
 
 Every JSON text seq2exp reads goes through :func:`loads` (text or bytes already in memory) or :func:`load_file`
 (a path). Both refuse, with a :class:`JSONInputError` naming the source (file path or ``request body``):
@@ -10,15 +11,20 @@ Every JSON text seq2exp reads goes through :func:`loads` (text or bytes already 
 - files over ``max_bytes`` and paths that are not regular files (``/dev/zero``, a FIFO), before reading.
 
 ``expect`` checks the top-level type (``dict``, ``list``, ``str``) with an error naming what was found.
+
+What seq2exp writes as JSON (the CLI's one-line summaries, run records, reports) goes through :func:`dumps`: strict
+JSON, NaN and infinities as ``null`` (a validation set without spread gives a NaN correlation), numpy values as
+plain numbers, so ``jq``, JavaScript and every other strict parser read it.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -114,3 +120,25 @@ def load_file(path: str | os.PathLike, *, max_depth: int = MAX_DEPTH, expect: ty
     if raw.startswith((b"\x1f\x8b",)):
         raise JSONInputError("a gzip file, expected JSON text", source=source, reason="encoding")
     return loads(raw, source, max_depth=max_depth, expect=expect, object_pairs_hook=object_pairs_hook)
+
+
+def jsonable(value: Any) -> Any:
+    """A copy of ``value`` that strict JSON accepts: NaN/inf become ``null``, numpy scalars/arrays plain Python."""
+    if isinstance(value, Mapping):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def dumps(value: Any, **kwargs: Any) -> str:
+    """Strict JSON text of ``value`` (NaN/inf -> ``null``; ``kwargs`` as ``json.dumps``)."""
+    return json.dumps(jsonable(value), allow_nan=False, **kwargs)

@@ -8,9 +8,9 @@ Spark or Dataflow through ``--beam-option runner=...``. See :mod:`seq2exp.batch.
 from __future__ import annotations
 
 import argparse
-import json
 
 from seq2exp.argtypes import nonnegative_int, positive_int
+from seq2exp.jsonio import dumps
 from seq2exp.serving.source_args import add_model_source_arguments, check_model_source
 
 BEAM_HELP = ("a Beam pipeline option KEY=VALUE (repeatable), e.g. direct_num_workers=2 "
@@ -74,10 +74,10 @@ def main(args: argparse.Namespace) -> int:
     summary = run_batch(args.inputs, args.output, source, output_format=args.format, batch_size=args.batch_size,
                         shard_rows=args.shard_rows, beam_options=args.beam_option)
     manifest = summary.manifest
-    print(json.dumps({"output": summary.output_dir, "rows_in": manifest["rows_in"], "rows_out": manifest["rows_out"],
-                      "rows_rejected": manifest["rows_rejected"], "shards": len(manifest["shards"]),
-                      "seconds": round(summary.seconds, 3),
-                      "rows_per_s": round(manifest["rows_in"] / max(summary.seconds, 1e-9), 1),
-                      "model": f"{manifest['model']['name']}:{manifest['model']['version']}",
-                      "runner": manifest["runner"]}))
+    print(dumps({"output": summary.output_dir, "rows_in": manifest["rows_in"], "rows_out": manifest["rows_out"],
+                 "rows_rejected": manifest["rows_rejected"], "shards": len(manifest["shards"]),
+                 "seconds": round(summary.seconds, 3),
+                 "rows_per_s": round(manifest["rows_in"] / max(summary.seconds, 1e-9), 1),
+                 "model": f"{manifest['model']['name']}:{manifest['model']['version']}",
+                 "runner": manifest["runner"]}))
     return 0

@@ -25,6 +25,7 @@ import numpy as np
 from seq2exp.data.alphabet import N_CODE, PAD_CODE, is_integer_expression, sequences_to_codes
 from seq2exp.data.formats import DEFAULT_CHUNK_BYTES, DEFAULT_MAX_SEQUENCE_LENGTH, iter_dream_chunks
 from seq2exp.errors import InputFormatError, Seq2ExpError
+from seq2exp.jsonio import dumps
 from seq2exp.utils import atomic_dir, atomic_write, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ def build_cache(
                     source={**_source_identity(source), "sha256": sha256()},
                     build_seconds=round(time.perf_counter() - started, 3))
         with atomic_write(tmp / "meta.json") as handle:
-            json.dump(meta, handle, indent=2)
+            handle.write(dumps(meta, indent=2))
     _swap_into_place(staging, cache_dir)
     logger.info("built training cache %s: %d rows (%d skipped) in %.1f s", cache_dir, meta["rows"],
                 meta["skipped"], time.perf_counter() - started)

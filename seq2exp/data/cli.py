@@ -10,7 +10,6 @@ No TensorFlow is imported by any of these.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from seq2exp.argtypes import positive_float, positive_int
 from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH
 from seq2exp.errors import Seq2ExpError
+from seq2exp.jsonio import dumps
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -90,13 +90,13 @@ def main(args: argparse.Namespace) -> int:
 
         cache = build_cache(args.train, args.out, on_invalid=args.on_invalid, max_length=args.max_length,
                             force=args.force)
-        print(json.dumps({"cache": str(cache.path), "rows": cache.n, "width": cache.width,
-                          "skipped": cache.meta.get("skipped", 0), "stats": cache.meta.get("stats", {})}, indent=2))
+        print(dumps({"cache": str(cache.path), "rows": cache.n, "width": cache.width,
+                     "skipped": cache.meta.get("skipped", 0), "stats": cache.meta.get("stats", {})}, indent=2))
         return 0
     if command == "validate":
         summary = validate_path(args.path, fmt=args.format, on_invalid=args.on_invalid, max_length=args.max_length)
         if args.json:
-            print(json.dumps(summary, indent=2))
+            print(dumps(summary, indent=2))
         else:
             for key, value in summary.items():
                 print(f"{key}: {value}")

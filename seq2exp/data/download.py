@@ -17,7 +17,6 @@ matches is renamed to its final name. URLs can be overridden per file or by a ba
 from __future__ import annotations
 
 import http.client
-import json
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from seq2exp.errors import Seq2ExpError
+from seq2exp.jsonio import dumps
 from seq2exp.utils import atomic_write, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def read_checksums(out_dir: str | os.PathLike) -> dict[str, dict]:
 
 def _write_checksums(out_dir: Path, records: Mapping[str, dict]) -> None:
     with atomic_write(out_dir / CHECKSUMS_FILE) as handle:
-        json.dump(dict(sorted(records.items())), handle, indent=2)
+        handle.write(dumps(dict(sorted(records.items())), indent=2))
         handle.write("\n")
 
 
@@ -353,7 +353,7 @@ def _read_json(path: Path) -> dict:
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     with atomic_write(path) as handle:
-        json.dump(dict(data), handle)
+        handle.write(dumps(dict(data)))
 
 
 def _discard(*paths: Path) -> None:

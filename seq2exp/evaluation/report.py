@@ -1,7 +1,6 @@
 """The score report: ``scores.json``, ``scores.md`` and PNG plots (matplotlib, Agg backend), written atomically."""
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -12,27 +11,8 @@ import numpy as np
 
 from seq2exp.evaluation.metrics import ScoringData
 from seq2exp.evaluation.subsets import PAIR_SUBSETS, SUBSET_NAMES, SUBSET_WEIGHTS
+from seq2exp.jsonio import dumps, jsonable  # noqa: F401  (re-exported: seq2exp.evaluation.dumps)
 from seq2exp.utils import atomic_write
-
-
-def jsonable(value: Any) -> Any:
-    """A copy of ``value`` that strict JSON accepts: NaN/inf become ``null``, numpy scalars/arrays plain Python."""
-    if isinstance(value, Mapping):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def dumps(value: Any, **kwargs: Any) -> str:
-    """Strict JSON text of ``value`` (NaN -> null)."""
-    return json.dumps(jsonable(value), allow_nan=False, **kwargs)
 
 
 def _number(value: float | None, digits: int = 4) -> str:

@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from seq2exp.jsonio import dumps
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
                          "unique": int(len({tuple(k) for k in keys.tolist()})), "pair": records.is_pair,
                          "values": bool(len(records)) and not bool(np.isnan(records.values).all())})
         if args.json:
-            print(json.dumps(rows, indent=1))
+            print(dumps(rows, indent=1))
         else:
             print(f"{'subset':<20} {'rows':>7} {'unique':>7}  kind    values  file")
             for row in rows:
@@ -116,7 +117,7 @@ def main(args: argparse.Namespace) -> int:
                 ex.write(rows, tmp / path.name, fmt)
                 written.append({"subset": rows.name, "path": str(path), "format": fmt, "rows": len(rows)})
     if args.json:
-        print(json.dumps(written, indent=1))
+        print(dumps(written, indent=1))
     else:
         for item in written:
             print(f"{item['path']}: {item['rows']} {item['subset']} rows ({item['format']})")

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from seq2exp import jsonio
 from seq2exp.errors import ConfigError
 from seq2exp.inference import postprocess as postprocess_lib
 from seq2exp.inference.graph import TTA, PredictionGraph
@@ -96,7 +97,6 @@ def load_run(path: str | Path, *, compile: bool = False) -> Run:
     for name in (RUN_INFO_FILE, MODEL_FILE):
         if not (path / name).exists():
             raise ConfigError(f"{path}: not a training run folder ({name} missing)")
-    from seq2exp import jsonio
 
     info = jsonio.load_file(path / RUN_INFO_FILE, expect=dict)
     if not isinstance(info.get("encoding"), dict):
@@ -157,7 +157,7 @@ def save_model_atomically(model, path: Path) -> None:
 
 
 def write_json_atomically(path: Path, data: Any) -> None:
-    """JSON-dump ``data`` to ``path`` through a temporary file and a rename."""
+    """Strict JSON of ``data`` (:func:`seq2exp.jsonio.dumps`: NaN -> ``null``) to ``path`` through a temporary file
+    and a rename."""
     with atomic_write(path) as handle:
-        json.dump(data, handle, indent=2, sort_keys=False, default=float)
-        handle.write("\n")
+        handle.write(jsonio.dumps(data, indent=2, default=float) + "\n")

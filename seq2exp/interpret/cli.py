@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 import math
 import sys
 from pathlib import Path
 
 from seq2exp.argtypes import finite_float, int_list, int_range, nonnegative_int, positive_int, version_int
+from seq2exp.jsonio import dumps
 from seq2exp.utils import begin_staging, end_staging
 
 logger = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def main_explain(args: argparse.Namespace) -> int:
                 entries.append((p.name, name))
         plots.write_index(out, f"seq2exp explain: {args.method}", entries, f"Model: {predictor.description}")
         _write_json(out / "summary.json", summary)
-        print(json.dumps(summary))
+        print(dumps(summary))
         return 0
     finally:
         predictor.close()
@@ -237,7 +237,7 @@ def _motif_mode(args, predictor, out: Path) -> int:
         summary["pair"] = pair.rows()
     plots.write_index(out, "seq2exp explain: motif effects", entries, f"Model: {predictor.description}")
     _write_json(out / "summary.json", summary)
-    print(json.dumps(summary))
+    print(dumps(summary))
     return 0
 
 
@@ -403,7 +403,7 @@ def _write_variants(out: Path, final: Path, table: dict, effects, description: s
         summary["score_command"] = (f"seq2exp score --predictions {files['predictions']} --truth {files['truth']} "
                                     f"--subsets {files['subsets']}")
     _write_json(out / "summary.json", summary)
-    print(json.dumps(summary, default=float))
+    print(dumps(summary, default=float))
     return 0
 
 
@@ -471,5 +471,5 @@ def main_design(args: argparse.Namespace) -> int:
     with staged_dir(out) as staging:  # both files or neither
         _write_tsv(staging / "designs.tsv", rows)
         _write_json(staging / "summary.json", summary)
-    print(json.dumps({k: v for k, v in summary.items() if k != "history"}))
+    print(dumps({k: v for k, v in summary.items() if k != "history"}))
     return 0

@@ -7,8 +7,8 @@ architectures registered at run time); ``--no-params`` lists the live registry w
 from __future__ import annotations
 
 import argparse
-import json
 
+from seq2exp.jsonio import dumps
 from seq2exp.models.catalog import describe  # noqa: F401  (the listing row; docs/make_models_table.py uses it)
 
 
@@ -45,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
 
         rows = load_catalog()
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(dumps(rows, indent=1))
         return 0
     print(format_table(rows), end="")
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from seq2exp.argtypes import version_int
+from seq2exp.jsonio import dumps
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,6 @@ def main(args: argparse.Namespace) -> int:
     if args.version is not None and not 1 <= args.version <= 2**63 - 1:
         raise ConfigError(f"--version must be between 1 and 2^63-1 (TF Serving's int64), got {args.version}")
     result = export_run(args.run[0] if len(args.run) == 1 else args.run, args.model_base_path, args.name, args.version, verify=not args.no_verify)
-    print(json.dumps({"path": str(result.path), "name": result.name, "version": result.version,
-                      "check": result.metadata.get("check")}))
+    print(dumps({"path": str(result.path), "name": result.name, "version": result.version,
+                 "check": result.metadata.get("check")}))
     return 0

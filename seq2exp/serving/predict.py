@@ -345,8 +345,8 @@ def _write_fingerprint(path: Path, rows: int, digest: "hashlib._Hash", output_fo
     from seq2exp.utils import atomic_write
 
     with atomic_write(path) as handle:
-        json.dump({"rows": rows, "sha256": digest.hexdigest(), "format": output_format, "input": input_text,
-                   "orientation": orientation}, handle)
+        handle.write(jsonio.dumps({"rows": rows, "sha256": digest.hexdigest(), "format": output_format,
+                                   "input": input_text, "orientation": orientation}))
 
 
 def _resume(partial: Path, fingerprint_path: Path, output_format: str, input_text: str,

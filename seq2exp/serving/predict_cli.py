@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from seq2exp.argtypes import positive_int
+from seq2exp.jsonio import dumps
 from seq2exp.serving.source_args import add_model_source_arguments, check_model_source
 
 
@@ -72,9 +72,9 @@ def main(args: argparse.Namespace) -> int:
                                progress=not args.no_progress and sys.stderr.isatty(), orientation=orientation)
     finally:
         backend.close()
-    print(json.dumps({"output": str(summary.output), "rows": summary.rows, "resumed_from": summary.resumed_from,
-                      "seconds": round(summary.seconds, 3),
-                      "rows_per_s": round((summary.rows - summary.resumed_from) / max(summary.seconds, 1e-9), 1),
-                      "model": backend.description, "model_version": summary.model_version,
-                      "rows_missing_flanks": summary.rows_missing_flanks, "rows_reverse": summary.rows_reverse}))
+    print(dumps({"output": str(summary.output), "rows": summary.rows, "resumed_from": summary.resumed_from,
+                 "seconds": round(summary.seconds, 3),
+                 "rows_per_s": round((summary.rows - summary.resumed_from) / max(summary.seconds, 1e-9), 1),
+                 "model": backend.description, "model_version": summary.model_version,
+                 "rows_missing_flanks": summary.rows_missing_flanks, "rows_reverse": summary.rows_reverse}))
     return 0

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from seq2exp.errors import InputFormatError
+from seq2exp.jsonio import dumps
 from seq2exp.simulate.model import FLANK3, FLANK5
 from seq2exp.utils import atomic_write
 
@@ -156,7 +156,7 @@ def write_calibration(simulated_train: str | os.PathLike, real_train: str | os.P
     report, markdown = calibration_report(simulated_train, real_train, max_rows)
     out = Path(out_dir)
     with atomic_write(out / "calibration.json") as handle:
-        json.dump(report, handle, indent=1)
+        handle.write(dumps(report, indent=1))
     with atomic_write(out / "calibration.md") as handle:
         handle.write(markdown)
     return out / "calibration.md"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from seq2exp.argtypes import condition_names, int_range, nonnegative_int, positive_int
+from seq2exp.jsonio import dumps
 from seq2exp.simulate.sizes import FULL_TEST_SIZE, FULL_TRAIN_SIZE
 
 
@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
                       length=args.length, planted_sites=args.planted_sites)
     seconds = time.perf_counter() - started
     if args.json:
-        print(json.dumps({**output.as_dict(), "seconds": round(seconds, 2)}))
+        print(dumps({**output.as_dict(), "seconds": round(seconds, 2)}))
         return 0
     print(f"simulated {args.n_train:,} training rows and the test set in {seconds:.1f} s (seed {args.seed})")
     for name, path in output.as_dict().items():

@@ -1,7 +1,6 @@
 """``simulate()``: write a simulated challenge data set (training file, test file, subsets, ground truth)."""
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -14,6 +13,7 @@ import numpy as np
 
 from seq2exp.data.formats import SUBSET_FILES  # file name of each subset (the challenge's names)
 from seq2exp.errors import ConfigError
+from seq2exp.jsonio import dumps
 from seq2exp.simulate import motifs as motif_lib
 from seq2exp.simulate.assay import AssayParams, expected_mean_bin, measure, sample_cell_counts
 from seq2exp.simulate.library import add_read_errors, format_dream_rows, random_promoters
@@ -145,7 +145,7 @@ def write_test_set(out_dir: Path, n_test: int, seed: int) -> dict[str, Path]:
         handle.write(format_dream_rows(codes, lengths, measured))
     _write_subset_csvs(paths["subsets"], test, index_of, measured)
     with atomic_write(paths["ground_truth"]) as handle:
-        json.dump({str(i): round(float(v), 6) for i, v in enumerate(truth)}, handle)
+        handle.write(dumps({str(i): round(float(v), 6) for i, v in enumerate(truth)}))
     return paths
 
 
@@ -253,7 +253,7 @@ def simulate_tables(out: Path, n_train: int, n_test: int, seed: int, design: Tab
         "seconds": round(time.perf_counter() - started, 2),
     }
     with atomic_write(out / "simulation.json") as handle:
-        json.dump(manifest, handle, indent=2)
+        handle.write(dumps(manifest, indent=2))
     return SimulationOutput(out, out / files["train"], out / files["test"], None, out / files["ground_truth"],
                             out / "simulation.json")
 
@@ -319,6 +319,6 @@ def simulate(out_dir: str | os.PathLike, n_train: int = FULL_TRAIN_SIZE, n_test:
 
         calibration = write_calibration(out / "train.txt", calibrate_against, out)
     with atomic_write(out / "simulation.json") as handle:
-        json.dump(manifest, handle, indent=2)
+        handle.write(dumps(manifest, indent=2))
     return SimulationOutput(out, out / "train.txt", test_paths["test"], test_paths["subsets"],
                             test_paths["ground_truth"], out / "simulation.json", calibration)

@@ -10,7 +10,8 @@ recipe too: ``seq2exp train kmer_ridge --data ... --out ...``.
 from __future__ import annotations
 
 import argparse
-import json
+
+from seq2exp.jsonio import dumps
 
 STRATEGY_CHOICES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 
@@ -61,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
     run = train(args.config, data=args.data, val=args.val, out=args.out, strategy=args.strategy, smoke=args.smoke,
                 overrides=parse_overrides(args.overrides), verbose=verbose, restart=args.restart)
     metrics = run.info.get("metrics", {})
-    print(json.dumps({"run": str(run.path), "architecture": run.info["architecture"],
-                      "optimizer_steps": run.info.get("optimizer_steps"),
-                      "val_pearson": metrics.get("val_pearson"), "val_spearman": metrics.get("val_spearman")}))
+    print(dumps({"run": str(run.path), "architecture": run.info["architecture"],
+                 "optimizer_steps": run.info.get("optimizer_steps"),
+                 "val_pearson": metrics.get("val_pearson"), "val_spearman": metrics.get("val_spearman")}))
     return 0

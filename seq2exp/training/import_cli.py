@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from seq2exp.jsonio import dumps
 
 
 def _print_columns(rows: list[list[str]]) -> None:
@@ -58,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
     if args.list:
         rows = listing()
         if args.json:
-            print(json.dumps(rows, indent=1))
+            print(dumps(rows, indent=1))
             return 0
         print("architectures that import a team's weights:")
         _print_columns([[row["architecture"], row["team"], row["format"]] for row in rows["importers"]])
@@ -103,6 +104,6 @@ def main(args: argparse.Namespace) -> int:
     files = {"embedding": args.embedding} if args.embedding else None
     run = import_weights(architecture, weights, out, config=overrides, card=published.card() if published else None,
                          files=files)
-    print(json.dumps({"run": str(run), "architecture": architecture, "weights": str(weights),
-                      "checkpoint": published.name if published else None}))
+    print(dumps({"run": str(run), "architecture": architecture, "weights": str(weights),
+                 "checkpoint": published.name if published else None}))
     return 0

@@ -267,3 +267,29 @@ def test_the_final_validation_line_names_its_tta_against_the_per_epoch_figures(t
     assert "test-time augmentation reverse complement + shifts [-1, 0, 1]" in line
     assert f"val_pearson {trained.info['metrics']['val_pearson']:.4f}" in line
     assert "per-epoch val_pearson above is the bare model without test-time augmentation" in line
+
+
+def test_a_validation_set_without_spread_writes_strict_json(tmp_path, demo_rows, capsys):
+    """Constant measured validation values give a NaN correlation: the CLI's line, run.json and metrics.json hold
+    null there (NaN is not JSON: jq and JavaScript refuse it), and a rerun resumes from those records."""
+    import yaml
+
+    from seq2exp.cli import main
+
+    val = tmp_path / "flat_val.txt"
+    val.write_text("".join(line.split("\t")[0] + "\t11\n" for line in demo_rows.read_text().splitlines()[:20]))
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "epochs": 1, "steps_per_epoch": 2}))
+
+    def strict(text: str):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+
+    argv = ["train", str(config), "--data", str(demo_rows), "--val", str(val), "--out", str(tmp_path / "flat"),
+            "--quiet"]
+    for _ in range(2):  # the second call resumes the finished run from its records
+        capsys.readouterr()
+        assert main(argv) == 0
+        assert strict(capsys.readouterr().out.strip().splitlines()[-1])["val_pearson"] is None
+    assert strict((tmp_path / "flat" / "run.json").read_text())["metrics"]["val_pearson"] is None
+    epoch = strict((tmp_path / "flat" / "metrics.json").read_text())["epochs"][0]
+    assert epoch["val_pearson"] is None and np.isfinite(epoch["val_loss"])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2exp.errors import ConfigError, Seq2ExpError
-from seq2exp.jsonio import load_file
+from seq2exp.jsonio import dumps, load_file
 
 REGISTRY_PATH = Path(__file__).with_name("published.json")
 CHECKSUMS_FILE = "checksums.json"
@@ -118,7 +118,7 @@ def _record(directory: Path, checkpoint: PublishedCheckpoint, target: Path, sha2
         records[checkpoint.file] = {"sha256": sha256, "size": target.stat().st_size, "checkpoint": checkpoint.name,
                                     "status": checkpoint.status}
         with atomic_write(directory / CHECKSUMS_FILE) as handle:
-            json.dump(dict(sorted(records.items())), handle, indent=2)
+            handle.write(dumps(dict(sorted(records.items())), indent=2))
             handle.write("\n")
     return target
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -464,8 +465,14 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
         restart: discard the run folder's training state and start afresh (instead of resuming it).
     """
     with _TrainingGlobals() as globals_:
-        setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides,
-                        restart=restart)
+        fresh = not Path(out).exists()
+        try:
+            setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides,
+                            restart=restart)
+        except BaseException:  # bad data found while its cache was built: a new run folder is not left behind
+            if fresh:
+                shutil.rmtree(out, ignore_errors=True)
+            raise
         setup.out.mkdir(parents=True, exist_ok=True)
         _write_config(setup)
         globals_.apply(setup)

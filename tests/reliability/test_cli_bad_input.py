@@ -213,6 +213,9 @@ CASES: list[tuple[str, str, Callable[[Path], list], str]] = [
     ("train-data-bad-letter", "train",  # found while the cache is built: no run folder (nor its cache folder) left
      lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), data=_file(t, "d.txt", TRUTH_TEXT * 2 + "ACGTXACGT\t3\n")),
      r"d\.txt, line \d+, field 'sequence': letter 'X' at position 5"),
+    ("train-data-one-row", "train",  # found after the cache was built: the new run folder goes with it
+     lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), data=_file(t, "d.txt", TRUTH_TEXT.splitlines()[0] + "\n")),
+     r"d\.txt gives 1 training and 0 validation rows"),
     ("train-out-is-a-file", "train", lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), out=_file(t, "o", "x")),
      r"/o(/cache)?: (Not a directory|File exists)"),
 ]

@@ -109,7 +109,8 @@ def test_truncated_and_non_checkpoint_files(tmp_path, capsys, team_state, damage
         path.write_bytes(b"")
     else:
         path.unlink()
-    expected = {"truncated": "not a readable PyTorch state_dict", "text": "not a readable PyTorch state_dict",
+    expected = {"truncated": "not a readable PyTorch state_dict",
+                "text": "not a readable PyTorch state_dict (not a PyTorch file: it starts with b'TGCA'",
                 "empty": "empty file", "absent": "no such file"}[damage]
     assert_refused(tmp_path, capsys, path, expected, "model_80.pth")
 

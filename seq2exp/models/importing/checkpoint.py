@@ -50,7 +50,11 @@ def read_torch_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError, ...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save writes a zip archive (or, legacy, a pickle)
+            reason = f"not a PyTorch file: it starts with {head!r}, not a zip archive or a pickle"
+        elif "Unsupported global" in str(error):
             reason = "it pickles Python objects, not only tensors (save model.state_dict(), not the model)"
         raise CheckpointError(f"{path}: not a readable PyTorch state_dict ({reason[:200]})") from None
     for key in ("state_dict", "model_state_dict", "model"):

@@ -64,7 +64,7 @@ def from_array(values: Sequence[float] | np.ndarray, source: str = "<array>", *,
         raise ValueError(f"{source}: expected a 1-D array of values, got shape {array.shape}")
     bad = np.flatnonzero(~np.isfinite(array))
     if bad.size and nonfinite == "error":
-        raise ValueError(f"{source}: test index {int(bad[0])} has the non-finite value {array[bad[0]]!r} "
+        raise ValueError(f"{source}: test index {int(bad[0])} has the non-finite value {_shown(array[bad[0]])} "
                          f"({bad.size} non-finite value(s) in all; use nonfinite='drop' to leave them out)")
     return ValueTable(np.where(np.isfinite(array), array, np.nan), np.isfinite(array), source, True)
 
@@ -151,6 +151,7 @@ def _from_items(items: list[tuple[Any, Any]], source: str, nonfinite: str) -> Va
     """Turn (key, value) entries into a table, checking indices, duplicates and values; errors name the index."""
     indices: list[int] = []
     values: list[float] = []
+    given: list[Any] = []  # each value as the input gave it (for errors)
     for key, value in items:
         key_text = str(key).strip()
         parts = key_text.split(",")
@@ -158,6 +159,7 @@ def _from_items(items: list[tuple[Any, Any]], source: str, nonfinite: str) -> Va
             index = _parse_key(parts[0], key, source)
             indices.append(index)
             values.append(_parse_value(value, index, source))
+            given.append(value)
         elif len(parts) == 2:
             alt, ref = (_parse_key(part, key, source) for part in parts)
             if not isinstance(value, (list, tuple)) or len(value) != 2:
@@ -165,6 +167,7 @@ def _from_items(items: list[tuple[Any, Any]], source: str, nonfinite: str) -> Va
                                        path=source, field=key_text)
             indices.extend((alt, ref))
             values.extend((_parse_value(value[0], alt, source), _parse_value(value[1], ref, source)))
+            given.extend(value)
         else:
             raise InputFormatError(f"key {key_text!r} is not a test index or an 'alt,ref' pair", path=source,
                                    field=key_text)
@@ -175,7 +178,7 @@ def _from_items(items: list[tuple[Any, Any]], source: str, nonfinite: str) -> Va
     bad = np.flatnonzero(~np.isfinite(value_array) & ~_null_mask(items, len(value_array)))
     if bad.size and nonfinite == "error":
         raise InputFormatError(f"test index {int(index_array[bad[0]])} has the non-finite value "
-                               f"{value_array[bad[0]]!r} ({bad.size} non-finite value(s) in all)", path=source,
+                               f"{_shown(given[bad[0]])} ({bad.size} non-finite value(s) in all)", path=source,
                                field=str(int(index_array[bad[0]])))
     table_values = np.full(n, np.nan)
     present = np.zeros(n, bool)
@@ -212,6 +215,15 @@ def _parse_key(text: str, key: Any, source: str) -> int:
                                f"{MAX_TEST_INDEX:,}; the challenge's test set has 71,103 sequences)", path=source,
                                field=str(key))
     return number
+
+
+def _shown(value: Any) -> str:
+    """A value as an error shows it: non-finite floats as JSON writes them (``NaN``, ``Infinity``), others as given."""
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity") if math.isinf(number) \
+            else repr(number)
+    return repr(value)
 
 
 def _parse_value(value: Any, index: int, source: str) -> float:

@@ -89,7 +89,7 @@ def test_constant_only_within_one_pair_subset(problem):
 def test_nan_and_inf_predictions(tmp_path, problem):
     truth, pred = problem["truth"], problem["good"].copy()
     pred[17], pred[40] = np.nan, np.inf
-    with pytest.raises(ValueError, match="test index 17"):
+    with pytest.raises(ValueError, match=r"test index 17 has the non-finite value NaN \(2 non-finite"):
         score(pred, truth)
     dropped = score(pred, truth, nonfinite="drop")
     keep = np.isfinite(pred)
@@ -100,8 +100,11 @@ def test_nan_and_inf_predictions(tmp_path, problem):
     with pytest.raises(InputFormatError, match="line 18"):
         score(str(write_dream(tmp_path / "p.txt", sequences, pred)), truth)
     (tmp_path / "p.json").write_text('{"0": 1.0, "1": NaN, "2": 3.0}')
-    with pytest.raises(InputFormatError, match="test index 1"):
+    with pytest.raises(InputFormatError, match="test index 1 has the non-finite value NaN "):  # as the file has it
         read_values(tmp_path / "p.json")
+    (tmp_path / "q.json").write_text('{"0": 1.0, "1": 2.0, "2": "-inf", "3,1": [-Infinity, 2.0]}')
+    with pytest.raises(InputFormatError, match=r"test index 2 has the non-finite value '-inf' \(2 non-finite"):
+        read_values(tmp_path / "q.json")
     table = read_values(tmp_path / "p.json", nonfinite="drop")
     assert table.present.tolist() == [True, False, True]
 

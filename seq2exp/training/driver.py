@@ -465,13 +465,13 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
         restart: discard the run folder's training state and start afresh (instead of resuming it).
     """
     with _TrainingGlobals() as globals_:
-        fresh = not Path(out).exists()
+        created = [folder for folder in (Path(out), *Path(out).parents) if not folder.exists()]  # by this call
         try:
             setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides,
                             restart=restart)
-        except BaseException:  # bad data found while its cache was built: a new run folder is not left behind
-            if fresh:
-                shutil.rmtree(out, ignore_errors=True)
+        except BaseException:  # bad data found while its cache was built: no new run folder is left behind
+            if created:
+                shutil.rmtree(created[-1], ignore_errors=True)
             raise
         setup.out.mkdir(parents=True, exist_ok=True)
         _write_config(setup)

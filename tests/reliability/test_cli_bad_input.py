@@ -216,6 +216,9 @@ CASES: list[tuple[str, str, Callable[[Path], list], str]] = [
     ("train-data-one-row", "train",  # found after the cache was built: the new run folder goes with it
      lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), data=_file(t, "d.txt", TRUTH_TEXT.splitlines()[0] + "\n")),
      r"d\.txt gives 1 training and 0 validation rows"),
+    ("train-data-one-row-nested-out", "train",  # and the missing parent folders of --out it made
+     lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), data=_file(t, "d.txt", TRUTH_TEXT.splitlines()[0] + "\n"),
+                      out=t / "runs" / "today" / "run"), r"d\.txt gives 1 training and 0 validation rows"),
     ("train-out-is-a-file", "train", lambda t: _train(t, _file(t, "c.yaml", BASE_CONFIG), out=_file(t, "o", "x")),
      r"/o(/cache)?: (Not a directory|File exists)"),
 ]

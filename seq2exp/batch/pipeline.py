@@ -33,7 +33,6 @@ import contextlib
 import datetime as _dt
 import glob
 import hashlib
-import json
 import logging
 import os
 import re
@@ -52,7 +51,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult, Remote
 from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError  # noqa: E402
-from seq2exp.jsonio import loads  # noqa: E402
+from seq2exp.jsonio import dumps, loads  # noqa: E402
 from seq2exp.serving import signatures as names  # noqa: E402
 from seq2exp.serving.predict import SavedModelBackend, ServerBackend, format_row, tsv_header  # noqa: E402
 
@@ -492,7 +491,7 @@ def build_manifest(shards: list[dict], static: dict) -> dict:
 
 def write_manifest(shards: list[dict], output_dir: str, static: dict) -> dict:
     manifest = build_manifest(shards, static)
-    _write_atomically(FileSystems.join(output_dir, MANIFEST_FILE), json.dumps(manifest, indent=2) + "\n")
+    _write_atomically(FileSystems.join(output_dir, MANIFEST_FILE), dumps(manifest, indent=2) + "\n")
     return manifest
 
 

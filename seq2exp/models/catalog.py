@@ -9,7 +9,6 @@ counts). After changing an architecture or registering a new one, regenerate it:
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -68,11 +67,12 @@ def build_catalog(names: list[str] | None = None, *, count_params: bool = True) 
 
 def write_catalog(path: Path = CATALOG_FILE) -> Path:
     """Rebuild every packaged architecture and write ``catalog.json``."""
+    from seq2exp.jsonio import dumps
     from seq2exp.utils import atomic_write
 
     rows = build_catalog()
     with atomic_write(path) as handle:
-        handle.write(json.dumps({"architectures": rows}, indent=1, ensure_ascii=False) + "\n")
+        handle.write(dumps({"architectures": rows}, indent=1, ensure_ascii=False) + "\n")
     return path
 
 

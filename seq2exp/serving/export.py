@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import numpy as np
 
 from seq2exp.errors import ConfigError, Seq2ExpError
 from seq2exp.inference.onehot import codes_to_onehot, tf_onehot_to_codes
+from seq2exp.jsonio import dumps
 from seq2exp.serving import signatures as names
 from seq2exp.utils import atomic_dir
 
@@ -287,7 +287,7 @@ def export_graph(graph: Any, model_base_path: str | os.PathLike, name: str, vers
                               oriented=names.ORIENTED_SIGNATURE in functions)
         if verify:
             info["check"] = _verify(tmp, graph, check_sequences, traced)
-        (tmp / names.METADATA_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / names.METADATA_FILE).write_text(dumps(info, indent=2, sort_keys=True, default=str) + "\n")
         _make_world_readable(tmp)
     logger.info("exported %s version %d to %s", name, version, final)
     return ExportResult(final, name, version, info)

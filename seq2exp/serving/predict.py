@@ -23,7 +23,6 @@ promoter). A model whose encoding strips the flanks (``region: variable``) sees 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -492,8 +491,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     from seq2exp.utils import atomic_write
 
     with atomic_write(output.with_name(output.name + MODEL_RECORD_SUFFIX)) as record:
-        record.write(json.dumps({"model": getattr(backend, "model", None), "version": version,
-                                 "source": getattr(backend, "description", None), "rows": rows}) + "\n")
+        record.write(jsonio.dumps({"model": getattr(backend, "model", None), "version": version,
+                                   "source": getattr(backend, "description", None), "rows": rows}) + "\n")
     return PredictSummary(rows=rows, resumed_from=skip, seconds=time.monotonic() - started, output=output,
                           model_version=version, rows_missing_flanks=flanks.missing, rows_reverse=reverse_rows,
                           orientation=rule)

@@ -9,7 +9,8 @@ autosome --data train.txt --out runs/a``). ``show`` prints a recipe's YAML, comm
 from __future__ import annotations
 
 import argparse
-import json
+
+from seq2exp.jsonio import dumps
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
         rows = {name: {"description": recipe_description(recipe_path(name)), "path": str(recipe_path(name))}
                 for name in recipe_names()}
         if args.json:
-            print(json.dumps(rows, indent=2))
+            print(dumps(rows, indent=2))
             return 0
         width = max(len(name) for name in rows)
         for name, row in rows.items():

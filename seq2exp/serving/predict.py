@@ -457,7 +457,6 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 handle.flush()
                 _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text, rule)
             for chunk in _chunks(records, chunk_rows):
-                check_records(chunk, input_text, backend.max_length)
                 flanks.add(chunk)
                 if rule is None:
                     values = backend.predict([record.sequence for record in chunk])

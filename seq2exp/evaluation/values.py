@@ -7,6 +7,7 @@ so a shorter/longer file or an out-of-range index is an error naming the first b
 from __future__ import annotations
 
 import logging
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -219,11 +220,7 @@ def _parse_key(text: str, key: Any, source: str) -> int:
 
 def _shown(value: Any) -> str:
     """A value as an error shows it: non-finite floats as JSON writes them (``NaN``, ``Infinity``), others as given."""
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity") if math.isinf(number) \
-            else repr(number)
-    return repr(value)
+    return json.dumps(float(value)) if isinstance(value, (float, np.floating)) else repr(value)
 
 
 def _parse_value(value: Any, index: int, source: str) -> float:

@@ -36,12 +36,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
         raise
 
 
+def missing_folders(path: str | os.PathLike) -> list[Path]:
+    """``path`` and its parents that do not exist yet, deepest first: what creating ``path`` would make."""
+    path = Path(path)
+    return list(itertools.takewhile(lambda folder: not folder.exists(), (path, *path.parents)))
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success rename it to ``path`` (which must not exist yet). On
     error the temporary folder is removed, and so are the missing parents this call created (when still empty)."""
     path = Path(path)
-    created = list(itertools.takewhile(lambda folder: not folder.exists(), (path.parent, *path.parent.parents)))
+    created = missing_folders(path.parent)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:

@@ -26,6 +26,7 @@ from seq2exp.errors import ConfigError
 from seq2exp.inference import runs as inference
 from seq2exp.training.config import load_config, resolve_config
 from seq2exp.training.setup import TrainingSetup, compile_model, validation_callback, validation_functions  # noqa: F401
+from seq2exp.utils import missing_folders
 
 logger = logging.getLogger(__name__)
 
@@ -465,7 +466,7 @@ def train(config: Mapping[str, Any] | str | Path, data: str | Path | None = None
         restart: discard the run folder's training state and start afresh (instead of resuming it).
     """
     with _TrainingGlobals() as globals_:
-        created = [folder for folder in (Path(out), *Path(out).parents) if not folder.exists()]  # by this call
+        created = missing_folders(out)  # what this call makes, removed again if preparing fails
         try:
             setup = prepare(config, data, val, out, strategy=strategy, smoke=smoke, overrides=overrides,
                             restart=restart)

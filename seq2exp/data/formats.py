@@ -208,6 +208,24 @@ def _lines(handle: _CheckedReader, path: str, max_line_bytes: int | None) -> Ite
         yield number, line.rstrip(b"\r\n")
 
 
+def _data_lines(lines: Iterator[tuple[int, bytes | str]], path: str, field: str | None = "sequence"
+                ) -> Iterator[tuple[int, str, InputFormatError | None]]:
+    """The non-blank lines of a table as ``(line number, text, blank)``: the one rule for blank lines in a table.
+
+    Blank lines are fine only at the end (line numbers are ids, as in DREAM files): ``blank`` is the "empty line"
+    error naming the first of the blank lines just before this line, else ``None``; the caller raises or collects it.
+    """
+    blank_line = None
+    for number, raw in lines:
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        if not text.strip():
+            blank_line = blank_line or number
+            continue
+        yield number, text, (None if blank_line is None
+                              else InputFormatError("empty line", path=path, line=blank_line, field=field))
+        blank_line = None
+
+
 def _line_limit(max_length: int | None) -> int | None:
     return None if max_length is None else int(max_length) + _LINE_SLACK_BYTES
 
@@ -719,21 +737,14 @@ def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str]
     """Rows of a TSV whose first line (``header``) has a ``sequence`` column."""
     sequence_column = next(header.index(c) for c in SEQUENCE_COLUMN_NAMES if c in header)
     name_column = next((header.index(c) for c in ("id", "name", "seq_id") if c in header), None)
-    blank_line = None
     with open_text_bytes(path) as handle:
-        for line_number, raw in _lines(handle, path_text, _line_limit(max_length)):
-            if line_number == 1:
-                continue
-            line = raw.decode("utf-8", "replace")
-            if not line.strip():
-                blank_line = blank_line or line_number
-                continue
-            if blank_line is not None:  # blank lines only at the end, as in DREAM files
-                error = InputFormatError("empty line", path=path_text, line=blank_line, field="sequence")
+        lines = _lines(handle, path_text, _line_limit(max_length))
+        next(lines, None)  # the header
+        for line_number, line, blank in _data_lines(lines, path_text):
+            if blank is not None:
                 if errors is None:
-                    raise error
-                errors.append(error)
-                blank_line = None
+                    raise blank
+                errors.append(blank)
             fields = line.split("\t")
             if sequence_column >= len(fields):
                 error = InputFormatError(f"expected a sequence in column {sequence_column + 1}, the row has "
@@ -1204,7 +1215,6 @@ def iter_table_chunks(
             id_columns = sorted(id_columns + [orientation_column])
         id_names = [header[i].strip() for i in id_columns]
         found = False
-        blank_line = None
 
         def flush(rows):
             sequences, values, flags, id_values, numbers, skipped = rows
@@ -1222,18 +1232,12 @@ def iter_table_chunks(
             return [], [], [], [], [], 0
 
         rows = new_rows()
-        for line_number, raw in lines:
-            text = raw.decode("utf-8", "replace")
-            if not text.strip():
-                blank_line = blank_line or line_number
-                continue
-            if blank_line is not None:  # blank lines only at the end, as in DREAM files
-                error = InputFormatError("empty line", path=path_text, line=blank_line, field="sequence")
-                blank_line = None
+        for line_number, text, blank in _data_lines(lines, path_text):
+            if blank is not None:
                 if on_invalid == "error" and errors is None:
-                    raise error
+                    raise blank
                 if errors is not None:
-                    errors.append(error)
+                    errors.append(blank)
                 rows = (*rows[:5], rows[5] + 1)
             try:
                 fields = text.split(separator)
@@ -1310,3 +1314,43 @@ def read_table(
         skipped += chunk.skipped
     return TargetTable(sequences, np.concatenate(targets), list(spec.targets), np.concatenate(flags), ids,
                        np.concatenate(lines), skipped, os.fspath(path))
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """A small tab-separated table read as text: its header's ``columns`` (stripped), one ``{column: field}`` dict
+    per row (fields stripped) and each row's 1-based ``lines`` in the file."""
+
+    columns: list[str]
+    rows: list[dict[str, str]]
+    lines: list[int]
+
+
+def read_text_table(path: str | os.PathLike) -> TextTable:
+    """Read a tab-separated table with a header line whose fields the caller interprets (e.g. a variants table).
+
+    The one reader's rules (:func:`open_text_bytes`: gzip, BOM, CRLF; UTF-8 only; blank lines only at the end). A
+    repeated column name, a row whose number of fields is not the header's, a blank line inside the table and a
+    table without rows are ``InputFormatError`` naming the file and line.
+    """
+    path_text = os.fspath(path)
+    lines = ((number, line.rstrip("\r")) for number, line in enumerate(_read_text(path).split("\n"), start=1))
+    first = next(lines)[1]
+    columns = [name.strip() for name in first.split("\t")] if first.strip() else []
+    if not columns:
+        raise InputFormatError("no header line (expected column names, tab-separated)", path=path_text, line=1)
+    if len(set(columns)) != len(columns):
+        raise InputFormatError(f"header {columns}: a column name is repeated", path=path_text, line=1)
+    rows, row_lines = [], []
+    for number, text, blank in _data_lines(lines, path_text, field=None):
+        if blank is not None:
+            raise blank
+        fields = text.split("\t")
+        if len(fields) != len(columns):
+            raise InputFormatError(f"{len(fields)} fields but the header has {len(columns)} ({columns})",
+                                   path=path_text, line=number)
+        rows.append({name: value.strip() for name, value in zip(columns, fields)})
+        row_lines.append(number)
+    if not rows:
+        raise InputFormatError("no rows (expected a header line and rows)", path=path_text, line=2)
+    return TextTable(columns, rows, row_lines)

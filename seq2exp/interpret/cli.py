@@ -252,36 +252,13 @@ def add_variants_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_variants(path: str) -> dict:
     """The variants table: ``{"names", "ref", "alt", "measured_delta" | None, "measured": (ref, alt) | None}``."""
+    from seq2exp.data.alphabet import describe_bad_sequence
+    from seq2exp.data.formats import read_text_table
     from seq2exp.errors import InputFormatError
     from seq2exp.interpret.mutagenesis import apply_snvs
 
-    from seq2exp.data.formats import open_text_bytes
-
-    with open_text_bytes(path) as binary:  # the one reader: gzip, BOM, UTF-16 and NUL bytes refused by name
-        text = binary.read()
-    try:
-        lines = text.decode("utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise InputFormatError(f"not UTF-8 text (byte {error.start})", path=path) from None
-    reader = csv.reader(lines, delimiter="\t")
-    try:
-        header = next(reader, [])
-        columns = [c.strip() for c in header]
-        rows, row_lines = [], []  # row_lines: each row's 1-based line in the file (blank lines are skipped)
-        for line, fields in enumerate(reader, start=2):
-            if not any(field.strip() for field in fields):
-                continue
-            if len(fields) != len(columns):
-                raise InputFormatError(f"{len(fields)} fields but the header has {len(columns)} ({columns})",
-                                       path=path, line=line)
-            rows.append({name: value.strip() for name, value in zip(columns, fields)})
-            row_lines.append(line)
-    except csv.Error as error:
-        raise InputFormatError(f"not a tab-separated table ({error})", path=path) from None
-    if len(set(columns)) != len(columns):
-        raise InputFormatError(f"header {columns}: a column name is repeated", path=path, line=1)
-    if not rows:
-        raise InputFormatError("no variants (expected a header line and rows)", path=path)
+    table = read_text_table(path)  # the one reader: gzip, BOM, CRLF, UTF-8, blank lines only at the end
+    columns, rows, row_lines = table.columns, table.rows, table.lines
     snv = {"sequence", "position", "ref", "alt"} <= set(columns)
     if not snv and not {"ref", "alt"} <= set(columns):
         raise InputFormatError(f"header {columns}: needs columns ref, alt or sequence, position, ref, alt",
@@ -301,6 +278,9 @@ def read_variants(path: str) -> dict:
         for key in ("ref", "alt") + (("sequence",) if snv else ()):
             if not row[key]:
                 raise InputFormatError(f"empty {key}", path=path, line=row_lines[i], field=key)
+            problem = None if snv and key != "sequence" else describe_bad_sequence(row[key].upper(), None)
+            if problem:  # a whole sequence's letters; an SNV's alt letter is checked by apply_snvs
+                raise InputFormatError(problem, path=path, line=row_lines[i], field=key)
         if snv and (len(row["alt"]) != 1 or len(row["ref"]) != 1):
             raise InputFormatError(f"an SNV's ref and alt are one letter each, got ref {row['ref']!r} alt "
                                    f"{row['alt']!r} (give other variants as whole ref and alt sequences)",

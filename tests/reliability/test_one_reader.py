@@ -1,5 +1,5 @@
 """One reader, one contract: gzip, CRLF, a UTF-8 BOM and lower-case DNA are accepted by every reader of user files
-(training/test DREAM files, FASTA, files to predict, prediction/truth files to score, configs), and the rest is
+(training/test DREAM files, FASTA, files to predict, prediction/truth files to score, variant tables, configs), and the rest is
 refused with the same error whichever stage reads the file."""
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seq2exp.data.formats import UTF8_BOM, iter_sequence_records, read_dream, read_fasta
+from seq2exp.data.formats import UTF8_BOM, iter_sequence_records, read_dream, read_fasta, read_table
 from seq2exp.errors import InputFormatError
 from seq2exp.evaluation.values import read_values
+from seq2exp.interpret.cli import read_variants
 from tests.reliability.conftest import dream_text, random_promoters, run_cli, truncated_gzip
 
 SEQUENCES = random_promoters(12, seed=5)
@@ -20,6 +21,8 @@ VALUES = [round(0.25 * i - 1.0, 6) for i in range(len(SEQUENCES))]
 DREAM = dream_text(SEQUENCES, VALUES)
 FASTA = "".join(f">s{i} note\n{s[:50]}\n{s[50:]}\n" for i, s in enumerate(SEQUENCES))
 TSV = "id\tsequence\n" + "".join(f"r{i}\t{s}\n" for i, s in enumerate(SEQUENCES))
+VARIANT_TABLE = "ref\talt\tdelta\n" + "".join(f"{s}\t{SEQUENCES[i - 1]}\t{v}\n" for i, (s, v) in
+                                              enumerate(zip(SEQUENCES, VALUES)))
 
 VARIANTS = {
     "plain": lambda text: text.encode(),
@@ -35,11 +38,14 @@ def _lower_dna(text: str) -> str:
     """Lower-case the sequence letters only (not ids, headers or numbers)."""
     out = []
     for line in text.splitlines(keepends=True):
-        if line.startswith((">", "id\t")):
+        if line.startswith((">", "id\t", "ref\t")):
             out.append(line)
         elif line.startswith("r") and "\t" in line:
             name, rest = line.split("\t", 1)
             out.append(f"{name}\t{rest.lower()}")
+        elif line.count("\t") == 2:  # a variant row: ref, alt, delta
+            ref, alt, rest = line.split("\t")
+            out.append(f"{ref.lower()}\t{alt.lower()}\t{rest}")
         else:
             sequence, sep, rest = line.partition("\t")
             out.append(sequence.lower() + sep + rest)
@@ -66,6 +72,8 @@ def test_every_reader_accepts_the_variant(variant, tmp_path):
         assert [(r.name, r.sequence, r.line) for r in records] == list(zip(names, SEQUENCES, lines))
     values = read_values(_write(tmp_path, "v.txt", variant, DREAM))
     assert values.values.tolist() == VALUES and [s.decode() for s in values.sequences.tolist()] == SEQUENCES
+    table = read_variants(str(_write(tmp_path, "variants.tsv", variant, VARIANT_TABLE)))
+    assert [r.upper() for r in table["ref"]] == SEQUENCES and table["measured_delta"] == VALUES
     as_json = json.dumps({str(i): v for i, v in enumerate(VALUES)})
     if variant != "lower":
         assert read_values(_write(tmp_path, "v.json", variant, as_json)).values.tolist() == VALUES
@@ -110,10 +118,11 @@ REFUSED = {
 def test_every_reader_refuses_with_the_same_error(kind, tmp_path):
     encode, message = REFUSED[kind]
     readers = {"read_dream": read_dream, "read_fasta": read_fasta, "read_values": read_values,
-               "iter_sequence_records": lambda path: list(iter_sequence_records(path))}
+               "iter_sequence_records": lambda path: list(iter_sequence_records(path)),
+               "read_variants": lambda path: read_variants(str(path))}
     errors = {}
     for name, reader in readers.items():
-        text = FASTA if name == "read_fasta" else DREAM
+        text = {"read_fasta": FASTA, "read_variants": VARIANT_TABLE}.get(name, DREAM)
         path = tmp_path / f"{name}.txt{'.gz' if 'gz' in kind else ''}"
         if encode is None:
             truncated_gzip(path, text * 50)
@@ -138,9 +147,22 @@ def test_line_numbers_and_blank_lines_follow_one_contract(tmp_path):
     tsv.write_text(TSV.replace("r1\t", "\nr1\t"))
     with pytest.raises(InputFormatError, match=r"inside\.tsv, line 3, field 'sequence': empty line"):
         list(iter_sequence_records(tsv))
+    targets = tmp_path / "targets.tsv"
+    targets.write_text("sequence\texpression\n" + DREAM.replace("\n", "\n\n", 2))
+    with pytest.raises(InputFormatError, match=r"targets\.tsv, line 3, field 'sequence': empty line"):
+        read_table(targets, {"targets": ["expression"]})
+    variants = tmp_path / "variants.tsv"
+    lines = VARIANT_TABLE.splitlines(keepends=True)
+    variants.write_text("".join(lines[:4] + [" \r\n"] + lines[4:]))  # header, 3 rows, then a blank line 5
+    with pytest.raises(InputFormatError, match=r"variants\.tsv, line 5: empty line"):
+        read_variants(str(variants))
     trailing = tmp_path / "trailing.txt"
     trailing.write_text(DREAM + "\n\r\n  \n")
     assert len(read_dream(trailing)) == len(list(iter_sequence_records(trailing))) == len(SEQUENCES)
+    targets.write_text("sequence\texpression\n" + DREAM + "\n\r\n  \n")
+    assert len(read_table(targets, {"targets": ["expression"]}).sequences) == len(SEQUENCES)
+    variants.write_text(VARIANT_TABLE + "\n\r\n  \n")
+    assert len(read_variants(str(variants))["ref"]) == len(SEQUENCES)
     fasta = tmp_path / "gaps.fa"
     fasta.write_text(FASTA.replace("\n>", "\n\n>"))
     assert [r.line for r in iter_sequence_records(fasta)] == [1 + 4 * i for i in range(len(SEQUENCES))]

@@ -180,12 +180,11 @@ class SavedModelBackend:
         from seq2exp.serving.session import SessionModel
 
         self.path = resolve_saved_model_dir(path)
+        meta = export_metadata(self.path)
         self._model = SessionModel(self.path, intra_op_threads=intra_op_threads)
         self.batch_size = batch_size
         self.version = int(self.path.name) if self.path.name.isdigit() else None
         self.model = self.path.parent.name
-        meta_path = self.path / names.METADATA_FILE
-        meta = jsonio.load_file(meta_path, expect=dict) if meta_path.exists() else {}
         self.max_length = meta.get("max_sequence_length")
         self.construct = trained_construct(meta)
         self.strips_flanks = (meta.get("encoding") or {}).get("region") == "variable"
@@ -226,6 +225,13 @@ class SavedModelBackend:
 
     def close(self) -> None:
         self._model.close()
+
+
+def export_metadata(version_dir: str | os.PathLike) -> dict:
+    """An exported version's seq2exp metadata (``{}`` for a SavedModel seq2exp did not write), read without loading
+    the model: ``max_sequence_length`` lets a caller check its input before it pays for the load."""
+    meta_path = Path(version_dir) / names.METADATA_FILE
+    return jsonio.load_file(meta_path, expect=dict) if meta_path.exists() else {}
 
 
 def trained_construct(meta: dict) -> Any:
@@ -413,11 +419,14 @@ class PredictSummary:
 
 def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, backend: Backend, *,
                  output_format: str = "dream", chunk_rows: int = 8192, resume: bool = False,
-                 progress: bool = True, orientation: str | dict | None = ORIENTATION_AUTO) -> PredictSummary:
+                 progress: bool = True, orientation: str | dict | None = ORIENTATION_AUTO,
+                 checked_rows: int | None = None) -> PredictSummary:
     """Predict every row of ``input_path`` into ``output_path`` (atomically; ``resume`` continues a partial run).
 
     ``orientation``: see :func:`parse_orientation` (``auto``: the export's recorded rule; ``None``: all forward).
     Rows it marks reverse are predicted with the model's ``is_reverse`` channel set (``serving_oriented`` signature).
+    ``checked_rows``: what :func:`check_input` returned for this input and ``backend.max_length``, when the caller
+    has run it already (``seq2exp predict`` does, before it loads the model); otherwise it runs here.
     """
     import time
 
@@ -437,7 +446,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise ConfigError(f"the model predicts {len(task_names)} tasks ({', '.join(task_names)}); the dream format "
                           "has one value column: use --format tsv")
     rule = resolve_orientation(backend.orientation, orientation)
-    total = check_input(input_text, backend.max_length)  # every row, before any output is created or changed
+    total = check_input(input_text, backend.max_length) if checked_rows is None else checked_rows  # every row,
+    # before any output is created or changed
     reverse_rows = 0
     records = iter_records(input_text)
     if resume and partial.exists():

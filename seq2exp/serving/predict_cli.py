@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from seq2exp.serving.predict import (SavedModelBackend, ServerBackend, check_output_path, iter_records,
-                                         parse_orientation, predict_file)
+    from seq2exp.serving.predict import (SavedModelBackend, ServerBackend, check_input, check_output_path,
+                                         export_metadata, iter_records, parse_orientation, predict_file,
+                                         resolve_saved_model_dir)
 
     check_model_source(args)
     orientation = parse_orientation(args.orientation)  # a malformed rule fails before anything runs
@@ -56,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
         construct = resolve_construct(args.construct)  # an unknown name fails before anything runs
     check_output_path(Path(args.output))
     first = iter_records(args.input)
-    next(first)  # a missing, empty or unreadable input fails before any model is loaded
+    next(first)  # a missing, empty or unreadable input fails before the server is asked or the model read
     first.close()
     if args.server:
         backend = ServerBackend(args.server, args.model, version=args.version, label=args.label,
@@ -64,12 +65,16 @@ def main(args: argparse.Namespace) -> int:
                                 transport=args.transport)
         if args.construct:
             backend.construct = construct
+        checked_rows = check_input(args.input, backend.max_length)  # every row, before any prediction
     else:
+        max_length = export_metadata(resolve_saved_model_dir(args.saved_model)).get("max_sequence_length")
+        checked_rows = check_input(args.input, max_length)  # every row, before the SavedModel is loaded
         backend = SavedModelBackend(args.saved_model, batch_size=args.batch_size)
     try:
         summary = predict_file(args.input, args.output, backend, output_format=args.format,
                                chunk_rows=args.chunk_rows, resume=args.resume,
-                               progress=not args.no_progress and sys.stderr.isatty(), orientation=orientation)
+                               progress=not args.no_progress and sys.stderr.isatty(), orientation=orientation,
+                               checked_rows=checked_rows)
     finally:
         backend.close()
     print(dumps({"output": str(summary.output), "rows": summary.rows, "resumed_from": summary.resumed_from,

@@ -166,3 +166,33 @@ def test_the_progress_bar_counts_towards_the_input_rows(tmp_path, capsys):
     source.write_text("\n".join(random_promoters(23, seed=4)) + "\n")
     predict_file(source, tmp_path / "pred.txt", GCBackend(), chunk_rows=10, progress=True)
     assert "23/23" in capsys.readouterr().err
+
+
+def test_predict_checks_the_input_before_it_loads_the_saved_model(tiny_export, tmp_path, capsys, monkeypatch):
+    """``seq2exp predict --saved-model``: every row is checked against the export's own length limit (its metadata)
+    before the SavedModel is loaded, so a bad last row fails without the load; a good input is checked once."""
+    from seq2exp.serving import predict as predict_module
+    from seq2exp.serving import session
+
+    version = tiny_export / "tiny" / "1"
+    max_length = predict_module.export_metadata(version)["max_sequence_length"]
+    rows = random_promoters(12, seed=6)
+    assert max(len(row) for row in rows) <= max_length
+    loads, checks = [], []
+    real_load, real_check = session.SessionModel.__init__, predict_module.check_input
+    monkeypatch.setattr(session.SessionModel, "__init__",
+                        lambda self, *args, **kwargs: loads.append(args) or real_load(self, *args, **kwargs))
+    monkeypatch.setattr(predict_module, "check_input",
+                        lambda *args, **kwargs: checks.append(args) or real_check(*args, **kwargs))
+    source, out = tmp_path / "in.txt", tmp_path / "out" / "p.txt"
+    out.parent.mkdir()
+    source.write_text("\n".join(rows[:-1] + ["A" * (max_length + 1)]) + "\n")
+    argv = ["predict", source, "-o", out, "--saved-model", tiny_export / "tiny", "--no-progress"]
+    assert_one_line_error(run_cli(argv, capsys), "predict",
+                          rf"in\.txt, line 12, field 'sequence': .*longer than the maximum {max_length} bp")
+    assert loads == [] and list(out.parent.iterdir()) == []
+    source.write_text("\n".join(rows) + "\n")
+    checks.clear()
+    code, _out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert len(loads) == 1 and len(checks) == 1 and len(out.read_text().splitlines()) == 12

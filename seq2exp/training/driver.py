@@ -417,7 +417,8 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
         codes, lengths, measured = setup.validation_data()
         graph = run.prediction_graph()
         sequences = codes_to_sequences(codes, lengths)
-        raw = graph.predict_outputs(sequences)["expression"]
+        orientation = setup.validation_orientation()  # the is_reverse channel of reverse rows, as per epoch
+        raw = graph.predict_outputs(sequences, orientation=orientation)["expression"]
         if np.ndim(measured) == 2:  # several tasks: each task's, and their mean
             names = setup.task_names or [f"task{j}" for j in range(measured.shape[1])]
             scores = {name: pearson_spearman(raw[:, j], measured[:, j]) for j, name in enumerate(names)}
@@ -427,7 +428,7 @@ def finish_run(setup: TrainingSetup, summary: dict) -> inference.Run:
         else:
             metrics["val_pearson"], metrics["val_spearman"] = pearson_spearman(raw, measured)
         if graph.batch_postprocess:
-            final = graph.predict(sequences)
+            final = graph.predict(sequences, orientation=orientation)
             metrics["val_pearson_postprocessed"], metrics["val_spearman_postprocessed"] = \
                 pearson_spearman(final, measured)
         logger.info("final validation (%d rows, %s weights, the run's prediction graph: test-time augmentation %s): "

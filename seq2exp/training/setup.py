@@ -123,6 +123,15 @@ class TrainingSetup:
         return (np.asarray(self.val_cache.codes[index]), np.asarray(self.val_cache.lengths[index], np.int32),
                 np.asarray(self.val_cache.targets[index], np.float32))
 
+    def validation_orientation(self) -> np.ndarray | None:
+        """The validation rows' reverse-orientation flags (bool ``[n_val]``, a table's ``data.table.orientation``)
+        when the model reads an ``is_reverse`` channel, else ``None`` (every row forward). The per-epoch and the
+        final validation feed these to the channel, as training and ``seq2exp predict`` do."""
+        spec = self.encoder.spec
+        if self.val_cache.reverse is None or not (spec.kind == "onehot" and spec.rc_channel):
+            return None
+        return self.val_cache.orientation(np.asarray(self.val_indices))
+
 
 def _label_noise_fn(output: str, std: float, clip, seed: int):
     """NAD's training-label noise (Util/Utils.py ``np.clip(lab + N(0, sd), 0, 1)``): one draw per row, on the
@@ -197,24 +206,19 @@ def validation_functions(setup: TrainingSetup, model) -> tuple[Callable, Callabl
     graph = inference.PredictionGraph(model, setup.encoder, None, setup.target_transform, None)
     codes, lengths, measured = setup.validation_data()
     # rows measured in reverse orientation (a table's data.table.orientation) set the is_reverse channel, as in
-    # training (the served graph, which sees sequences only, predicts every row as forward)
-    orientation = setup.val_cache.orientation(setup.val_indices)
-    if setup.val_cache.reverse is None or not (setup.encoder.spec.kind == "onehot" and setup.encoder.spec.rc_channel):
+    # training, the final validation (driver.finish_run) and seq2exp predict
+    orientation = setup.validation_orientation()
+    if orientation is None:
         model_outputs = tf.function(graph.tf_model_outputs, reduce_retracing=True)
     else:
-        @tf.function(reduce_retracing=True)
-        def model_outputs(codes_batch, lengths_batch, orientation_batch):
-            def encode(c, n, **options):
-                return setup.encoder.tf_encode(c, n, orientation=orientation_batch, **options)
-
-            return graph.tf_model_outputs(codes_batch, lengths_batch, encode=encode)
+        model_outputs = tf.function(lambda codes_batch, lengths_batch, orientation_batch: graph.tf_model_outputs(
+            codes_batch, lengths_batch, orientation=orientation_batch), reduce_retracing=True)
     batch = max(setup.batch_size, 256)
 
     def predict_fn():
         parts: dict[str, list] = {}
         for start in range(0, len(codes), batch):
-            extra = () if setup.val_cache.reverse is None or not setup.encoder.spec.rc_channel else (
-                tf.constant(orientation[start:start + batch]),)
+            extra = () if orientation is None else (tf.constant(orientation[start:start + batch]),)
             outputs = model_outputs(tf.constant(codes[start:start + batch]), tf.constant(lengths[start:start + batch]),
                                     *extra)
             for name, value in outputs.items():

@@ -293,3 +293,54 @@ def test_a_validation_set_without_spread_writes_strict_json(tmp_path, demo_rows,
     assert strict((tmp_path / "flat" / "run.json").read_text())["metrics"]["val_pearson"] is None
     epoch = strict((tmp_path / "flat" / "metrics.json").read_text())["epochs"][0]
     assert epoch["val_pearson"] is None and np.isfinite(epoch["val_loss"])
+
+
+def _oriented_table(path, rows, rng) -> None:
+    """A human-MPRA-like table: ``seq_id`` (``_Reversed:`` marks a reverse row), ``seq`` (110 bp), ``mean_value``
+    = GC fraction, + 2 on reverse rows (the orientation matters to the target, so the model learns the channel)."""
+    letters = np.array(list("ACGT"))
+    lines = ["seq_id\tseq\tmean_value"]
+    for i in range(rows):
+        sequence = "".join(rng.choice(letters, 110))
+        reverse = i % 3 == 0
+        value = (sequence.count("G") + sequence.count("C")) / 110 + 2.0 * reverse + rng.normal(0, 0.05)
+        lines.append(f"seq{i}_{'Reversed:' if reverse else 'F'}\t{sequence}\t{value:.4f}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_final_validation_feeds_each_rows_orientation_to_the_is_reverse_channel(tmp_path):
+    """With an is_reverse channel and reverse validation rows, run.json's final val_pearson is the Pearson of the
+    model's oriented predictions (the Keras model called on a numpy one-hot + each row's is_reverse flag), as the
+    per-epoch validation's is; before, it was the forward-only figure (every row's channel 0)."""
+    from scipy.stats import pearsonr
+
+    from seq2exp.data.formats import read_table
+
+    rng = np.random.default_rng(5)
+    _oriented_table(tmp_path / "train.tsv", 240, rng)
+    _oriented_table(tmp_path / "val.tsv", 90, rng)
+    config = {"model": {"architecture": "test_tiny", "config": {"input": {"rc_channel": True}}}, "construct": "genomic",
+              "data": {"table": {"targets": ["mean_value"],
+                                 "orientation": {"column": "seq_id", "contains": "_Reversed:"}}},
+              "loss": {"name": "mse"}, "optimizer": {"name": "adam", "learning_rate": 0.02},
+              "batch_size": 32, "epochs": 2, "steps_per_epoch": 8}
+    trained = train(config, data=tmp_path / "train.tsv", val=tmp_path / "val.tsv", out=tmp_path / "run",
+                    strategy="default", verbose=0)
+    val = read_table(tmp_path / "val.tsv", config["data"]["table"])
+    assert 0 < val.reverse.sum() < len(val)
+    onehot = np.array([[[float(base == letter) for letter in "ACGT"] for base in sequence]
+                       for sequence in val.sequences], np.float32)
+
+    def pearson(flags: np.ndarray) -> float:
+        channel = np.broadcast_to(flags.astype(np.float32)[:, None, None], (len(flags), 110, 1))
+        predicted = np.asarray(trained.model(np.concatenate([onehot, channel], axis=2), training=False)["expression"])
+        return float(pearsonr(predicted.reshape(-1), val.targets[:, 0])[0])
+
+    oriented, forward = pearson(val.reverse), pearson(np.zeros(len(val), bool))
+    recorded = json.loads((trained.path / "run.json").read_text())["metrics"]["val_pearson"]
+    print(f"final val_pearson {recorded:.4f}; numpy oriented {oriented:.4f}, forward-only {forward:.4f}")
+    assert abs(oriented - forward) > 0.05  # the data tell the two apart
+    assert recorded == pytest.approx(oriented, abs=1e-5)
+    best = json.loads((trained.path / "metrics.json").read_text())
+    epoch = next(row for row in best["epochs"] if row["epoch"] == best["best_epoch"])
+    assert recorded == pytest.approx(epoch["val_pearson"], abs=1e-5)  # TTA none: the best epoch's own figure

@@ -15,8 +15,10 @@ TINY_INPUT = {"kind": "onehot", "length": 110, "region": "full", "pad": "n_right
 
 
 def build_tiny(config: dict) -> keras.Model:
-    """Conv1D -> global mean -> Dense(1): ``{"expression": [B]}`` (``{"bins", "expression"}`` with ``bins: true``)."""
-    inputs = keras.Input((config["input"]["length"], 4), name="inputs")
+    """Conv1D -> global mean -> Dense(1): ``{"expression": [B]}`` (``{"bins", "expression"}`` with ``bins: true``);
+    a 5th input channel with ``input: {rc_channel: true}`` (is_reverse)."""
+    channels = 4 + bool(config["input"].get("rc_channel"))
+    inputs = keras.Input((config["input"]["length"], channels), name="inputs")
     x = keras.layers.Conv1D(config["filters"], 5, activation="relu", name="conv")(inputs)
     x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
     if config.get("bins"):

@@ -2,7 +2,8 @@
 
 Restarting the same command on the same ``--out`` resumes an interrupted run. ``--smoke`` trains the tiny version
 of the config (the architecture's smoke size and the config's ``smoke`` section); ``--set key=value`` overrides
-any config field (dotted keys, YAML values), e.g. ``--set epochs=3 --set optimizer.learning_rate=0.001``.
+any config field (dotted keys, YAML values), e.g. ``--set epochs=3 --set optimizer.learning_rate=0.001``; ``--set
+smoke.epochs=3`` changes the smoke section before ``--smoke`` reads it.
 ``CONFIG`` is a registered recipe name (``seq2exp configs list``: ``autosome``, ``bhi``, ..., ``kmer_ridge``) or the
 path of a YAML config (``seq2exp configs show autosome > my.yaml`` gives one to edit). The k-mer ridge baseline is a
 recipe too: ``seq2exp train kmer_ridge --data ... --out ...``.

@@ -27,13 +27,14 @@ field and, where it applies, the valid choices. Layout (all keys but ``model``, 
     jit_compile: false
     seed: 0
     checkpoint_every: 100                             # optimiser steps between resumable checkpoints
-    smoke: {batch_size: 16, epochs: 1, steps_per_epoch: 2}   # merged in by --smoke (with the model's smoke config)
+    smoke: {batch_size: 16, epochs: 1, steps_per_epoch: 2}   # merged in by --smoke (with the model's smoke config);
+                                      # config fields, checked as the config's are (with or without --smoke);
+                                      # --set smoke.KEY=V changes them, a top-level --set KEY=V beats them
     construct: dream_yeast                            # or genomic, or inline {name, flank5, flank3, upstream,
                                                       # downstream, insert_length} (seq2exp.data.construct)
 """
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 from typing import Any, Mapping
@@ -165,8 +166,10 @@ def load_config(path: str | Path) -> dict:
 
 def resolve_config(config: Mapping[str, Any], *, smoke: bool = False,
                    overrides: Mapping[str, Any] | None = None) -> dict:
-    """Defaults, the config, its ``smoke`` section (if ``smoke``), then ``overrides``; validated."""
-    config = copy.deepcopy(dict(config))
+    """Defaults, the config with ``overrides`` merged in (so ``--set smoke.KEY=...`` changes the smoke section
+    before it is read), its ``smoke`` section (if ``smoke``), then ``overrides`` again (an override beats the smoke
+    section too); validated."""
+    config = deep_merge(config, overrides or {})
     smoke_section = config.get("smoke", {}) if smoke else {}
     if smoke:
         _check_type("smoke", smoke_section, (dict,))
@@ -181,6 +184,30 @@ def resolve_config(config: Mapping[str, Any], *, smoke: bool = False,
     return resolved
 
 
+def _check_fields(config: Mapping[str, Any], section: str | None = None) -> None:
+    """Every field known and of its type, and so every key of the :data:`SUBFIELDS` sections. ``section``: the
+    name of a partial config inside the config (``smoke``), whose fields are named ``smoke.KEY``."""
+    prefix = f"{section}." if section else ""
+    valid = [name for name in FIELDS if name != section]
+    unknown = sorted(k for k in config if k not in valid and (section or not k.startswith("_")))
+    if unknown and section:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown field; valid: {', '.join(valid)}")
+    if unknown:
+        raise ConfigError(f"unknown field(s) {unknown}; valid fields: {', '.join(FIELDS)}")
+    for field, (types, required) in FIELDS.items():
+        if field not in config:
+            if required and not section:
+                raise ConfigError(f"{field}: missing required field")
+            continue
+        _check_type(prefix + field, config[field], types)
+    for name, subfields in SUBFIELDS.items():
+        values = config.get(name) or {}
+        for key, value in values.items():
+            if key not in subfields:
+                raise ConfigError(f"{prefix}{name}.{key}: unknown field; valid: {', '.join(subfields)}")
+            _check_type(f"{prefix}{name}.{key}", value, subfields[key])
+
+
 def validate_config(config: Mapping[str, Any]) -> None:
     """Raise ``ConfigError`` on the first problem (field named, valid choices listed)."""
     from seq2exp.models import registry
@@ -188,21 +215,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
     from seq2exp.training import losses, optimizers, strategy
     from seq2exp.inference.graph import TTA
 
-    unknown = sorted(k for k in config if k not in FIELDS and not k.startswith("_"))
-    if unknown:
-        raise ConfigError(f"unknown field(s) {unknown}; valid fields: {', '.join(FIELDS)}")
-    for field, (types, required) in FIELDS.items():
-        if field not in config:
-            if required:
-                raise ConfigError(f"{field}: missing required field")
-            continue
-        _check_type(field, config[field], types)
-    for section, subfields in SUBFIELDS.items():
-        values = config.get(section) or {}
-        for key, value in values.items():
-            if key not in subfields:
-                raise ConfigError(f"{section}.{key}: unknown field; valid: {', '.join(subfields)}")
-            _check_type(f"{section}.{key}", value, subfields[key])
+    _check_fields(config)
+    _check_fields(config.get("smoke") or {}, "smoke")  # checked with or without --smoke: a typo there is an error
     for field in ("batch_size", "epochs", "checkpoint_every"):
         if field in config and config[field] < 1:
             raise ConfigError(f"{field}: must be at least 1, got {config[field]}")

@@ -106,3 +106,57 @@ def test_set_overrides_parse():
         "epochs": 3, "optimizer": {"learning_rate": 1e-3}, "tta": {"shifts": [-1, 1]}}
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_overrides(["epochs"])
+
+
+SMOKY = {**GOOD, "epochs": 10, "smoke": {"batch_size": 4, "epochs": 1, "steps_per_epoch": 2}}
+
+
+def test_set_smoke_keys_change_the_smoke_run(tmp_path):
+    """``--set smoke.KEY=...`` reaches the smoke section before ``--smoke`` reads it: the run trains what its
+    config.yaml records (before, it was recorded and ignored). A top-level ``--set`` still beats the smoke section."""
+    from seq2exp.training.cli import parse_overrides
+    from seq2exp.training.driver import prepare
+
+    overrides = parse_overrides(["smoke.epochs=3", "smoke.steps_per_epoch=32"])
+    resolved = resolve_config(SMOKY, smoke=True, overrides=overrides)
+    assert (resolved["epochs"], resolved["steps_per_epoch"], resolved["batch_size"]) == (3, 32, 4)
+    assert resolved["smoke"] == {"batch_size": 4, "epochs": 3, "steps_per_epoch": 32}
+    assert resolve_config(SMOKY, smoke=False, overrides=overrides)["epochs"] == 10  # no --smoke: not applied
+    both = resolve_config(SMOKY, smoke=True, overrides=parse_overrides(["smoke.epochs=3", "epochs=5"]))
+    assert both["epochs"] == 5 and both["steps_per_epoch"] == 2
+    (tmp_path / "train.txt").write_text("".join(f"{'ACGT' * 20}\t{i % 7}.5\n" for i in range(40)))
+    setup = prepare(SMOKY, tmp_path / "train.txt", None, tmp_path / "run", smoke=True, overrides=overrides)
+    assert (setup.steps_per_epoch, setup.total_steps) == (32, 96)
+
+
+@pytest.mark.parametrize("items, pattern", [
+    (["smoke.epoch=3"], r"^smoke.epoch: unknown field; valid: name, .*epochs, steps_per_epoch"),
+    (["smoke.data.val_frac=0.2"], r"^smoke.data.val_frac: unknown field; valid: train, val, val_fraction"),
+    (["smoke.epochs=three"], r"^smoke.epochs: expected int, got str 'three'"),
+    (["smoke.smoke={epochs: 1}"], r"^smoke.smoke: unknown field"),
+])
+@pytest.mark.parametrize("smoke", [True, False])
+def test_smoke_section_typos_are_refused(items, pattern, smoke):
+    """The smoke section's keys are checked as the config's are, with or without ``--smoke`` (before, anything
+    there was accepted; ``--set epoch=3`` was already refused)."""
+    from seq2exp.training.cli import parse_overrides
+
+    with pytest.raises(ConfigError, match=pattern):
+        resolve_config(SMOKY, smoke=smoke, overrides=parse_overrides(items))
+    with pytest.raises(ConfigError, match=pattern):  # the same in a config file's own smoke section
+        resolve_config({**SMOKY, "smoke": parse_overrides(items)["smoke"]}, smoke=smoke)
+
+
+def test_cli_smoke_typo_is_one_line_exit_2(tmp_path, capsys):
+    import yaml
+
+    from seq2exp.cli import main
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(SMOKY))
+    (tmp_path / "train.txt").write_text("ACGT\t1.0\n")
+    code = main(["train", str(tmp_path / "tiny.yaml"), "--data", str(tmp_path / "train.txt"), "--out",
+                 str(tmp_path / "run"), "--smoke", "--set", "smoke.epoch=3"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "smoke.epoch: unknown field" in err[0], err
+    assert not (tmp_path / "run").exists()

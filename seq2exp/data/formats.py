@@ -1252,8 +1252,12 @@ def iter_table_chunks(
                                            field=header[sequence_column].strip())
                 values = [_table_value(fields[c], path_text, line_number, header[c].strip()) for c in target_columns]
                 if all(math.isnan(v) for v in values):
-                    raise InputFormatError(f"every target ({', '.join(spec.targets)}) is missing",
-                                           path=path_text, line=line_number, field=spec.targets[0])
+                    raise InputFormatError(
+                        f"every target ({', '.join(spec.targets)}) is missing: a row needs at least one measured "
+                        "target (a missing one is masked only in a row that has others); to drop such rows, train with "
+                        "--set data.on_invalid=skip (data.on_invalid: skip in a config; on_invalid=\"skip\" in "
+                        "Python)",
+                        path=path_text, line=line_number, field=spec.targets[0])
             except InputFormatError as error:
                 if on_invalid == "error" and errors is None:
                     raise

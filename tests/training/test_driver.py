@@ -344,3 +344,33 @@ def test_final_validation_feeds_each_rows_orientation_to_the_is_reverse_channel(
     best = json.loads((trained.path / "metrics.json").read_text())
     epoch = next(row for row in best["epochs"] if row["epoch"] == best["best_epoch"])
     assert recorded == pytest.approx(epoch["val_pearson"], abs=1e-5)  # TTA none: the best epoch's own figure
+
+
+def test_a_row_without_any_target_names_the_way_out_and_that_way_works(tmp_path, capsys):
+    """A one-target table's row whose target is missing is an invalid row, not a masked one: ``seq2exp train``
+    fails with one line naming the line, the column and ``--set data.on_invalid=skip``; that very option (as the
+    hint spells it) trains on the other rows, the bad one skipped."""
+    import yaml
+
+    from seq2exp.cli import main
+    from seq2exp.training.cli import parse_overrides
+
+    rng = np.random.default_rng(2)
+    rows = ["seq_id\tseq\tmean_value"] + [f"r{i}\t{''.join(rng.choice(list('ACGT'), 110))}\t{i % 5}.25"
+                                          for i in range(60)]
+    rows[3] = rows[3].rsplit("\t", 1)[0] + "\t"  # line 4: the only target missing
+    (tmp_path / "missing.tsv").write_text("\n".join(rows) + "\n")
+    config = {"model": {"architecture": "test_tiny"}, "construct": "genomic",
+              "data": {"table": {"targets": ["mean_value"]}}, "loss": {"name": "mse"},
+              "optimizer": {"name": "adam", "learning_rate": 0.01}, "batch_size": 16, "epochs": 1,
+              "steps_per_epoch": 2}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
+    argv = ["train", str(tmp_path / "tiny.yaml"), "--data", str(tmp_path / "missing.tsv"), "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.tsv, line 4, field 'mean_value': every target (mean_value) is missing" in err[0]
+    assert "train with --set data.on_invalid=skip" in err[0], err[0]
+    trained = train(config, data=tmp_path / "missing.tsv", out=tmp_path / "skipped", strategy="default",
+                    overrides=parse_overrides(["data.on_invalid=skip"]))
+    assert trained.info["data"]["on_invalid"] == "skip"
+    assert trained.info["data"]["n_train"] + trained.info["data"]["n_val"] == 59

@@ -438,7 +438,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise ConfigError(f"--chunk-rows must be >= 1, got {chunk_rows}")
     started = time.monotonic()
     input_text, output = os.fspath(input_path), Path(output_path)
-    check_output_path(output)
+    check_output_path(output, input_text)
     partial = output.with_name(output.name + PARTIAL_SUFFIX)
     fingerprint_path = output.with_name(output.name + FINGERPRINT_SUFFIX)
     task_names = getattr(backend, "task_names", None)
@@ -507,14 +507,21 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                           orientation=rule)
 
 
-def check_output_path(output: Path) -> None:
-    """Refuse an output path that cannot be written: a folder, or inside a missing folder or a file."""
+def check_output_path(output: Path, input_path: str | os.PathLike | None = None) -> None:
+    """Refuse an output path that cannot be written: a folder, inside a missing folder or a file, or (with
+    ``input_path``) the input itself or one of the files written beside the output, which the run would overwrite."""
     if output.is_dir():
         raise ConfigError(f"-o {output}: is a folder; give the predictions file's path")
     parent = output.parent
     if not parent.is_dir():
         what = "is a file" if parent.exists() else "does not exist (create it first)"
         raise ConfigError(f"-o {output}: the folder {parent} {what}")
+    if input_path is not None and os.path.exists(input_path):
+        for suffix in ("", PARTIAL_SUFFIX, FINGERPRINT_SUFFIX, MODEL_RECORD_SUFFIX):
+            written = output.with_name(output.name + suffix)
+            if written.exists() and os.path.samefile(written, input_path):
+                raise ConfigError(f"-o {output}: the run would overwrite its input {os.fspath(input_path)} "
+                                  f"({written.name}); give another output path")
 
 
 def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:

@@ -55,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
         if not args.server:
             raise ConfigError("--construct is for --server: an exported model records its construct")
         construct = resolve_construct(args.construct)  # an unknown name fails before anything runs
-    check_output_path(Path(args.output))
+    check_output_path(Path(args.output), args.input)
     first = iter_records(args.input)
     next(first)  # a missing, empty or unreadable input fails before the server is asked or the model read
     first.close()

@@ -196,3 +196,22 @@ def test_predict_checks_the_input_before_it_loads_the_saved_model(tiny_export, t
     code, _out, err = run_cli(argv, capsys)
     assert code == 0, err
     assert len(loads) == 1 and len(checks) == 1 and len(out.read_text().splitlines()) == 12
+
+
+@pytest.mark.parametrize("output_of", [lambda source: source,  # -o the input itself
+                                       lambda source: source.parent / "link.txt",  # a hard link to it
+                                       lambda source: source.with_name("in")],  # OUT.partial would be the input
+                         ids=["itself", "hard-link", "its-partial"])
+def test_predict_refuses_an_output_that_would_overwrite_its_input(output_of, tmp_path, capsys):
+    source = tmp_path / "in.partial"
+    source.write_text("\n".join(random_promoters(5, seed=12)) + "\n")
+    before = source.read_bytes()
+    (tmp_path / "link.txt").hardlink_to(source)
+    output = output_of(source)
+    backend = GCBackend()
+    with pytest.raises(ConfigError, match=r"would overwrite its input .*in\.partial.*give another output path"):
+        predict_file(source, output, backend, progress=False)
+    assert backend.calls == 0 and source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.partial", "link.txt"]
+    assert_one_line_error(run_cli(["predict", source, "-o", output, "--saved-model", "no-such-model"], capsys),
+                          "predict", r"would overwrite its input")

@@ -555,6 +555,7 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
     if shard_rows < batch_size:
         raise ConfigError(f"--shard-rows must be >= --batch-size ({batch_size}), got {shard_rows}")
     paths = expand_inputs(inputs)
+    _warn_unanswerable_rule(paths, source.info.get("orientation"))
     _check_output_dir(output_dir)
     options = _checked_pipeline_options(beam_options)
     runner = options.get_all_options().get("runner") or "DirectRunner"
@@ -588,6 +589,18 @@ def run_batch(inputs: Sequence[str], output_dir: str, source: ModelSource, *, ou
     with FileSystems.open(FileSystems.join(output_dir, MANIFEST_FILE)) as handle:
         manifest = loads(handle.read(), FileSystems.join(output_dir, MANIFEST_FILE), expect=dict)
     return BatchSummary(output_dir, manifest, seconds)
+
+
+def _warn_unanswerable_rule(paths: Sequence[str], rule: dict | None) -> None:
+    """A warning for each local input whose rows cannot answer the orientation rule (``seq2exp predict``'s
+    :func:`~seq2exp.serving.predict.rule_problem`): their rows are predicted forward."""
+    from seq2exp.serving.predict import orientation_text, rule_problem
+
+    for path in paths if rule else ():
+        problem = rule_problem(path, rule) if os.path.isfile(path) else None
+        if problem:
+            logger.warning("%s: the orientation rule %s cannot be applied: %s; its rows are predicted forward", path,
+                           orientation_text(rule), problem)
 
 
 def _checked_pipeline_options(beam_options: Sequence[str]) -> PipelineOptions:

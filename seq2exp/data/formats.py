@@ -736,7 +736,7 @@ def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str]
                       errors: list | None = None) -> Iterator[SequenceRecord]:
     """Rows of a TSV whose first line (``header``) has a ``sequence`` column."""
     sequence_column = next(header.index(c) for c in SEQUENCE_COLUMN_NAMES if c in header)
-    name_column = next((header.index(c) for c in ("id", "name", "seq_id") if c in header), None)
+    name_column = next((header.index(c) for c in ID_COLUMN_NAMES if c in header), None)
     with open_text_bytes(path) as handle:
         lines = _lines(handle, path_text, _line_limit(max_length))
         next(lines, None)  # the header
@@ -1075,6 +1075,7 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
 # Tables with a header: any sequence column, one or more named target columns, orientation, id columns
 # ----------------------------------------------------------------------------------------------------------------
 SEQUENCE_COLUMN_NAMES = ("sequence", "seq")  # found case-insensitively when TableSpec.sequence_column is None
+ID_COLUMN_NAMES = ("id", "name", "seq_id")  # a predict TSV's row ids: the first of these columns it has
 MISSING_VALUES = frozenset({"", "nan", "na", "n/a", "null", "none"})  # a missing target (masked, never imputed)
 
 

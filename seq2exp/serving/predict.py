@@ -31,7 +31,8 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from seq2exp.data.formats import DEFAULT_MAX_SEQUENCE_LENGTH, SequenceRecord, iter_sequence_records
+from seq2exp.data.formats import (DEFAULT_MAX_SEQUENCE_LENGTH, ID_COLUMN_NAMES, SequenceRecord,
+                                   iter_sequence_records, sniff_is_fasta)
 from seq2exp.data.formats import format_row, tsv_header  # noqa: F401 (the output rows; also the simulator's tables)
 from seq2exp import jsonio
 from seq2exp.errors import ConfigError, InputFormatError, Seq2ExpError
@@ -304,6 +305,23 @@ def row_is_reverse(record: Record, rule: dict) -> bool:
     return _is_reverse(record.name if value is None else value, rule)
 
 
+def rule_problem(path: str, rule: dict) -> str | None:
+    """Why ``rule`` cannot be read from the rows of ``path``, or ``None``: a TSV needs the rule's column or an id
+    column (:func:`row_is_reverse` reads the id then), a FASTA file has names; a DREAM file has neither."""
+    records = iter_records(path)
+    try:
+        fields = next(records).fields
+    finally:
+        records.close()
+    if fields is None:
+        return None if sniff_is_fasta(path) else \
+            "a DREAM file (sequence<TAB>value) has no column or row ids to read the rule from"
+    if str(rule["column"]).strip().lower() in fields or any(name in fields for name in ID_COLUMN_NAMES):
+        return None
+    return (f"the table has no column {rule['column']!r} (its columns: {', '.join(fields)}) and no id column "
+            f"({', '.join(ID_COLUMN_NAMES)}) to read the rule from")
+
+
 def resolve_orientation(model: ModelOrientation, orientation: str | dict | None) -> dict | None:
     """The rule to apply (``None``: every row forward). An explicit rule for a model without an ``is_reverse``
     channel is a ``ConfigError``; ``auto`` uses the export's recorded rule, and notes an ignored training one."""
@@ -448,6 +466,14 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     rule = resolve_orientation(backend.orientation, orientation)
     total = check_input(input_text, backend.max_length) if checked_rows is None else checked_rows  # every row,
     # before any output is created or changed
+    problem = rule_problem(input_text, rule) if rule is not None else None
+    if problem and orientation == ORIENTATION_AUTO:
+        logger.warning("%s: the orientation rule the model's export recorded (%s) cannot be applied: %s; every row is "
+                       "predicted forward (--orientation none says so explicitly)", input_text,
+                       orientation_text(rule), problem)
+        rule = None
+    elif problem:
+        raise ConfigError(f"--orientation {orientation_text(rule)}: {problem} ({input_text})")
     reverse_rows = 0
     records = iter_records(input_text)
     if resume and partial.exists():

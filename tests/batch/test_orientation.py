@@ -77,3 +77,17 @@ def test_an_explicit_rule_for_a_model_without_the_channel_is_refused(tiny_model_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "serving_oriented" in err[0], err
     assert not out.exists()
+
+
+def test_an_input_that_cannot_answer_the_rule_is_warned_about(oriented, tmp_path, caplog):
+    """A DREAM file (no ids) under the export's rule: a warning naming the file, and its rows predicted forward (as
+    ``seq2exp predict`` does with ``--orientation auto``)."""
+    root, run, _ = oriented
+    dream = tmp_path / "rows.txt"
+    dream.write_text("".join(f"{s}\t0.5\n" for s in ROWS))
+    out = tmp_path / "out"
+    with caplog.at_level("WARNING", logger="seq2exp.batch.pipeline"):
+        assert cli_main(["batch", str(dream), "-o", str(out), "--saved-model", str(root / "models" / "human"),
+                         *OPTIONS]) == 0
+    assert "rows.txt: the orientation rule seq_id~_Reversed: cannot be applied: a DREAM file" in caplog.text
+    np.testing.assert_allclose(_values(out)[1], independent(run, np.zeros(len(ROWS))), atol=2e-6, rtol=1e-6)

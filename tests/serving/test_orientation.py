@@ -8,6 +8,7 @@ ones (reverse) or zeros (forward). The export is read with TF Serving's own sess
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import numpy as np
@@ -227,6 +228,39 @@ def test_seq2exp_predict_uses_each_rows_orientation(exported, server, tmp_path, 
                                     "--orientation", "seq_id~_Reversed:"], tmp_path / f"{transport}.tsv", capsys)
         np.testing.assert_allclose(values, expected, atol=2e-6, rtol=1e-6)
         assert summary["rows_reverse"] == int(REVERSE.sum())
+
+
+def test_a_rule_the_input_cannot_answer_is_refused_or_warned_about(exported, tmp_path, capsys, caplog):
+    """A table without the rule's column and without ids, or a DREAM file: an explicit rule is refused (one line,
+    exit 2, nothing written); the export's recorded rule (auto) predicts every row forward, with a warning. Before,
+    both predicted every row forward in silence."""
+    _, run, results = exported
+    forward = independent(run, np.zeros(len(ROWS)))
+    model = ["--saved-model", results["human"].path]
+    no_ids = tmp_path / "no_ids.tsv"  # the human table without its seq_id column
+    no_ids.write_text("seq\tmean_value\n" + "".join(f"{s}\t0.5\n" for s in ROWS))
+    dream = tmp_path / "rows.txt"
+    dream.write_text("".join(f"{s}\t0.5\n" for s in ROWS))
+    for source, problem in ((no_ids, r"the table has no column 'seq_id' \(its columns: seq, mean_value\)"),
+                            (dream, r"a DREAM file .* has no column or row ids")):
+        out = tmp_path / f"{source.stem}.explicit.tsv"
+        capsys.readouterr()
+        assert cli_main(["predict", str(source), "-o", str(out), *map(str, model), "--format", "tsv",
+                         "--orientation", "seq_id~_Reversed:"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and re.search(r"--orientation seq_id~_Reversed:: " + problem, err[0]), err
+        assert not list(tmp_path.glob(f"{source.stem}.explicit*"))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="seq2exp.serving.predict"):
+            values, summary = _predict([source, *model], tmp_path / f"{source.stem}.auto.tsv", capsys)
+        assert re.search(r"rule the model's export recorded \(seq_id~_Reversed:\) cannot be applied: " + problem,
+                         caplog.text), caplog.text
+        assert summary["rows_reverse"] == 0
+        np.testing.assert_allclose(values, forward, atol=2e-6, rtol=1e-6)
+    ids_only = tmp_path / "ids.tsv"  # no seq_id column but an id column: the rule reads the ids, as documented
+    ids_only.write_text("id\tseq\n" + "".join(f"{i}\t{s}\n" for i, s in zip(IDS, ROWS)))
+    _, summary = _predict([ids_only, *model], tmp_path / "ids.out.tsv", capsys)
+    assert summary["rows_reverse"] == int(REVERSE.sum())
 
 
 def test_a_model_without_the_channel_ignores_or_refuses_orientation(exported, tmp_path, capsys, caplog):

@@ -31,6 +31,8 @@ ON_INVALID_CHOICES = ("error", "skip")
 DEFAULT_CHUNK_BYTES = 4 << 20
 # default longest sequence a reader accepts (the challenge's promoters are 110 bp; max_length=None: no limit)
 DEFAULT_MAX_SEQUENCE_LENGTH = 1000
+SEQUENCE_COLUMN_NAMES = ("sequence", "seq")  # found case-insensitively when TableSpec.sequence_column is None
+ID_COLUMN_NAMES = ("id", "name", "seq_id")  # a predict TSV's row ids: the first of these columns it has
 _MAX_LOGGED_SKIPS = 5
 
 # subset name (as in the score JSON) -> file name in the challenge's test_subset_ids folder
@@ -686,8 +688,14 @@ class SequenceRecord:
 
 
 def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
-                          errors: list | None = None) -> Iterator[SequenceRecord]:
+                          errors: list | None = None, sequence_columns: Sequence[str] = SEQUENCE_COLUMN_NAMES
+                          ) -> Iterator[SequenceRecord]:
     """Stream the sequences of a FASTA, DREAM (``sequence[<TAB>value]``, no header) or TSV-with-header file.
+
+    A table's header is tab-separated, or comma-separated when it has no tab (as :func:`iter_table_chunks` reads
+    training tables); its sequence column is the first of ``sequence_columns`` (case-insensitive) it has. A first
+    line that is plainly a header (two or more fields, no number, not all DNA) without such a column is an
+    ``InputFormatError`` naming its columns, not a DREAM row.
 
     One contract with the other readers: gzip, a UTF-8 BOM, CRLF and lower-case letters are accepted; blank lines
     only at the end of a DREAM/TSV file (their line numbers are the ids) and anywhere in FASTA. Ids: FASTA names;
@@ -715,9 +723,17 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
     else:
         with open_text_bytes(path) as handle:
             first = handle.readline(-1 if max_length is None else _line_limit(max_length) + 2)
-        fields = [field.strip().lower() for field in first.decode("utf-8", "replace").rstrip("\r\n").split("\t")]
-        if any(name in fields for name in SEQUENCE_COLUMN_NAMES):  # a header: "sequence" or "seq", any case
-            records = _iter_tsv_records(path, path_text, fields, max_length, errors)
+        text = first.decode("utf-8", "replace").rstrip("\r\n")
+        separator = "," if "\t" not in text and "," in text else "\t"
+        fields = [field.strip().lower() for field in text.split(separator)]
+        wanted = [name.strip().lower() for name in sequence_columns]
+        column = next((fields.index(name) for name in wanted if name in fields), None)
+        if column is not None:  # a header: "sequence" or "seq" (or the caller's name), any case
+            records = _iter_tsv_records(path, path_text, fields, column, separator, max_length, errors)
+        elif _is_header(fields):
+            raise InputFormatError(f"a header line without a sequence column (one named {' or '.join(wanted)}, any "
+                                   f"case): its columns are {', '.join(fields)}; rename the sequence column",
+                                   path=path_text, line=1)
         else:
             records = (SequenceRecord(str(line - 1), sequence, line)
                        for chunk in iter_dream_chunks(path, max_length=max_length, errors=errors,
@@ -732,10 +748,25 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
         raise InputFormatError("empty file: no sequences", path=path_text, line=1)
 
 
-def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str], max_length: int | None,
-                      errors: list | None = None) -> Iterator[SequenceRecord]:
-    """Rows of a TSV whose first line (``header``) has a ``sequence`` column."""
-    sequence_column = next(header.index(c) for c in SEQUENCE_COLUMN_NAMES if c in header)
+def _is_header(fields: list[str]) -> bool:
+    """Whether a first line's fields are plainly column names: two or more, none empty or a number, and the first is
+    not DNA (a DREAM row starts with its sequence)."""
+    def number(field: str) -> bool:
+        try:
+            float(field)
+        except ValueError:
+            return False
+        return True
+
+    return (len(fields) >= 2 and all(fields) and not any(number(field) for field in fields)
+            and describe_bad_sequence(fields[0].upper(), None) is not None)
+
+
+def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str], sequence_column: int,
+                      separator: str, max_length: int | None, errors: list | None = None
+                      ) -> Iterator[SequenceRecord]:
+    """Rows of a table whose first line (``header``, split at ``separator``) has its sequence in column
+    ``sequence_column``."""
     name_column = next((header.index(c) for c in ID_COLUMN_NAMES if c in header), None)
     with open_text_bytes(path) as handle:
         lines = _lines(handle, path_text, _line_limit(max_length))
@@ -745,7 +776,7 @@ def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str]
                 if errors is None:
                     raise blank
                 errors.append(blank)
-            fields = line.split("\t")
+            fields = line.split(separator)
             if sequence_column >= len(fields):
                 error = InputFormatError(f"expected a sequence in column {sequence_column + 1}, the row has "
                                          f"{len(fields)} field(s)", path=path_text, line=line_number, field="sequence")
@@ -1074,8 +1105,6 @@ def read_public_leaderboard_ids(folder: str | os.PathLike) -> dict[str, np.ndarr
 # ----------------------------------------------------------------------------------------------------------------
 # Tables with a header: any sequence column, one or more named target columns, orientation, id columns
 # ----------------------------------------------------------------------------------------------------------------
-SEQUENCE_COLUMN_NAMES = ("sequence", "seq")  # found case-insensitively when TableSpec.sequence_column is None
-ID_COLUMN_NAMES = ("id", "name", "seq_id")  # a predict TSV's row ids: the first of these columns it has
 MISSING_VALUES = frozenset({"", "nan", "na", "n/a", "null", "none"})  # a missing target (masked, never imputed)
 
 

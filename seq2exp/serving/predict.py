@@ -27,11 +27,11 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from seq2exp.data.formats import (DEFAULT_MAX_SEQUENCE_LENGTH, ID_COLUMN_NAMES, SequenceRecord,
+from seq2exp.data.formats import (DEFAULT_MAX_SEQUENCE_LENGTH, ID_COLUMN_NAMES, SEQUENCE_COLUMN_NAMES, SequenceRecord,
                                    iter_sequence_records, sniff_is_fasta)
 from seq2exp.data.formats import format_row, tsv_header  # noqa: F401 (the output rows; also the simulator's tables)
 from seq2exp import jsonio
@@ -49,13 +49,15 @@ FINGERPRINT_SUFFIX = ".partial.json"  # beside OUT.partial: how many input rows 
 Record = SequenceRecord  # one input row: ``name``, upper-case ``sequence``, the 1-based ``line`` it starts on
 
 
-def iter_records(path: str | os.PathLike, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH) -> Iterator[Record]:
-    """Stream the rows of a FASTA, DREAM (``sequence[<TAB>value]``, no header) or TSV-with-header file.
+def iter_records(path: str | os.PathLike, max_length: int | None = DEFAULT_MAX_SEQUENCE_LENGTH,
+                 sequence_columns: Sequence[str] = SEQUENCE_COLUMN_NAMES) -> Iterator[Record]:
+    """Stream the rows of a FASTA, DREAM (``sequence[<TAB>value]``, no header) or table-with-header file (tab- or
+    comma-separated; its sequence column is the first of ``sequence_columns`` it has).
 
     The one reader of :mod:`seq2exp.data.formats` (:func:`~seq2exp.data.formats.iter_sequence_records`): gzip, a
     UTF-8 BOM, CRLF and lower-case DNA are accepted; an empty file is an error.
     """
-    return iter_sequence_records(path, max_length=max_length)
+    return iter_sequence_records(path, max_length=max_length, sequence_columns=sequence_columns)
 
 
 def check_records(records: list[Record], path: str, max_length: int | None) -> None:
@@ -71,12 +73,13 @@ def check_records(records: list[Record], path: str, max_length: int | None) -> N
                                field="sequence") from None
 
 
-def check_input(path: str, max_length: int | None, chunk_rows: int = 16384) -> int:
+def check_input(path: str, max_length: int | None, chunk_rows: int = 16384,
+                sequence_columns: Sequence[str] = SEQUENCE_COLUMN_NAMES) -> int:
     """Read and check every row of ``path`` (the reader's format checks and :func:`check_records`); return the
     number of rows. :func:`predict_file` calls it before it creates or changes any output, so a bad row is an
     ``InputFormatError`` naming its file, line and field in seconds, not after the rows before it were predicted."""
     rows = 0
-    for chunk in _chunks(iter_records(path), chunk_rows):
+    for chunk in _chunks(iter_records(path, sequence_columns=sequence_columns), chunk_rows):
         check_records(chunk, path, max_length)
         rows += len(chunk)
     return rows
@@ -187,6 +190,7 @@ class SavedModelBackend:
         self.version = int(self.path.name) if self.path.name.isdigit() else None
         self.model = self.path.parent.name
         self.max_length = meta.get("max_sequence_length")
+        self.sequence_columns = sequence_columns_of(meta)
         self.construct = trained_construct(meta)
         self.strips_flanks = (meta.get("encoding") or {}).get("region") == "variable"
         if warn and meta.get("batch_postprocess_not_in_graph"):
@@ -233,6 +237,13 @@ def export_metadata(version_dir: str | os.PathLike) -> dict:
     the model: ``max_sequence_length`` lets a caller check its input before it pays for the load."""
     meta_path = Path(version_dir) / names.METADATA_FILE
     return jsonio.load_file(meta_path, expect=dict) if meta_path.exists() else {}
+
+
+def sequence_columns_of(meta: dict) -> tuple[str, ...]:
+    """The names an input table's sequence column may have for an export: its training table's own
+    (``data.table.sequence_column``) first, then ``sequence`` and ``seq``."""
+    recorded = (((meta.get("config") or {}).get("data") or {}).get("table") or {}).get("sequence_column")
+    return ((str(recorded),) if recorded else ()) + SEQUENCE_COLUMN_NAMES
 
 
 def trained_construct(meta: dict) -> Any:
@@ -305,10 +316,10 @@ def row_is_reverse(record: Record, rule: dict) -> bool:
     return _is_reverse(record.name if value is None else value, rule)
 
 
-def rule_problem(path: str, rule: dict) -> str | None:
+def rule_problem(path: str, rule: dict, sequence_columns: Sequence[str] = SEQUENCE_COLUMN_NAMES) -> str | None:
     """Why ``rule`` cannot be read from the rows of ``path``, or ``None``: a TSV needs the rule's column or an id
     column (:func:`row_is_reverse` reads the id then), a FASTA file has names; a DREAM file has neither."""
-    records = iter_records(path)
+    records = iter_records(path, sequence_columns=sequence_columns)
     try:
         fields = next(records).fields
     finally:
@@ -443,7 +454,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
 
     ``orientation``: see :func:`parse_orientation` (``auto``: the export's recorded rule; ``None``: all forward).
     Rows it marks reverse are predicted with the model's ``is_reverse`` channel set (``serving_oriented`` signature).
-    ``checked_rows``: what :func:`check_input` returned for this input and ``backend.max_length``, when the caller
+    ``checked_rows``: what :func:`check_input` returned for this input, ``backend.max_length`` and its sequence
+    columns (``backend.sequence_columns``, default ``sequence``, ``seq``), when the caller
     has run it already (``seq2exp predict`` does, before it loads the model); otherwise it runs here.
     """
     import time
@@ -464,9 +476,10 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise ConfigError(f"the model predicts {len(task_names)} tasks ({', '.join(task_names)}); the dream format "
                           "has one value column: use --format tsv")
     rule = resolve_orientation(backend.orientation, orientation)
-    total = check_input(input_text, backend.max_length) if checked_rows is None else checked_rows  # every row,
-    # before any output is created or changed
-    problem = rule_problem(input_text, rule) if rule is not None else None
+    columns = tuple(getattr(backend, "sequence_columns", None) or SEQUENCE_COLUMN_NAMES)
+    total = check_input(input_text, backend.max_length, sequence_columns=columns) if checked_rows is None \
+        else checked_rows  # every row, before any output is created or changed
+    problem = rule_problem(input_text, rule, columns) if rule is not None else None
     if problem and orientation == ORIENTATION_AUTO:
         logger.warning("%s: the orientation rule the model's export recorded (%s) cannot be applied: %s; every row is "
                        "predicted forward (--orientation none says so explicitly)", input_text,
@@ -475,7 +488,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     elif problem:
         raise ConfigError(f"--orientation {orientation_text(rule)}: {problem} ({input_text})")
     reverse_rows = 0
-    records = iter_records(input_text)
+    records = iter_records(input_text, sequence_columns=columns)
     if resume and partial.exists():
         skip, digest = _resume(partial, fingerprint_path, output_format, input_text, records, rule)
         mode = "a"

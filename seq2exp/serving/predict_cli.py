@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the rule the export recorded from its training table; none with --server), "
                              "none (every row forward), COLUMN~TEXT (the TSV column, or the row id, contains TEXT, "
                              "e.g. 'seq_id~_Reversed:') or COLUMN=V1,V2 (e.g. strand=-)")
+    parser.add_argument("--sequence-column", metavar="NAME",
+                        help="a table's sequence column (default: the export's training table's, else 'sequence' or "
+                             "'seq', any case)")
     parser.add_argument("--construct", metavar="NAME",
                         help="with --server: warn about rows that lack this construct's flanks (a built-in name, e.g. "
                              "dream_yeast; TF Serving's metadata does not say). An export records its own")
@@ -44,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
 
     from seq2exp.serving.predict import (SavedModelBackend, ServerBackend, check_input, check_output_path,
                                          export_metadata, iter_records, parse_orientation, predict_file,
-                                         resolve_saved_model_dir)
+                                         resolve_saved_model_dir, sequence_columns_of)
 
     check_model_source(args)
     orientation = parse_orientation(args.orientation)  # a malformed rule fails before anything runs
@@ -56,7 +59,9 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError("--construct is for --server: an exported model records its construct")
         construct = resolve_construct(args.construct)  # an unknown name fails before anything runs
     check_output_path(Path(args.output), args.input)
-    first = iter_records(args.input)
+    meta = {} if args.server else export_metadata(resolve_saved_model_dir(args.saved_model))  # no model load
+    columns = (args.sequence_column,) if args.sequence_column else sequence_columns_of(meta)
+    first = iter_records(args.input, sequence_columns=columns)
     next(first)  # a missing, empty or unreadable input fails before the server is asked or the model read
     first.close()
     if args.server:
@@ -65,11 +70,11 @@ def main(args: argparse.Namespace) -> int:
                                 transport=args.transport)
         if args.construct:
             backend.construct = construct
-        checked_rows = check_input(args.input, backend.max_length)  # every row, before any prediction
-    else:
-        max_length = export_metadata(resolve_saved_model_dir(args.saved_model)).get("max_sequence_length")
-        checked_rows = check_input(args.input, max_length)  # every row, before the SavedModel is loaded
+        checked_rows = check_input(args.input, backend.max_length, sequence_columns=columns)  # before predicting
+    else:  # every row, before the SavedModel is loaded
+        checked_rows = check_input(args.input, meta.get("max_sequence_length"), sequence_columns=columns)
         backend = SavedModelBackend(args.saved_model, batch_size=args.batch_size)
+    backend.sequence_columns = columns
     try:
         summary = predict_file(args.input, args.output, backend, output_format=args.format,
                                chunk_rows=args.chunk_rows, resume=args.resume,

@@ -135,6 +135,35 @@ def test_record_reader_formats(tmp_path):
         list(iter_records(broken))
 
 
+def test_tables_comma_separated_or_with_their_own_sequence_column(tmp_path):
+    """A table to predict reads like a training table: a comma-separated header (no tab) works; the sequence column
+    may have the caller's name; a header without a sequence column is refused naming its columns, while a DREAM file
+    whose first row is bad still gets the row's own error."""
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("seq_id\tSequence\tmean_value\nr1\tACGT\t0.5\nr2\tggat\t1\n")
+    expected = [("r1", "ACGT", 2), ("r2", "GGAT", 3)]
+    assert [(r.name, r.sequence, r.line) for r in iter_records(tsv)] == expected
+    csv = tmp_path / "a.csv"
+    csv.write_text(tsv.read_text().replace("\t", ","))
+    assert [(r.name, r.sequence, r.line) for r in iter_records(csv)] == expected
+    assert next(iter_records(csv)).fields == {"seq_id": "r1", "sequence": "ACGT", "mean_value": "0.5"}
+    own = tmp_path / "own.tsv"
+    own.write_text("seq_id\tDNA\tmean_value\nr1\tACGT\t0.5\nr2\tGGAT\t1\n")
+    with pytest.raises(InputFormatError, match=r"own\.tsv, line 1: a header line without a sequence column \(one "
+                                               r"named sequence or seq, any case\): its columns are seq_id, dna, "
+                                               r"mean_value; rename the sequence column"):
+        list(iter_records(own))
+    assert [(r.name, r.sequence, r.line) for r in iter_records(own, sequence_columns=["DNA"])] == expected
+    with pytest.raises(InputFormatError, match=r"one named dna, any case"):
+        list(iter_records(tsv, sequence_columns=["dna"]))
+    for first_row, message in (("ACGTX\t1.5", "letter 'X' at position 5"), ("ACGT\tbig", "'big' is not a finite"),
+                               ("ACGT\t1\t2", "expected 2 tab-separated fields")):
+        dream = tmp_path / "d.txt"
+        dream.write_text(first_row + "\nACGT\t1\n")
+        with pytest.raises(InputFormatError, match=message):
+            list(iter_records(dream))
+
+
 def test_a_run_uses_one_version_while_a_new_one_is_rolled_out(tmp_path, model_base, tiny_v2, dream_file, demo_rows,
                                                               expected):
     """Export v2 into the served folder during a long run: every row of the run comes from the version resolved at
@@ -181,3 +210,39 @@ def test_a_run_uses_one_version_while_a_new_one_is_rolled_out(tmp_path, model_ba
             later.close()
         assert summary.model_version == 2
         np.testing.assert_allclose(_read_dream_output(tmp_path / "run2.txt")[1], expected_v2, atol=1e-5, rtol=1e-6)
+
+
+def test_an_export_reads_its_training_tables_sequence_column(tmp_path, capsys):
+    """An export trained on a table whose sequence column is ``DNA`` predicts such a table as it is (the column
+    comes from the export's metadata); ``--sequence-column`` names it for a model that does not record it."""
+    from seq2exp.inference.runs import load_run
+    from seq2exp.serving.export import export_run
+    from tests.serving.conftest import random_promoters
+    from tests.serving.tiny_variants import make_tiny_variant_run
+
+    rows = random_promoters(5, seed=31, variable_lengths=False)
+    run = make_tiny_variant_run(tmp_path / "run", seed=2, config={
+        "data": {"table": {"targets": ["mean_value"], "sequence_column": "DNA"}}})
+    plain = make_tiny_variant_run(tmp_path / "plain", seed=2)
+    export_run(run, tmp_path / "models", "own")
+    export_run(plain, tmp_path / "models", "plain")
+    table = tmp_path / "own.csv"
+    table.write_text("seq_id,DNA,mean_value\n" + "".join(f"r{i},{s},0.5\n" for i, s in enumerate(rows)))
+    expected = load_run(run).predict(rows)
+
+    def predict(model: str, *extra: str) -> tuple[int, str]:
+        out = tmp_path / f"{model}{len(extra)}.tsv"
+        code = cli_main(["predict", str(table), "-o", str(out), "--saved-model", str(tmp_path / "models" / model),
+                         "--format", "tsv", "--no-progress", *extra])
+        err = capsys.readouterr().err
+        if code == 0:
+            lines = out.read_text().splitlines()[1:]
+            assert [line.split("\t")[0] for line in lines] == [f"r{i}" for i in range(5)]
+            np.testing.assert_allclose([float(line.split("\t")[2]) for line in lines], expected, atol=2e-6,
+                                       rtol=1e-6)
+        return code, err
+
+    assert predict("own") == (0, "")
+    code, err = predict("plain")  # the same weights, no recorded column: refused, naming the columns
+    assert code == 2 and "a header line without a sequence column" in err and "seq_id, dna, mean_value" in err
+    assert predict("plain", "--sequence-column", "DNA")[0] == 0

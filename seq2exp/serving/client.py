@@ -17,6 +17,8 @@ become the typed exceptions below. ``transport="rest"`` speaks TF Serving's REST
 """
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
 import threading
@@ -30,7 +32,7 @@ import grpc
 import numpy as np
 
 from seq2exp.errors import Seq2ExpError
-from seq2exp.jsonio import loads
+from seq2exp.jsonio import JSONInputError, loads
 from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
 from seq2exp.serving.protos import serving_wire_pb2 as wire
@@ -91,6 +93,18 @@ def error_from_rpc(error: grpc.RpcError, what: str) -> ServingError:
     cls = _ERROR_OF_CODE.get(code, ServingError)
     code_name = code.name if code is not None else "UNKNOWN"
     return cls(f"{what} failed: {code_name}: {details}", code, details or "")
+
+
+@contextlib.contextmanager
+def _rest_answer(what: str):
+    """Parse a REST answer's JSON inside: a shape TF Serving would not send is a ``ServingError``, not a traceback."""
+    from google.protobuf.json_format import ParseError
+
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ParseError) as error:
+        raise ServingError(f"{what} failed: not a TF Serving REST answer ({type(error).__name__}: {error})",
+                           grpc.StatusCode.UNKNOWN) from None
 
 
 class Client:
@@ -203,7 +217,10 @@ class Client:
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return loads(response.read(), f"REST answer from {url}")
+                return loads(response.read(), f"REST answer from {url}", expect=dict)
+        except JSONInputError as error:  # an HTTP server, but not TF Serving's REST API
+            raise ServingError(f"{what} failed: not a TF Serving REST answer ({error})", grpc.StatusCode.UNKNOWN) \
+                from None
         except urllib.error.HTTPError as error:
             try:
                 details = loads(error.read(), f"REST answer from {url}", expect=dict).get("error", "")
@@ -212,6 +229,10 @@ class Client:
             code = _CODE_OF_HTTP.get(error.code)
             cls = _ERROR_OF_CODE.get(code, ServingError)
             raise cls(f"{what} failed: HTTP {error.code}: {details}", code, details) from None
+        except http.client.HTTPException as error:  # not HTTP at all: e.g. the gRPC port (HTTP/2 frames)
+            raise ServerUnavailableError(
+                f"{what} failed: {url} did not answer in HTTP/1.1 ({type(error).__name__}); is it TF Serving's REST "
+                "port (8501 by default), not its gRPC port?", grpc.StatusCode.UNAVAILABLE) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             reason = getattr(error, "reason", error)
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
@@ -317,7 +338,7 @@ class Client:
         answered: list[int] = []
 
         def run(bounds: tuple[int, int]) -> dict[str, np.ndarray]:
-            what = f"Predict({self.model} version {pinned}, rows {bounds[0]}-{bounds[1]})"
+            what = f"Predict({self.model} version {pinned}, rows {bounds[0]}-{bounds[1]} of {len(values)})"
             if self.transport == "rest":
                 result = self._rest_predict(values[bounds[0]:bounds[1]], input_name, signature, pinned, outputs,
                                             what, {key: array[bounds[0]:bounds[1]] for key, array in extra.items()})
@@ -358,10 +379,11 @@ class Client:
         inputs = {input_name: column, **{key: array.tolist() for key, array in (extra or {}).items()}}
         body = self._rest(f"{self._rest_path(version, None)}:predict",
                           {"signature_name": signature, "inputs": inputs}, what)
-        answer = body.get("outputs")
-        answer = answer if isinstance(answer, dict) else {names.EXPRESSION_OUTPUT: answer}
-        result = {key: np.asarray(value, dtype=np.float32) for key, value in answer.items()
-                  if not outputs or key in outputs}
+        with _rest_answer(what):
+            answer = body["outputs"]
+            answer = answer if isinstance(answer, dict) else {names.EXPRESSION_OUTPUT: answer}
+            result = {key: np.asarray(value, dtype=np.float32) for key, value in answer.items()
+                      if not outputs or key in outputs}
         missing = sorted(set(outputs or ()) - set(result))
         if missing:
             raise InvalidRequestError(f"{what}: outputs {missing} not among {sorted(answer)}",
@@ -382,13 +404,15 @@ class Client:
 
             version = self.version if version is None and label is None else version
             label = self.label if version is None and label is None else label
-            body = self._rest(f"{self._rest_path(version, label)}/metadata", None, f"metadata({self.model})")
-            json_format.ParseDict(body["metadata"][names.SIGNATURE_DEF_METADATA_FIELD], signature_map,
-                                  ignore_unknown_fields=True)
-            request.model_spec.name = body["model_spec"]["name"]
-            response = wire.GetModelMetadataResponse()
-            response.model_spec.name = body["model_spec"]["name"]
-            response.model_spec.version.value = int(body["model_spec"]["version"])
+            what = f"metadata({self.model})"
+            body = self._rest(f"{self._rest_path(version, label)}/metadata", None, what)
+            with _rest_answer(what):
+                json_format.ParseDict(body["metadata"][names.SIGNATURE_DEF_METADATA_FIELD], signature_map,
+                                      ignore_unknown_fields=True)
+                request.model_spec.name = body["model_spec"]["name"]
+                response = wire.GetModelMetadataResponse()
+                response.model_spec.name = body["model_spec"]["name"]
+                response.model_spec.version.value = int(body["model_spec"]["version"])
         else:
             request.metadata_field.append(names.SIGNATURE_DEF_METADATA_FIELD)
             response = self._call(self._metadata, request, f"GetModelMetadata({self.model})")
@@ -407,11 +431,13 @@ class Client:
         if self.transport == "rest":
             version = self.version if version is None and label is None else version
             label = self.label if version is None and label is None else label
-            body = self._rest(self._rest_path(version, label), None, f"status({self.model})")
-            rows = [{"version": int(item["version"]), "state": item["state"],
-                     "error_code": _CODE_NUMBER_OF_NAME.get(item["status"]["error_code"], 2),
-                     "error_message": item["status"].get("error_message", "")}
-                    for item in body["model_version_status"]]
+            what = f"status({self.model})"
+            body = self._rest(self._rest_path(version, label), None, what)
+            with _rest_answer(what):  # TF Serving's GetModelStatus JSON; a version without a status object is OK
+                rows = [{"version": int(item["version"]), "state": str(item["state"]),
+                         "error_code": _CODE_NUMBER_OF_NAME.get((item.get("status") or {}).get("error_code", "OK"), 2),
+                         "error_message": (item.get("status") or {}).get("error_message", "")}
+                        for item in body["model_version_status"]]
             return sorted(rows, key=lambda row: -row["version"])
         request = wire.GetModelStatusRequest()
         self._model_spec(request.model_spec, version=version, label=label, signature=None)

@@ -496,6 +496,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         skip, digest, mode = 0, hashlib.sha256(), "w"
     rows = skip
     flanks = FlankCheck(None if getattr(backend, "strips_flanks", False) else getattr(backend, "construct", None))
+    chunk: list[Record] = []
     try:
         with open(partial, mode, encoding="utf-8") as handle, \
                 tqdm(desc="predict", unit=" seq", disable=not progress, initial=skip, total=total,
@@ -527,8 +528,9 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
             partial.unlink(missing_ok=True)
             fingerprint_path.unlink(missing_ok=True)
             raise
-        error.args = (f"{error} [{partial} keeps the {rows} rows predicted so far: rerun with --resume to continue "
-                      f"(the rows done are checked against the input), or delete it]",)
+        where = f"while predicting input lines {chunk[0].line}-{chunk[-1].line}; " if chunk else ""
+        error.args = (f"{error} [{where}{partial} keeps the {rows} rows predicted so far: rerun with --resume to "
+                      "continue (the rows done are checked against the input), or delete it]",)
         raise
     os.replace(partial, output)
     fingerprint_path.unlink(missing_ok=True)

@@ -101,6 +101,7 @@ def test_resume_refuses_another_input_whose_last_row_matches(tmp_path):
     out = tmp_path / "pred.txt"
     message = _interrupted(source, out, chunks=3)
     assert "keeps the 30 rows predicted so far: rerun with --resume" in message and "or delete it" in message
+    assert "[while predicting input lines 31-40; " in message  # the failed chunk's lines, not the call's rows
     other = tmp_path / "b.txt"
     other_rows = random_promoters(30, seed=9)[:29] + [rows[29]] + rows[30:]  # row 30 (the last written) matches
     other.write_text("\n".join(other_rows) + "\n")

@@ -27,7 +27,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -192,7 +192,10 @@ class SavedModelBackend:
         self.max_length = meta.get("max_sequence_length")
         self.sequence_columns = sequence_columns_of(meta)
         self.construct = trained_construct(meta)
-        self.strips_flanks = (meta.get("encoding") or {}).get("region") == "variable"
+        encoding = meta.get("encoding") or {}
+        self.strips_flanks = encoding.get("region") == "variable"
+        self.input_window = (int(encoding["length"]), str(encoding.get("trim", "right")),
+                             self.construct if self.strips_flanks else None) if encoding.get("length") else None
         if warn and meta.get("batch_postprocess_not_in_graph"):
             logger.warning("this model's batch post-processing %s is not applied by streaming prediction",
                            meta["batch_postprocess_not_in_graph"])
@@ -257,30 +260,63 @@ def trained_construct(meta: dict) -> Any:
 
 
 @dataclass
-class FlankCheck:
-    """Counts the input rows that lack the flanks of ``construct`` (see the module docstring)."""
+class RowCount:
+    """Counts the input rows that ``rows_of`` picks out of each chunk's sequences (their indices) and keeps the first
+    of them for the warning; ``rows_of`` ``None`` counts nothing."""
 
-    construct: Any
-    missing: int = 0
+    rows_of: Callable[[list[str]], list[int]] | None
+    count: int = 0
     first: Record | None = None
 
     def add(self, records: list[Record]) -> None:
-        if self.construct is None:
+        if self.rows_of is None:
             return
-        rows = self.construct.rows_missing_flanks([r.sequence for r in records])
+        rows = self.rows_of([r.sequence for r in records])
         if rows and self.first is None:
             self.first = records[rows[0]]
-        self.missing += len(rows)
+        self.count += len(rows)
 
-    def warning(self, total: int, path: str) -> str | None:
-        """The warning line, or ``None`` when every row carries the flanks."""
-        if not self.missing:
-            return None
-        c = self.construct
-        return (f"{path}: {self.missing} of {total} rows (first: row {self.first.name!r}, line {self.first.line}, "
-                f"{len(self.first.sequence)} bp) lack the constant flanks the model was trained with: "
-                f"{c.describe()}; they were predicted as given, but the model never saw such rows. Add the flanks "
-                f"({c.flank5}...{c.flank3}) to get the trained model's predictions")
+    def first_row(self, total: int, path: str) -> str:
+        """``PATH: N of TOTAL rows (first: row NAME, line L, B bp)``: the start of a warning line."""
+        return (f"{path}: {self.count} of {total} rows (first: row {self.first.name!r}, line {self.first.line}, "
+                f"{len(self.first.sequence)} bp)")
+
+
+def missing_flanks(construct: Any) -> RowCount:
+    """Counts the rows that lack the flanks of ``construct`` (``None``: no check; see the module docstring)."""
+    return RowCount(None if construct is None else construct.rows_missing_flanks)
+
+
+def flanks_warning(count: RowCount, construct: Any, total: int, path: str) -> str | None:
+    """The warning line for :func:`missing_flanks`, or ``None`` when every row carries the flanks."""
+    if not count.count:
+        return None
+    return (f"{count.first_row(total, path)} lack the constant flanks the model was trained with: "
+            f"{construct.describe()}; they were predicted as given, but the model never saw such rows. Add the flanks "
+            f"({construct.flank5}...{construct.flank3}) to get the trained model's predictions")
+
+
+def longer_than_input(length: int | None, construct: Any = None) -> RowCount:
+    """Counts the rows longer than the model's ``length``-bp input window, which the encoder trims (``encoding.trim``,
+    as in training); with ``construct``, of the insert between its flanks (an encoding of the ``variable`` region)."""
+    if length is None:
+        return RowCount(None)
+
+    def size(sequence: str) -> int:
+        if construct is None:
+            return len(sequence)
+        start, stop = construct.insert_region(sequence)
+        return stop - start
+
+    return RowCount(lambda sequences: [i for i, s in enumerate(sequences) if size(s) > length])
+
+
+def trimmed_warning(count: RowCount, length: int, trim: str, total: int, path: str) -> str | None:
+    """The warning line for :func:`longer_than_input`, or ``None`` when every row fits the window."""
+    if not count.count:
+        return None
+    return (f"{count.first_row(total, path)} are longer than the model's {length}-bp input: the encoder cut them to "
+            f"{length} bp (encoding.trim {trim!r}, as in training), so the bases beyond were not seen")
 
 
 ORIENTATION_AUTO = "auto"
@@ -442,6 +478,7 @@ class PredictSummary:
     output: Path
     model_version: int | None = None  # the one version every row came from (also in OUTPUT.model.json)
     rows_missing_flanks: int = 0  # rows (of this call) without the trained construct's flanks; warned about
+    rows_trimmed: int = 0  # rows (of this call) longer than the model's input window, cut by the encoder; warned about
     rows_reverse: int = 0  # rows (of this call) predicted in reverse orientation (the is_reverse channel set)
     orientation: dict | None = None  # the rule that told them
 
@@ -495,7 +532,10 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     else:
         skip, digest, mode = 0, hashlib.sha256(), "w"
     rows = skip
-    flanks = FlankCheck(None if getattr(backend, "strips_flanks", False) else getattr(backend, "construct", None))
+    construct = None if getattr(backend, "strips_flanks", False) else getattr(backend, "construct", None)
+    flanks = missing_flanks(construct)
+    window = getattr(backend, "input_window", None)  # (length, trim, construct | None) of an export's encoding
+    trimmed = longer_than_input(window[0], window[2]) if window else RowCount(None)
     chunk: list[Record] = []
     try:
         with open(partial, mode, encoding="utf-8") as handle, \
@@ -508,6 +548,7 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
                 _write_fingerprint(fingerprint_path, 0, digest, output_format, input_text, rule)
             for chunk in _chunks(records, chunk_rows):
                 flanks.add(chunk)
+                trimmed.add(chunk)
                 if rule is None:
                     values = backend.predict([record.sequence for record in chunk])
                 else:
@@ -534,9 +575,10 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise
     os.replace(partial, output)
     fingerprint_path.unlink(missing_ok=True)
-    message = flanks.warning(rows - skip, input_text)
-    if message:
-        logger.warning(message)
+    for message in (flanks_warning(flanks, construct, rows - skip, input_text),
+                    trimmed_warning(trimmed, *window[:2], rows - skip, input_text) if window else None):
+        if message:
+            logger.warning(message)
     version = getattr(backend, "version", None)
     from seq2exp.utils import atomic_write
 
@@ -544,7 +586,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         record.write(jsonio.dumps({"model": getattr(backend, "model", None), "version": version,
                                    "source": getattr(backend, "description", None), "rows": rows}) + "\n")
     return PredictSummary(rows=rows, resumed_from=skip, seconds=time.monotonic() - started, output=output,
-                          model_version=version, rows_missing_flanks=flanks.missing, rows_reverse=reverse_rows,
+                          model_version=version, rows_missing_flanks=flanks.count, rows_trimmed=trimmed.count,
+                          rows_reverse=reverse_rows,
                           orientation=rule)
 
 

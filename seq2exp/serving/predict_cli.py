@@ -86,5 +86,6 @@ def main(args: argparse.Namespace) -> int:
                  "seconds": round(summary.seconds, 3),
                  "rows_per_s": round((summary.rows - summary.resumed_from) / max(summary.seconds, 1e-9), 1),
                  "model": backend.description, "model_version": summary.model_version,
-                 "rows_missing_flanks": summary.rows_missing_flanks, "rows_reverse": summary.rows_reverse}))
+                 "rows_missing_flanks": summary.rows_missing_flanks, "rows_trimmed": summary.rows_trimmed,
+                 "rows_reverse": summary.rows_reverse}))
     return 0

@@ -246,3 +246,33 @@ def test_an_export_reads_its_training_tables_sequence_column(tmp_path, capsys):
     code, err = predict("plain")  # the same weights, no recorded column: refused, naming the columns
     assert code == 2 and "a header line without a sequence column" in err and "seq_id, dna, mean_value" in err
     assert predict("plain", "--sequence-column", "DNA")[0] == 0
+
+
+def test_rows_longer_than_the_models_input_are_counted_and_warned_about(tmp_path, capsys, caplog):
+    """A 110-bp model: a 130-bp row is cut to its first 110 bp by the encoder (``trim: right``, as in training) --
+    its prediction equals that of its first 110 bp -- and the call says so (``rows_trimmed``, one warning naming the
+    first such row); shorter rows are padded as usual and not counted."""
+    import logging
+
+    from seq2exp.inference.runs import load_run
+    from seq2exp.serving.export import export_run
+    from tests.serving.conftest import random_promoters
+    from tests.serving.tiny_variants import make_tiny_variant_run
+
+    run = make_tiny_variant_run(tmp_path / "run", seed=3)
+    export_run(run, tmp_path / "models", "tiny")
+    fits, long, longer = random_promoters(3, seed=40, variable_lengths=False)
+    rows = [fits, long + "ACGTACGTACGTACGTACGT", fits[:90], longer + "GGCC" * 10]
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"{row}\t0\n" for row in rows))
+    out = tmp_path / "out.txt"
+    with caplog.at_level(logging.WARNING, logger="seq2exp.serving.predict"):
+        assert cli_main(["predict", str(source), "-o", str(out), "--saved-model", str(tmp_path / "models" / "tiny"),
+                         "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["rows_trimmed"] == 2
+    warnings = [r.getMessage() for r in caplog.records if "longer than" in r.getMessage()]
+    assert len(warnings) == 1 and "2 of 4 rows (first: row '1', line 2, 130 bp) are longer than the model's " \
+        "110-bp input: the encoder cut them to 110 bp (encoding.trim 'right'" in warnings[0], warnings
+    _, values = _read_dream_output(out)
+    np.testing.assert_allclose(values[[1, 3]], load_run(run).predict([long, longer]), atol=2e-6, rtol=1e-6)

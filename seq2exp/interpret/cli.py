@@ -2,7 +2,9 @@
 only inside ``main``, through the predictors).
 
 The model is a run folder or an exported SavedModel given as ``MODEL``, or a served model (``--server HOST:PORT
---model NAME``, any TF-Serving endpoint, through the TF-free client). Gradient methods need a run folder.
+--model NAME``, any TF-Serving endpoint, through the TF-free client). Gradient methods need a run folder. A model
+with several tasks needs ``--task NAME`` (chosen once, by the predictor); each stage's ``summary.json`` records the
+task.
 """
 from __future__ import annotations
 
@@ -22,6 +24,13 @@ logger = logging.getLogger(__name__)
 EXPLAIN_METHODS = ("ism", "saliency", "grad_x_input", "integrated_gradients", "expected_integrated_gradients")
 
 
+def task_name(text: str) -> str:
+    """``--task``: a task name (not empty)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a task name, got an empty one")
+    return text
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", metavar="MODEL",
                         help="a run folder (run.json + model.keras) or an exported SavedModel folder")
@@ -33,6 +42,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--construct", metavar="NAME",
                         help="with --server: the served model's construct (a built-in name, default dream_yeast); "
                              "a run folder or an export records its own")
+    parser.add_argument("--task", type=task_name, metavar="NAME",
+                        help="a model with several tasks (e.g. Drosophila Dev and Hk): the one to analyse "
+                             "(required for such a model; the error without it names the tasks)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0, help="random seed")
 
@@ -45,7 +57,7 @@ def _open(args):
         raise ConfigError("--construct is for --server: a run folder or an exported model records its construct")
     return open_predictor(args.source, server=args.server, model=args.model, version=args.version,
                           batch_size=args.batch_size, max_concurrency=args.concurrency,
-                          construct=getattr(args, "construct", None))
+                          construct=getattr(args, "construct", None), task=getattr(args, "task", None))
 
 
 def _read(path: str) -> tuple[list[str], list[str]]:
@@ -110,7 +122,7 @@ def main_explain(args: argparse.Namespace) -> int:
 
     from seq2exp.errors import ConfigError
     from seq2exp.interpret import plots
-    from seq2exp.interpret.predictors import predictor_construct
+    from seq2exp.interpret.predictors import predictor_construct, predictor_record
 
     final = _checked_explain_inputs(args)  # before the model is opened and before -o exists
     predictor = _open(args)
@@ -127,8 +139,8 @@ def main_explain(args: argparse.Namespace) -> int:
         # ISM takes rows of mixed lengths; the gradient methods' maps (and --window) need equal ones: name the file
         sequences = check_sequences(sequences, what=args.sequences,
                                     equal_length=args.method != "ism" or bool(args.window))
-        entries, summary = [], {"model": predictor.description, "method": args.method, "n": len(sequences),
-                                "construct": construct.name}
+        entries, summary = [], {"model": predictor.description, **predictor_record(predictor),
+                                "method": args.method, "n": len(sequences), "construct": construct.name}
         if args.method == "ism":
             from seq2exp.interpret.mutagenesis import ism, window_scan
 
@@ -213,13 +225,14 @@ def _checked_explain_inputs(args: argparse.Namespace) -> Path:
 def _motif_mode(args, predictor, out: Path) -> int:
     from seq2exp.interpret import plots
     from seq2exp.interpret.motif_effects import make_backgrounds, motif_effects, motif_pair_effects
-    from seq2exp.interpret.predictors import predictor_construct
+    from seq2exp.interpret.predictors import predictor_construct, predictor_record
 
     given = _read(args.sequences)[1] if args.sequences else None
     backgrounds = make_backgrounds(args.backgrounds, args.n_backgrounds, sequences=given, seed=args.seed,
                                    construct=predictor_construct(predictor))
-    entries, summary = [], {"model": predictor.description, "backgrounds": args.backgrounds,
-                            "n_backgrounds": len(backgrounds), "motifs": {}}
+    entries, summary = [], {"model": predictor.description, **predictor_record(predictor),
+                            "backgrounds": args.backgrounds, "n_backgrounds": len(backgrounds),
+                            "motifs": {}}
     for spec in args.motif or []:
         effects = motif_effects(predictor, spec, backgrounds)
         safe = plots.safe_name(spec)
@@ -353,11 +366,13 @@ def main_variants(args: argparse.Namespace) -> int:
     finally:
         predictor.close()
     with staged_dir(final) as out:
-        return _write_variants(out, final, table, effects, predictor.description)
+        return _write_variants(out, final, table, effects, predictor)
 
 
-def _write_variants(out: Path, final: Path, table: dict, effects, description: str) -> int:
+def _write_variants(out: Path, final: Path, table: dict, effects, predictor) -> int:
     import numpy as np
+
+    from seq2exp.interpret.predictors import predictor_record
 
     rows = []
     for i, name in enumerate(table["names"]):
@@ -372,7 +387,7 @@ def _write_variants(out: Path, final: Path, table: dict, effects, description: s
     staged = write_score_inputs(out / "score", effects.ref, effects.alt, predicted, table["measured_delta"],
                                 table["measured"])
     files = {key: str(final / Path(value).relative_to(out)) for key, value in staged.items()}
-    summary = {"model": description, "n_variants": len(rows),
+    summary = {"model": predictor.description, **predictor_record(predictor), "n_variants": len(rows),
                "mean_abs_pred_delta": float(np.abs(effects.delta).mean()), "score_inputs": files}
     if "truth" in files:
         from seq2exp.evaluation.metrics import score
@@ -426,7 +441,7 @@ def main_design(args: argparse.Namespace) -> int:
     if bool(args.seeds) == bool(args.random):
         raise ConfigError("give --seeds FILE or --random N (one of them)")
     protected = None if args.protect is None else ([] if args.protect == "none" else parse_ranges(args.protect))
-    from seq2exp.interpret.predictors import predictor_construct
+    from seq2exp.interpret.predictors import predictor_construct, predictor_record
 
     if args.seeds:
         names, seeds = _read(args.seeds)
@@ -445,7 +460,8 @@ def main_design(args: argparse.Namespace) -> int:
     rows = [{"name": n, "seed": s, "design": d, "seed_value": float(sv), "value": float(v), "mutations": m}
             for n, s, d, sv, v, m in zip(names, result.seeds, result.designs, result.seed_values, result.values,
                                          result.n_mutations)]
-    summary = {"model": predictor.description, "objective": args.objective, "n": len(rows),
+    summary = {"model": predictor.description, **predictor_record(predictor), "objective": args.objective,
+               "n": len(rows),
                "mean_seed_value": float(np.mean(result.seed_values)), "mean_value": float(np.mean(result.values)),
                "history": result.history}
     with staged_dir(out) as staging:  # both files or neither

@@ -36,8 +36,11 @@ def _mutants(sequence: str) -> tuple[list[str], list[tuple[int, int]]]:
     return mutants, where
 
 
-def _fingerprint(sequences: Sequence[str]) -> str:
+def _fingerprint(sequences: Sequence[str], task: str | None = None) -> str:
+    """What an ISM checkpoint was computed for: the sequences and, for a model with several tasks, the task."""
     digest = hashlib.sha256()
+    if task is not None:  # a checkpoint of one task never continues a scan of another
+        digest.update(b"task\t" + task.encode() + b"\n")
     for sequence in sequences:
         digest.update(sequence.encode() + b"\n")
     return digest.hexdigest()
@@ -124,7 +127,7 @@ def ism(predictor: Predictor, sequences: Sequence[str], *, chunk_sequences: int 
     effects = np.zeros([n, length, 4], np.float32)
     reference = np.zeros([n], np.float32)
     done = 0
-    fingerprint = _fingerprint(sequences)
+    fingerprint = _fingerprint(sequences, getattr(predictor, "task", None))
     checkpoint = Path(checkpoint) if checkpoint else None
     if checkpoint is not None and checkpoint.exists():
         saved = np.load(checkpoint)
@@ -133,7 +136,7 @@ def ism(predictor: Predictor, sequences: Sequence[str], *, chunk_sequences: int 
             effects[:done], reference[:done] = saved["effects"][:done], saved["reference"][:done]
             logger.info("ISM: resuming from %s at sequence %d of %d", checkpoint, done, n)
         else:
-            logger.warning("ISM: %s belongs to other sequences; starting again", checkpoint)
+            logger.warning("ISM: %s belongs to other sequences (or another task); starting again", checkpoint)
     bar = None
     if progress:
         from tqdm import tqdm

@@ -12,6 +12,11 @@ analyses agree.
 Every predictor has a ``construct`` (:class:`seq2exp.data.construct.Construct`): the run's, the export's metadata
 record, or for a served model (whose metadata does not say) the one given, else ``dream_yeast``. Its flanks are
 marked in plots, left out of ISM top effects and protected in design (:func:`predictor_construct`).
+
+A model with several tasks (``expression`` ``[n, T]``) is opened for ONE of them (``task=``): its predictions are
+that task's column ``[n]`` and its gradients are of that column only, so every analysis works on one task.
+:func:`select_task` is the one place the task is chosen; without ``task`` such a model is refused, naming its
+tasks.
 """
 from __future__ import annotations
 
@@ -42,6 +47,61 @@ class Predictor(Protocol):
     def close(self) -> None: ...
 
 
+def select_task(task_names: Sequence[str] | None, task: str | None, description: str) -> int | None:
+    """The column of ``task`` in a model's ``expression`` output: the one place a task is chosen.
+
+    Args:
+        task_names: the model's tasks in the order of its output columns; ``None`` or one name for a single-task
+            model (its ``expression`` is ``[n]``).
+        task: the task asked for (``--task``; ``None``: none).
+        description: the model, for the error messages.
+
+    Returns:
+        The column index for a model with several tasks, ``None`` for a single-task model (which takes ``task``
+        only when it names the model's one task).
+
+    Raises:
+        ConfigError: several tasks and no ``task``, or a ``task`` the model does not have (naming the valid ones).
+    """
+    names = [str(name) for name in task_names or []]
+    if len(names) > 1:
+        if task is None:
+            raise ConfigError(f"{description} predicts {len(names)} tasks ({', '.join(names)}): choose one with "
+                              "--task (task= in Python)")
+        if task not in names:
+            raise ConfigError(f"--task {task!r}: {description} has no such task; valid choices are {names}")
+        return names.index(task)
+    if task is not None and task not in names:
+        one = f"its one task is {names[0]!r}" if names else "it predicts one value and names no task"
+        raise ConfigError(f"--task {task!r}: {description} is a single-task model ({one}); leave --task out")
+    return None
+
+
+class _OneTask:
+    """What every predictor here shares: the task it predicts (:func:`select_task`)."""
+
+    description: str
+    task: str | None = None
+    task_names: list[str] | None = None  # every task of the model, in its output's column order (None: one)
+    _column: int | None = None
+
+    def _choose(self, task_names: Sequence[str] | None, task: str | None) -> None:
+        self._column = select_task(task_names, task, self.description)
+        self.task_names = list(task_names) if task_names else None
+        self.task = task
+
+    def _selected(self, values: Any) -> np.ndarray:
+        """float32 ``[n]``: the chosen task's column of ``[n, T]`` predictions (``[n]`` ones as they are)."""
+        values = np.asarray(values, np.float32)
+        return values if self._column is None else values[:, self._column]
+
+
+def predictor_record(predictor: Any) -> dict:
+    """``{"task"}`` of a predictor for a stage's ``summary.json``: the task it predicts (``None`` for a
+    single-task model)."""
+    return {"task": getattr(predictor, "task", None)}
+
+
 class GradientsUnavailableError(ConfigError):
     """Gradient attribution was asked of a predictor that only predicts (a server or a SavedModel)."""
 
@@ -56,18 +116,19 @@ def require_gradients(predictor: Predictor, method: str) -> "RunPredictor":
     return predictor  # type: ignore[return-value]
 
 
-class RunPredictor:
+class RunPredictor(_OneTask):
     """A trained run folder (or a loaded :class:`seq2exp.inference.runs.Run`) in-process, with gradients.
 
     Gradients are taken with ``tf.GradientTape`` on the one-hot sequence ``[B, W, 4]``: each TTA variant's model
     input is built from it differentiably (the encoder's ``sources`` map says which sequence base each input column
     holds; vector and padding columns stay constant), then the prediction graph averages the variants and applies
-    the inverse target transform, as in :meth:`PredictionGraph.tf_predict_codes`.
+    the inverse target transform, as in :meth:`PredictionGraph.tf_predict_codes`. A model with several tasks
+    needs ``task`` (one of its ``task_names``): predictions and gradients are that task's.
     """
 
     supports_gradients = True
 
-    def __init__(self, run: Any, *, batch_size: int = 256, tta: Any = None):
+    def __init__(self, run: Any, *, batch_size: int = 256, tta: Any = None, task: str | None = None):
         from seq2exp.inference.runs import Run, load_run
 
         self.run = run if isinstance(run, Run) else load_run(run)
@@ -77,13 +138,14 @@ class RunPredictor:
         self.batch_size = int(batch_size)
         self.description = f"run {self.run.path}"
         self._gradient_fn = None
+        self._choose(self.graph.task_names, task)
 
     @property
     def max_length(self) -> int:
         return int(self.encoder.max_sequence_length)
 
     def predict(self, sequences: Sequence[str]) -> np.ndarray:
-        return self.graph.predict_outputs(list(sequences), self.batch_size)["expression"]
+        return self._selected(self.graph.predict_outputs(list(sequences), self.batch_size)["expression"])
 
     def close(self) -> None:
         self._gradient_fn = None
@@ -127,6 +189,7 @@ class RunPredictor:
 
         if self._gradient_fn is None:
             self._check_onehot()
+            column = self._column  # several tasks: the gradient of the chosen task's output only
 
             @tf.function(input_signature=[tf.TensorSpec([None, None], tf.uint8), tf.TensorSpec([None], tf.int32),
                                           tf.TensorSpec([None, None, 4], tf.float32)])
@@ -135,6 +198,8 @@ class RunPredictor:
                     tape.watch(x)
                     encode = functools.partial(self._encode_from, x)
                     value = self.graph.tf_predict_codes(codes, lengths, encode=encode)["expression"]
+                    if column is not None:
+                        value = value[:, column]
                 return value, tape.gradient(value, x)
 
             self._gradient_fn = gradients
@@ -171,47 +236,65 @@ class RunPredictor:
         return np.concatenate(values), np.concatenate(grads)
 
 
-class SavedModelPredictor:
-    """An exported SavedModel in-process (its ``serving_default`` signature): predictions only."""
+class SavedModelPredictor(_OneTask):
+    """An exported SavedModel in-process (its ``serving_default`` signature): predictions only; ``task``: see
+    :class:`RunPredictor`."""
 
     supports_gradients = False
 
-    def __init__(self, path: str | os.PathLike, *, batch_size: int = 1024):
-        from seq2exp.serving.predict import SavedModelBackend
+    def __init__(self, path: str | os.PathLike, *, batch_size: int = 1024, task: str | None = None):
+        from seq2exp.serving.predict import SavedModelBackend, export_metadata
 
         self._backend = SavedModelBackend(path, batch_size=batch_size)
         self.construct = self._backend.construct  # the export's record (dream_yeast for an export without one)
         self.description = self._backend.description
         self.max_length = self._backend.max_length
+        meta = export_metadata(self._backend.path)
+        try:  # the backend's columns (its expression_<task> outputs); a single task's name from the metadata
+            self._choose(self._backend.task_names or meta.get("tasks"), task)
+        except ConfigError:
+            self._backend.close()
+            raise
 
     def predict(self, sequences: Sequence[str]) -> np.ndarray:
-        return np.asarray(self._backend.predict(list(sequences)), np.float32)
+        return self._selected(self._backend.predict(list(sequences)))
 
     def close(self) -> None:
         self._backend.close()
 
 
-class ServerPredictor:
-    """A served model (TF Serving or ``seq2exp serve``) over gRPC: batched, concurrent requests; predictions only."""
+class ServerPredictor(_OneTask):
+    """A served model (TF Serving or ``seq2exp serve``) over gRPC: batched, concurrent requests; predictions only.
+
+    Through ``seq2exp predict``'s :class:`~seq2exp.serving.predict.ServerBackend`: the version is resolved once and
+    pinned, and the served signatures say the tasks (``expression_<task>`` outputs; ``task``: see
+    :class:`RunPredictor`)."""
 
     supports_gradients = False
 
     def __init__(self, target: str, model: str, *, version: int | None = None, label: str | None = None,
-                 batch_size: int = 1024, max_concurrency: int = 4, timeout: float = 120.0, construct: Any = None):
+                 batch_size: int = 1024, max_concurrency: int = 4, timeout: float = 120.0, construct: Any = None,
+                 task: str | None = None):
         from seq2exp.data.construct import resolve_construct
-        from seq2exp.serving.client import Client
+        from seq2exp.serving.predict import ServerBackend
 
         self.construct = resolve_construct(construct)  # TF Serving's metadata has none: the given one, else yeast
-        self.client = Client(target, model, version=version, label=label, batch_size=batch_size,
-                             max_concurrency=max_concurrency, timeout=timeout)
+        self._backend = ServerBackend(target, model, version=version, label=label, batch_size=batch_size,
+                                      max_concurrency=max_concurrency, timeout=timeout)
+        self.client = self._backend.client
         self.description = f"the served model {model!r} at {target}"
-        self.max_length = None
+        self.max_length = self._backend.max_length
+        try:
+            self._choose(self._backend.task_names, task)
+        except ConfigError:
+            self._backend.close()
+            raise
 
     def predict(self, sequences: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.client.predict(list(sequences)), np.float32)
+        return self._selected(self._backend.predict(list(sequences)))
 
     def close(self) -> None:
-        self.client.close()
+        self._backend.close()
 
 
 def predictor_construct(predictor: Any) -> Any:
@@ -224,21 +307,23 @@ def predictor_construct(predictor: Any) -> Any:
 
 def open_predictor(source: str | os.PathLike | None = None, *, server: str | None = None, model: str | None = None,
                    version: int | None = None, batch_size: int | None = None,
-                   max_concurrency: int = 4, construct: Any = None) -> Predictor:
+                   max_concurrency: int = 4, construct: Any = None, task: str | None = None) -> Predictor:
     """A run folder (``run.json`` + ``model.keras``), an exported SavedModel (a version folder or ``M/<name>``), or
-    ``server="host:port"`` with ``model=NAME`` (and its ``construct``, a name or mapping: default ``dream_yeast``)."""
+    ``server="host:port"`` with ``model=NAME`` (and its ``construct``, a name or mapping: default ``dream_yeast``).
+
+    ``task``: the task to predict, required for a model with several tasks (see :func:`select_task`)."""
     if server:
         if not model:
             raise ConfigError("--server needs --model NAME (the served model's name)")
         if source:
             raise ConfigError("give a model folder or --server, not both")
         return ServerPredictor(server, model, version=version, batch_size=batch_size or 1024,
-                               max_concurrency=max_concurrency, construct=construct)
+                               max_concurrency=max_concurrency, construct=construct, task=task)
     if not source:
         raise ConfigError("no model: give a run folder, an exported SavedModel folder, or --server and --model")
     path = Path(source)
     if (path / "run.json").is_file():
-        return RunPredictor(path, batch_size=batch_size or 256)
+        return RunPredictor(path, batch_size=batch_size or 256, task=task)
     if path.is_dir():
-        return SavedModelPredictor(path, batch_size=batch_size or 1024)
+        return SavedModelPredictor(path, batch_size=batch_size or 1024, task=task)
     raise ConfigError(f"{path}: not a run folder (run.json) or an exported SavedModel folder")

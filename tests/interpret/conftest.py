@@ -135,3 +135,56 @@ def served_motif(tmp_path_factory, motif_run):
     server = ModelServer(discover_models(base), port=0, poll_seconds=0.5).start()
     yield server, base / "motif"
     server.stop(grace=1)
+
+
+TASKS = ["hk", "dev"]  # the two-task model's column order; an export's expression_<task> outputs sort them
+GENOMIC_LENGTH = 64  # the two-task model's input (genomic construct: no flanks; an export accepts up to 256 bp)
+
+
+@pytest.fixture(scope="session")
+def two_task_run(tmp_path_factory) -> Path:
+    """A tiny Drosophila-like run folder: two tasks (``TASKS``), an ``is_reverse`` input channel, the ``genomic``
+    construct and a ``GENOMIC_LENGTH``-bp input (Conv1D -> max pooling -> Dense(2))."""
+    from tests.serving.tiny_variants import make_tiny_variant_run
+
+    return make_tiny_variant_run(tmp_path_factory.mktemp("interpret") / "two_tasks", tasks=TASKS, rc_channel=True,
+                                 seed=4, length=GENOMIC_LENGTH, construct="genomic")
+
+
+@pytest.fixture(scope="session")
+def two_task_export(tmp_path_factory, two_task_run) -> Path:
+    """``two_task_run`` exported with ``export_run``: the model folder ``M/two``."""
+    from seq2exp.serving.export import export_run
+
+    base = tmp_path_factory.mktemp("interpret_two_tasks")
+    export_run(two_task_run, base, "two", verify=False)
+    return base / "two"
+
+
+def raw_task_outputs(run: Path, sequences: list[str], with_gradients: bool = False):
+    """The two-task model's ``expression`` ``[n, 2]`` computed directly with Keras on a numpy one-hot (A, C, G, T,
+    then the is_reverse channel at 0) of equal-length ACGT ``sequences`` as long as its input; with
+    ``with_gradients``, also d column / d one-hot ``[2, n, L, 4]`` (one tape per column)."""
+    import tensorflow as tf
+
+    from seq2exp.inference.runs import load_model_file
+
+    model = load_model_file(run / "model.keras")
+    x = np.zeros([len(sequences), len(sequences[0]), 5], np.float32)
+    for i, s in enumerate(sequences):
+        x[i, np.arange(len(s)), [BASES.index(b) for b in s]] = 1.0
+    if not with_gradients:
+        return np.asarray(model(x, training=False)["expression"])
+    x = tf.constant(x)
+    grads = []
+    for column in range(2):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = model(x, training=False)["expression"][:, column]
+        grads.append(tape.gradient(value, x).numpy()[..., :4])
+    return np.asarray(model(x, training=False)["expression"]), np.stack(grads)
+
+
+def random_rows(n: int, length: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list(BASES), length)) for _ in range(n)]

@@ -1,13 +1,23 @@
-"""The explain / variants / design stages end to end (in-process and over gRPC); bad input -> exit 2, one line."""
+"""The explain / variants / design stages end to end (in-process and over gRPC); bad input -> exit 2, one line; a
+model with two tasks: --task required (one line naming the tasks), each stage's values are that task's."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
 
 from seq2exp.cli import main
-from tests.interpret.conftest import MOTIF, plant, promoters
+from tests.interpret.conftest import (
+    GENOMIC_LENGTH,
+    MOTIF,
+    TASKS,
+    plant,
+    promoters,
+    random_rows,
+    raw_task_outputs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +120,94 @@ def test_explain_ism_takes_rows_of_mixed_length(motif_run, sequence_file, tmp_pa
     assert saved["lengths"].tolist() == [110, 83] and saved["effects"].shape == (2, 110, 4)
     assert not saved["effects"][1, 83:].any() and saved["effects"][1, :83].any()
     assert (out / "ism_short.png").exists()
+
+
+# --- a model with two tasks, an is_reverse channel and the genomic construct (tests.interpret.conftest) ---------
+@pytest.fixture(scope="module")
+def genomic_rows(tmp_path_factory):
+    """Three 64-bp rows (the two-task model's input) as a FASTA file, and the rows."""
+    rows = random_rows(3, GENOMIC_LENGTH, seed=31)
+    path = tmp_path_factory.mktemp("cli_tasks") / "rows.fa"
+    path.write_text("".join(f">g{i}\n{s}\n" for i, s in enumerate(rows)))
+    return path, rows
+
+
+def _variants_table(tmp_path, rows) -> str:
+    table = tmp_path / "pairs.tsv"
+    table.write_text("name\tref\talt\n" + "".join(f"p{i}\t{rows[i]}\t{rows[i + 1]}\n" for i in range(2)))
+    return str(table)
+
+
+@pytest.mark.parametrize("stage", ["explain-ism", "explain-ig", "explain-motif", "variants", "design"])
+def test_a_two_task_model_without_task_fails_naming_the_tasks(stage, two_task_run, genomic_rows, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = {"explain-ism": ["explain", "--sequences", str(genomic_rows[0])],
+            "explain-ig": ["explain", "--sequences", str(genomic_rows[0]), "--method", "integrated_gradients"],
+            "explain-motif": ["explain", "--motif", "TGASTCA", "--n-backgrounds", "2"],
+            "variants": ["variants", "--variants", _variants_table(tmp_path, genomic_rows[1])],
+            "design": ["design", "--random", "2"]}[stage]
+    assert main([argv[0], str(two_task_run), *argv[1:], "-o", str(out)]) == 2
+    line = _error_line(capsys)
+    assert line == (f"seq2exp {argv[0]}: error: run {two_task_run} predicts 2 tasks (hk, dev): choose one with "
+                    "--task (task= in Python)")
+    assert not out.exists() and not list(tmp_path.glob("out*"))  # refused before any work
+
+
+def test_explain_ism_ig_and_saliency_of_one_task(two_task_run, genomic_rows, tmp_path, capsys, caplog):
+    path, rows = genomic_rows
+    raw = raw_task_outputs(two_task_run, rows)
+    for method in ("ism", "integrated_gradients", "saliency"):
+        out = tmp_path / method
+        with caplog.at_level(logging.INFO):
+            assert main(["explain", str(two_task_run), "--sequences", str(path), "-o", str(out), "--method", method,
+                         "--steps", "8", "--plots", "1", "--task", "dev"]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["task"] == "dev"
+        assert json.loads((out / "summary.json").read_text())["task"] == "dev"
+        saved = np.load(out / ("ism.npz" if method == "ism" else "attribution.npz"))
+        values = saved["reference"] if method == "ism" else saved["values"]
+        np.testing.assert_allclose(values, raw[:, TASKS.index("dev")], atol=1e-5)
+
+
+def test_explain_motif_tiles_the_genomic_input_of_one_task(two_task_export, tmp_path, capsys):
+    out = tmp_path / "motif"
+    assert main(["explain", str(two_task_export), "-o", str(out), "--motif", "TGASTCA", "--n-backgrounds", "2",
+                 "--task", "hk"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["task"] == "hk"
+
+
+def test_variants_of_one_task(two_task_run, two_task_export, genomic_rows, tmp_path, capsys):
+    rows = genomic_rows[1]
+    raw = raw_task_outputs(two_task_run, rows)
+    assert main(["variants", str(two_task_export), "--variants", _variants_table(tmp_path, rows), "-o",
+                 str(tmp_path / "v"), "--task", "hk"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["task"] == "hk"
+    lines = (tmp_path / "v" / "variants.tsv").read_text().splitlines()
+    delta = np.array([float(line.split("\t")[5]) for line in lines[1:]])
+    np.testing.assert_allclose(delta, raw[1:, 0] - raw[:2, 0], atol=1e-4)  # hk: the model's column 0
+
+
+def test_design_of_one_task(two_task_run, tmp_path, capsys):
+    out = tmp_path / "d"
+    assert main(["design", str(two_task_run), "--random", "2", "-o", str(out), "--generations", "2",
+                 "--population", "4", "--children", "2", "--task", "dev"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["task"] == "dev"
+    assert json.loads((out / "summary.json").read_text())["task"] == "dev"
+    assert len((out / "designs.tsv").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("source, task, message", [
+    ("two", "Dev", "--task 'Dev': run {two} has no such task; valid choices are ['hk', 'dev']"),
+    ("motif", "dev", "--task 'dev': run {motif} is a single-task model (it predicts one value and names no task); "
+                     "leave --task out"),
+])
+def test_an_unknown_task_exits_2_with_one_line(source, task, message, two_task_run, motif_run, genomic_rows,
+                                               tmp_path, capsys):
+    model = two_task_run if source == "two" else motif_run
+    assert main(["explain", str(model), "--sequences", str(genomic_rows[0]), "-o", str(tmp_path / "o"),
+                 "--task", task]) == 2
+    assert _error_line(capsys) == "seq2exp explain: error: " + message.format(two=two_task_run, motif=motif_run)
+    assert not (tmp_path / "o").exists()

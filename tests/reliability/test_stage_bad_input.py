@@ -101,6 +101,12 @@ case("design-target-with-maximize", "design", "inputs", _design("--random", "2",
      r"--target is used with --objective target")
 case("design-seeds-missing", "design", "inputs", _design("--seeds", lambda t: t / "none.fa"), r"none\.fa")
 case("design-seeds-and-random", "design", "inputs", _design("--seeds", _fasta, "--random", "2"), r"one of them")
+for label, value in (("empty", ""), ("blank", "  ")):  # --task: a task name (which task is checked by the model)
+    case(f"explain-task-{label}", "explain", "inputs", _explain("--task", value), r"argument --task: expected a task")
+    case(f"variants-task-{label}", "variants", "inputs", _variants(_snv(3, S0[3], "A"), "--task", value),
+         r"argument --task: expected a task name")
+    case(f"design-task-{label}", "design", "inputs", _design("--random", "2", "--task", value),
+         r"argument --task: expected a task name")
 
 for flag, value in (("--n-train", "0"), ("--n-test", "-5"), ("--seed", "-1"), ("--workers", "0"),
                     ("--n-train", "lots")):

@@ -10,18 +10,20 @@ from pathlib import Path
 
 
 def make_tiny_variant_run(path: Path, *, tasks: list[str] | None = None, rc_channel: bool = False,
-                          seed: int = 0, config: dict | None = None) -> Path:
+                          seed: int = 0, config: dict | None = None, length: int = 110,
+                          construct: str | None = None) -> Path:
     """A run folder (``model.keras`` + ``run.json``) whose model predicts ``len(tasks)`` columns (stamped with the
     task names, as the registry stamps its models) and, with ``rc_channel``, reads a 5th ``is_reverse`` channel;
-    ``config``: the run's ``config.yaml`` (e.g. its ``data.table``)."""
+    ``config``: the run's ``config.yaml`` (e.g. its ``data.table``); ``length``: the input's bases; ``construct``:
+    the run's construct record (e.g. ``genomic``; none: ``dream_yeast``)."""
     import keras
 
     from seq2exp.data.encoding import Encoder
     from seq2exp.models import registry
 
     keras.utils.set_random_seed(seed)
-    encoding = {"kind": "onehot", "length": 110, "rc_channel": rc_channel}
-    encoder = Encoder(encoding)
+    encoding = {"kind": "onehot", "length": length, "rc_channel": rc_channel}
+    encoder = Encoder(encoding, construct=construct)
     inputs = keras.Input(shape=encoder.input_shape, dtype=encoder.input_dtype, name="inputs")
     hidden = keras.layers.Conv1D(8, 7, activation="relu")(inputs)
     hidden = keras.layers.GlobalMaxPooling1D()(hidden)
@@ -34,6 +36,8 @@ def make_tiny_variant_run(path: Path, *, tasks: list[str] | None = None, rc_chan
     model.save(path / "model.keras")
     info = {"architecture": "tiny", "encoding": encoding, "target_transform": None, "tta": {}, "postprocess": [],
             "data": {"train_sha256": "2" * 64}, "metrics": {"val_pearson": 0.1}}
+    if construct is not None:
+        info["construct"] = construct
     (path / "run.json").write_text(json.dumps(info))
     if config is not None:
         import yaml

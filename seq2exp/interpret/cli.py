@@ -4,7 +4,7 @@ only inside ``main``, through the predictors).
 The model is a run folder or an exported SavedModel given as ``MODEL``, or a served model (``--server HOST:PORT
 --model NAME``, any TF-Serving endpoint, through the TF-free client). Gradient methods need a run folder. A model
 with several tasks needs ``--task NAME`` (chosen once, by the predictor); each stage's ``summary.json`` records the
-task.
+task and, for a model with an ``is_reverse`` channel, ``"orientation": "forward"``.
 """
 from __future__ import annotations
 

@@ -16,7 +16,9 @@ marked in plots, left out of ISM top effects and protected in design (:func:`pre
 A model with several tasks (``expression`` ``[n, T]``) is opened for ONE of them (``task=``): its predictions are
 that task's column ``[n]`` and its gradients are of that column only, so every analysis works on one task.
 :func:`select_task` is the one place the task is chosen; without ``task`` such a model is refused, naming its
-tasks.
+tasks. A model with an ``is_reverse`` input channel (``oriented``) is predicted in forward orientation here
+(``is_reverse = 0``), which opening it logs; :func:`predictor_record` gives the task and the orientation for a
+stage's ``summary.json``.
 """
 from __future__ import annotations
 
@@ -45,6 +47,9 @@ class Predictor(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+FORWARD = "forward"  # the orientation every sequence is predicted in (summary.json "orientation")
 
 
 def select_task(task_names: Sequence[str] | None, task: str | None, description: str) -> int | None:
@@ -78,17 +83,23 @@ def select_task(task_names: Sequence[str] | None, task: str | None, description:
 
 
 class _OneTask:
-    """What every predictor here shares: the task it predicts (:func:`select_task`)."""
+    """What every predictor here shares: the task it predicts (:func:`select_task`) and whether its model has an
+    ``is_reverse`` channel (always fed 0: forward)."""
 
     description: str
     task: str | None = None
     task_names: list[str] | None = None  # every task of the model, in its output's column order (None: one)
+    oriented: bool = False
     _column: int | None = None
 
-    def _choose(self, task_names: Sequence[str] | None, task: str | None) -> None:
+    def _choose(self, task_names: Sequence[str] | None, task: str | None, oriented: bool) -> None:
         self._column = select_task(task_names, task, self.description)
         self.task_names = list(task_names) if task_names else None
         self.task = task
+        self.oriented = bool(oriented)
+        if self.oriented:
+            logger.info("%s has an is_reverse input channel: every sequence is predicted in forward orientation "
+                        "(is_reverse = 0)", self.description)
 
     def _selected(self, values: Any) -> np.ndarray:
         """float32 ``[n]``: the chosen task's column of ``[n, T]`` predictions (``[n]`` ones as they are)."""
@@ -97,9 +108,10 @@ class _OneTask:
 
 
 def predictor_record(predictor: Any) -> dict:
-    """``{"task"}`` of a predictor for a stage's ``summary.json``: the task it predicts (``None`` for a
-    single-task model)."""
-    return {"task": getattr(predictor, "task", None)}
+    """``{"task", "orientation"}`` of a predictor for a stage's ``summary.json``: the task it predicts (``None``
+    for a single-task model) and ``"forward"`` when its model has an ``is_reverse`` channel (else ``None``)."""
+    return {"task": getattr(predictor, "task", None),
+            "orientation": FORWARD if getattr(predictor, "oriented", False) else None}
 
 
 class GradientsUnavailableError(ConfigError):
@@ -138,7 +150,7 @@ class RunPredictor(_OneTask):
         self.batch_size = int(batch_size)
         self.description = f"run {self.run.path}"
         self._gradient_fn = None
-        self._choose(self.graph.task_names, task)
+        self._choose(self.graph.task_names, task, self.graph.has_orientation)
 
     @property
     def max_length(self) -> int:
@@ -251,7 +263,7 @@ class SavedModelPredictor(_OneTask):
         self.max_length = self._backend.max_length
         meta = export_metadata(self._backend.path)
         try:  # the backend's columns (its expression_<task> outputs); a single task's name from the metadata
-            self._choose(self._backend.task_names or meta.get("tasks"), task)
+            self._choose(self._backend.task_names or meta.get("tasks"), task, self._backend.orientation.oriented)
         except ConfigError:
             self._backend.close()
             raise
@@ -268,7 +280,7 @@ class ServerPredictor(_OneTask):
 
     Through ``seq2exp predict``'s :class:`~seq2exp.serving.predict.ServerBackend`: the version is resolved once and
     pinned, and the served signatures say the tasks (``expression_<task>`` outputs; ``task``: see
-    :class:`RunPredictor`)."""
+    :class:`RunPredictor`) and whether the model has an ``is_reverse`` channel."""
 
     supports_gradients = False
 
@@ -285,7 +297,7 @@ class ServerPredictor(_OneTask):
         self.description = f"the served model {model!r} at {target}"
         self.max_length = self._backend.max_length
         try:
-            self._choose(self._backend.task_names, task)
+            self._choose(self._backend.task_names, task, self._backend.orientation.oriented)
         except ConfigError:
             self._backend.close()
             raise

@@ -162,11 +162,13 @@ def test_explain_ism_ig_and_saliency_of_one_task(two_task_run, genomic_rows, tmp
             assert main(["explain", str(two_task_run), "--sequences", str(path), "-o", str(out), "--method", method,
                          "--steps", "8", "--plots", "1", "--task", "dev"]) == 0
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-        assert summary["task"] == "dev"
+        assert summary["task"] == "dev" and summary["orientation"] == "forward"
         assert json.loads((out / "summary.json").read_text())["task"] == "dev"
         saved = np.load(out / ("ism.npz" if method == "ism" else "attribution.npz"))
         values = saved["reference"] if method == "ism" else saved["values"]
         np.testing.assert_allclose(values, raw[:, TASKS.index("dev")], atol=1e-5)
+    notes = [r.getMessage() for r in caplog.records if "forward orientation (is_reverse = 0)" in r.getMessage()]
+    assert len(notes) == 3  # one line per stage
 
 
 def test_explain_motif_tiles_the_genomic_input_of_one_task(two_task_export, tmp_path, capsys):
@@ -174,7 +176,7 @@ def test_explain_motif_tiles_the_genomic_input_of_one_task(two_task_export, tmp_
     assert main(["explain", str(two_task_export), "-o", str(out), "--motif", "TGASTCA", "--n-backgrounds", "2",
                  "--task", "hk"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["task"] == "hk"
+    assert summary["task"] == "hk" and summary["orientation"] == "forward"
 
 
 def test_variants_of_one_task(two_task_run, two_task_export, genomic_rows, tmp_path, capsys):
@@ -183,7 +185,7 @@ def test_variants_of_one_task(two_task_run, two_task_export, genomic_rows, tmp_p
     assert main(["variants", str(two_task_export), "--variants", _variants_table(tmp_path, rows), "-o",
                  str(tmp_path / "v"), "--task", "hk"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["task"] == "hk"
+    assert summary["task"] == "hk" and summary["orientation"] == "forward"
     lines = (tmp_path / "v" / "variants.tsv").read_text().splitlines()
     delta = np.array([float(line.split("\t")[5]) for line in lines[1:]])
     np.testing.assert_allclose(delta, raw[1:, 0] - raw[:2, 0], atol=1e-4)  # hk: the model's column 0
@@ -194,7 +196,7 @@ def test_design_of_one_task(two_task_run, tmp_path, capsys):
     assert main(["design", str(two_task_run), "--random", "2", "-o", str(out), "--generations", "2",
                  "--population", "4", "--children", "2", "--task", "dev"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["task"] == "dev"
+    assert summary["task"] == "dev" and summary["orientation"] == "forward"
     assert json.loads((out / "summary.json").read_text())["task"] == "dev"
     assert len((out / "designs.tsv").read_text().splitlines()) == 3
 

@@ -1,7 +1,9 @@
-"""Predictors of a model with several tasks: the task is chosen once (predictions [n] and gradients of that task's
-output only, against the Keras model itself), and a missing or unknown task is a one-line ConfigError naming the
-tasks."""
+"""Predictors of a model with several tasks and an is_reverse channel: the task is chosen once (predictions [n] and
+gradients of that task's output only, against the Keras model itself), a missing or unknown task is a one-line
+ConfigError naming the tasks, and the forward orientation is logged and recorded."""
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from seq2exp.interpret.attribution import attribute
 from seq2exp.interpret.mutagenesis import ism, variant_effects
 from seq2exp.interpret.predictors import RunPredictor, SavedModelPredictor, ServerPredictor, open_predictor
 from tests.interpret.conftest import GENOMIC_LENGTH, TASKS, random_rows, raw_task_outputs
+
+FORWARD_NOTE = "every sequence is predicted in forward orientation (is_reverse = 0)"
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +109,7 @@ def test_an_export_and_a_server_select_the_same_task(two_task_run, two_task_expo
             for predictor in (SavedModelPredictor(two_task_export, task=task),
                               ServerPredictor(server.target, "two", task=task)):
                 try:
-                    assert predictor.task_names == sorted(TASKS)
+                    assert predictor.task_names == sorted(TASKS) and predictor.oriented
                     np.testing.assert_allclose(predictor.predict(rows), raw[:, column], atol=1e-5)
                 finally:
                     predictor.close()
@@ -136,6 +140,22 @@ def test_a_single_task_model_takes_only_its_own_task_name(motif_run, tmp_path):
     named = make_tiny_variant_run(tmp_path / "one", tasks=["mean_value"])
     predictor = RunPredictor(named, task="mean_value")  # its one task: accepted, predictions [n]
     assert predictor.predict(random_rows(2, 110)).shape == (2,)
-    assert predictors.predictor_record(predictor)["task"] == "mean_value"
+    assert predictors.predictor_record(predictor) == {"task": "mean_value", "orientation": None}
     with pytest.raises(ConfigError, match=r"its one task is 'mean_value'"):
         RunPredictor(named, task="other")
+
+
+def test_the_forward_orientation_is_logged_and_recorded(two_task_run, two_task_export, motif_run, caplog):
+    with caplog.at_level(logging.INFO, logger="seq2exp.interpret.predictors"):
+        run = RunPredictor(two_task_run, task="dev")
+        export = SavedModelPredictor(two_task_export, task="dev")
+        export.close()
+    notes = [r for r in caplog.records if FORWARD_NOTE in r.getMessage()]
+    assert len(notes) == 2 and str(two_task_run) in notes[0].getMessage()
+    record = {"task": "dev", "orientation": "forward"}
+    assert predictors.predictor_record(run) == predictors.predictor_record(export) == record
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="seq2exp.interpret.predictors"):
+        plain = RunPredictor(motif_run)  # no is_reverse channel: nothing to say
+    assert not [r for r in caplog.records if "orientation" in r.getMessage()]
+    assert predictors.predictor_record(plain) == {"task": None, "orientation": None}

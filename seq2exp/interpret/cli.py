@@ -225,14 +225,14 @@ def _checked_explain_inputs(args: argparse.Namespace) -> Path:
 def _motif_mode(args, predictor, out: Path) -> int:
     from seq2exp.interpret import plots
     from seq2exp.interpret.motif_effects import make_backgrounds, motif_effects, motif_pair_effects
-    from seq2exp.interpret.predictors import predictor_construct, predictor_record
+    from seq2exp.interpret.predictors import predictor_record
 
     given = _read(args.sequences)[1] if args.sequences else None
     backgrounds = make_backgrounds(args.backgrounds, args.n_backgrounds, sequences=given, seed=args.seed,
-                                   construct=predictor_construct(predictor))
+                                   predictor=predictor)
     entries, summary = [], {"model": predictor.description, **predictor_record(predictor),
                             "backgrounds": args.backgrounds, "n_backgrounds": len(backgrounds),
-                            "motifs": {}}
+                            "background_length": len(backgrounds[0]), "motifs": {}}
     for spec in args.motif or []:
         effects = motif_effects(predictor, spec, backgrounds)
         safe = plots.safe_name(spec)
@@ -408,8 +408,8 @@ def add_design_arguments(parser: argparse.ArgumentParser) -> None:
     _add_model_arguments(parser)
     parser.add_argument("--seeds", metavar="FILE", help="FASTA or DREAM/TSV file of starting sequences")
     parser.add_argument("--random", type=nonnegative_int, default=0, metavar="N",
-                        help="start from N random rows of the model's construct (its flanks + a random insert; "
-                             "DREAM yeast: 80 bp) instead")
+                        help="start from N random rows of the model's construct (its flanks + a random insert: "
+                             "80 bp for DREAM yeast; a genomic model's input length) instead")
     parser.add_argument("--objective", choices=("maximize", "minimize", "target"), default="maximize", help="raise, lower, or approach --target")
     parser.add_argument("--target", type=finite_float, help="with --objective target: the expression to reach")
     parser.add_argument("--generations", type=positive_int, default=10, help="rounds of the genetic algorithm")
@@ -441,7 +441,7 @@ def main_design(args: argparse.Namespace) -> int:
     if bool(args.seeds) == bool(args.random):
         raise ConfigError("give --seeds FILE or --random N (one of them)")
     protected = None if args.protect is None else ([] if args.protect == "none" else parse_ranges(args.protect))
-    from seq2exp.interpret.predictors import predictor_construct, predictor_record
+    from seq2exp.interpret.predictors import predictor_record
 
     if args.seeds:
         names, seeds = _read(args.seeds)
@@ -449,7 +449,7 @@ def main_design(args: argparse.Namespace) -> int:
     predictor = _open(args)
     try:
         if not args.seeds:
-            seeds = make_backgrounds("random", args.random, seed=args.seed, construct=predictor_construct(predictor))
+            seeds = make_backgrounds("random", args.random, seed=args.seed, predictor=predictor)
             names = [f"random{i}" for i in range(len(seeds))]
         result = design(predictor, seeds, objective=args.objective, target=args.target,
                         generations=args.generations, population=args.population, children=args.children,

@@ -4,8 +4,10 @@ and motif pairs at given spacings (cooperativity). Predictions only: in-process 
 A site replaces the background bases it covers (as the challenge's tiling designs did). Backgrounds are random,
 dinucleotide shuffles of given sequences, or given sequences; by default the motif moves through the insert (the
 80-bp variable region of DREAM yeast) when the backgrounds carry the model's construct's constant flanks, else
-through the whole sequence. The construct is the predictor's (:func:`~seq2exp.interpret.predictors.predictor_construct`)
-unless one is given.
+through the whole sequence. The construct is the predictor's
+(:func:`~seq2exp.interpret.predictors.predictor_construct`) unless one is given. Random backgrounds are the
+construct's flanks around an insert as long as the construct's, or, for a construct without flanks (``genomic``),
+as the model's input (:func:`random_length`); ``seq2exp design --random`` starts from the same backgrounds.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from seq2exp.data.construct import resolve_construct
 from seq2exp.errors import ConfigError
-from seq2exp.interpret.predictors import Predictor, predictor_construct
+from seq2exp.interpret.predictors import Predictor, predictor_construct, predictor_input_length
 from seq2exp.interpret.sequences import (
     Motif,
     check_sequences,
@@ -32,17 +34,41 @@ BACKGROUND_KINDS = ("random", "shuffled", "given")
 ORIENTATIONS = ("+", "-")
 
 
+DEFAULT_INSERT_LENGTH = 80  # random inserts when neither the construct nor the model says (the yeast insert)
+
+
+def random_length(construct: Any = None, predictor: Predictor | None = None) -> int:
+    """Bases of a random background's insert: the construct's ``insert_length``; for a construct without flanks
+    or insert length (``genomic``) the model's input length, its encoding's length
+    (:func:`~seq2exp.interpret.predictors.predictor_input_length`: 230 bp for the human lentiMPRA models, 249 bp
+    for the Drosophila STARR-seq ones); else 80."""
+    construct = resolve_construct(construct)
+    if construct.insert_length:
+        return int(construct.insert_length)
+    if not construct.has_flanks:
+        length = predictor_input_length(predictor)
+        if length:
+            return length
+        logger.warning("construct %s has no insert length and the model's input length is unknown: random "
+                       "backgrounds are %d bp", construct.name, DEFAULT_INSERT_LENGTH)
+    return DEFAULT_INSERT_LENGTH
+
+
 def make_backgrounds(kind: str, n: int = 10, *, sequences: Sequence[str] | None = None,
-                     variable_length: int | None = None, seed: int = 0, construct: Any = None) -> list[str]:
-    """``random``: the construct's flanks + ``n`` random inserts of ``variable_length`` bp (default: the construct's
-    insert length, else 80); ``shuffled``: ``n`` dinucleotide shuffles of the inserts of ``sequences`` (cycled);
-    ``given``: ``sequences`` as they are. ``construct`` defaults to ``dream_yeast``."""
+                     variable_length: int | None = None, seed: int = 0, construct: Any = None,
+                     predictor: Predictor | None = None) -> list[str]:
+    """``random``: the construct's flanks + ``n`` random inserts of ``variable_length`` bp (default:
+    :func:`random_length`: the construct's insert length; a ``genomic`` model's input length; else 80);
+    ``shuffled``: ``n`` dinucleotide shuffles of the inserts of ``sequences`` (cycled); ``given``: ``sequences``
+    as they are. ``construct`` defaults to the ``predictor``'s, else ``dream_yeast``."""
     if kind not in BACKGROUND_KINDS:
         raise ConfigError(f"background kind {kind!r}: valid choices are {list(BACKGROUND_KINDS)}")
+    if construct is None and predictor is not None:
+        construct = predictor_construct(predictor)
     construct = resolve_construct(construct)
     rng = np.random.default_rng(seed)
     if kind == "random":
-        size = variable_length or construct.insert_length or 80
+        size = variable_length or random_length(construct, predictor)
         return [construct.with_flanks(middle) for middle in random_sequences(n, size, rng)]
     if not sequences:
         raise ConfigError(f"background kind {kind!r} needs sequences")

@@ -18,7 +18,8 @@ that task's column ``[n]`` and its gradients are of that column only, so every a
 :func:`select_task` is the one place the task is chosen; without ``task`` such a model is refused, naming its
 tasks. A model with an ``is_reverse`` input channel (``oriented``) is predicted in forward orientation here
 (``is_reverse = 0``), which opening it logs; :func:`predictor_record` gives the task and the orientation for a
-stage's ``summary.json``.
+stage's ``summary.json``. ``input_length`` is the number of bases the model reads (its encoding's length; random
+backgrounds of a ``genomic`` model are that long).
 """
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ class _OneTask:
     task: str | None = None
     task_names: list[str] | None = None  # every task of the model, in its output's column order (None: one)
     oriented: bool = False
+    input_length: int | None = None  # bases the model reads (its encoding's length), when known
     _column: int | None = None
 
     def _choose(self, task_names: Sequence[str] | None, task: str | None, oriented: bool) -> None:
@@ -112,6 +114,12 @@ def predictor_record(predictor: Any) -> dict:
     for a single-task model) and ``"forward"`` when its model has an ``is_reverse`` channel (else ``None``)."""
     return {"task": getattr(predictor, "task", None),
             "orientation": FORWARD if getattr(predictor, "oriented", False) else None}
+
+
+def predictor_input_length(predictor: Any) -> int | None:
+    """The number of bases a predictor's model reads (its encoding's length), or ``None`` when it does not say."""
+    length = getattr(predictor, "input_length", None)
+    return int(length) if length else None
 
 
 class GradientsUnavailableError(ConfigError):
@@ -147,6 +155,7 @@ class RunPredictor(_OneTask):
         self.graph = self.run.prediction_graph(tta=tta)
         self.encoder = self.graph.encoder
         self.construct = self.encoder.construct
+        self.input_length = int(self.encoder.spec.length)
         self.batch_size = int(batch_size)
         self.description = f"run {self.run.path}"
         self._gradient_fn = None
@@ -262,6 +271,7 @@ class SavedModelPredictor(_OneTask):
         self.description = self._backend.description
         self.max_length = self._backend.max_length
         meta = export_metadata(self._backend.path)
+        self.input_length = (meta.get("encoding") or {}).get("length") or self.max_length
         try:  # the backend's columns (its expression_<task> outputs); a single task's name from the metadata
             self._choose(self._backend.task_names or meta.get("tasks"), task, self._backend.orientation.oriented)
         except ConfigError:
@@ -280,7 +290,8 @@ class ServerPredictor(_OneTask):
 
     Through ``seq2exp predict``'s :class:`~seq2exp.serving.predict.ServerBackend`: the version is resolved once and
     pinned, and the served signatures say the tasks (``expression_<task>`` outputs; ``task``: see
-    :class:`RunPredictor`) and whether the model has an ``is_reverse`` channel."""
+    :class:`RunPredictor`) and whether the model has an ``is_reverse`` channel. TF Serving's metadata records no
+    encoding: ``input_length`` is the longest sequence the model accepts."""
 
     supports_gradients = False
 
@@ -295,7 +306,7 @@ class ServerPredictor(_OneTask):
                                       max_concurrency=max_concurrency, timeout=timeout)
         self.client = self._backend.client
         self.description = f"the served model {model!r} at {target}"
-        self.max_length = self._backend.max_length
+        self.max_length = self.input_length = self._backend.max_length
         try:
             self._choose(self._backend.task_names, task, self._backend.orientation.oriented)
         except ConfigError:

@@ -177,6 +177,9 @@ def test_explain_motif_tiles_the_genomic_input_of_one_task(two_task_export, tmp_
                  "--task", "hk"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["task"] == "hk" and summary["orientation"] == "forward"
+    assert summary["background_length"] == GENOMIC_LENGTH
+    positions = [int(line.split("\t")[0]) for line in (out / "motif_TGASTCA.tsv").read_text().splitlines()[1:]]
+    assert min(positions) == 0 and max(positions) == GENOMIC_LENGTH - 7  # the whole 64-bp input, not 80 bp
 
 
 def test_variants_of_one_task(two_task_run, two_task_export, genomic_rows, tmp_path, capsys):
@@ -191,14 +194,17 @@ def test_variants_of_one_task(two_task_run, two_task_export, genomic_rows, tmp_p
     np.testing.assert_allclose(delta, raw[1:, 0] - raw[:2, 0], atol=1e-4)  # hk: the model's column 0
 
 
-def test_design_of_one_task(two_task_run, tmp_path, capsys):
+def test_design_of_one_task_starts_from_rows_of_the_input_length(two_task_run, tmp_path, capsys):
     out = tmp_path / "d"
     assert main(["design", str(two_task_run), "--random", "2", "-o", str(out), "--generations", "2",
                  "--population", "4", "--children", "2", "--task", "dev"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["task"] == "dev" and summary["orientation"] == "forward"
     assert json.loads((out / "summary.json").read_text())["task"] == "dev"
-    assert len((out / "designs.tsv").read_text().splitlines()) == 3
+    rows = [line.split("\t") for line in (out / "designs.tsv").read_text().splitlines()[1:]]
+    assert [len(row[1]) for row in rows] == [GENOMIC_LENGTH] * 2  # seeds: the model's 64-bp input, not 80 bp
+    raw = raw_task_outputs(two_task_run, [row[2] for row in rows])
+    np.testing.assert_allclose([float(row[4]) for row in rows], raw[:, TASKS.index("dev")], atol=1e-4)
 
 
 @pytest.mark.parametrize("source, task, message", [

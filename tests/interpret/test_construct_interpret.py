@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seq2exp.data.construct import Construct
+from seq2exp.data.construct import GENOMIC, Construct
 from seq2exp.interpret import plots
 from seq2exp.interpret.design import design
 from seq2exp.interpret.motif_effects import default_region, make_backgrounds, motif_effects
@@ -100,6 +100,18 @@ def test_backgrounds_and_motif_regions_follow_the_construct():
     assert all(s[:8] == r[:8] and s[-8:] == r[-8:] for s, r in zip(shuffled, rows))
     effects = motif_effects(WeightPredictor(np.ones(40), USER), "GGG", rows)
     assert effects.positions.tolist() == list(range(8, 32 - 3 + 1))  # the site moves through the insert only
+
+
+def test_random_backgrounds_of_a_genomic_construct_are_the_models_input_length(caplog):
+    human = WeightPredictor(np.ones(230), GENOMIC)
+    human.input_length = 230  # a human lentiMPRA model's input (230 bp, no flanks)
+    rows = make_backgrounds("random", 3, seed=2, predictor=human)
+    assert [len(r) for r in rows] == [230] * 3 and set("".join(rows)) <= set("ACGT")
+    assert make_backgrounds("random", 2, seed=2, construct=USER, predictor=human)[0].startswith(USER.flank5)
+    assert [len(r) for r in make_backgrounds("random", 2, seed=2, construct=USER, predictor=human)] == [40, 40]
+    with caplog.at_level("WARNING"):  # no model to say its length: 80 bp, with a warning naming the construct
+        unknown = make_backgrounds("random", 2, seed=2, construct=GENOMIC)
+    assert [len(r) for r in unknown] == [80, 80] and "construct genomic has no insert length" in caplog.text
 
 
 def test_plots_shade_the_flanks(tmp_path, monkeypatch):

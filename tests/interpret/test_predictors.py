@@ -1,6 +1,7 @@
-"""Predictors of a model with several tasks and an is_reverse channel: the task is chosen once (predictions [n] and
-gradients of that task's output only, against the Keras model itself), a missing or unknown task is a one-line
-ConfigError naming the tasks, and the forward orientation is logged and recorded."""
+"""Predictors of a model with several tasks, an is_reverse channel and the genomic construct: the task is chosen
+once (predictions [n] and gradients of that task's output only, against the Keras model itself), a missing or
+unknown task is a one-line ConfigError naming the tasks, the forward orientation is logged and recorded, and random
+backgrounds are as long as the model's input."""
 from __future__ import annotations
 
 import logging
@@ -11,6 +12,7 @@ import pytest
 from seq2exp.errors import ConfigError
 from seq2exp.interpret import predictors
 from seq2exp.interpret.attribution import attribute
+from seq2exp.interpret.motif_effects import make_backgrounds
 from seq2exp.interpret.mutagenesis import ism, variant_effects
 from seq2exp.interpret.predictors import RunPredictor, SavedModelPredictor, ServerPredictor, open_predictor
 from tests.interpret.conftest import GENOMIC_LENGTH, TASKS, random_rows, raw_task_outputs
@@ -159,3 +161,14 @@ def test_the_forward_orientation_is_logged_and_recorded(two_task_run, two_task_e
         plain = RunPredictor(motif_run)  # no is_reverse channel: nothing to say
     assert not [r for r in caplog.records if "orientation" in r.getMessage()]
     assert predictors.predictor_record(plain) == {"task": None, "orientation": None}
+
+
+def test_random_backgrounds_of_a_genomic_model_are_its_input_length(runs, two_task_export, motif_predictor):
+    export = SavedModelPredictor(two_task_export, task="hk")
+    export.close()
+    for predictor in (runs["hk"], export):
+        assert predictor.construct.name == "genomic" and predictor.input_length == GENOMIC_LENGTH
+        rows = make_backgrounds("random", 3, seed=1, predictor=predictor)
+        assert [len(r) for r in rows] == [GENOMIC_LENGTH] * 3  # not the yeast insert's 80 bp
+    yeast = make_backgrounds("random", 2, seed=1, predictor=motif_predictor)  # flanks + the 80-bp insert, as before
+    assert [len(r) for r in yeast] == [110, 110] and yeast == make_backgrounds("random", 2, seed=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from seq2exp.argtypes import nonnegative_int, positive_int
+from seq2exp.argtypes import nonnegative_int, positive_float, positive_int
 from seq2exp.jsonio import dumps
 from seq2exp.serving.source_args import add_model_source_arguments, check_model_source
 
@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=1024, help="rows per model call (and per pipeline element)")
     parser.add_argument("--shard-rows", type=positive_int, default=1_000_000, help="rows per output shard at most")
     parser.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight per worker (with --server)")
+    parser.add_argument("--max-outage", type=positive_float, default=120.0, metavar="SECONDS",
+                        help="with --server: once the server has been unreachable this long, the remaining rows "
+                             "become dead letters at once instead of each chunk waiting out its retries (default 120)")
     parser.add_argument("--intra-op-threads", type=nonnegative_int, default=0,
                         help="TensorFlow threads per worker model (0: TensorFlow's default)")
     parser.add_argument("--orientation", metavar="RULE", default="auto",
@@ -67,7 +70,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--intra-op-threads must be >= 0, got {args.intra_op_threads}")
     if args.server:
         source = server_source(args.server, args.model, version=args.version, label=args.label,
-                               batch_size=args.batch_size, concurrency=args.concurrency, orientation=orientation)
+                               batch_size=args.batch_size, concurrency=args.concurrency, orientation=orientation,
+                               max_outage_s=args.max_outage)
     else:
         source = saved_model_source(args.saved_model, intra_op_threads=args.intra_op_threads,
                                     orientation=orientation)

@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -294,17 +295,35 @@ def _retryable(error: Exception) -> bool:
     return isinstance(error, (ServerUnavailableError, DeadlineExceededError))
 
 
+DEFAULT_MAX_OUTAGE_S = 120.0  # seq2exp batch --max-outage
+OUTAGE_PROBE_S = 30.0  # while the server counts as gone, one chunk in this many seconds still tries it
+
+
 class ServerModelHandler(RemoteModelHandler):
     """RunInference handler that calls a TF Serving (or ``seq2exp serve``) endpoint with the TF-free client, pinned
-    to one model version; UNAVAILABLE / DEADLINE_EXCEEDED are retried (Beam's back-off and client-side throttling)."""
+    to one model version; UNAVAILABLE / DEADLINE_EXCEEDED are retried (Beam's back-off and client-side throttling).
+
+    A server unreachable for longer than ``max_outage_s`` (each worker's own view: every call failing since) counts as
+    gone: chunks then fail at once, without a call or retries, and become dead letters (one chunk every
+    :data:`OUTAGE_PROBE_S` still tries it, and a success ends the outage). Without this a dead server held each chunk
+    for its retries' back-off (about 30 s), which for a large input meant hours before the run ended."""
 
     def __init__(self, target: str, model: str, version: int, *, batch_size: int = 1024, concurrency: int = 4,
-                 timeout: float = 120.0, num_retries: int = 3):
+                 timeout: float = 120.0, num_retries: int = 3, max_outage_s: float = DEFAULT_MAX_OUTAGE_S):
         super().__init__(namespace="seq2exp_batch", num_retries=num_retries, throttle_delay_secs=1,
-                         retry_filter=_retryable)
+                         retry_filter=self._retry)
         self.target, self.model, self.version = target, model, version
         self.batch_size, self.concurrency, self.timeout = batch_size, concurrency, timeout
         self.model_id = f"{model}:{version}@{target}"
+        self.max_outage_s = float(max_outage_s)
+        self._outage_since: float | None = None  # the first failed call since the last success (this worker)
+        self._last_call = 0.0
+
+    def _gone(self, now: float) -> bool:
+        return self._outage_since is not None and now - self._outage_since > self.max_outage_s
+
+    def _retry(self, error: Exception) -> bool:
+        return _retryable(error) and not self._gone(time.monotonic())
 
     def create_client(self) -> ServerBackend:
         # seq2exp predict --server's backend, on the pinned version: the same client calls and task columns
@@ -313,9 +332,23 @@ class ServerModelHandler(RemoteModelHandler):
 
     def request(self, batch: Sequence[Chunk], model: ServerBackend,
                 inference_args: dict | None = None) -> list[PredictionResult]:
+        from seq2exp.serving.client import ServerUnavailableError
+
+        now = time.monotonic()
+        if self._gone(now) and now - self._last_call < OUTAGE_PROBE_S:
+            raise ServerUnavailableError(f"{self.model_id} has been unreachable for {now - self._outage_since:.0f} s "
+                                         f"(--max-outage {self.max_outage_s:g} s): not called")
+        self._last_call = now
         empty = np.zeros([0, len(model.tasks)] if model.tasks else [0], np.float32)
-        return [PredictionResult(chunk, model.predict(chunk.sequences, **_orientation(chunk)) if chunk.sequences
-                                 else empty, self.model_id) for chunk in batch]
+        try:
+            results = [PredictionResult(chunk, model.predict(chunk.sequences, **_orientation(chunk)) if chunk.sequences
+                                        else empty, self.model_id) for chunk in batch]
+        except Exception as error:
+            if _retryable(error) and self._outage_since is None:
+                self._outage_since = now
+            raise
+        self._outage_since = None
+        return results
 
     def batch_elements_kwargs(self) -> dict:
         return {"min_batch_size": 1, "max_batch_size": 1}
@@ -363,10 +396,11 @@ def saved_model_source(path: str | os.PathLike, *, intra_op_threads: int = 0,
 
 def server_source(target: str, model: str, *, version: int | None = None, label: str | None = None,
                   batch_size: int = 1024, concurrency: int = 4, timeout: float = 120.0,
-                  orientation: str | dict | None = "auto") -> ModelSource:
+                  orientation: str | dict | None = "auto", max_outage_s: float = DEFAULT_MAX_OUTAGE_S) -> ModelSource:
     """A model behind a TF Serving endpoint; the version (given, or the label's / the latest) is pinned at launch,
     as ``seq2exp predict --server`` pins it (its :class:`~seq2exp.serving.predict.ServerBackend`). ``orientation``:
-    as ``seq2exp predict --orientation`` (a server records no rule: give one)."""
+    as ``seq2exp predict --orientation`` (a server records no rule: give one); ``max_outage_s``: see
+    :class:`ServerModelHandler`."""
     from seq2exp.serving.predict import resolve_orientation
 
     backend = ServerBackend(target, model, version=version, label=label, timeout=timeout)
@@ -377,7 +411,7 @@ def server_source(target: str, model: str, *, version: int | None = None, label:
             "sha256": None, "tasks": backend.task_names,  # a server does not publish its files' checksum
             "orientation": rule}
     handler = ServerModelHandler(target, model, pinned, batch_size=batch_size, concurrency=concurrency,
-                                 timeout=timeout)
+                                 timeout=timeout, max_outage_s=max_outage_s)
     return ModelSource(handler, max_length, info)
 
 

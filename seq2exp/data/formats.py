@@ -724,7 +724,7 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
         with open_text_bytes(path) as handle:
             first = handle.readline(-1 if max_length is None else _line_limit(max_length) + 2)
         text = first.decode("utf-8", "replace").rstrip("\r\n")
-        separator = "," if "\t" not in text and "," in text else "\t"
+        separator = header_separator(text)
         fields = [field.strip().lower() for field in text.split(separator)]
         wanted = [name.strip().lower() for name in sequence_columns]
         column = next((fields.index(name) for name in wanted if name in fields), None)
@@ -746,6 +746,11 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
         found = found or bool(errors)
     if not found:
         raise InputFormatError("empty file: no sequences", path=path_text, line=1)
+
+
+def header_separator(first_line: str) -> str:
+    """A table's field separator, from its header line: a tab, or a comma when the header has no tab."""
+    return "," if "\t" not in first_line and "," in first_line else "\t"
 
 
 def _is_header(fields: list[str]) -> bool:
@@ -1236,7 +1241,7 @@ def iter_table_chunks(
         if first is None:
             raise InputFormatError("empty file: expected a header line", path=path_text, line=1)
         header_text = first[1].decode("utf-8", "replace")
-        separator = "\t" if "\t" in header_text else ","
+        separator = header_separator(header_text)
         header = header_text.split(separator)
         sequence_column, target_columns, orientation_column = _table_columns(header, spec, path_text)
         id_columns = [i for i in range(len(header))
@@ -1361,16 +1366,18 @@ class TextTable:
 
 
 def read_text_table(path: str | os.PathLike) -> TextTable:
-    """Read a tab-separated table with a header line whose fields the caller interprets (e.g. a variants table).
+    """Read a table with a header line whose fields the caller interprets (a variants table, values to score).
 
-    The one reader's rules (:func:`open_text_bytes`: gzip, BOM, CRLF; UTF-8 only; blank lines only at the end). A
-    repeated column name, a row whose number of fields is not the header's, a blank line inside the table and a
-    table without rows are ``InputFormatError`` naming the file and line.
+    Tab-separated, or comma-separated when the header has no tab (:func:`header_separator`), and the one reader's
+    rules (:func:`open_text_bytes`: gzip, BOM, CRLF; UTF-8 only; blank lines only at the end). A repeated column
+    name, a row whose number of fields is not the header's, a blank line inside the table and a table without rows
+    are ``InputFormatError`` naming the file and line.
     """
     path_text = os.fspath(path)
     lines = ((number, line.rstrip("\r")) for number, line in enumerate(_read_text(path).split("\n"), start=1))
     first = next(lines)[1]
-    columns = [name.strip() for name in first.split("\t")] if first.strip() else []
+    separator = header_separator(first)
+    columns = [name.strip() for name in first.split(separator)] if first.strip() else []
     if not columns:
         raise InputFormatError("no header line (expected column names, tab-separated)", path=path_text, line=1)
     if len(set(columns)) != len(columns):
@@ -1379,7 +1386,7 @@ def read_text_table(path: str | os.PathLike) -> TextTable:
     for number, text, blank in _data_lines(lines, path_text, field=None):
         if blank is not None:
             raise blank
-        fields = text.split("\t")
+        fields = text.split(separator)
         if len(fields) != len(columns):
             raise InputFormatError(f"{len(fields)} fields but the header has {len(columns)} ({columns})",
                                    path=path_text, line=number)

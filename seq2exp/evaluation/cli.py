@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--names", nargs="+", metavar="NAME", help="model names (default: file names)")
     parser.add_argument("--truth", required=True, metavar="T",
                         help="test file with measured values, a JSON {\"index\": value}, or a folder of such JSONs")
+    parser.add_argument("--truth-column", metavar="NAME",
+                        help="when --truth is a table with a header (e.g. a benchmark's test table): the column with "
+                             "the measured values (default 'expression'; a model with several tasks uses its task "
+                             "columns)")
     parser.add_argument("--subsets", metavar="D", help="test_subset_ids folder (without it only 'all' is scored)")
     parser.add_argument("--exclude-indices", metavar="DIR",
                         help="public_leaderboard_ids folder: score only the rest (the challenge's private scoring)")
@@ -62,6 +66,9 @@ def _score_tasks(args: argparse.Namespace) -> int:
     from seq2exp.evaluation.report import dumps, markdown_table
     from seq2exp.evaluation.tasks import score_tasks
 
+    if args.truth_column:
+        raise ConfigError("--truth-column is for a single-task predictions file; with several tasks each task is "
+                          "read from the truth's column of the same name")
     if args.bootstrap or args.ensemble or args.exclude_indices or args.output:
         raise ConfigError("a predictions file with several tasks is scored per task; --bootstrap, --ensemble, "
                           "--exclude-indices and -o are for single-task files")
@@ -90,7 +97,12 @@ def main(args: argparse.Namespace) -> int:
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        data = prepare(args.predictions, args.truth, args.subsets, args.exclude_indices, names=args.names,
+        truth = args.truth
+        if args.truth_column:
+            from seq2exp.evaluation.values import read_values
+
+            truth = read_values(args.truth, nonfinite=args.on_nonfinite, column=args.truth_column)
+        data = prepare(args.predictions, truth, args.subsets, args.exclude_indices, names=args.names,
                        nonfinite=args.on_nonfinite)
         ensemble_info = None
         if args.ensemble:

@@ -81,10 +81,14 @@ def coerce_values(data: Any, name: str, *, nonfinite: str = "error") -> ValueTab
     return from_array(data, name, nonfinite=nonfinite)
 
 
-def read_values(path: str | os.PathLike, *, nonfinite: str = "error") -> ValueTable:
-    """Read predictions or truth from a DREAM test-order file, a JSON index map, or a folder of JSON maps.
+def read_values(path: str | os.PathLike, *, nonfinite: str = "error", column: str | None = None) -> ValueTable:
+    """Read predictions or truth from a DREAM test-order file, a table with a header, a JSON index map, or a folder
+    of JSON maps.
 
-    DREAM: ``sequence<TAB>value`` per line, row number = test index, an empty value = not present. JSON: an object
+    DREAM: ``sequence<TAB>value`` per line, row number = test index, an empty value = not present. A table (a header
+    line naming a ``sequence``/``seq`` column, tab- or comma-separated; e.g. ``seq2exp predict --format tsv``'s
+    ``id, sequence, expression`` or a benchmark's test table): data row = test index, the values from ``column``
+    (default ``expression``; any case), a missing value (empty, ``NaN``, ``NA``) = not present. JSON: an object
     ``{"<index>": value}``; pair entries ``{"alt,ref": [a, r]}`` (the leaderboard's pair files) give both values.
     A folder merges every ``*.json`` in it (e.g. a public leaderboard's files). ``nonfinite="error"`` (default)
     rejects NaN/inf values naming the index; ``"drop"`` leaves them out (they are then simply not present).
@@ -105,7 +109,51 @@ def read_values(path: str | os.PathLike, *, nonfinite: str = "error") -> ValueTa
                                "test order) or a JSON object {\"<test index>\": value}", path=str(path), line=1)
     if path.name.lower().endswith((".json", ".json.gz")) or first in ("{", "["):
         return _nonempty(_from_items(_json_items(path), str(path), nonfinite))
+    if _is_table(path):
+        return _nonempty(_read_table_values(path, column or "expression", nonfinite))
+    if column is not None:
+        raise InputFormatError(f"a value column ({column!r}) was named, but this is not a table with a header line "
+                               "naming a sequence column", path=str(path), line=1)
     return _nonempty(_read_dream_values(path, nonfinite))
+
+
+def _is_table(path: Path) -> bool:
+    """Whether the file's first line is a table header naming a sequence column (``sequence`` or ``seq``)."""
+    from seq2exp.data.formats import SEQUENCE_COLUMN_NAMES, header_separator, open_text_bytes
+
+    with open_text_bytes(path) as handle:
+        first = handle.readline(1 << 16).decode("utf-8", "replace").rstrip("\r\n")
+    return any(field.strip().lower() in SEQUENCE_COLUMN_NAMES for field in first.split(header_separator(first)))
+
+
+def _read_table_values(path: Path, column: str, nonfinite: str) -> ValueTable:
+    """A table's ``column`` by data row (the test index), with its sequences (compared with the truth's)."""
+    from seq2exp.data.formats import MISSING_VALUES, SEQUENCE_COLUMN_NAMES, read_text_table
+
+    table = read_text_table(path)
+    by_name = {name.lower(): name for name in table.columns}
+    sequence_column = next(by_name[name] for name in SEQUENCE_COLUMN_NAMES if name in by_name)
+    if column.strip().lower() not in by_name:
+        raise InputFormatError(f"no value column {column!r} (its columns: {', '.join(table.columns)}); name the "
+                               "column that holds the values (seq2exp score --truth-column for the truth)",
+                               path=str(path), line=1)
+    value_column = by_name[column.strip().lower()]
+    values = np.full(len(table.rows), np.nan)
+    for index, (row, line) in enumerate(zip(table.rows, table.lines)):
+        text = row[value_column]
+        if text.lower() in MISSING_VALUES:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputFormatError(f"{text!r} is not a number", path=str(path), line=line, field=value_column) \
+                from None
+        if not math.isfinite(value) and nonfinite == "error":
+            raise InputFormatError(f"test index {index} has the non-finite value {text!r} (use --on-nonfinite drop "
+                                   "to leave such rows out)", path=str(path), line=line, field=value_column)
+        values[index] = value if math.isfinite(value) else np.nan
+    sequences = np.array([row[sequence_column].upper().encode("ascii", "replace") for row in table.rows])
+    return ValueTable(values, np.isfinite(values), str(path), True, sequences)
 
 
 def _nonempty(table: ValueTable) -> ValueTable:

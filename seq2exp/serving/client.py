@@ -127,7 +127,7 @@ class Client:
 
     def __init__(self, target: str, model: str, *, version: int | None = None, label: str | None = None,
                  signature: str = names.SERVING_DEFAULT, batch_size: int = 1024, max_concurrency: int = 4,
-                 timeout: float = 60.0, retries: int = 5, backoff: float = 0.1, max_backoff: float = 5.0,
+                 timeout: float = 60.0, retries: int = 4, backoff: float = 0.1, max_backoff: float = 5.0,
                  max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES,
                  channel_options: Sequence[tuple[str, Any]] = (), transport: str = "grpc"):
         if version is not None and label is not None:

@@ -214,8 +214,8 @@ class ReadChunks(beam.DoFn):
         """Move the reader's errors (or ready dead letters) into ``chunk``."""
         for error in errors:
             if not isinstance(error, Rejected):
-                error = Rejected(chunk.file_index, int(getattr(error, "line", 0) or 0), "", _reason(error),
-                                 getattr(error, "sequence", ""))
+                error = Rejected(chunk.file_index, int(getattr(error, "line", 0) or 0),
+                                 getattr(error, "record_id", ""), _reason(error), getattr(error, "sequence", ""))
             chunk.rejected.append(error)
             chunk.rows_in += 1
             chunk.first_line = min(chunk.first_line, error.line) if chunk.first_line else error.line

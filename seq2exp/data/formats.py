@@ -447,6 +447,7 @@ def _row_error(data: bytes, path: str, line: int, problem: int, start: int, end:
         message = "training rows need an expression value (the field is empty)"
     error = InputFormatError(message, path=path, line=line, field=_PROBLEM_FIELD[problem])
     error.sequence = sequence[:100_000].decode("utf-8", "replace").strip()  # dead letters keep the row's sequence
+    error.record_id = str(line - 1)  # and its id (a DREAM row's id is its 0-based row, as iter_sequence_records')
     return error
 
 
@@ -713,6 +714,7 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
             if problem:
                 error = InputFormatError(f"record {name!r}: {problem}", path=path_text, line=header_line,
                                          field="sequence")
+                error.record_id = name
                 if errors is None:
                     raise error
                 errors.append(error)
@@ -785,6 +787,8 @@ def _iter_tsv_records(path: str | os.PathLike, path_text: str, header: list[str]
             if sequence_column >= len(fields):
                 error = InputFormatError(f"expected a sequence in column {sequence_column + 1}, the row has "
                                          f"{len(fields)} field(s)", path=path_text, line=line_number, field="sequence")
+                error.record_id = fields[name_column].strip() if name_column is not None and name_column < len(fields) \
+                    else str(line_number - 2)
                 if errors is None:
                     raise error
                 errors.append(error)

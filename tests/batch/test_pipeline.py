@@ -75,12 +75,14 @@ def test_bad_records_go_to_the_dead_letters_with_reasons(local_run, inputs):
     assert "longer than the maximum 256 bp" in reasons["c_long"]
     noseq = by_line[inputs["noseq_line"]][3]
     assert noseq.startswith("field 'sequence': expected a sequence in column 2")
+    assert by_line[inputs["noseq_line"]][2] == "c_noseq"  # the row's id, also for a row the reader refused
     good = [row[0] for row in _batch_rows(out, 2)]
     assert len(good) == 87 and not set(good) & set(inputs["bad_lines"].values())  # the good rows still came out
     assert good[-1] == "c89"  # the row after the malformed line too
     d_rejected = [line.split("\t") for path in sorted(out.glob("rejected-00003-*.tsv"))
                   for line in path.read_text().splitlines()[1:]]
     assert [int(row[1]) for row in d_rejected] == inputs["d_bad_lines"]
+    assert [row[2] for row in d_rejected] == ["30", "31"]  # a DREAM row's id: its 0-based row, as predict names it
     assert "letter 'Q' at position 6" in d_rejected[0][3] and "field" in d_rejected[1][3]
 
 

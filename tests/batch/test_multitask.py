@@ -69,7 +69,7 @@ def test_batch_writes_predict_tsv_row_for_row_in_both_modes(two_task_base, input
         _assert_same_rows(_shard_text(local, index), lines)
     rejected = [line for shard in sorted(local.glob("rejected-00001-*.tsv"))
                 for line in shard.read_text().splitlines()[1:]]  # the dead letters, as for one task
-    assert [line.split("\t")[2] for line in rejected] == ["c_badletter", "c_empty", "c_long", ""]
+    assert [line.split("\t")[2] for line in rejected] == ["c_badletter", "c_empty", "c_long", "c_noseq"]
 
     server = ModelServer(discover_models(two_task_base), port=0, poll_seconds=0).start()
     try:

@@ -8,9 +8,13 @@ the session loader, ``Session.run`` by SignatureDef tensor names), so what it se
 ``tensorflow.serving.ModelService/GetModelStatus`` with TF Serving's own messages, over the same ``models.config``
 and version policies as ``tensorflow_model_server``, so a client cannot tell the two apart. Like TF Serving it
 
-* polls each model's base path and loads new version folders while running (a new version is loaded before the
-  one it replaces is unloaded; folders being written by an export are not versions yet), replaying the version's
-  ``assets.extra/tf_serving_warmup_requests`` before serving it;
+* polls each model's base path and loads new version folders while running (folders being written by an export
+  are not versions yet), replaying the version's ``assets.extra/tf_serving_warmup_requests`` before serving it.
+  Versions are replaced as by TF Serving's ``AvailabilityPreservingPolicy``: the version a new one replaces is
+  unloaded only once the new one is AVAILABLE, so a version that fails to load (a broken or half-copied folder)
+  leaves the old one serving. The failed version is ``END`` with its error in ``GetModelStatus`` and is loaded
+  again at the first poll after anything in its folder changed (TF Serving instead retries a failed load
+  ``--max_num_load_retries`` times a minute apart, then only once the folder has gone and come back);
 * batches concurrent requests for the same version and signature on the server side (``batching.config``),
   padding a merged batch to the next of ``allowed_batch_sizes`` with copies of its first row, as TF Serving does;
 * serves TF Serving's REST API too (``--rest-port``; :mod:`seq2exp.serving.rest`);
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from concurrent import futures
@@ -364,7 +369,26 @@ class VersionState:
     state: str  # LOADING / AVAILABLE / UNLOADING / END (ModelVersionStatus.State names)
     error_code: int = 0  # tensorflow.error.Code
     error_message: str = ""
-    mtime: float = 0.0
+    contents: tuple = ()  # _folder_contents of the version folder when its load began
+
+
+def _folder_contents(path: Path) -> tuple:
+    """What a version folder holds, cheaply: (inode, files, bytes, newest mtime/ctime in ns) over the whole tree.
+
+    A version that failed to load is tried again only once this changes: a copy that was still being written has
+    finished (files added or grown under ``variables/``), or the folder was replaced.
+    """
+    try:
+        inode, files, size, newest = path.stat().st_ino, 0, 0, 0
+        for folder, subfolders, filenames in os.walk(path):
+            for entry in [folder, *(os.path.join(folder, name) for name in filenames)]:
+                info = os.stat(entry)
+                newest = max(newest, info.st_mtime_ns, info.st_ctime_ns)
+                if entry != folder:
+                    files, size = files + 1, size + info.st_size
+    except OSError:  # removed or renamed meanwhile
+        return ()
+    return inode, files, size, newest
 
 
 class ModelManager:
@@ -389,7 +413,8 @@ class ModelManager:
             return self._polled.wait_for(lambda: self._polls >= target, timeout)
 
     def poll_once(self) -> None:
-        """One scan: load versions the policy wants and that are not loaded; then unload the others."""
+        """One scan: load the versions the policy wants that are not loaded, then unload the versions it no longer
+        wants, as TF Serving's ``AvailabilityPreservingPolicy`` does (see :meth:`_unload_unwanted`)."""
         try:
             self._poll()
         finally:
@@ -407,31 +432,43 @@ class ModelManager:
                     if version in self._servables[name]:
                         continue
                 path = model_dir / str(version)
-                mtime = path.stat().st_mtime if path.exists() else 0.0
-                if state is not None and state.state == "END" and state.error_code and state.mtime == mtime:
-                    continue  # failed before and unchanged: do not retry every poll
-                self._load(name, version, path, mtime)
-            with self._lock:
-                stale = [v for v in self._servables[name] if v not in wanted]
-            for version in stale:
-                self._unload(name, version)
+                contents = _folder_contents(path)
+                if state is not None and state.state == "END" and state.error_code and state.contents == contents:
+                    continue  # failed before and unchanged since: not tried again every poll
+                self._load(name, version, path, contents)
+            self._unload_unwanted(name, wanted)
 
-    def _load(self, name: str, version: int, path: Path, mtime: float) -> None:
+    def _unload_unwanted(self, name: str, wanted: Sequence[int]) -> None:
+        """Unload the loaded versions the policy no longer wants, but never the last one before a wanted version is
+        AVAILABLE (TF Serving's ``AvailabilityPreservingPolicy``): while the new version is loading, or when it failed
+        to load, the newest old version keeps serving. With no version folder left at all, every version goes."""
         with self._lock:
-            self._states[name][version] = VersionState("LOADING", mtime=mtime)
+            loaded = sorted(self._servables[name])
+        unwanted = [version for version in loaded if version not in wanted]
+        if wanted and not set(loaded) & set(wanted):
+            unwanted = unwanted[:-1]  # keep the newest until its replacement is available
+        for version in unwanted:
+            self._unload(name, version)
+
+    def _load(self, name: str, version: int, path: Path, contents: tuple) -> None:
+        with self._lock:
+            self._states[name][version] = VersionState("LOADING", contents=contents)
         started = time.monotonic()
         try:
             servable = Servable(name, version, path, self.batching)
             replayed = servable.warm_up()
         except Exception as error:  # noqa: BLE001 - a bad version must not stop the server
-            logger.error("loading %s version %d from %s failed: %s", name, version, path, error)
             with self._lock:
                 self._states[name][version] = VersionState("END", 13, f"load failed: {_tf_error_message(error)}",
-                                                           mtime)
+                                                           contents)
+                serving = sorted(self._servables[name], reverse=True)
+            logger.error("loading %s version %d from %s failed: %s; serving %s; tried again when its folder "
+                         "changes", name, version, path, error,
+                         f"version {', '.join(map(str, serving))} still" if serving else "no version")
             return
         with self._lock:
             self._servables[name][version] = servable
-            self._states[name][version] = VersionState("AVAILABLE", mtime=mtime)
+            self._states[name][version] = VersionState("AVAILABLE", contents=contents)
         logger.info("serving %s version %d (%.1fs, %d warm-up requests)", name, version,
                     time.monotonic() - started, replayed)
 

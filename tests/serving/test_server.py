@@ -1,6 +1,7 @@
 """export -> serve -> client: equal predictions, bad requests, hot reload, labels, concurrency, SIGTERM."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -323,6 +324,79 @@ def test_hot_reload_of_a_new_version(tmp_path, model_base, loaded_runs, tiny_v2,
         _wait_for(lambda: [s["state"] for s in client.status()] == ["AVAILABLE", "END"])
         with pytest.raises(ModelNotFoundError):
             client.predict(sequences[:2], version=1)
+
+
+def _rest_predict(url: str, sequences: list[str]) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps({"instances": sequences}).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_broken_or_half_copied_new_version_leaves_the_old_one_serving(tmp_path, model_base, loaded_runs, tiny_v2,
+                                                                        sequences, caplog):
+    """TF Serving's availability-preserving policy: the version a new one replaces is unloaded only once the new one
+    is AVAILABLE. A version folder that fails to load (garbage ``saved_model.pb``; a non-atomic copy caught half
+    written) is END with its error in GetModelStatus while the old version keeps answering over gRPC (TF Serving's
+    own stubs) and REST; it is not loaded again while its folder is unchanged, and is once the copy completes."""
+    base = tmp_path / "M"
+    _copy_version_atomically(model_base / "tiny" / "1", base / "roll" / "1")
+    expected_v1 = loaded_runs["tiny"].prediction_graph().predict(sequences[:10])
+    expected_v2 = tiny_v2[1].predict(sequences[:10])
+    config = [ModelConfig(name="roll", base_path=str(base / "roll"))]
+    with ModelServer(config, port=0, rest_port=0, poll_seconds=0) as srv, grpc.insecure_channel(srv.target) as channel:
+        predict = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict
+        status = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus
+
+        def served() -> tuple[int, np.ndarray]:
+            """(version, expression) over gRPC; REST must give the same answer."""
+            response = predict(_request("roll", sequences=tf.make_tensor_proto(sequences[:10])), timeout=60)
+            expression = tf.make_ndarray(response.outputs[names.EXPRESSION_OUTPUT])
+            code, body = _rest_predict(f"{srv.rest_url}/v1/models/roll:predict", sequences[:10])
+            assert code == 200, body
+            np.testing.assert_allclose(body["predictions"], expression, atol=1e-5, rtol=0)
+            return response.model_spec.version.value, expression
+
+        def states() -> list[tuple[int, str, int, str]]:
+            request = get_model_status_pb2.GetModelStatusRequest()
+            request.model_spec.name = "roll"
+            return [(s.version, get_model_status_pb2.ModelVersionStatus.State.Name(s.state), s.status.error_code,
+                     s.status.error_message) for s in status(request, timeout=30).model_version_status]
+
+        def load_failures() -> int:
+            return sum("loading roll version" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+        caplog.set_level(logging.INFO, logger="seq2exp.serving.server")
+        # a garbage version: still served by 1, the error in the status, not retried while unchanged
+        (base / "roll" / "5").mkdir()
+        (base / "roll" / "5" / "saved_model.pb").write_text("garbage\n")
+        srv.manager.poll_once()
+        version, expression = served()
+        assert version == 1
+        np.testing.assert_allclose(expression, expected_v1, atol=1e-5, rtol=0)
+        (five, end, code, message), one = states()
+        assert (five, end, one[:3]) == (5, "END", (1, "AVAILABLE", 0)) and code != 0 and "load failed" in message
+        srv.manager.poll_once()
+        assert load_failures() == 1 and served()[0] == 1
+
+        # a non-atomic copy of a good version 6, caught with saved_model.pb but no variables yet
+        (base / "roll" / "6").mkdir()
+        shutil.copy(tiny_v2[0] / "saved_model.pb", base / "roll" / "6" / "saved_model.pb")
+        srv.manager.poll_once()
+        assert load_failures() == 2 and served()[0] == 1
+        assert [(v, s) for v, s, *_ in states()] == [(6, "END"), (5, "END"), (1, "AVAILABLE")]
+        shutil.copytree(tiny_v2[0], base / "roll" / "6", dirs_exist_ok=True)  # the copy completes: loaded
+        srv.manager.poll_once()
+        version, expression = served()
+        assert version == 6
+        np.testing.assert_allclose(expression, expected_v2, atol=1e-5, rtol=0)
+        assert [(v, s, c) for v, s, c, _ in states()] == [(6, "AVAILABLE", 0), (5, "END", code), (1, "END", 0)]
 
 
 def test_models_config_version_policy_and_labels(tmp_path, model_base, loaded_runs, tiny_v2, sequences):

@@ -14,7 +14,9 @@ and version policies as ``tensorflow_model_server``, so a client cannot tell the
   unloaded only once the new one is AVAILABLE, so a version that fails to load (a broken or half-copied folder)
   leaves the old one serving. The failed version is ``END`` with its error in ``GetModelStatus`` and is loaded
   again at the first poll after anything in its folder changed (TF Serving instead retries a failed load
-  ``--max_num_load_retries`` times a minute apart, then only once the folder has gone and come back);
+  ``--max_num_load_retries`` times a minute apart, then only once the folder has gone and come back). The models
+  themselves are fixed at start: a model folder added under ``--model-base-path`` later is served after a restart
+  (TF Serving, too, serves only the models of its config);
 * batches concurrent requests for the same version and signature on the server side (``batching.config``),
   padding a merged batch to the next of ``allowed_batch_sizes`` with copies of its first row, as TF Serving does;
 * serves TF Serving's REST API too (``--rest-port``; :mod:`seq2exp.serving.rest`);

@@ -1,6 +1,7 @@
 """``seq2exp serve``: the embedded TF-Serving-compatible gRPC (and, with ``--rest-port``, REST) server.
 
-Serves ``--model-config-file`` (TF Serving's ``models.config``) or every model under ``--model-base-path``; prints
+Serves ``--model-config-file`` (TF Serving's ``models.config``) or every model under ``--model-base-path`` at start
+(new versions are loaded while serving, new model folders after a restart); prints
 ``listening on HOST:PORT`` once ready; SIGTERM / Ctrl-C stop it gracefully (in-flight requests finish).
 """
 from __future__ import annotations
@@ -16,7 +17,10 @@ from seq2exp.serving import signatures as names
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model-base-path", help="serve every model exported under this folder (M/<name>/<version>)")
+    source.add_argument("--model-base-path",
+                        help="serve every model exported under this folder (M/<name>/<version>): the models found at "
+                             "start (a model folder added later is served after a restart), the newest version of "
+                             "each (new versions are loaded while serving)")
     source.add_argument("--model-config-file", help="TF Serving models.config (model_config_list)")
     parser.add_argument("--model-name", action="append", default=[],
                         help="with --model-base-path: serve only this model (repeatable)")

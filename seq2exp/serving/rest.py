@@ -14,8 +14,12 @@ status codes (``INVALID_ARGUMENT``/``FAILED_PRECONDITION`` 400, ``NOT_FOUND`` 40
 closed), a POST without ``Content-Length`` with 411, a ``Content-Length`` that is not one decimal number with 400,
 any method but GET/POST with 405 and ``Allow: GET, POST``. Every answer has a JSON body, every failed request
 writes one log line (no traceback), and the body of every answered request is read, so keep-alive connections stay
-usable. JSON bodies go through :mod:`seq2exp.jsonio` (nesting deeper than 64 levels: 400). Requests become arrays
-through the same :func:`seq2exp.serving.server.prepare_inputs` as gRPC requests, and run on the same batchers.
+usable. Every read on a connection has a deadline (``timeout``, default 30 s as TF Serving's
+``--rest_api_timeout_in_ms``): a body that stops arriving is answered 408 and the connection closed; a connection
+that sends nothing for that long (a new one, or a keep-alive one between requests) or stops within its headers is
+closed, so stalled clients cannot hold the server's threads. JSON bodies go through :mod:`seq2exp.jsonio` (nesting
+deeper than 64 levels: 400). Requests become arrays through the same :func:`seq2exp.serving.server.prepare_inputs`
+as gRPC requests, and run on the same batchers.
 """
 from __future__ import annotations
 
@@ -109,12 +113,15 @@ class RestServer:
         manager: the served models (``seq2exp.serving.server.ModelManager``).
         host, port: where to listen (``port=0``: any free port; see ``.port``).
         max_body_bytes: the largest request body accepted (413 above it).
+        timeout: seconds any read on a connection may wait (a stalled body: 408 and closed; an idle or stalled
+            connection: closed).
     """
 
     def __init__(self, manager, host: str = names.DEFAULT_HOST, port: int = 8501,
-                 max_body_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES):
-        self.manager, self.max_body_bytes = manager, int(max_body_bytes)
-        handler = type("Handler", (_Handler,), {"rest": self})
+                 max_body_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES,
+                 timeout: float = names.DEFAULT_REST_TIMEOUT_SECONDS):
+        self.manager, self.max_body_bytes, self.timeout = manager, int(max_body_bytes), float(timeout)
+        handler = type("Handler", (_Handler,), {"rest": self, "timeout": self.timeout})
         self._httpd = ThreadingHTTPServer((host, int(port)), handler)
         self._httpd.daemon_threads = True
         self.host, self.port = host, self._httpd.server_address[1]
@@ -133,7 +140,8 @@ class RestServer:
         return self
 
     def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting connections; requests being handled get up to ``grace`` seconds to finish."""
+        """Stop accepting connections; requests being handled (received in full) get up to ``grace`` seconds to
+        finish. Connections still sending a request are not waited for."""
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -288,7 +296,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body is not read
             raise _Error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                          f"request body of {length} bytes is over the limit of {self.rest.max_body_bytes}")
-        raw = self.rfile.read(length)
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            raise _Error(HTTPStatus.REQUEST_TIMEOUT, f"the request body did not arrive: no data for "
+                                                     f"{self.rest.timeout:g} s") from None
         if len(raw) != length:
             self.close_connection = True
             raise _Error(400, f"the request body ended after {len(raw)} of {length} bytes")
@@ -297,10 +310,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         from seq2exp.serving.requests import RequestError
 
-        self.rest._enter()
-        status, message = 200, ""
+        status, message, entered = 200, "", False
         try:
             raw = self._body(required=method == "POST")
+            self.rest._enter()  # in flight once received: stop() does not wait for a stalled body
+            entered = True
             if method not in ("GET", "POST"):
                 raise _Error(HTTPStatus.METHOD_NOT_ALLOWED, f"Method {self._method} is not allowed; use GET or POST")
             match = _PATH.match(self.path.split("?", 1)[0])
@@ -329,7 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, message = 500, internal_message(error)
             logger.debug("REST %s %s failed", method, self.path[:200], exc_info=True)
         finally:
-            self.rest._leave()
+            if entered:
+                self.rest._leave()
         if status != 200:
             logger.warning("REST %s %s -> %d: %s", self._method or method, self.path[:200], status,
                            message.splitlines()[0][:300] if message else "")

@@ -654,17 +654,20 @@ class ModelServer:
             see ``.rest_port``).
         max_request_rows: the most rows one Predict request may hold (``requests.DEFAULT_MAX_REQUEST_ROWS``);
             more is ``RESOURCE_EXHAUSTED``. A request is run ``batching.max_batch_size`` rows at a time.
+        rest_timeout_seconds: how long any read on a REST connection may wait (a stalled body: 408; an idle
+            keep-alive or stalled connection: closed).
     """
 
     def __init__(self, models: Sequence[ModelConfig], *, host: str = names.DEFAULT_HOST,
                  port: int = names.DEFAULT_PORT, batching: BatchingOptions | None = None,
                  poll_seconds: float = names.DEFAULT_POLL_SECONDS,
                  max_message_bytes: int = names.DEFAULT_MAX_MESSAGE_BYTES, max_workers: int = 32,
-                 rest_port: int | None = None, max_request_rows: int | None = None):
+                 rest_port: int | None = None, max_request_rows: int | None = None,
+                 rest_timeout_seconds: float = names.DEFAULT_REST_TIMEOUT_SECONDS):
         self.manager = ModelManager(models, batching)
         self.manager.limits = RequestLimits(max_rows=max_request_rows or RequestLimits().max_rows,
                                             max_tensor_bytes=int(max_message_bytes))
-        self.requested_rest_port = rest_port
+        self.requested_rest_port, self.rest_timeout_seconds = rest_port, float(rest_timeout_seconds)
         self.rest_port: int | None = None
         self._rest = None
         self.host, self.requested_port, self.poll_seconds = host, int(port), poll_seconds
@@ -707,8 +710,8 @@ class ModelServer:
             from seq2exp.serving.rest import RestServer
 
             try:
-                self._rest = RestServer(self.manager, self.host, self.requested_rest_port,
-                                        self.max_message_bytes).start()
+                self._rest = RestServer(self.manager, self.host, self.requested_rest_port, self.max_message_bytes,
+                                        self.rest_timeout_seconds).start()
             except OSError as error:
                 server.stop(0)
                 self.manager.stop()

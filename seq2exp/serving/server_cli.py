@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rest-port", type=port_int, default=None,
                         help="also serve TF Serving's REST API on this port (TF Serving's --rest_api_port; "
                              "0: any free port; default: no REST)")
+    parser.add_argument("--rest-timeout-seconds", type=float_range(0.0, 86400.0, low_open=True),
+                        default=names.DEFAULT_REST_TIMEOUT_SECONDS,
+                        help="how long a REST connection may send nothing: a stalled request body is answered 408, "
+                             "an idle or stalled connection closed (default 30, as TF Serving's "
+                             "--rest_api_timeout_in_ms)")
     parser.add_argument("--poll-seconds", type=nonnegative_float, default=names.DEFAULT_POLL_SECONDS,
                         help="how often to look for new versions (TF Serving's --file_system_poll_wait_seconds)")
     parser.add_argument("--max-message-mib", type=float_range(0.0, 2047.0, low_open=True), default=names.DEFAULT_MAX_MESSAGE_BYTES / 2**20,
@@ -61,7 +66,7 @@ def main(args: argparse.Namespace) -> int:
         models = discover_models(args.model_base_path, only=args.model_name or None)
     server = ModelServer(models, host=args.host, port=args.port, batching=batching, poll_seconds=args.poll_seconds,
                          max_message_bytes=int(args.max_message_mib * 2**20), max_request_rows=args.max_request_rows,
-                         rest_port=args.rest_port)
+                         rest_port=args.rest_port, rest_timeout_seconds=args.rest_timeout_seconds)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -64,6 +64,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8500
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_POLL_SECONDS = 1.0  # TF Serving's --file_system_poll_wait_seconds default
+DEFAULT_REST_TIMEOUT_SECONDS = 30.0  # TF Serving's --rest_api_timeout_in_ms default (30000)
 DEFAULT_MAX_BATCH_SIZE = 1024
 DEFAULT_BATCH_TIMEOUT_MICROS = 0  # embedded server: batch what is queued, never wait (see server.py)
 DEFAULT_NUM_BATCH_THREADS = 2

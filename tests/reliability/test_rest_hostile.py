@@ -279,3 +279,89 @@ def test_unexpected_error_is_500_with_one_log_line(server, monkeypatch, caplog):
         assert not response.will_close
         again, _, _, _ = _exchange(sock, _request("GET", STATUS))
         assert again == 200
+
+
+# ---- stalled and idle connections: every read has a deadline (the server's REST timeout)
+TIMEOUT = 1.5
+
+
+def _until_closed(sock: socket.socket, limit: float = 30.0) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and when (monotonic seconds) it did."""
+    import time
+
+    sock.settimeout(limit)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data, time.monotonic()
+
+
+def test_stalled_and_idle_connections_are_closed_after_the_timeout(tiny_export, caplog):
+    """Clients that stop sending -- a body short of its Content-Length, a request cut inside its headers, a
+    connection that never sends a byte, a keep-alive connection left idle -- are closed about TIMEOUT seconds after
+    their last byte (the stalled body with a 408), so they hold no thread; requests keep being served meanwhile."""
+    import threading
+    import time
+
+    from seq2exp.serving.config import discover_models
+    from seq2exp.serving.server import ModelServer
+
+    srv = ModelServer(discover_models(tiny_export), port=0, rest_port=0, poll_seconds=0,
+                      rest_timeout_seconds=TIMEOUT).start()
+    address = ("127.0.0.1", srv.rest_port)
+    opened: list[tuple[str, socket.socket, float]] = []  # (kind, socket, when its last byte was sent)
+
+    def client(kind: str, data: bytes = b"") -> None:
+        sock = socket.create_connection(address, timeout=30)
+        sock.sendall(data)
+        opened.append((kind, sock, time.monotonic()))
+
+    try:
+        baseline = threading.active_count()
+        with caplog.at_level(logging.DEBUG, logger="seq2exp.serving.rest"):
+            for _ in range(10):
+                client("stalled body", _request("POST", PREDICT, length="100") + b"{")
+                client("cut headers", b"GET /v1/models/tiny HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                client("silent")
+            kept = socket.create_connection(address, timeout=30)
+            status, _, response, _ = _exchange(kept, post(_json({"instances": GOOD})))
+            assert status == 200 and not response.will_close
+            opened.append(("idle keep-alive", kept, time.monotonic()))
+            with socket.create_connection(address, timeout=30) as sock:  # served while the others stall
+                assert _exchange(sock, post(_json({"instances": GOOD})))[0] == 200
+            for kind, sock, sent in opened:
+                data, closed = _until_closed(sock)
+                assert TIMEOUT * 0.8 <= closed - sent <= TIMEOUT + 10, (kind, closed - sent)
+                if kind != "stalled body":
+                    assert data == b"", (kind, data[:300])
+                    continue
+                head, _, body = data.partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 408 ") and b"Connection: close" in head, data[:300]
+                assert "did not arrive" in json.loads(body)["error"]
+        failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(failures) == 10 and all(" -> 408: " in line for line in failures), failures
+        deadline = time.monotonic() + 10
+        while threading.active_count() > baseline and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert threading.active_count() <= baseline  # no handler thread left behind
+        with socket.create_connection(address, timeout=30) as sock:
+            assert _exchange(sock, post(_json({"instances": GOOD})))[0] == 200
+    finally:
+        for _, sock, _ in opened:
+            sock.close()
+        srv.stop(grace=1)
+
+
+def test_stop_does_not_wait_for_a_stalled_body(server):
+    """A request still being sent is not in flight: stopping the REST API does not wait ``grace`` seconds for it."""
+    import time
+
+    from seq2exp.serving.rest import RestServer
+
+    rest = RestServer(server.manager, "127.0.0.1", 0, MAX_BODY, timeout=60).start()
+    with socket.create_connection(("127.0.0.1", rest.port), timeout=30) as sock:
+        sock.sendall(_request("POST", PREDICT, length="100") + b"{")
+        time.sleep(0.3)  # the handler is waiting for the rest of the body
+        started = time.monotonic()
+        rest.stop(grace=30)
+        assert time.monotonic() - started < 5

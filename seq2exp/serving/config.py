@@ -78,6 +78,20 @@ class ModelConfig:
             return available
         return [v for v in available if v in set(self.versions)]
 
+    def unserved_labels(self, served: Iterable[int]) -> dict[str, int]:
+        """The labels (label -> version) whose version is not among ``served``: TF Serving assigns a label only to
+        a version that is available."""
+        served = set(served)
+        return {label: version for label, version in sorted(self.labels.items()) if version not in served}
+
+    def policy_text(self) -> str:
+        """The version policy as ``seq2exp serve-config`` flags, for messages."""
+        if self.policy == "latest":
+            return f"--policy latest --num-versions {self.num_versions}"
+        if self.policy == "all":
+            return "--policy all"
+        return f"--policy specific --versions {','.join(map(str, sorted(self.versions)))}"
+
     def to_proto(self):
         """TF Serving ``ModelConfig`` message."""
         from tensorflow_serving.config import model_server_config_pb2

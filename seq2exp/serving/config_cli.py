@@ -66,6 +66,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", default="serving", help="where models.config and batching.config go")
 
 
+def _check_labels(models, model_base_path: str | None) -> None:
+    """Refuse a label whose version the policy will not serve, where that can be known: the exported version folders
+    under ``--model-base-path``, or ``--versions`` of a specific policy (with ``--container-base`` only, ``latest``
+    and ``all`` serve versions that are not here). TF Serving only assigns a label to a version it has loaded."""
+    from seq2exp.errors import ConfigError
+    from seq2exp.serving.config import list_versions
+
+    for model in models:
+        if model_base_path:
+            folder = Path(model_base_path) / model.name
+            exported = list_versions(folder)
+            served = model.select_versions(exported)
+            where = (f"model {model.name}: {model.policy_text()} serves {', '.join(map(str, served))} of "
+                     f"{', '.join(map(str, exported))} under {folder}")
+        elif model.policy == "specific":
+            served, where = list(model.versions), model.policy_text()
+        else:
+            continue
+        for label, version in model.unserved_labels(served).items():
+            raise ConfigError(f"--label {label}={version}: version {version} is not served ({where}); TF Serving "
+                              "only accepts a label for a version it has loaded")
+
+
 def main(args: argparse.Namespace) -> int:
     from seq2exp.errors import ConfigError
     from seq2exp.serving.config import (BatchingOptions, ModelConfig, discover_models, exports_newer_than,
@@ -81,12 +104,6 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--versions goes with --policy specific, not {args.policy}")
     if args.policy == "specific" and not args.versions:
         raise ConfigError("--policy specific needs --versions, e.g. --versions 1,2")
-    if args.policy == "specific":
-        unserved = sorted({version for version in labels.values() if version not in args.versions})
-        if unserved:
-            served = ",".join(map(str, args.versions))
-            raise ConfigError(f"--label points to version {unserved[0]}, which --versions {served} does not serve "
-                              "(TF Serving refuses labels of versions it has not loaded)")
     if args.batch_timeout_micros > INT64_MAX:
         raise ConfigError(f"--batch-timeout-micros must be at most {INT64_MAX}")
     out = check_output_folder(args.out_dir, "--out-dir")
@@ -103,6 +120,7 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError("give --model-base-path, or --name and --container-base")
         models = [ModelConfig(name=name, base_path=f"{args.container_base.rstrip('/')}/{name}", **policy)
                   for name in args.name]
+    _check_labels(models, args.model_base_path)
     if args.model_base_path:
         local = {model.name: str(Path(args.model_base_path) / model.name) for model in models}
         for name, version, exported in exports_newer_than(models, args.serving_version, local):

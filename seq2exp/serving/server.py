@@ -17,6 +17,11 @@ and version policies as ``tensorflow_model_server``, so a client cannot tell the
   ``--max_num_load_retries`` times a minute apart, then only once the folder has gone and come back). The models
   themselves are fixed at start: a model folder added under ``--model-base-path`` later is served after a restart
   (TF Serving, too, serves only the models of its config);
+* checks, once the models have loaded at start, that every version label of the config points to an AVAILABLE
+  version, and does not start otherwise: the check ``tensorflow_model_server`` applies to a config
+  (``FAILED_PRECONDITION``). TF Serving checks its first config before any model has loaded, so there a config with
+  labels needs ``--allow_version_labels_for_unavailable_models=true``, which skips the check; the embedded server
+  has no such flag;
 * batches concurrent requests for the same version and signature on the server side (``batching.config``),
   padding a merged batch to the next of ``allowed_batch_sizes`` with copies of its first row, as TF Serving does;
 * serves TF Serving's REST API too (``--rest-port``; :mod:`seq2exp.serving.rest`);
@@ -40,7 +45,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import grpc
 import numpy as np
 
-from seq2exp.errors import Seq2ExpError
+from seq2exp.errors import ConfigError, Seq2ExpError
 from seq2exp.jsonio import type_name
 from seq2exp.serving import signatures as names
 from seq2exp.serving import tensors
@@ -483,6 +488,19 @@ class ModelManager:
             self._states[name][version] = VersionState("END")
         logger.info("unloaded %s version %d", name, version)
 
+    def check_labels(self) -> None:
+        """Refuse (``ConfigError``) a config with a version label whose version is not AVAILABLE, as
+        ``tensorflow_model_server`` refuses it (``FAILED_PRECONDITION``, in its words). Labels are fixed from then on:
+        a request for a label whose version was unloaded since is ``NOT_FOUND``, as in TF Serving."""
+        for name, config in self.configs.items():
+            with self._lock:
+                available = sorted(self._servables[name], reverse=True)
+            for label, version in config.unserved_labels(available).items():
+                raise ConfigError(f"model {name}: label {label!r} points to version {version}, which is not available "
+                                  f"(available: {', '.join(map(str, available)) or 'none'}); TF Serving refuses such "
+                                  f"a config: Request to assign label to version {version} of model {name}, which is "
+                                  "not currently available for inference")
+
     def start_polling(self, interval: float) -> None:
         if interval <= 0 or self._thread is not None:
             return
@@ -685,6 +703,11 @@ class ModelServer:
 
     def start(self) -> "ModelServer":
         self.manager.poll_once()
+        try:
+            self.manager.check_labels()
+        except ConfigError:
+            self.manager.stop()
+            raise
         for name, versions in self.manager._states.items():
             if not any(state.state == "AVAILABLE" for state in versions.values()):
                 logger.warning("model %s has no loadable version under %s yet", name,

@@ -199,7 +199,7 @@ for label, extra, pattern in (
         ("label-space-name", ["--label", "my label=1"], r"argument --label"),
         ("label-twice", ["--label", "stable=1", "--label", "stable=2"], r"--label stable is given twice"),
         ("label-unserved-version", ["--policy", "specific", "--versions", "1,2", "--label", "canary=3"],
-         r"--label points to version 3"),
+         r"--label canary=3: version 3 is not served \(--policy specific --versions 1,2\)"),
         ("num-versions-0", ["--num-versions", "0"], r"argument --num-versions"),
         ("max-batch-size-0", ["--max-batch-size", "0"], r"argument --max-batch-size"),
         ("max-batch-size-negative", ["--max-batch-size=-8"], r"argument --max-batch-size"),
@@ -212,6 +212,29 @@ for label, extra, pattern in (
         ("serving-version-partial", ["--serving-version", "2.x"], r"argument --serving-version"),
         ("serving-version-one-part", ["--serving-version", "2"], r"argument --serving-version")):
     case(f"serve-config-{label}", "serve-config", "serve-config", _serve_config(*extra), pattern)
+
+
+def _exported(t: Path, versions: tuple[int, ...] = (1, 2, 3)) -> Path:
+    """``t/models/dream/<version>/saved_model.pb`` (empty: serve-config reads only the folder names)."""
+    for version in versions:
+        (t / "models" / "dream" / str(version)).mkdir(parents=True)
+        _file(t / "models" / "dream" / str(version), "saved_model.pb", b"")
+    return t / "models"
+
+
+# labels are checked against the versions the policy serves of the exported ones, when --model-base-path has them
+for label, extra, pattern in (
+        ("label-unserved-by-latest", ["--label", "stable=1"],
+         r"--label stable=1: version 1 is not served \(model dream: --policy latest --num-versions 1 serves 3 "
+         r"of 1, 2, 3 under .*models/dream\)"),
+        ("label-no-such-version", ["--label", "stable=7"], r"--label stable=7: version 7 is not served"),
+        ("label-all-no-such-version", ["--policy", "all", "--label", "stable=7"],
+         r"--label stable=7: version 7 is not served \(model dream: --policy all serves 3, 2, 1 of"),
+        ("label-specific-not-exported", ["--policy", "specific", "--versions", "1,4", "--label", "canary=4"],
+         r"--label canary=4: version 4 is not served \(model dream: --policy specific --versions 1,4 serves 1 of")):
+    case(f"serve-config-{label}", "serve-config", "serve-config",
+         (lambda extra: lambda t: ["serve-config", "--model-base-path", _exported(t), "--out-dir", t / "serving",
+                                   *extra])(extra), pattern)
 case("serve-config-out-dir-is-a-file", "serve-config", "output",
      lambda t: _serve_config()(t)[:-1] + [_file(t, "serving", "x")] if True else [], r"--out-dir .* is a file")
 

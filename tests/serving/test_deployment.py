@@ -67,6 +67,25 @@ def test_config_from_exported_models_and_policies(tmp_path):
     assert Path(read_model_config(tmp_path / "s" / "models.config")[0].base_path).is_absolute()
 
 
+def test_serve_config_labels_of_served_versions_are_written(tmp_path):
+    """With --model-base-path a label must point to a version the policy serves of the exported ones (the refusals
+    are in tests/reliability/test_stage_bad_input.py); with --container-base only the folders are not here."""
+    for version in (1, 2, 3):
+        (tmp_path / "M" / "dream" / str(version)).mkdir(parents=True)
+        (tmp_path / "M" / "dream" / str(version) / "saved_model.pb").write_bytes(b"")
+    for extra, labels in ((["--label", "stable=3"], {"stable": 3}),
+                          (["--policy", "all", "--label", "stable=1", "--label", "canary=3"], {"stable": 1, "canary": 3}),
+                          (["--policy", "latest", "--num-versions", "2", "--label", "stable=2"], {"stable": 2}),
+                          (["--policy", "specific", "--versions", "1,2", "--label", "stable=1"], {"stable": 1})):
+        out = tmp_path / f"s{len(labels)}{extra[1]}"
+        assert cli_main(["serve-config", "--model-base-path", str(tmp_path / "M"), "--out-dir", str(out), *extra]) == 0
+        assert read_model_config(out / "models.config")[0].labels == labels
+    out = tmp_path / "container"  # latest over folders that are not here: the label cannot be checked, it is written
+    assert cli_main(["serve-config", "--name", "dream", "--container-base", "/models", "--label", "stable=7",
+                     "--out-dir", str(out)]) == 0
+    assert read_model_config(out / "models.config")[0].labels == {"stable": 7}
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"policy": "newest"}, "version policy"),
     ({"policy": "specific"}, "at least one version"),

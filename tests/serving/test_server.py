@@ -22,7 +22,7 @@ from seq2exp.serving import signatures as names
 from seq2exp.serving.client import (Client, DeadlineExceededError, InvalidRequestError, ModelNotFoundError,
                                     RequestTooLargeError, ServerUnavailableError)
 from seq2exp.serving.config import BatchingOptions
-from seq2exp.serving.config import ModelConfig, write_model_config
+from seq2exp.serving.config import ModelConfig, read_model_config, write_model_config
 from seq2exp.inference.onehot import codes_to_onehot
 from seq2exp.serving.server import ModelServer
 
@@ -401,8 +401,6 @@ def test_a_broken_or_half_copied_new_version_leaves_the_old_one_serving(tmp_path
 
 def test_models_config_version_policy_and_labels(tmp_path, model_base, loaded_runs, tiny_v2, sequences):
     """models.config with a 'specific' policy and labels: versions and labels select what is served."""
-    from seq2exp.serving.config import read_model_config
-
     base = tmp_path / "M"
     for version, source in ((1, model_base / "tiny" / "1"), (2, tiny_v2[0]), (3, model_base / "tiny" / "1")):
         _copy_version_atomically(source, base / "multi" / str(version))  # 1 and 2 served (specific policy), 3 not
@@ -422,6 +420,37 @@ def test_models_config_version_policy_and_labels(tmp_path, model_base, loaded_ru
         with Client(srv.target, "multi") as latest:
             assert latest.metadata()["version"] == 2
             assert [(s["version"], s["state"]) for s in latest.status()] == [(2, "AVAILABLE"), (1, "AVAILABLE")]
+
+
+def test_a_label_of_a_version_that_is_not_available_fails_the_config(tmp_path, model_base, capsys):
+    """tensorflow_model_server refuses a config whose label points to a version that is not AVAILABLE
+    (FAILED_PRECONDITION, the server does not start): a version the policy does not serve, or one that does not exist.
+    The embedded server checks once its models are loaded, and does not start either."""
+    from seq2exp.cli import main as cli_main
+    from seq2exp.errors import ConfigError
+
+    base = tmp_path / "M"
+    for version in (1, 2):
+        _copy_version_atomically(model_base / "tiny" / "1", base / "labelled" / str(version))
+    for version, state in ((1, "not served by the latest policy"), (7, "no such version")):
+        path = write_model_config(tmp_path / f"models-{version}.config", [ModelConfig(
+            name="labelled", base_path=str(base / "labelled"), labels={"stable": version})])
+        srv = ModelServer(read_model_config(path), port=0, rest_port=0, poll_seconds=0)
+        with pytest.raises(ConfigError, match=rf"model labelled: label 'stable' points to version {version}, which "
+                                              r"is not available \(available: 2\); TF Serving refuses such a config: "
+                                              rf"Request to assign label to version {version} of model labelled, "
+                                              r"which is not currently available for inference"):
+            srv.start()
+        assert srv.port is None and srv.rest_port is None and not srv.manager._servables["labelled"], state
+        capsys.readouterr()
+        assert cli_main(["serve", "--model-config-file", str(path), "--port", "0", "--poll-seconds", "0"]) == 2
+        out, err = capsys.readouterr()
+        assert "listening" not in out and err.startswith("seq2exp serve: error: model labelled: label 'stable'"), err
+    path = write_model_config(tmp_path / "models.config", [ModelConfig(  # the served version: starts
+        name="labelled", base_path=str(base / "labelled"), labels={"stable": 2})])
+    with ModelServer(read_model_config(path), port=0, poll_seconds=0) as srv, \
+            Client(srv.target, "labelled", label="stable") as client:
+        assert client.metadata()["version"] == 2
 
 
 # --- the command line: serve, SIGTERM ----------------------------------------------------------------------------

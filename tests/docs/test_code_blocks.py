@@ -149,3 +149,20 @@ def test_extractor_reads_directives(tmp_path: Path) -> None:
     assert (second.language, second.slow, second.skip, second.line) == ("python", False, None, 9)
     assert third.skip == "needs a TPU" and not third.executed
     shutil.rmtree(tmp_path)
+
+
+def test_serve_page_rest_block_works_after_a_second_export(tmp_path: Path) -> None:
+    """docs/serve.md's REST block (a server on ``--model-base-path models``) answers after dream was exported twice,
+    as it is by export.md and deployment.md: ``--model-base-path`` serves only the newest version, so a block that
+    pins version 1 gets 404 (the user walkthrough's failure). Tiny exports stand in for the docs' models."""
+    from seq2exp.serving.export import export_run
+    from tests.serving.conftest import make_tiny_run
+
+    run = make_tiny_run(tmp_path / "run", seed=1)
+    for _ in range(2):
+        export_run(run, tmp_path / "models", "dream", verify=False)
+    (block,) = [b for b in extract_blocks(REPO_ROOT / "docs" / "serve.md") if "/versions/" in b.code]
+    assert block.server == "--model-base-path models"
+    result = _run(block, tmp_path)
+    assert result.returncode == 0, f"{block.id}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    assert '"version":"2"' in result.stdout

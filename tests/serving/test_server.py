@@ -385,13 +385,15 @@ def test_a_broken_or_half_copied_new_version_leaves_the_old_one_serving(tmp_path
         srv.manager.poll_once()
         assert load_failures() == 1 and served()[0] == 1
 
-        # a non-atomic copy of a good version 6, caught with saved_model.pb but no variables yet
-        (base / "roll" / "6").mkdir()
-        shutil.copy(tiny_v2[0] / "saved_model.pb", base / "roll" / "6" / "saved_model.pb")
+        # a non-atomic copy of a good version 6, caught before the variables' data arrived
+        shutil.copytree(tiny_v2[0], base / "roll" / "6", ignore=shutil.ignore_patterns("variables.data*"))
         srv.manager.poll_once()
         assert load_failures() == 2 and served()[0] == 1
         assert [(v, s) for v, s, *_ in states()] == [(6, "END"), (5, "END"), (1, "AVAILABLE")]
-        shutil.copytree(tiny_v2[0], base / "roll" / "6", dirs_exist_ok=True)  # the copy completes: loaded
+        srv.manager.poll_once()
+        assert load_failures() == 2
+        for data in (tiny_v2[0] / "variables").glob("variables.data*"):  # the copy completes (inside variables/,
+            shutil.copy(data, base / "roll" / "6" / "variables" / data.name)  # so 6's own mtime stays): loaded
         srv.manager.poll_once()
         version, expression = served()
         assert version == 6

@@ -68,3 +68,13 @@ def test_table_values_read_missing_values_as_absent_and_refuse_bad_ones(tmp_path
     dream.write_text("ACGT\t1.5\n")
     with pytest.raises(InputFormatError, match=r"a value column \('mean_value'\) was named, but this is not a table"):
         read_values(dream, column="mean_value")
+
+
+def test_a_dream_file_with_a_sequence_expression_header_reads_as_the_plain_file(tmp_path):
+    rows = "ACGT\t1.5\nGGCA\t\nTTAA\t-0.25\n"
+    plain, headed = tmp_path / "plain.txt", tmp_path / "headed.txt"
+    plain.write_text(rows)
+    headed.write_text("sequence\texpression\n" + rows)
+    a, b = read_values(plain), read_values(headed)
+    assert np.array_equal(a.values, b.values, equal_nan=True) and a.present.tolist() == b.present.tolist()
+    assert a.sequences.tolist() == b.sequences.tolist() and a.ordered and b.ordered

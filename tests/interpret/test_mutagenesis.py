@@ -52,12 +52,13 @@ class _Interrupted(Exception):
 
 
 class _FailsAfter:
-    """The real predictor, interrupted (like a killed job) after ``calls`` prediction calls."""
+    """The real predictor, interrupted (like a killed job) after ``calls`` prediction calls; its ``task`` (the ISM
+    checkpoint records it) is the predictor's."""
 
     description, supports_gradients = "interrupted", False
 
     def __init__(self, predictor, calls):
-        self.predictor, self.calls = predictor, calls
+        self.predictor, self.calls, self.task = predictor, calls, getattr(predictor, "task", None)
 
     def predict(self, sequences):
         if self.calls == 0:

@@ -16,6 +16,7 @@ from seq2exp.interpret.motif_effects import make_backgrounds
 from seq2exp.interpret.mutagenesis import ism, variant_effects
 from seq2exp.interpret.predictors import RunPredictor, SavedModelPredictor, ServerPredictor, open_predictor
 from tests.interpret.conftest import GENOMIC_LENGTH, TASKS, random_rows, raw_task_outputs
+from tests.interpret.test_mutagenesis import _FailsAfter, _Interrupted
 
 FORWARD_NOTE = "every sequence is predicted in forward orientation (is_reverse = 0)"
 
@@ -60,29 +61,10 @@ def test_ism_of_each_task_is_that_column_of_the_keras_model(two_task_run, runs, 
         np.testing.assert_allclose(effects.delta, raw[1:3, column] - raw[:2, column], atol=1e-5)
 
 
-class _Interrupted(Exception):
-    pass
-
-
-class _StopsAfterOneCall:
-    """A task's predictor, interrupted (like a killed job) after its first prediction call."""
-
-    description, supports_gradients = "interrupted", False
-
-    def __init__(self, predictor):
-        self.predictor, self.task, self.calls = predictor, predictor.task, 1
-
-    def predict(self, sequences):
-        if not self.calls:
-            raise _Interrupted
-        self.calls -= 1
-        return self.predictor.predict(sequences)
-
-
 def test_an_ism_checkpoint_of_one_task_is_not_continued_for_another(runs, rows, tmp_path):
     checkpoint = tmp_path / "ism.partial.npz"
     with pytest.raises(_Interrupted):
-        ism(_StopsAfterOneCall(runs["hk"]), rows, chunk_sequences=1, checkpoint=checkpoint)
+        ism(_FailsAfter(runs["hk"], 1), rows, chunk_sequences=1, checkpoint=checkpoint)
     assert int(np.load(checkpoint)["done"]) == 1
     resumed = ism(runs["dev"], rows, chunk_sequences=1, checkpoint=checkpoint)  # starts again: no hk row in it
     np.testing.assert_allclose(resumed.effects, ism(runs["dev"], rows).effects, atol=1e-6)

@@ -102,8 +102,8 @@ CASES: list[tuple[str, str, Callable[[Path], list], str]] = [
      r"p\.txt: no values"),
     ("score-dream-50MB-row", "score", _score(lambda t: _file(t, "p.txt", "A" * 50_000_000 + "\t1.0\n")),
      r"p\.txt, line 1, field 'sequence': line longer than \d+ bytes"),
-    ("score-dream-header-line", "score", _score(lambda t: _file(t, "p.txt", "sequence\texpression\n" + TRUTH_TEXT)),
-     r"line 1.*no header line"),
+    ("score-dream-header-line", "score", _score(lambda t: _file(t, "p.txt", "name\tvalue\n" + TRUTH_TEXT)),
+     r"line 1.*no header line"),  # a header naming a sequence column makes a table, which score reads
     ("score-dream-blank-line-inside", "score",
      _score(lambda t: _file(t, "p.txt", dream_text(SEQUENCES[:3]) + "\n" + dream_text(SEQUENCES[3:]))),
      r"p\.txt, line 4, field 'sequence': empty line"),

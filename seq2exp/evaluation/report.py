@@ -56,7 +56,10 @@ def markdown_table(scores: Mapping[str, dict], bootstrap: dict | None = None) ->
         " (renormalised over the subsets present).\n\n" + "\n".join(lines) + "\n"
     missing = sorted({name for result in scores.values() for name in result["missing_subsets"]},
                      key=SUBSET_NAMES.index)
-    if missing:
+    if set(missing) == set(SUBSET_NAMES) - {"all"}:  # no subsets at all: other data, or no --subsets
+        text += "\nOnly `all` is scored (no test subsets: seq2exp score --subsets names a challenge " \
+                "test_subset_ids folder).\n"
+    elif missing:
         text += f"\nMissing subsets (not scored, weights renormalised): {', '.join(missing)}.\n"
     if bootstrap:
         order = sorted(bootstrap["models"], key=lambda name: bootstrap["mean_rank"][name])

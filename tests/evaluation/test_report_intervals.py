@@ -69,3 +69,17 @@ def test_two_models_keep_the_ranking_and_show_both_intervals(tmp_path):
     for m, name in enumerate(data.names):
         low, high = np.nanpercentile(boot["samples"]["spearman"][:, m], [2.5, 97.5])
         assert rows[name][4:6] == [round(float(low), 4), round(float(high), 4)]
+
+
+def test_the_markdown_says_only_all_is_scored_without_subsets_and_names_the_missing_ones_otherwise(problem):
+    """Data without the challenge's subsets (another lab's table, or no --subsets): one plain sentence, not a list of
+    the eight yeast subsets as 'missing'; with some subsets, the absent ones are listed."""
+    from seq2exp.evaluation import score
+    from seq2exp.evaluation.report import markdown_table
+
+    alone = markdown_table({"m": score(problem["good"], problem["truth"])})
+    assert "Only `all` is scored (no test subsets" in alone and "Missing subsets" not in alone
+    some = {name: items for name, items in problem["subsets"].items() if name in ("high", "low")}
+    partial = markdown_table({"m": score(problem["good"], problem["truth"], some)})
+    assert "Missing subsets (not scored, weights renormalised): yeast, random, challenging, SNVs" in partial
+    assert "Only `all`" not in partial

@@ -238,17 +238,24 @@ def _json_array(alias: str, values: Any, spec: TensorSpec) -> np.ndarray:
     if dtype is None:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"input {alias!r}: unsupported dtype "
                                                              f"{tensors.dtype_name(spec.dtype)}")
+    # the JSON types TF Serving's reader takes for the dtype (json_tensor.cc AddValueToTensor): true/false for
+    # DT_BOOL only, integers for the integer types, any number for the float types
+    allowed = "b" if dtype.kind == "b" else "iu" if dtype.kind in "iu" else "iuf"
     try:  # fast path: a rectangular list of numbers is what numpy itself builds as a numeric array
         guess = np.asarray(values)
     except (TypeError, ValueError, OverflowError):
         guess = None
-    if guess is not None and guess.dtype.kind in "biuf":
+    if guess is not None and guess.dtype.kind in allowed:
         return guess.astype(dtype.newbyteorder("="))
     shape, leaves = json_shape(alias, values)  # anything else: checked value by value, for a precise error
-    if any(isinstance(item, (str, dict)) or item is None for item in leaves):
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"input {alias!r} must be {tensors.dtype_name(spec.dtype)} numbers, got a string, "
-                           "object or null")
+    wanted = {"b": "true or false", "iu": "integers", "iuf": "numbers"}[allowed]
+    for item in leaves:
+        kind = "b" if isinstance(item, bool) else "i" if isinstance(item, int) else "f" if isinstance(item, float) \
+            else None
+        if kind is None or kind not in allowed:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"input {alias!r} must be {tensors.dtype_name(spec.dtype)} values ({wanted}), got "
+                               f"{type_name(item)}")
     try:
         return np.asarray(leaves, dtype=dtype.newbyteorder("=")).reshape(shape)
     except (TypeError, ValueError, OverflowError) as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -186,6 +187,46 @@ def test_official_grpc_client_plain_rest_and_the_tf_free_client(exported, server
             np.testing.assert_allclose(client.predict(ROWS, is_reverse=REVERSE), expected, atol=1e-5, rtol=0)
             np.testing.assert_allclose(client.predict(ROWS), independent(run, np.zeros(len(ROWS))), atol=1e-5,
                                        rtol=0)
+
+
+@pytest.mark.parametrize("flag, accepted", [(True, True), (2, False), (1, False), ("yes", False), (None, False)])
+def test_rest_takes_only_json_booleans_for_a_bool_input(exported, server, flag, accepted):
+    """TF Serving's JSON reader takes only true/false for a DT_BOOL input (json_tensor.cc: ``val.IsBool()``): 1 and 2
+    are a 400 with the input named, as a string is; before, numbers were cast to bool."""
+    body = {"signature_name": "serving_oriented", "instances": [{"sequences": ROWS[0], "is_reverse": flag}]}
+    http = urllib.request.Request(f"{server.rest_url}/v1/models/human:predict", data=json.dumps(body).encode(),
+                                  headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(http, timeout=60) as answer:
+            status, payload = answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, json.loads(error.read())
+    if accepted:
+        assert status == 200 and len(payload["predictions"]) == 1
+    else:
+        assert status == 400 and "input 'is_reverse' must be DT_BOOL values (true or false)" in payload["error"]
+
+
+def test_rest_refuses_booleans_for_a_float_input(exported, server):
+    """The onehot signature's DT_FLOAT input: JSON numbers only (integers too), as TF Serving (``val.IsNumber()``)."""
+    from seq2exp.serving.predict import export_metadata
+
+    width = export_metadata(exported[2]["plain"].path)["onehot_length"]  # the signature's padded length
+    onehot = np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in ROWS[0]]].tolist()
+    onehot += [[0.0] * 4] * (width - len(onehot))
+    for rows, status_wanted in (([onehot], 200), ([[[int(v) for v in row] for row in onehot]], 200),
+                                ([[[bool(v) for v in row] for row in onehot]], 400)):
+        body = {"signature_name": "onehot", "inputs": rows}
+        http = urllib.request.Request(f"{server.rest_url}/v1/models/plain:predict",
+                                      data=json.dumps(body).encode(), headers={"Content-Type": "application/json"},
+                                      method="POST")
+        try:
+            with urllib.request.urlopen(http, timeout=60) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as error:
+            status, message = error.code, json.loads(error.read())["error"]
+            assert "must be DT_FLOAT values (numbers), got true/false" in message
+        assert status == status_wanted
 
 
 def _tsv(path, extra_column: bool = False):

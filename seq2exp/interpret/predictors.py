@@ -264,16 +264,17 @@ class SavedModelPredictor(_OneTask):
     supports_gradients = False
 
     def __init__(self, path: str | os.PathLike, *, batch_size: int = 1024, task: str | None = None):
-        from seq2exp.serving.predict import SavedModelBackend, export_metadata
+        from seq2exp.serving.predict import SavedModelBackend
 
         self._backend = SavedModelBackend(path, batch_size=batch_size)
         self.construct = self._backend.construct  # the export's record (dream_yeast for an export without one)
         self.description = self._backend.description
         self.max_length = self._backend.max_length
-        meta = export_metadata(self._backend.path)
-        self.input_length = (meta.get("encoding") or {}).get("length") or self.max_length
+        window = self._backend.input_window  # the export's encoding length
+        self.input_length = window.length if window else self.max_length
         try:  # the backend's columns (its expression_<task> outputs); a single task's name from the metadata
-            self._choose(self._backend.task_names or meta.get("tasks"), task, self._backend.orientation.oriented)
+            self._choose(self._backend.task_names or self._backend.metadata.get("tasks"), task,
+                         self._backend.orientation.oriented)
         except ConfigError:
             self._backend.close()
             raise

@@ -27,7 +27,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
 import numpy as np
 
@@ -184,7 +184,7 @@ class SavedModelBackend:
         from seq2exp.serving.session import SessionModel
 
         self.path = resolve_saved_model_dir(path)
-        meta = export_metadata(self.path)
+        self.metadata = meta = export_metadata(self.path)  # read once: the interpret predictors use it too
         self._model = SessionModel(self.path, intra_op_threads=intra_op_threads)
         self.batch_size = batch_size
         self.version = int(self.path.name) if self.path.name.isdigit() else None
@@ -194,8 +194,9 @@ class SavedModelBackend:
         self.construct = trained_construct(meta)
         encoding = meta.get("encoding") or {}
         self.strips_flanks = encoding.get("region") == "variable"
-        self.input_window = (int(encoding["length"]), str(encoding.get("trim", "right")),
-                             self.construct if self.strips_flanks else None) if encoding.get("length") else None
+        self.input_window = InputWindow(int(encoding["length"]), str(encoding.get("trim", "right")),
+                                        self.construct if self.strips_flanks else None) \
+            if encoding.get("length") else None
         if warn and meta.get("batch_postprocess_not_in_graph"):
             logger.warning("this model's batch post-processing %s is not applied by streaming prediction",
                            meta["batch_postprocess_not_in_graph"])
@@ -233,6 +234,15 @@ class SavedModelBackend:
 
     def close(self) -> None:
         self._model.close()
+
+
+class InputWindow(NamedTuple):
+    """An export's input window (its encoding): ``length`` bases, longer rows cut at the ``trim`` end; for an
+    encoding of the ``variable`` region, of the insert between the ``construct``'s flanks (else ``None``)."""
+
+    length: int
+    trim: str
+    construct: Any = None
 
 
 def export_metadata(version_dir: str | os.PathLike) -> dict:
@@ -534,8 +544,8 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     rows = skip
     construct = None if getattr(backend, "strips_flanks", False) else getattr(backend, "construct", None)
     flanks = missing_flanks(construct)
-    window = getattr(backend, "input_window", None)  # (length, trim, construct | None) of an export's encoding
-    trimmed = longer_than_input(window[0], window[2]) if window else RowCount(None)
+    window = getattr(backend, "input_window", None)  # an export's InputWindow; None: not known (a server)
+    trimmed = longer_than_input(window.length, window.construct) if window else RowCount(None)
     chunk: list[Record] = []
     try:
         with open(partial, mode, encoding="utf-8") as handle, \
@@ -575,8 +585,9 @@ def predict_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         raise
     os.replace(partial, output)
     fingerprint_path.unlink(missing_ok=True)
-    for message in (flanks_warning(flanks, construct, rows - skip, input_text),
-                    trimmed_warning(trimmed, *window[:2], rows - skip, input_text) if window else None):
+    done = rows - skip
+    for message in (flanks_warning(flanks, construct, done, input_text),
+                    trimmed_warning(trimmed, window.length, window.trim, done, input_text) if window else None):
         if message:
             logger.warning(message)
     version = getattr(backend, "version", None)

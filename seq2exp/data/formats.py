@@ -17,7 +17,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Mapping, Sequence
+from typing import IO, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -723,18 +723,15 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
             found = True
             yield SequenceRecord(name, sequence.upper(), header_line)
     else:
-        with open_text_bytes(path) as handle:
-            first = handle.readline(-1 if max_length is None else _line_limit(max_length) + 2)
-        text = first.decode("utf-8", "replace").rstrip("\r\n")
-        separator = header_separator(text)
-        fields = [field.strip().lower() for field in text.split(separator)]
-        wanted = [name.strip().lower() for name in sequence_columns]
-        column = next((fields.index(name) for name in wanted if name in fields), None)
-        if column is not None:  # a header: "sequence" or "seq" (or the caller's name), any case
-            records = _iter_tsv_records(path, path_text, fields, column, separator, max_length, errors)
-        elif _is_header(fields):
-            raise InputFormatError(f"a header line without a sequence column (one named {' or '.join(wanted)}, any "
-                                   f"case): its columns are {', '.join(fields)}; rename the sequence column",
+        header = read_table_header(path, sequence_columns,
+                                   None if max_length is None else _line_limit(max_length) + 2)
+        if header.sequence_column is not None:  # a header: "sequence" or "seq" (or the caller's name), any case
+            records = _iter_tsv_records(path, path_text, header.fields, header.sequence_column, header.separator,
+                                        max_length, errors)
+        elif _is_header(header.fields):
+            wanted = " or ".join(name.strip().lower() for name in sequence_columns)
+            raise InputFormatError(f"a header line without a sequence column (one named {wanted}, any case): its "
+                                   f"columns are {', '.join(header.fields)}; rename the sequence column",
                                    path=path_text, line=1)
         else:
             records = (SequenceRecord(str(line - 1), sequence, line)
@@ -748,6 +745,28 @@ def iter_sequence_records(path: str | os.PathLike, *, max_length: int | None = D
         found = found or bool(errors)
     if not found:
         raise InputFormatError("empty file: no sequences", path=path_text, line=1)
+
+
+class TableHeader(NamedTuple):
+    """A file's first line read as a table header: its lower-case ``fields``, the ``separator`` and the index of its
+    sequence column (``None``: it names none, so it is not a table's header)."""
+
+    fields: list[str]
+    separator: str
+    sequence_column: int | None
+
+
+def read_table_header(path: str | os.PathLike, sequence_columns: Sequence[str] = SEQUENCE_COLUMN_NAMES,
+                      max_line_bytes: int | None = None) -> TableHeader:
+    """The first line of ``path`` as a table header (:class:`TableHeader`): split at :func:`header_separator`, its
+    sequence column the first of ``sequence_columns`` it names, any case. ``max_line_bytes``: read at most this."""
+    with open_text_bytes(path) as handle:
+        first = handle.readline(-1 if max_line_bytes is None else max_line_bytes)
+    text = first.decode("utf-8", "replace").rstrip("\r\n")
+    separator = header_separator(text)
+    fields = [field.strip().lower() for field in text.split(separator)]
+    wanted = [name.strip().lower() for name in sequence_columns]
+    return TableHeader(fields, separator, next((fields.index(name) for name in wanted if name in fields), None))
 
 
 def header_separator(first_line: str) -> str:

@@ -109,30 +109,25 @@ def read_values(path: str | os.PathLike, *, nonfinite: str = "error", column: st
                                "test order) or a JSON object {\"<test index>\": value}", path=str(path), line=1)
     if path.name.lower().endswith((".json", ".json.gz")) or first in ("{", "["):
         return _nonempty(_from_items(_json_items(path), str(path), nonfinite))
-    if _is_table(path):
-        return _nonempty(_read_table_values(path, column or "expression", nonfinite))
+    from seq2exp.data.formats import read_table_header
+
+    sequence_column = read_table_header(path, max_line_bytes=1 << 16).sequence_column
+    if sequence_column is not None:  # a header naming a sequence column: a table
+        return _nonempty(_read_table_values(path, sequence_column, column or "expression", nonfinite))
     if column is not None:
         raise InputFormatError(f"a value column ({column!r}) was named, but this is not a table with a header line "
                                "naming a sequence column", path=str(path), line=1)
     return _nonempty(_read_dream_values(path, nonfinite))
 
 
-def _is_table(path: Path) -> bool:
-    """Whether the file's first line is a table header naming a sequence column (``sequence`` or ``seq``)."""
-    from seq2exp.data.formats import SEQUENCE_COLUMN_NAMES, header_separator, open_text_bytes
-
-    with open_text_bytes(path) as handle:
-        first = handle.readline(1 << 16).decode("utf-8", "replace").rstrip("\r\n")
-    return any(field.strip().lower() in SEQUENCE_COLUMN_NAMES for field in first.split(header_separator(first)))
-
-
-def _read_table_values(path: Path, column: str, nonfinite: str) -> ValueTable:
-    """A table's ``column`` by data row (the test index), with its sequences (compared with the truth's)."""
-    from seq2exp.data.formats import MISSING_VALUES, SEQUENCE_COLUMN_NAMES, read_text_table
+def _read_table_values(path: Path, sequence_index: int, column: str, nonfinite: str) -> ValueTable:
+    """A table's ``column`` by data row (the test index), with its sequences (column ``sequence_index``, compared
+    with the truth's)."""
+    from seq2exp.data.formats import MISSING_VALUES, read_text_table
 
     table = read_text_table(path)
     by_name = {name.lower(): name for name in table.columns}
-    sequence_column = next(by_name[name] for name in SEQUENCE_COLUMN_NAMES if name in by_name)
+    sequence_column = table.columns[sequence_index]
     if column.strip().lower() not in by_name:
         raise InputFormatError(f"no value column {column!r} (its columns: {', '.join(table.columns)}); name the "
                                "column that holds the values (seq2exp score --truth-column for the truth)",
